@@ -1,0 +1,145 @@
+//! # joule-api
+//!
+//! The REST API adapter: axum routes under `/api/v1`, API-key auth, RFC 9457
+//! problem JSON errors, and the OpenAPI 3.1 document generated from the
+//! handlers (`openapi()`, committed as `openapi.json`).
+//!
+//! **May depend on:** `joule-domain`, axum/tower, utoipa, serde, and small
+//! crypto helpers (sha2 for API keys). Never on `joule-store` or
+//! `joule-csms`: storage is reached through the domain's store ports and
+//! chargers through its `CommandRouter` port. No SQL here.
+//!
+//! **Concurrency model:** axum's: each request is a task on the caller's
+//! tokio runtime; [`ApiState`] is a bundle of `Arc<dyn Port>`s cloned per
+//! request, with no lock of its own. Argon2 password hashing runs on the
+//! blocking pool.
+
+pub mod auth;
+pub mod chargers;
+pub mod commands;
+pub mod dto;
+pub mod extract;
+pub mod id_tokens;
+pub mod messages;
+pub mod openapi;
+pub mod problem;
+pub mod sessions;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::{get, post};
+use axum::Router;
+use joule_domain::clock::Clock;
+use joule_domain::command::CommandRouter;
+pub use joule_domain::credentials::PasswordHasher;
+use joule_domain::store::Store;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::{api_key_from_plain, generate_api_key, KeyFormatError};
+pub use openapi::openapi;
+pub use problem::{ApiError, ErrorCode, Problem};
+
+/// Largest accepted request body. Commands such as SendLocalList are the
+/// biggest bodies; a full local list stays far below this.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Header carrying the request id (taken from the client when it sends one).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// What the handlers need: ports only.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<dyn Store>,
+    pub commands: Arc<dyn CommandRouter>,
+    pub clock: Arc<dyn Clock>,
+    pub password_hasher: Arc<dyn PasswordHasher>,
+}
+
+/// The whole API, ready to serve.
+pub fn router(state: ApiState) -> Router {
+    let protected = Router::new()
+        .route(
+            "/api/v1/chargers",
+            post(chargers::create_charger).get(chargers::list_chargers),
+        )
+        .route(
+            "/api/v1/chargers/{id}",
+            get(chargers::get_charger)
+                .patch(chargers::update_charger)
+                .delete(chargers::delete_charger),
+        )
+        .route(
+            "/api/v1/chargers/{id}/status-history",
+            get(chargers::status_history),
+        )
+        .route(
+            "/api/v1/chargers/{id}/messages",
+            get(messages::list_messages),
+        )
+        .route(
+            "/api/v1/chargers/{id}/commands/{action}",
+            post(commands::send_command),
+        )
+        .route(
+            "/api/v1/id-tokens",
+            post(id_tokens::create_id_token).get(id_tokens::list_id_tokens),
+        )
+        .route(
+            "/api/v1/id-tokens/{id_tag}",
+            get(id_tokens::get_id_token)
+                .patch(id_tokens::update_id_token)
+                .delete(id_tokens::delete_id_token),
+        )
+        .route("/api/v1/sessions", get(sessions::list_sessions))
+        .route("/api/v1/sessions/{id}", get(sessions::get_session))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    Router::new()
+        .route("/api/v1/health", get(openapi::health))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .merge(protected)
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::new(request_id)),
+        )
+        .with_state(state)
+}
+
+/// One span per request: request id, method and path (the API key prefix is
+/// recorded once authenticated). Query strings are left out: they may carry
+/// id tags.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "http_request",
+        request_id = %request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        api_key = tracing::field::Empty,
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,228 @@
+//! A test app: the real router over the real SQLite store in a temp
+//! directory, a real Argon2 hasher, and a small in-process command responder.
+
+use std::sync::Arc;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use chrono::{DateTime, TimeZone, Utc};
+use joule_api::{generate_api_key, router, ApiState, PasswordHasher};
+use joule_domain::clock::ManualClock;
+use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};
+use joule_domain::store::Store;
+use joule_domain::ChargerId;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// Argon2id with default parameters, as the binary wires it.
+#[derive(Debug)]
+pub struct Argon2Hasher;
+
+impl PasswordHasher for Argon2Hasher {
+    fn hash(&self, plain: &str) -> Result<String, String> {
+        use argon2::password_hash::PasswordHasher as _;
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(plain.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| e.to_string())
+    }
+}
+
+pub fn verify_password(hash: &str, plain: &str) -> bool {
+    let parsed = PasswordHash::new(hash).unwrap();
+    Argon2::default()
+        .verify_password(plain.as_bytes(), &parsed)
+        .is_ok()
+}
+
+/// The only charger with a "connection": answers per action so every
+/// `CommandError` path of the API can be exercised. Every other charger is
+/// offline.
+#[derive(Debug)]
+pub struct Responder {
+    pub online: ChargerId,
+}
+
+pub const ONLINE: &str = "CP-ONLINE";
+
+#[async_trait]
+impl CommandRouter for Responder {
+    async fn send(
+        &self,
+        charger: &ChargerId,
+        command: ChargerCommand,
+    ) -> Result<Value, CommandError> {
+        if *charger != self.online {
+            return Err(CommandError::Offline(charger.clone()));
+        }
+        match command.kind {
+            CommandKind::ClearCache => Ok(json!({"status": "Accepted"})),
+            CommandKind::Reset => match command.payload.get("type").and_then(Value::as_str) {
+                Some("Hard" | "Soft") => Ok(json!({"status": "Accepted"})),
+                _ => Err(CommandError::InvalidPayload(
+                    "type: must be Hard or Soft".to_owned(),
+                )),
+            },
+            // Echoes the payload, so tests see what the API passed on.
+            CommandKind::DataTransfer => {
+                Ok(json!({"status": "Accepted", "data": command.payload.to_string()}))
+            }
+            CommandKind::GetConfiguration => Err(CommandError::Timeout(charger.clone())),
+            CommandKind::TriggerMessage => Err(CommandError::Busy(charger.clone())),
+            CommandKind::UnlockConnector => Err(CommandError::CallError {
+                code: "NotSupported".to_owned(),
+                description: "no motorised lock".to_owned(),
+            }),
+            CommandKind::ChangeAvailability => Err(CommandError::ConnectionClosed),
+            _ => Err(CommandError::Unsupported(command.kind.as_str())),
+        }
+    }
+
+    fn is_connected(&self, charger: &ChargerId) -> bool {
+        *charger == self.online
+    }
+}
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap()
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Arc<dyn Store>,
+    pub db: joule_store::Database,
+    pub clock: Arc<ManualClock>,
+    pub key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/joule.db", dir.path().display());
+        let db = joule_store::connect(&url, Default::default())
+            .await
+            .unwrap();
+        let store = db.store();
+        let clock = Arc::new(ManualClock::new(t0()));
+        let (key, new_key) = generate_api_key("test");
+        store.create_api_key(new_key, t0()).await.unwrap();
+        let state = ApiState {
+            store: store.clone(),
+            commands: Arc::new(Responder {
+                online: ChargerId::parse(ONLINE).unwrap(),
+            }),
+            clock: clock.clone(),
+            password_hasher: Arc::new(Argon2Hasher),
+        };
+        Self {
+            router: router(state),
+            store,
+            db,
+            clock,
+            key,
+            _dir: dir,
+        }
+    }
+
+    /// Sends a raw request as is.
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        if status.is_client_error() || status.is_server_error() {
+            assert_eq!(
+                headers[header::CONTENT_TYPE],
+                "application/problem+json",
+                "error without problem JSON: {body}"
+            );
+        }
+        (status, headers, body)
+    }
+
+    /// An authenticated request with an optional JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.key));
+        let body = match body {
+            Some(v) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let (status, _, body) = self.send(builder.body(body).unwrap()).await;
+        (status, body)
+    }
+
+    /// An authenticated request with a raw body and content type.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.key));
+        if let Some(ct) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, ct);
+        }
+        let (status, _, body) = self
+            .send(builder.body(Body::from(body.to_owned())).unwrap())
+            .await;
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates a charger through the API.
+    pub async fn charger(&self, id: &str) -> Value {
+        let (status, body) = self.post("/api/v1/chargers", json!({"id": id})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+}
+
+/// The `type` URI of a code.
+pub fn problem_type(code: &str) -> String {
+    format!("{}{code}", joule_api::problem::PROBLEM_TYPE_BASE)
+}

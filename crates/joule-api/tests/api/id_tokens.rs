@@ -1,0 +1,133 @@
+//! `/api/v1/id-tokens`.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn token_lifecycle() {
+    let app = TestApp::new().await;
+    let (status, created) = app
+        .post(
+            "/api/v1/id-tokens",
+            json!({
+                "id_tag": "04a1b2c3",
+                "kind": "rfid",
+                "expires_at": "2027-01-01T00:00:00Z",
+                "parent_id_tag": "FLEET-1",
+                "allowed_chargers": ["CP1", "CP2"],
+                "label": "Driver card"
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created,
+        json!({
+            "id_tag": "04a1b2c3",
+            "kind": "rfid",
+            "status": "accepted",
+            "expires_at": "2027-01-01T00:00:00Z",
+            "parent_id_tag": "FLEET-1",
+            "allowed_chargers": ["CP1", "CP2"],
+            "label": "Driver card",
+            "created_at": "2026-03-01T08:00:00Z",
+            "updated_at": "2026-03-01T08:00:00Z"
+        })
+    );
+
+    // Id tags are case-insensitive (OCPP CiString20Type).
+    let (status, fetched) = app.get("/api/v1/id-tokens/04A1B2C3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fetched, created);
+    let (status, body) = app
+        .post("/api/v1/id-tokens", json!({"id_tag": "04A1B2C3"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "conflict");
+
+    let (status, patched) = app
+        .patch(
+            "/api/v1/id-tokens/04a1b2c3",
+            json!({"status": "blocked", "expires_at": null, "allowed_chargers": [], "label": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["status"], "blocked");
+    assert_eq!(patched["expires_at"], json!(null));
+    assert_eq!(patched["allowed_chargers"], json!([]));
+    assert_eq!(patched["label"], json!(null));
+    assert_eq!(patched["parent_id_tag"], "FLEET-1");
+
+    let (status, _) = app.delete("/api/v1/id-tokens/04a1b2c3").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app.get("/api/v1/id-tokens/04a1b2c3").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "id_token_not_found");
+}
+
+#[tokio::test]
+async fn list_filters_by_status_and_parent() {
+    let app = TestApp::new().await;
+    for (tag, status, parent) in [
+        ("T1", "accepted", Some("P")),
+        ("T2", "blocked", Some("P")),
+        ("T3", "accepted", None),
+    ] {
+        let (code, body) = app
+            .post(
+                "/api/v1/id-tokens",
+                json!({"id_tag": tag, "status": status, "parent_id_tag": parent}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+    }
+    let tags = |body: &serde_json::Value| {
+        let mut tags: Vec<String> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id_tag"].as_str().unwrap().to_owned())
+            .collect();
+        tags.sort();
+        tags
+    };
+    let (_, all) = app.get("/api/v1/id-tokens").await;
+    assert_eq!(tags(&all), ["T1", "T2", "T3"]);
+    let (_, accepted) = app.get("/api/v1/id-tokens?status=accepted").await;
+    assert_eq!(tags(&accepted), ["T1", "T3"]);
+    let (_, group) = app.get("/api/v1/id-tokens?parent_id_tag=p").await;
+    assert_eq!(tags(&group), ["T1", "T2"]);
+    let (status, body) = app.get("/api/v1/id-tokens?status=lost").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "status");
+}
+
+#[tokio::test]
+async fn invalid_tokens_name_their_fields() {
+    let app = TestApp::new().await;
+    let (status, body) = app
+        .post(
+            "/api/v1/id-tokens",
+            json!({
+                "id_tag": "x".repeat(21),
+                "kind": "rfid",
+                "allowed_chargers": ["ok", "not ok"],
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["errors"],
+        json!([
+            {"field": "id_tag", "message": "id tag must be at most 20 characters"},
+            {"field": "allowed_chargers[1]", "message": "charger id contains a character that is not allowed: ' '"}
+        ])
+    );
+    let (status, body) = app
+        .post("/api/v1/id-tokens", json!({"id_tag": "T", "kind": "nfc"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "kind");
+}

@@ -1,0 +1,15 @@
+//! Handler tests: the real router (`tower::ServiceExt::oneshot`) over the real
+//! SQLite store. One test binary, so the crate links once.
+
+// Helpers outside `#[test]` functions are test code too.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+
+mod auth;
+mod chargers;
+mod commands;
+mod errors;
+mod id_tokens;
+mod messages;
+mod sessions;

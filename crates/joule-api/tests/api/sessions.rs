@@ -1,0 +1,188 @@
+//! `/api/v1/sessions`: sessions are made by chargers, so the tests record
+//! them through the store ports, as the CSMS adapter does.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use joule_domain::auth::AuthorizationStatus;
+use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
+use joule_domain::session::{StartSession, StopSession};
+use joule_domain::{ChargerId, ConnectorId, IdTag, TransactionId};
+use serde_json::json;
+
+use crate::helpers::{t0, TestApp, ONLINE};
+
+fn sampled(value: &str, measurand: Option<&str>, unit: &str) -> SampledValue {
+    SampledValue {
+        value: value.to_owned(),
+        context: Some("Sample.Periodic".to_owned()),
+        format: None,
+        measurand: measurand.map(str::to_owned),
+        phase: None,
+        location: None,
+        unit: Some(unit.to_owned()),
+    }
+}
+
+async fn start(
+    app: &TestApp,
+    charger: &str,
+    tag: &str,
+    at: DateTime<Utc>,
+) -> (String, TransactionId) {
+    let outcome = app
+        .store
+        .start_session(StartSession {
+            charger_id: ChargerId::parse(charger).unwrap(),
+            connector_id: ConnectorId::new(1).unwrap(),
+            id_tag: IdTag::parse(tag).unwrap(),
+            meter_start_wh: 1000,
+            started_at: at,
+            reservation_id: None,
+            authorization: AuthorizationStatus::Accepted,
+            received_at: at,
+        })
+        .await
+        .unwrap();
+    (
+        outcome.session.id.to_string(),
+        outcome.session.transaction_id,
+    )
+}
+
+#[tokio::test]
+async fn list_filters_sessions() {
+    let app = TestApp::new().await;
+    app.charger("CP-OFF").await;
+    app.charger(ONLINE).await;
+    let (s1, _) = start(&app, "CP-OFF", "TAG1", t0()).await;
+    let (s2, tx2) = start(&app, ONLINE, "TAG2", t0() + Duration::hours(1)).await;
+    let (s3, _) = start(&app, ONLINE, "TAG1", t0() + Duration::hours(2)).await;
+    app.store
+        .stop_session(StopSession {
+            charger_id: ChargerId::parse(ONLINE).unwrap(),
+            transaction_id: tx2,
+            id_tag: None,
+            meter_stop_wh: 4000,
+            stopped_at: t0() + Duration::minutes(90),
+            reason: Some("Local".into()),
+            transaction_data: vec![],
+            received_at: t0() + Duration::minutes(90),
+        })
+        .await
+        .unwrap();
+
+    let ids = |body: &serde_json::Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, all) = app.get("/api/v1/sessions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        ids(&all),
+        [s3.clone(), s2.clone(), s1.clone()],
+        "newest first"
+    );
+
+    let (_, body) = app
+        .get(&format!("/api/v1/sessions?charger_id={ONLINE}"))
+        .await;
+    assert_eq!(ids(&body), [s3.clone(), s2.clone()]);
+    let (_, body) = app.get("/api/v1/sessions?id_tag=tag1").await;
+    assert_eq!(ids(&body), [s3.clone(), s1.clone()]);
+    let (_, body) = app.get("/api/v1/sessions?state=ended").await;
+    assert_eq!(ids(&body), std::slice::from_ref(&s2));
+    assert_eq!(body["items"][0]["energy_wh"], 3000);
+    assert_eq!(body["items"][0]["state"], "ended");
+    assert_eq!(body["items"][0]["stop_reason"], "Local");
+    let (_, body) = app.get("/api/v1/sessions?state=active").await;
+    assert_eq!(ids(&body), [s3.clone(), s1.clone()]);
+    let (_, body) = app
+        .get("/api/v1/sessions?from=2026-03-01T08:30:00Z&to=2026-03-01T09:30:00Z")
+        .await;
+    assert_eq!(ids(&body), std::slice::from_ref(&s2));
+    let (_, body) = app.get("/api/v1/sessions?limit=1&offset=1").await;
+    assert_eq!(ids(&body), [s2]);
+    assert_eq!(body["next_offset"], 2);
+
+    // An active session whose charger is gone is shown as such.
+    let (_, body) = app.get("/api/v1/sessions?charger_id=CP-OFF").await;
+    assert_eq!(body["items"][0]["state"], "active");
+    assert_eq!(body["items"][0]["charger_connected"], false);
+
+    let (status, body) = app
+        .get("/api/v1/sessions?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "to");
+}
+
+#[tokio::test]
+async fn detail_has_energy_peak_power_and_meter_values() {
+    let app = TestApp::new().await;
+    app.charger(ONLINE).await;
+    let (id, tx) = start(&app, ONLINE, "TAG1", t0()).await;
+    app.store
+        .record_meter_values(
+            &ChargerId::parse(ONLINE).unwrap(),
+            MeterReport {
+                connector_id: ConnectorId::new(1).unwrap(),
+                transaction_id: Some(tx),
+                samples: vec![MeterSample {
+                    timestamp: t0() + Duration::minutes(10),
+                    values: vec![
+                        sampled("2.5", None, "kWh"),
+                        sampled("7200", Some("Power.Active.Import"), "W"),
+                    ],
+                }],
+                received_at: t0() + Duration::minutes(10),
+            },
+        )
+        .await
+        .unwrap();
+
+    let (status, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], id);
+    assert_eq!(body["transaction_id"], tx.get());
+    assert_eq!(body["state"], "active");
+    assert_eq!(body["charger_connected"], true);
+    assert_eq!(body["start_authorization"], "Accepted");
+    assert_eq!(body["energy_wh"], 1500);
+    assert_eq!(body["peak_power_w"], 7200);
+    assert_eq!(
+        body["meter_values"],
+        json!([
+            {
+                "timestamp": "2026-03-01T08:10:00Z", "connector_id": 1, "transaction_id": tx.get(),
+                "value": "2.5", "context": "Sample.Periodic", "format": null, "measurand": null,
+                "phase": null, "location": null, "unit": "kWh", "received_at": "2026-03-01T08:10:00Z"
+            },
+            {
+                "timestamp": "2026-03-01T08:10:00Z", "connector_id": 1, "transaction_id": tx.get(),
+                "value": "7200", "context": "Sample.Periodic", "format": null,
+                "measurand": "Power.Active.Import", "phase": null, "location": null, "unit": "W",
+                "received_at": "2026-03-01T08:10:00Z"
+            }
+        ])
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_session_ids() {
+    let app = TestApp::new().await;
+    let (status, body) = app
+        .get("/api/v1/sessions/0190f5a0-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "session_not_found");
+    let (status, body) = app.get("/api/v1/sessions/42").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["errors"],
+        json!([{"field": "id", "message": "session id is not a valid UUID"}])
+    );
+}

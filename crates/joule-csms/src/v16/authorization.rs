@@ -1,0 +1,22 @@
+//! Authorization: Authorize. A refused token is an answer with its reason
+//! in the message log, never a CALLERROR.
+
+use joule_ocpp::v16::{self, encode};
+
+use super::{convert, Ctx, Handled, HandlerResult};
+
+pub(crate) async fn authorize(ctx: &Ctx<'_>, req: v16::AuthorizeRequest) -> HandlerResult {
+    let Ok(tag) = convert::id_tag(&req.id_tag) else {
+        // An id tag Joule could never have issued is simply not valid.
+        let payload = encode(&v16::AuthorizeResponse {
+            id_tag_info: v16::IdTagInfo::new(v16::AuthorizationStatus::Invalid),
+        });
+        return Ok(Handled::reply(payload)
+            .with_note(Some("authorization Invalid: malformed_id_tag".to_owned())));
+    };
+    let decision = ctx.service.authorize(ctx.charger, &tag).await?;
+    let payload = encode(&v16::AuthorizeResponse {
+        id_tag_info: convert::id_tag_info(&decision),
+    });
+    Ok(Handled::reply(payload).with_note(convert::refusal_note(&decision)))
+}

@@ -1,0 +1,19 @@
+//! Meter values: every sampled value is stored verbatim.
+
+use joule_domain::meter::MeterReport;
+use joule_ocpp::v16::{self, encode};
+
+use super::{convert, Ctx, Handled, HandlerResult};
+
+pub(crate) async fn meter_values(ctx: &Ctx<'_>, req: v16::MeterValuesRequest) -> HandlerResult {
+    let report = MeterReport {
+        connector_id: convert::connector(req.connector_id)?,
+        // A transaction id Joule never assigned (≤ 0) keeps the samples,
+        // unattached to a session.
+        transaction_id: req.transaction_id.and_then(convert::transaction_id),
+        samples: convert::meter_samples(req.meter_value),
+        received_at: ctx.service.now(),
+    };
+    ctx.service.meter_values(ctx.charger, report).await?;
+    Ok(Handled::reply(encode(&v16::MeterValuesResponse {})))
+}

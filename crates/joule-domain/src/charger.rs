@@ -1,0 +1,205 @@
+//! Chargers (charge points), their registration and connection state, and
+//! what they report about their connectors.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ChargerId, ConnectorId};
+
+/// Whether Joule lets a charger in. Drives the BootNotification answer
+/// (OCPP 1.6 `RegistrationStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationStatus {
+    /// Known and allowed: its calls are served.
+    Accepted,
+    /// Known but waiting for an operator (e.g. auto-registered): it may only
+    /// boot, and is told to try again later.
+    Pending,
+    /// Refused: it is told so at boot and nothing else it sends is served.
+    Rejected,
+}
+
+impl RegistrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Pending => "pending",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "accepted" => Some(Self::Accepted),
+            "pending" => Some(Self::Pending),
+            "rejected" => Some(Self::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// Where a charger stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// What a charger said about itself in its last BootNotification.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BootInfo {
+    pub vendor: String,
+    pub model: String,
+    pub charge_point_serial_number: Option<String>,
+    pub charge_box_serial_number: Option<String>,
+    pub firmware_version: Option<String>,
+    pub iccid: Option<String>,
+    pub imsi: Option<String>,
+    pub meter_type: Option<String>,
+    pub meter_serial_number: Option<String>,
+}
+
+/// A charger as operators see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Charger {
+    pub id: ChargerId,
+    pub label: Option<String>,
+    pub location: Option<Location>,
+    pub registration: RegistrationStatus,
+    pub has_password: bool,
+    pub boot: Option<BootInfo>,
+    pub booted_at: Option<DateTime<Utc>>,
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    pub connection: ConnectionState,
+    pub firmware_status: Option<String>,
+    pub diagnostics_status: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Whether the charger has a live WebSocket, as last recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionState {
+    pub connected: bool,
+    /// Subprotocol negotiated on the current or last connection (`ocpp1.6`).
+    pub protocol: Option<String>,
+    pub connected_at: Option<DateTime<Utc>>,
+    pub disconnected_at: Option<DateTime<Utc>>,
+    /// Last time anything arrived from the charger.
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+/// A charger to create. The password is hashed before it gets here: the
+/// domain never holds a plain charger password.
+#[derive(Debug, Clone)]
+pub struct NewCharger {
+    pub id: ChargerId,
+    pub label: Option<String>,
+    pub location: Option<Location>,
+    pub registration: RegistrationStatus,
+    pub password_hash: Option<String>,
+}
+
+/// A partial update; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ChargerPatch {
+    pub label: Option<Option<String>>,
+    pub location: Option<Option<Location>>,
+    pub registration: Option<RegistrationStatus>,
+    pub password_hash: Option<Option<String>>,
+}
+
+/// What the connection layer needs at the handshake.
+#[derive(Debug, Clone)]
+pub struct ChargerCredentials {
+    pub registration: RegistrationStatus,
+    pub password_hash: Option<String>,
+}
+
+/// Connector status vocabulary. A superset across OCPP versions: 1.6 sends
+/// these names directly; 2.0.1's `Occupied` maps to `Preparing`/`Charging` by
+/// context in its adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConnectorStatus {
+    Available,
+    Preparing,
+    Charging,
+    SuspendedEVSE,
+    SuspendedEV,
+    Finishing,
+    Reserved,
+    Unavailable,
+    Faulted,
+}
+
+impl ConnectorStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "Available",
+            Self::Preparing => "Preparing",
+            Self::Charging => "Charging",
+            Self::SuspendedEVSE => "SuspendedEVSE",
+            Self::SuspendedEV => "SuspendedEV",
+            Self::Finishing => "Finishing",
+            Self::Reserved => "Reserved",
+            Self::Unavailable => "Unavailable",
+            Self::Faulted => "Faulted",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "Available" => Self::Available,
+            "Preparing" => Self::Preparing,
+            "Charging" => Self::Charging,
+            "SuspendedEVSE" => Self::SuspendedEVSE,
+            "SuspendedEV" => Self::SuspendedEV,
+            "Finishing" => Self::Finishing,
+            "Reserved" => Self::Reserved,
+            "Unavailable" => Self::Unavailable,
+            "Faulted" => Self::Faulted,
+            _ => return None,
+        })
+    }
+}
+
+/// One StatusNotification, kept as history: the raw material of uptime and
+/// error-code reporting (NEVI, ChargeX MREC codes arrive in
+/// `vendor_error_code`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusReport {
+    pub connector_id: ConnectorId,
+    pub status: ConnectorStatus,
+    /// Protocol error code (`NoError` is stored as `None`).
+    pub error_code: Option<String>,
+    pub info: Option<String>,
+    pub vendor_id: Option<String>,
+    pub vendor_error_code: Option<String>,
+    /// The charger's timestamp, when it sent one.
+    pub reported_at: Option<DateTime<Utc>>,
+    /// When Joule received it.
+    pub received_at: DateTime<Utc>,
+}
+
+impl StatusReport {
+    /// The instant the status took effect: the charger's clock when given
+    /// (late messages are placed where they happened), else arrival.
+    pub fn effective_at(&self) -> DateTime<Utc> {
+        self.reported_at.unwrap_or(self.received_at)
+    }
+}
+
+/// The latest known status of one connector.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectorState {
+    pub connector_id: ConnectorId,
+    pub status: ConnectorStatus,
+    pub error_code: Option<String>,
+    pub info: Option<String>,
+    pub vendor_id: Option<String>,
+    pub vendor_error_code: Option<String>,
+    pub since: DateTime<Utc>,
+}

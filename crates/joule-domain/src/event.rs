@@ -1,0 +1,114 @@
+//! Domain events: the transactional outbox of DESIGN.md.
+//!
+//! Every state change is written together with one of these rows in the same
+//! database transaction, so consumers (webhooks, OCPI pushes, payments,
+//! reports) can follow the log with a durable cursor and never miss or invent
+//! a change. Telemetry samples are deliberately *not* events; state changes
+//! derived from them are.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::ids::{ChargerId, SessionId};
+
+/// What happened. The string form is the stable name consumers match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum EventKind {
+    ChargerCreated,
+    ChargerUpdated,
+    ChargerDeleted,
+    /// An unknown charger connected and was registered as pending.
+    ChargerAutoRegistered,
+    ChargerBooted,
+    ChargerConnected,
+    ChargerDisconnected,
+    ConnectorStatusChanged,
+    FirmwareStatusChanged,
+    DiagnosticsStatusChanged,
+    TokenCreated,
+    TokenUpdated,
+    TokenDeleted,
+    SessionStarted,
+    SessionEnded,
+    /// A StopTransaction for a session that had already ended.
+    SessionStopDuplicated,
+    /// A StopTransaction for a transaction Joule does not know.
+    SessionStopUnmatched,
+    ApiKeyCreated,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChargerCreated => "charger.created",
+            Self::ChargerUpdated => "charger.updated",
+            Self::ChargerDeleted => "charger.deleted",
+            Self::ChargerAutoRegistered => "charger.auto_registered",
+            Self::ChargerBooted => "charger.booted",
+            Self::ChargerConnected => "charger.connected",
+            Self::ChargerDisconnected => "charger.disconnected",
+            Self::ConnectorStatusChanged => "connector.status_changed",
+            Self::FirmwareStatusChanged => "charger.firmware_status_changed",
+            Self::DiagnosticsStatusChanged => "charger.diagnostics_status_changed",
+            Self::TokenCreated => "token.created",
+            Self::TokenUpdated => "token.updated",
+            Self::TokenDeleted => "token.deleted",
+            Self::SessionStarted => "session.started",
+            Self::SessionEnded => "session.ended",
+            Self::SessionStopDuplicated => "session.stop_duplicated",
+            Self::SessionStopUnmatched => "session.stop_unmatched",
+            Self::ApiKeyCreated => "api_key.created",
+        }
+    }
+}
+
+/// An event to be written with the state change it describes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub charger_id: Option<ChargerId>,
+    pub session_id: Option<SessionId>,
+    pub payload: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl NewEvent {
+    pub fn new(kind: EventKind, occurred_at: DateTime<Utc>) -> Self {
+        Self {
+            kind,
+            charger_id: None,
+            session_id: None,
+            payload: serde_json::Value::Null,
+            occurred_at,
+        }
+    }
+
+    pub fn charger(mut self, id: &ChargerId) -> Self {
+        self.charger_id = Some(id.clone());
+        self
+    }
+
+    pub fn session(mut self, id: SessionId) -> Self {
+        self.session_id = Some(id);
+        self
+    }
+
+    pub fn payload(mut self, payload: serde_json::Value) -> Self {
+        self.payload = payload;
+        self
+    }
+}
+
+/// An event as read back from the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    /// Monotonic position in the log; consumers keep the last one they
+    /// processed as their cursor.
+    pub id: i64,
+    pub kind: String,
+    pub charger_id: Option<String>,
+    pub session_id: Option<String>,
+    pub payload: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+}

@@ -1,0 +1,34 @@
+//! # joule-domain
+//!
+//! The heart of Joule: chargers, connectors, id tokens, charging sessions and
+//! the rules that govern them, plus the *ports* (traits) through which the
+//! rest of the system reaches storage, the clock and chargers.
+//!
+//! **May depend on:** serde, chrono, uuid, thiserror, async-trait. Never on a
+//! web, SQL or protocol crate: an OCPP frame, an HTTP request or a SQL row is
+//! converted to these types in the adapter that owns it (`convert.rs` there).
+//!
+//! **Concurrency model:** none of its own. Types are plain data; services are
+//! `Send + Sync` and hold `Arc<dyn Port>`s, so adapters call them from any
+//! task. Ports are async because their implementations do I/O; the rules
+//! themselves are synchronous functions that tests call directly.
+
+pub mod api_key;
+pub mod auth;
+pub mod charger;
+pub mod clock;
+pub mod command;
+pub mod credentials;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod message_log;
+pub mod meter;
+pub mod page;
+pub mod service;
+pub mod session;
+pub mod store;
+pub mod token;
+
+pub use error::DomainError;
+pub use ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};

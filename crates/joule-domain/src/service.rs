@@ -1,0 +1,241 @@
+//! Use cases for what chargers report, in protocol-neutral terms. Each OCPP
+//! version's adapter converts its messages into these calls and the answers
+//! back into its own responses.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::{authorize, AuthorizationDecision};
+use crate::charger::{BootInfo, RegistrationStatus, StatusReport};
+use crate::clock::Clock;
+use crate::error::DomainError;
+use crate::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use crate::meter::{MeterReport, MeterSample};
+use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
+use crate::store::{ChargerStore, SessionStore, TokenStore};
+
+/// Settings that shape answers to chargers.
+#[derive(Debug, Clone)]
+pub struct ChargingSettings {
+    /// Heartbeat interval given to accepted chargers at boot, in seconds.
+    pub heartbeat_interval_s: u32,
+    /// Retry interval given to pending or rejected chargers at boot.
+    pub boot_retry_interval_s: u32,
+}
+
+impl Default for ChargingSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_s: 300,
+            boot_retry_interval_s: 60,
+        }
+    }
+}
+
+/// The answer to a boot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BootDecision {
+    pub registration: RegistrationStatus,
+    pub interval_s: u32,
+    pub current_time: DateTime<Utc>,
+}
+
+/// A StartTransaction as an adapter hands it over.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub connector_id: ConnectorId,
+    pub id_tag: IdTag,
+    pub meter_start_wh: i64,
+    pub timestamp: DateTime<Utc>,
+    pub reservation_id: Option<i64>,
+}
+
+/// A StopTransaction as an adapter hands it over.
+#[derive(Debug, Clone)]
+pub struct StopRequest {
+    pub transaction_id: TransactionId,
+    pub id_tag: Option<IdTag>,
+    pub meter_stop_wh: i64,
+    pub timestamp: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub transaction_data: Vec<MeterSample>,
+}
+
+/// The charger-facing use cases.
+#[derive(Clone)]
+pub struct ChargingService {
+    chargers: Arc<dyn ChargerStore>,
+    tokens: Arc<dyn TokenStore>,
+    sessions: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    settings: ChargingSettings,
+}
+
+impl std::fmt::Debug for ChargingService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChargingService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChargingService {
+    pub fn new(
+        chargers: Arc<dyn ChargerStore>,
+        tokens: Arc<dyn TokenStore>,
+        sessions: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        settings: ChargingSettings,
+    ) -> Self {
+        Self {
+            chargers,
+            tokens,
+            sessions,
+            clock,
+            settings,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// BootNotification: record what the charger says and answer by its
+    /// registration state.
+    pub async fn boot(&self, id: &ChargerId, boot: BootInfo) -> Result<BootDecision, DomainError> {
+        let now = self.clock.now();
+        let registration = self
+            .chargers
+            .record_boot(id, boot, now)
+            .await?
+            .ok_or_else(|| DomainError::UnknownCharger(id.to_string()))?;
+        let interval_s = match registration {
+            RegistrationStatus::Accepted => self.settings.heartbeat_interval_s,
+            RegistrationStatus::Pending | RegistrationStatus::Rejected => {
+                self.settings.boot_retry_interval_s
+            }
+        };
+        Ok(BootDecision {
+            registration,
+            interval_s,
+            current_time: now,
+        })
+    }
+
+    /// Heartbeat: note that the charger is alive; answer with server time.
+    pub async fn heartbeat(&self, id: &ChargerId) -> Result<DateTime<Utc>, DomainError> {
+        let now = self.clock.now();
+        self.chargers.record_heartbeat(id, now).await?;
+        Ok(now)
+    }
+
+    pub async fn status(&self, id: &ChargerId, report: StatusReport) -> Result<(), DomainError> {
+        self.chargers.record_status(id, report).await?;
+        Ok(())
+    }
+
+    /// Authorize: may this token charge here?
+    pub async fn authorize(
+        &self,
+        id: &ChargerId,
+        id_tag: &IdTag,
+    ) -> Result<AuthorizationDecision, DomainError> {
+        let token = self.tokens.get_token(id_tag).await?;
+        Ok(authorize(token.as_ref(), id, self.clock.now()))
+    }
+
+    /// StartTransaction: the session is recorded whatever the authorization
+    /// says (the charger has started it, possibly offline); the answer tells
+    /// the charger whether to go on. A resend gets the same transaction.
+    pub async fn start_transaction(
+        &self,
+        id: &ChargerId,
+        request: StartRequest,
+    ) -> Result<(StartOutcome, AuthorizationDecision), DomainError> {
+        let decision = self.authorize(id, &request.id_tag).await?;
+        let outcome = self
+            .sessions
+            .start_session(StartSession {
+                charger_id: id.clone(),
+                connector_id: request.connector_id,
+                id_tag: request.id_tag,
+                meter_start_wh: request.meter_start_wh,
+                started_at: request.timestamp,
+                reservation_id: request.reservation_id,
+                authorization: decision.status,
+                received_at: self.clock.now(),
+            })
+            .await?;
+        // A resend must get the answer the first start got.
+        let decision = if outcome.created || outcome.session.start_authorization == decision.status
+        {
+            decision
+        } else {
+            AuthorizationDecision {
+                status: outcome.session.start_authorization,
+                ..decision
+            }
+        };
+        Ok((outcome, decision))
+    }
+
+    /// StopTransaction: always answered; unknown and repeated stops are
+    /// recorded by the store as anomalies. The id tag, when given, is
+    /// authorized so the charger learns its current status.
+    pub async fn stop_transaction(
+        &self,
+        id: &ChargerId,
+        request: StopRequest,
+    ) -> Result<(StopOutcome, Option<AuthorizationDecision>), DomainError> {
+        let decision = match &request.id_tag {
+            Some(tag) => Some(self.authorize(id, tag).await?),
+            None => None,
+        };
+        let outcome = self
+            .sessions
+            .stop_session(StopSession {
+                charger_id: id.clone(),
+                transaction_id: request.transaction_id,
+                id_tag: request.id_tag,
+                meter_stop_wh: request.meter_stop_wh,
+                stopped_at: request.timestamp,
+                reason: request.reason,
+                transaction_data: request.transaction_data,
+                received_at: self.clock.now(),
+            })
+            .await?;
+        Ok((outcome, decision))
+    }
+
+    pub async fn meter_values(
+        &self,
+        id: &ChargerId,
+        report: MeterReport,
+    ) -> Result<(), DomainError> {
+        self.sessions.record_meter_values(id, report).await?;
+        Ok(())
+    }
+
+    pub async fn firmware_status(&self, id: &ChargerId, status: &str) -> Result<(), DomainError> {
+        self.chargers
+            .record_firmware_status(id, status, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn diagnostics_status(
+        &self,
+        id: &ChargerId,
+        status: &str,
+    ) -> Result<(), DomainError> {
+        self.chargers
+            .record_diagnostics_status(id, status, self.clock.now())
+            .await?;
+        Ok(())
+    }
+}

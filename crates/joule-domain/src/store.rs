@@ -1,0 +1,180 @@
+//! Storage ports. Narrow traits, so each consumer asks only for what it
+//! uses; one backend (SQLite or PostgreSQL, in `joule-store`) implements all
+//! of them, and one contract test suite holds both to the same behaviour.
+//!
+//! Every method that changes state writes its outbox event (see
+//! [`crate::event`]) in the same database transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::api_key::{ApiKey, NewApiKey};
+use crate::charger::{
+    BootInfo, Charger, ChargerCredentials, ChargerPatch, ConnectorState, NewCharger,
+    RegistrationStatus, StatusReport,
+};
+use crate::error::StoreError;
+use crate::event::StoredEvent;
+use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+use crate::message_log::{LogEntry, LogFilter, StoredLogEntry};
+use crate::meter::MeterReport;
+use crate::page::{Page, Paged};
+use crate::session::{
+    Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
+};
+use crate::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Chargers, their connection and connector state.
+#[async_trait]
+pub trait ChargerStore: Send + Sync {
+    /// Fails with `Conflict` when the id exists.
+    async fn create_charger(&self, new: NewCharger, at: DateTime<Utc>) -> StoreResult<Charger>;
+    async fn get_charger(&self, id: &ChargerId) -> StoreResult<Option<Charger>>;
+    async fn list_chargers(&self, page: Page) -> StoreResult<Paged<Charger>>;
+    async fn update_charger(
+        &self,
+        id: &ChargerId,
+        patch: ChargerPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Charger>>;
+    /// Removes the charger and its current connector states; sessions,
+    /// status history and the message log stay as history.
+    async fn delete_charger(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn charger_credentials(&self, id: &ChargerId) -> StoreResult<Option<ChargerCredentials>>;
+    /// Registers an unknown charger as pending (no password). Returns the
+    /// existing charger unchanged if it was created meanwhile.
+    async fn auto_register_charger(
+        &self,
+        id: &ChargerId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Charger>;
+    /// Records a BootNotification; `None` when the charger is unknown.
+    async fn record_boot(
+        &self,
+        id: &ChargerId,
+        boot: BootInfo,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<RegistrationStatus>>;
+    async fn record_heartbeat(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Records a connection opening (`protocol` = negotiated subprotocol) or
+    /// closing (`protocol` = None).
+    async fn record_connection(
+        &self,
+        id: &ChargerId,
+        protocol: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Marks every charger disconnected; used at start-up, when no
+    /// connection of a previous run can still be alive. Returns how many.
+    async fn mark_all_disconnected(&self, at: DateTime<Utc>) -> StoreResult<u64>;
+    /// Appends to the status history and updates the connector's current
+    /// state unless a newer status is already known (late messages are placed
+    /// in history by their own timestamp).
+    async fn record_status(&self, id: &ChargerId, report: StatusReport) -> StoreResult<()>;
+    async fn connector_states(&self, id: &ChargerId) -> StoreResult<Vec<ConnectorState>>;
+    /// Status history, newest first.
+    async fn status_history(
+        &self,
+        id: &ChargerId,
+        connector: Option<ConnectorId>,
+        page: Page,
+    ) -> StoreResult<Paged<StatusReport>>;
+    async fn record_firmware_status(
+        &self,
+        id: &ChargerId,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn record_diagnostics_status(
+        &self,
+        id: &ChargerId,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}
+
+/// Id tokens.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Fails with `Conflict` when a token with the same (case-insensitive)
+    /// id tag exists.
+    async fn create_token(&self, new: NewIdToken, at: DateTime<Utc>) -> StoreResult<IdToken>;
+    async fn get_token(&self, id_tag: &IdTag) -> StoreResult<Option<IdToken>>;
+    async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<IdToken>>;
+    async fn update_token(
+        &self,
+        id_tag: &IdTag,
+        patch: IdTokenPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<IdToken>>;
+    async fn delete_token(&self, id_tag: &IdTag, at: DateTime<Utc>) -> StoreResult<bool>;
+}
+
+/// Charging sessions and their meter values.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Idempotent: a resend of the same start returns the recorded session
+    /// with `created = false`.
+    async fn start_session(&self, start: StartSession) -> StoreResult<StartOutcome>;
+    /// Idempotent; see [`StopOutcome`]. `transaction_data` is stored as
+    /// meter values of the session in the same transaction.
+    async fn stop_session(&self, stop: StopSession) -> StoreResult<StopOutcome>;
+    /// Stores every sampled value verbatim and updates the running figures of
+    /// the session it belongs to (if the transaction is known).
+    async fn record_meter_values(
+        &self,
+        charger: &ChargerId,
+        report: MeterReport,
+    ) -> StoreResult<()>;
+    async fn get_session(&self, id: SessionId) -> StoreResult<Option<Session>>;
+    async fn get_session_by_transaction(
+        &self,
+        transaction_id: TransactionId,
+    ) -> StoreResult<Option<Session>>;
+    /// Newest first.
+    async fn list_sessions(&self, filter: SessionFilter, page: Page)
+        -> StoreResult<Paged<Session>>;
+    /// In charger-time order.
+    async fn session_meter_values(&self, id: SessionId) -> StoreResult<Vec<StoredMeterValue>>;
+}
+
+/// The OCPP message log.
+#[async_trait]
+pub trait MessageLogStore: Send + Sync {
+    /// Appends entries; they become durable with the next group commit.
+    async fn append_log(&self, entries: Vec<LogEntry>) -> StoreResult<()>;
+    /// Newest first.
+    async fn query_log(
+        &self,
+        charger: &ChargerId,
+        filter: LogFilter,
+        page: Page,
+    ) -> StoreResult<Paged<StoredLogEntry>>;
+    /// Deletes entries older than `before`; returns how many.
+    async fn purge_log_before(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// API keys.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn count_api_keys(&self) -> StoreResult<u64>;
+    async fn create_api_key(&self, new: NewApiKey, at: DateTime<Utc>) -> StoreResult<ApiKey>;
+    async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>>;
+}
+
+/// Reading the outbox.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Events with `id > after`, oldest first.
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+}
+
+/// Everything a backend provides.
+pub trait Store:
+    ChargerStore + TokenStore + SessionStore + MessageLogStore + ApiKeyStore + EventLog
+{
+    /// `sqlite` or `postgres`, for logs and health output.
+    fn backend(&self) -> &'static str;
+}

@@ -1,0 +1,262 @@
+//! What both backends share: the outbox events each state change writes
+//! (so SQLite and PostgreSQL emit byte-identical payloads), parsing of stored
+//! enum spellings, and small helpers.
+
+use chrono::{DateTime, Utc};
+use joule_domain::auth::AuthorizationStatus;
+use joule_domain::charger::{Charger, ChargerPatch, ConnectorState, StatusReport};
+use joule_domain::error::StoreError;
+use joule_domain::event::{EventKind, NewEvent};
+use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::session::{Session, StopSession};
+use joule_domain::token::{IdToken, IdTokenPatch};
+use serde_json::json;
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+pub(crate) fn parse_auth_status(raw: &str) -> Result<AuthorizationStatus, StoreError> {
+    Ok(match raw {
+        "Accepted" => AuthorizationStatus::Accepted,
+        "Blocked" => AuthorizationStatus::Blocked,
+        "Expired" => AuthorizationStatus::Expired,
+        "Invalid" => AuthorizationStatus::Invalid,
+        "ConcurrentTx" => AuthorizationStatus::ConcurrentTx,
+        other => return Err(corrupt(format!("authorization status {other:?}"))),
+    })
+}
+
+pub(crate) fn parse_or_corrupt<T>(
+    raw: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(raw).ok_or_else(|| corrupt(format!("{what} {raw:?}")))
+}
+
+pub(crate) fn charger_id(raw: &str) -> Result<ChargerId, StoreError> {
+    ChargerId::parse(raw).map_err(corrupt)
+}
+
+pub(crate) fn id_tag(raw: &str) -> Result<IdTag, StoreError> {
+    IdTag::parse(raw).map_err(corrupt)
+}
+
+/// Truncates to the microsecond both backends store, so comparisons made in
+/// Rust agree with what a later read returns.
+pub(crate) fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
+}
+
+pub(crate) fn api_scopes_text(scopes: &[joule_domain::api_key::ApiScope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn parse_api_scopes(
+    raw: &str,
+) -> Result<Vec<joule_domain::api_key::ApiScope>, StoreError> {
+    raw.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_or_corrupt(s, "api scope", joule_domain::api_key::ApiScope::parse))
+        .collect()
+}
+
+// ---- outbox events -------------------------------------------------------
+
+pub(crate) fn ev_charger_created(c: &Charger) -> NewEvent {
+    NewEvent::new(EventKind::ChargerCreated, c.created_at)
+        .charger(&c.id)
+        .payload(json!({
+            "label": c.label,
+            "registration": c.registration.as_str(),
+            "has_password": c.has_password,
+        }))
+}
+
+pub(crate) fn ev_charger_updated(c: &Charger, patch: &ChargerPatch, at: DateTime<Utc>) -> NewEvent {
+    let mut fields = Vec::new();
+    if patch.label.is_some() {
+        fields.push("label");
+    }
+    if patch.location.is_some() {
+        fields.push("location");
+    }
+    if patch.registration.is_some() {
+        fields.push("registration");
+    }
+    if patch.password_hash.is_some() {
+        fields.push("password");
+    }
+    NewEvent::new(EventKind::ChargerUpdated, at)
+        .charger(&c.id)
+        .payload(json!({
+            "fields": fields,
+            "label": c.label,
+            "registration": c.registration.as_str(),
+            "has_password": c.has_password,
+        }))
+}
+
+pub(crate) fn ev_charger_deleted(id: &ChargerId, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::ChargerDeleted, at).charger(id)
+}
+
+pub(crate) fn ev_charger_auto_registered(id: &ChargerId, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::ChargerAutoRegistered, at)
+        .charger(id)
+        .payload(json!({ "registration": "pending" }))
+}
+
+pub(crate) fn ev_charger_booted(
+    id: &ChargerId,
+    boot: &joule_domain::charger::BootInfo,
+    registration: joule_domain::charger::RegistrationStatus,
+    at: DateTime<Utc>,
+) -> NewEvent {
+    NewEvent::new(EventKind::ChargerBooted, at)
+        .charger(id)
+        .payload(json!({
+            "vendor": boot.vendor,
+            "model": boot.model,
+            "firmware_version": boot.firmware_version,
+            "registration": registration.as_str(),
+        }))
+}
+
+pub(crate) fn ev_connection(id: &ChargerId, protocol: Option<&str>, at: DateTime<Utc>) -> NewEvent {
+    match protocol {
+        Some(p) => NewEvent::new(EventKind::ChargerConnected, at)
+            .charger(id)
+            .payload(json!({ "protocol": p })),
+        None => NewEvent::new(EventKind::ChargerDisconnected, at).charger(id),
+    }
+}
+
+/// `previous` is the state replaced, if any.
+pub(crate) fn ev_status_changed(
+    id: &ChargerId,
+    report: &StatusReport,
+    previous: Option<&ConnectorState>,
+) -> NewEvent {
+    NewEvent::new(EventKind::ConnectorStatusChanged, report.effective_at())
+        .charger(id)
+        .payload(json!({
+            "connector_id": report.connector_id.get(),
+            "status": report.status.as_str(),
+            "error_code": report.error_code,
+            "info": report.info,
+            "vendor_error_code": report.vendor_error_code,
+            "previous_status": previous.map(|p| p.status.as_str()),
+            "previous_error_code": previous.and_then(|p| p.error_code.clone()),
+        }))
+}
+
+/// Whether a status report changes what operators see of the connector.
+pub(crate) fn status_differs(report: &StatusReport, current: Option<&ConnectorState>) -> bool {
+    match current {
+        None => true,
+        Some(c) => c.status != report.status || c.error_code != report.error_code,
+    }
+}
+
+pub(crate) fn ev_firmware(id: &ChargerId, status: &str, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::FirmwareStatusChanged, at)
+        .charger(id)
+        .payload(json!({ "status": status }))
+}
+
+pub(crate) fn ev_diagnostics(id: &ChargerId, status: &str, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::DiagnosticsStatusChanged, at)
+        .charger(id)
+        .payload(json!({ "status": status }))
+}
+
+fn token_payload(t: &IdToken) -> serde_json::Value {
+    json!({
+        "id_tag": t.id_tag.as_str(),
+        "kind": t.kind.as_str(),
+        "status": t.status.as_str(),
+        "expires_at": t.expires_at,
+        "parent_id_tag": t.parent_id_tag.as_ref().map(|p| p.as_str()),
+    })
+}
+
+pub(crate) fn ev_token_created(t: &IdToken) -> NewEvent {
+    NewEvent::new(EventKind::TokenCreated, t.created_at).payload(token_payload(t))
+}
+
+pub(crate) fn ev_token_updated(t: &IdToken, _patch: &IdTokenPatch, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::TokenUpdated, at).payload(token_payload(t))
+}
+
+pub(crate) fn ev_token_deleted(id_tag: &IdTag, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::TokenDeleted, at).payload(json!({ "id_tag": id_tag.as_str() }))
+}
+
+pub(crate) fn ev_session_started(s: &Session) -> NewEvent {
+    NewEvent::new(EventKind::SessionStarted, s.started_at)
+        .charger(&s.charger_id)
+        .session(s.id)
+        .payload(json!({
+            "transaction_id": s.transaction_id.get(),
+            "connector_id": s.connector_id.get(),
+            "id_tag": s.id_tag.as_str(),
+            "authorization": s.start_authorization.as_str(),
+            "meter_start_wh": s.meter_start_wh,
+            "reservation_id": s.reservation_id,
+        }))
+}
+
+pub(crate) fn ev_session_ended(s: &Session) -> NewEvent {
+    NewEvent::new(
+        EventKind::SessionEnded,
+        s.stopped_at.unwrap_or(s.updated_at),
+    )
+    .charger(&s.charger_id)
+    .session(s.id)
+    .payload(json!({
+        "transaction_id": s.transaction_id.get(),
+        "connector_id": s.connector_id.get(),
+        "meter_stop_wh": s.meter_stop_wh,
+        "energy_wh": s.energy_wh(),
+        "reason": s.stop_reason,
+        "stop_id_tag": s.stop_id_tag.as_ref().map(|t| t.as_str()),
+    }))
+}
+
+fn stop_payload(stop: &StopSession) -> serde_json::Value {
+    json!({
+        "transaction_id": stop.transaction_id.get(),
+        "meter_stop_wh": stop.meter_stop_wh,
+        "stopped_at": stop.stopped_at,
+        "reason": stop.reason,
+        "id_tag": stop.id_tag.as_ref().map(|t| t.as_str()),
+    })
+}
+
+pub(crate) fn ev_stop_duplicated(s: &Session, stop: &StopSession) -> NewEvent {
+    NewEvent::new(EventKind::SessionStopDuplicated, stop.received_at)
+        .charger(&s.charger_id)
+        .session(s.id)
+        .payload(stop_payload(stop))
+}
+
+pub(crate) fn ev_stop_unmatched(stop: &StopSession) -> NewEvent {
+    NewEvent::new(EventKind::SessionStopUnmatched, stop.received_at)
+        .charger(&stop.charger_id)
+        .payload(stop_payload(stop))
+}
+
+pub(crate) fn ev_api_key_created(k: &joule_domain::api_key::ApiKey) -> NewEvent {
+    NewEvent::new(EventKind::ApiKeyCreated, k.created_at).payload(json!({
+        "id": k.id,
+        "name": k.name,
+        "prefix": k.prefix,
+        "scopes": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    }))
+}

@@ -1,0 +1,504 @@
+//! PostgreSQL backend (sqlx `PgPool`), for production and several nodes.
+//!
+//! Each write is its own transaction; PostgreSQL already groups concurrent
+//! commits into one WAL flush. Message-log rows are the exception: a
+//! background task collects them and inserts up to `max_batch` rows per
+//! statement, flushed on [`PgStore::flush`] and [`PgStore::close`].
+
+mod ops;
+
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use joule_domain::api_key::{ApiKey, NewApiKey};
+use joule_domain::charger::{
+    BootInfo, Charger, ChargerCredentials, ChargerPatch, ConnectorState, NewCharger,
+    RegistrationStatus, StatusReport,
+};
+use joule_domain::error::StoreError;
+use joule_domain::event::StoredEvent;
+use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+use joule_domain::message_log::{LogEntry, LogFilter, StoredLogEntry};
+use joule_domain::meter::MeterReport;
+use joule_domain::page::{Page, Paged};
+use joule_domain::session::{
+    Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
+};
+use joule_domain::store::{
+    ApiKeyStore, ChargerStore, EventLog, MessageLogStore, SessionStore, Store, StoreResult,
+    TokenStore,
+};
+use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection as _, PgConnection, PgPool};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::migrations::{self, Migration};
+use crate::StoreOptions;
+use ops::{pg, R};
+
+/// Arbitrary constant key of the advisory lock that serializes migrations
+/// of several nodes starting at once.
+const MIGRATION_LOCK: i64 = 0x006a_6f75_6c65; // "joule"
+
+enum LogMsg {
+    Entries(Vec<LogEntry>),
+    Flush(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The PostgreSQL implementation of every store port.
+pub struct PgStore {
+    pool: PgPool,
+    log_tx: mpsc::Sender<LogMsg>,
+    log_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Unavailable("the database is closed".into())
+}
+
+/// Schema names come from configuration or tests; keep them to a safe
+/// identifier so they can be spliced into `CREATE SCHEMA`.
+fn valid_schema(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+async fn migrate(c: &mut PgConnection, known: &[Migration]) -> R<()> {
+    let mut tx = c.begin().await.map_err(pg)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(pg)?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version BIGINT PRIMARY KEY,
+             name TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(pg)?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(pg)?;
+    if let Some(msg) = migrations::unknown_versions(&applied, known) {
+        return Err(StoreError::Unavailable(msg));
+    }
+    // One transaction per migration would need the lock per migration too;
+    // DDL is transactional in PostgreSQL, so each migration runs in a
+    // savepoint of the locked transaction and is recorded with it.
+    for m in known.iter().filter(|m| !applied.contains(&m.version)) {
+        let mut step = tx.begin().await.map_err(pg)?;
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *step)
+            .await
+            .map_err(|e| {
+                StoreError::Backend(format!("migration {} {} failed: {e}", m.version, m.name))
+            })?;
+        sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)")
+            .bind(m.version)
+            .bind(m.name)
+            .execute(&mut *step)
+            .await
+            .map_err(pg)?;
+        step.commit().await.map_err(pg)?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied postgres migration"
+        );
+    }
+    tx.commit().await.map_err(pg)?;
+    Ok(())
+}
+
+/// Collects message-log rows and writes them in multi-row statements.
+async fn log_writer(pool: PgPool, mut rx: mpsc::Receiver<LogMsg>, max_batch: usize) {
+    let max_batch = max_batch.max(1);
+    let mut entries: Vec<LogEntry> = Vec::new();
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    loop {
+        let Some(first) = rx.recv().await else {
+            return;
+        };
+        let mut stopping = false;
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                LogMsg::Entries(mut e) => entries.append(&mut e),
+                LogMsg::Flush(w) => waiters.push(w),
+                LogMsg::Shutdown(w) => {
+                    waiters.push(w);
+                    stopping = true;
+                    rx.close();
+                }
+            }
+            if entries.len() >= max_batch * 4 {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        for chunk in entries.chunks(max_batch) {
+            let result = match pool.acquire().await {
+                Ok(mut c) => ops::append_log(&mut c, chunk).await,
+                Err(e) => Err(pg(e)),
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, rows = chunk.len(), "message-log rows not stored");
+            }
+        }
+        entries.clear();
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+        if stopping && rx.is_empty() {
+            return;
+        }
+    }
+}
+
+/// Runs one write in its own transaction.
+macro_rules! in_tx {
+    ($self:ident, $c:ident => $body:expr) => {{
+        let mut tx = $self.pool.begin().await.map_err(pg)?;
+        let out = {
+            let $c: &mut PgConnection = &mut tx;
+            $body.await?
+        };
+        tx.commit().await.map_err(pg)?;
+        Ok(out)
+    }};
+}
+
+/// Runs one read on a pooled connection.
+macro_rules! on_conn {
+    ($self:ident, $c:ident => $body:expr) => {{
+        let mut conn = $self.pool.acquire().await.map_err(pg)?;
+        let $c: &mut PgConnection = &mut conn;
+        $body.await
+    }};
+}
+
+impl PgStore {
+    /// Connects, creates the schema when one is asked for, migrates, and
+    /// starts the message-log writer.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let mut connect_options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad postgres url: {e}")))?;
+        if let Some(schema) = &options.pg_schema {
+            if !valid_schema(schema) {
+                return Err(StoreError::Unavailable(format!(
+                    "invalid schema name {schema:?}: use [a-z_][a-z0-9_]*"
+                )));
+            }
+            let mut admin = PgConnection::connect_with(&connect_options)
+                .await
+                .map_err(pg)?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+            )))
+            .execute(&mut admin)
+            .await
+            .map_err(pg)?;
+            let _ = admin.close().await;
+            connect_options = connect_options.options([("search_path", schema.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.pg_max_connections.max(2))
+            .connect_with(connect_options)
+            .await
+            .map_err(pg)?;
+        {
+            let mut c = pool.acquire().await.map_err(pg)?;
+            migrate(&mut c, migrations::POSTGRES).await?;
+        }
+        let (log_tx, log_rx) = mpsc::channel(options.max_batch.max(1) * 4);
+        let task = tokio::spawn(log_writer(pool.clone(), log_rx, options.max_batch));
+        Ok(Self {
+            pool,
+            log_tx,
+            log_task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// Waits until every message-log row queued so far is written.
+    pub async fn flush(&self) -> StoreResult<()> {
+        let (tx, rx) = oneshot::channel();
+        self.log_tx
+            .send(LogMsg::Flush(tx))
+            .await
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())
+    }
+
+    /// Writes pending log rows, stops the log writer and closes the pool.
+    pub async fn close(&self) -> StoreResult<()> {
+        let (tx, rx) = oneshot::channel();
+        if self.log_tx.send(LogMsg::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let task = self.log_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        self.pool.close().await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ChargerStore for PgStore {
+    async fn create_charger(&self, new: NewCharger, at: DateTime<Utc>) -> StoreResult<Charger> {
+        in_tx!(self, c => ops::create_charger(c, &new, at))
+    }
+
+    async fn get_charger(&self, id: &ChargerId) -> StoreResult<Option<Charger>> {
+        on_conn!(self, c => ops::get_charger(c, id))
+    }
+
+    async fn list_chargers(&self, page: Page) -> StoreResult<Paged<Charger>> {
+        on_conn!(self, c => ops::list_chargers(c, page))
+    }
+
+    async fn update_charger(
+        &self,
+        id: &ChargerId,
+        patch: ChargerPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Charger>> {
+        in_tx!(self, c => ops::update_charger(c, id, &patch, at))
+    }
+
+    async fn delete_charger(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<bool> {
+        in_tx!(self, c => ops::delete_charger(c, id, at))
+    }
+
+    async fn charger_credentials(&self, id: &ChargerId) -> StoreResult<Option<ChargerCredentials>> {
+        on_conn!(self, c => ops::charger_credentials(c, id))
+    }
+
+    async fn auto_register_charger(
+        &self,
+        id: &ChargerId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Charger> {
+        in_tx!(self, c => ops::auto_register(c, id, at))
+    }
+
+    async fn record_boot(
+        &self,
+        id: &ChargerId,
+        boot: BootInfo,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<RegistrationStatus>> {
+        in_tx!(self, c => ops::record_boot(c, id, &boot, at))
+    }
+
+    async fn record_heartbeat(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<()> {
+        in_tx!(self, c => ops::record_heartbeat(c, id, at))
+    }
+
+    async fn record_connection(
+        &self,
+        id: &ChargerId,
+        protocol: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        in_tx!(self, c => ops::record_connection(c, id, protocol, at))
+    }
+
+    async fn mark_all_disconnected(&self, at: DateTime<Utc>) -> StoreResult<u64> {
+        in_tx!(self, c => ops::mark_all_disconnected(c, at))
+    }
+
+    async fn record_status(&self, id: &ChargerId, report: StatusReport) -> StoreResult<()> {
+        in_tx!(self, c => ops::record_status(c, id, &report))
+    }
+
+    async fn connector_states(&self, id: &ChargerId) -> StoreResult<Vec<ConnectorState>> {
+        on_conn!(self, c => ops::connector_states(c, id))
+    }
+
+    async fn status_history(
+        &self,
+        id: &ChargerId,
+        connector: Option<ConnectorId>,
+        page: Page,
+    ) -> StoreResult<Paged<StatusReport>> {
+        on_conn!(self, c => ops::status_history(c, id, connector, page))
+    }
+
+    async fn record_firmware_status(
+        &self,
+        id: &ChargerId,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        in_tx!(self, c => ops::record_charger_status(c, id, ops::ChargerStatusField::Firmware, status, at))
+    }
+
+    async fn record_diagnostics_status(
+        &self,
+        id: &ChargerId,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        in_tx!(self, c => ops::record_charger_status(c, id, ops::ChargerStatusField::Diagnostics, status, at))
+    }
+}
+
+#[async_trait]
+impl TokenStore for PgStore {
+    async fn create_token(&self, new: NewIdToken, at: DateTime<Utc>) -> StoreResult<IdToken> {
+        in_tx!(self, c => ops::create_token(c, &new, at))
+    }
+
+    async fn get_token(&self, id_tag: &IdTag) -> StoreResult<Option<IdToken>> {
+        on_conn!(self, c => ops::get_token(c, id_tag))
+    }
+
+    async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<IdToken>> {
+        on_conn!(self, c => ops::list_tokens(c, &filter, page))
+    }
+
+    async fn update_token(
+        &self,
+        id_tag: &IdTag,
+        patch: IdTokenPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<IdToken>> {
+        in_tx!(self, c => ops::update_token(c, id_tag, &patch, at))
+    }
+
+    async fn delete_token(&self, id_tag: &IdTag, at: DateTime<Utc>) -> StoreResult<bool> {
+        in_tx!(self, c => ops::delete_token(c, id_tag, at))
+    }
+}
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn start_session(&self, start: StartSession) -> StoreResult<StartOutcome> {
+        in_tx!(self, c => ops::start_session(c, &start))
+    }
+
+    async fn stop_session(&self, stop: StopSession) -> StoreResult<StopOutcome> {
+        in_tx!(self, c => ops::stop_session(c, &stop))
+    }
+
+    async fn record_meter_values(
+        &self,
+        charger: &ChargerId,
+        report: MeterReport,
+    ) -> StoreResult<()> {
+        in_tx!(self, c => ops::record_meter_values(c, charger, &report))
+    }
+
+    async fn get_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
+        on_conn!(self, c => ops::get_session(c, id))
+    }
+
+    async fn get_session_by_transaction(
+        &self,
+        transaction_id: TransactionId,
+    ) -> StoreResult<Option<Session>> {
+        on_conn!(self, c => ops::get_session_by_transaction(c, transaction_id))
+    }
+
+    async fn list_sessions(
+        &self,
+        filter: SessionFilter,
+        page: Page,
+    ) -> StoreResult<Paged<Session>> {
+        on_conn!(self, c => ops::list_sessions(c, &filter, page))
+    }
+
+    async fn session_meter_values(&self, id: SessionId) -> StoreResult<Vec<StoredMeterValue>> {
+        on_conn!(self, c => ops::session_meter_values(c, id))
+    }
+}
+
+#[async_trait]
+impl MessageLogStore for PgStore {
+    async fn append_log(&self, entries: Vec<LogEntry>) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.log_tx
+            .send(LogMsg::Entries(entries))
+            .await
+            .map_err(|_| closed())
+    }
+
+    async fn query_log(
+        &self,
+        charger: &ChargerId,
+        filter: LogFilter,
+        page: Page,
+    ) -> StoreResult<Paged<StoredLogEntry>> {
+        on_conn!(self, c => ops::query_log(c, charger, &filter, page))
+    }
+
+    async fn purge_log_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        on_conn!(self, c => ops::purge_log_before(c, before))
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for PgStore {
+    async fn count_api_keys(&self) -> StoreResult<u64> {
+        on_conn!(self, c => ops::count_api_keys(c))
+    }
+
+    async fn create_api_key(&self, new: NewApiKey, at: DateTime<Utc>) -> StoreResult<ApiKey> {
+        in_tx!(self, c => ops::create_api_key(c, &new, at))
+    }
+
+    async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>> {
+        on_conn!(self, c => ops::find_api_key(c, prefix))
+    }
+}
+
+#[async_trait]
+impl EventLog for PgStore {
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+        on_conn!(self, c => ops::events_after(c, after, limit))
+    }
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_schema;
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(valid_schema("joule_test_1a2b"));
+        assert!(!valid_schema("x\"; DROP"));
+        assert!(!valid_schema("1abc"));
+        assert!(!valid_schema(""));
+    }
+}

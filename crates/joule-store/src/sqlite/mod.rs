@@ -1,0 +1,518 @@
+//! SQLite backend (rusqlite, bundled SQLite): the embedded default.
+//!
+//! Writes go to the single writer thread (see [`writer`]) and are answered
+//! after their group commit; message-log rows ride along without waiting.
+//! Reads run on `spawn_blocking` with one of a few read-only connections,
+//! which WAL lets run beside the writer.
+
+mod ops;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use joule_domain::api_key::{ApiKey, NewApiKey};
+use joule_domain::charger::{
+    BootInfo, Charger, ChargerCredentials, ChargerPatch, ConnectorState, NewCharger,
+    RegistrationStatus, StatusReport,
+};
+use joule_domain::error::StoreError;
+use joule_domain::event::StoredEvent;
+use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+use joule_domain::message_log::{LogEntry, LogFilter, StoredLogEntry};
+use joule_domain::meter::MeterReport;
+use joule_domain::page::{Page, Paged};
+use joule_domain::session::{
+    Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
+};
+use joule_domain::store::{
+    ApiKeyStore, ChargerStore, EventLog, MessageLogStore, SessionStore, Store, StoreResult,
+    TokenStore,
+};
+use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::migrations::{self, Migration};
+use crate::StoreOptions;
+use ops::{db, R};
+use writer::Msg;
+
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+fn closed() -> StoreError {
+    StoreError::Unavailable("the database is closed".into())
+}
+
+/// The SQLite implementation of every store port.
+pub struct SqliteStore {
+    tx: mpsc::Sender<Msg>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    read_permits: Semaphore,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn open_writer(path: &Path, options: &StoreOptions) -> R<Connection> {
+    let conn = Connection::open(path).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    conn.set_prepared_statement_cache_capacity(128);
+    conn.busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
+        .map_err(db)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(db)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "SQLite refused WAL mode (got {mode}); is the file on a network filesystem?"
+        )));
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+         PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456; \
+         PRAGMA wal_autocheckpoint = 10000;",
+        options.sqlite_synchronous.pragma()
+    ))
+    .map_err(db)?;
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> R<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
+        .map_err(db)?;
+    conn.execute_batch(
+        "PRAGMA query_only = ON; PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;",
+    )
+    .map_err(db)?;
+    Ok(conn)
+}
+
+/// Applies the embedded migrations not yet applied, each in its own
+/// transaction; refuses a database migrated by a newer Joule.
+fn migrate(conn: &mut Connection, known: &[Migration]) -> R<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY,
+             name TEXT NOT NULL,
+             applied_at TEXT NOT NULL
+         );",
+    )
+    .map_err(db)?;
+    let applied: Vec<i64> = {
+        let mut stmt = conn
+            .prepare("SELECT version FROM schema_migrations ORDER BY version")
+            .map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)?
+    };
+    if let Some(msg) = migrations::unknown_versions(&applied, known) {
+        return Err(StoreError::Unavailable(msg));
+    }
+    for m in known.iter().filter(|m| !applied.contains(&m.version)) {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        tx.execute_batch(m.sql).map_err(|e| {
+            StoreError::Backend(format!("migration {} {} failed: {e}", m.version, m.name))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![m.version, m.name, ops::ts(Utc::now())],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied sqlite migration"
+        );
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its directory when missing), migrates,
+    /// and starts the writer thread.
+    pub async fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        let path = path.to_path_buf();
+        let options = options.clone();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, &options))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    fn open_blocking(path: PathBuf, options: &StoreOptions) -> R<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = open_writer(&path, options)?;
+        migrate(&mut conn, migrations::SQLITE)?;
+        let pool = options.sqlite_read_pool.max(1);
+        let readers = (0..pool)
+            .map(|_| open_reader(&path))
+            .collect::<R<Vec<_>>>()?;
+        let (tx, rx) = mpsc::channel(options.max_batch.max(1) * 4);
+        let max_batch = options.max_batch;
+        let handle = std::thread::Builder::new()
+            .name("joule-sqlite-writer".into())
+            .spawn(move || writer::run(conn, rx, max_batch))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start writer: {e}")))?;
+        Ok(Self {
+            tx,
+            writer: Mutex::new(Some(handle)),
+            readers: Mutex::new(readers),
+            read_permits: Semaphore::new(pool),
+            path,
+        })
+    }
+
+    /// Runs `f` in the next group commit; returns once it is committed.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> R<T> + Send + 'static,
+    {
+        let (msg, rx) = writer::job(f);
+        self.tx.send(msg).await.map_err(|_| closed())?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the database writer dropped the write".into()))?
+    }
+
+    /// Runs `f` on a pooled read-only connection.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> R<T> + Send + 'static,
+    {
+        let permit = self.read_permits.acquire().await.map_err(|_| closed())?;
+        let conn = match self.readers.lock() {
+            Ok(mut pool) => pool.pop(),
+            Err(_) => None,
+        };
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let path = self.path.clone();
+                tokio::task::spawn_blocking(move || open_reader(&path))
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))??
+            }
+        };
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let result = f(&conn);
+            (conn, result)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a read panicked: {e}")))?;
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.push(conn);
+        }
+        drop(permit);
+        result
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) -> StoreResult<()> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Flush(tx)).await.map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())
+    }
+
+    /// Commits everything queued and stops the writer thread. Idempotent.
+    pub async fn close(&self) -> StoreResult<()> {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| StoreError::Backend(e.to_string()))?
+                .map_err(|_| StoreError::Backend("the sqlite writer panicked".into()))?;
+        }
+        self.read_permits.close();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ChargerStore for SqliteStore {
+    async fn create_charger(&self, new: NewCharger, at: DateTime<Utc>) -> StoreResult<Charger> {
+        self.write(move |c| ops::create_charger(c, &new, at)).await
+    }
+
+    async fn get_charger(&self, id: &ChargerId) -> StoreResult<Option<Charger>> {
+        let id = id.clone();
+        self.read(move |c| ops::get_charger(c, &id)).await
+    }
+
+    async fn list_chargers(&self, page: Page) -> StoreResult<Paged<Charger>> {
+        self.read(move |c| ops::list_chargers(c, page)).await
+    }
+
+    async fn update_charger(
+        &self,
+        id: &ChargerId,
+        patch: ChargerPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Charger>> {
+        let id = id.clone();
+        self.write(move |c| ops::update_charger(c, &id, &patch, at))
+            .await
+    }
+
+    async fn delete_charger(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let id = id.clone();
+        self.write(move |c| ops::delete_charger(c, &id, at)).await
+    }
+
+    async fn charger_credentials(&self, id: &ChargerId) -> StoreResult<Option<ChargerCredentials>> {
+        let id = id.clone();
+        self.read(move |c| ops::charger_credentials(c, &id)).await
+    }
+
+    async fn auto_register_charger(
+        &self,
+        id: &ChargerId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Charger> {
+        let id = id.clone();
+        self.write(move |c| ops::auto_register(c, &id, at)).await
+    }
+
+    async fn record_boot(
+        &self,
+        id: &ChargerId,
+        boot: BootInfo,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<RegistrationStatus>> {
+        let id = id.clone();
+        self.write(move |c| ops::record_boot(c, &id, &boot, at))
+            .await
+    }
+
+    async fn record_heartbeat(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<()> {
+        let id = id.clone();
+        self.write(move |c| ops::record_heartbeat(c, &id, at)).await
+    }
+
+    async fn record_connection(
+        &self,
+        id: &ChargerId,
+        protocol: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let id = id.clone();
+        let protocol = protocol.map(str::to_owned);
+        self.write(move |c| ops::record_connection(c, &id, protocol.as_deref(), at))
+            .await
+    }
+
+    async fn mark_all_disconnected(&self, at: DateTime<Utc>) -> StoreResult<u64> {
+        self.write(move |c| ops::mark_all_disconnected(c, at)).await
+    }
+
+    async fn record_status(&self, id: &ChargerId, report: StatusReport) -> StoreResult<()> {
+        let id = id.clone();
+        self.write(move |c| ops::record_status(c, &id, &report))
+            .await
+    }
+
+    async fn connector_states(&self, id: &ChargerId) -> StoreResult<Vec<ConnectorState>> {
+        let id = id.clone();
+        self.read(move |c| ops::connector_states(c, &id)).await
+    }
+
+    async fn status_history(
+        &self,
+        id: &ChargerId,
+        connector: Option<ConnectorId>,
+        page: Page,
+    ) -> StoreResult<Paged<StatusReport>> {
+        let id = id.clone();
+        self.read(move |c| ops::status_history(c, &id, connector, page))
+            .await
+    }
+
+    async fn record_firmware_status(
+        &self,
+        id: &ChargerId,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let id = id.clone();
+        let status = status.to_owned();
+        self.write(move |c| {
+            ops::record_charger_status(c, &id, ops::ChargerStatusField::Firmware, &status, at)
+        })
+        .await
+    }
+
+    async fn record_diagnostics_status(
+        &self,
+        id: &ChargerId,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let id = id.clone();
+        let status = status.to_owned();
+        self.write(move |c| {
+            ops::record_charger_status(c, &id, ops::ChargerStatusField::Diagnostics, &status, at)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn create_token(&self, new: NewIdToken, at: DateTime<Utc>) -> StoreResult<IdToken> {
+        self.write(move |c| ops::create_token(c, &new, at)).await
+    }
+
+    async fn get_token(&self, id_tag: &IdTag) -> StoreResult<Option<IdToken>> {
+        let id_tag = id_tag.clone();
+        self.read(move |c| ops::get_token(c, &id_tag)).await
+    }
+
+    async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<IdToken>> {
+        self.read(move |c| ops::list_tokens(c, &filter, page)).await
+    }
+
+    async fn update_token(
+        &self,
+        id_tag: &IdTag,
+        patch: IdTokenPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<IdToken>> {
+        let id_tag = id_tag.clone();
+        self.write(move |c| ops::update_token(c, &id_tag, &patch, at))
+            .await
+    }
+
+    async fn delete_token(&self, id_tag: &IdTag, at: DateTime<Utc>) -> StoreResult<bool> {
+        let id_tag = id_tag.clone();
+        self.write(move |c| ops::delete_token(c, &id_tag, at)).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn start_session(&self, start: StartSession) -> StoreResult<StartOutcome> {
+        self.write(move |c| ops::start_session(c, &start)).await
+    }
+
+    async fn stop_session(&self, stop: StopSession) -> StoreResult<StopOutcome> {
+        self.write(move |c| ops::stop_session(c, &stop)).await
+    }
+
+    async fn record_meter_values(
+        &self,
+        charger: &ChargerId,
+        report: MeterReport,
+    ) -> StoreResult<()> {
+        let charger = charger.clone();
+        self.write(move |c| ops::record_meter_values(c, &charger, &report))
+            .await
+    }
+
+    async fn get_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
+        self.read(move |c| ops::get_session(c, id)).await
+    }
+
+    async fn get_session_by_transaction(
+        &self,
+        transaction_id: TransactionId,
+    ) -> StoreResult<Option<Session>> {
+        self.read(move |c| ops::get_session_by_transaction(c, transaction_id))
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        filter: SessionFilter,
+        page: Page,
+    ) -> StoreResult<Paged<Session>> {
+        self.read(move |c| ops::list_sessions(c, &filter, page))
+            .await
+    }
+
+    async fn session_meter_values(&self, id: SessionId) -> StoreResult<Vec<StoredMeterValue>> {
+        self.read(move |c| ops::session_meter_values(c, id)).await
+    }
+}
+
+#[async_trait]
+impl MessageLogStore for SqliteStore {
+    async fn append_log(&self, entries: Vec<LogEntry>) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // Not awaited to commit: the bounded queue is the back-pressure.
+        self.tx.send(Msg::Log(entries)).await.map_err(|_| closed())
+    }
+
+    async fn query_log(
+        &self,
+        charger: &ChargerId,
+        filter: LogFilter,
+        page: Page,
+    ) -> StoreResult<Paged<StoredLogEntry>> {
+        let charger = charger.clone();
+        self.read(move |c| ops::query_log(c, &charger, &filter, page))
+            .await
+    }
+
+    async fn purge_log_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.write(move |c| ops::purge_log_before(c, before)).await
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn count_api_keys(&self) -> StoreResult<u64> {
+        self.read(ops::count_api_keys).await
+    }
+
+    async fn create_api_key(&self, new: NewApiKey, at: DateTime<Utc>) -> StoreResult<ApiKey> {
+        self.write(move |c| ops::create_api_key(c, &new, at)).await
+    }
+
+    async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>> {
+        let prefix = prefix.to_owned();
+        self.read(move |c| ops::find_api_key(c, &prefix)).await
+    }
+}
+
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+        self.read(move |c| ops::events_after(c, after, limit)).await
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}

@@ -1,0 +1,1140 @@
+//! The store contract: the same tests on SQLite (always) and PostgreSQL
+//! (when `JOULE_TEST_POSTGRES_URL` is set; required when `CI=true`).
+//! Real databases, no mocks: SQLite in a temp dir, PostgreSQL in a fresh
+//! schema per test.
+
+// Test helpers outside #[test] fns are not covered by clippy.toml's
+// allow-unwrap-in-tests; this whole file is test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use joule_domain::api_key::{ApiScope, NewApiKey};
+use joule_domain::auth::AuthorizationStatus;
+use joule_domain::charger::{
+    BootInfo, ChargerPatch, ConnectorStatus, Location, NewCharger, RegistrationStatus, StatusReport,
+};
+use joule_domain::error::StoreError;
+use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter};
+use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
+use joule_domain::page::Page;
+use joule_domain::session::{SessionFilter, SessionState, StartSession, StopOutcome, StopSession};
+use joule_domain::store::Store;
+use joule_domain::token::{IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
+use joule_store::{connect, Database, StoreOptions};
+
+// ---- harness ---------------------------------------------------------------
+
+struct Harness {
+    db: Database,
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Harness {
+    async fn finish(self) {
+        self.db.close().await.expect("close");
+        if let Some((url, schema)) = self.pg {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&url).await.expect("pg");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+            )))
+            .execute(&mut c)
+            .await
+            .expect("drop schema");
+        }
+    }
+}
+
+async fn sqlite_harness() -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("sub/joule.db").display());
+    let db = connect(&url, StoreOptions::default())
+        .await
+        .expect("open sqlite");
+    Harness {
+        store: db.store(),
+        db,
+        _dir: Some(dir),
+        pg: None,
+    }
+}
+
+async fn postgres_harness() -> Option<Harness> {
+    let Ok(url) = std::env::var("JOULE_TEST_POSTGRES_URL") else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("PostgreSQL is required in CI: set JOULE_TEST_POSTGRES_URL");
+        }
+        eprintln!(
+            "skipping PostgreSQL contract test: JOULE_TEST_POSTGRES_URL is not set \
+             (e.g. postgres://postgres@127.0.0.1:5432/test)"
+        );
+        return None;
+    };
+    let schema = format!("joule_test_{}", uuid::Uuid::new_v4().simple());
+    let options = StoreOptions {
+        pg_schema: Some(schema.clone()),
+        pg_max_connections: 8,
+        ..StoreOptions::default()
+    };
+    let db = connect(&url, options).await.expect("open postgres");
+    Some(Harness {
+        store: db.store(),
+        db,
+        _dir: None,
+        pg: Some((url, schema)),
+    })
+}
+
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let h = super::sqlite_harness().await;
+                    super::$name(&h).await;
+                    h.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(h) = super::postgres_harness().await else { return };
+                    super::$name(&h).await;
+                    h.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    charger_crud_conflict_and_patch,
+    credentials_and_auto_register,
+    boot_heartbeat_and_connection,
+    mark_all_disconnected_emits_one_event_per_charger,
+    telemetry_for_unknown_charger_is_not_found,
+    status_history_and_late_status,
+    firmware_and_diagnostics_status,
+    token_crud_is_case_insensitive,
+    start_is_idempotent,
+    stop_duplicate_and_unknown,
+    meter_values_out_of_order_give_same_figures,
+    transaction_ids_are_unique_under_concurrency,
+    message_log_append_query_purge,
+    api_keys,
+    events_after_pages_in_order,
+    list_sessions_filters_and_pages,
+    timestamps_round_trip_with_microseconds,
+);
+
+// ---- builders --------------------------------------------------------------
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(secs)
+}
+
+fn cid(s: &str) -> ChargerId {
+    ChargerId::parse(s).unwrap()
+}
+
+fn tag(s: &str) -> IdTag {
+    IdTag::parse(s).unwrap()
+}
+
+fn conn(n: u32) -> ConnectorId {
+    ConnectorId::new(n).unwrap()
+}
+
+fn new_charger(id: &str) -> NewCharger {
+    NewCharger {
+        id: cid(id),
+        label: Some(format!("{id} label")),
+        location: None,
+        registration: RegistrationStatus::Accepted,
+        password_hash: Some("$argon2id$hash".into()),
+    }
+}
+
+async fn charger(h: &Harness, id: &str) {
+    h.store.create_charger(new_charger(id), t(0)).await.unwrap();
+}
+
+fn status(
+    connector: u32,
+    s: ConnectorStatus,
+    reported: Option<i64>,
+    received: i64,
+) -> StatusReport {
+    StatusReport {
+        connector_id: conn(connector),
+        status: s,
+        error_code: None,
+        info: None,
+        vendor_id: None,
+        vendor_error_code: None,
+        reported_at: reported.map(t),
+        received_at: t(received),
+    }
+}
+
+fn start(charger: &str, id_tag: &str, meter: i64, at: i64) -> StartSession {
+    StartSession {
+        charger_id: cid(charger),
+        connector_id: conn(1),
+        id_tag: tag(id_tag),
+        meter_start_wh: meter,
+        started_at: t(at),
+        reservation_id: None,
+        authorization: AuthorizationStatus::Accepted,
+        received_at: t(at + 1),
+    }
+}
+
+fn stop(charger: &str, tx: TransactionId, meter: i64, at: i64) -> StopSession {
+    StopSession {
+        charger_id: cid(charger),
+        transaction_id: tx,
+        id_tag: Some(tag("tag1")),
+        meter_stop_wh: meter,
+        stopped_at: t(at),
+        reason: Some("Local".into()),
+        transaction_data: vec![],
+        received_at: t(at + 1),
+    }
+}
+
+fn energy(wh: i64) -> SampledValue {
+    SampledValue {
+        value: wh.to_string(),
+        context: Some("Sample.Periodic".into()),
+        format: None,
+        measurand: None,
+        phase: None,
+        location: None,
+        unit: Some("Wh".into()),
+    }
+}
+
+fn power(w: i64) -> SampledValue {
+    SampledValue {
+        value: w.to_string(),
+        context: None,
+        format: None,
+        measurand: Some("Power.Active.Import".into()),
+        phase: None,
+        location: None,
+        unit: Some("W".into()),
+    }
+}
+
+fn meter_report(tx: Option<TransactionId>, at: i64, wh: i64, w: i64) -> MeterReport {
+    MeterReport {
+        connector_id: conn(1),
+        transaction_id: tx,
+        samples: vec![MeterSample {
+            timestamp: t(at),
+            values: vec![energy(wh), power(w)],
+        }],
+        received_at: t(1000 + at),
+    }
+}
+
+fn log(charger: &str, dir: Direction, action: &str, at: i64) -> LogEntry {
+    LogEntry {
+        charger_id: cid(charger),
+        direction: dir,
+        kind: FrameKind::Call,
+        action: Some(action.into()),
+        message_id: Some(format!("m{at}")),
+        frame: format!("[2,\"m{at}\",\"{action}\",{{}}]"),
+        note: None,
+        at: t(at),
+    }
+}
+
+async fn event_kinds(h: &Harness) -> Vec<String> {
+    h.store
+        .events_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+fn count(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().filter(|k| *k == kind).count()
+}
+
+// ---- the contract ----------------------------------------------------------
+
+async fn charger_crud_conflict_and_patch(h: &Harness) {
+    let s = &h.store;
+    let mut new = new_charger("CP-1");
+    new.location = Some(Location {
+        latitude: 52.5,
+        longitude: 13.4,
+        address: Some("Main St 1".into()),
+    });
+    let created = s.create_charger(new.clone(), t(0)).await.unwrap();
+    assert_eq!(created.id, cid("CP-1"));
+    assert!(created.has_password);
+    assert_eq!(created.location.as_ref().unwrap().latitude, 52.5);
+    assert!(!created.connection.connected);
+    assert!(created.boot.is_none());
+
+    let again = s.create_charger(new, t(1)).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+
+    // None leaves alone, Some(None) clears.
+    let patch = ChargerPatch {
+        label: Some(None),
+        registration: Some(RegistrationStatus::Rejected),
+        ..Default::default()
+    };
+    let updated = s
+        .update_charger(&cid("CP-1"), patch, t(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.label, None);
+    assert_eq!(updated.registration, RegistrationStatus::Rejected);
+    assert!(updated.location.is_some());
+    assert!(updated.has_password);
+    assert_eq!(updated.updated_at, t(5));
+    assert_eq!(updated.created_at, t(0));
+
+    let patch = ChargerPatch {
+        password_hash: Some(None),
+        ..Default::default()
+    };
+    let updated = s
+        .update_charger(&cid("CP-1"), patch, t(6))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!updated.has_password);
+    assert!(s
+        .update_charger(&cid("NOPE"), ChargerPatch::default(), t(6))
+        .await
+        .unwrap()
+        .is_none());
+
+    charger(h, "CP-2").await;
+    let page = s.list_chargers(Page::new(Some(1), None)).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].id, cid("CP-1"));
+    assert_eq!(page.next_offset, Some(1));
+    let page = s.list_chargers(Page::new(Some(1), Some(1))).await.unwrap();
+    assert_eq!(page.items[0].id, cid("CP-2"));
+    assert_eq!(page.next_offset, None);
+
+    s.record_status(&cid("CP-1"), status(1, ConnectorStatus::Available, None, 7))
+        .await
+        .unwrap();
+    assert!(s.delete_charger(&cid("CP-1"), t(8)).await.unwrap());
+    assert!(!s.delete_charger(&cid("CP-1"), t(9)).await.unwrap());
+    assert!(s.get_charger(&cid("CP-1")).await.unwrap().is_none());
+    assert!(s.connector_states(&cid("CP-1")).await.unwrap().is_empty());
+    // History stays.
+    let history = s
+        .status_history(&cid("CP-1"), None, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(history.items.len(), 1);
+
+    let kinds = event_kinds(h).await;
+    assert_eq!(
+        kinds,
+        vec![
+            "charger.created",
+            "charger.updated",
+            "charger.updated",
+            "charger.created",
+            "connector.status_changed",
+            "charger.deleted",
+        ]
+    );
+}
+
+async fn credentials_and_auto_register(h: &Harness) {
+    let s = &h.store;
+    charger(h, "CP-1").await;
+    let creds = s.charger_credentials(&cid("CP-1")).await.unwrap().unwrap();
+    assert_eq!(creds.registration, RegistrationStatus::Accepted);
+    assert_eq!(creds.password_hash.as_deref(), Some("$argon2id$hash"));
+    assert!(s.charger_credentials(&cid("X")).await.unwrap().is_none());
+
+    let auto = s.auto_register_charger(&cid("NEW-1"), t(3)).await.unwrap();
+    assert_eq!(auto.registration, RegistrationStatus::Pending);
+    assert!(!auto.has_password);
+    // Existing charger comes back unchanged, without a second event.
+    let again = s.auto_register_charger(&cid("NEW-1"), t(4)).await.unwrap();
+    assert_eq!(again, auto);
+    let existing = s.auto_register_charger(&cid("CP-1"), t(4)).await.unwrap();
+    assert_eq!(existing.registration, RegistrationStatus::Accepted);
+
+    let kinds = event_kinds(h).await;
+    assert_eq!(kinds, vec!["charger.created", "charger.auto_registered"]);
+}
+
+async fn boot_heartbeat_and_connection(h: &Harness) {
+    let s = &h.store;
+    charger(h, "CP-1").await;
+    let boot = BootInfo {
+        vendor: "Acme".into(),
+        model: "Fast 50".into(),
+        firmware_version: Some("1.2.3".into()),
+        charge_point_serial_number: Some("SN1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.record_boot(&cid("CP-1"), boot.clone(), t(10))
+            .await
+            .unwrap(),
+        Some(RegistrationStatus::Accepted)
+    );
+    assert_eq!(
+        s.record_boot(&cid("UNKNOWN"), boot.clone(), t(10))
+            .await
+            .unwrap(),
+        None
+    );
+    s.record_connection(&cid("CP-1"), Some("ocpp1.6"), t(9))
+        .await
+        .unwrap();
+    s.record_heartbeat(&cid("CP-1"), t(20)).await.unwrap();
+    let c = s.get_charger(&cid("CP-1")).await.unwrap().unwrap();
+    assert_eq!(c.boot.as_ref(), Some(&boot));
+    assert_eq!(c.booted_at, Some(t(10)));
+    assert_eq!(c.last_heartbeat_at, Some(t(20)));
+    assert!(c.connection.connected);
+    assert_eq!(c.connection.protocol.as_deref(), Some("ocpp1.6"));
+    assert_eq!(c.connection.connected_at, Some(t(9)));
+    assert_eq!(c.connection.last_seen_at, Some(t(20)));
+
+    s.record_connection(&cid("CP-1"), None, t(30))
+        .await
+        .unwrap();
+    let c = s.get_charger(&cid("CP-1")).await.unwrap().unwrap();
+    assert!(!c.connection.connected);
+    assert_eq!(c.connection.disconnected_at, Some(t(30)));
+    assert_eq!(c.connection.protocol.as_deref(), Some("ocpp1.6"));
+
+    let events = s.events_after(0, 100).await.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    // Heartbeats are not events.
+    assert_eq!(
+        kinds,
+        vec![
+            "charger.created",
+            "charger.booted",
+            "charger.connected",
+            "charger.disconnected"
+        ]
+    );
+    assert_eq!(events[1].payload["vendor"], "Acme");
+    assert_eq!(events[1].charger_id.as_deref(), Some("CP-1"));
+    assert_eq!(events[2].payload["protocol"], "ocpp1.6");
+}
+
+async fn mark_all_disconnected_emits_one_event_per_charger(h: &Harness) {
+    let s = &h.store;
+    for id in ["A", "B", "C"] {
+        charger(h, id).await;
+    }
+    s.record_connection(&cid("A"), Some("ocpp1.6"), t(1))
+        .await
+        .unwrap();
+    s.record_connection(&cid("B"), Some("ocpp1.6"), t(1))
+        .await
+        .unwrap();
+    assert_eq!(s.mark_all_disconnected(t(5)).await.unwrap(), 2);
+    assert_eq!(s.mark_all_disconnected(t(6)).await.unwrap(), 0);
+    let list = s.list_chargers(Page::default()).await.unwrap();
+    assert!(list.items.iter().all(|c| !c.connection.connected));
+    let kinds = event_kinds(h).await;
+    assert_eq!(count(&kinds, "charger.disconnected"), 2);
+}
+
+async fn telemetry_for_unknown_charger_is_not_found(h: &Harness) {
+    let s = &h.store;
+    let id = cid("GHOST");
+    let nf = |r: Result<(), StoreError>| matches!(r, Err(StoreError::NotFound { .. }));
+    assert!(nf(s.record_heartbeat(&id, t(1)).await));
+    assert!(nf(s.record_connection(&id, Some("ocpp1.6"), t(1)).await));
+    assert!(nf(s
+        .record_status(&id, status(1, ConnectorStatus::Available, None, 1))
+        .await));
+    assert!(nf(s.record_firmware_status(&id, "Installed", t(1)).await));
+    assert!(event_kinds(h).await.is_empty());
+    // A failed status report leaves no history behind either.
+    assert!(s
+        .status_history(&id, None, Page::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+async fn status_history_and_late_status(h: &Harness) {
+    let s = &h.store;
+    let id = cid("CP-1");
+    charger(h, "CP-1").await;
+    s.record_status(&id, status(1, ConnectorStatus::Available, Some(10), 11))
+        .await
+        .unwrap();
+    s.record_status(&id, status(1, ConnectorStatus::Charging, Some(30), 31))
+        .await
+        .unwrap();
+    // Late: happened at 20, arrives after the 30 one. History only.
+    s.record_status(&id, status(1, ConnectorStatus::Preparing, Some(20), 40))
+        .await
+        .unwrap();
+    // Same status again: no event, but history and `since` move.
+    s.record_status(&id, status(1, ConnectorStatus::Charging, Some(50), 51))
+        .await
+        .unwrap();
+    // No charger timestamp: arrival time counts.
+    s.record_status(&id, status(2, ConnectorStatus::Faulted, None, 60))
+        .await
+        .unwrap();
+    let mut faulted = status(2, ConnectorStatus::Faulted, None, 61);
+    faulted.error_code = Some("GroundFailure".into());
+    faulted.vendor_error_code = Some("MREC-1".into());
+    s.record_status(&id, faulted).await.unwrap();
+
+    let states = s.connector_states(&id).await.unwrap();
+    assert_eq!(states.len(), 2);
+    assert_eq!(states[0].connector_id, conn(1));
+    assert_eq!(states[0].status, ConnectorStatus::Charging);
+    assert_eq!(states[0].since, t(50));
+    assert_eq!(states[1].status, ConnectorStatus::Faulted);
+    assert_eq!(states[1].error_code.as_deref(), Some("GroundFailure"));
+    assert_eq!(states[1].since, t(61));
+
+    let all = s.status_history(&id, None, Page::default()).await.unwrap();
+    assert_eq!(all.items.len(), 6);
+    let c1 = s
+        .status_history(&id, Some(conn(1)), Page::default())
+        .await
+        .unwrap();
+    let order: Vec<_> = c1.items.iter().map(|r| r.status).collect();
+    // Newest first by effective time: the late one sits where it happened.
+    assert_eq!(
+        order,
+        vec![
+            ConnectorStatus::Charging,
+            ConnectorStatus::Charging,
+            ConnectorStatus::Preparing,
+            ConnectorStatus::Available
+        ]
+    );
+    assert_eq!(c1.items[2].reported_at, Some(t(20)));
+    assert_eq!(c1.items[2].received_at, t(40));
+    let page = s
+        .status_history(&id, Some(conn(1)), Page::new(Some(3), None))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 3);
+    assert_eq!(page.next_offset, Some(3));
+
+    let events = s.events_after(0, 100).await.unwrap();
+    let changes: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "connector.status_changed")
+        .collect();
+    // Available, Charging (c1); Faulted, Faulted+error (c2).
+    assert_eq!(changes.len(), 4);
+    assert_eq!(changes[1].payload["status"], "Charging");
+    assert_eq!(changes[1].payload["previous_status"], "Available");
+    assert_eq!(changes[3].payload["error_code"], "GroundFailure");
+}
+
+async fn firmware_and_diagnostics_status(h: &Harness) {
+    let s = &h.store;
+    let id = cid("CP-1");
+    charger(h, "CP-1").await;
+    s.record_firmware_status(&id, "Downloading", t(1))
+        .await
+        .unwrap();
+    s.record_firmware_status(&id, "Downloading", t(2))
+        .await
+        .unwrap();
+    s.record_firmware_status(&id, "Installed", t(3))
+        .await
+        .unwrap();
+    s.record_diagnostics_status(&id, "Uploaded", t(4))
+        .await
+        .unwrap();
+    let c = s.get_charger(&id).await.unwrap().unwrap();
+    assert_eq!(c.firmware_status.as_deref(), Some("Installed"));
+    assert_eq!(c.diagnostics_status.as_deref(), Some("Uploaded"));
+    let kinds = event_kinds(h).await;
+    assert_eq!(count(&kinds, "charger.firmware_status_changed"), 2);
+    assert_eq!(count(&kinds, "charger.diagnostics_status_changed"), 1);
+}
+
+async fn token_crud_is_case_insensitive(h: &Harness) {
+    let s = &h.store;
+    let new = NewIdToken {
+        id_tag: tag("04a1b2c3"),
+        kind: TokenKind::Rfid,
+        status: TokenStatus::Accepted,
+        expires_at: Some(t(1000)),
+        parent_id_tag: Some(tag("Fleet1")),
+        allowed_chargers: vec![cid("CP-1"), cid("CP-2")],
+        label: Some("Alice".into()),
+    };
+    let created = s.create_token(new.clone(), t(0)).await.unwrap();
+    assert_eq!(created.id_tag.as_str(), "04a1b2c3");
+    assert_eq!(created.allowed_chargers, vec![cid("CP-1"), cid("CP-2")]);
+    let mut upper = new.clone();
+    upper.id_tag = tag("04A1B2C3");
+    assert!(matches!(
+        s.create_token(upper, t(1)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let found = s.get_token(&tag("04A1B2C3")).await.unwrap().unwrap();
+    assert_eq!(
+        found.id_tag.as_str(),
+        "04a1b2c3",
+        "spelling as given is kept"
+    );
+    assert_eq!(found.expires_at, Some(t(1000)));
+
+    let patch = IdTokenPatch {
+        status: Some(TokenStatus::Blocked),
+        expires_at: Some(None),
+        allowed_chargers: Some(vec![]),
+        ..Default::default()
+    };
+    let updated = s
+        .update_token(&tag("04A1B2c3"), patch, t(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.status, TokenStatus::Blocked);
+    assert_eq!(updated.expires_at, None);
+    assert!(updated.allowed_chargers.is_empty());
+    assert_eq!(updated.label.as_deref(), Some("Alice"));
+    assert_eq!(updated.parent_id_tag, Some(tag("FLEET1")));
+
+    let other = NewIdToken {
+        id_tag: tag("B2"),
+        kind: TokenKind::App,
+        status: TokenStatus::Accepted,
+        expires_at: None,
+        parent_id_tag: None,
+        allowed_chargers: vec![],
+        label: None,
+    };
+    s.create_token(other, t(6)).await.unwrap();
+    let blocked = s
+        .list_tokens(
+            TokenFilter {
+                status: Some(TokenStatus::Blocked),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(blocked.items.len(), 1);
+    let fleet = s
+        .list_tokens(
+            TokenFilter {
+                parent_id_tag: Some(tag("fleet1")),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fleet.items.len(), 1);
+    let all = s
+        .list_tokens(TokenFilter::default(), Page::new(Some(1), None))
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 1);
+    assert_eq!(all.next_offset, Some(1));
+
+    assert!(s.delete_token(&tag("04A1B2C3"), t(7)).await.unwrap());
+    assert!(!s.delete_token(&tag("04a1b2c3"), t(8)).await.unwrap());
+    assert!(s.get_token(&tag("04a1b2c3")).await.unwrap().is_none());
+    assert!(s
+        .update_token(&tag("nope"), IdTokenPatch::default(), t(9))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        event_kinds(h).await,
+        vec![
+            "token.created",
+            "token.updated",
+            "token.created",
+            "token.deleted"
+        ]
+    );
+}
+
+async fn start_is_idempotent(h: &Harness) {
+    let s = &h.store;
+    let first = s
+        .start_session(start("CP-1", "TagA", 1000, 100))
+        .await
+        .unwrap();
+    assert!(first.created);
+    assert_eq!(first.session.state, SessionState::Active);
+    assert_eq!(first.session.meter_start_wh, 1000);
+    assert_eq!(first.session.started_at, t(100));
+    assert_eq!(first.session.created_at, t(101));
+    // A resend (id tag in another case, as chargers do): same session.
+    let again = s
+        .start_session(start("CP-1", "TAGA", 1000, 100))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.session.transaction_id, first.session.transaction_id);
+    assert_eq!(again.session.id, first.session.id);
+    // A different start is a new session.
+    let other = s
+        .start_session(start("CP-1", "TagA", 2000, 200))
+        .await
+        .unwrap();
+    assert!(other.created);
+    assert_ne!(other.session.transaction_id, first.session.transaction_id);
+
+    let by_tx = s
+        .get_session_by_transaction(first.session.transaction_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_tx, first.session);
+    let by_id = s.get_session(first.session.id).await.unwrap().unwrap();
+    assert_eq!(by_id, first.session);
+
+    let events = s.events_after(0, 100).await.unwrap();
+    let started: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "session.started")
+        .collect();
+    assert_eq!(started.len(), 2);
+    assert_eq!(
+        started[0].session_id.as_deref(),
+        Some(first.session.id.to_string().as_str())
+    );
+    assert_eq!(
+        started[0].payload["transaction_id"],
+        first.session.transaction_id.get()
+    );
+}
+
+async fn stop_duplicate_and_unknown(h: &Harness) {
+    let s = &h.store;
+    let started = s
+        .start_session(start("CP-1", "tag1", 1000, 100))
+        .await
+        .unwrap();
+    let tx = started.session.transaction_id;
+
+    let mut first = stop("CP-1", tx, 5000, 200);
+    first.transaction_data = vec![MeterSample {
+        timestamp: t(150),
+        values: vec![energy(3000), power(7400)],
+    }];
+    let StopOutcome::Stopped(ended) = s.stop_session(first).await.unwrap() else {
+        panic!("expected Stopped");
+    };
+    assert_eq!(ended.state, SessionState::Ended);
+    assert_eq!(ended.stopped_at, Some(t(200)));
+    assert_eq!(ended.meter_stop_wh, Some(5000));
+    assert_eq!(ended.stop_reason.as_deref(), Some("Local"));
+    assert_eq!(ended.stop_id_tag, Some(tag("TAG1")));
+    assert_eq!(ended.last_meter_wh, Some(3000));
+    assert_eq!(ended.peak_power_w, Some(7400));
+    assert_eq!(ended.energy_wh(), 4000);
+    let values = s.session_meter_values(ended.id).await.unwrap();
+    assert_eq!(values.len(), 2);
+    assert_eq!(values[0].transaction_id, Some(tx));
+
+    // A resend with other figures: the first stop stands.
+    let StopOutcome::AlreadyStopped(dup) =
+        s.stop_session(stop("CP-1", tx, 9999, 300)).await.unwrap()
+    else {
+        panic!("expected AlreadyStopped");
+    };
+    assert_eq!(dup.meter_stop_wh, Some(5000));
+    // Same transaction id from another charger: unknown there.
+    assert!(matches!(
+        s.stop_session(stop("CP-OTHER", tx, 1, 300)).await.unwrap(),
+        StopOutcome::UnknownTransaction
+    ));
+    let unknown = TransactionId::new(999_999).unwrap();
+    assert!(matches!(
+        s.stop_session(stop("CP-1", unknown, 1, 300)).await.unwrap(),
+        StopOutcome::UnknownTransaction
+    ));
+
+    let events = s.events_after(0, 100).await.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "session.started",
+            "session.ended",
+            "session.stop_duplicated",
+            "session.stop_unmatched",
+            "session.stop_unmatched"
+        ]
+    );
+    assert_eq!(events[1].payload["energy_wh"], 4000);
+    assert_eq!(events[2].payload["meter_stop_wh"], 9999);
+    assert_eq!(events[4].payload["transaction_id"], 999_999);
+    assert_eq!(events[4].charger_id.as_deref(), Some("CP-1"));
+}
+
+async fn meter_values_out_of_order_give_same_figures(h: &Harness) {
+    let s = &h.store;
+    let a = s
+        .start_session(start("CP-A", "t", 0, 0))
+        .await
+        .unwrap()
+        .session;
+    let b = s
+        .start_session(start("CP-B", "t", 0, 0))
+        .await
+        .unwrap()
+        .session;
+    let readings = [(60, 1000, 7000), (120, 2000, 11000), (180, 3000, 5000)];
+    for (at, wh, w) in readings {
+        s.record_meter_values(
+            &cid("CP-A"),
+            meter_report(Some(a.transaction_id), at, wh, w),
+        )
+        .await
+        .unwrap();
+    }
+    for (at, wh, w) in readings.iter().rev() {
+        s.record_meter_values(
+            &cid("CP-B"),
+            meter_report(Some(b.transaction_id), *at, *wh, *w),
+        )
+        .await
+        .unwrap();
+    }
+    let a = s.get_session(a.id).await.unwrap().unwrap();
+    let b = s.get_session(b.id).await.unwrap().unwrap();
+    for x in [&a, &b] {
+        assert_eq!(x.last_meter_at, Some(t(180)));
+        assert_eq!(x.last_meter_wh, Some(3000));
+        assert_eq!(x.peak_power_w, Some(11000));
+        assert_eq!(x.energy_wh(), 3000);
+    }
+    // Every sampled value is kept verbatim, in charger-time order.
+    let values = s.session_meter_values(b.id).await.unwrap();
+    assert_eq!(values.len(), 6);
+    assert_eq!(values[0].timestamp, t(60));
+    assert_eq!(values[0].value, energy(1000));
+    assert_eq!(values[5].timestamp, t(180));
+
+    // A transaction of another charger is not linked; no transaction at all
+    // is stored unlinked. Neither is an event.
+    s.record_meter_values(
+        &cid("CP-B"),
+        meter_report(Some(a.transaction_id), 500, 9000, 1),
+    )
+    .await
+    .unwrap();
+    s.record_meter_values(&cid("CP-A"), meter_report(None, 600, 9500, 1))
+        .await
+        .unwrap();
+    let a2 = s.get_session(a.id).await.unwrap().unwrap();
+    assert_eq!(a2.last_meter_wh, Some(3000));
+    let kinds = event_kinds(h).await;
+    assert_eq!(kinds, vec!["session.started", "session.started"]);
+}
+
+async fn transaction_ids_are_unique_under_concurrency(h: &Harness) {
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let s = h.store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.start_session(start(&format!("CP-{}", i % 5), "T", i, i))
+                .await
+                .unwrap()
+                .session
+                .transaction_id
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 50);
+    assert!(ids.iter().all(|t| t.get() >= 1));
+}
+
+async fn message_log_append_query_purge(h: &Harness) {
+    let s = &h.store;
+    s.append_log(vec![
+        log("CP-1", Direction::In, "BootNotification", 1),
+        log("CP-1", Direction::Out, "BootNotification", 2),
+        log("CP-2", Direction::In, "Heartbeat", 3),
+    ])
+    .await
+    .unwrap();
+    s.append_log(vec![
+        log("CP-1", Direction::In, "Heartbeat", 10),
+        log("CP-1", Direction::Out, "Heartbeat", 11),
+    ])
+    .await
+    .unwrap();
+    h.db.flush().await.unwrap();
+
+    let all = s
+        .query_log(&cid("CP-1"), LogFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 4);
+    assert_eq!(all.items[0].entry.at, t(11), "newest first");
+    assert_eq!(
+        all.items[3].entry,
+        log("CP-1", Direction::In, "BootNotification", 1)
+    );
+    assert!(all.items.windows(2).all(|w| w[0].id > w[1].id));
+
+    let incoming = s
+        .query_log(
+            &cid("CP-1"),
+            LogFilter {
+                direction: Some(Direction::In),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(incoming.items.len(), 2);
+    let hb = s
+        .query_log(
+            &cid("CP-1"),
+            LogFilter {
+                action: Some("Heartbeat".into()),
+                from: Some(t(10)),
+                to: Some(t(11)),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hb.items.len(), 1);
+    assert_eq!(hb.items[0].entry.at, t(10));
+    let paged = s
+        .query_log(
+            &cid("CP-1"),
+            LogFilter::default(),
+            Page::new(Some(3), Some(0)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(paged.items.len(), 3);
+    assert_eq!(paged.next_offset, Some(3));
+
+    assert_eq!(s.purge_log_before(t(10)).await.unwrap(), 3);
+    let left = s
+        .query_log(&cid("CP-1"), LogFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(left.items.len(), 2);
+    assert!(
+        event_kinds(h).await.is_empty(),
+        "the log is not an event source"
+    );
+}
+
+async fn api_keys(h: &Harness) {
+    let s = &h.store;
+    assert_eq!(s.count_api_keys().await.unwrap(), 0);
+    let new = NewApiKey {
+        name: "admin".into(),
+        prefix: "jk_abc".into(),
+        secret_hash: "deadbeef".into(),
+        scopes: vec![ApiScope::Admin],
+    };
+    let key = s.create_api_key(new.clone(), t(1)).await.unwrap();
+    assert_eq!(key.prefix, "jk_abc");
+    assert_eq!(key.scopes, vec![ApiScope::Admin]);
+    assert_eq!(key.created_at, t(1));
+    assert!(matches!(
+        s.create_api_key(new, t(2)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(s.count_api_keys().await.unwrap(), 1);
+    assert_eq!(s.find_api_key("jk_abc").await.unwrap(), Some(key));
+    assert!(s.find_api_key("jk_nope").await.unwrap().is_none());
+    let events = s.events_after(0, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, "api_key.created");
+    assert!(events[0].payload.get("secret_hash").is_none());
+}
+
+async fn events_after_pages_in_order(h: &Harness) {
+    let s = &h.store;
+    for i in 0..7 {
+        charger(h, &format!("CP-{i}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let batch = s.events_after(cursor, 3).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        assert!(batch.len() <= 3);
+        cursor = batch.last().unwrap().id;
+        seen.extend(batch);
+    }
+    assert_eq!(seen.len(), 7);
+    assert!(seen.windows(2).all(|w| w[0].id < w[1].id));
+    let order: Vec<_> = seen.iter().map(|e| e.charger_id.clone().unwrap()).collect();
+    let expected: Vec<_> = (0..7).map(|i| format!("CP-{i}")).collect();
+    assert_eq!(order, expected);
+    assert!(seen.iter().all(|e| e.occurred_at == t(0)));
+}
+
+async fn list_sessions_filters_and_pages(h: &Harness) {
+    let s = &h.store;
+    let a1 = s
+        .start_session(start("CP-A", "Alice", 0, 100))
+        .await
+        .unwrap()
+        .session;
+    let a2 = s
+        .start_session(start("CP-A", "Bob", 0, 200))
+        .await
+        .unwrap()
+        .session;
+    let b1 = s
+        .start_session(start("CP-B", "alice", 0, 300))
+        .await
+        .unwrap()
+        .session;
+    s.stop_session(stop("CP-A", a1.transaction_id, 10, 150))
+        .await
+        .unwrap();
+
+    let all = s
+        .list_sessions(SessionFilter::default(), Page::default())
+        .await
+        .unwrap();
+    let order: Vec<_> = all.items.iter().map(|x| x.id).collect();
+    assert_eq!(order, vec![b1.id, a2.id, a1.id], "newest first");
+
+    let by_charger = s
+        .list_sessions(
+            SessionFilter {
+                charger_id: Some(cid("CP-A")),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_charger.items.len(), 2);
+    let by_tag = s
+        .list_sessions(
+            SessionFilter {
+                id_tag: Some(tag("ALICE")),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        by_tag.items.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![b1.id, a1.id]
+    );
+    let active = s
+        .list_sessions(
+            SessionFilter {
+                state: Some(SessionState::Active),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(active.items.len(), 2);
+    let ended = s
+        .list_sessions(
+            SessionFilter {
+                state: Some(SessionState::Ended),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended.items[0].id, a1.id);
+    let window = s
+        .list_sessions(
+            SessionFilter {
+                started_from: Some(t(200)),
+                started_to: Some(t(300)),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        window.items.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![a2.id]
+    );
+    let p1 = s
+        .list_sessions(SessionFilter::default(), Page::new(Some(2), None))
+        .await
+        .unwrap();
+    assert_eq!(p1.items.len(), 2);
+    assert_eq!(p1.next_offset, Some(2));
+    let p2 = s
+        .list_sessions(SessionFilter::default(), Page::new(Some(2), Some(2)))
+        .await
+        .unwrap();
+    assert_eq!(
+        p2.items.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![a1.id]
+    );
+    assert_eq!(p2.next_offset, None);
+}
+
+async fn timestamps_round_trip_with_microseconds(h: &Harness) {
+    let s = &h.store;
+    let at = Utc.timestamp_opt(1_767_225_600, 123_456_000).unwrap();
+    s.create_charger(new_charger("CP-1"), at).await.unwrap();
+    let c = s.get_charger(&cid("CP-1")).await.unwrap().unwrap();
+    assert_eq!(c.created_at, at);
+    // Same start with sub-microsecond noise still matches the stored key.
+    let mut st = start("CP-1", "x", 1, 0);
+    st.started_at = at;
+    let first = s.start_session(st.clone()).await.unwrap();
+    assert_eq!(first.session.started_at, at);
+    let again = s.start_session(st).await.unwrap();
+    assert!(!again.created);
+}

@@ -1,0 +1,105 @@
+//! Migration runner behaviour against real databases.
+
+// Test helpers outside #[test] fns are not covered by clippy.toml's
+// allow-unwrap-in-tests; this whole file is test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use joule_store::{connect, StoreOptions};
+
+#[tokio::test]
+async fn sqlite_reopen_is_idempotent_and_a_newer_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A bare path works as well as a sqlite:// url.
+    let path = dir.path().join("a/b/joule.db");
+    let url = path.display().to_string();
+    let db = connect(&url, StoreOptions::default()).await.unwrap();
+    assert_eq!(db.backend(), "sqlite");
+    db.close().await.unwrap();
+    let db = connect(&format!("sqlite://{url}"), StoreOptions::default())
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let applied: i64 = c
+        .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(applied, joule_store::migrations::SQLITE.len() as i64);
+    c.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 'x')",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let err = connect(&url, StoreOptions::default()).await.unwrap_err();
+    assert!(err.to_string().contains("9999"), "{err}");
+}
+
+#[tokio::test]
+async fn closed_store_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = connect(
+        &dir.path().join("j.db").display().to_string(),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let store = db.store();
+    db.close().await.unwrap();
+    let err = store
+        .record_heartbeat(
+            &joule_domain::ids::ChargerId::parse("X").unwrap(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        joule_domain::error::StoreError::Unavailable(_)
+    ));
+}
+
+#[tokio::test]
+async fn postgres_reopen_is_idempotent_and_a_newer_database_is_refused() {
+    let Ok(url) = std::env::var("JOULE_TEST_POSTGRES_URL") else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("PostgreSQL is required in CI: set JOULE_TEST_POSTGRES_URL");
+        }
+        eprintln!("skipping PostgreSQL migration test: JOULE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let schema = format!("joule_test_{}", uuid::Uuid::new_v4().simple());
+    let options = StoreOptions {
+        pg_schema: Some(schema.clone()),
+        ..StoreOptions::default()
+    };
+    connect(&url, options.clone())
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    connect(&url, options.clone())
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO \"{schema}\".schema_migrations (version, name) VALUES (9999, 'future')"
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let err = connect(&url, options).await.unwrap_err();
+    assert!(err.to_string().contains("9999"), "{err}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+}

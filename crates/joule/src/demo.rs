@@ -1,0 +1,210 @@
+//! `serve --demo`, `joule sim` and `joule bench`: simulated chargers from
+//! `joule-sim`, pointed at this server or any other.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use joule_domain::charger::{NewCharger, RegistrationStatus};
+use joule_domain::error::StoreError;
+use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::token::{NewIdToken, TokenKind, TokenStatus};
+use joule_sim::{CancellationToken, FleetStats, SimConfig};
+use tokio::task::JoinHandle;
+
+use crate::app::Application;
+use crate::cli::{BenchArgs, BenchScenario, SimArgs};
+
+const DEMO_CHARGERS: u32 = 3;
+const DEMO_PREFIX: &str = "DEMO-";
+const DEMO_TAGS: [&str; 3] = ["DEMO-TAG-1", "DEMO-TAG-2", "DEMO-TAG-3"];
+
+/// The simulated chargers of `serve --demo`.
+pub struct DemoFleet {
+    ids: Vec<String>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl DemoFleet {
+    pub fn describe(&self, out: &mut impl Write, app: &Application) {
+        let _ = writeln!(
+            out,
+            "  Demo: {} simulated chargers ({}) charging with tags {}.",
+            self.ids.len(),
+            self.ids.join(", "),
+            DEMO_TAGS.join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "  Try: curl -H \"Authorization: Bearer $KEY\" http://{}/api/v1/sessions",
+            app.api_addr()
+        );
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Registers demo chargers and tags (once) and starts the simulated fleet
+/// against this server's OCPP endpoint.
+pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
+    let store = app.store();
+    let now = chrono::Utc::now();
+    // One password for the demo fleet, new at every start: the chargers are
+    // re-keyed so the printed credentials always work.
+    let password = random_password();
+    let hash = joule_csms::Argon2Passwords::default()
+        .hash(&password)
+        .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
+    let ids = joule_sim::charger_ids(DEMO_PREFIX, 1, DEMO_CHARGERS);
+    for id in &ids {
+        let id = ChargerId::parse(id)?;
+        let created = store
+            .create_charger(
+                NewCharger {
+                    id: id.clone(),
+                    label: Some("Demo charger (simulated)".into()),
+                    location: None,
+                    registration: RegistrationStatus::Accepted,
+                    password_hash: Some(hash.clone()),
+                },
+                now,
+            )
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(StoreError::Conflict { .. }) => {
+                let patch = joule_domain::charger::ChargerPatch {
+                    password_hash: Some(Some(hash.clone())),
+                    ..Default::default()
+                };
+                store.update_charger(&id, patch, now).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for tag in DEMO_TAGS {
+        let created = store
+            .create_token(
+                NewIdToken {
+                    id_tag: IdTag::parse(tag)?,
+                    kind: TokenKind::Rfid,
+                    status: TokenStatus::Accepted,
+                    expires_at: None,
+                    parent_id_tag: None,
+                    allowed_chargers: vec![],
+                    label: Some("Demo driver".into()),
+                },
+                now,
+            )
+            .await;
+        match created {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let config = SimConfig {
+        base_url: format!("ws://{}/ocpp", loopback(app.ocpp_addr())),
+        count: DEMO_CHARGERS,
+        id_prefix: DEMO_PREFIX.into(),
+        password: Some(password),
+        id_tags: DEMO_TAGS.iter().map(|t| (*t).to_owned()).collect(),
+        meter_interval: Duration::from_secs(5),
+        session_min: Duration::from_secs(60),
+        session_max: Duration::from_secs(180),
+        pause_min: Duration::from_secs(10),
+        pause_max: Duration::from_secs(40),
+        ramp_per_sec: 10,
+        ..SimConfig::default()
+    };
+    let stop = CancellationToken::new();
+    let fleet_stop = stop.clone();
+    let task = tokio::spawn(async move {
+        joule_sim::run_fleet(config, fleet_stop).await;
+    });
+    Ok(DemoFleet { ids, stop, task })
+}
+
+/// Where a local client reaches a listener bound to the unspecified address.
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+    } else {
+        addr
+    }
+}
+
+fn random_password() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 24)
+}
+
+/// `joule sim`.
+pub async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
+    let config = SimConfig {
+        base_url: args.url.trim_end_matches('/').to_owned(),
+        count: args.count,
+        id_prefix: args.id_prefix.clone(),
+        password: args.password.clone(),
+        connectors: args.connectors,
+        id_tags: args.id_tags.clone(),
+        meter_interval: Duration::from_secs(args.meter_interval.max(1)),
+        power_w: f64::from(args.power),
+        ..SimConfig::default()
+    };
+    if let Some(api) = &args.api {
+        let key = args
+            .api_key
+            .as_deref()
+            .context("--api needs --api-key (or JOULE_API_KEY)")?;
+        let ids = config.charger_ids();
+        joule_sim::create_chargers_via_api(api, key, &ids, config.password.as_deref()).await?;
+        joule_sim::create_id_tokens_via_api(api, key, &config.id_tags).await?;
+    }
+    joule_sim::raise_nofile_limit().ok();
+    let stop = CancellationToken::new();
+    let stats = Arc::new(FleetStats::default());
+    let fleet = tokio::spawn(joule_sim::run_fleet_with_stats(config, stop.clone(), stats));
+    match args.duration {
+        Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    stop.cancel();
+    let report = fleet.await?;
+    println!("{report}");
+    Ok(())
+}
+
+/// `joule bench`.
+pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let scenario = match args.scenario {
+        BenchScenario::Idle => joule_sim::Scenario::Idle,
+        BenchScenario::Mix => joule_sim::Scenario::Mix,
+        BenchScenario::Steady => joule_sim::Scenario::Steady,
+        BenchScenario::Storm => joule_sim::Scenario::Storm,
+    };
+    let mut config = joule_sim::BenchConfig::new(scenario);
+    config.base_url = args.url.trim_end_matches('/').to_owned();
+    config.id_prefix = args.id_prefix.clone();
+    config.chargers = args.chargers;
+    config.password = args.password.clone();
+    config.duration = Duration::from_secs(args.duration);
+    config.period = Duration::from_secs_f64(args.period.max(0.001));
+    config.ramp_per_sec = args.rate;
+    config.server_pid = args.server_pid;
+    let ids = joule_sim::charger_ids(&config.id_prefix, config.first_index, config.chargers);
+    eprintln!("preparing {} chargers through {}", ids.len(), args.api);
+    joule_sim::create_chargers_via_api(&args.api, &args.api_key, &ids, config.password.as_deref())
+        .await?;
+    joule_sim::create_id_tokens_via_api(&args.api, &args.api_key, &config.id_tags).await?;
+    let report = joule_sim::run_bench(config).await;
+    println!("{report}");
+    Ok(())
+}

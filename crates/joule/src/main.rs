@@ -1,0 +1,20 @@
+//! `joule`: thin entry point. Parses the command line and hands over to the
+//! library; `anyhow` errors end here with a readable message.
+
+use clap::Parser;
+use joule::cli::{Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => joule::tools::serve(args).await,
+            Command::Migrate(args) => joule::tools::migrate(args).await,
+            Command::Sim(args) => joule::tools::sim(args).await,
+            Command::Bench(args) => joule::tools::bench(args).await,
+        }
+    })
+}

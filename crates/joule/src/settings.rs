@@ -1,0 +1,258 @@
+//! Typed, layered configuration: defaults → TOML file (`--config`) →
+//! `JOULE_*` environment variables → command-line flags. One `Settings`
+//! value is built at start-up and its parts are handed to constructors; there
+//! is no global configuration.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Everything `joule serve` can be told.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub ocpp: OcppSettings,
+    pub api: ApiSettings,
+    pub message_log: MessageLogSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` (embedded, default) or `postgres://…`.
+    pub url: String,
+    /// SQLite `synchronous` pragma: `full` (durable across power loss, the
+    /// default) or `normal` (durable across process crashes only).
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// Maximum connections in the PostgreSQL pool.
+    pub postgres_max_connections: u32,
+    /// PostgreSQL schema to use (created if absent); default: the role's
+    /// search path (normally `public`).
+    pub postgres_schema: Option<String>,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://./joule-data/joule.db".into(),
+            sqlite_synchronous: SqliteSynchronous::Full,
+            postgres_max_connections: 16,
+            postgres_schema: None,
+        }
+    }
+}
+
+/// How hard SQLite syncs to disk at each group commit.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
+}
+
+/// What to do with a charger that connects but is not registered.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownChargers {
+    Reject,
+    AutoRegister,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OcppSettings {
+    /// Where chargers connect: `ws://HOST:PORT/ocpp/{chargeBoxId}`.
+    pub listen: SocketAddr,
+    pub unknown_chargers: UnknownChargers,
+    /// Heartbeat interval told to accepted chargers at boot.
+    pub heartbeat_interval_s: u32,
+    /// Retry interval told to pending/rejected chargers at boot.
+    pub boot_retry_interval_s: u32,
+    /// How long a command waits for the charger's answer.
+    pub call_timeout_s: u64,
+    /// Commands that may wait behind the one in flight, per charger.
+    pub command_queue: usize,
+    /// WebSocket ping period and how long to wait for the pong: a dead
+    /// charger is marked offline within their sum.
+    pub ping_interval_s: u64,
+    pub pong_timeout_s: u64,
+    pub max_frame_bytes: usize,
+    /// Incoming calls per second allowed per charger, and the burst above it.
+    pub rate_limit_per_s: u32,
+    pub rate_burst: u32,
+}
+
+impl Default for OcppSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9000)),
+            unknown_chargers: UnknownChargers::Reject,
+            heartbeat_interval_s: 300,
+            boot_retry_interval_s: 60,
+            call_timeout_s: 30,
+            command_queue: 16,
+            ping_interval_s: 30,
+            pong_timeout_s: 30,
+            max_frame_bytes: 64 * 1024,
+            rate_limit_per_s: 20,
+            rate_burst: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    pub listen: SocketAddr,
+    /// The admin API key to install when the database has none. Taken from
+    /// `JOULE_ADMIN_KEY` as well; never logged.
+    #[serde(skip_serializing)]
+    pub admin_key: Option<String>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_key: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessageLogSettings {
+    /// Frames older than this are deleted; 0 keeps them forever.
+    pub retention_days: u32,
+}
+
+impl Default for MessageLogSettings {
+    fn default() -> Self {
+        Self { retention_days: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info,joule_csms=debug`.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Builds the settings from all layers. `overrides` are the command-line
+/// flags, already shaped as a partial settings tree.
+pub fn load(
+    config_file: Option<&Path>,
+    overrides: serde_json::Value,
+) -> Result<Settings, Box<figment::Error>> {
+    let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+    if let Some(path) = config_file {
+        if !path.exists() {
+            return Err(Box::new(figment::Error::from(format!(
+                "config file {} does not exist",
+                path.display()
+            ))));
+        }
+        figment = figment.merge(Toml::file(path));
+    }
+    figment = figment
+        // Only JOULE_SECTION__KEY variables are settings; other JOULE_*
+        // variables (JOULE_BIN, JOULE_API_KEY of the tools, …) are not ours to refuse.
+        .merge(
+            Env::prefixed("JOULE_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        )
+        // Short aliases for the two settings people set most.
+        .merge(
+            Env::raw()
+                .only(&["JOULE_DATABASE"])
+                .map(|_| "database.url".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["JOULE_ADMIN_KEY"])
+                .map(|_| "api.admin_key".into()),
+        )
+        .merge(Serialized::defaults(overrides));
+    figment.extract().map_err(Box::new)
+}
+
+/// The directory holding a SQLite database file, so it can be created.
+pub fn sqlite_dir(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite://")?;
+    Path::new(path).parent().map(Path::to_path_buf)
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own error
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let s = Settings::default();
+        assert_eq!(s.ocpp.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.api.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database.url, "sqlite://./joule-data/joule.db");
+        assert!(s.ocpp.ping_interval_s + s.ocpp.pong_timeout_s < 120);
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "joule.toml",
+                r#"
+                [ocpp]
+                heartbeat_interval_s = 111
+                call_timeout_s = 7
+                [api]
+                listen = "127.0.0.1:1111"
+                "#,
+            )?;
+            jail.set_env("JOULE_OCPP__CALL_TIMEOUT_S", "8");
+            jail.set_env("JOULE_API__LISTEN", "127.0.0.1:2222");
+            jail.set_env("JOULE_DATABASE", "postgres://db/joule");
+            jail.set_env("JOULE_ADMIN_KEY", "jk_abc_secret");
+            jail.set_env("JOULE_BIN", "/usr/local/bin/joule"); // not a setting: ignored
+            let s = load(
+                Some(Path::new("joule.toml")),
+                serde_json::json!({"api": {"listen": "127.0.0.1:3333"}}),
+            )
+            .map_err(|e| *e)?;
+            assert_eq!(s.ocpp.heartbeat_interval_s, 111); // file
+            assert_eq!(s.ocpp.call_timeout_s, 8); // env beats file
+            assert_eq!(s.api.listen.to_string(), "127.0.0.1:3333"); // flag beats env
+            assert_eq!(s.database.url, "postgres://db/joule");
+            assert_eq!(s.api.admin_key.as_deref(), Some("jk_abc_secret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[ocpp]\nlisen = \"0.0.0.0:1\"\n")?;
+            assert!(load(Some(Path::new("bad.toml")), serde_json::json!({})).is_err());
+            Ok(())
+        });
+    }
+}

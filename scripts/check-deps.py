@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Fails when a dependency arrow points outward (CONVENTIONS.md §2):
+the domain depends on no web, SQL or protocol crate and on nothing of ours;
+adapters depend on the domain and never on each other; nothing depends on
+the binary."""
+
+import json
+import subprocess
+import sys
+
+meta = json.loads(subprocess.check_output(["cargo", "metadata", "--format-version", "1", "--no-deps"]))
+deps = {p["name"]: {d["name"] for d in p["dependencies"] if d["kind"] is None} for p in meta["packages"]}
+
+FORBIDDEN_IN_DOMAIN = {"tokio", "axum", "sqlx", "rusqlite", "tokio-tungstenite", "tungstenite", "hyper", "reqwest", "utoipa", "jsonschema"}
+ADAPTERS = {"joule-ocpp", "joule-store", "joule-csms", "joule-api", "joule-sim", "joule-payments", "joule-ocpi"}
+ALLOWED = {
+    # the OCPP wire crate is a library of the protocol adapters, not an adapter with I/O
+    "joule-csms": {"joule-domain", "joule-ocpp"},
+    "joule-sim": {"joule-ocpp"},
+    "joule-ocpp": set(),
+    "joule-store": {"joule-domain"},
+    "joule-api": {"joule-domain"},
+}
+
+errors = []
+ours = set(deps)
+for name, d in deps.items():
+    if name == "joule-domain":
+        bad = (d & FORBIDDEN_IN_DOMAIN) | (d & ours)
+        if bad:
+            errors.append(f"joule-domain must not depend on {sorted(bad)}")
+    if "joule" in d:
+        errors.append(f"{name} depends on the binary crate")
+    if name in ALLOWED:
+        extra = (d & ours) - ALLOWED[name]
+        if extra:
+            errors.append(f"{name} may depend on {sorted(ALLOWED[name])} only, not {sorted(extra)}")
+
+if errors:
+    print("\n".join(errors), file=sys.stderr)
+    sys.exit(1)
+print(f"dependency direction ok ({len(deps)} crates)")

@@ -1,0 +1,35 @@
+import os
+import secrets
+import uuid
+
+import pytest
+
+from joule_server import JouleServer, database_url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("joule")
+    srv = JouleServer(
+        data_dir=tmp,
+        database_url=database_url(tmp),
+        extra_args=["--call-timeout", "3"],
+    ).start()
+    yield srv
+    code = srv.stop()
+    assert code == 0, "joule did not shut down cleanly:\n" + "\n".join(srv.output[-40:])
+
+
+@pytest.fixture
+def charger_id() -> str:
+    return f"PY-{uuid.uuid4().hex[:10].upper()}"
+
+
+@pytest.fixture
+def password() -> str:
+    return secrets.token_urlsafe(18)[:24]
+
+
+@pytest.fixture
+def id_tag() -> str:
+    return f"T{secrets.token_hex(6).upper()}"
