@@ -267,11 +267,10 @@ async fn authenticate(
         tracing::info!(charger_id = %charger, "handshake refused: username is not the charger id");
         return Err(Refusal::Unauthorized("username mismatch"));
     }
-    let hasher = Arc::clone(&inner.passwords);
-    let id = charger.as_str().to_owned();
-    let ok = tokio::task::spawn_blocking(move || hasher.verify_cached(&id, &password, &phc))
-        .await
-        .map_err(|e| Refusal::Internal(e.to_string()))?;
+    let ok = inner
+        .passwords
+        .verify_charger(charger.as_str(), &password, &phc)
+        .await;
     if !ok {
         tracing::info!(charger_id = %charger, "handshake refused: wrong password");
         return Err(Refusal::Unauthorized("wrong password"));

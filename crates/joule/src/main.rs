@@ -4,6 +4,11 @@
 use clap::Parser;
 use joule::cli::{Cli, Command};
 
+/// mimalloc: the server allocates many small, short-lived buffers per OCPP
+/// message; measured ~10 % less CPU per call than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()

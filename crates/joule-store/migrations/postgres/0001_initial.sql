@@ -131,7 +131,6 @@ CREATE TABLE message_log (
     at          TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX message_log_charger ON message_log (charger_id, id);
-CREATE INDEX message_log_at ON message_log (at);
 
 CREATE TABLE api_keys (
     id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

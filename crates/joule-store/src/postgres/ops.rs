@@ -83,7 +83,23 @@ fn map_rows<T>(rows: Vec<PgRow>, f: impl Fn(&PgRow) -> R<T>) -> R<Vec<T>> {
 
 // ---- events ----------------------------------------------------------------
 
+/// Key of the transaction-level advisory lock that orders outbox writes.
+const OUTBOX_LOCK: i64 = 0x6a6f_756c_655f_6f62; // "joule_ob"
+
+/// Writes an outbox event. Identity values are handed out at insert time but
+/// become visible at commit, so two concurrent transactions could commit
+/// their events out of id order and a consumer's cursor would skip the
+/// slower one. Taking one transaction-scoped advisory lock before the insert
+/// (held until commit) makes ids commit in order. Every caller writes its
+/// event as the last statement of its transaction, so the lock is held only
+/// for the insert and the commit, and never while waiting for a row lock
+/// (no deadlock).
 pub(crate) async fn insert_event(c: &mut PgConnection, e: &NewEvent) -> R<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(OUTBOX_LOCK)
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?;
     sqlx::query(
         "INSERT INTO events (kind, charger_id, session_id, payload, occurred_at, recorded_at) \
          VALUES ($1, $2, $3, $4, $5, now())",
@@ -1274,13 +1290,19 @@ pub(crate) async fn query_log(
     Ok(Paged::from_overfetch(rows, page))
 }
 
+/// Deletes an id range, as on SQLite: log rows are appended in time order,
+/// so no index on `at` is kept for the hot insert path.
 pub(crate) async fn purge_log_before(c: &mut PgConnection, before: DateTime<Utc>) -> R<u64> {
-    Ok(sqlx::query("DELETE FROM message_log WHERE at < $1")
-        .bind(before)
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?
-        .rows_affected())
+    Ok(sqlx::query(
+        "DELETE FROM message_log WHERE id < coalesce(\
+           (SELECT id FROM message_log WHERE at >= $1 ORDER BY id LIMIT 1),\
+           (SELECT max(id) + 1 FROM message_log))",
+    )
+    .bind(before)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?
+    .rows_affected())
 }
 
 // ---- api keys --------------------------------------------------------------
