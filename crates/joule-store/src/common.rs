@@ -260,3 +260,119 @@ pub(crate) fn ev_api_key_created(k: &joule_domain::api_key::ApiKey) -> NewEvent 
         "scopes": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     }))
 }
+
+/// One sampled value as stored inside a meter sample row: the OCPP field
+/// names, absent fields left out.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredValue {
+    value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    measurand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unit: Option<String>,
+}
+
+/// The sampled values of one meter sample as the JSON array stored in its
+/// row. One row per sample (not per value) keeps MeterValues, the bulk of
+/// all traffic, at one row and one index entry per timestamp.
+pub(crate) fn encode_sampled_values(values: &[joule_domain::meter::SampledValue]) -> String {
+    let stored: Vec<StoredValue> = values
+        .iter()
+        .map(|v| StoredValue {
+            value: v.value.clone(),
+            context: v.context.clone(),
+            format: v.format.clone(),
+            measurand: v.measurand.clone(),
+            phase: v.phase.clone(),
+            location: v.location.clone(),
+            unit: v.unit.clone(),
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(crate) fn decode_sampled_values(
+    raw: &str,
+) -> Result<Vec<joule_domain::meter::SampledValue>, StoreError> {
+    let stored: Vec<StoredValue> =
+        serde_json::from_str(raw).map_err(|e| corrupt(format!("meter sample values: {e}")))?;
+    Ok(stored
+        .into_iter()
+        .map(|v| joule_domain::meter::SampledValue {
+            value: v.value,
+            context: v.context,
+            format: v.format,
+            measurand: v.measurand,
+            phase: v.phase,
+            location: v.location,
+            unit: v.unit,
+        })
+        .collect())
+}
+
+/// Stored sample rows (time, connector, transaction, values JSON, arrival)
+/// as the flat list of sampled values the session port returns.
+pub(crate) fn flatten_samples(
+    rows: Vec<(
+        DateTime<Utc>,
+        joule_domain::ids::ConnectorId,
+        Option<joule_domain::ids::TransactionId>,
+        String,
+        DateTime<Utc>,
+    )>,
+) -> Result<Vec<joule_domain::session::StoredMeterValue>, StoreError> {
+    let mut out = Vec::new();
+    for (timestamp, connector_id, transaction_id, values, received_at) in rows {
+        for value in decode_sampled_values(&values)? {
+            out.push(joule_domain::session::StoredMeterValue {
+                timestamp,
+                connector_id,
+                transaction_id,
+                value,
+                received_at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod sampled_value_tests {
+    use super::*;
+    use joule_domain::meter::SampledValue;
+
+    #[test]
+    fn sampled_values_round_trip_verbatim() {
+        let values = vec![
+            SampledValue {
+                value: "OCMF|{\"FV\":\"1.0\"}|{\"SD\":\"30\"}".into(),
+                context: Some("Transaction.End".into()),
+                format: Some("SignedData".into()),
+                measurand: None,
+                phase: None,
+                location: None,
+                unit: None,
+            },
+            SampledValue {
+                value: "16.1".into(),
+                context: None,
+                format: None,
+                measurand: Some("Current.Import".into()),
+                phase: Some("L1".into()),
+                location: Some("Outlet".into()),
+                unit: Some("A".into()),
+            },
+        ];
+        let raw = encode_sampled_values(&values);
+        assert!(!raw.contains("null"), "{raw}");
+        assert_eq!(decode_sampled_values(&raw).unwrap(), values);
+    }
+}

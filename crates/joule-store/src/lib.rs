@@ -66,8 +66,7 @@ macro_rules! state_cols {
 }
 macro_rules! meter_cols {
     () => {
-        "timestamp, connector_id, transaction_id, value, context, format, measurand, phase, \
-         location, unit, received_at"
+        "timestamp, connector_id, transaction_id, sampled_values, received_at"
     };
 }
 macro_rules! log_cols {

@@ -101,23 +101,19 @@ CREATE INDEX sessions_started ON sessions (started_at);
 CREATE INDEX sessions_charger ON sessions (charger_id, started_at);
 CREATE INDEX sessions_id_tag ON sessions (id_tag_key, started_at);
 
-CREATE TABLE meter_values (
+-- One row per meter sample (a MeterValues `meterValue` entry or a
+-- transactionData entry): its sampled values, verbatim, as a JSON array.
+CREATE TABLE meter_samples (
     id              INTEGER PRIMARY KEY,
     session_id      TEXT,
     charger_id      TEXT NOT NULL,
     connector_id    INTEGER NOT NULL,
     transaction_id  INTEGER,
     timestamp       TEXT NOT NULL,
-    value           TEXT NOT NULL,
-    context         TEXT,
-    format          TEXT,
-    measurand       TEXT,
-    phase           TEXT,
-    location        TEXT,
-    unit            TEXT,
+    sampled_values  TEXT NOT NULL,
     received_at     TEXT NOT NULL
 );
-CREATE INDEX meter_values_session ON meter_values (session_id, timestamp);
+CREATE INDEX meter_samples_session ON meter_samples (session_id, timestamp);
 
 CREATE TABLE message_log (
     id          INTEGER PRIMARY KEY,

@@ -12,7 +12,7 @@ use joule_domain::error::StoreError;
 use joule_domain::event::{NewEvent, StoredEvent};
 use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
 use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter, StoredLogEntry};
-use joule_domain::meter::{MeterReport, MeterSample, MeterSummary, SampledValue};
+use joule_domain::meter::{MeterReport, MeterSample, MeterSummary};
 use joule_domain::page::{Page, Paged};
 use joule_domain::session::{
     apply_meter_summary, Session, SessionFilter, SessionState, StartOutcome, StartSession,
@@ -984,50 +984,28 @@ async fn insert_samples(
     samples: &[MeterSample],
     received_at: DateTime<Utc>,
 ) -> R<()> {
-    let mut at: Vec<DateTime<Utc>> = Vec::new();
-    let mut value: Vec<String> = Vec::new();
-    let mut context: Vec<Option<String>> = Vec::new();
-    let mut format: Vec<Option<String>> = Vec::new();
-    let mut measurand: Vec<Option<String>> = Vec::new();
-    let mut phase: Vec<Option<String>> = Vec::new();
-    let mut location: Vec<Option<String>> = Vec::new();
-    let mut unit: Vec<Option<String>> = Vec::new();
-    for sample in samples {
-        for v in &sample.values {
-            at.push(sample.timestamp);
-            value.push(v.value.clone());
-            context.push(v.context.clone());
-            format.push(v.format.clone());
-            measurand.push(v.measurand.clone());
-            phase.push(v.phase.clone());
-            location.push(v.location.clone());
-            unit.push(v.unit.clone());
-        }
-    }
-    if value.is_empty() {
+    let samples: Vec<&MeterSample> = samples.iter().filter(|s| !s.values.is_empty()).collect();
+    if samples.is_empty() {
         return Ok(());
     }
+    let at: Vec<DateTime<Utc>> = samples.iter().map(|s| s.timestamp).collect();
+    let values: Vec<String> = samples
+        .iter()
+        .map(|s| common::encode_sampled_values(&s.values))
+        .collect();
     sqlx::query(
-        "INSERT INTO meter_values (session_id, charger_id, connector_id, transaction_id, \
-         timestamp, value, context, format, measurand, phase, location, unit, received_at) \
-         SELECT $1, $2, $3, $4, t.timestamp, t.value, t.context, t.format, t.measurand, \
-         t.phase, t.location, t.unit, $13 FROM UNNEST($5::timestamptz[], $6::text[], \
-         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
-         WITH ORDINALITY AS t(timestamp, value, context, format, measurand, phase, location, \
-         unit, n) ORDER BY n",
+        "INSERT INTO meter_samples (session_id, charger_id, connector_id, transaction_id, \
+         timestamp, sampled_values, received_at) \
+         SELECT $1, $2, $3, $4, t.timestamp, t.sampled_values::jsonb, $7 \
+         FROM UNNEST($5::timestamptz[], $6::text[]) WITH ORDINALITY \
+         AS t(timestamp, sampled_values, n) ORDER BY n",
     )
     .bind(session_id.map(|s| s.as_uuid()))
     .bind(charger.as_str())
     .bind(cid(connector_id))
     .bind(transaction_id.map(TransactionId::get))
     .bind(at)
-    .bind(value)
-    .bind(context)
-    .bind(format)
-    .bind(measurand)
-    .bind(phase)
-    .bind(location)
-    .bind(unit)
+    .bind(values)
     .bind(received_at)
     .execute(&mut *c)
     .await
@@ -1170,31 +1148,23 @@ pub(crate) async fn session_meter_values(
     id: SessionId,
 ) -> R<Vec<StoredMeterValue>> {
     let rows = sqlx::query(concat!(
-        "SELECT ",
-        meter_cols!(),
-        " FROM meter_values WHERE session_id = $1 ORDER BY timestamp, id"
+        "SELECT timestamp, connector_id, transaction_id, sampled_values::text, received_at",
+        " FROM meter_samples WHERE session_id = $1 ORDER BY timestamp, id"
     ))
     .bind(id.as_uuid())
     .fetch_all(&mut *c)
     .await
     .map_err(pg)?;
-    map_rows(rows, |row| {
-        Ok(StoredMeterValue {
-            timestamp: get(row, 0)?,
-            connector_id: connector(get(row, 1)?)?,
-            transaction_id: get::<Option<i64>>(row, 2)?.map(transaction).transpose()?,
-            value: SampledValue {
-                value: get(row, 3)?,
-                context: get(row, 4)?,
-                format: get(row, 5)?,
-                measurand: get(row, 6)?,
-                phase: get(row, 7)?,
-                location: get(row, 8)?,
-                unit: get(row, 9)?,
-            },
-            received_at: get(row, 10)?,
-        })
-    })
+    let samples = map_rows(rows, |row| {
+        Ok((
+            get(row, 0)?,
+            connector(get(row, 1)?)?,
+            get::<Option<i64>>(row, 2)?.map(transaction).transpose()?,
+            get::<String>(row, 3)?,
+            get(row, 4)?,
+        ))
+    })?;
+    common::flatten_samples(samples)
 }
 
 // ---- message log -----------------------------------------------------------

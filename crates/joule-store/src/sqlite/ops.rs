@@ -13,7 +13,7 @@ use joule_domain::error::StoreError;
 use joule_domain::event::{NewEvent, StoredEvent};
 use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
 use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter, StoredLogEntry};
-use joule_domain::meter::{MeterReport, MeterSample, MeterSummary, SampledValue};
+use joule_domain::meter::{MeterReport, MeterSample, MeterSummary};
 use joule_domain::page::{Page, Paged};
 use joule_domain::session::{
     apply_meter_summary, Session, SessionFilter, SessionState, StartOutcome, StartSession,
@@ -967,33 +967,23 @@ fn insert_samples(
     }
     let mut stmt = c
         .prepare_cached(
-            "INSERT INTO meter_values (session_id, charger_id, connector_id, transaction_id, \
-             timestamp, value, context, format, measurand, phase, location, unit, received_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            "INSERT INTO meter_samples (session_id, charger_id, connector_id, transaction_id, \
+             timestamp, sampled_values, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(db)?;
     let session_id = session_id.map(|s| s.to_string());
     let received_at = ts(received_at);
-    for sample in samples {
-        let at = ts(sample.timestamp);
-        for v in &sample.values {
-            stmt.execute(params![
-                session_id,
-                charger.as_str(),
-                connector_id.get(),
-                transaction_id.map(TransactionId::get),
-                at,
-                v.value,
-                v.context,
-                v.format,
-                v.measurand,
-                v.phase,
-                v.location,
-                v.unit,
-                received_at,
-            ])
-            .map_err(db)?;
-        }
+    for sample in samples.iter().filter(|s| !s.values.is_empty()) {
+        stmt.execute(params![
+            session_id,
+            charger.as_str(),
+            connector_id.get(),
+            transaction_id.map(TransactionId::get),
+            ts(sample.timestamp),
+            common::encode_sampled_values(&sample.values),
+            received_at,
+        ])
+        .map_err(db)?;
     }
     Ok(())
 }
@@ -1129,32 +1119,25 @@ pub(crate) fn list_sessions(
 }
 
 pub(crate) fn session_meter_values(c: &Connection, id: SessionId) -> R<Vec<StoredMeterValue>> {
-    collect(
+    let samples = collect(
         c,
         concat!(
             "SELECT ",
             meter_cols!(),
-            " FROM meter_values WHERE session_id = ?1 ORDER BY timestamp, id"
+            " FROM meter_samples WHERE session_id = ?1 ORDER BY timestamp, id"
         ),
         [id.to_string()],
         |row| {
-            Ok(StoredMeterValue {
-                timestamp: get_ts(row, 0)?,
-                connector_id: connector(get(row, 1)?)?,
-                transaction_id: get::<Option<i64>>(row, 2)?.map(transaction).transpose()?,
-                value: SampledValue {
-                    value: get(row, 3)?,
-                    context: get(row, 4)?,
-                    format: get(row, 5)?,
-                    measurand: get(row, 6)?,
-                    phase: get(row, 7)?,
-                    location: get(row, 8)?,
-                    unit: get(row, 9)?,
-                },
-                received_at: get_ts(row, 10)?,
-            })
+            Ok((
+                get_ts(row, 0)?,
+                connector(get(row, 1)?)?,
+                get::<Option<i64>>(row, 2)?.map(transaction).transpose()?,
+                get::<String>(row, 3)?,
+                get_ts(row, 4)?,
+            ))
         },
-    )
+    )?;
+    common::flatten_samples(samples)
 }
 
 // ---- message log -----------------------------------------------------------
