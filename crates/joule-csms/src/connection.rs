@@ -186,7 +186,7 @@ impl Connection {
                 Event::Replaced => Err(End::Replaced),
                 Event::Command(envelope) => Box::pin(self.on_command(envelope)).await,
                 Event::Frame(None) => Err(End::PeerClosed),
-                Event::Frame(Some(Err(error))) => Err(self.on_read_error(error)),
+                Event::Frame(Some(Err(error))) => Err(self.on_read_error(error).await),
                 Event::Frame(Some(Ok(message))) => {
                     self.last_seen = Instant::now();
                     self.ping_sent = None;
@@ -215,7 +215,7 @@ impl Connection {
         }
     }
 
-    fn on_read_error(&mut self, error: WsError) -> End {
+    async fn on_read_error(&mut self, error: WsError) -> End {
         match error {
             WsError::Capacity(cap) => {
                 self.log(Logged {
@@ -225,7 +225,8 @@ impl Connection {
                     message_id: None,
                     frame: "<message above the frame limit, not kept>",
                     note: Some(format!("{cap}; connection closed with 1009")),
-                });
+                })
+                .await;
                 End::TooBig
             }
             WsError::ConnectionClosed | WsError::AlreadyClosed => End::PeerClosed,
@@ -270,7 +271,8 @@ impl Connection {
                     message_id: None,
                     frame: &format!("<binary frame, {} bytes>", bytes.len()),
                     note: Some("binary frames are not OCPP-J".to_owned()),
-                });
+                })
+                .await;
                 let reply = Frame::call_error_reply(
                     joule_ocpp::frame::UNKNOWN_MESSAGE_ID,
                     ErrorCode::FormationViolation,
@@ -295,7 +297,8 @@ impl Connection {
                     message_id: Some(&error.message_id),
                     frame: text,
                     note: Some(error.description.clone()),
-                });
+                })
+                .await;
                 match error.reply(VERSION) {
                     Some(reply) => self.reply(reply, None, None).await,
                     None => Ok(()),
@@ -338,7 +341,8 @@ impl Connection {
             message_id: Some(&message_id),
             frame: text,
             note: None,
-        });
+        })
+        .await;
         let (reply, note) = if refuse {
             let reply = Frame::call_error_reply(
                 message_id.as_str(),
@@ -420,7 +424,8 @@ impl Connection {
                 message_id: Some(frame.message_id()),
                 frame: text,
                 note: Some("matches no outstanding call; ignored".to_owned()),
-            });
+            })
+            .await;
             return Ok(());
         };
         self.log(Logged {
@@ -430,7 +435,8 @@ impl Connection {
             message_id: Some(&done.message_id),
             frame: text,
             note: None,
-        });
+        })
+        .await;
         let result = match done.outcome {
             Ok(payload) => match done.action.parse::<Action16>() {
                 Ok(action) => joule_ocpp::schema::validate(action, PayloadKind::Response, &payload)
@@ -486,7 +492,8 @@ impl Connection {
             message_id: message_id.as_deref(),
             frame: &text,
             note: None,
-        });
+        })
+        .await;
         self.send(Message::text(text)).await
     }
 
@@ -510,7 +517,8 @@ impl Connection {
             message_id: Some(frame.message_id()),
             frame: &text,
             note,
-        });
+        })
+        .await;
         self.send(Message::text(text)).await
     }
 
@@ -524,10 +532,11 @@ impl Connection {
         }
     }
 
-    fn log(&self, entry: Logged<'_>) {
+    async fn log(&self, entry: Logged<'_>) {
         self.inner
             .log
-            .log(&self.charger, self.inner.service.now(), entry);
+            .log(&self.charger, self.inner.service.now(), entry)
+            .await;
     }
 
     /// Sends a Close frame (best effort) and waits briefly for the peer's.

@@ -2,8 +2,9 @@
 //! in batches by one background task, so a connection never waits for the
 //! log's durability (the store's group commit makes it durable later).
 //!
-//! The queue is bounded; when the store falls that far behind, entries are
-//! dropped and counted rather than growing memory without bound.
+//! The queue is bounded; when the store falls that far behind, connections
+//! wait for room (back-pressure slows chargers down) rather than dropping
+//! frames or growing memory without bound.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -45,7 +46,7 @@ impl LogSink {
         )
     }
 
-    pub(crate) fn log(&self, charger: &ChargerId, at: DateTime<Utc>, entry: Logged<'_>) {
+    pub(crate) async fn log(&self, charger: &ChargerId, at: DateTime<Utc>, entry: Logged<'_>) {
         let entry = LogEntry {
             charger_id: charger.clone(),
             direction: entry.direction,
@@ -56,10 +57,11 @@ impl LogSink {
             note: entry.note,
             at,
         };
-        if self.tx.try_send(entry).is_err() {
+        if self.tx.send(entry).await.is_err() {
+            // Only after shutdown, when the writer has stopped.
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
-                tracing::warn!(dropped, "message log is behind; entries dropped");
+                tracing::warn!(dropped, "message log closed; entries not logged");
             }
         }
     }
