@@ -4,7 +4,8 @@
 //! the rules that govern them, plus the *ports* (traits) through which the
 //! rest of the system reaches storage, the clock and chargers.
 //!
-//! **May depend on:** serde, chrono, uuid, thiserror, async-trait. Never on a
+//! **May depend on:** serde, serde_json, chrono, chrono-tz, rust_decimal,
+//! uuid, thiserror, async-trait. Never on a
 //! web, SQL or protocol crate: an OCPP frame, an HTTP request or a SQL row is
 //! converted to these types in the adapter that owns it (`convert.rs` there).
 //!
@@ -24,7 +25,9 @@ pub mod event;
 pub mod ids;
 pub mod message_log;
 pub mod meter;
+pub mod money;
 pub mod page;
+pub mod pricing;
 pub mod service;
 pub mod session;
 pub mod store;

@@ -318,16 +318,20 @@ pub(crate) fn decode_sampled_values(
         .collect())
 }
 
-/// Stored sample rows (time, connector, transaction, values JSON, arrival)
-/// as the flat list of sampled values the session port returns.
+/// A stored meter sample row: time, connector, transaction, the values'
+/// JSON, arrival.
+pub(crate) type SampleRow = (
+    DateTime<Utc>,
+    joule_domain::ids::ConnectorId,
+    Option<joule_domain::ids::TransactionId>,
+    String,
+    DateTime<Utc>,
+);
+
+/// Stored sample rows as the flat list of sampled values the session port
+/// returns.
 pub(crate) fn flatten_samples(
-    rows: Vec<(
-        DateTime<Utc>,
-        joule_domain::ids::ConnectorId,
-        Option<joule_domain::ids::TransactionId>,
-        String,
-        DateTime<Utc>,
-    )>,
+    rows: Vec<SampleRow>,
 ) -> Result<Vec<joule_domain::session::StoredMeterValue>, StoreError> {
     let mut out = Vec::new();
     for (timestamp, connector_id, transaction_id, values, received_at) in rows {

@@ -29,6 +29,39 @@ pub enum Command {
     Bench(BenchArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
+    /// Tariff tools (see docs/pricing.md).
+    Tariff(TariffArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TariffArgs {
+    #[command(subcommand)]
+    pub command: TariffCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TariffCommand {
+    /// Price an OCPI 2.2.1 CDR's charging periods under an OCPI 2.2.1 tariff
+    /// and print the breakdown as JSON.
+    Price(TariffPriceArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TariffPriceArgs {
+    /// An OCPI 2.2.1 Tariff object (JSON).
+    #[arg(long)]
+    pub tariff: PathBuf,
+    /// An OCPI 2.2.1 CDR (JSON): start_date_time, end_date_time and
+    /// charging_periods with their dimensions are read.
+    #[arg(long)]
+    pub session: PathBuf,
+    /// IANA time zone in which time-of-day and day-of-week restrictions are read.
+    #[arg(long, default_value = "UTC")]
+    pub time_zone: String,
+    /// Joule's tariff extensions (JSON): idle_grace_period_s,
+    /// idle_fee_only_after_charging_finished, hold_amount_minor.
+    #[arg(long)]
+    pub extensions: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -11,5 +11,6 @@ pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod settings;
+pub mod tariff_cli;
 pub mod telemetry;
 pub mod tools;

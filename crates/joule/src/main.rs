@@ -11,6 +11,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Offline tools need no runtime.
+    if let Command::Tariff(args) = &cli.command {
+        std::process::exit(joule::tools::tariff(args));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -20,6 +24,7 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate(args) => joule::tools::migrate(args).await,
             Command::Sim(args) => joule::tools::sim(args).await,
             Command::Bench(args) => joule::tools::bench(args).await,
+            Command::Tariff(_) => Ok(()), // ran above, without a runtime
         }
     })
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::app::{self, Application};
-use crate::cli::{BenchArgs, MigrateArgs, ServeArgs, SimArgs};
+use crate::cli::{BenchArgs, MigrateArgs, ServeArgs, SimArgs, TariffArgs, TariffCommand};
 use crate::{demo, settings, telemetry};
 
 /// `joule serve`.
@@ -106,4 +106,15 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
 pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     telemetry::init("text", "warn");
     crate::demo::run_bench(args).await
+}
+
+/// `joule tariff …`: offline, no runtime; returns the exit code.
+pub fn tariff(args: &TariffArgs) -> i32 {
+    match &args.command {
+        TariffCommand::Price(price) => crate::tariff_cli::run(
+            price,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        ),
+    }
 }
