@@ -232,7 +232,8 @@ async fn ensure_admin_key(
     settings: &Settings,
     clock: &dyn Clock,
 ) -> anyhow::Result<Option<String>> {
-    if let Some(plain) = &settings.api.admin_key {
+    // An empty JOULE_ADMIN_KEY counts as unset.
+    if let Some(plain) = settings.api.admin_key.as_deref().filter(|k| !k.is_empty()) {
         let key = joule_api::api_key_from_plain("admin", plain)
             .context("JOULE_ADMIN_KEY is not a valid Joule API key (jk_<prefix>_<secret>)")?;
         if store.find_api_key(&key.prefix).await?.is_none() {
