@@ -24,6 +24,7 @@ pub mod messages;
 pub mod openapi;
 pub mod problem;
 pub mod sessions;
+pub mod tariffs;
 
 use std::sync::Arc;
 
@@ -96,6 +97,20 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/v1/sessions", get(sessions::list_sessions))
         .route("/api/v1/sessions/{id}", get(sessions::get_session))
+        .route(
+            "/api/v1/tariffs",
+            post(tariffs::create_tariff).get(tariffs::list_tariffs),
+        )
+        .route(
+            "/api/v1/tariffs/default",
+            get(tariffs::get_default_tariff).put(tariffs::set_default_tariff),
+        )
+        .route(
+            "/api/v1/tariffs/{id}",
+            get(tariffs::get_tariff)
+                .put(tariffs::update_tariff)
+                .delete(tariffs::delete_tariff),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,
@@ -105,6 +120,10 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/health", get(openapi::health))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route(
+            "/api/v1/public/chargers/{id}/connectors/{connector_id}/price",
+            get(tariffs::public_price),
+        )
         .merge(protected)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -12,8 +12,10 @@ use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::dto::{charger, id_token, message, session};
-use crate::dto::{ChargerPage, IdTokenPage, LogEntryPage, SessionPage, StatusReportPage};
+use crate::dto::{charger, id_token, message, session, tariff};
+use crate::dto::{
+    ChargerPage, IdTokenPage, LogEntryPage, SessionPage, StatusReportPage, TariffPage,
+};
 use crate::problem::{ChargerErrorBody, FieldError, Problem};
 use crate::ApiState;
 
@@ -47,6 +49,14 @@ pub const SECURITY_SCHEME: &str = "api_key";
         crate::id_tokens::delete_id_token,
         crate::sessions::list_sessions,
         crate::sessions::get_session,
+        crate::tariffs::create_tariff,
+        crate::tariffs::list_tariffs,
+        crate::tariffs::get_default_tariff,
+        crate::tariffs::set_default_tariff,
+        crate::tariffs::get_tariff,
+        crate::tariffs::update_tariff,
+        crate::tariffs::delete_tariff,
+        crate::tariffs::public_price,
     ),
     components(schemas(
         Problem, FieldError, ChargerErrorBody, Health, crate::commands::CommandAction,
@@ -58,7 +68,9 @@ pub const SECURITY_SCHEME: &str = "api_key";
         session::Session, session::SessionDetail, session::MeterValue, session::SessionState,
         session::AuthorizationStatus,
         message::LogEntry, message::Direction, message::FrameKind,
-        ChargerPage, StatusReportPage, IdTokenPage, SessionPage, LogEntryPage,
+        tariff::Tariff, tariff::TariffInput, tariff::TariffExtensions, tariff::SetDefaultTariff,
+        tariff::DefaultTariff, tariff::PriceQuote, tariff::UnitPrice,
+        ChargerPage, StatusReportPage, IdTokenPage, SessionPage, LogEntryPage, TariffPage,
     )),
     modifiers(&BearerAuth),
     security(("api_key" = [])),
@@ -67,6 +79,8 @@ pub const SECURITY_SCHEME: &str = "api_key";
         (name = "commands", description = "Remote operations on connected chargers"),
         (name = "id-tokens", description = "Tokens that may start charging"),
         (name = "sessions", description = "Charging sessions"),
+        (name = "tariffs", description = "OCPI 2.2.1 tariffs and the default tariff"),
+        (name = "public", description = "Unauthenticated endpoints for drivers"),
         (name = "system", description = "Health and the API description"),
     ),
 )]

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     ChargerNotFound,
     IdTokenNotFound,
     SessionNotFound,
+    TariffNotFound,
+    NoTariff,
     UnknownCommand,
     MethodNotAllowed,
     Conflict,
@@ -49,7 +51,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 25] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -57,6 +59,8 @@ impl ErrorCode {
         Self::ChargerNotFound,
         Self::IdTokenNotFound,
         Self::SessionNotFound,
+        Self::TariffNotFound,
+        Self::NoTariff,
         Self::UnknownCommand,
         Self::MethodNotAllowed,
         Self::Conflict,
@@ -90,6 +94,8 @@ impl ErrorCode {
             Self::ChargerNotFound => ("charger_not_found", S::NOT_FOUND, "Charger not found"),
             Self::IdTokenNotFound => ("id_token_not_found", S::NOT_FOUND, "Id token not found"),
             Self::SessionNotFound => ("session_not_found", S::NOT_FOUND, "Session not found"),
+            Self::TariffNotFound => ("tariff_not_found", S::NOT_FOUND, "Tariff not found"),
+            Self::NoTariff => ("no_tariff", S::NOT_FOUND, "No tariff in force"),
             Self::UnknownCommand => ("unknown_command", S::NOT_FOUND, "Unknown command"),
             Self::MethodNotAllowed => (
                 "method_not_allowed",
@@ -232,6 +238,10 @@ pub enum ApiError {
     IdTokenNotFound(String),
     #[error("session {0} is not known")]
     SessionNotFound(String),
+    #[error("tariff {0:?} is not known")]
+    TariffNotFound(String),
+    #[error("no tariff is in force at charger {0}")]
+    NoTariff(String),
     #[error("{0} is not a command Joule can send; see the OpenAPI document for the list")]
     UnknownCommand(String),
     #[error("this method is not allowed on this path")]
@@ -276,6 +286,8 @@ impl ApiError {
             Self::ChargerNotFound(_) => ErrorCode::ChargerNotFound,
             Self::IdTokenNotFound(_) => ErrorCode::IdTokenNotFound,
             Self::SessionNotFound(_) => ErrorCode::SessionNotFound,
+            Self::TariffNotFound(_) => ErrorCode::TariffNotFound,
+            Self::NoTariff(_) => ErrorCode::NoTariff,
             Self::UnknownCommand(_) => ErrorCode::UnknownCommand,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Conflict(_) => ErrorCode::Conflict,

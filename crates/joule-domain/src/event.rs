@@ -35,6 +35,12 @@ pub enum EventKind {
     /// A StopTransaction for a transaction Joule does not know.
     SessionStopUnmatched,
     ApiKeyCreated,
+    TariffCreated,
+    /// A tariff was replaced (its version went up).
+    TariffUpdated,
+    TariffDeleted,
+    /// The default tariff was set, changed or cleared.
+    TariffDefaultChanged,
 }
 
 impl EventKind {
@@ -58,6 +64,10 @@ impl EventKind {
             Self::SessionStopDuplicated => "session.stop_duplicated",
             Self::SessionStopUnmatched => "session.stop_unmatched",
             Self::ApiKeyCreated => "api_key.created",
+            Self::TariffCreated => "tariff.created",
+            Self::TariffUpdated => "tariff.updated",
+            Self::TariffDeleted => "tariff.deleted",
+            Self::TariffDefaultChanged => "tariff.default_changed",
         }
     }
 }

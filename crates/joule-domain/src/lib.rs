@@ -31,6 +31,7 @@ pub mod pricing;
 pub mod service;
 pub mod session;
 pub mod store;
+pub mod tariffs;
 pub mod token;
 
 pub use error::DomainError;

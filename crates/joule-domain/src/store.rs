@@ -22,6 +22,7 @@ use crate::page::{Page, Paged};
 use crate::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
+use crate::tariffs::{NewTariff, StoredTariff};
 use crate::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -164,6 +165,38 @@ pub trait ApiKeyStore: Send + Sync {
     async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>>;
 }
 
+/// Tariffs (OCPI 2.2.1 objects with Joule's extensions), keyed by the OCPI
+/// tariff `id`, and which one is the default. Callers validate before
+/// storing; the store keeps the OCPI JSON as it is given.
+#[async_trait]
+pub trait TariffStore: Send + Sync {
+    /// Stores version 1. Fails with `Conflict` when the id exists.
+    async fn create_tariff(&self, new: NewTariff, at: DateTime<Utc>) -> StoreResult<StoredTariff>;
+    async fn get_tariff(&self, id: &str) -> StoreResult<Option<StoredTariff>>;
+    /// Ordered by id.
+    async fn list_tariffs(&self, page: Page) -> StoreResult<Paged<StoredTariff>>;
+    /// Replaces the tariff and its extensions in full; the version goes up
+    /// by one. `None` when the id is unknown. `new.tariff.id` must be `id`.
+    async fn update_tariff(
+        &self,
+        id: &str,
+        new: NewTariff,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<StoredTariff>>;
+    /// Deleting the default tariff also clears the default (and records
+    /// `tariff.default_changed`).
+    async fn delete_tariff(&self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Sets (or with `None` clears) the default tariff and returns it.
+    /// Fails with `NotFound` when the tariff does not exist. Setting the
+    /// current value again changes nothing and records no event.
+    async fn set_default_tariff(
+        &self,
+        id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<StoredTariff>>;
+    async fn default_tariff(&self) -> StoreResult<Option<StoredTariff>>;
+}
+
 /// Reading the outbox.
 #[async_trait]
 pub trait EventLog: Send + Sync {
@@ -173,7 +206,7 @@ pub trait EventLog: Send + Sync {
 
 /// Everything a backend provides.
 pub trait Store:
-    ChargerStore + TokenStore + SessionStore + MessageLogStore + ApiKeyStore + EventLog
+    ChargerStore + TokenStore + SessionStore + MessageLogStore + ApiKeyStore + TariffStore + EventLog
 {
     /// `sqlite` or `postgres`, for logs and health output.
     fn backend(&self) -> &'static str;

@@ -348,6 +348,64 @@ pub(crate) fn flatten_samples(
     Ok(out)
 }
 
+// ---- tariffs -------------------------------------------------------------
+
+pub(crate) fn tariff_json(
+    new: &joule_domain::tariffs::NewTariff,
+) -> Result<(String, String), StoreError> {
+    let body =
+        serde_json::to_string(&new.tariff).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let ext =
+        serde_json::to_string(&new.extensions).map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok((body, ext))
+}
+
+pub(crate) fn parse_tariff(
+    body: &str,
+    extensions: &str,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> Result<joule_domain::tariffs::StoredTariff, StoreError> {
+    Ok(joule_domain::tariffs::StoredTariff {
+        tariff: serde_json::from_str(body).map_err(|e| corrupt(format!("tariff body: {e}")))?,
+        extensions: serde_json::from_str(extensions)
+            .map_err(|e| corrupt(format!("tariff extensions: {e}")))?,
+        version,
+        created_at,
+        updated_at,
+    })
+}
+
+fn tariff_payload(t: &joule_domain::tariffs::StoredTariff) -> serde_json::Value {
+    json!({
+        "tariff_id": t.tariff.id,
+        "version": t.version,
+        "currency": t.tariff.currency,
+    })
+}
+
+pub(crate) fn ev_tariff_created(t: &joule_domain::tariffs::StoredTariff) -> NewEvent {
+    NewEvent::new(EventKind::TariffCreated, t.created_at).payload(tariff_payload(t))
+}
+
+pub(crate) fn ev_tariff_updated(t: &joule_domain::tariffs::StoredTariff) -> NewEvent {
+    NewEvent::new(EventKind::TariffUpdated, t.updated_at).payload(tariff_payload(t))
+}
+
+pub(crate) fn ev_tariff_deleted(id: &str, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::TariffDeleted, at).payload(json!({ "tariff_id": id }))
+}
+
+pub(crate) fn ev_tariff_default_changed(
+    previous: Option<&str>,
+    current: Option<&str>,
+    at: DateTime<Utc>,
+) -> NewEvent {
+    NewEvent::new(EventKind::TariffDefaultChanged, at)
+        .payload(json!({ "tariff_id": current, "previous_tariff_id": previous }))
+}
+
 #[cfg(test)]
 mod sampled_value_tests {
     use super::*;

@@ -22,6 +22,7 @@ use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::page::Page;
 use joule_domain::session::{SessionFilter, SessionState, StartSession, StopOutcome, StopSession};
 use joule_domain::store::Store;
+use joule_domain::tariffs::NewTariff;
 use joule_domain::token::{IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
 use joule_store::{connect, Database, StoreOptions};
 
@@ -133,6 +134,8 @@ contract_tests!(
     events_after_pages_in_order,
     list_sessions_filters_and_pages,
     timestamps_round_trip_with_microseconds,
+    tariff_crud_conflict_and_versions,
+    default_tariff_set_clear_and_delete,
 );
 
 // ---- builders --------------------------------------------------------------
@@ -1137,4 +1140,169 @@ async fn timestamps_round_trip_with_microseconds(h: &Harness) {
     assert_eq!(first.session.started_at, at);
     let again = s.start_session(st).await.unwrap();
     assert!(!again.created);
+}
+
+// ---- tariffs ---------------------------------------------------------------
+
+fn new_tariff(id: &str, energy_price: &str) -> NewTariff {
+    let json = format!(
+        r#"{{"country_code": "ES", "party_id": "JOU", "id": "{id}", "currency": "EUR",
+            "tariff_alt_text": [{{"language": "en", "text": "Standard"}}],
+            "elements": [{{"price_components": [
+                {{"type": "ENERGY", "price": {energy_price}, "vat": 21, "step_size": 1}}]}}],
+            "last_updated": "2026-01-01T00:00:00Z"}}"#
+    );
+    NewTariff {
+        tariff: serde_json::from_str(&json).unwrap(),
+        extensions: joule_domain::pricing::TariffExtensions {
+            idle_grace_period_s: 600,
+            idle_fee_only_after_charging_finished: false,
+            hold_amount_minor: Some(5000),
+        },
+    }
+}
+
+async fn tariff_crud_conflict_and_versions(h: &Harness) {
+    let s = &h.store;
+    let created = s
+        .create_tariff(new_tariff("T1", "0.2345"), t(0))
+        .await
+        .unwrap();
+    assert_eq!(created.version, 1);
+    assert_eq!(created.created_at, t(0));
+    assert_eq!(created.updated_at, t(0));
+    // The OCPI body comes back exactly, prices included.
+    assert_eq!(created.tariff, new_tariff("T1", "0.2345").tariff);
+    assert_eq!(created.extensions.hold_amount_minor, Some(5000));
+    assert_eq!(
+        created.tariff.elements[0].price_components[0]
+            .price
+            .to_string(),
+        "0.2345"
+    );
+    assert!(matches!(
+        s.create_tariff(new_tariff("T1", "1"), t(1)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+
+    let updated = s
+        .update_tariff("T1", new_tariff("T1", "0.40"), t(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.created_at, t(0));
+    assert_eq!(updated.updated_at, t(2));
+    let again = s
+        .update_tariff("T1", new_tariff("T1", "0.41"), t(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.version, 3);
+    assert_eq!(s.get_tariff("T1").await.unwrap().unwrap(), again);
+    assert!(s
+        .update_tariff("nope", new_tariff("nope", "1"), t(3))
+        .await
+        .unwrap()
+        .is_none());
+
+    s.create_tariff(new_tariff("A0", "0.1"), t(4))
+        .await
+        .unwrap();
+    s.create_tariff(new_tariff("b2", "0.1"), t(4))
+        .await
+        .unwrap();
+    let first = s.list_tariffs(Page::new(Some(2), None)).await.unwrap();
+    let ids: Vec<_> = first.items.iter().map(|t| t.tariff.id.as_str()).collect();
+    assert_eq!(ids, ["A0", "T1"]);
+    assert_eq!(first.next_offset, Some(2));
+    let rest = s.list_tariffs(Page::new(Some(2), Some(2))).await.unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.next_offset, None);
+
+    assert!(s.delete_tariff("T1", t(5)).await.unwrap());
+    assert!(!s.delete_tariff("T1", t(6)).await.unwrap());
+    assert!(s.get_tariff("T1").await.unwrap().is_none());
+
+    let events = s.events_after(0, 100).await.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "tariff.created",
+            "tariff.updated",
+            "tariff.updated",
+            "tariff.created",
+            "tariff.created",
+            "tariff.deleted"
+        ]
+    );
+    assert_eq!(
+        events[2].payload,
+        serde_json::json!({"tariff_id": "T1", "version": 3, "currency": "EUR"})
+    );
+}
+
+async fn default_tariff_set_clear_and_delete(h: &Harness) {
+    let s = &h.store;
+    assert!(s.default_tariff().await.unwrap().is_none());
+    assert!(matches!(
+        s.set_default_tariff(Some("T1"), t(0)).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    s.create_tariff(new_tariff("T1", "0.30"), t(0))
+        .await
+        .unwrap();
+    s.create_tariff(new_tariff("T2", "0.35"), t(0))
+        .await
+        .unwrap();
+
+    let set = s
+        .set_default_tariff(Some("T1"), t(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(set.tariff.id, "T1");
+    // Setting the same default again records nothing.
+    s.set_default_tariff(Some("T1"), t(2)).await.unwrap();
+    s.update_tariff("T1", new_tariff("T1", "0.31"), t(3))
+        .await
+        .unwrap();
+    let default = s.default_tariff().await.unwrap().unwrap();
+    assert_eq!((default.tariff.id.as_str(), default.version), ("T1", 2));
+
+    s.set_default_tariff(Some("T2"), t(4)).await.unwrap();
+    assert_eq!(s.default_tariff().await.unwrap().unwrap().tariff.id, "T2");
+    assert!(s.set_default_tariff(None, t(5)).await.unwrap().is_none());
+    assert!(s.default_tariff().await.unwrap().is_none());
+
+    // Deleting the default tariff clears the default.
+    s.set_default_tariff(Some("T2"), t(6)).await.unwrap();
+    assert!(s.delete_tariff("T2", t(7)).await.unwrap());
+    assert!(s.default_tariff().await.unwrap().is_none());
+    // Deleting another tariff leaves the default alone.
+    s.set_default_tariff(Some("T1"), t(8)).await.unwrap();
+    s.create_tariff(new_tariff("T3", "0.1"), t(8))
+        .await
+        .unwrap();
+    assert!(s.delete_tariff("T3", t(9)).await.unwrap());
+    assert_eq!(s.default_tariff().await.unwrap().unwrap().tariff.id, "T1");
+
+    let events = s.events_after(0, 100).await.unwrap();
+    let changes: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "tariff.default_changed")
+        .map(|e| e.payload.clone())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            serde_json::json!({"tariff_id": "T1", "previous_tariff_id": null}),
+            serde_json::json!({"tariff_id": "T2", "previous_tariff_id": "T1"}),
+            serde_json::json!({"tariff_id": null, "previous_tariff_id": "T2"}),
+            serde_json::json!({"tariff_id": "T2", "previous_tariff_id": null}),
+            serde_json::json!({"tariff_id": null, "previous_tariff_id": "T2"}),
+            serde_json::json!({"tariff_id": "T1", "previous_tariff_id": null}),
+        ]
+    );
 }

@@ -9,6 +9,7 @@ pub mod charger;
 pub mod id_token;
 pub mod message;
 pub mod session;
+pub mod tariff;
 
 use serde::{Deserialize, Deserializer};
 
@@ -89,4 +90,9 @@ paged!(
     /// A page of the message log, newest first.
     LogEntryPage,
     message::LogEntry
+);
+paged!(
+    /// A page of tariffs, by id.
+    TariffPage,
+    tariff::Tariff
 );

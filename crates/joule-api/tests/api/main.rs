@@ -13,3 +13,4 @@ mod errors;
 mod id_tokens;
 mod messages;
 mod sessions;
+mod tariffs;

@@ -28,8 +28,9 @@ use joule_domain::session::{
 };
 use joule_domain::store::{
     ApiKeyStore, ChargerStore, EventLog, MessageLogStore, SessionStore, Store, StoreResult,
-    TokenStore,
+    TariffStore, TokenStore,
 };
+use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool};
@@ -474,6 +475,46 @@ impl ApiKeyStore for PgStore {
 
     async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>> {
         on_conn!(self, c => ops::find_api_key(c, prefix))
+    }
+}
+
+#[async_trait]
+impl TariffStore for PgStore {
+    async fn create_tariff(&self, new: NewTariff, at: DateTime<Utc>) -> StoreResult<StoredTariff> {
+        in_tx!(self, c => ops::create_tariff(c, &new, at))
+    }
+
+    async fn get_tariff(&self, id: &str) -> StoreResult<Option<StoredTariff>> {
+        on_conn!(self, c => ops::get_tariff(c, id))
+    }
+
+    async fn list_tariffs(&self, page: Page) -> StoreResult<Paged<StoredTariff>> {
+        on_conn!(self, c => ops::list_tariffs(c, page))
+    }
+
+    async fn update_tariff(
+        &self,
+        id: &str,
+        new: NewTariff,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<StoredTariff>> {
+        in_tx!(self, c => ops::update_tariff(c, id, &new, at))
+    }
+
+    async fn delete_tariff(&self, id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        in_tx!(self, c => ops::delete_tariff(c, id, at))
+    }
+
+    async fn set_default_tariff(
+        &self,
+        id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<StoredTariff>> {
+        in_tx!(self, c => ops::set_default_tariff(c, id, at))
+    }
+
+    async fn default_tariff(&self) -> StoreResult<Option<StoredTariff>> {
+        on_conn!(self, c => ops::default_tariff(c))
     }
 }
 

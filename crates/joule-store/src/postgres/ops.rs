@@ -18,6 +18,7 @@ use joule_domain::session::{
     apply_meter_summary, Session, SessionFilter, SessionState, StartOutcome, StartSession,
     StopOutcome, StopSession, StoredMeterValue,
 };
+use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -1330,4 +1331,176 @@ pub(crate) async fn create_api_key(
     let key = api_key_row(&row)?;
     insert_event(c, &common::ev_api_key_created(&key)).await?;
     Ok(key)
+}
+
+// ---- tariffs ---------------------------------------------------------------
+
+fn tariff_row(row: &PgRow) -> R<StoredTariff> {
+    common::parse_tariff(
+        &get::<String>(row, 0)?,
+        &get::<String>(row, 1)?,
+        get(row, 2)?,
+        get(row, 3)?,
+        get(row, 4)?,
+    )
+}
+
+// Bodies are read back as text: the JSON numbers (prices) go to the exact
+// decimal parser unchanged.
+pub(crate) async fn get_tariff(c: &mut PgConnection, id: &str) -> R<Option<StoredTariff>> {
+    sqlx::query(
+        "SELECT body::text, extensions::text, version, created_at, updated_at \
+         FROM tariffs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(pg)?
+    .as_ref()
+    .map(tariff_row)
+    .transpose()
+}
+
+pub(crate) async fn list_tariffs(c: &mut PgConnection, page: Page) -> R<Paged<StoredTariff>> {
+    let (limit, offset) = limit_offset(page);
+    let rows = sqlx::query(
+        "SELECT body::text, extensions::text, version, created_at, updated_at \
+         FROM tariffs ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(Paged::from_overfetch(map_rows(rows, tariff_row)?, page))
+}
+
+pub(crate) async fn create_tariff(
+    c: &mut PgConnection,
+    new: &NewTariff,
+    at: DateTime<Utc>,
+) -> R<StoredTariff> {
+    let (body, ext) = common::tariff_json(new)?;
+    sqlx::query(
+        "INSERT INTO tariffs (id, body, extensions, version, created_at, updated_at) \
+         VALUES ($1, $2::jsonb, $3::jsonb, 1, $4, $4)",
+    )
+    .bind(&new.tariff.id)
+    .bind(body)
+    .bind(ext)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(unique_as_conflict("tariff"))?;
+    let stored = get_tariff(c, &new.tariff.id)
+        .await?
+        .ok_or(StoreError::NotFound { entity: "tariff" })?;
+    insert_event(c, &common::ev_tariff_created(&stored)).await?;
+    Ok(stored)
+}
+
+pub(crate) async fn update_tariff(
+    c: &mut PgConnection,
+    id: &str,
+    new: &NewTariff,
+    at: DateTime<Utc>,
+) -> R<Option<StoredTariff>> {
+    let (body, ext) = common::tariff_json(new)?;
+    let n = sqlx::query(
+        "UPDATE tariffs SET body = $2::jsonb, extensions = $3::jsonb, version = version + 1, \
+         updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(body)
+    .bind(ext)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?
+    .rows_affected();
+    if n == 0 {
+        return Ok(None);
+    }
+    let stored = get_tariff(c, id)
+        .await?
+        .ok_or(StoreError::NotFound { entity: "tariff" })?;
+    insert_event(c, &common::ev_tariff_updated(&stored)).await?;
+    Ok(Some(stored))
+}
+
+/// The default tariff id, with the settings row locked until commit when
+/// `lock` (so that setting the default and deleting that tariff serialize).
+async fn default_tariff_id(c: &mut PgConnection, lock: bool) -> R<Option<String>> {
+    let sql = if lock {
+        "SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1 FOR UPDATE"
+    } else {
+        "SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1"
+    };
+    let row = sqlx::query(sql).fetch_optional(&mut *c).await.map_err(pg)?;
+    Ok(match row {
+        Some(row) => get::<Option<String>>(&row, 0)?,
+        None => None,
+    })
+}
+
+async fn write_default(c: &mut PgConnection, id: Option<&str>, at: DateTime<Utc>) -> R<()> {
+    sqlx::query(
+        "UPDATE tariff_settings SET default_tariff_id = $1, updated_at = $2 WHERE singleton = 1",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+pub(crate) async fn delete_tariff(c: &mut PgConnection, id: &str, at: DateTime<Utc>) -> R<bool> {
+    let n = sqlx::query("DELETE FROM tariffs WHERE id = $1")
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?
+        .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
+    insert_event(c, &common::ev_tariff_deleted(id, at)).await?;
+    if default_tariff_id(c, true).await?.as_deref() == Some(id) {
+        write_default(c, None, at).await?;
+        insert_event(c, &common::ev_tariff_default_changed(Some(id), None, at)).await?;
+    }
+    Ok(true)
+}
+
+pub(crate) async fn set_default_tariff(
+    c: &mut PgConnection,
+    id: Option<&str>,
+    at: DateTime<Utc>,
+) -> R<Option<StoredTariff>> {
+    let previous = default_tariff_id(c, true).await?;
+    let tariff = match id {
+        Some(id) => Some(
+            get_tariff(c, id)
+                .await?
+                .ok_or(StoreError::NotFound { entity: "tariff" })?,
+        ),
+        None => None,
+    };
+    if previous.as_deref() != id {
+        write_default(c, id, at).await?;
+        insert_event(
+            c,
+            &common::ev_tariff_default_changed(previous.as_deref(), id, at),
+        )
+        .await?;
+    }
+    Ok(tariff)
+}
+
+pub(crate) async fn default_tariff(c: &mut PgConnection) -> R<Option<StoredTariff>> {
+    match default_tariff_id(c, false).await? {
+        Some(id) => get_tariff(c, &id).await,
+        None => Ok(None),
+    }
 }

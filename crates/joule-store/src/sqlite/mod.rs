@@ -30,8 +30,9 @@ use joule_domain::session::{
 };
 use joule_domain::store::{
     ApiKeyStore, ChargerStore, EventLog, MessageLogStore, SessionStore, Store, StoreResult,
-    TokenStore,
+    TariffStore, TokenStore,
 };
+use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -548,6 +549,52 @@ impl ApiKeyStore for SqliteStore {
     async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>> {
         let prefix = prefix.to_owned();
         self.read(move |c| ops::find_api_key(c, &prefix)).await
+    }
+}
+
+#[async_trait]
+impl TariffStore for SqliteStore {
+    async fn create_tariff(&self, new: NewTariff, at: DateTime<Utc>) -> StoreResult<StoredTariff> {
+        self.write(move |c| ops::create_tariff(c, &new, at)).await
+    }
+
+    async fn get_tariff(&self, id: &str) -> StoreResult<Option<StoredTariff>> {
+        let id = id.to_owned();
+        self.read(move |c| ops::get_tariff(c, &id)).await
+    }
+
+    async fn list_tariffs(&self, page: Page) -> StoreResult<Paged<StoredTariff>> {
+        self.read(move |c| ops::list_tariffs(c, page)).await
+    }
+
+    async fn update_tariff(
+        &self,
+        id: &str,
+        new: NewTariff,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<StoredTariff>> {
+        let id = id.to_owned();
+        self.write(move |c| ops::update_tariff(c, &id, &new, at))
+            .await
+    }
+
+    async fn delete_tariff(&self, id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.write(move |c| ops::delete_tariff(c, &id, at)).await
+    }
+
+    async fn set_default_tariff(
+        &self,
+        id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<StoredTariff>> {
+        let id = id.map(str::to_owned);
+        self.write(move |c| ops::set_default_tariff(c, id.as_deref(), at))
+            .await
+    }
+
+    async fn default_tariff(&self) -> StoreResult<Option<StoredTariff>> {
+        self.read(ops::default_tariff).await
     }
 }
 

@@ -19,6 +19,7 @@ use joule_domain::session::{
     apply_meter_summary, Session, SessionFilter, SessionState, StartOutcome, StartSession,
     StopOutcome, StopSession, StoredMeterValue,
 };
+use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
@@ -1279,4 +1280,131 @@ pub(crate) fn create_api_key(c: &Connection, new: &NewApiKey, at: DateTime<Utc>)
     let key = find_api_key(c, &new.prefix)?.ok_or(StoreError::NotFound { entity: "api key" })?;
     insert_event(c, &common::ev_api_key_created(&key))?;
     Ok(key)
+}
+
+// ---- tariffs ---------------------------------------------------------------
+
+fn tariff_row(row: &Row<'_>) -> R<StoredTariff> {
+    common::parse_tariff(
+        &get::<String>(row, 0)?,
+        &get::<String>(row, 1)?,
+        get(row, 2)?,
+        get_ts(row, 3)?,
+        get_ts(row, 4)?,
+    )
+}
+
+pub(crate) fn get_tariff(c: &Connection, id: &str) -> R<Option<StoredTariff>> {
+    one(
+        c,
+        "SELECT body, extensions, version, created_at, updated_at FROM tariffs WHERE id = ?1",
+        [id],
+        tariff_row,
+    )
+}
+
+pub(crate) fn list_tariffs(c: &Connection, page: Page) -> R<Paged<StoredTariff>> {
+    let (limit, offset) = limit_offset(page);
+    let rows = collect(
+        c,
+        "SELECT body, extensions, version, created_at, updated_at FROM tariffs \
+         ORDER BY id LIMIT ?1 OFFSET ?2",
+        params![limit, offset],
+        tariff_row,
+    )?;
+    Ok(Paged::from_overfetch(rows, page))
+}
+
+pub(crate) fn create_tariff(c: &Connection, new: &NewTariff, at: DateTime<Utc>) -> R<StoredTariff> {
+    let (body, ext) = common::tariff_json(new)?;
+    c.prepare_cached(
+        "INSERT INTO tariffs (id, body, extensions, version, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, 1, ?4, ?4)",
+    )
+    .map_err(db)?
+    .execute(params![new.tariff.id, body, ext, ts(at)])
+    .map_err(unique_as_conflict("tariff"))?;
+    let stored = get_tariff(c, &new.tariff.id)?.ok_or(StoreError::NotFound { entity: "tariff" })?;
+    insert_event(c, &common::ev_tariff_created(&stored))?;
+    Ok(stored)
+}
+
+pub(crate) fn update_tariff(
+    c: &Connection,
+    id: &str,
+    new: &NewTariff,
+    at: DateTime<Utc>,
+) -> R<Option<StoredTariff>> {
+    let (body, ext) = common::tariff_json(new)?;
+    let n = exec(
+        c,
+        "UPDATE tariffs SET body = ?2, extensions = ?3, version = version + 1, updated_at = ?4 \
+         WHERE id = ?1",
+        params![id, body, ext, ts(at)],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let stored = get_tariff(c, id)?.ok_or(StoreError::NotFound { entity: "tariff" })?;
+    insert_event(c, &common::ev_tariff_updated(&stored))?;
+    Ok(Some(stored))
+}
+
+fn default_tariff_id(c: &Connection) -> R<Option<String>> {
+    Ok(one(
+        c,
+        "SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1",
+        [],
+        |row| get::<Option<String>>(row, 0),
+    )?
+    .flatten())
+}
+
+fn write_default(c: &Connection, id: Option<&str>, at: DateTime<Utc>) -> R<()> {
+    exec(
+        c,
+        "UPDATE tariff_settings SET default_tariff_id = ?1, updated_at = ?2 WHERE singleton = 1",
+        params![id, ts(at)],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn delete_tariff(c: &Connection, id: &str, at: DateTime<Utc>) -> R<bool> {
+    let n = exec(c, "DELETE FROM tariffs WHERE id = ?1", [id])?;
+    if n == 0 {
+        return Ok(false);
+    }
+    insert_event(c, &common::ev_tariff_deleted(id, at))?;
+    if default_tariff_id(c)?.as_deref() == Some(id) {
+        write_default(c, None, at)?;
+        insert_event(c, &common::ev_tariff_default_changed(Some(id), None, at))?;
+    }
+    Ok(true)
+}
+
+pub(crate) fn set_default_tariff(
+    c: &Connection,
+    id: Option<&str>,
+    at: DateTime<Utc>,
+) -> R<Option<StoredTariff>> {
+    let tariff = match id {
+        Some(id) => Some(get_tariff(c, id)?.ok_or(StoreError::NotFound { entity: "tariff" })?),
+        None => None,
+    };
+    let previous = default_tariff_id(c)?;
+    if previous.as_deref() != id {
+        write_default(c, id, at)?;
+        insert_event(
+            c,
+            &common::ev_tariff_default_changed(previous.as_deref(), id, at),
+        )?;
+    }
+    Ok(tariff)
+}
+
+pub(crate) fn default_tariff(c: &Connection) -> R<Option<StoredTariff>> {
+    match default_tariff_id(c)? {
+        Some(id) => get_tariff(c, &id),
+        None => Ok(None),
+    }
 }

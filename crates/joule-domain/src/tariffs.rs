@@ -1,0 +1,148 @@
+//! Stored tariffs: an OCPI tariff with its extensions, as the operator keeps
+//! it (versioned), and the driver-facing quote derived from it.
+//!
+//! The pricing rules themselves are in [`crate::pricing`]; this module only
+//! names what the [`TariffStore`](crate::store::TariffStore) port keeps and
+//! reads a tariff's headline prices for display.
+
+use chrono::{DateTime, Utc};
+
+use crate::money::{Decimal, Money};
+use crate::pricing::{DisplayText, PriceComponent, Tariff, TariffDimensionType, TariffExtensions};
+
+/// A tariff to create, or to replace a stored one with. Validate it
+/// ([`crate::pricing::ValidTariff::new`]) before storing: the store keeps
+/// what it is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTariff {
+    pub tariff: Tariff,
+    pub extensions: TariffExtensions,
+}
+
+/// A tariff as stored: keyed by its OCPI `id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTariff {
+    pub tariff: Tariff,
+    pub extensions: TariffExtensions,
+    /// 1 on creation, +1 on each replacement.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl StoredTariff {
+    /// Whether `at` lies within the tariff's OCPI `start_date_time`
+    /// (inclusive) and `end_date_time` (exclusive).
+    pub fn in_force_at(&self, at: DateTime<Utc>) -> bool {
+        self.tariff.start_date_time.is_none_or(|s| s <= at)
+            && self.tariff.end_date_time.is_none_or(|e| at < e)
+    }
+
+    /// The tariff text in `language` (ISO 639-1, case-insensitive), else
+    /// English, else the first text.
+    pub fn text_in(&self, language: Option<&str>) -> Option<&DisplayText> {
+        let texts = &self.tariff.tariff_alt_text;
+        let find = |lang: &str| texts.iter().find(|t| t.language.eq_ignore_ascii_case(lang));
+        language
+            .and_then(find)
+            .or_else(|| find("en"))
+            .or_else(|| texts.first())
+    }
+
+    /// The first component pricing `dimension`, in element order (what
+    /// OCPI's first-match rule applies when no restriction decides), with
+    /// the index of its element.
+    pub fn headline(&self, dimension: TariffDimensionType) -> Option<(usize, &PriceComponent)> {
+        self.tariff.elements.iter().enumerate().find_map(|(i, e)| {
+            e.price_components
+                .iter()
+                .find(|c| c.dimension == dimension)
+                .map(|c| (i, c))
+        })
+    }
+
+    /// The pre-authorization amount of the extensions, in the tariff's
+    /// currency; `None` when not set or the currency is unknown.
+    pub fn hold_amount(&self) -> Option<Money> {
+        let currency = crate::money::Currency::parse(&self.tariff.currency).ok()?;
+        self.extensions
+            .hold_amount_minor
+            .map(|minor| Money::from_minor(minor, currency))
+    }
+}
+
+/// A unit price including VAT, exact (not rounded: a unit price such as
+/// 0.2345 per kWh is shown as it is; amounts are rounded when priced).
+pub fn price_incl_vat(component: &PriceComponent) -> Decimal {
+    match component.vat {
+        Some(vat) => component.price + component.price * vat / Decimal::from(100),
+        None => component.price,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn stored(json: serde_json::Value) -> StoredTariff {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        StoredTariff {
+            tariff: serde_json::from_value(json).unwrap(),
+            extensions: TariffExtensions {
+                hold_amount_minor: Some(5000),
+                ..TariffExtensions::default()
+            },
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn sample() -> StoredTariff {
+        stored(serde_json::json!({
+            "country_code": "ES", "party_id": "JOU", "id": "T1", "currency": "EUR",
+            "tariff_alt_text": [
+                {"language": "fr", "text": "Tarif"},
+                {"language": "en", "text": "Tariff"},
+                {"language": "es", "text": "Tarifa"}
+            ],
+            "elements": [
+                {"price_components": [{"type": "TIME", "price": 1.2, "step_size": 60}],
+                 "restrictions": {"start_time": "22:00", "end_time": "06:00"}},
+                {"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 21, "step_size": 1}]}
+            ],
+            "end_date_time": "2027-01-01T00:00:00Z",
+            "last_updated": "2026-01-01T00:00:00Z"
+        }))
+    }
+
+    #[test]
+    fn text_falls_back_to_english_then_first() {
+        let t = sample();
+        assert_eq!(t.text_in(Some("ES")).unwrap().text, "Tarifa");
+        assert_eq!(t.text_in(Some("de")).unwrap().text, "Tariff");
+        assert_eq!(t.text_in(None).unwrap().text, "Tariff");
+        let mut no_en = t.clone();
+        no_en.tariff.tariff_alt_text.retain(|x| x.language != "en");
+        assert_eq!(no_en.text_in(Some("de")).unwrap().text, "Tarif");
+    }
+
+    #[test]
+    fn headline_is_the_first_component_of_the_dimension() {
+        let t = sample();
+        let (i, energy) = t.headline(TariffDimensionType::Energy).unwrap();
+        assert_eq!(i, 1);
+        assert_eq!(price_incl_vat(energy), Decimal::new(363, 3));
+        assert!(t.headline(TariffDimensionType::Flat).is_none());
+        assert_eq!(t.hold_amount().unwrap().minor(), 5000);
+    }
+
+    #[test]
+    fn in_force_uses_start_inclusive_end_exclusive() {
+        let t = sample();
+        let end = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+        assert!(t.in_force_at(end - chrono::Duration::seconds(1)));
+        assert!(!t.in_force_at(end));
+    }
+}
