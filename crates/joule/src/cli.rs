@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// live chargers and sessions at once.
     #[arg(long)]
     pub demo: bool,
+    /// Any setting as SECTION.KEY=VALUE, e.g. `--set ocpp.ping_interval_s=20`
+    /// (repeatable; applied after the named flags). See docs/configuration.md.
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 impl ServeArgs {
@@ -159,7 +163,61 @@ impl ServeArgs {
             };
             put("log", "format", json!(name));
         }
+        for assignment in &self.set {
+            if let Some((path, value)) = assignment.split_once('=') {
+                if let Some((section, key)) = path.trim().split_once('.') {
+                    // Numbers and booleans as such; anything else as text.
+                    let value = serde_json::from_str(value.trim())
+                        .unwrap_or_else(|_| Value::String(value.trim().to_owned()));
+                    put(section, key, value);
+                    continue;
+                }
+            }
+            // Kept as a bare key so that loading the settings fails and names it.
+            put("set", assignment, Value::Null);
+        }
         Value::Object(tree)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_flags_become_settings_overrides() {
+        let cli = Cli::parse_from([
+            "joule",
+            "serve",
+            "--api-listen",
+            "127.0.0.1:1",
+            "--set",
+            "ocpp.ping_interval_s=20",
+            "--set",
+            "log.format=json",
+            "--set",
+            "database.postgres_schema=joule",
+        ]);
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        let tree = args.overrides();
+        assert_eq!(tree["ocpp"]["ping_interval_s"], 20);
+        assert_eq!(tree["log"]["format"], "json");
+        assert_eq!(tree["database"]["postgres_schema"], "joule");
+        assert_eq!(tree["api"]["listen"], "127.0.0.1:1");
+        let settings = crate::settings::load(None, tree).unwrap();
+        assert_eq!(settings.ocpp.ping_interval_s, 20);
+    }
+
+    #[test]
+    fn a_malformed_set_flag_is_refused_by_name() {
+        let cli = Cli::parse_from(["joule", "serve", "--set", "nonsense"]);
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        let error = crate::settings::load(None, args.overrides()).unwrap_err();
+        assert!(error.to_string().contains("set"), "{error}");
     }
 }
 
