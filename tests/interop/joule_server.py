@@ -118,6 +118,25 @@ class JouleServer:
         assert r.status_code == 201, r.text
         return r.json()
 
+    def create_user_group(self, group_id: str, name: str | None = None) -> dict:
+        r = self.api("POST", "/user-groups", json={"id": group_id, "name": name or group_id})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def set_token_groups(self, id_tag: str, groups: list[str]) -> dict:
+        r = self.api("PUT", f"/id-tokens/{id_tag}/groups", json={"groups": groups})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def set_charger_access(self, charger_id: str, access: str, allowed_groups: list[str]) -> dict:
+        r = self.api(
+            "PUT",
+            f"/chargers/{charger_id}/access",
+            json={"access": access, "allowed_groups": allowed_groups},
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, like a power cut of the process."""
         if self.process and self.process.poll() is None:

@@ -30,10 +30,16 @@ async fn detail(
     charger: joule_domain::charger::Charger,
 ) -> ApiResult<ChargerDetail> {
     let connectors = state.store.connector_states(&charger.id).await?;
+    let access = state
+        .store
+        .charger_access(&charger.id)
+        .await?
+        .unwrap_or_default();
     let live = state.commands.is_connected(&charger.id);
     Ok(ChargerDetail {
         charger: Charger::from_domain(charger, live),
         connectors: connectors.into_iter().map(Connector::from).collect(),
+        access: access.into(),
     })
 }
 

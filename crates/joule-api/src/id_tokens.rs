@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use joule_domain::error::StoreError;
 
-use crate::dto::id_token::{CreateIdToken, IdToken, IdTokenQuery, UpdateIdToken};
+use crate::dto::id_token::{CreateIdToken, IdToken, IdTokenDetail, IdTokenQuery, UpdateIdToken};
 use crate::dto::IdTokenPage;
 use crate::extract::{path_id_tag, ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -64,12 +64,13 @@ pub async fn list_id_tokens(
     }))
 }
 
-/// Get an id token (the id tag is matched case-insensitively).
+/// Get an id token with its groups (the id tag is matched
+/// case-insensitively).
 #[utoipa::path(
     get, path = "/api/v1/id-tokens/{id_tag}", tag = "id-tokens",
     params(("id_tag" = String, Path, description = "Id tag")),
     responses(
-        (status = 200, description = "The token", body = IdToken),
+        (status = 200, description = "The token", body = IdTokenDetail),
         (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown token (`id_token_not_found`)", body = Problem, content_type = "application/problem+json"),
     )
@@ -77,14 +78,18 @@ pub async fn list_id_tokens(
 pub async fn get_id_token(
     State(state): State<ApiState>,
     ApiPath(id_tag): ApiPath<String>,
-) -> ApiResult<Json<IdToken>> {
+) -> ApiResult<Json<IdTokenDetail>> {
     let id_tag = path_id_tag(&id_tag)?;
     let token = state
         .store
         .get_token(&id_tag)
         .await?
         .ok_or_else(|| ApiError::IdTokenNotFound(id_tag.to_string()))?;
-    Ok(Json(token.into()))
+    let groups = state.store.token_groups(&id_tag).await?;
+    Ok(Json(IdTokenDetail {
+        token: token.into(),
+        groups: groups.iter().map(ToString::to_string).collect(),
+    }))
 }
 
 /// Update an id token.

@@ -25,12 +25,13 @@ pub mod openapi;
 pub mod problem;
 pub mod sessions;
 pub mod tariffs;
+pub mod user_groups;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use joule_domain::clock::Clock;
 use joule_domain::command::CommandRouter;
@@ -88,6 +89,24 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/v1/id-tokens",
             post(id_tokens::create_id_token).get(id_tokens::list_id_tokens),
+        )
+        .route(
+            "/api/v1/id-tokens/{id_tag}/groups",
+            put(user_groups::set_token_groups),
+        )
+        .route(
+            "/api/v1/chargers/{id}/access",
+            put(user_groups::set_charger_access),
+        )
+        .route(
+            "/api/v1/user-groups",
+            post(user_groups::create_user_group).get(user_groups::list_user_groups),
+        )
+        .route(
+            "/api/v1/user-groups/{id}",
+            get(user_groups::get_user_group)
+                .patch(user_groups::update_user_group)
+                .delete(user_groups::delete_user_group),
         )
         .route(
             "/api/v1/id-tokens/{id_tag}",

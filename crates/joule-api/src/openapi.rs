@@ -12,9 +12,10 @@ use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::dto::{charger, id_token, message, session, tariff};
+use crate::dto::{charger, id_token, message, session, tariff, user_group};
 use crate::dto::{
     ChargerPage, IdTokenPage, LogEntryPage, SessionPage, StatusReportPage, TariffPage,
+    UserGroupPage,
 };
 use crate::problem::{ChargerErrorBody, FieldError, Problem};
 use crate::ApiState;
@@ -57,6 +58,13 @@ pub const SECURITY_SCHEME: &str = "api_key";
         crate::tariffs::update_tariff,
         crate::tariffs::delete_tariff,
         crate::tariffs::public_price,
+        crate::user_groups::create_user_group,
+        crate::user_groups::list_user_groups,
+        crate::user_groups::get_user_group,
+        crate::user_groups::update_user_group,
+        crate::user_groups::delete_user_group,
+        crate::user_groups::set_token_groups,
+        crate::user_groups::set_charger_access,
     ),
     components(schemas(
         Problem, FieldError, ChargerErrorBody, Health, crate::commands::CommandAction,
@@ -70,7 +78,11 @@ pub const SECURITY_SCHEME: &str = "api_key";
         message::LogEntry, message::Direction, message::FrameKind,
         tariff::Tariff, tariff::TariffInput, tariff::TariffExtensions, tariff::SetDefaultTariff,
         tariff::DefaultTariff, tariff::PriceQuote, tariff::UnitPrice,
+        user_group::UserGroup, user_group::CreateUserGroup, user_group::UpdateUserGroup,
+        user_group::TokenGroups, user_group::Access, user_group::ChargerAccess,
+        id_token::IdTokenDetail,
         ChargerPage, StatusReportPage, IdTokenPage, SessionPage, LogEntryPage, TariffPage,
+        UserGroupPage,
     )),
     modifiers(&BearerAuth),
     security(("api_key" = [])),
@@ -78,6 +90,7 @@ pub const SECURITY_SCHEME: &str = "api_key";
         (name = "chargers", description = "Chargers, their connectors, status history and message log"),
         (name = "commands", description = "Remote operations on connected chargers"),
         (name = "id-tokens", description = "Tokens that may start charging"),
+        (name = "user-groups", description = "Groups of id tokens, for private and restricted chargers"),
         (name = "sessions", description = "Charging sessions"),
         (name = "tariffs", description = "OCPI 2.2.1 tariffs and the default tariff"),
         (name = "public", description = "Unauthenticated endpoints for drivers"),

@@ -31,6 +31,7 @@ pub enum ErrorCode {
     IdTokenNotFound,
     SessionNotFound,
     TariffNotFound,
+    UserGroupNotFound,
     NoTariff,
     UnknownCommand,
     MethodNotAllowed,
@@ -51,7 +52,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -60,6 +61,7 @@ impl ErrorCode {
         Self::IdTokenNotFound,
         Self::SessionNotFound,
         Self::TariffNotFound,
+        Self::UserGroupNotFound,
         Self::NoTariff,
         Self::UnknownCommand,
         Self::MethodNotAllowed,
@@ -95,6 +97,9 @@ impl ErrorCode {
             Self::IdTokenNotFound => ("id_token_not_found", S::NOT_FOUND, "Id token not found"),
             Self::SessionNotFound => ("session_not_found", S::NOT_FOUND, "Session not found"),
             Self::TariffNotFound => ("tariff_not_found", S::NOT_FOUND, "Tariff not found"),
+            Self::UserGroupNotFound => {
+                ("user_group_not_found", S::NOT_FOUND, "User group not found")
+            }
             Self::NoTariff => ("no_tariff", S::NOT_FOUND, "No tariff in force"),
             Self::UnknownCommand => ("unknown_command", S::NOT_FOUND, "Unknown command"),
             Self::MethodNotAllowed => (
@@ -240,6 +245,8 @@ pub enum ApiError {
     SessionNotFound(String),
     #[error("tariff {0:?} is not known")]
     TariffNotFound(String),
+    #[error("user group {0:?} is not known")]
+    UserGroupNotFound(String),
     #[error("no tariff is in force at charger {0}")]
     NoTariff(String),
     #[error("{0} is not a command Joule can send; see the OpenAPI document for the list")]
@@ -287,6 +294,7 @@ impl ApiError {
             Self::IdTokenNotFound(_) => ErrorCode::IdTokenNotFound,
             Self::SessionNotFound(_) => ErrorCode::SessionNotFound,
             Self::TariffNotFound(_) => ErrorCode::TariffNotFound,
+            Self::UserGroupNotFound(_) => ErrorCode::UserGroupNotFound,
             Self::NoTariff(_) => ErrorCode::NoTariff,
             Self::UnknownCommand(_) => ErrorCode::UnknownCommand,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,

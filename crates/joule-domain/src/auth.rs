@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::ids::{ChargerId, IdTag};
 use crate::token::{IdToken, TokenStatus};
+use crate::user_group::{ChargerAccessRule, UserGroupId};
 
 /// The answer a charger receives (OCPP 1.6 `AuthorizationStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,6 +42,9 @@ pub enum AuthorizationReason {
     TokenExpired,
     TokenInvalid,
     NotAllowedAtCharger,
+    /// The charger is private or restricted and the token is in none of
+    /// its allowed groups.
+    NotInAllowedGroup,
 }
 
 impl AuthorizationReason {
@@ -52,6 +56,7 @@ impl AuthorizationReason {
             Self::TokenExpired => "token_expired",
             Self::TokenInvalid => "token_invalid",
             Self::NotAllowedAtCharger => "not_allowed_at_charger",
+            Self::NotInAllowedGroup => "not_in_allowed_group",
         }
     }
 }
@@ -86,10 +91,15 @@ impl AuthorizationDecision {
 /// block beats everything else; an expiry date in the past turns an accepted
 /// token into `Expired`; a token limited to other chargers is `Invalid` here
 /// (OCPP 1.6 has no "not here" status, and `Blocked` would wrongly tell the
-/// driver the card is blocked everywhere).
+/// driver the card is blocked everywhere); last, a private or restricted
+/// charger admits only tokens in one of its allowed groups (`token_groups`),
+/// others are `Invalid` with [`AuthorizationReason::NotInAllowedGroup`], for
+/// the same reason as above: the card is fine, just not here.
 pub fn authorize(
     token: Option<&IdToken>,
     charger: &ChargerId,
+    access: &ChargerAccessRule,
+    token_groups: &[UserGroupId],
     now: DateTime<Utc>,
 ) -> AuthorizationDecision {
     use AuthorizationReason as R;
@@ -113,7 +123,8 @@ pub fn authorize(
         .or_else(|| {
             (!token.allowed_chargers.is_empty() && !token.allowed_chargers.contains(charger))
                 .then_some((S::Invalid, R::NotAllowedAtCharger))
-        });
+        })
+        .or_else(|| (!access.admits(token_groups)).then_some((S::Invalid, R::NotInAllowedGroup)));
     match refused {
         Some((status, reason)) => AuthorizationDecision {
             status,
@@ -154,20 +165,34 @@ mod tests {
         }
     }
 
+    fn public() -> ChargerAccessRule {
+        ChargerAccessRule::default()
+    }
+
+    fn group(id: &str) -> UserGroupId {
+        UserGroupId::parse(id).unwrap()
+    }
+
     fn cp(id: &str) -> ChargerId {
         ChargerId::parse(id).unwrap()
     }
 
     #[test]
     fn unknown_token_is_invalid() {
-        let d = authorize(None, &cp("CP1"), now());
+        let d = authorize(None, &cp("CP1"), &public(), &[], now());
         assert_eq!(d.status, AuthorizationStatus::Invalid);
         assert_eq!(d.reason, AuthorizationReason::UnknownToken);
     }
 
     #[test]
     fn accepted_token_carries_its_parent() {
-        let d = authorize(Some(&token(TokenStatus::Accepted)), &cp("CP1"), now());
+        let d = authorize(
+            Some(&token(TokenStatus::Accepted)),
+            &cp("CP1"),
+            &public(),
+            &[],
+            now(),
+        );
         assert!(d.is_accepted());
         assert_eq!(d.parent_id_tag.unwrap().as_str(), "FLEET1");
     }
@@ -180,7 +205,7 @@ mod tests {
             (TokenStatus::Invalid, AuthorizationStatus::Invalid),
         ] {
             assert_eq!(
-                authorize(Some(&token(status)), &cp("CP1"), now()).status,
+                authorize(Some(&token(status)), &cp("CP1"), &public(), &[], now()).status,
                 expected
             );
         }
@@ -191,11 +216,11 @@ mod tests {
         let mut t = token(TokenStatus::Accepted);
         t.expires_at = Some(now());
         assert_eq!(
-            authorize(Some(&t), &cp("CP1"), now()).status,
+            authorize(Some(&t), &cp("CP1"), &public(), &[], now()).status,
             AuthorizationStatus::Expired
         );
         t.expires_at = Some(now() + chrono::Duration::seconds(1));
-        assert!(authorize(Some(&t), &cp("CP1"), now()).is_accepted());
+        assert!(authorize(Some(&t), &cp("CP1"), &public(), &[], now()).is_accepted());
     }
 
     #[test]
@@ -203,7 +228,7 @@ mod tests {
         let mut t = token(TokenStatus::Blocked);
         t.expires_at = Some(now() - chrono::Duration::days(1));
         assert_eq!(
-            authorize(Some(&t), &cp("CP1"), now()).status,
+            authorize(Some(&t), &cp("CP1"), &public(), &[], now()).status,
             AuthorizationStatus::Blocked
         );
     }
@@ -212,9 +237,53 @@ mod tests {
     fn token_limited_to_other_chargers_is_invalid_here_only() {
         let mut t = token(TokenStatus::Accepted);
         t.allowed_chargers = vec![cp("CP2")];
-        let here = authorize(Some(&t), &cp("CP1"), now());
+        let here = authorize(Some(&t), &cp("CP1"), &public(), &[], now());
         assert_eq!(here.status, AuthorizationStatus::Invalid);
         assert_eq!(here.reason, AuthorizationReason::NotAllowedAtCharger);
-        assert!(authorize(Some(&t), &cp("CP2"), now()).is_accepted());
+        assert!(authorize(Some(&t), &cp("CP2"), &public(), &[], now()).is_accepted());
+    }
+
+    #[test]
+    fn private_charger_admits_members_and_refuses_others_as_invalid() {
+        use crate::user_group::ChargerAccess;
+        let t = token(TokenStatus::Accepted);
+        for access in [ChargerAccess::Private, ChargerAccess::Restricted] {
+            let rule = ChargerAccessRule {
+                access,
+                allowed_groups: vec![group("staff")],
+            };
+            assert!(authorize(Some(&t), &cp("CP1"), &rule, &[group("staff")], now()).is_accepted());
+            let d = authorize(Some(&t), &cp("CP1"), &rule, &[group("guests")], now());
+            assert_eq!(d.status, AuthorizationStatus::Invalid);
+            assert_eq!(d.reason, AuthorizationReason::NotInAllowedGroup);
+            assert_eq!(d.reason.as_str(), "not_in_allowed_group");
+            assert_eq!(
+                authorize(Some(&t), &cp("CP1"), &rule, &[], now()).reason,
+                AuthorizationReason::NotInAllowedGroup
+            );
+        }
+    }
+
+    #[test]
+    fn token_status_beats_group_membership() {
+        let rule = ChargerAccessRule {
+            access: crate::user_group::ChargerAccess::Private,
+            allowed_groups: vec![group("staff")],
+        };
+        let d = authorize(
+            Some(&token(TokenStatus::Blocked)),
+            &cp("CP1"),
+            &rule,
+            &[],
+            now(),
+        );
+        assert_eq!(d.status, AuthorizationStatus::Blocked);
+        assert_eq!(d.reason, AuthorizationReason::TokenBlocked);
+    }
+
+    #[test]
+    fn public_charger_ignores_groups() {
+        let t = token(TokenStatus::Accepted);
+        assert!(authorize(Some(&t), &cp("CP1"), &public(), &[], now()).is_accepted());
     }
 }

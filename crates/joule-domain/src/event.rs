@@ -41,6 +41,13 @@ pub enum EventKind {
     TariffDeleted,
     /// The default tariff was set, changed or cleared.
     TariffDefaultChanged,
+    UserGroupCreated,
+    UserGroupUpdated,
+    UserGroupDeleted,
+    /// A charger's access mode or allowed groups changed.
+    ChargerAccessChanged,
+    /// A token's group memberships changed.
+    TokenGroupsChanged,
 }
 
 impl EventKind {
@@ -68,6 +75,11 @@ impl EventKind {
             Self::TariffUpdated => "tariff.updated",
             Self::TariffDeleted => "tariff.deleted",
             Self::TariffDefaultChanged => "tariff.default_changed",
+            Self::UserGroupCreated => "user_group.created",
+            Self::UserGroupUpdated => "user_group.updated",
+            Self::UserGroupDeleted => "user_group.deleted",
+            Self::ChargerAccessChanged => "charger.access_changed",
+            Self::TokenGroupsChanged => "token.groups_changed",
         }
     }
 }

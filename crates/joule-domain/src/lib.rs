@@ -33,6 +33,7 @@ pub mod session;
 pub mod store;
 pub mod tariffs;
 pub mod token;
+pub mod user_group;
 
 pub use error::DomainError;
 pub use ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};

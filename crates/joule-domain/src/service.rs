@@ -13,7 +13,8 @@ use crate::error::DomainError;
 use crate::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
 use crate::meter::{MeterReport, MeterSample};
 use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
-use crate::store::{ChargerStore, SessionStore, TokenStore};
+use crate::store::{ChargerStore, SessionStore, TokenStore, UserGroupStore};
+use crate::user_group::ChargerAccessRule;
 
 /// Settings that shape answers to chargers.
 #[derive(Debug, Clone)]
@@ -68,6 +69,7 @@ pub struct ChargingService {
     chargers: Arc<dyn ChargerStore>,
     tokens: Arc<dyn TokenStore>,
     sessions: Arc<dyn SessionStore>,
+    groups: Arc<dyn UserGroupStore>,
     clock: Arc<dyn Clock>,
     settings: ChargingSettings,
 }
@@ -85,6 +87,7 @@ impl ChargingService {
         chargers: Arc<dyn ChargerStore>,
         tokens: Arc<dyn TokenStore>,
         sessions: Arc<dyn SessionStore>,
+        groups: Arc<dyn UserGroupStore>,
         clock: Arc<dyn Clock>,
         settings: ChargingSettings,
     ) -> Self {
@@ -92,6 +95,7 @@ impl ChargingService {
             chargers,
             tokens,
             sessions,
+            groups,
             clock,
             settings,
         }
@@ -139,14 +143,30 @@ impl ChargingService {
         Ok(())
     }
 
-    /// Authorize: may this token charge here?
+    /// Authorize: may this token charge here? Loads the token, and, only
+    /// when the charger is private or restricted, the token's groups.
     pub async fn authorize(
         &self,
         id: &ChargerId,
         id_tag: &IdTag,
     ) -> Result<AuthorizationDecision, DomainError> {
         let token = self.tokens.get_token(id_tag).await?;
-        Ok(authorize(token.as_ref(), id, self.clock.now()))
+        let access = match &token {
+            Some(_) => self.groups.charger_access(id).await?.unwrap_or_default(),
+            None => ChargerAccessRule::default(),
+        };
+        let token_groups = if token.is_some() && access.access.requires_group() {
+            self.groups.token_groups(id_tag).await?
+        } else {
+            Vec::new()
+        };
+        Ok(authorize(
+            token.as_ref(),
+            id,
+            &access,
+            &token_groups,
+            self.clock.now(),
+        ))
     }
 
     /// StartTransaction: the session is recorded whatever the authorization

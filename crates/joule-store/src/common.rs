@@ -10,6 +10,7 @@ use joule_domain::event::{EventKind, NewEvent};
 use joule_domain::ids::{ChargerId, IdTag};
 use joule_domain::session::{Session, StopSession};
 use joule_domain::token::{IdToken, IdTokenPatch};
+use joule_domain::user_group::{ChargerAccess, ChargerAccessRule, UserGroup, UserGroupId};
 use serde_json::json;
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -404,6 +405,65 @@ pub(crate) fn ev_tariff_default_changed(
 ) -> NewEvent {
     NewEvent::new(EventKind::TariffDefaultChanged, at)
         .payload(json!({ "tariff_id": current, "previous_tariff_id": previous }))
+}
+
+// ---- user groups ---------------------------------------------------------
+
+fn group_payload(g: &UserGroup) -> serde_json::Value {
+    json!({ "group_id": g.id.as_str(), "name": g.name })
+}
+
+pub(crate) fn ev_user_group_created(g: &UserGroup) -> NewEvent {
+    NewEvent::new(EventKind::UserGroupCreated, g.created_at).payload(group_payload(g))
+}
+
+pub(crate) fn ev_user_group_updated(g: &UserGroup) -> NewEvent {
+    NewEvent::new(EventKind::UserGroupUpdated, g.updated_at).payload(group_payload(g))
+}
+
+pub(crate) fn ev_user_group_deleted(id: &UserGroupId, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::UserGroupDeleted, at).payload(json!({ "group_id": id.as_str() }))
+}
+
+fn group_strs(groups: &[UserGroupId]) -> Vec<&str> {
+    groups.iter().map(UserGroupId::as_str).collect()
+}
+
+pub(crate) fn ev_token_groups_changed(
+    id_tag: &IdTag,
+    groups: &[UserGroupId],
+    at: DateTime<Utc>,
+) -> NewEvent {
+    NewEvent::new(EventKind::TokenGroupsChanged, at)
+        .payload(json!({ "id_tag": id_tag.as_str(), "groups": group_strs(groups) }))
+}
+
+pub(crate) fn ev_charger_access_changed(
+    id: &ChargerId,
+    rule: &ChargerAccessRule,
+    at: DateTime<Utc>,
+) -> NewEvent {
+    NewEvent::new(EventKind::ChargerAccessChanged, at)
+        .charger(id)
+        .payload(json!({
+            "access": rule.access.as_str(),
+            "allowed_groups": group_strs(&rule.allowed_groups),
+        }))
+}
+
+pub(crate) fn parse_group_id(raw: &str) -> Result<UserGroupId, StoreError> {
+    UserGroupId::parse(raw).map_err(|e| corrupt(format!("user group id {raw:?}: {e}")))
+}
+
+pub(crate) fn parse_access(raw: &str) -> Result<ChargerAccess, StoreError> {
+    ChargerAccess::parse(raw).ok_or_else(|| corrupt(format!("charger access {raw:?}")))
+}
+
+/// Sorted, without duplicates: what the store keeps and returns.
+pub(crate) fn normalized(mut groups: Vec<UserGroupId>) -> Vec<UserGroupId> {
+    groups.sort();
+    groups.dedup();
+    groups
 }
 
 #[cfg(test)]

@@ -26,6 +26,11 @@ pub const SQLITE: &[Migration] = &[
         name: "tariffs",
         sql: include_str!("../migrations/sqlite/0002_tariffs.sql"),
     },
+    Migration {
+        version: 3,
+        name: "user_groups",
+        sql: include_str!("../migrations/sqlite/0003_user_groups.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -38,6 +43,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 2,
         name: "tariffs",
         sql: include_str!("../migrations/postgres/0002_tariffs.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "user_groups",
+        sql: include_str!("../migrations/postgres/0003_user_groups.sql"),
     },
 ];
 

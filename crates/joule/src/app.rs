@@ -100,6 +100,7 @@ impl Application {
             store.clone(),
             store.clone(),
             store.clone(),
+            store.clone(),
             clock.clone(),
             ChargingSettings {
                 heartbeat_interval_s: settings.ocpp.heartbeat_interval_s,

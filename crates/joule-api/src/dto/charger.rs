@@ -245,6 +245,8 @@ pub struct ChargerDetail {
     #[serde(flatten)]
     pub charger: Charger,
     pub connectors: Vec<Connector>,
+    /// Who may charge here (set with `PUT /chargers/{id}/access`).
+    pub access: super::user_group::ChargerAccess,
 }
 
 /// One StatusNotification as kept in history.

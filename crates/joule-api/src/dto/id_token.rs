@@ -88,6 +88,16 @@ pub struct IdToken {
     pub updated_at: DateTime<Utc>,
 }
 
+/// An id token with the groups it belongs to (`GET /id-tokens/{id_tag}`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IdTokenDetail {
+    #[serde(flatten)]
+    pub token: IdToken,
+    /// The user groups the token belongs to, sorted; they decide where it
+    /// may charge at private and restricted chargers.
+    pub groups: Vec<String>,
+}
+
 impl From<domain::IdToken> for IdToken {
     fn from(t: domain::IdToken) -> Self {
         Self {

@@ -10,6 +10,7 @@ pub mod id_token;
 pub mod message;
 pub mod session;
 pub mod tariff;
+pub mod user_group;
 
 use serde::{Deserialize, Deserializer};
 
@@ -95,4 +96,9 @@ paged!(
     /// A page of tariffs, by id.
     TariffPage,
     tariff::Tariff
+);
+paged!(
+    /// A page of user groups, by id.
+    UserGroupPage,
+    user_group::UserGroup
 );

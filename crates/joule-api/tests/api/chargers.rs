@@ -43,7 +43,8 @@ async fn create_then_get_a_charger() {
             "diagnostics_status": null,
             "created_at": "2026-03-01T08:00:00Z",
             "updated_at": "2026-03-01T08:00:00Z",
-            "connectors": []
+            "connectors": [],
+            "access": {"access": "public", "allowed_groups": []}
         })
     );
     let (status, fetched) = app.get("/api/v1/chargers/CP-001").await;

@@ -14,3 +14,4 @@ mod id_tokens;
 mod messages;
 mod sessions;
 mod tariffs;
+mod user_groups;

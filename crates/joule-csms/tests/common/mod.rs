@@ -45,6 +45,7 @@ pub async fn spawn(configure: impl FnOnce(&mut CsmsSettings)) -> App {
         sqlite.clone(),
         sqlite.clone(),
         sqlite.clone(),
+        sqlite.clone(),
         Arc::new(SystemClock),
         ChargingSettings::default(),
     );

@@ -28,10 +28,13 @@ use joule_domain::session::{
 };
 use joule_domain::store::{
     ApiKeyStore, ChargerStore, EventLog, MessageLogStore, SessionStore, Store, StoreResult,
-    TariffStore, TokenStore,
+    TariffStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
+use joule_domain::user_group::{
+    ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
+};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
@@ -515,6 +518,64 @@ impl TariffStore for PgStore {
 
     async fn default_tariff(&self) -> StoreResult<Option<StoredTariff>> {
         on_conn!(self, c => ops::default_tariff(c))
+    }
+}
+
+#[async_trait]
+impl UserGroupStore for PgStore {
+    async fn create_user_group(
+        &self,
+        new: NewUserGroup,
+        at: DateTime<Utc>,
+    ) -> StoreResult<UserGroup> {
+        in_tx!(self, c => ops::create_user_group(c, &new, at))
+    }
+
+    async fn get_user_group(&self, id: &UserGroupId) -> StoreResult<Option<UserGroup>> {
+        on_conn!(self, c => ops::get_user_group(c, id))
+    }
+
+    async fn list_user_groups(&self, page: Page) -> StoreResult<Paged<UserGroup>> {
+        on_conn!(self, c => ops::list_user_groups(c, page))
+    }
+
+    async fn update_user_group(
+        &self,
+        id: &UserGroupId,
+        patch: UserGroupPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<UserGroup>> {
+        in_tx!(self, c => ops::update_user_group(c, id, &patch, at))
+    }
+
+    async fn delete_user_group(&self, id: &UserGroupId, at: DateTime<Utc>) -> StoreResult<bool> {
+        in_tx!(self, c => ops::delete_user_group(c, id, at))
+    }
+
+    async fn set_token_groups(
+        &self,
+        id_tag: &IdTag,
+        groups: Vec<UserGroupId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<UserGroupId>>> {
+        in_tx!(self, c => ops::set_token_groups(c, id_tag, groups, at))
+    }
+
+    async fn token_groups(&self, id_tag: &IdTag) -> StoreResult<Vec<UserGroupId>> {
+        on_conn!(self, c => ops::token_groups(c, id_tag))
+    }
+
+    async fn set_charger_access(
+        &self,
+        id: &ChargerId,
+        rule: ChargerAccessRule,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<ChargerAccessRule>> {
+        in_tx!(self, c => ops::set_charger_access(c, id, rule, at))
+    }
+
+    async fn charger_access(&self, id: &ChargerId) -> StoreResult<Option<ChargerAccessRule>> {
+        on_conn!(self, c => ops::charger_access(c, id))
     }
 }
 

@@ -20,6 +20,9 @@ use joule_domain::session::{
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
+use joule_domain::user_group::{
+    ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
+};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -328,6 +331,11 @@ pub(crate) async fn delete_charger(
     at: DateTime<Utc>,
 ) -> R<bool> {
     sqlx::query("DELETE FROM connector_states WHERE charger_id = $1")
+        .bind(id.as_str())
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?;
+    sqlx::query("DELETE FROM charger_groups WHERE charger_id = $1")
         .bind(id.as_str())
         .execute(&mut *c)
         .await
@@ -808,6 +816,11 @@ pub(crate) async fn delete_token(
     id_tag: &IdTag,
     at: DateTime<Utc>,
 ) -> R<bool> {
+    sqlx::query("DELETE FROM token_groups WHERE id_tag_key = $1")
+        .bind(id_tag.key())
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?;
     let n = sqlx::query("DELETE FROM id_tokens WHERE id_tag_key = $1")
         .bind(id_tag.key())
         .execute(&mut *c)
@@ -1503,4 +1516,246 @@ pub(crate) async fn default_tariff(c: &mut PgConnection) -> R<Option<StoredTarif
         Some(id) => get_tariff(c, &id).await,
         None => Ok(None),
     }
+}
+
+// ---- user groups -------------------------------------------------------------
+
+fn group_row(row: &PgRow) -> R<UserGroup> {
+    Ok(UserGroup {
+        id: common::parse_group_id(&get::<String>(row, 0)?)?,
+        name: get(row, 1)?,
+        created_at: get(row, 2)?,
+        updated_at: get(row, 3)?,
+    })
+}
+
+fn group_id_row(row: &PgRow) -> R<UserGroupId> {
+    common::parse_group_id(&get::<String>(row, 0)?)
+}
+
+pub(crate) async fn get_user_group(c: &mut PgConnection, id: &UserGroupId) -> R<Option<UserGroup>> {
+    sqlx::query("SELECT id, name, created_at, updated_at FROM user_groups WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(group_row)
+        .transpose()
+}
+
+pub(crate) async fn list_user_groups(c: &mut PgConnection, page: Page) -> R<Paged<UserGroup>> {
+    let (limit, offset) = limit_offset(page);
+    let rows = sqlx::query(
+        "SELECT id, name, created_at, updated_at FROM user_groups \
+         ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(Paged::from_overfetch(map_rows(rows, group_row)?, page))
+}
+
+pub(crate) async fn create_user_group(
+    c: &mut PgConnection,
+    new: &NewUserGroup,
+    at: DateTime<Utc>,
+) -> R<UserGroup> {
+    sqlx::query(
+        "INSERT INTO user_groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+    )
+    .bind(new.id.as_str())
+    .bind(&new.name)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(unique_as_conflict("user group"))?;
+    let group = get_user_group(c, &new.id)
+        .await?
+        .ok_or(StoreError::NotFound {
+            entity: "user group",
+        })?;
+    insert_event(c, &common::ev_user_group_created(&group)).await?;
+    Ok(group)
+}
+
+pub(crate) async fn update_user_group(
+    c: &mut PgConnection,
+    id: &UserGroupId,
+    patch: &UserGroupPatch,
+    at: DateTime<Utc>,
+) -> R<Option<UserGroup>> {
+    let n = sqlx::query(
+        "UPDATE user_groups SET name = COALESCE($2, name), updated_at = $3 WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .bind(patch.name.as_deref())
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?
+    .rows_affected();
+    if n == 0 {
+        return Ok(None);
+    }
+    let group = get_user_group(c, id).await?.ok_or(StoreError::NotFound {
+        entity: "user group",
+    })?;
+    insert_event(c, &common::ev_user_group_updated(&group)).await?;
+    Ok(Some(group))
+}
+
+pub(crate) async fn delete_user_group(
+    c: &mut PgConnection,
+    id: &UserGroupId,
+    at: DateTime<Utc>,
+) -> R<bool> {
+    let n = sqlx::query("DELETE FROM user_groups WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?
+        .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
+    for sql in [
+        "DELETE FROM token_groups WHERE group_id = $1",
+        "DELETE FROM charger_groups WHERE group_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(id.as_str())
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+    }
+    insert_event(c, &common::ev_user_group_deleted(id, at)).await?;
+    Ok(true)
+}
+
+/// Fails with `NotFound` unless every group exists; the rows stay share-locked
+/// until commit, so a concurrent delete cannot leave a dangling membership.
+async fn require_groups(c: &mut PgConnection, groups: &[UserGroupId]) -> R<()> {
+    for g in groups {
+        let found = sqlx::query("SELECT 1 FROM user_groups WHERE id = $1 FOR SHARE")
+            .bind(g.as_str())
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?;
+        if found.is_none() {
+            return Err(StoreError::NotFound {
+                entity: "user group",
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn token_groups(c: &mut PgConnection, id_tag: &IdTag) -> R<Vec<UserGroupId>> {
+    let rows = sqlx::query(
+        "SELECT group_id FROM token_groups WHERE id_tag_key = $1 ORDER BY group_id COLLATE \"C\"",
+    )
+    .bind(id_tag.key())
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    map_rows(rows, group_id_row)
+}
+
+pub(crate) async fn set_token_groups(
+    c: &mut PgConnection,
+    id_tag: &IdTag,
+    groups: Vec<UserGroupId>,
+    at: DateTime<Utc>,
+) -> R<Option<Vec<UserGroupId>>> {
+    let Some(token) = token_by_key(c, &id_tag.key(), true).await? else {
+        return Ok(None);
+    };
+    let groups = common::normalized(groups);
+    require_groups(c, &groups).await?;
+    sqlx::query("DELETE FROM token_groups WHERE id_tag_key = $1")
+        .bind(id_tag.key())
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?;
+    for g in &groups {
+        sqlx::query("INSERT INTO token_groups (id_tag_key, group_id) VALUES ($1, $2)")
+            .bind(id_tag.key())
+            .bind(g.as_str())
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+    }
+    insert_event(
+        c,
+        &common::ev_token_groups_changed(&token.id_tag, &groups, at),
+    )
+    .await?;
+    Ok(Some(groups))
+}
+
+pub(crate) async fn charger_access(
+    c: &mut PgConnection,
+    id: &ChargerId,
+) -> R<Option<ChargerAccessRule>> {
+    let Some(row) = sqlx::query("SELECT access FROM chargers WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+    else {
+        return Ok(None);
+    };
+    let access = common::parse_access(&get::<String>(&row, 0)?)?;
+    let rows = sqlx::query(
+        "SELECT group_id FROM charger_groups WHERE charger_id = $1 ORDER BY group_id COLLATE \"C\"",
+    )
+    .bind(id.as_str())
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(Some(ChargerAccessRule {
+        access,
+        allowed_groups: map_rows(rows, group_id_row)?,
+    }))
+}
+
+pub(crate) async fn set_charger_access(
+    c: &mut PgConnection,
+    id: &ChargerId,
+    rule: ChargerAccessRule,
+    at: DateTime<Utc>,
+) -> R<Option<ChargerAccessRule>> {
+    let rule = ChargerAccessRule {
+        access: rule.access,
+        allowed_groups: common::normalized(rule.allowed_groups),
+    };
+    require_groups(c, &rule.allowed_groups).await?;
+    let n = sqlx::query("UPDATE chargers SET access = $2 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(rule.access.as_str())
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?
+        .rows_affected();
+    if n == 0 {
+        return Ok(None);
+    }
+    sqlx::query("DELETE FROM charger_groups WHERE charger_id = $1")
+        .bind(id.as_str())
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?;
+    for g in &rule.allowed_groups {
+        sqlx::query("INSERT INTO charger_groups (charger_id, group_id) VALUES ($1, $2)")
+            .bind(id.as_str())
+            .bind(g.as_str())
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+    }
+    insert_event(c, &common::ev_charger_access_changed(id, &rule, at)).await?;
+    Ok(Some(rule))
 }

@@ -30,10 +30,13 @@ use joule_domain::session::{
 };
 use joule_domain::store::{
     ApiKeyStore, ChargerStore, EventLog, MessageLogStore, SessionStore, Store, StoreResult,
-    TariffStore, TokenStore,
+    TariffStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
+use joule_domain::user_group::{
+    ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
+};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -595,6 +598,76 @@ impl TariffStore for SqliteStore {
 
     async fn default_tariff(&self) -> StoreResult<Option<StoredTariff>> {
         self.read(ops::default_tariff).await
+    }
+}
+
+#[async_trait]
+impl UserGroupStore for SqliteStore {
+    async fn create_user_group(
+        &self,
+        new: NewUserGroup,
+        at: DateTime<Utc>,
+    ) -> StoreResult<UserGroup> {
+        self.write(move |c| ops::create_user_group(c, &new, at))
+            .await
+    }
+
+    async fn get_user_group(&self, id: &UserGroupId) -> StoreResult<Option<UserGroup>> {
+        let id = id.clone();
+        self.read(move |c| ops::get_user_group(c, &id)).await
+    }
+
+    async fn list_user_groups(&self, page: Page) -> StoreResult<Paged<UserGroup>> {
+        self.read(move |c| ops::list_user_groups(c, page)).await
+    }
+
+    async fn update_user_group(
+        &self,
+        id: &UserGroupId,
+        patch: UserGroupPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<UserGroup>> {
+        let id = id.clone();
+        self.write(move |c| ops::update_user_group(c, &id, &patch, at))
+            .await
+    }
+
+    async fn delete_user_group(&self, id: &UserGroupId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let id = id.clone();
+        self.write(move |c| ops::delete_user_group(c, &id, at))
+            .await
+    }
+
+    async fn set_token_groups(
+        &self,
+        id_tag: &IdTag,
+        groups: Vec<UserGroupId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<UserGroupId>>> {
+        let id_tag = id_tag.clone();
+        self.write(move |c| ops::set_token_groups(c, &id_tag, groups, at))
+            .await
+    }
+
+    async fn token_groups(&self, id_tag: &IdTag) -> StoreResult<Vec<UserGroupId>> {
+        let id_tag = id_tag.clone();
+        self.read(move |c| ops::token_groups(c, &id_tag)).await
+    }
+
+    async fn set_charger_access(
+        &self,
+        id: &ChargerId,
+        rule: ChargerAccessRule,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<ChargerAccessRule>> {
+        let id = id.clone();
+        self.write(move |c| ops::set_charger_access(c, &id, rule, at))
+            .await
+    }
+
+    async fn charger_access(&self, id: &ChargerId) -> StoreResult<Option<ChargerAccessRule>> {
+        let id = id.clone();
+        self.read(move |c| ops::charger_access(c, &id)).await
     }
 }
 

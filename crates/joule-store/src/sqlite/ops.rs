@@ -21,6 +21,9 @@ use joule_domain::session::{
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
+use joule_domain::user_group::{
+    ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
+};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
 use crate::common::{self, corrupt, micros, parse_or_corrupt};
@@ -390,6 +393,11 @@ pub(crate) fn delete_charger(c: &Connection, id: &ChargerId, at: DateTime<Utc>) 
     exec(
         c,
         "DELETE FROM connector_states WHERE charger_id = ?1",
+        [id.as_str()],
+    )?;
+    exec(
+        c,
+        "DELETE FROM charger_groups WHERE charger_id = ?1",
         [id.as_str()],
     )?;
     let n = exec(c, "DELETE FROM chargers WHERE id = ?1", [id.as_str()])?;
@@ -801,6 +809,11 @@ pub(crate) fn update_token(
 }
 
 pub(crate) fn delete_token(c: &Connection, id_tag: &IdTag, at: DateTime<Utc>) -> R<bool> {
+    exec(
+        c,
+        "DELETE FROM token_groups WHERE id_tag_key = ?1",
+        [id_tag.key()],
+    )?;
     let n = exec(
         c,
         "DELETE FROM id_tokens WHERE id_tag_key = ?1",
@@ -1407,4 +1420,202 @@ pub(crate) fn default_tariff(c: &Connection) -> R<Option<StoredTariff>> {
         Some(id) => get_tariff(c, &id),
         None => Ok(None),
     }
+}
+
+// ---- user groups -------------------------------------------------------------
+
+fn group_row(row: &Row<'_>) -> R<UserGroup> {
+    Ok(UserGroup {
+        id: common::parse_group_id(&get::<String>(row, 0)?)?,
+        name: get(row, 1)?,
+        created_at: get_ts(row, 2)?,
+        updated_at: get_ts(row, 3)?,
+    })
+}
+
+pub(crate) fn get_user_group(c: &Connection, id: &UserGroupId) -> R<Option<UserGroup>> {
+    one(
+        c,
+        "SELECT id, name, created_at, updated_at FROM user_groups WHERE id = ?1",
+        [id.as_str()],
+        group_row,
+    )
+}
+
+pub(crate) fn list_user_groups(c: &Connection, page: Page) -> R<Paged<UserGroup>> {
+    let (limit, offset) = limit_offset(page);
+    let rows = collect(
+        c,
+        "SELECT id, name, created_at, updated_at FROM user_groups \
+         ORDER BY id LIMIT ?1 OFFSET ?2",
+        params![limit, offset],
+        group_row,
+    )?;
+    Ok(Paged::from_overfetch(rows, page))
+}
+
+pub(crate) fn create_user_group(
+    c: &Connection,
+    new: &NewUserGroup,
+    at: DateTime<Utc>,
+) -> R<UserGroup> {
+    c.prepare_cached(
+        "INSERT INTO user_groups (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+    )
+    .map_err(db)?
+    .execute(params![new.id.as_str(), new.name, ts(at)])
+    .map_err(unique_as_conflict("user group"))?;
+    let group = get_user_group(c, &new.id)?.ok_or(StoreError::NotFound {
+        entity: "user group",
+    })?;
+    insert_event(c, &common::ev_user_group_created(&group))?;
+    Ok(group)
+}
+
+pub(crate) fn update_user_group(
+    c: &Connection,
+    id: &UserGroupId,
+    patch: &UserGroupPatch,
+    at: DateTime<Utc>,
+) -> R<Option<UserGroup>> {
+    let Some(mut group) = get_user_group(c, id)? else {
+        return Ok(None);
+    };
+    if let Some(name) = &patch.name {
+        group.name = name.clone();
+    }
+    exec(
+        c,
+        "UPDATE user_groups SET name = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id.as_str(), group.name, ts(at)],
+    )?;
+    group.updated_at = at;
+    insert_event(c, &common::ev_user_group_updated(&group))?;
+    Ok(Some(group))
+}
+
+pub(crate) fn delete_user_group(c: &Connection, id: &UserGroupId, at: DateTime<Utc>) -> R<bool> {
+    let n = exec(c, "DELETE FROM user_groups WHERE id = ?1", [id.as_str()])?;
+    if n == 0 {
+        return Ok(false);
+    }
+    exec(
+        c,
+        "DELETE FROM token_groups WHERE group_id = ?1",
+        [id.as_str()],
+    )?;
+    exec(
+        c,
+        "DELETE FROM charger_groups WHERE group_id = ?1",
+        [id.as_str()],
+    )?;
+    insert_event(c, &common::ev_user_group_deleted(id, at))?;
+    Ok(true)
+}
+
+fn require_groups(c: &Connection, groups: &[UserGroupId]) -> R<()> {
+    for g in groups {
+        if get_user_group(c, g)?.is_none() {
+            return Err(StoreError::NotFound {
+                entity: "user group",
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn token_groups(c: &Connection, id_tag: &IdTag) -> R<Vec<UserGroupId>> {
+    collect(
+        c,
+        "SELECT group_id FROM token_groups WHERE id_tag_key = ?1 ORDER BY group_id",
+        [id_tag.key()],
+        |row| common::parse_group_id(&get::<String>(row, 0)?),
+    )
+}
+
+pub(crate) fn set_token_groups(
+    c: &Connection,
+    id_tag: &IdTag,
+    groups: Vec<UserGroupId>,
+    at: DateTime<Utc>,
+) -> R<Option<Vec<UserGroupId>>> {
+    let Some(token) = get_token(c, id_tag)? else {
+        return Ok(None);
+    };
+    let groups = common::normalized(groups);
+    require_groups(c, &groups)?;
+    exec(
+        c,
+        "DELETE FROM token_groups WHERE id_tag_key = ?1",
+        [id_tag.key()],
+    )?;
+    for g in &groups {
+        exec(
+            c,
+            "INSERT INTO token_groups (id_tag_key, group_id) VALUES (?1, ?2)",
+            params![id_tag.key(), g.as_str()],
+        )?;
+    }
+    insert_event(
+        c,
+        &common::ev_token_groups_changed(&token.id_tag, &groups, at),
+    )?;
+    Ok(Some(groups))
+}
+
+pub(crate) fn charger_access(c: &Connection, id: &ChargerId) -> R<Option<ChargerAccessRule>> {
+    let Some(access) = one(
+        c,
+        "SELECT access FROM chargers WHERE id = ?1",
+        [id.as_str()],
+        |row| common::parse_access(&get::<String>(row, 0)?),
+    )?
+    else {
+        return Ok(None);
+    };
+    let allowed_groups = collect(
+        c,
+        "SELECT group_id FROM charger_groups WHERE charger_id = ?1 ORDER BY group_id",
+        [id.as_str()],
+        |row| common::parse_group_id(&get::<String>(row, 0)?),
+    )?;
+    Ok(Some(ChargerAccessRule {
+        access,
+        allowed_groups,
+    }))
+}
+
+pub(crate) fn set_charger_access(
+    c: &Connection,
+    id: &ChargerId,
+    rule: ChargerAccessRule,
+    at: DateTime<Utc>,
+) -> R<Option<ChargerAccessRule>> {
+    let rule = ChargerAccessRule {
+        access: rule.access,
+        allowed_groups: common::normalized(rule.allowed_groups),
+    };
+    require_groups(c, &rule.allowed_groups)?;
+    let n = exec(
+        c,
+        "UPDATE chargers SET access = ?2 WHERE id = ?1",
+        params![id.as_str(), rule.access.as_str()],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    exec(
+        c,
+        "DELETE FROM charger_groups WHERE charger_id = ?1",
+        [id.as_str()],
+    )?;
+    for g in &rule.allowed_groups {
+        exec(
+            c,
+            "INSERT INTO charger_groups (charger_id, group_id) VALUES (?1, ?2)",
+            params![id.as_str(), g.as_str()],
+        )?;
+    }
+    insert_event(c, &common::ev_charger_access_changed(id, &rule, at))?;
+    Ok(Some(rule))
 }
