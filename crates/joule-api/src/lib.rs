@@ -95,6 +95,10 @@ pub fn router(state: ApiState) -> Router {
             put(user_groups::set_token_groups),
         )
         .route(
+            "/api/v1/chargers/{id}/tariff",
+            get(tariffs::get_charger_tariff).put(tariffs::set_charger_tariff),
+        )
+        .route(
             "/api/v1/chargers/{id}/access",
             put(user_groups::set_charger_access),
         )

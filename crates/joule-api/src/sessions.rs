@@ -4,7 +4,11 @@ use axum::extract::State;
 use axum::Json;
 use joule_domain::SessionId;
 
-use crate::dto::session::{MeterValue, Session, SessionDetail, SessionQuery};
+use joule_domain::session_cost::price_session_cost;
+
+use crate::dto::session::{
+    MeterValue, Session, SessionCost, SessionDetail, SessionQuery, SessionTariff,
+};
 use crate::dto::SessionPage;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -39,7 +43,8 @@ pub async fn list_sessions(
     }))
 }
 
-/// Get a session with its energy, peak power and meter values.
+/// Get a session with its energy, peak power, meter values, the tariff
+/// version frozen at its start, and its running or final cost.
 #[utoipa::path(
     get, path = "/api/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id (UUID)")),
@@ -62,8 +67,46 @@ pub async fn get_session(
         .ok_or_else(|| ApiError::SessionNotFound(id.to_string()))?;
     let meter_values = state.store.session_meter_values(id).await?;
     let connected = state.commands.is_connected(&session.charger_id);
+    let cost = match &session.tariff {
+        Some(t) => cost(&state, &session, &meter_values, t).await?,
+        None => None,
+    };
     Ok(Json(SessionDetail {
+        tariff: session.tariff.clone().map(SessionTariff::from),
+        cost,
         session: Session::from_domain(session, connected),
         meter_values: meter_values.into_iter().map(MeterValue::from).collect(),
     }))
+}
+
+/// The session priced with its frozen tariff version, up to its stop or
+/// now. `None` (logged) when that version is gone or cannot price it.
+async fn cost(
+    state: &ApiState,
+    session: &joule_domain::session::Session,
+    meter_values: &[joule_domain::session::StoredMeterValue],
+    t: &joule_domain::session::SessionTariff,
+) -> ApiResult<Option<SessionCost>> {
+    let Some(tariff) = state
+        .store
+        .get_tariff_version(&t.tariff_id, t.version)
+        .await?
+    else {
+        tracing::warn!(session_id = %session.id, tariff_id = %t.tariff_id, version = t.version,
+            "the session's tariff version is missing");
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let priced_until = session.stopped_at.unwrap_or(now).max(session.started_at);
+    match price_session_cost(session, meter_values, &tariff, now) {
+        Ok(b) => Ok(Some(SessionCost::new(
+            &b,
+            session.stopped_at.is_some(),
+            priced_until,
+        ))),
+        Err(e) => {
+            tracing::warn!(session_id = %session.id, error = %e, "the session cannot be priced");
+            Ok(None)
+        }
+    }
 }

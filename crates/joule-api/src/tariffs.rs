@@ -12,7 +12,8 @@ use joule_domain::error::StoreError;
 use joule_domain::ids::ConnectorId;
 
 use crate::dto::tariff::{
-    DefaultTariff, PriceQuery, PriceQuote, SetDefaultTariff, Tariff, TariffInput, TariffQuery,
+    ChargerTariff, DefaultTariff, PriceQuery, PriceQuote, SetChargerTariff, SetDefaultTariff,
+    Tariff, TariffInput, TariffQuery,
 };
 use crate::dto::TariffPage;
 use crate::extract::{path_charger_id, ApiJson, ApiPath, ApiQuery};
@@ -183,8 +184,72 @@ pub async fn set_default_tariff(
     Ok(Json(stored.into()))
 }
 
+/// A charger's own tariff (`null`: the default tariff applies).
+#[utoipa::path(
+    get, path = "/api/v1/chargers/{id}/tariff", tag = "chargers",
+    params(("id" = String, Path, description = "Charger id")),
+    responses(
+        (status = 200, description = "The charger's tariff", body = ChargerTariff),
+        (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown charger (`charger_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid id (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_charger_tariff(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<ChargerTariff>> {
+    let id = path_charger_id(&id)?;
+    let tariff_id = state
+        .store
+        .charger_tariff(&id)
+        .await?
+        .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?;
+    Ok(Json(ChargerTariff {
+        charger_id: id.to_string(),
+        tariff_id,
+    }))
+}
+
+/// Set or clear (`{"tariff_id": null}`) a charger's own tariff: sessions
+/// starting there are priced with it instead of the default (see
+/// docs/pricing.md, "Precedence"). Running sessions keep their price.
+#[utoipa::path(
+    put, path = "/api/v1/chargers/{id}/tariff", tag = "chargers",
+    params(("id" = String, Path, description = "Charger id")),
+    request_body = SetChargerTariff,
+    responses(
+        (status = 200, description = "The charger's tariff now", body = ChargerTariff),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown charger (`charger_not_found`) or tariff (`tariff_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid id or body (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn set_charger_tariff(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<SetChargerTariff>,
+) -> ApiResult<Json<ChargerTariff>> {
+    let id = path_charger_id(&id)?;
+    let requested = body.tariff_id;
+    let tariff_id = state
+        .store
+        .set_charger_tariff(&id, requested.as_deref(), state.clock.now())
+        .await
+        .map_err(|e| match (e, &requested) {
+            (StoreError::NotFound { .. }, Some(t)) => ApiError::TariffNotFound(t.clone()),
+            (other, _) => other.into(),
+        })?
+        .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?;
+    Ok(Json(ChargerTariff {
+        charger_id: id.to_string(),
+        tariff_id,
+    }))
+}
+
 /// The price a driver pays at a connector (public, no API key): the
-/// default tariff in force now, its text in the driver's language, unit
+/// charger's own tariff, else the default tariff, in force now, its text in the driver's language, unit
 /// prices excluding and including VAT, fees, and the card hold amount.
 #[utoipa::path(
     get, path = "/api/v1/public/chargers/{id}/connectors/{connector_id}/price", tag = "public",
@@ -218,15 +283,16 @@ pub async fn public_price(
             )
         })?;
     let lang = query.parse()?;
-    state
+    let own = state
         .store
-        .get_charger(&id)
+        .charger_tariff(&id)
         .await?
         .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?;
-    let tariff = state
-        .store
-        .default_tariff()
-        .await?
+    let tariff = match own {
+        Some(own) => state.store.get_tariff(&own).await?,
+        None => state.store.default_tariff().await?,
+    };
+    let tariff = tariff
         .filter(|t| t.in_force_at(state.clock.now()))
         .ok_or_else(|| ApiError::NoTariff(id.to_string()))?;
     Ok(Json(PriceQuote::new(

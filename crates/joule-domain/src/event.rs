@@ -48,6 +48,8 @@ pub enum EventKind {
     ChargerAccessChanged,
     /// A token's group memberships changed.
     TokenGroupsChanged,
+    /// A charger's own tariff was set, changed or cleared.
+    ChargerTariffChanged,
 }
 
 impl EventKind {
@@ -80,6 +82,7 @@ impl EventKind {
             Self::UserGroupDeleted => "user_group.deleted",
             Self::ChargerAccessChanged => "charger.access_changed",
             Self::TokenGroupsChanged => "token.groups_changed",
+            Self::ChargerTariffChanged => "charger.tariff_changed",
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod page;
 pub mod pricing;
 pub mod service;
 pub mod session;
+pub mod session_cost;
 pub mod store;
 pub mod tariffs;
 pub mod token;

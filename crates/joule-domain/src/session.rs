@@ -62,9 +62,20 @@ pub struct Session {
     pub last_meter_at: Option<DateTime<Utc>>,
     pub last_meter_wh: Option<i64>,
     pub peak_power_w: Option<i64>,
+    /// The tariff version in force when the session started (NEVI: its
+    /// price never changes for this session); `None` when no tariff applied.
+    pub tariff: Option<SessionTariff>,
     /// Server clock.
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A reference to one immutable tariff version: what a session is priced
+/// with, whatever happens to the tariff afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionTariff {
+    pub tariff_id: String,
+    pub version: i64,
 }
 
 impl Session {
@@ -192,6 +203,7 @@ mod tests {
             last_meter_at: None,
             last_meter_wh: None,
             peak_power_w: None,
+            tariff: None,
             created_at: t,
             updated_at: t,
         }

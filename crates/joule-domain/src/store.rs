@@ -118,7 +118,9 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Idempotent: a resend of the same start returns the recorded session
-    /// with `created = false`.
+    /// with `created = false`. A new session records, in the same
+    /// transaction, the tariff version in force (see `docs/pricing.md`,
+    /// "Frozen price").
     async fn start_session(&self, start: StartSession) -> StoreResult<StartOutcome>;
     /// Idempotent; see [`StopOutcome`]. `transaction_data` is stored as
     /// meter values of the session in the same transaction.
@@ -171,7 +173,9 @@ pub trait ApiKeyStore: Send + Sync {
 /// storing; the store keeps the OCPI JSON as it is given.
 #[async_trait]
 pub trait TariffStore: Send + Sync {
-    /// Stores version 1. Fails with `Conflict` when the id exists.
+    /// Stores version 1 (or, for an id that was deleted before, one more
+    /// than its last version, since versions are never reused). Fails with
+    /// `Conflict` when the id exists.
     async fn create_tariff(&self, new: NewTariff, at: DateTime<Utc>) -> StoreResult<StoredTariff>;
     async fn get_tariff(&self, id: &str) -> StoreResult<Option<StoredTariff>>;
     /// Ordered by id.
@@ -196,6 +200,24 @@ pub trait TariffStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<StoredTariff>>;
     async fn default_tariff(&self) -> StoreResult<Option<StoredTariff>>;
+    /// One version of a tariff, as it was written (versions are immutable
+    /// and outlive edits and deletion: sessions are priced with them).
+    /// `created_at` and `updated_at` are both the instant the version was
+    /// written. `None` when no such version exists.
+    async fn get_tariff_version(&self, id: &str, version: i64)
+        -> StoreResult<Option<StoredTariff>>;
+    /// Sets (or with `None` clears) the charger's own tariff, which takes
+    /// precedence over the default when a session starts there, and returns
+    /// it. `None` when the charger is unknown; `NotFound` (entity `tariff`)
+    /// when the tariff is unknown. Deleting a tariff clears it on chargers.
+    async fn set_charger_tariff(
+        &self,
+        id: &ChargerId,
+        tariff_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Option<String>>>;
+    /// The charger's own tariff id; `None` when the charger is unknown.
+    async fn charger_tariff(&self, id: &ChargerId) -> StoreResult<Option<Option<String>>>;
 }
 
 /// User groups, token memberships and charger access rules.

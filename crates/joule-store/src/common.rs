@@ -351,6 +351,15 @@ pub(crate) fn flatten_samples(
 
 // ---- tariffs -------------------------------------------------------------
 
+/// A session's frozen tariff from its two nullable columns.
+pub(crate) fn session_tariff(
+    id: Option<String>,
+    version: Option<i64>,
+) -> Option<joule_domain::session::SessionTariff> {
+    id.zip(version)
+        .map(|(tariff_id, version)| joule_domain::session::SessionTariff { tariff_id, version })
+}
+
 pub(crate) fn tariff_json(
     new: &joule_domain::tariffs::NewTariff,
 ) -> Result<(String, String), StoreError> {
@@ -392,6 +401,16 @@ pub(crate) fn ev_tariff_created(t: &joule_domain::tariffs::StoredTariff) -> NewE
 
 pub(crate) fn ev_tariff_updated(t: &joule_domain::tariffs::StoredTariff) -> NewEvent {
     NewEvent::new(EventKind::TariffUpdated, t.updated_at).payload(tariff_payload(t))
+}
+
+pub(crate) fn ev_charger_tariff_changed(
+    id: &ChargerId,
+    tariff_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> NewEvent {
+    NewEvent::new(EventKind::ChargerTariffChanged, at)
+        .charger(id)
+        .payload(json!({ "tariff_id": tariff_id }))
 }
 
 pub(crate) fn ev_tariff_deleted(id: &str, at: DateTime<Utc>) -> NewEvent {

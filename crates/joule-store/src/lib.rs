@@ -44,7 +44,8 @@ macro_rules! session_cols {
     () => {
         "transaction_id, id, charger_id, connector_id, id_tag, start_authorization, state, \
          reservation_id, started_at, meter_start_wh, stopped_at, meter_stop_wh, stop_reason, \
-         stop_id_tag, last_meter_at, last_meter_wh, peak_power_w, created_at, updated_at"
+         stop_id_tag, last_meter_at, last_meter_wh, peak_power_w, created_at, updated_at, \
+         tariff_id, tariff_version"
     };
 }
 macro_rules! token_cols {

@@ -31,6 +31,11 @@ pub const SQLITE: &[Migration] = &[
         name: "user_groups",
         sql: include_str!("../migrations/sqlite/0003_user_groups.sql"),
     },
+    Migration {
+        version: 4,
+        name: "session_tariffs",
+        sql: include_str!("../migrations/sqlite/0004_session_tariffs.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -48,6 +53,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 3,
         name: "user_groups",
         sql: include_str!("../migrations/postgres/0003_user_groups.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "session_tariffs",
+        sql: include_str!("../migrations/postgres/0004_session_tariffs.sql"),
     },
 ];
 

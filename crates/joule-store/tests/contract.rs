@@ -20,6 +20,7 @@ use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
 use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::page::Page;
+use joule_domain::session::SessionTariff;
 use joule_domain::session::{SessionFilter, SessionState, StartSession, StopOutcome, StopSession};
 use joule_domain::store::Store;
 use joule_domain::tariffs::NewTariff;
@@ -139,6 +140,8 @@ contract_tests!(
     timestamps_round_trip_with_microseconds,
     tariff_crud_conflict_and_versions,
     default_tariff_set_clear_and_delete,
+    session_keeps_the_tariff_version_it_started_with,
+    charger_tariff_takes_precedence_over_the_default,
     user_group_crud_and_events,
     token_groups_set_replace_and_cleanup,
     charger_access_set_and_cleanup,
@@ -1246,6 +1249,133 @@ async fn tariff_crud_conflict_and_versions(h: &Harness) {
     assert_eq!(
         events[2].payload,
         serde_json::json!({"tariff_id": "T1", "version": 3, "currency": "EUR"})
+    );
+}
+
+/// NEVI frozen price: a session records the default tariff's version at
+/// start; replacing (or deleting) the tariff later leaves that version
+/// readable and the session pointing at it.
+async fn session_keeps_the_tariff_version_it_started_with(h: &Harness) {
+    let s = &h.store;
+    charger(h, "CP1").await;
+    // No default tariff: the session has none.
+    let none = s.start_session(start("CP1", "TAG0", 0, 0)).await.unwrap();
+    assert_eq!(none.session.tariff, None);
+
+    s.create_tariff(new_tariff("T1", "0.30"), t(1))
+        .await
+        .unwrap();
+    s.set_default_tariff(Some("T1"), t(1)).await.unwrap();
+    let before = s
+        .start_session(start("CP1", "TAG1", 100, 2))
+        .await
+        .unwrap()
+        .session;
+    let v1 = SessionTariff {
+        tariff_id: "T1".into(),
+        version: 1,
+    };
+    assert_eq!(before.tariff, Some(v1.clone()));
+
+    s.update_tariff("T1", new_tariff("T1", "0.50"), t(3))
+        .await
+        .unwrap();
+    let after = s
+        .start_session(start("CP1", "TAG2", 200, 4))
+        .await
+        .unwrap()
+        .session;
+    assert_eq!(after.tariff.as_ref().map(|t| t.version), Some(2));
+    // A resend of the first start still returns version 1.
+    let resent = s.start_session(start("CP1", "TAG1", 100, 2)).await.unwrap();
+    assert!(!resent.created);
+    assert_eq!(resent.session.tariff, Some(v1.clone()));
+    assert_eq!(
+        s.get_session(before.id).await.unwrap().unwrap().tariff,
+        Some(v1)
+    );
+
+    let old = s.get_tariff_version("T1", 1).await.unwrap().unwrap();
+    assert_eq!(old.version, 1);
+    assert_eq!(old.tariff, new_tariff("T1", "0.30").tariff);
+    let new = s.get_tariff_version("T1", 2).await.unwrap().unwrap();
+    assert_eq!(new.tariff, new_tariff("T1", "0.50").tariff);
+    assert!(s.get_tariff_version("T1", 3).await.unwrap().is_none());
+
+    // Versions outlive the tariff and are never reused.
+    assert!(s.delete_tariff("T1", t(5)).await.unwrap());
+    assert!(s.get_tariff_version("T1", 1).await.unwrap().is_some());
+    let again = s
+        .create_tariff(new_tariff("T1", "0.90"), t(6))
+        .await
+        .unwrap();
+    assert_eq!(again.version, 3);
+    let old = s.get_tariff_version("T1", 1).await.unwrap().unwrap();
+    assert_eq!(old.tariff, new_tariff("T1", "0.30").tariff);
+}
+
+async fn charger_tariff_takes_precedence_over_the_default(h: &Harness) {
+    let s = &h.store;
+    charger(h, "CP1").await;
+    charger(h, "CP2").await;
+    s.create_tariff(new_tariff("DEF", "0.30"), t(0))
+        .await
+        .unwrap();
+    s.create_tariff(new_tariff("OWN", "0.20"), t(0))
+        .await
+        .unwrap();
+    s.set_default_tariff(Some("DEF"), t(0)).await.unwrap();
+
+    assert_eq!(s.charger_tariff(&cid("CP1")).await.unwrap(), Some(None));
+    assert_eq!(s.charger_tariff(&cid("NOPE")).await.unwrap(), None);
+    assert_eq!(
+        s.set_charger_tariff(&cid("NOPE"), Some("OWN"), t(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        s.set_charger_tariff(&cid("CP1"), Some("MISSING"), t(1))
+            .await,
+        Err(StoreError::NotFound { entity: "tariff" })
+    ));
+    assert_eq!(
+        s.set_charger_tariff(&cid("CP1"), Some("OWN"), t(1))
+            .await
+            .unwrap(),
+        Some(Some("OWN".into()))
+    );
+    // Setting it again records nothing.
+    s.set_charger_tariff(&cid("CP1"), Some("OWN"), t(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.charger_tariff(&cid("CP1")).await.unwrap(),
+        Some(Some("OWN".into()))
+    );
+
+    let tariff_of =
+        |out: joule_domain::session::StartOutcome| out.session.tariff.unwrap().tariff_id;
+    let own = s.start_session(start("CP1", "TAG1", 0, 2)).await.unwrap();
+    assert_eq!(tariff_of(own), "OWN");
+    let def = s.start_session(start("CP2", "TAG1", 0, 2)).await.unwrap();
+    assert_eq!(tariff_of(def), "DEF");
+
+    // Deleting the tariff clears it on the charger: the default applies.
+    assert!(s.delete_tariff("OWN", t(3)).await.unwrap());
+    assert_eq!(s.charger_tariff(&cid("CP1")).await.unwrap(), Some(None));
+    let after = s.start_session(start("CP1", "TAG2", 0, 4)).await.unwrap();
+    assert_eq!(tariff_of(after), "DEF");
+
+    let events = s.events_after(0, 100).await.unwrap();
+    let changes: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "charger.tariff_changed")
+        .map(|e| e.payload["tariff_id"].clone())
+        .collect();
+    assert_eq!(
+        changes,
+        vec![serde_json::json!("OWN"), serde_json::Value::Null]
     );
 }
 

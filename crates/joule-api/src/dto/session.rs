@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use joule_domain::auth::AuthorizationStatus as DomainAuthorization;
+use joule_domain::money::{decimal_number, Decimal, Money};
 use joule_domain::page::Page;
+use joule_domain::pricing::{PriceAmount, PriceBreakdown, PriceCapKind};
 use joule_domain::session as domain;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -150,13 +152,182 @@ impl From<domain::StoredMeterValue> for MeterValue {
     }
 }
 
-/// A session with its meter values.
+/// A session with its meter values, its frozen tariff and its cost.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SessionDetail {
     #[serde(flatten)]
     pub session: Session,
+    /// The tariff version in force when the session started; the session is
+    /// always priced with it (NEVI), whatever happened to the tariff since.
+    /// `null` when no tariff applied.
+    pub tariff: Option<SessionTariff>,
+    /// The running cost (active session: up to now) or the final cost
+    /// (ended); `null` without a tariff.
+    pub cost: Option<SessionCost>,
     /// In charger-time order.
     pub meter_values: Vec<MeterValue>,
+}
+
+/// A tariff version.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionTariff {
+    pub id: String,
+    pub version: i64,
+}
+
+impl From<domain::SessionTariff> for SessionTariff {
+    fn from(t: domain::SessionTariff) -> Self {
+        Self {
+            id: t.tariff_id,
+            version: t.version,
+        }
+    }
+}
+
+/// An amount rounded to minor units: as a decimal number in currency units
+/// (like OCPI) and as integer minor units.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct Amount {
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub excl_vat: Decimal,
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub incl_vat: Decimal,
+    pub excl_vat_minor: i64,
+    pub incl_vat_minor: i64,
+}
+
+impl From<PriceAmount> for Amount {
+    fn from(a: PriceAmount) -> Self {
+        let number = |m: Money| m.to_decimal().normalize();
+        Self {
+            excl_vat: number(a.excl_vat),
+            incl_vat: number(a.incl_vat),
+            excl_vat_minor: a.excl_vat.minor(),
+            incl_vat_minor: a.incl_vat.minor(),
+        }
+    }
+}
+
+/// One dimension at one VAT rate, as billed (where rounding happens).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CostLine {
+    /// OCPI dimension: `ENERGY`, `TIME`, `PARKING_TIME` or `FLAT`.
+    pub dimension: String,
+    /// VAT percentage; absent when no VAT applies.
+    #[serde(
+        with = "decimal_number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<f64>)]
+    pub vat: Option<Decimal>,
+    /// Billed volume: kWh (ENERGY), hours (TIME, PARKING_TIME), 1 (FLAT).
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub volume: Decimal,
+    pub cost: Amount,
+}
+
+/// A min/max price that changed the total.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CostAdjustment {
+    /// `min_price` or `max_price`.
+    pub kind: String,
+    /// `total − subtotal`, minor units (negative for `max_price`).
+    pub excl_vat_minor: i64,
+    pub incl_vat_minor: i64,
+}
+
+/// The priced session (see docs/pricing.md: one rounding per dimension and
+/// VAT rate, so the lines add up to the total).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionCost {
+    /// ISO 4217.
+    pub currency: String,
+    /// `false` while the session runs: the cost so far.
+    pub is_final: bool,
+    /// The instant the session is priced up to (its stop, or now).
+    pub priced_until: DateTime<Utc>,
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub total_excl_vat: Decimal,
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub total_incl_vat: Decimal,
+    pub total_excl_vat_minor: i64,
+    pub total_incl_vat_minor: i64,
+    /// Per dimension, as in an OCPI CDR.
+    pub total_energy_cost: Amount,
+    pub total_time_cost: Amount,
+    pub total_parking_cost: Amount,
+    pub total_fixed_cost: Amount,
+    /// kWh.
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub total_energy: Decimal,
+    /// Hours charging.
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub total_time: Decimal,
+    /// Hours idle.
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub total_parking_time: Decimal,
+    /// Billed lines, one per dimension and VAT rate.
+    pub breakdown: Vec<CostLine>,
+    pub price_cap: Option<CostAdjustment>,
+}
+
+fn hours(seconds: Decimal) -> Decimal {
+    (seconds / Decimal::from(3600)).round_dp(4).normalize()
+}
+
+impl SessionCost {
+    pub fn new(b: &PriceBreakdown, is_final: bool, priced_until: DateTime<Utc>) -> Self {
+        let total = Amount::from(b.total_cost);
+        Self {
+            currency: b.currency.code().to_owned(),
+            is_final,
+            priced_until,
+            total_excl_vat: total.excl_vat,
+            total_incl_vat: total.incl_vat,
+            total_excl_vat_minor: total.excl_vat_minor,
+            total_incl_vat_minor: total.incl_vat_minor,
+            total_energy_cost: b.total_energy_cost.into(),
+            total_time_cost: b.total_time_cost.into(),
+            total_parking_cost: b.total_parking_cost.into(),
+            total_fixed_cost: b.total_fixed_cost.into(),
+            total_energy: b.total_energy_kwh.normalize(),
+            total_time: hours(b.total_charging_s),
+            total_parking_time: hours(b.total_idle_s),
+            breakdown: b
+                .groups
+                .iter()
+                .map(|g| {
+                    let volume = match g.dimension.as_str() {
+                        "TIME" | "PARKING_TIME" => hours(g.volume),
+                        _ => g.volume.normalize(),
+                    };
+                    CostLine {
+                        dimension: g.dimension.as_str().to_owned(),
+                        vat: g.vat.map(|v| v.normalize()),
+                        volume,
+                        cost: g.cost.into(),
+                    }
+                })
+                .collect(),
+            price_cap: b.price_cap.map(|c| CostAdjustment {
+                kind: match c.kind {
+                    PriceCapKind::MinPrice => "min_price",
+                    PriceCapKind::MaxPrice => "max_price",
+                }
+                .to_owned(),
+                excl_vat_minor: c.adjustment_excl_vat_minor,
+                incl_vat_minor: c.adjustment_incl_vat_minor,
+            }),
+        }
+    }
 }
 
 /// Query of `GET /sessions`.

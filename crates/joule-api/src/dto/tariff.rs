@@ -167,6 +167,23 @@ pub struct SetDefaultTariff {
     pub tariff_id: Option<String>,
 }
 
+/// Body of `PUT /chargers/{id}/tariff`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetChargerTariff {
+    /// The charger's own tariff, taking precedence over the default; `null`
+    /// for none (the default applies).
+    pub tariff_id: Option<String>,
+}
+
+/// A charger's own tariff.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChargerTariff {
+    pub charger_id: String,
+    /// `null` when the charger has none (the default tariff applies).
+    pub tariff_id: Option<String>,
+}
+
 /// The default tariff.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DefaultTariff {

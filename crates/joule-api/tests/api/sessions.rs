@@ -186,3 +186,141 @@ async fn unknown_and_malformed_session_ids() {
         json!([{"field": "id", "message": "session id is not a valid UUID"}])
     );
 }
+
+fn energy_tariff(price: f64) -> serde_json::Value {
+    json!({"tariff": {
+        "country_code": "DE", "party_id": "JOU", "id": "T1", "currency": "EUR",
+        "elements": [{"price_components": [
+            {"type": "ENERGY", "price": price, "vat": 20, "step_size": 1}
+        ]}],
+        "last_updated": "2026-01-01T00:00:00Z"
+    }})
+}
+
+/// NEVI frozen price: the session is priced with the tariff version in force
+/// at its start, running and final, even after the tariff is replaced.
+#[tokio::test]
+async fn detail_has_running_and_final_cost_at_the_frozen_price() {
+    let app = TestApp::new().await;
+    app.charger(ONLINE).await;
+    let (status, body) = app.post("/api/v1/tariffs", energy_tariff(0.30)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .put("/api/v1/tariffs/default", json!({"tariff_id": "T1"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Without a tariff a session has no cost.
+    app.store.set_default_tariff(None, t0()).await.unwrap();
+    let (free, _) = start(&app, ONLINE, "FREE", t0() - Duration::hours(2)).await;
+    let (_, body) = app.get(&format!("/api/v1/sessions/{free}")).await;
+    assert_eq!(
+        (&body["tariff"], &body["cost"]),
+        (&json!(null), &json!(null))
+    );
+    app.store
+        .set_default_tariff(Some("T1"), t0())
+        .await
+        .unwrap();
+
+    let (id, tx) = start(&app, ONLINE, "TAG1", t0()).await;
+    app.store
+        .record_meter_values(
+            &ChargerId::parse(ONLINE).unwrap(),
+            MeterReport {
+                connector_id: ConnectorId::new(1).unwrap(),
+                transaction_id: Some(tx),
+                samples: vec![MeterSample {
+                    timestamp: t0() + Duration::minutes(30),
+                    values: vec![sampled("6", None, "kWh")],
+                }],
+                received_at: t0() + Duration::minutes(30),
+            },
+        )
+        .await
+        .unwrap();
+
+    // Running: 5 kWh so far × 0.30 = 1.50, + 20 % VAT = 1.80.
+    app.clock.set(t0() + Duration::minutes(45));
+    let (status, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tariff"], json!({"id": "T1", "version": 1}));
+    let cost = &body["cost"];
+    assert_eq!(cost["is_final"], false);
+    assert_eq!(cost["currency"], "EUR");
+    assert_eq!(cost["total_excl_vat"], json!(1.5));
+    assert_eq!(cost["total_incl_vat"], json!(1.8));
+    assert_eq!(cost["total_incl_vat_minor"], 180);
+    assert_eq!(cost["total_time"], json!(0.75));
+
+    app.store
+        .stop_session(StopSession {
+            charger_id: ChargerId::parse(ONLINE).unwrap(),
+            transaction_id: tx,
+            id_tag: None,
+            meter_stop_wh: 11_000,
+            stopped_at: t0() + Duration::minutes(60),
+            reason: None,
+            transaction_data: vec![],
+            received_at: t0() + Duration::minutes(60),
+        })
+        .await
+        .unwrap();
+
+    // Final: 10 kWh × 0.30 = 3.00, VAT 0.60, 3.60.
+    let expected = json!({
+        "currency": "EUR",
+        "is_final": true,
+        "priced_until": (t0() + Duration::minutes(60)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "total_excl_vat": 3.0,
+        "total_incl_vat": 3.6,
+        "total_excl_vat_minor": 300,
+        "total_incl_vat_minor": 360,
+        "total_energy_cost": {"excl_vat": 3.0, "incl_vat": 3.6, "excl_vat_minor": 300, "incl_vat_minor": 360},
+        "total_time_cost": {"excl_vat": 0.0, "incl_vat": 0.0, "excl_vat_minor": 0, "incl_vat_minor": 0},
+        "total_parking_cost": {"excl_vat": 0.0, "incl_vat": 0.0, "excl_vat_minor": 0, "incl_vat_minor": 0},
+        "total_fixed_cost": {"excl_vat": 0.0, "incl_vat": 0.0, "excl_vat_minor": 0, "incl_vat_minor": 0},
+        "total_energy": 10.0,
+        "total_time": 1.0,
+        "total_parking_time": 0.0,
+        "breakdown": [{
+            "dimension": "ENERGY", "vat": 20.0, "volume": 10.0,
+            "cost": {"excl_vat": 3.0, "incl_vat": 3.6, "excl_vat_minor": 300, "incl_vat_minor": 360}
+        }],
+        "price_cap": null
+    });
+    app.clock.set(t0() + Duration::hours(5));
+    let (_, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(body["cost"], expected, "{body}");
+
+    // Replacing the tariff changes nothing for this session…
+    let (status, body) = app.put("/api/v1/tariffs/T1", energy_tariff(0.50)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"], 2);
+    let (_, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(body["tariff"], json!({"id": "T1", "version": 1}));
+    assert_eq!(body["cost"], expected);
+    // …while a session started now gets the new version.
+    let (next, _) = start(&app, ONLINE, "TAG2", t0() + Duration::hours(5)).await;
+    let (_, body) = app.get(&format!("/api/v1/sessions/{next}")).await;
+    assert_eq!(body["tariff"], json!({"id": "T1", "version": 2}));
+    assert_eq!(body["cost"]["total_incl_vat_minor"], 0);
+}
+
+#[tokio::test]
+async fn a_session_gets_its_chargers_own_tariff() {
+    let app = TestApp::new().await;
+    app.charger(ONLINE).await;
+    app.post("/api/v1/tariffs", energy_tariff(0.30)).await;
+    let (status, b) = app
+        .put(
+            &format!("/api/v1/chargers/{ONLINE}/tariff"),
+            json!({"tariff_id": "T1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    // No default tariff; the charger's own applies.
+    let (id, _) = start(&app, ONLINE, "TAG1", t0()).await;
+    let (_, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(body["tariff"], json!({"id": "T1", "version": 1}));
+}

@@ -300,3 +300,52 @@ async fn tariffs_need_an_api_key_but_the_price_does_not() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(problem["code"], "unauthorized");
 }
+
+/// Precedence: a charger's own tariff over the default, for new sessions
+/// and for the public quote.
+#[tokio::test]
+async fn charger_tariff_takes_precedence_over_the_default() {
+    let app = TestApp::new().await;
+    app.charger("CP1").await;
+    for id in ["DEF", "OWN"] {
+        let (status, b) = app.post("/api/v1/tariffs", body(id)).await;
+        assert_eq!(status, StatusCode::CREATED, "{b}");
+    }
+    app.put("/api/v1/tariffs/default", json!({"tariff_id": "DEF"}))
+        .await;
+
+    let (status, b) = app.get("/api/v1/chargers/CP1/tariff").await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(b, json!({"charger_id": "CP1", "tariff_id": null}));
+    let (status, b) = app
+        .put("/api/v1/chargers/CP1/tariff", json!({"tariff_id": "OWN"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(b, json!({"charger_id": "CP1", "tariff_id": "OWN"}));
+    let (_, quote) = public_get(&app, "/api/v1/public/chargers/CP1/connectors/1/price").await;
+    assert_eq!(quote["tariff_id"], "OWN");
+
+    let (status, b) = app
+        .put("/api/v1/chargers/CP1/tariff", json!({"tariff_id": "NOPE"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{b}");
+    assert_eq!(b["code"], "tariff_not_found");
+    let (status, b) = app
+        .put("/api/v1/chargers/CP9/tariff", json!({"tariff_id": "OWN"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{b}");
+    assert_eq!(b["code"], "charger_not_found");
+    let (status, b) = app.get("/api/v1/chargers/CP9/tariff").await;
+    assert_eq!(
+        (status, &b["code"]),
+        (StatusCode::NOT_FOUND, &json!("charger_not_found"))
+    );
+
+    let (status, b) = app
+        .put("/api/v1/chargers/CP1/tariff", json!({"tariff_id": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(b["tariff_id"], json!(null));
+    let (_, quote) = public_get(&app, "/api/v1/public/chargers/CP1/connectors/1/price").await;
+    assert_eq!(quote["tariff_id"], "DEF");
+}

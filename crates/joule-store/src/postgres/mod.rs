@@ -519,6 +519,27 @@ impl TariffStore for PgStore {
     async fn default_tariff(&self) -> StoreResult<Option<StoredTariff>> {
         on_conn!(self, c => ops::default_tariff(c))
     }
+
+    async fn get_tariff_version(
+        &self,
+        id: &str,
+        version: i64,
+    ) -> StoreResult<Option<StoredTariff>> {
+        on_conn!(self, c => ops::get_tariff_version(c, id, version))
+    }
+
+    async fn set_charger_tariff(
+        &self,
+        id: &ChargerId,
+        tariff_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Option<String>>> {
+        in_tx!(self, c => ops::set_charger_tariff(c, id, tariff_id, at))
+    }
+
+    async fn charger_tariff(&self, id: &ChargerId) -> StoreResult<Option<Option<String>>> {
+        on_conn!(self, c => ops::charger_tariff(c, id))
+    }
 }
 
 #[async_trait]

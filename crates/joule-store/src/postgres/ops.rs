@@ -15,8 +15,8 @@ use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter, Store
 use joule_domain::meter::{MeterReport, MeterSample, MeterSummary};
 use joule_domain::page::{Page, Paged};
 use joule_domain::session::{
-    apply_meter_summary, Session, SessionFilter, SessionState, StartOutcome, StartSession,
-    StopOutcome, StopSession, StoredMeterValue,
+    apply_meter_summary, Session, SessionFilter, SessionState, SessionTariff, StartOutcome,
+    StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
@@ -886,6 +886,7 @@ fn session_row(row: &PgRow) -> R<Session> {
         peak_power_w: get(row, 16)?,
         created_at: get(row, 17)?,
         updated_at: get(row, 18)?,
+        tariff: common::session_tariff(get(row, 19)?, get(row, 20)?),
     })
 }
 
@@ -945,10 +946,12 @@ async fn session_of_charger(
 
 pub(crate) async fn start_session(c: &mut PgConnection, start: &StartSession) -> R<StartOutcome> {
     let key = start.id_tag.key();
+    let tariff = tariff_in_force(c, &start.charger_id).await?;
     let created = sqlx::query(
         "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
          start_authorization, state, reservation_id, started_at, meter_start_wh, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $10) \
+         updated_at, tariff_id, tariff_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $10, $11, $12) \
          ON CONFLICT (charger_id, connector_id, id_tag_key, started_at, meter_start_wh) \
          DO NOTHING",
     )
@@ -962,6 +965,8 @@ pub(crate) async fn start_session(c: &mut PgConnection, start: &StartSession) ->
     .bind(start.started_at)
     .bind(start.meter_start_wh)
     .bind(start.received_at)
+    .bind(tariff.as_ref().map(|t| t.tariff_id.as_str()))
+    .bind(tariff.as_ref().map(|t| t.version))
     .execute(&mut *c)
     .await
     .map_err(pg)?
@@ -1405,9 +1410,20 @@ pub(crate) async fn create_tariff(
     .execute(&mut *c)
     .await
     .map_err(unique_as_conflict("tariff"))?;
+    // Versions are never reused: a tariff re-created after a delete carries
+    // on after its last version.
+    sqlx::query(
+        "UPDATE tariffs SET version = 1 + COALESCE( \
+         (SELECT MAX(version) FROM tariff_versions WHERE tariff_id = $1), 0) WHERE id = $1",
+    )
+    .bind(&new.tariff.id)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
     let stored = get_tariff(c, &new.tariff.id)
         .await?
         .ok_or(StoreError::NotFound { entity: "tariff" })?;
+    write_tariff_version(c, &stored).await?;
     insert_event(c, &common::ev_tariff_created(&stored)).await?;
     Ok(stored)
 }
@@ -1437,6 +1453,7 @@ pub(crate) async fn update_tariff(
     let stored = get_tariff(c, id)
         .await?
         .ok_or(StoreError::NotFound { entity: "tariff" })?;
+    write_tariff_version(c, &stored).await?;
     insert_event(c, &common::ev_tariff_updated(&stored)).await?;
     Ok(Some(stored))
 }
@@ -1479,6 +1496,21 @@ pub(crate) async fn delete_tariff(c: &mut PgConnection, id: &str, at: DateTime<U
         return Ok(false);
     }
     insert_event(c, &common::ev_tariff_deleted(id, at)).await?;
+    let chargers =
+        sqlx::query("UPDATE chargers SET tariff_id = NULL WHERE tariff_id = $1 RETURNING id")
+            .bind(id)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+    let mut chargers = chargers
+        .iter()
+        .map(|row| get::<String>(row, 0))
+        .collect::<R<Vec<_>>>()?;
+    chargers.sort();
+    for charger in chargers {
+        let charger = common::charger_id(&charger)?;
+        insert_event(c, &common::ev_charger_tariff_changed(&charger, None, at)).await?;
+    }
     if default_tariff_id(c, true).await?.as_deref() == Some(id) {
         write_default(c, None, at).await?;
         insert_event(c, &common::ev_tariff_default_changed(Some(id), None, at)).await?;
@@ -1509,6 +1541,107 @@ pub(crate) async fn set_default_tariff(
         .await?;
     }
     Ok(tariff)
+}
+
+/// Keeps the version just written, immutable (frozen prices): a copy of the
+/// row as stored, so the body keeps its exact JSON numbers.
+async fn write_tariff_version(c: &mut PgConnection, t: &StoredTariff) -> R<()> {
+    sqlx::query(
+        "INSERT INTO tariff_versions (tariff_id, version, body, extensions, created_at) \
+         SELECT id, version, body, extensions, updated_at FROM tariffs \
+         WHERE id = $1 AND version = $2",
+    )
+    .bind(&t.tariff.id)
+    .bind(t.version)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+pub(crate) async fn get_tariff_version(
+    c: &mut PgConnection,
+    id: &str,
+    version: i64,
+) -> R<Option<StoredTariff>> {
+    sqlx::query(
+        "SELECT body::text, extensions::text, version, created_at, created_at \
+         FROM tariff_versions WHERE tariff_id = $1 AND version = $2",
+    )
+    .bind(id)
+    .bind(version)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(pg)?
+    .as_ref()
+    .map(tariff_row)
+    .transpose()
+}
+
+/// The tariff version a session starting now at `charger` is priced with:
+/// the charger's own tariff, else the default, at its current version.
+async fn tariff_in_force(c: &mut PgConnection, charger: &ChargerId) -> R<Option<SessionTariff>> {
+    let row = sqlx::query(
+        "SELECT t.id, t.version FROM tariffs t WHERE t.id = COALESCE( \
+         (SELECT tariff_id FROM chargers WHERE id = $1), \
+         (SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1))",
+    )
+    .bind(charger.as_str())
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(pg)?;
+    row.map(|row| {
+        Ok(SessionTariff {
+            tariff_id: get(&row, 0)?,
+            version: get(&row, 1)?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn set_charger_tariff(
+    c: &mut PgConnection,
+    id: &ChargerId,
+    tariff_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> R<Option<Option<String>>> {
+    let Some(row) = sqlx::query("SELECT tariff_id FROM chargers WHERE id = $1 FOR UPDATE")
+        .bind(id.as_str())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+    else {
+        return Ok(None);
+    };
+    let previous: Option<String> = get(&row, 0)?;
+    if let Some(t) = tariff_id {
+        get_tariff(c, t)
+            .await?
+            .ok_or(StoreError::NotFound { entity: "tariff" })?;
+    }
+    if previous.as_deref() != tariff_id {
+        sqlx::query("UPDATE chargers SET tariff_id = $2 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(tariff_id)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+        insert_event(c, &common::ev_charger_tariff_changed(id, tariff_id, at)).await?;
+    }
+    Ok(Some(tariff_id.map(str::to_owned)))
+}
+
+pub(crate) async fn charger_tariff(
+    c: &mut PgConnection,
+    id: &ChargerId,
+) -> R<Option<Option<String>>> {
+    sqlx::query("SELECT tariff_id FROM chargers WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .map(|row| get::<Option<String>>(&row, 0))
+        .transpose()
 }
 
 pub(crate) async fn default_tariff(c: &mut PgConnection) -> R<Option<StoredTariff>> {

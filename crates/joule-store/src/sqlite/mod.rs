@@ -599,6 +599,33 @@ impl TariffStore for SqliteStore {
     async fn default_tariff(&self) -> StoreResult<Option<StoredTariff>> {
         self.read(ops::default_tariff).await
     }
+
+    async fn get_tariff_version(
+        &self,
+        id: &str,
+        version: i64,
+    ) -> StoreResult<Option<StoredTariff>> {
+        let id = id.to_owned();
+        self.read(move |c| ops::get_tariff_version(c, &id, version))
+            .await
+    }
+
+    async fn set_charger_tariff(
+        &self,
+        id: &ChargerId,
+        tariff_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Option<String>>> {
+        let id = id.clone();
+        let tariff_id = tariff_id.map(str::to_owned);
+        self.write(move |c| ops::set_charger_tariff(c, &id, tariff_id.as_deref(), at))
+            .await
+    }
+
+    async fn charger_tariff(&self, id: &ChargerId) -> StoreResult<Option<Option<String>>> {
+        let id = id.clone();
+        self.read(move |c| ops::charger_tariff(c, &id)).await
+    }
 }
 
 #[async_trait]

@@ -16,8 +16,8 @@ use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter, Store
 use joule_domain::meter::{MeterReport, MeterSample, MeterSummary};
 use joule_domain::page::{Page, Paged};
 use joule_domain::session::{
-    apply_meter_summary, Session, SessionFilter, SessionState, StartOutcome, StartSession,
-    StopOutcome, StopSession, StoredMeterValue,
+    apply_meter_summary, Session, SessionFilter, SessionState, SessionTariff, StartOutcome,
+    StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
@@ -878,6 +878,7 @@ fn session_row(row: &Row<'_>) -> R<Session> {
         peak_power_w: get(row, 16)?,
         created_at: get_ts(row, 17)?,
         updated_at: get_ts(row, 18)?,
+        tariff: common::session_tariff(get(row, 19)?, get(row, 20)?),
     })
 }
 
@@ -923,11 +924,13 @@ fn session_of_charger(
 pub(crate) fn start_session(c: &Connection, start: &StartSession) -> R<StartOutcome> {
     let started_at = ts(start.started_at);
     let key = start.id_tag.key();
+    let tariff = tariff_in_force(c, &start.charger_id)?;
     let created = exec(
         c,
         "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
          start_authorization, state, reservation_id, started_at, meter_start_wh, created_at, \
-         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10, ?10) \
+         updated_at, tariff_id, tariff_version) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10, ?10, ?11, ?12) \
          ON CONFLICT (charger_id, connector_id, id_tag_key, started_at, meter_start_wh) \
          DO NOTHING",
         params![
@@ -941,6 +944,8 @@ pub(crate) fn start_session(c: &Connection, start: &StartSession) -> R<StartOutc
             started_at,
             start.meter_start_wh,
             ts(start.received_at),
+            tariff.as_ref().map(|t| t.tariff_id.as_str()),
+            tariff.as_ref().map(|t| t.version),
         ],
     )? > 0;
     let session = one(
@@ -1337,7 +1342,16 @@ pub(crate) fn create_tariff(c: &Connection, new: &NewTariff, at: DateTime<Utc>) 
     .map_err(db)?
     .execute(params![new.tariff.id, body, ext, ts(at)])
     .map_err(unique_as_conflict("tariff"))?;
+    // Versions are never reused: a tariff re-created after a delete carries
+    // on after its last version.
+    exec(
+        c,
+        "UPDATE tariffs SET version = 1 + COALESCE( \
+         (SELECT MAX(version) FROM tariff_versions WHERE tariff_id = ?1), 0) WHERE id = ?1",
+        [&new.tariff.id],
+    )?;
     let stored = get_tariff(c, &new.tariff.id)?.ok_or(StoreError::NotFound { entity: "tariff" })?;
+    write_tariff_version(c, &stored, &body, &ext)?;
     insert_event(c, &common::ev_tariff_created(&stored))?;
     Ok(stored)
 }
@@ -1359,6 +1373,7 @@ pub(crate) fn update_tariff(
         return Ok(None);
     }
     let stored = get_tariff(c, id)?.ok_or(StoreError::NotFound { entity: "tariff" })?;
+    write_tariff_version(c, &stored, &body, &ext)?;
     insert_event(c, &common::ev_tariff_updated(&stored))?;
     Ok(Some(stored))
 }
@@ -1388,6 +1403,21 @@ pub(crate) fn delete_tariff(c: &Connection, id: &str, at: DateTime<Utc>) -> R<bo
         return Ok(false);
     }
     insert_event(c, &common::ev_tariff_deleted(id, at))?;
+    let chargers = collect(
+        c,
+        "SELECT id FROM chargers WHERE tariff_id = ?1 ORDER BY id",
+        [id],
+        |row| get::<String>(row, 0),
+    )?;
+    for charger in chargers {
+        exec(
+            c,
+            "UPDATE chargers SET tariff_id = NULL WHERE id = ?1",
+            [&charger],
+        )?;
+        let charger = common::charger_id(&charger)?;
+        insert_event(c, &common::ev_charger_tariff_changed(&charger, None, at))?;
+    }
     if default_tariff_id(c)?.as_deref() == Some(id) {
         write_default(c, None, at)?;
         insert_event(c, &common::ev_tariff_default_changed(Some(id), None, at))?;
@@ -1413,6 +1443,81 @@ pub(crate) fn set_default_tariff(
         )?;
     }
     Ok(tariff)
+}
+
+/// Keeps the version just written, immutable (frozen prices).
+fn write_tariff_version(c: &Connection, t: &StoredTariff, body: &str, ext: &str) -> R<()> {
+    exec(
+        c,
+        "INSERT INTO tariff_versions (tariff_id, version, body, extensions, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![t.tariff.id, t.version, body, ext, ts(t.updated_at)],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn get_tariff_version(
+    c: &Connection,
+    id: &str,
+    version: i64,
+) -> R<Option<StoredTariff>> {
+    one(
+        c,
+        "SELECT body, extensions, version, created_at, created_at FROM tariff_versions \
+         WHERE tariff_id = ?1 AND version = ?2",
+        params![id, version],
+        tariff_row,
+    )
+}
+
+/// The tariff version a session starting now at `charger` is priced with:
+/// the charger's own tariff, else the default, at its current version.
+fn tariff_in_force(c: &Connection, charger: &ChargerId) -> R<Option<SessionTariff>> {
+    one(
+        c,
+        "SELECT t.id, t.version FROM tariffs t WHERE t.id = COALESCE( \
+         (SELECT tariff_id FROM chargers WHERE id = ?1), \
+         (SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1))",
+        [charger.as_str()],
+        |row| {
+            Ok(SessionTariff {
+                tariff_id: get(row, 0)?,
+                version: get(row, 1)?,
+            })
+        },
+    )
+}
+
+pub(crate) fn set_charger_tariff(
+    c: &Connection,
+    id: &ChargerId,
+    tariff_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> R<Option<Option<String>>> {
+    let Some(previous) = charger_tariff(c, id)? else {
+        return Ok(None);
+    };
+    if let Some(t) = tariff_id {
+        get_tariff(c, t)?.ok_or(StoreError::NotFound { entity: "tariff" })?;
+    }
+    if previous.as_deref() != tariff_id {
+        exec(
+            c,
+            "UPDATE chargers SET tariff_id = ?2 WHERE id = ?1",
+            params![id.as_str(), tariff_id],
+        )?;
+        insert_event(c, &common::ev_charger_tariff_changed(id, tariff_id, at))?;
+    }
+    Ok(Some(tariff_id.map(str::to_owned)))
+}
+
+pub(crate) fn charger_tariff(c: &Connection, id: &ChargerId) -> R<Option<Option<String>>> {
+    one(
+        c,
+        "SELECT tariff_id FROM chargers WHERE id = ?1",
+        [id.as_str()],
+        |row| get::<Option<String>>(row, 0),
+    )
 }
 
 pub(crate) fn default_tariff(c: &Connection) -> R<Option<StoredTariff>> {
