@@ -39,6 +39,13 @@ class TestCharger(ChargePoint):
 
     __test__ = False  # not a pytest class
 
+    # Answer to Joule's price-display probe, GetConfiguration of
+    # CustomDisplayCostAndPrice (OCA California Pricing): None answers it as
+    # an unknown key; a subclass may set "true". The probe is an event but
+    # not in `received`, which lists operator commands only.
+    cost_display: str | None = None
+    COST_DISPLAY_KEY = "CustomDisplayCostAndPrice"
+
     def __init__(self, charger_id, connection, **kwargs):
         super().__init__(charger_id, connection, response_timeout=30, **kwargs)
         self.received: list[tuple[str, dict]] = []
@@ -75,6 +82,13 @@ class TestCharger(ChargePoint):
 
     @on(Action.get_configuration)
     def on_get_configuration(self, key=None):
+        if key == [self.COST_DISPLAY_KEY]:
+            self.events.put_nowait(("GetConfiguration", {"key": key}))
+            if self.cost_display is None:
+                return call_result.GetConfiguration(configuration_key=[], unknown_key=key)
+            return call_result.GetConfiguration(
+                configuration_key=[{"key": key[0], "readonly": True, "value": self.cost_display}]
+            )
         self._record("GetConfiguration", key=key)
         known = [
             {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
@@ -169,7 +183,9 @@ class TestCharger(ChargePoint):
 
 
 @contextlib.asynccontextmanager
-async def connected(server, charger_id, password=None, subprotocols=(SUBPROTOCOL,), user=None):
+async def connected(
+    server, charger_id, password=None, subprotocols=(SUBPROTOCOL,), user=None, charger_class=None
+):
     """Connects a TestCharger and runs its receive loop for the block."""
     headers = basic_auth(user or charger_id, password) if password is not None else {}
     ws = await websockets.connect(
@@ -179,7 +195,7 @@ async def connected(server, charger_id, password=None, subprotocols=(SUBPROTOCOL
         open_timeout=30,
     )
     assert ws.subprotocol == SUBPROTOCOL, ws.subprotocol
-    cp = TestCharger(charger_id, ws)
+    cp = (charger_class or TestCharger)(charger_id, ws)
     task = asyncio.create_task(cp.start())
     try:
         yield cp

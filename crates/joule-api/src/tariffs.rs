@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use joule_domain::error::StoreError;
 use joule_domain::ids::ConnectorId;
+use joule_domain::tariffs::tariff_in_force;
 
 use crate::dto::tariff::{
     ChargerTariff, DefaultTariff, PriceQuery, PriceQuote, SetChargerTariff, SetDefaultTariff,
@@ -283,17 +284,9 @@ pub async fn public_price(
             )
         })?;
     let lang = query.parse()?;
-    let own = state
-        .store
-        .charger_tariff(&id)
+    let tariff = tariff_in_force(state.store.as_ref(), &id, state.clock.now())
         .await?
-        .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?;
-    let tariff = match own {
-        Some(own) => state.store.get_tariff(&own).await?,
-        None => state.store.default_tariff().await?,
-    };
-    let tariff = tariff
-        .filter(|t| t.in_force_at(state.clock.now()))
+        .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?
         .ok_or_else(|| ApiError::NoTariff(id.to_string()))?;
     Ok(Json(PriceQuote::new(
         id.to_string(),

@@ -33,13 +33,33 @@ use crate::handshake::{self, OCPP16};
 use crate::msglog::Logged;
 use crate::rate::{Admission, TokenBucket};
 use crate::server::{Envelope, Inner};
+use crate::v16::tariff_and_cost::{self, CostMessage};
 use crate::v16::{dispatch, Ctx};
 
 const VERSION: OcppVersion = OcppVersion::V16;
 /// How long a closing connection waits for the peer's Close reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-type Reply = oneshot::Sender<Result<Value, CommandError>>;
+/// Who waits for the answer to one of our CALLs.
+enum Waiter {
+    /// An operator command through the router.
+    Command(oneshot::Sender<Result<Value, CommandError>>),
+    /// A call the connection makes on its own; handled here.
+    Own(OwnCall),
+}
+
+enum OwnCall {
+    /// `GetConfiguration(CustomDisplayCostAndPrice)` after an accepted boot.
+    CostSupport,
+    /// An OCA cost message (`SetUserPrice`, `FinalCost`): answer only logged.
+    CostMessage,
+}
+
+/// What the connection does once a CALLRESULT is written.
+enum FollowUp {
+    ProbeCostSupport,
+    Cost(CostMessage),
+}
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -128,6 +148,7 @@ async fn run(
         ),
         last_seen: now,
         ping_sent: None,
+        cost_display: false,
     };
     let end = conn.run(&mut mailbox, &replaced, shutdown).await;
     tracing::info!(reason = ?end, "connection ended");
@@ -138,12 +159,15 @@ struct Connection {
     inner: Arc<Inner>,
     charger: ChargerId,
     ws: WebSocketStream<TcpStream>,
-    calls: OutgoingCalls<Reply>,
+    calls: OutgoingCalls<Waiter>,
     /// Calls other than BootNotification are served (see crate docs).
     accepted: bool,
     bucket: TokenBucket,
     last_seen: Instant,
     ping_sent: Option<Instant>,
+    /// The charger declared `CustomDisplayCostAndPrice=true` on this
+    /// connection (see `v16::tariff_and_cost`).
+    cost_display: bool,
 }
 
 enum Event {
@@ -238,9 +262,8 @@ impl Connection {
         let now = Instant::now();
         if let Some(done) = self.calls.on_tick(now.into_std()) {
             tracing::info!(action = %done.action, message_id = %done.message_id, "command timed out");
-            let _ = done
-                .reply
-                .send(Err(CommandError::Timeout(self.charger.clone())));
+            let timeout = CommandError::Timeout(self.charger.clone());
+            self.settle(done.reply, Err(timeout));
             if let Some(next) = done.next_frame {
                 self.write_call(next).await?;
             }
@@ -343,35 +366,96 @@ impl Connection {
             note: None,
         })
         .await;
-        let (reply, note) = if refuse {
+        let (reply, note, follow_up) = if refuse {
             let reply = Frame::call_error_reply(
                 message_id.as_str(),
                 ErrorCode::GenericError,
                 VERSION,
                 "rate limit exceeded",
             );
-            (reply, Some("rate limit exceeded".to_owned()))
+            (reply, Some("rate limit exceeded".to_owned()), None)
         } else {
             self.answer(&message_id, &action, call.payload)
                 .instrument(span)
                 .await
         };
-        self.reply(reply, Some(&action), note).await
+        self.reply(reply, Some(&action), note).await?;
+        match follow_up {
+            Some(follow_up) => self.follow_up(follow_up).await,
+            None => Ok(()),
+        }
     }
 
-    /// Decodes, checks the boot state, handles; returns the answer frame and
-    /// a log note.
+    /// Sends what a handled CALL asked for, now that its CALLRESULT is
+    /// written, through the outgoing queue; never waits for the answer.
+    async fn follow_up(&mut self, follow_up: FollowUp) -> Result<(), End> {
+        let (action, payload, own) = match follow_up {
+            FollowUp::ProbeCostSupport => (
+                "GetConfiguration",
+                tariff_and_cost::support_probe(),
+                OwnCall::CostSupport,
+            ),
+            FollowUp::Cost(message) => {
+                let Some(display) = self.inner.price_display.get() else {
+                    return Ok(());
+                };
+                let now = self.inner.service.now();
+                match tariff_and_cost::build(display, &self.charger, now, message).await {
+                    Some(payload) => ("DataTransfer", payload, OwnCall::CostMessage),
+                    None => return Ok(()),
+                }
+            }
+        };
+        match self
+            .calls
+            .enqueue(action, payload, Waiter::Own(own), Instant::now().into_std())
+        {
+            Ok(Some(text)) => self.write_call(text).await,
+            Ok(None) => Ok(()),
+            Err(_) => {
+                tracing::warn!(action, "outgoing queue full: own call dropped");
+                Ok(())
+            }
+        }
+    }
+
+    /// Hands the answer (or failure) of one of our CALLs to whoever waits.
+    fn settle(&mut self, waiter: Waiter, result: Result<Value, CommandError>) {
+        match waiter {
+            Waiter::Command(reply) => {
+                let _ = reply.send(result);
+            }
+            Waiter::Own(OwnCall::CostSupport) => {
+                self.cost_display =
+                    matches!(&result, Ok(answer) if tariff_and_cost::declares_support(answer));
+                match result {
+                    Ok(_) => tracing::info!(supported = self.cost_display, "price display support"),
+                    Err(error) => tracing::info!(%error, "price display support unknown: off"),
+                }
+            }
+            Waiter::Own(OwnCall::CostMessage) => match result {
+                Ok(answer) => {
+                    let status = answer.get("status").and_then(Value::as_str).unwrap_or("?");
+                    tracing::info!(status, "cost message answered");
+                }
+                Err(error) => tracing::warn!(%error, "cost message failed"),
+            },
+        }
+    }
+
+    /// Decodes, checks the boot state, handles; returns the answer frame, a
+    /// log note and what to send once the answer is written.
     async fn answer(
         &mut self,
         message_id: &str,
         action: &str,
         payload: Value,
-    ) -> (Frame, Option<String>) {
+    ) -> (Frame, Option<String>, Option<FollowUp>) {
         let decoded = match v16::decode_charge_point_call(action, payload) {
             Ok(decoded) => decoded,
             Err(violation) => {
                 tracing::debug!(%violation, "CALL refused");
-                return (violation.reply(message_id, VERSION), None);
+                return (violation.reply(message_id, VERSION), None, None);
             }
         };
         if !self.accepted && !matches!(decoded, ChargePointCall::BootNotification(_)) {
@@ -381,21 +465,33 @@ impl Connection {
                 VERSION,
                 "charger is not accepted: BootNotification must be accepted first",
             );
-            return (reply, Some("refused before boot acceptance".to_owned()));
+            return (
+                reply,
+                Some("refused before boot acceptance".to_owned()),
+                None,
+            );
         }
         let ctx = Ctx {
             charger: &self.charger,
             service: &self.inner.service,
             data_transfer: &self.inner.data_transfer,
+            cost_display: self.cost_display,
         };
         match dispatch(&ctx, decoded).await {
             Ok(handled) => {
+                let mut follow_up = handled.cost.map(FollowUp::Cost);
                 if let Some(registration) = handled.boot {
                     self.accepted = registration == RegistrationStatus::Accepted;
+                    // A (re)boot may come with new firmware: ask again.
+                    self.cost_display = false;
+                    if self.accepted && self.inner.price_display.get().is_some() {
+                        follow_up = Some(FollowUp::ProbeCostSupport);
+                    }
                 }
                 (
                     Frame::call_result(message_id, handled.payload),
                     handled.note,
+                    follow_up,
                 )
             }
             Err(error) => {
@@ -406,7 +502,7 @@ impl Connection {
                     VERSION,
                     &error.description(),
                 );
-                (reply, Some(error.to_string()))
+                (reply, Some(error.to_string()), None)
             }
         }
     }
@@ -450,7 +546,7 @@ impl Connection {
             }),
             Err(CallFailure::Timeout) => Err(CommandError::Timeout(self.charger.clone())),
         };
-        let _ = done.reply.send(result);
+        self.settle(done.reply, result);
         if let Some(next) = done.next_frame {
             self.write_call(next).await?;
         }
@@ -466,15 +562,14 @@ impl Connection {
         match self.calls.enqueue(
             action.as_str(),
             command.payload,
-            reply,
+            Waiter::Command(reply),
             Instant::now().into_std(),
         ) {
             Ok(Some(text)) => self.write_call(text).await,
             Ok(None) => Ok(()),
             Err(full) => {
-                let _ = full
-                    .reply
-                    .send(Err(CommandError::Busy(self.charger.clone())));
+                let busy = CommandError::Busy(self.charger.clone());
+                self.settle(full.reply, Err(busy));
                 Ok(())
             }
         }
@@ -578,7 +673,7 @@ impl Connection {
             } else {
                 CommandError::Offline(self.charger.clone())
             };
-            let _ = drained.reply.send(Err(error));
+            self.settle(drained.reply, Err(error));
         }
         while let Ok(envelope) = mailbox.try_recv() {
             let _ = envelope

@@ -42,6 +42,11 @@
 //!   "rate limit exceeded" for its CALLs until it pauses.
 //! - **Keep-alive**: after `ping_interval` without any frame Joule pings; no
 //!   frame within `pong_timeout` → closed and marked offline.
+//! - **Price display** (when [`Csms::enable_price_display`] was called):
+//!   after an accepted boot the connection asks `GetConfiguration` for
+//!   `CustomDisplayCostAndPrice` through its own outgoing queue; chargers
+//!   answering `true` get the OCA cost messages (`v16::tariff_and_cost`)
+//!   after the CALLRESULT that triggers them, answers only logged.
 //! - **Reconnects** replace the old connection (closed with 1000); only the
 //!   current connection records the charger offline when it ends.
 

@@ -5,12 +5,12 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
 use joule_domain::service::ChargingService;
-use joule_domain::store::{ChargerStore, MessageLogStore};
+use joule_domain::store::{ChargerStore, MessageLogStore, SessionStore, TariffStore};
 use joule_domain::ChargerId;
 use joule_ocpp::v16::Action16;
 use joule_ocpp::PayloadKind;
@@ -23,6 +23,7 @@ use crate::msglog::{self, LogSink};
 use crate::password::Argon2Passwords;
 use crate::settings::CsmsSettings;
 use crate::v16::data_transfer::{DataTransferHandler, DataTransferRegistry};
+use crate::v16::tariff_and_cost::PriceDisplay;
 
 /// A command on its way to a connection task, with where to send the answer.
 /// Boxed in the mailbox so an idle channel's slots stay pointer-sized.
@@ -53,6 +54,8 @@ pub(crate) struct Inner {
     pub passwords: Arc<Argon2Passwords>,
     pub log: LogSink,
     pub data_transfer: DataTransferRegistry,
+    /// Set by [`Csms::enable_price_display`].
+    pub price_display: OnceLock<PriceDisplay>,
     pub registry: Mutex<HashMap<ChargerId, ConnHandle>>,
     pub generations: AtomicU64,
     pub shutdown: watch::Sender<bool>,
@@ -138,6 +141,7 @@ impl Csms {
                 passwords: hasher,
                 log: sink,
                 data_transfer: DataTransferRegistry::default(),
+                price_display: OnceLock::new(),
                 registry: Mutex::new(HashMap::new()),
                 generations: AtomicU64::new(0),
                 shutdown,
@@ -151,6 +155,21 @@ impl Csms {
     /// Adds a vendor handler for DataTransfer CALLs from chargers.
     pub fn register_data_transfer(&self, handler: Arc<dyn DataTransferHandler>) {
         self.inner.data_transfer.register(handler);
+    }
+
+    /// Turns on price display on chargers (OCA California Pricing, see
+    /// `v16::tariff_and_cost`): chargers booting from now on are asked
+    /// whether they support it. A second call changes nothing.
+    pub fn enable_price_display(
+        &self,
+        tariffs: Arc<dyn TariffStore>,
+        sessions: Arc<dyn SessionStore>,
+    ) {
+        let _ = self.inner.price_display.set(PriceDisplay {
+            tariffs,
+            sessions,
+            receipt_base_url: self.inner.settings.receipt_base_url.clone(),
+        });
     }
 
     /// Number of chargers with a live connection.

@@ -38,6 +38,9 @@ pub struct CsmsSettings {
     pub rate_burst: u32,
     /// Time allowed for the whole HTTP upgrade (request head and auth).
     pub handshake_timeout: Duration,
+    /// Receipt page base URL: the OCA `FinalCost.qrCodeText` is this +
+    /// `/{session_id}` (see `v16::tariff_and_cost`).
+    pub receipt_base_url: String,
 }
 
 impl Default for CsmsSettings {
@@ -53,6 +56,7 @@ impl Default for CsmsSettings {
             rate_limit_per_s: 20,
             rate_burst: 60,
             handshake_timeout: Duration::from_secs(10),
+            receipt_base_url: "http://127.0.0.1:8080/receipts".to_owned(),
         }
     }
 }

@@ -244,5 +244,9 @@ mod tests {
         assert_eq!(b.total_cost.excl_vat.minor(), 300);
         assert_eq!(b.total_cost.incl_vat.minor(), 360);
         assert_eq!(b.groups[0].dimension, TariffDimensionType::Energy);
+        assert_eq!(
+            crate::tariffs::cost_summary(&b),
+            "Energy 10 kWh: 3.60 EUR; Total: 3.60 EUR incl. VAT"
+        );
     }
 }

@@ -7,8 +7,12 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::money::{Decimal, Money};
-use crate::pricing::{DisplayText, PriceComponent, Tariff, TariffDimensionType, TariffExtensions};
+use crate::ids::ChargerId;
+use crate::money::{Currency, Decimal, Money};
+use crate::pricing::{
+    DisplayText, PriceBreakdown, PriceComponent, Tariff, TariffDimensionType, TariffExtensions,
+};
+use crate::store::{StoreResult, TariffStore};
 
 /// A tariff to create, or to replace a stored one with. Validate it
 /// ([`crate::pricing::ValidTariff::new`]) before storing: the store keeps
@@ -69,6 +73,107 @@ impl StoredTariff {
             .hold_amount_minor
             .map(|minor| Money::from_minor(minor, currency))
     }
+}
+
+impl StoredTariff {
+    /// The price as one line for a driver (a charger display, the OCA
+    /// `SetUserPrice` text): the tariff text in `language` (see
+    /// [`StoredTariff::text_in`]) when the tariff has one, else its headline
+    /// unit prices including VAT, e.g. `0.36 EUR/kWh, 1.00 EUR/session`.
+    pub fn price_text(&self, language: Option<&str>) -> String {
+        if let Some(text) = self.text_in(language) {
+            return text.text.clone();
+        }
+        let currency = Currency::parse(&self.tariff.currency).ok();
+        let code = &self.tariff.currency;
+        let parts: Vec<String> = [
+            (TariffDimensionType::Energy, "/kWh"),
+            (TariffDimensionType::Time, "/h"),
+            (TariffDimensionType::ParkingTime, "/h idle"),
+            (TariffDimensionType::Flat, "/session"),
+        ]
+        .into_iter()
+        .filter_map(|(dimension, per)| {
+            self.headline(dimension)
+                .map(|(_, c)| format!("{} {code}{per}", unit_text(price_incl_vat(c), currency)))
+        })
+        .collect();
+        if parts.is_empty() {
+            "Free of charge".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// The tariff a driver gets at `charger` now, in the order of
+/// docs/pricing.md "Precedence" (the charger's own tariff, else the
+/// default), if it is in force at `at`. `None` when the charger is unknown;
+/// `Some(None)` when no tariff is in force there.
+pub async fn tariff_in_force(
+    store: &dyn TariffStore,
+    charger: &ChargerId,
+    at: DateTime<Utc>,
+) -> StoreResult<Option<Option<StoredTariff>>> {
+    let Some(own) = store.charger_tariff(charger).await? else {
+        return Ok(None);
+    };
+    let tariff = match own {
+        Some(own) => store.get_tariff(&own).await?,
+        None => store.default_tariff().await?,
+    };
+    Ok(Some(tariff.filter(|t| t.in_force_at(at))))
+}
+
+/// An itemized summary of a priced session for a driver (the OCA
+/// `FinalCost` text): each billed dimension, then the total including VAT,
+/// e.g. `Energy 3 kWh: 1.08 EUR; Total: 1.08 EUR incl. VAT`.
+pub fn cost_summary(breakdown: &PriceBreakdown) -> String {
+    let mut lines = Vec::new();
+    let energy = breakdown.total_energy_kwh.normalize();
+    let hours = |s: Decimal| (s / Decimal::from(3600)).round_dp(2).normalize();
+    for (label, volume, amount) in [
+        (
+            "Energy",
+            Some(format!("{energy} kWh")),
+            &breakdown.total_energy_cost,
+        ),
+        (
+            "Time",
+            Some(format!("{} h", hours(breakdown.total_charging_s))),
+            &breakdown.total_time_cost,
+        ),
+        (
+            "Idle",
+            Some(format!("{} h", hours(breakdown.total_idle_s))),
+            &breakdown.total_parking_cost,
+        ),
+        ("Session fee", None, &breakdown.total_fixed_cost),
+    ] {
+        if amount.incl_vat.is_zero() && label != "Energy" {
+            continue;
+        }
+        lines.push(match volume {
+            Some(v) => format!("{label} {v}: {}", amount.incl_vat),
+            None => format!("{label}: {}", amount.incl_vat),
+        });
+    }
+    lines.push(format!(
+        "Total: {} incl. VAT",
+        breakdown.total_cost.incl_vat
+    ));
+    lines.join("; ")
+}
+
+/// A unit price with at least the currency's decimals (`1.2` → `1.20`).
+fn unit_text(price: Decimal, currency: Option<Currency>) -> String {
+    let mut price = price.normalize();
+    if let Some(c) = currency {
+        if price.scale() < c.exponent() {
+            price.rescale(c.exponent());
+        }
+    }
+    price.to_string()
 }
 
 /// A unit price including VAT, exact (not rounded: a unit price such as
@@ -136,6 +241,17 @@ mod tests {
         assert_eq!(price_incl_vat(energy), Decimal::new(363, 3));
         assert!(t.headline(TariffDimensionType::Flat).is_none());
         assert_eq!(t.hold_amount().unwrap().minor(), 5000);
+    }
+
+    #[test]
+    fn price_text_is_the_tariff_text_else_the_unit_prices() {
+        let t = sample();
+        assert_eq!(t.price_text(Some("es")), "Tarifa");
+        let mut bare = t.clone();
+        bare.tariff.tariff_alt_text.clear();
+        assert_eq!(bare.price_text(None), "0.363 EUR/kWh, 1.20 EUR/h");
+        bare.tariff.elements.clear();
+        assert_eq!(bare.price_text(None), "Free of charge");
     }
 
     #[test]

@@ -115,6 +115,7 @@ impl Application {
             store.clone(),
             passwords.clone(),
         );
+        csms.enable_price_display(store.clone(), store.clone());
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 
@@ -221,6 +222,7 @@ fn csms_settings(settings: &Settings) -> joule_csms::CsmsSettings {
         max_frame_bytes: ocpp.max_frame_bytes,
         rate_limit_per_s: ocpp.rate_limit_per_s,
         rate_burst: ocpp.rate_burst,
+        receipt_base_url: ocpp.receipt_base_url.clone(),
         ..Default::default()
     }
 }

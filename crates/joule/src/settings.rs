@@ -85,6 +85,10 @@ pub struct OcppSettings {
     /// Incoming calls per second allowed per charger, and the burst above it.
     pub rate_limit_per_s: u32,
     pub rate_burst: u32,
+    /// Base URL of the session receipt page: chargers that display prices
+    /// (OCA California Pricing) show `{receipt_base_url}/{session_id}` as a
+    /// QR code with the final cost.
+    pub receipt_base_url: String,
 }
 
 impl Default for OcppSettings {
@@ -101,6 +105,7 @@ impl Default for OcppSettings {
             max_frame_bytes: 64 * 1024,
             rate_limit_per_s: 20,
             rate_burst: 100,
+            receipt_base_url: "http://127.0.0.1:8080/receipts".to_owned(),
         }
     }
 }

@@ -1,8 +1,11 @@
 //! Authorization: Authorize. A refused token is an answer with its reason
-//! in the message log, never a CALLERROR.
+//! in the message log, never a CALLERROR. An accepted token on a charger
+//! that displays prices gets `SetUserPrice` afterwards (`tariff_and_cost`).
 
+use joule_domain::auth::AuthorizationStatus;
 use joule_ocpp::v16::{self, encode};
 
+use super::tariff_and_cost::CostMessage;
 use super::{convert, Ctx, Handled, HandlerResult};
 
 pub(crate) async fn authorize(ctx: &Ctx<'_>, req: v16::AuthorizeRequest) -> HandlerResult {
@@ -18,5 +21,9 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, req: v16::AuthorizeRequest) -> Hand
     let payload = encode(&v16::AuthorizeResponse {
         id_tag_info: convert::id_tag_info(&decision),
     });
-    Ok(Handled::reply(payload).with_note(convert::refusal_note(&decision)))
+    let handled = Handled::reply(payload).with_note(convert::refusal_note(&decision));
+    if decision.status == AuthorizationStatus::Accepted {
+        return Ok(handled.with_cost(ctx, CostMessage::SetUserPrice { id_tag: tag }));
+    }
+    Ok(handled)
 }

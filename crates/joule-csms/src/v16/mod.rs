@@ -15,6 +15,7 @@ pub mod diagnostics;
 pub mod firmware;
 pub mod meter_values;
 pub mod provisioning;
+pub(crate) mod tariff_and_cost;
 pub mod transaction;
 
 use joule_domain::charger::RegistrationStatus;
@@ -25,12 +26,16 @@ use joule_ocpp::ErrorCode;
 use serde_json::Value;
 
 use self::data_transfer::DataTransferRegistry;
+use self::tariff_and_cost::CostMessage;
 
 /// What a handler needs: the charger it speaks for and the use cases.
 pub(crate) struct Ctx<'a> {
     pub charger: &'a ChargerId,
     pub service: &'a ChargingService,
     pub data_transfer: &'a DataTransferRegistry,
+    /// This connection's charger declared `CustomDisplayCostAndPrice` (and
+    /// price display is enabled): handlers may ask for cost messages.
+    pub cost_display: bool,
 }
 
 /// A handled CALL: the CALLRESULT payload and what the connection should
@@ -42,6 +47,8 @@ pub(crate) struct Handled {
     pub note: Option<String>,
     /// Set by BootNotification: the registration answered.
     pub boot: Option<RegistrationStatus>,
+    /// A cost message to send after the CALLRESULT (see `tariff_and_cost`).
+    pub cost: Option<CostMessage>,
 }
 
 impl Handled {
@@ -50,7 +57,16 @@ impl Handled {
             payload,
             note: None,
             boot: None,
+            cost: None,
         }
+    }
+
+    /// Asks for `message` when the charger displays prices.
+    pub(crate) fn with_cost(mut self, ctx: &Ctx<'_>, message: CostMessage) -> Self {
+        if ctx.cost_display {
+            self.cost = Some(message);
+        }
+        self
     }
 
     pub(crate) fn with_note(mut self, note: Option<String>) -> Self {

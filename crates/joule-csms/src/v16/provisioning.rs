@@ -23,6 +23,7 @@ pub(crate) async fn boot_notification(
         payload,
         note: None,
         boot: Some(decision.registration),
+        cost: None,
     })
 }
 

@@ -2,12 +2,15 @@
 //!
 //! A start is recorded whatever the authorization says (the charger may have
 //! started offline) and a resend gets the same transaction id. A stop is
-//! always answered, also for unknown or repeated transactions.
+//! always answered, also for unknown or repeated transactions. The stop that
+//! ends a session on a charger that displays prices gets `FinalCost`
+//! afterwards (`tariff_and_cost`).
 
 use joule_domain::service::{StartRequest, StopRequest};
 use joule_domain::session::StopOutcome;
 use joule_ocpp::v16::{self, encode};
 
+use super::tariff_and_cost::CostMessage;
 use super::{convert, Ctx, Handled, HandlerError, HandlerResult};
 
 pub(crate) async fn start_transaction(
@@ -66,8 +69,13 @@ pub(crate) async fn stop_transaction(
     };
     let (outcome, decision) = ctx.service.stop_transaction(ctx.charger, request).await?;
     let mut notes = Vec::new();
+    let mut cost = None;
     match outcome {
-        StopOutcome::Stopped(_) => {}
+        StopOutcome::Stopped(session) => {
+            cost = Some(CostMessage::FinalCost {
+                session: Box::new(session),
+            });
+        }
         StopOutcome::AlreadyStopped(_) => notes.push("transaction was already stopped".to_owned()),
         StopOutcome::UnknownTransaction => notes.push("unknown transaction".to_owned()),
     }
@@ -75,5 +83,9 @@ pub(crate) async fn stop_transaction(
     let payload = encode(&v16::StopTransactionResponse {
         id_tag_info: decision.as_ref().map(convert::id_tag_info),
     });
-    Ok(Handled::reply(payload).with_note((!notes.is_empty()).then(|| notes.join("; "))))
+    let handled = Handled::reply(payload).with_note((!notes.is_empty()).then(|| notes.join("; ")));
+    Ok(match cost {
+        Some(message) => handled.with_cost(ctx, message),
+        None => handled,
+    })
 }
