@@ -15,6 +15,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use joule_domain::charger::RegistrationStatus;
 use joule_domain::command::CommandError;
 use joule_domain::message_log::{Direction, FrameKind};
+use joule_domain::tariffs::tariff_in_force;
 use joule_domain::ChargerId;
 use joule_ocpp::rpc::CallFailure;
 use joule_ocpp::v16::{self, Action16, ChargePointCall};
@@ -390,11 +391,29 @@ impl Connection {
     /// written, through the outgoing queue; never waits for the answer.
     async fn follow_up(&mut self, follow_up: FollowUp) -> Result<(), End> {
         let (action, payload, own) = match follow_up {
-            FollowUp::ProbeCostSupport => (
-                "GetConfiguration",
-                tariff_and_cost::support_probe(),
-                OwnCall::CostSupport,
-            ),
+            FollowUp::ProbeCostSupport => {
+                // Only a charger with a price to show is asked: the probe is
+                // one more round trip per boot, which a reconnect storm of
+                // thousands of chargers pays for. A charger whose tariff is
+                // set later is asked at its next boot.
+                let Some(display) = self.inner.price_display.get() else {
+                    return Ok(());
+                };
+                let now = self.inner.service.now();
+                match tariff_in_force(display.tariffs.as_ref(), &self.charger, now).await {
+                    Ok(Some(Some(_))) => {}
+                    Ok(_) => return Ok(()),
+                    Err(error) => {
+                        tracing::warn!(%error, "tariff lookup failed: price display off");
+                        return Ok(());
+                    }
+                }
+                (
+                    "GetConfiguration",
+                    tariff_and_cost::support_probe(),
+                    OwnCall::CostSupport,
+                )
+            }
             FollowUp::Cost(message) => {
                 let Some(display) = self.inner.price_display.get() else {
                     return Ok(());

@@ -43,7 +43,7 @@
 //! - **Keep-alive**: after `ping_interval` without any frame Joule pings; no
 //!   frame within `pong_timeout` → closed and marked offline.
 //! - **Price display** (when [`Csms::enable_price_display`] was called):
-//!   after an accepted boot the connection asks `GetConfiguration` for
+//!   after an accepted boot of a charger with a tariff in force, the connection asks `GetConfiguration` for
 //!   `CustomDisplayCostAndPrice` through its own outgoing queue; chargers
 //!   answering `true` get the OCA cost messages (`v16::tariff_and_cost`)
 //!   after the CALLRESULT that triggers them, answers only logged.

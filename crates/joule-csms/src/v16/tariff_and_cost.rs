@@ -3,7 +3,8 @@
 //! vendorId `org.openchargealliance.costmsg` and the message as a JSON
 //! string in `data`.
 //!
-//! - **Support**: after an Accepted BootNotification the connection asks
+//! - **Support**: after an Accepted BootNotification of a charger with a
+//!   tariff in force, the connection asks
 //!   `GetConfiguration(CustomDisplayCostAndPrice)` and remembers whether the
 //!   answer is `true`; chargers that do not declare support get none of
 //!   these messages.
