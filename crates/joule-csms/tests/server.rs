@@ -13,9 +13,8 @@ use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRo
 use joule_domain::message_log::{Direction, FrameKind, LogFilter};
 use joule_domain::page::Page;
 use joule_domain::session::SessionState;
-use joule_domain::store::{ChargerStore, MessageLogStore, SessionStore, TokenStore};
-use joule_domain::token::{NewIdToken, TokenKind, TokenStatus};
-use joule_domain::{ChargerId, IdTag, TransactionId};
+use joule_domain::store::{ChargerStore, MessageLogStore, SessionStore};
+use joule_domain::{ChargerId, TransactionId};
 use serde_json::json;
 use tungstenite::protocol::frame::coding::CloseCode;
 
@@ -219,21 +218,7 @@ async fn stored_accepted_charger_may_skip_boot() {
 async fn every_charger_message_is_handled_and_stored() {
     let app = spawn(|_| {}).await;
     app.add_charger("CP1", ACCEPTED, None).await;
-    app.store()
-        .create_token(
-            NewIdToken {
-                id_tag: IdTag::parse("GOOD").unwrap(),
-                kind: TokenKind::Rfid,
-                status: TokenStatus::Accepted,
-                expires_at: None,
-                parent_id_tag: None,
-                allowed_chargers: vec![],
-                label: None,
-            },
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
+    app.add_token("GOOD").await;
     let mut cp = app.connect("CP1").await;
     cp.boot().await;
     cp.alive().await;

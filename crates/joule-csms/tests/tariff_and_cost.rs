@@ -8,10 +8,8 @@ mod common;
 
 use common::spawn;
 use joule_domain::charger::RegistrationStatus;
-use joule_domain::store::{TariffStore, TokenStore};
+use joule_domain::store::TariffStore;
 use joule_domain::tariffs::NewTariff;
-use joule_domain::token::{NewIdToken, TokenKind, TokenStatus};
-use joule_domain::IdTag;
 use serde_json::{json, Value};
 
 async fn app_with_tariff() -> common::App {
@@ -21,21 +19,7 @@ async fn app_with_tariff() -> common::App {
     app.add_charger("CP1", RegistrationStatus::Accepted, None)
         .await;
     let now = chrono::Utc::now();
-    app.store()
-        .create_token(
-            NewIdToken {
-                id_tag: IdTag::parse("GOOD").unwrap(),
-                kind: TokenKind::Rfid,
-                status: TokenStatus::Accepted,
-                expires_at: None,
-                parent_id_tag: None,
-                allowed_chargers: vec![],
-                label: None,
-            },
-            now,
-        )
-        .await
-        .unwrap();
+    app.add_token("GOOD").await;
     let tariff = serde_json::from_value(json!({
         "country_code": "US", "party_id": "JOU", "id": "T1", "currency": "EUR",
         "elements": [{"price_components": [

@@ -15,51 +15,30 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "tariffs",
-        sql: include_str!("../migrations/sqlite/0002_tariffs.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "user_groups",
-        sql: include_str!("../migrations/sqlite/0003_user_groups.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "session_tariffs",
-        sql: include_str!("../migrations/sqlite/0004_session_tariffs.sql"),
-    },
-];
+/// Every migration, listed once: each `(version, name)` pair names
+/// `migrations/{sqlite,postgres}/{version:04}_{name}.sql`, so the two
+/// backends cannot get different lists (the directory test checks the files).
+macro_rules! migrations {
+    ($($version:literal $file:literal $name:literal),+ $(,)?) => {
+        pub const SQLITE: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../migrations/sqlite/", $file, ".sql")),
+        }),+];
+        pub const POSTGRES: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../migrations/postgres/", $file, ".sql")),
+        }),+];
+    };
+}
 
-pub const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: include_str!("../migrations/postgres/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "tariffs",
-        sql: include_str!("../migrations/postgres/0002_tariffs.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "user_groups",
-        sql: include_str!("../migrations/postgres/0003_user_groups.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "session_tariffs",
-        sql: include_str!("../migrations/postgres/0004_session_tariffs.sql"),
-    },
-];
+migrations! {
+    1 "0001_initial" "initial",
+    2 "0002_tariffs" "tariffs",
+    3 "0003_user_groups" "user_groups",
+    4 "0004_session_tariffs" "session_tariffs",
+}
 
 /// What an applied-version check found wrong.
 pub(crate) fn unknown_versions(applied: &[i64], known: &[Migration]) -> Option<String> {

@@ -11,6 +11,7 @@ use joule_domain::charger::{NewCharger, RegistrationStatus};
 use joule_domain::clock::SystemClock;
 use joule_domain::service::{ChargingService, ChargingSettings};
 use joule_domain::store::ChargerStore as _;
+use joule_domain::store::TokenStore as _;
 use joule_domain::ChargerId;
 use joule_store::sqlite::SqliteStore;
 use joule_store::Database;
@@ -95,6 +96,25 @@ impl App {
                     location: None,
                     registration,
                     password_hash,
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Registers an accepted RFID token.
+    pub async fn add_token(&self, id_tag: &str) {
+        self.sqlite
+            .create_token(
+                joule_domain::token::NewIdToken {
+                    id_tag: joule_domain::ids::IdTag::parse(id_tag).unwrap(),
+                    kind: joule_domain::token::TokenKind::Rfid,
+                    status: joule_domain::token::TokenStatus::Accepted,
+                    expires_at: None,
+                    parent_id_tag: None,
+                    allowed_chargers: vec![],
+                    label: None,
                 },
                 chrono::Utc::now(),
             )
