@@ -16,12 +16,14 @@
 
 pub mod api_key;
 pub mod auth;
+pub mod card;
 pub mod charger;
 pub mod clock;
 pub mod command;
 pub mod credentials;
 pub mod error;
 pub mod event;
+pub mod idempotency;
 pub mod ids;
 pub mod message_log;
 pub mod meter;
