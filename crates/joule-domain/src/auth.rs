@@ -160,6 +160,7 @@ mod tests {
             parent_id_tag: Some(IdTag::parse("FLEET1").unwrap()),
             allowed_chargers: vec![],
             label: None,
+            language: None,
             created_at: now(),
             updated_at: now(),
         }

@@ -25,6 +25,7 @@ pub mod error;
 pub mod event;
 pub mod idempotency;
 pub mod ids;
+pub mod language;
 pub mod message_log;
 pub mod meter;
 pub mod money;
@@ -35,6 +36,7 @@ pub mod session;
 pub mod session_cost;
 pub mod store;
 pub mod tariffs;
+pub mod texts;
 pub mod token;
 pub mod user_group;
 

@@ -8,11 +8,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::ids::ChargerId;
+use crate::language::{choose_language, Language};
 use crate::money::{Currency, Decimal, Money};
 use crate::pricing::{
     DisplayText, PriceBreakdown, PriceComponent, Tariff, TariffDimensionType, TariffExtensions,
 };
 use crate::store::{StoreResult, TariffStore};
+use crate::texts::{CostLabel, PriceUnit, Texts};
 
 /// A tariff to create, or to replace a stored one with. Validate it
 /// ([`crate::pricing::ValidTariff::new`]) before storing: the store keeps
@@ -75,33 +77,76 @@ impl StoredTariff {
     }
 }
 
+/// A line of text for a driver and the language it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceText {
+    pub text: String,
+    /// ISO 639-1.
+    pub language: String,
+}
+
 impl StoredTariff {
+    /// The tariff text for a driver: in the driver's language, else the
+    /// site's, else English, else the first one.
+    pub fn text_for(&self, driver: Option<&str>, site: Option<&str>) -> Option<&DisplayText> {
+        let texts = &self.tariff.tariff_alt_text;
+        let find = |lang: &str| texts.iter().find(|t| t.language.eq_ignore_ascii_case(lang));
+        driver
+            .and_then(find)
+            .or_else(|| site.and_then(find))
+            .or_else(|| self.text_in(None))
+    }
+
     /// The price as one line for a driver (a charger display, the OCA
-    /// `SetUserPrice` text): the tariff text in `language` (see
-    /// [`StoredTariff::text_in`]) when the tariff has one, else its headline
-    /// unit prices including VAT, e.g. `0.36 EUR/kWh, 1.00 EUR/session`.
-    pub fn price_text(&self, language: Option<&str>) -> String {
-        if let Some(text) = self.text_in(language) {
-            return text.text.clone();
+    /// `SetUserPrice` text): the tariff's own text (see
+    /// [`StoredTariff::text_for`]) when it has one, since the operator wrote
+    /// it; else its headline unit prices including VAT in the language
+    /// [`choose_language`] picks, e.g. `0.36 EUR/kWh, 1.00 EUR/session` or
+    /// `0,36 EUR/kWh, 1,00 EUR/sesión`.
+    pub fn price_text(&self, driver: Option<&str>, site: Option<&str>) -> PriceText {
+        if let Some(text) = self.text_for(driver, site) {
+            return PriceText {
+                text: text.text.clone(),
+                language: text.language.to_ascii_lowercase(),
+            };
         }
+        let texts = Texts::new(choose_language(driver, site));
         let currency = Currency::parse(&self.tariff.currency).ok();
         let code = &self.tariff.currency;
+        let ext = &self.extensions;
         let parts: Vec<String> = [
-            (TariffDimensionType::Energy, "/kWh"),
-            (TariffDimensionType::Time, "/h"),
-            (TariffDimensionType::ParkingTime, "/h idle"),
-            (TariffDimensionType::Flat, "/session"),
+            (TariffDimensionType::Energy, PriceUnit::Kwh),
+            (TariffDimensionType::Time, PriceUnit::Hour),
+            (TariffDimensionType::ParkingTime, PriceUnit::HourIdle),
+            (TariffDimensionType::Flat, PriceUnit::Session),
         ]
         .into_iter()
-        .filter_map(|(dimension, per)| {
-            self.headline(dimension)
-                .map(|(_, c)| format!("{} {code}{per}", unit_text(price_incl_vat(c), currency)))
+        .filter_map(|(dimension, unit)| {
+            let (_, c) = self.headline(dimension)?;
+            let price = texts.number(unit_decimal(price_incl_vat(c), currency));
+            let line = texts.unit_price(&price, code, unit);
+            let start = (unit == PriceUnit::HourIdle)
+                .then(|| {
+                    texts.idle_fee_start(
+                        ext.idle_grace_period_s,
+                        ext.idle_fee_only_after_charging_finished,
+                    )
+                })
+                .flatten();
+            Some(match start {
+                Some(start) => format!("{line} {start}"),
+                None => line,
+            })
         })
         .collect();
-        if parts.is_empty() {
-            "Free of charge".to_owned()
+        let text = if parts.is_empty() {
+            texts.free_of_charge().to_owned()
         } else {
             parts.join(", ")
+        };
+        PriceText {
+            text,
+            language: texts.language().code().to_owned(),
         }
     }
 }
@@ -126,54 +171,50 @@ pub async fn tariff_in_force(
 }
 
 /// An itemized summary of a priced session for a driver (the OCA
-/// `FinalCost` text): each billed dimension, then the total including VAT,
-/// e.g. `Energy 3 kWh: 1.08 EUR; Total: 1.08 EUR incl. VAT`.
-pub fn cost_summary(breakdown: &PriceBreakdown) -> String {
+/// `FinalCost` text) in `language`: energy, then each other billed
+/// dimension, then the total including VAT, e.g.
+/// `Energy 3 kWh: 1.08 EUR; Total: 1.08 EUR incl. VAT`.
+pub fn cost_summary(breakdown: &PriceBreakdown, language: Language) -> String {
+    let texts = Texts::new(language);
     let mut lines = Vec::new();
-    let energy = breakdown.total_energy_kwh.normalize();
-    let hours = |s: Decimal| (s / Decimal::from(3600)).round_dp(2).normalize();
+    let energy = texts.number(breakdown.total_energy_kwh.normalize());
+    let hours = |s: Decimal| texts.number((s / Decimal::from(3600)).round_dp(2).normalize());
     for (label, volume, amount) in [
         (
-            "Energy",
+            CostLabel::Energy,
             Some(format!("{energy} kWh")),
             &breakdown.total_energy_cost,
         ),
         (
-            "Time",
+            CostLabel::Time,
             Some(format!("{} h", hours(breakdown.total_charging_s))),
             &breakdown.total_time_cost,
         ),
         (
-            "Idle",
+            CostLabel::Idle,
             Some(format!("{} h", hours(breakdown.total_idle_s))),
             &breakdown.total_parking_cost,
         ),
-        ("Session fee", None, &breakdown.total_fixed_cost),
+        (CostLabel::SessionFee, None, &breakdown.total_fixed_cost),
     ] {
-        if amount.incl_vat.is_zero() && label != "Energy" {
+        if amount.incl_vat.is_zero() && label != CostLabel::Energy {
             continue;
         }
-        lines.push(match volume {
-            Some(v) => format!("{label} {v}: {}", amount.incl_vat),
-            None => format!("{label}: {}", amount.incl_vat),
-        });
+        lines.push(texts.cost_line(label, volume.as_deref(), &amount.incl_vat));
     }
-    lines.push(format!(
-        "Total: {} incl. VAT",
-        breakdown.total_cost.incl_vat
-    ));
-    lines.join("; ")
+    lines.push(texts.total_line(&breakdown.total_cost.incl_vat));
+    lines.join(texts.separator())
 }
 
 /// A unit price with at least the currency's decimals (`1.2` → `1.20`).
-fn unit_text(price: Decimal, currency: Option<Currency>) -> String {
+fn unit_decimal(price: Decimal, currency: Option<Currency>) -> Decimal {
     let mut price = price.normalize();
     if let Some(c) = currency {
         if price.scale() < c.exponent() {
             price.rescale(c.exponent());
         }
     }
-    price.to_string()
+    price
 }
 
 /// A unit price including VAT, exact (not rounded: a unit price such as
@@ -246,12 +287,44 @@ mod tests {
     #[test]
     fn price_text_is_the_tariff_text_else_the_unit_prices() {
         let t = sample();
-        assert_eq!(t.price_text(Some("es")), "Tarifa");
+        assert_eq!(t.price_text(Some("es"), None).text, "Tarifa");
+        assert_eq!(t.price_text(Some("it"), Some("fr")).text, "Tarif");
+        assert_eq!(t.price_text(Some("de"), None).language, "en");
         let mut bare = t.clone();
         bare.tariff.tariff_alt_text.clear();
-        assert_eq!(bare.price_text(None), "0.363 EUR/kWh, 1.20 EUR/h");
+        assert_eq!(
+            bare.price_text(None, None).text,
+            "0.363 EUR/kWh, 1.20 EUR/h"
+        );
+        let es = bare.price_text(Some("es"), None);
+        assert_eq!(
+            (es.text.as_str(), es.language.as_str()),
+            ("0,363 EUR/kWh, 1,20 EUR/h", "es")
+        );
         bare.tariff.elements.clear();
-        assert_eq!(bare.price_text(None), "Free of charge");
+        assert_eq!(bare.price_text(None, None).text, "Free of charge");
+        assert_eq!(bare.price_text(Some("it"), Some("de")).text, "Kostenlos");
+    }
+
+    #[test]
+    fn price_text_names_the_idle_fee_and_its_grace_period() {
+        let mut t = stored(serde_json::json!({
+            "country_code": "ES", "party_id": "JOU", "id": "T2", "currency": "EUR",
+            "elements": [{"price_components": [
+                {"type": "ENERGY", "price": 0.30, "step_size": 1},
+                {"type": "PARKING_TIME", "price": 6, "step_size": 60}
+            ]}],
+            "last_updated": "2026-01-01T00:00:00Z"
+        }));
+        t.extensions.idle_grace_period_s = 600;
+        assert_eq!(
+            t.price_text(None, None).text,
+            "0.30 EUR/kWh, 6.00 EUR/h idle after 10 min"
+        );
+        assert_eq!(
+            t.price_text(Some("fr"), None).text,
+            "0,30 EUR/kWh, 6,00 EUR/h d'inactivité après 10 min"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ChargerId, IdTag};
+use crate::language::LanguageCode;
 
 /// How a token is carried. Informational today; pricing and payments use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +78,9 @@ pub struct IdToken {
     /// When non-empty, the only chargers this token may start.
     pub allowed_chargers: Vec<ChargerId>,
     pub label: Option<String>,
+    /// The driver's language, for the texts a charger shows them (see
+    /// [`crate::language::choose_language`]).
+    pub language: Option<LanguageCode>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -91,6 +95,7 @@ pub struct NewIdToken {
     pub parent_id_tag: Option<IdTag>,
     pub allowed_chargers: Vec<ChargerId>,
     pub label: Option<String>,
+    pub language: Option<LanguageCode>,
 }
 
 /// A partial update; `None` leaves a field alone, `Some(None)` clears it.
@@ -102,6 +107,7 @@ pub struct IdTokenPatch {
     pub parent_id_tag: Option<Option<IdTag>>,
     pub allowed_chargers: Option<Vec<ChargerId>>,
     pub label: Option<Option<String>>,
+    pub language: Option<Option<LanguageCode>>,
 }
 
 /// Filter for listing tokens.
