@@ -83,6 +83,17 @@ pub trait ChargerStore: Send + Sync {
         connector: Option<ConnectorId>,
         page: Page,
     ) -> StoreResult<Paged<StatusReport>>;
+    /// One connector's status reports that took effect from `from` to `to`
+    /// (both inclusive), oldest first; what pricing a session reads (see
+    /// `session_cost::status_range`). Bounded by the backend (10,000
+    /// reports), so a runaway charger cannot make a session read unbounded.
+    async fn connector_status_range(
+        &self,
+        id: &ChargerId,
+        connector: ConnectorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatusReport>>;
     async fn record_firmware_status(
         &self,
         id: &ChargerId,

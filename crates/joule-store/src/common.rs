@@ -46,6 +46,11 @@ pub(crate) fn id_tag(raw: &str) -> Result<IdTag, StoreError> {
 
 /// Truncates to the microsecond both backends store, so comparisons made in
 /// Rust agree with what a later read returns.
+/// The most status reports one pricing read returns (see
+/// `ChargerStore::connector_status_range`): a day of a chatty charger, with
+/// room to spare.
+pub(crate) const STATUS_RANGE_LIMIT: i64 = 10_000;
+
 pub(crate) fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
 }
@@ -184,6 +189,7 @@ fn token_payload(t: &IdToken) -> serde_json::Value {
         "status": t.status.as_str(),
         "expires_at": t.expires_at,
         "parent_id_tag": t.parent_id_tag.as_ref().map(|p| p.as_str()),
+        "language": t.language.as_ref().map(|l| l.as_str()),
     })
 }
 

@@ -17,6 +17,7 @@ use joule_domain::charger::{
 };
 use joule_domain::error::StoreError;
 use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::language::LanguageCode;
 use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::page::Page;
@@ -127,8 +128,10 @@ contract_tests!(
     mark_all_disconnected_emits_one_event_per_charger,
     telemetry_for_unknown_charger_is_not_found,
     status_history_and_late_status,
+    connector_status_range_is_bounded_and_ordered,
     firmware_and_diagnostics_status,
     token_crud_is_case_insensitive,
+    token_language_set_patch_and_clear,
     start_is_idempotent,
     stop_duplicate_and_unknown,
     meter_values_out_of_order_give_same_figures,
@@ -574,6 +577,124 @@ async fn status_history_and_late_status(h: &Harness) {
     assert_eq!(changes[3].payload["error_code"], "GroundFailure");
 }
 
+async fn connector_status_range_is_bounded_and_ordered(h: &Harness) {
+    let s = &h.store;
+    let id = cid("CP-1");
+    charger(h, "CP-1").await;
+    charger(h, "CP-2").await;
+    for r in [
+        status(1, ConnectorStatus::Preparing, Some(5), 6),
+        status(1, ConnectorStatus::Charging, Some(10), 11),
+        status(1, ConnectorStatus::Finishing, Some(40), 41),
+        // Late: happened at 20, arrives last; sits where it happened.
+        status(1, ConnectorStatus::SuspendedEV, Some(20), 90),
+        // No charger timestamp: arrival counts.
+        status(1, ConnectorStatus::Available, None, 50),
+        status(1, ConnectorStatus::Charging, Some(70), 71),
+        status(2, ConnectorStatus::SuspendedEV, Some(30), 31),
+    ] {
+        s.record_status(&id, r).await.unwrap();
+    }
+    s.record_status(
+        &cid("CP-2"),
+        status(1, ConnectorStatus::Faulted, Some(30), 31),
+    )
+    .await
+    .unwrap();
+    let got = s
+        .connector_status_range(&id, conn(1), t(10), t(50))
+        .await
+        .unwrap();
+    let got: Vec<_> = got.iter().map(|r| (r.status, r.effective_at())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (ConnectorStatus::Charging, t(10)),
+            (ConnectorStatus::SuspendedEV, t(20)),
+            (ConnectorStatus::Finishing, t(40)),
+            (ConnectorStatus::Available, t(50)),
+        ]
+    );
+    assert!(s
+        .connector_status_range(&id, conn(3), t(0), t(100))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .connector_status_range(&cid("NOPE"), conn(1), t(0), t(100))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn token_language_set_patch_and_clear(h: &Harness) {
+    let s = &h.store;
+    let es = LanguageCode::parse("es").unwrap();
+    let created = s
+        .create_token(
+            NewIdToken {
+                language: Some(es.clone()),
+                ..simple_token("LANG1")
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.language, Some(es));
+    let fr = LanguageCode::parse("fr").unwrap();
+    let patched = s
+        .update_token(
+            &tag("lang1"),
+            IdTokenPatch {
+                language: Some(Some(fr.clone())),
+                ..Default::default()
+            },
+            t(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(patched.language, Some(fr.clone()));
+    // A patch without the field leaves it alone.
+    let other = s
+        .update_token(
+            &tag("LANG1"),
+            IdTokenPatch {
+                label: Some(Some("x".into())),
+                ..Default::default()
+            },
+            t(2),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(other.language, Some(fr));
+    let cleared = s
+        .update_token(
+            &tag("LANG1"),
+            IdTokenPatch {
+                language: Some(None),
+                ..Default::default()
+            },
+            t(3),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cleared.language, None);
+    assert_eq!(
+        s.get_token(&tag("LANG1")).await.unwrap().unwrap().language,
+        None
+    );
+    let events = s.events_after(0, 100).await.unwrap();
+    let updates: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "token.updated")
+        .collect();
+    assert_eq!(updates.len(), 3);
+    assert_eq!(updates[0].payload["language"], "fr");
+}
+
 async fn firmware_and_diagnostics_status(h: &Harness) {
     let s = &h.store;
     let id = cid("CP-1");
@@ -608,6 +729,7 @@ async fn token_crud_is_case_insensitive(h: &Harness) {
         parent_id_tag: Some(tag("Fleet1")),
         allowed_chargers: vec![cid("CP-1"), cid("CP-2")],
         label: Some("Alice".into()),
+        language: None,
     };
     let created = s.create_token(new.clone(), t(0)).await.unwrap();
     assert_eq!(created.id_tag.as_str(), "04a1b2c3");
@@ -651,6 +773,7 @@ async fn token_crud_is_case_insensitive(h: &Harness) {
         parent_id_tag: None,
         allowed_chargers: vec![],
         label: None,
+        language: None,
     };
     s.create_token(other, t(6)).await.unwrap();
     let blocked = s
@@ -1471,6 +1594,7 @@ fn simple_token(id: &str) -> NewIdToken {
         parent_id_tag: None,
         allowed_chargers: vec![],
         label: None,
+        language: None,
     }
 }
 

@@ -351,6 +351,16 @@ impl ChargerStore for PgStore {
         on_conn!(self, c => ops::status_history(c, id, connector, page))
     }
 
+    async fn connector_status_range(
+        &self,
+        id: &ChargerId,
+        connector: ConnectorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatusReport>> {
+        on_conn!(self, c => ops::connector_status_range(c, id, connector, from, to))
+    }
+
     async fn record_firmware_status(
         &self,
         id: &ChargerId,

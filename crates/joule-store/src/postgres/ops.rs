@@ -11,6 +11,7 @@ use joule_domain::charger::{
 use joule_domain::error::StoreError;
 use joule_domain::event::{NewEvent, StoredEvent};
 use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+use joule_domain::language::LanguageCode;
 use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter, StoredLogEntry};
 use joule_domain::meter::{MeterReport, MeterSample, MeterSummary};
 use joule_domain::page::{Page, Paged};
@@ -27,7 +28,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::common::{self, corrupt, micros, parse_or_corrupt};
+use crate::common::{self, corrupt, micros, parse_or_corrupt, STATUS_RANGE_LIMIT};
 
 pub(crate) type R<T> = Result<T, StoreError>;
 
@@ -627,6 +628,31 @@ pub(crate) async fn status_history(
     Ok(Paged::from_overfetch(map_rows(rows, status_row)?, page))
 }
 
+pub(crate) async fn connector_status_range(
+    c: &mut PgConnection,
+    id: &ChargerId,
+    connector_id: ConnectorId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> R<Vec<StatusReport>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        status_cols!(),
+        " FROM status_history WHERE charger_id = $1 AND connector_id = $2 \
+         AND effective_at >= $3 AND effective_at <= $4 \
+         ORDER BY effective_at, id LIMIT $5"
+    ))
+    .bind(id.as_str())
+    .bind(cid(connector_id))
+    .bind(micros(from))
+    .bind(micros(to))
+    .bind(STATUS_RANGE_LIMIT)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    map_rows(rows, status_row)
+}
+
 /// Which of the charger's free-text statuses to set.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum ChargerStatusField {
@@ -698,6 +724,11 @@ fn token_row(row: &PgRow) -> R<IdToken> {
         label: get(row, 6)?,
         created_at: get(row, 7)?,
         updated_at: get(row, 8)?,
+        language: get::<Option<String>>(row, 9)?
+            .as_deref()
+            .map(LanguageCode::parse)
+            .transpose()
+            .map_err(corrupt)?,
     })
 }
 
@@ -740,8 +771,8 @@ pub(crate) async fn create_token(
 ) -> R<IdToken> {
     sqlx::query(
         "INSERT INTO id_tokens (id_tag_key, id_tag, kind, status, expires_at, parent_id_tag, \
-         allowed_chargers, label, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+         allowed_chargers, label, created_at, updated_at, language) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
     )
     .bind(new.id_tag.key())
     .bind(new.id_tag.as_str())
@@ -752,6 +783,7 @@ pub(crate) async fn create_token(
     .bind(allowed_json(&new.allowed_chargers))
     .bind(&new.label)
     .bind(at)
+    .bind(new.language.as_ref().map(LanguageCode::as_str))
     .execute(&mut *c)
     .await
     .map_err(unique_as_conflict("id token"))?;
@@ -789,9 +821,12 @@ pub(crate) async fn update_token(
     if let Some(l) = &patch.label {
         t.label = l.clone();
     }
+    if let Some(l) = &patch.language {
+        t.language = l.clone();
+    }
     sqlx::query(
         "UPDATE id_tokens SET kind = $2, status = $3, expires_at = $4, parent_id_tag = $5, \
-         allowed_chargers = $6, label = $7, updated_at = $8 WHERE id_tag_key = $1",
+         allowed_chargers = $6, label = $7, updated_at = $8, language = $9 WHERE id_tag_key = $1",
     )
     .bind(id_tag.key())
     .bind(t.kind.as_str())
@@ -801,6 +836,7 @@ pub(crate) async fn update_token(
     .bind(allowed_json(&t.allowed_chargers))
     .bind(&t.label)
     .bind(at)
+    .bind(t.language.as_ref().map(LanguageCode::as_str))
     .execute(&mut *c)
     .await
     .map_err(pg)?;

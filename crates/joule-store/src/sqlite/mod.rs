@@ -406,6 +406,18 @@ impl ChargerStore for SqliteStore {
             .await
     }
 
+    async fn connector_status_range(
+        &self,
+        id: &ChargerId,
+        connector: ConnectorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatusReport>> {
+        let id = id.clone();
+        self.read(move |c| ops::connector_status_range(c, &id, connector, from, to))
+            .await
+    }
+
     async fn record_firmware_status(
         &self,
         id: &ChargerId,

@@ -12,6 +12,7 @@ use joule_domain::charger::{
 use joule_domain::error::StoreError;
 use joule_domain::event::{NewEvent, StoredEvent};
 use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+use joule_domain::language::LanguageCode;
 use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter, StoredLogEntry};
 use joule_domain::meter::{MeterReport, MeterSample, MeterSummary};
 use joule_domain::page::{Page, Paged};
@@ -26,7 +27,7 @@ use joule_domain::user_group::{
 };
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
-use crate::common::{self, corrupt, micros, parse_or_corrupt};
+use crate::common::{self, corrupt, micros, parse_or_corrupt, STATUS_RANGE_LIMIT};
 
 pub(crate) type R<T> = Result<T, StoreError>;
 
@@ -655,6 +656,33 @@ pub(crate) fn status_history(
     Ok(Paged::from_overfetch(rows, page))
 }
 
+pub(crate) fn connector_status_range(
+    c: &Connection,
+    id: &ChargerId,
+    connector_id: ConnectorId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> R<Vec<StatusReport>> {
+    collect(
+        c,
+        concat!(
+            "SELECT ",
+            status_cols!(),
+            " FROM status_history WHERE charger_id = ?1 AND connector_id = ?2 \
+             AND effective_at >= ?3 AND effective_at <= ?4 \
+             ORDER BY effective_at, id LIMIT ?5"
+        ),
+        params![
+            id.as_str(),
+            connector_id.get(),
+            ts(micros(from)),
+            ts(micros(to)),
+            STATUS_RANGE_LIMIT
+        ],
+        status_row,
+    )
+}
+
 /// Which of the charger's free-text statuses to set.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum ChargerStatusField {
@@ -717,6 +745,11 @@ fn token_row(row: &Row<'_>) -> R<IdToken> {
         label: get(row, 6)?,
         created_at: get_ts(row, 7)?,
         updated_at: get_ts(row, 8)?,
+        language: get::<Option<String>>(row, 9)?
+            .as_deref()
+            .map(LanguageCode::parse)
+            .transpose()
+            .map_err(corrupt)?,
     })
 }
 
@@ -740,8 +773,8 @@ pub(crate) fn get_token(c: &Connection, id_tag: &IdTag) -> R<Option<IdToken>> {
 pub(crate) fn create_token(c: &Connection, new: &NewIdToken, at: DateTime<Utc>) -> R<IdToken> {
     c.prepare_cached(
         "INSERT INTO id_tokens (id_tag_key, id_tag, kind, status, expires_at, parent_id_tag, \
-         allowed_chargers, label, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+         allowed_chargers, label, created_at, updated_at, language) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
     )
     .map_err(db)?
     .execute(params![
@@ -754,6 +787,7 @@ pub(crate) fn create_token(c: &Connection, new: &NewIdToken, at: DateTime<Utc>) 
         allowed_text(&new.allowed_chargers),
         new.label,
         ts(at),
+        new.language.as_ref().map(LanguageCode::as_str),
     ])
     .map_err(unique_as_conflict("id token"))?;
     let token = get_token(c, &new.id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
@@ -788,10 +822,13 @@ pub(crate) fn update_token(
     if let Some(l) = &patch.label {
         t.label = l.clone();
     }
+    if let Some(l) = &patch.language {
+        t.language = l.clone();
+    }
     exec(
         c,
         "UPDATE id_tokens SET kind = ?2, status = ?3, expires_at = ?4, parent_id_tag = ?5, \
-         allowed_chargers = ?6, label = ?7, updated_at = ?8 WHERE id_tag_key = ?1",
+         allowed_chargers = ?6, label = ?7, updated_at = ?8, language = ?9 WHERE id_tag_key = ?1",
         params![
             id_tag.key(),
             t.kind.as_str(),
@@ -801,6 +838,7 @@ pub(crate) fn update_token(
             allowed_text(&t.allowed_chargers),
             t.label,
             ts(at),
+            t.language.as_ref().map(LanguageCode::as_str),
         ],
     )?;
     let token = get_token(c, id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
