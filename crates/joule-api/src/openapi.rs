@@ -76,7 +76,7 @@ pub const SECURITY_SCHEME: &str = "api_key";
         id_token::IdToken, id_token::CreateIdToken, id_token::UpdateIdToken,
         id_token::TokenKind, id_token::TokenStatus,
         session::Session, session::SessionDetail, session::MeterValue, session::SessionState,
-        session::SessionTariff, session::SessionCost, session::Amount, session::CostLine,
+        session::SessionTariff, session::SessionCost, session::Amount, session::CostLine, session::IdlePeriodCost,
         session::CostAdjustment,
         session::AuthorizationStatus,
         message::LogEntry, message::Direction, message::FrameKind,

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use joule_domain::SessionId;
 
-use joule_domain::session_cost::price_session_cost;
+use joule_domain::session_cost::{price_session_cost, status_range};
 
 use crate::dto::session::{
     MeterValue, Session, SessionCost, SessionDetail, SessionQuery, SessionTariff,
@@ -79,8 +79,24 @@ pub async fn get_session(
     }))
 }
 
-/// The session priced with its frozen tariff version, up to its stop or
-/// now. `None` (logged) when that version is gone or cannot price it.
+/// Whether the cost can still change: while the session runs, and after
+/// its stop while idle time is still being billed (the cable is in and the
+/// priced end is now).
+fn is_final(
+    session: &joule_domain::session::Session,
+    price: &joule_domain::session_cost::SessionPrice,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    session.stopped_at.is_some()
+        && !price
+            .activity
+            .last()
+            .is_some_and(|p| p.after_stop && p.end >= now)
+}
+
+/// The session priced with its frozen tariff version and its connector's
+/// status reports, up to its stop (or the unplugging after it) or now.
+/// `None` (logged) when that version is gone or cannot price it.
 async fn cost(
     state: &ApiState,
     session: &joule_domain::session::Session,
@@ -97,12 +113,15 @@ async fn cost(
         return Ok(None);
     };
     let now = state.clock.now();
-    let priced_until = session.stopped_at.unwrap_or(now).max(session.started_at);
-    match price_session_cost(session, meter_values, &tariff, now) {
-        Ok(b) => Ok(Some(SessionCost::new(
-            &b,
-            session.stopped_at.is_some(),
-            priced_until,
+    let (from, to) = status_range(session, &tariff, now);
+    let statuses = state
+        .store
+        .connector_status_range(&session.charger_id, session.connector_id, from, to)
+        .await?;
+    match price_session_cost(session, meter_values, &statuses, &tariff, now) {
+        Ok(price) => Ok(Some(SessionCost::new(
+            &price,
+            is_final(session, &price, now),
         ))),
         Err(e) => {
             tracing::warn!(session_id = %session.id, error = %e, "the session cannot be priced");

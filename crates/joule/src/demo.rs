@@ -99,6 +99,7 @@ pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
                     parent_id_tag: None,
                     allowed_chargers: vec![],
                     label: Some("Demo driver".into()),
+                    language: None,
                 },
                 now,
             )

@@ -1,6 +1,7 @@
 //! Id token resources.
 
 use chrono::{DateTime, Utc};
+use joule_domain::language::LanguageCode;
 use joule_domain::token as domain;
 use joule_domain::{ChargerId, IdTag};
 use serde::{Deserialize, Serialize};
@@ -84,6 +85,9 @@ pub struct IdToken {
     /// When non-empty, the only chargers this token may start.
     pub allowed_chargers: Vec<String>,
     pub label: Option<String>,
+    /// The driver's language (ISO 639-1): texts on chargers are in it when
+    /// Joule has them (en, es, fr, de), else the site's or English.
+    pub language: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -108,6 +112,7 @@ impl From<domain::IdToken> for IdToken {
             parent_id_tag: t.parent_id_tag.map(|p| p.to_string()),
             allowed_chargers: t.allowed_chargers.iter().map(ToString::to_string).collect(),
             label: t.label,
+            language: t.language.map(|l| l.to_string()),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -119,6 +124,10 @@ fn parse_chargers(errors: &mut QueryErrors, raw: Vec<String>) -> Vec<ChargerId> 
         .enumerate()
         .filter_map(|(i, raw)| errors.charger_id(&format!("allowed_chargers[{i}]"), Some(raw)))
         .collect()
+}
+
+fn parse_language(errors: &mut QueryErrors, raw: Option<String>) -> Option<LanguageCode> {
+    errors.opt("language", raw.as_deref(), LanguageCode::parse)
 }
 
 fn parse_parent(errors: &mut QueryErrors, raw: Option<String>) -> Option<IdTag> {
@@ -146,6 +155,9 @@ pub struct CreateIdToken {
     pub allowed_chargers: Vec<String>,
     #[serde(default)]
     pub label: Option<String>,
+    /// The driver's language, ISO 639-1 (e.g. `es`; any case).
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 impl CreateIdToken {
@@ -155,6 +167,7 @@ impl CreateIdToken {
         let parent_id_tag = parse_parent(&mut errors, self.parent_id_tag);
         let allowed_chargers = parse_chargers(&mut errors, self.allowed_chargers);
         let label = check_label(&mut errors, "label", self.label);
+        let language = parse_language(&mut errors, self.language);
         errors.finish()?;
         let id_tag = id_tag.ok_or_else(|| ApiError::field("id_tag", "is invalid"))?;
         Ok(domain::NewIdToken {
@@ -167,6 +180,7 @@ impl CreateIdToken {
             parent_id_tag,
             allowed_chargers,
             label,
+            language,
         })
     }
 }
@@ -192,6 +206,10 @@ pub struct UpdateIdToken {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub label: Option<Option<String>>,
+    /// ISO 639-1; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub language: Option<Option<String>>,
 }
 
 impl UpdateIdToken {
@@ -202,6 +220,7 @@ impl UpdateIdToken {
             .allowed_chargers
             .map(|list| parse_chargers(&mut errors, list));
         let label = self.label.map(|l| check_label(&mut errors, "label", l));
+        let language = self.language.map(|l| parse_language(&mut errors, l));
         errors.finish()?;
         Ok(domain::IdTokenPatch {
             kind: self.kind.map(Into::into),
@@ -210,6 +229,7 @@ impl UpdateIdToken {
             parent_id_tag,
             allowed_chargers,
             label,
+            language,
         })
     }
 }

@@ -6,6 +6,7 @@ use joule_domain::money::{decimal_number, Decimal, Money};
 use joule_domain::page::Page;
 use joule_domain::pricing::{PriceAmount, PriceBreakdown, PriceCapKind};
 use joule_domain::session as domain;
+use joule_domain::session_cost::{IdlePeriod, SessionPrice};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -245,9 +246,11 @@ pub struct CostAdjustment {
 pub struct SessionCost {
     /// ISO 4217.
     pub currency: String,
-    /// `false` while the session runs: the cost so far.
+    /// `false` while the session runs, or while idle time after its stop
+    /// is still billed (the cable is in): the cost so far.
     pub is_final: bool,
-    /// The instant the session is priced up to (its stop, or now).
+    /// The instant the session is priced up to: its stop, the unplugging
+    /// after it when the tariff bills idle time, or now.
     pub priced_until: DateTime<Utc>,
     #[serde(with = "decimal_number")]
     #[schema(value_type = f64)]
@@ -277,6 +280,41 @@ pub struct SessionCost {
     /// Billed lines, one per dimension and VAT rate.
     pub breakdown: Vec<CostLine>,
     pub price_cap: Option<CostAdjustment>,
+    /// The periods the car was plugged in without charging (from the
+    /// connector's status reports), in order; PARKING_TIME.
+    pub idle_periods: Vec<IdlePeriodCost>,
+}
+
+/// A stretch of idle time and how much of it was billed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IdlePeriodCost {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// After the StopTransaction, until the connector reported it was
+    /// unplugged (or up to now while it is still plugged in).
+    pub after_stop: bool,
+    /// Seconds billed as PARKING_TIME (before the step-size rounding of
+    /// the whole session).
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub billed_s: Decimal,
+    /// Seconds free: the tariff's grace period, or idle time before
+    /// charging finished (`idle_fee_only_after_charging_finished`).
+    #[serde(with = "decimal_number")]
+    #[schema(value_type = f64)]
+    pub free_s: Decimal,
+}
+
+impl From<IdlePeriod> for IdlePeriodCost {
+    fn from(p: IdlePeriod) -> Self {
+        Self {
+            start: p.start,
+            end: p.end,
+            after_stop: p.after_stop,
+            billed_s: p.billed_s.normalize(),
+            free_s: p.free_s.normalize(),
+        }
+    }
 }
 
 fn hours(seconds: Decimal) -> Decimal {
@@ -284,12 +322,18 @@ fn hours(seconds: Decimal) -> Decimal {
 }
 
 impl SessionCost {
-    pub fn new(b: &PriceBreakdown, is_final: bool, priced_until: DateTime<Utc>) -> Self {
+    pub fn new(price: &SessionPrice, is_final: bool) -> Self {
+        let b: &PriceBreakdown = &price.breakdown;
         let total = Amount::from(b.total_cost);
         Self {
             currency: b.currency.code().to_owned(),
             is_final,
-            priced_until,
+            priced_until: price.priced_until,
+            idle_periods: price
+                .idle_periods()
+                .into_iter()
+                .map(IdlePeriodCost::from)
+                .collect(),
             total_excl_vat: total.excl_vat,
             total_incl_vat: total.incl_vat,
             total_excl_vat_minor: total.excl_vat_minor,

@@ -264,6 +264,13 @@ pub struct PriceQuote {
     pub text: Option<String>,
     /// The language of `text`.
     pub language: Option<String>,
+    /// The price as one line, as a charger shows it: `text` when the tariff
+    /// has one, else the unit prices written by Joule in the requested
+    /// language (en, es, fr, de; else English), e.g.
+    /// `0,30 EUR/kWh, 6,00 EUR/h de inactividad tras 10 min`.
+    pub price_text: String,
+    /// The language of `price_text` (ISO 639-1).
+    pub price_text_language: String,
     pub tariff_alt_url: Option<String>,
     /// Per kWh.
     pub energy: Option<UnitPrice>,
@@ -306,6 +313,8 @@ impl PriceQuote {
         lang: Option<&str>,
     ) -> Self {
         let text = t.text_in(lang);
+        // Sites (and their language) are not modelled yet: no site language.
+        let line = t.price_text(lang, None);
         let hold = t.hold_amount();
         PriceQuote {
             charger_id,
@@ -314,6 +323,8 @@ impl PriceQuote {
             currency: t.tariff.currency.clone(),
             text: text.map(|x| x.text.clone()),
             language: text.map(|x| x.language.clone()),
+            price_text: line.text,
+            price_text_language: line.language,
             tariff_alt_url: t.tariff.tariff_alt_url.clone(),
             energy: unit(t, TariffDimensionType::Energy),
             time: unit(t, TariffDimensionType::Time),

@@ -32,6 +32,7 @@ async fn token_lifecycle() {
             "parent_id_tag": "FLEET-1",
             "allowed_chargers": ["CP1", "CP2"],
             "label": "Driver card",
+            "language": null,
             "created_at": "2026-03-01T08:00:00Z",
             "updated_at": "2026-03-01T08:00:00Z"
         })
@@ -67,6 +68,56 @@ async fn token_lifecycle() {
     let (status, body) = app.get("/api/v1/id-tokens/04a1b2c3").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], "id_token_not_found");
+}
+
+/// The driver's language: ISO 639-1, any case on input, lower case out;
+/// 422 `validation_failed` naming `language` for anything else.
+#[tokio::test]
+async fn token_language_create_patch_clear_and_validation() {
+    let app = TestApp::new().await;
+    let (status, created) = app
+        .post(
+            "/api/v1/id-tokens",
+            json!({"id_tag": "LANG1", "language": "ES"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["language"], "es");
+    let (_, fetched) = app.get("/api/v1/id-tokens/lang1").await;
+    assert_eq!(fetched["language"], "es");
+
+    let (status, patched) = app
+        .patch("/api/v1/id-tokens/LANG1", json!({"language": "de"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["language"], "de");
+    let (_, untouched) = app
+        .patch("/api/v1/id-tokens/LANG1", json!({"label": "x"}))
+        .await;
+    assert_eq!(untouched["language"], "de");
+    let (_, cleared) = app
+        .patch("/api/v1/id-tokens/LANG1", json!({"language": null}))
+        .await;
+    assert_eq!(cleared["language"], json!(null));
+
+    for bad in ["xx", "spanish", "es-ES", ""] {
+        let (status, problem) = app
+            .post(
+                "/api/v1/id-tokens",
+                json!({"id_tag": "LANG2", "language": bad}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
+        assert_eq!(problem["code"], "validation_failed");
+        assert_eq!(problem["errors"][0]["field"], "language");
+        let (status, problem) = app
+            .patch("/api/v1/id-tokens/LANG1", json!({"language": bad}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "language");
+    }
+    let (status, _) = app.get("/api/v1/id-tokens/LANG2").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

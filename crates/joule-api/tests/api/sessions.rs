@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use joule_domain::auth::AuthorizationStatus;
+use joule_domain::charger::{ConnectorStatus, StatusReport};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::session::{StartSession, StopSession};
 use joule_domain::{ChargerId, ConnectorId, IdTag, TransactionId};
@@ -287,7 +288,8 @@ async fn detail_has_running_and_final_cost_at_the_frozen_price() {
             "dimension": "ENERGY", "vat": 20.0, "volume": 10.0,
             "cost": {"excl_vat": 3.0, "incl_vat": 3.6, "excl_vat_minor": 300, "incl_vat_minor": 360}
         }],
-        "price_cap": null
+        "price_cap": null,
+        "idle_periods": []
     });
     app.clock.set(t0() + Duration::hours(5));
     let (_, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
@@ -323,4 +325,143 @@ async fn a_session_gets_its_chargers_own_tariff() {
     let (id, _) = start(&app, ONLINE, "TAG1", t0()).await;
     let (_, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
     assert_eq!(body["tariff"], json!({"id": "T1", "version": 1}));
+}
+
+fn report(at: DateTime<Utc>, status: ConnectorStatus) -> StatusReport {
+    StatusReport {
+        connector_id: ConnectorId::new(1).unwrap(),
+        status,
+        error_code: None,
+        info: None,
+        vendor_id: None,
+        vendor_error_code: None,
+        reported_at: Some(at),
+        received_at: at,
+    }
+}
+
+/// Idle time from the connector's status reports (docs/pricing.md,
+/// "Idle"): 0.30 EUR/kWh and 6.00 EUR/h idle after 10 free minutes. Full at
+/// :50 (Finishing), stopped at :60, unplugged at :90: 40 minutes idle, 30
+/// billed = 3.00 EUR. While the cable is still in after the stop, the cost
+/// runs to now and is not final.
+#[tokio::test]
+async fn idle_time_from_status_reports_is_billed_after_the_grace_period() {
+    let app = TestApp::new().await;
+    app.charger(ONLINE).await;
+    let tariff = json!({"tariff": {
+        "country_code": "DE", "party_id": "JOU", "id": "IDLE", "currency": "EUR",
+        "elements": [{"price_components": [
+            {"type": "ENERGY", "price": 0.30, "step_size": 1},
+            {"type": "PARKING_TIME", "price": 6.00, "step_size": 60}
+        ]}],
+        "last_updated": "2026-01-01T00:00:00Z"
+    }, "extensions": {"idle_grace_period_s": 600}});
+    let (status, body) = app.post("/api/v1/tariffs", tariff).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.store
+        .set_default_tariff(Some("IDLE"), t0())
+        .await
+        .unwrap();
+    let charger = ChargerId::parse(ONLINE).unwrap();
+    let (id, tx) = start(&app, ONLINE, "TAG1", t0()).await;
+    for (min, s) in [
+        (0, ConnectorStatus::Charging),
+        (50, ConnectorStatus::Finishing),
+    ] {
+        app.store
+            .record_status(&charger, report(t0() + Duration::minutes(min), s))
+            .await
+            .unwrap();
+    }
+    app.store
+        .stop_session(StopSession {
+            charger_id: charger.clone(),
+            transaction_id: tx,
+            id_tag: None,
+            meter_stop_wh: 11_000,
+            stopped_at: t0() + Duration::minutes(60),
+            reason: None,
+            transaction_data: vec![],
+            received_at: t0() + Duration::minutes(60),
+        })
+        .await
+        .unwrap();
+
+    // Still plugged in at :75: idle so far 25 min, 15 billed = 1.50.
+    app.clock.set(t0() + Duration::minutes(75));
+    let (_, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
+    let cost = &body["cost"];
+    assert_eq!(cost["is_final"], false, "{body}");
+    assert_eq!(cost["total_parking_cost"]["incl_vat_minor"], 150);
+    assert_eq!(
+        cost["priced_until"],
+        (t0() + Duration::minutes(75)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+
+    app.store
+        .record_status(
+            &charger,
+            report(t0() + Duration::minutes(90), ConnectorStatus::Available),
+        )
+        .await
+        .unwrap();
+    app.clock.set(t0() + Duration::hours(5));
+    let (_, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
+    let cost = &body["cost"];
+    assert_eq!(cost["is_final"], true, "{body}");
+    assert_eq!(cost["total_energy_cost"]["incl_vat_minor"], 300);
+    assert_eq!(cost["total_parking_cost"]["incl_vat_minor"], 300);
+    assert_eq!(cost["total_incl_vat_minor"], 600);
+    assert_eq!(cost["total_parking_time"], json!(0.6667));
+    let at =
+        |m: i64| (t0() + Duration::minutes(m)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    assert_eq!(cost["priced_until"], at(90));
+    assert_eq!(
+        cost["idle_periods"],
+        json!([
+            {"start": at(50), "end": at(60), "after_stop": false, "billed_s": 0.0, "free_s": 600.0},
+            {"start": at(60), "end": at(90), "after_stop": true, "billed_s": 1800.0, "free_s": 0.0}
+        ])
+    );
+
+    // Another connector's reports and a tariff without an idle price
+    // change nothing: the idle-free session is priced to its stop.
+    let (status, _) = app
+        .put(
+            "/api/v1/tariffs/IDLE",
+            json!({"tariff": {
+                "country_code": "DE", "party_id": "JOU", "id": "IDLE", "currency": "EUR",
+                "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
+                "last_updated": "2026-01-01T00:00:00Z"
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (next, tx2) = start(&app, ONLINE, "TAG2", t0() + Duration::hours(6)).await;
+    app.store
+        .stop_session(StopSession {
+            charger_id: charger.clone(),
+            transaction_id: tx2,
+            id_tag: None,
+            meter_stop_wh: 2000,
+            stopped_at: t0() + Duration::hours(7),
+            reason: None,
+            transaction_data: vec![],
+            received_at: t0() + Duration::hours(7),
+        })
+        .await
+        .unwrap();
+    app.store
+        .record_status(
+            &charger,
+            report(t0() + Duration::hours(7), ConnectorStatus::Finishing),
+        )
+        .await
+        .unwrap();
+    app.clock.set(t0() + Duration::hours(8));
+    let (_, body) = app.get(&format!("/api/v1/sessions/{next}")).await;
+    assert_eq!(body["cost"]["is_final"], true, "{body}");
+    assert_eq!(body["cost"]["priced_until"], at(7 * 60));
+    assert_eq!(body["cost"]["idle_periods"], json!([]));
 }

@@ -210,6 +210,8 @@ async fn default_tariff_and_public_price() {
     assert_eq!(quote["tariff_id"], "T1");
     assert_eq!(quote["currency"], "EUR");
     assert_eq!(quote["language"], "es");
+    assert_eq!(quote["price_text"], quote["text"]);
+    assert_eq!(quote["price_text_language"], "es");
     assert_eq!(
         quote["text"],
         "0,30 EUR/kWh, 6,00 EUR/h de inactividad tras 10 min"
@@ -232,6 +234,7 @@ async fn default_tariff_and_public_price() {
     )
     .await;
     assert_eq!(quote["language"], "en");
+    assert_eq!(quote["price_text_language"], "en");
     let (status, bad) = public_get(
         &app,
         "/api/v1/public/chargers/CP1/connectors/1/price?lang=spanish",

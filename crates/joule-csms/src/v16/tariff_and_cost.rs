@@ -21,6 +21,7 @@
 
 use std::sync::Arc;
 
+use joule_domain::language::Language;
 use joule_domain::money::decimal_number;
 use joule_domain::money::Decimal;
 use joule_domain::session::Session;
@@ -116,7 +117,7 @@ pub(crate) async fn build(
             };
             let data = SetUserPrice {
                 id_token: id_tag.as_str(),
-                price_text: tariff.price_text(Some(LANGUAGE)),
+                price_text: tariff.price_text(Some(LANGUAGE), None).text,
             };
             ("SetUserPrice", serde_json::to_string(&data).ok()?)
         }
@@ -154,11 +155,11 @@ async fn final_cost(
             return None;
         }
     };
-    match price_session_cost(session, &meter_values, &tariff, now) {
+    match price_session_cost(session, &meter_values, &[], &tariff, now).map(|p| p.breakdown) {
         Ok(breakdown) => Some(FinalCost {
             transaction_id: session.transaction_id.get(),
             cost: breakdown.total_cost.incl_vat.to_decimal(),
-            price_text: cost_summary(&breakdown),
+            price_text: cost_summary(&breakdown, Language::En),
             qr_code_text: format!(
                 "{}/{}",
                 display.receipt_base_url.trim_end_matches('/'),

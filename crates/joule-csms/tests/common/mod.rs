@@ -115,6 +115,7 @@ impl App {
                     parent_id_tag: None,
                     allowed_chargers: vec![],
                     label: None,
+                    language: None,
                 },
                 chrono::Utc::now(),
             )
