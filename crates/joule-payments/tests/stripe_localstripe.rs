@@ -13,6 +13,8 @@
 //! tests check the adapter's mapping, not those guarantees, which Joule
 //! enforces itself.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
