@@ -12,26 +12,25 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match HmacSha256::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
+fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Result<HmacSha256, GatewayError> {
+    // HMAC takes keys of any length; the error exists only in the trait.
+    let mut mac = HmacSha256::new_from_slice(secret).map_err(|_| GatewayError::BadSignature {
+        reason: "unusable signing secret",
+    })?;
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    mac
+    Ok(mac)
 }
 
 /// The header value a sender puts on `body` at `timestamp`.
-pub fn sign_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
+pub fn sign_header(secret: &str, timestamp: i64, body: &[u8]) -> Result<String, GatewayError> {
     let sig = hex::encode(
-        mac(secret.as_bytes(), timestamp, body)
+        mac(secret.as_bytes(), timestamp, body)?
             .finalize()
             .into_bytes(),
     );
-    format!("t={timestamp},v1={sig}")
+    Ok(format!("t={timestamp},v1={sig}"))
 }
 
 /// Checks `header` against `body`: a `v1` signature must match (compared in
@@ -65,7 +64,7 @@ pub fn verify(
             reason: "no v1 signature in the signature header",
         });
     }
-    let expected = mac(secret.as_bytes(), timestamp, body);
+    let expected = mac(secret.as_bytes(), timestamp, body)?;
     if !signatures
         .iter()
         .any(|sig| expected.clone().verify_slice(sig).is_ok())
@@ -96,7 +95,7 @@ mod tests {
 
     #[test]
     fn a_fresh_correct_signature_verifies() {
-        let header = sign_header("whsec_x", 1_700_000_000, b"{\"a\":1}");
+        let header = sign_header("whsec_x", 1_700_000_000, b"{\"a\":1}").unwrap();
         assert_eq!(
             verify(&header, b"{\"a\":1}", "whsec_x", at(1_700_000_100), TOL),
             Ok(1_700_000_000)
@@ -107,14 +106,14 @@ mod tests {
     fn known_vector_matches_stripe_scheme() {
         // Python: hmac.new(b"secret", b"1.{}", hashlib.sha256).hexdigest()
         assert_eq!(
-            sign_header("secret", 1, b"{}"),
+            sign_header("secret", 1, b"{}").unwrap(),
             "t=1,v1=1122767b193110cfec322b6f199b599edbf608ed087f2d27afb0b97d99523908"
         );
     }
 
     #[test]
     fn tampered_body_wrong_secret_or_old_timestamp_are_refused() {
-        let header = sign_header("whsec_x", 1_700_000_000, b"{}");
+        let header = sign_header("whsec_x", 1_700_000_000, b"{}").unwrap();
         let now = at(1_700_000_000);
         assert!(matches!(
             verify(&header, b"{ }", "whsec_x", now, TOL),
@@ -136,7 +135,7 @@ mod tests {
 
     #[test]
     fn any_of_several_v1_signatures_may_match() {
-        let good = sign_header("whsec_new", 10, b"x");
+        let good = sign_header("whsec_new", 10, b"x").unwrap();
         let sig = good.split("v1=").nth(1).unwrap_or_default();
         let header = format!("t=10,v1={},v1={sig},v0=zz", "ab".repeat(32));
         assert_eq!(verify(&header, b"x", "whsec_new", at(10), TOL), Ok(10));

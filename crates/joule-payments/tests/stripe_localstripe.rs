@@ -577,3 +577,94 @@ async fn a_3ds_card_leaves_the_hold_waiting_for_the_cardholder() {
     assert_eq!(state.status, IntentStatus::RequiresAction);
     assert_eq!(state.card.map(|c| c.last4), Some("3155".to_owned()));
 }
+
+// Transport failures and the request's shape, against a canned local server
+// (no localstripe needed).
+
+fn gateway_at(base: String) -> StripeGateway {
+    let mut config = StripeConfig::new(Secret::new(SECRET_KEY), Secret::new(WEBHOOK_SECRET));
+    config.base_url = base;
+    config.request_timeout_s = 1;
+    StripeGateway::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn requests_carry_key_version_and_form_and_5xx_is_retryable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = gateway_at(format!("http://{}", listener.local_addr().unwrap()));
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 8192];
+        let mut got = Vec::new();
+        // read until the (small) body has arrived
+        while !String::from_utf8_lossy(&got).contains("amount_to_capture=700") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        let body = br#"{"error": {"type": "api_error", "message": "Something went wrong"}}"#;
+        let head = format!(
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
+        String::from_utf8_lossy(&got).to_string()
+    });
+    let intent = IntentRef::parse("pi_abc").unwrap();
+    let e = gw
+        .capture(&intent, usd(700), &key("pay-5", "capture"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, GatewayError::Unavailable { .. }), "{e:?}");
+    assert!(e.is_retryable());
+    let request = server.await.unwrap().to_ascii_lowercase();
+    assert!(
+        request.starts_with("post /v1/payment_intents/pi_abc/capture "),
+        "{request}"
+    );
+    assert!(
+        request.contains("idempotency-key: joule:pay-5:capture"),
+        "{request}"
+    );
+    assert!(
+        request.contains(&format!("authorization: bearer {SECRET_KEY}")),
+        "{request}"
+    );
+    assert!(request.contains("stripe-version: 2024-06-20"), "{request}");
+    assert!(
+        request.contains("content-type: application/x-www-form-urlencoded"),
+        "{request}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_unavailable_and_silence_is_a_timeout() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let gw = gateway_at(format!("http://127.0.0.1:{port}"));
+    let e = gw
+        .read_intent(&IntentRef::parse("pi_1").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, GatewayError::Unavailable { .. }), "{e:?}");
+
+    // A server that accepts and never answers: the outcome is unknown.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = gateway_at(format!("http://{}", listener.local_addr().unwrap()));
+    let (hold_open_tx, hold_open_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let _ = hold_open_rx.await;
+        drop(stream);
+    });
+    let e = gw
+        .cancel(&IntentRef::parse("pi_2").unwrap(), &key("pay-6", "void"))
+        .await
+        .unwrap_err();
+    assert_eq!(e, GatewayError::Timeout);
+    assert!(e.is_retryable());
+    let _ = hold_open_tx.send(());
+    server.await.unwrap();
+}

@@ -238,7 +238,7 @@ impl SimulatedGateway {
             self.config.webhook_secret.expose(),
             self.clock.now().timestamp(),
             &body,
-        );
+        )?;
         Ok(SignedWebhook { signature, body })
     }
 }

@@ -108,7 +108,7 @@ mod tests {
     const SECRET: &str = "whsec_test";
 
     fn deliver(body: &str, t: i64, now: i64) -> Result<GatewayEvent, GatewayError> {
-        let header = sign_header(SECRET, t, body.as_bytes());
+        let header = sign_header(SECRET, t, body.as_bytes()).unwrap();
         let headers = [("stripe-signature", header.as_str())];
         let payload = WebhookPayload {
             headers: &headers,
