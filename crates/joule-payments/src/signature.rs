@@ -133,6 +133,24 @@ mod tests {
         assert!(verify("t=1700000000", b"{}", "whsec_x", now, TOL).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn signing_then_verifying_round_trips(
+            secret in "[ -~]{1,40}",
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+            t in 0i64..4_000_000_000,
+        ) {
+            let header = sign_header(&secret, t, &body).unwrap();
+            proptest::prop_assert_eq!(verify(&header, &body, &secret, at(t), TOL), Ok(t));
+        }
+
+        #[test]
+        fn arbitrary_headers_are_refused_without_panicking(header in "\\PC{0,120}") {
+            let refused = verify(&header, b"body", "whsec_x", at(0), TOL).is_err();
+            proptest::prop_assert!(refused);
+        }
+    }
+
     #[test]
     fn any_of_several_v1_signatures_may_match() {
         let good = sign_header("whsec_new", 10, b"x").unwrap();
