@@ -20,6 +20,7 @@ ALLOWED = {
     "joule-ocpp": set(),
     "joule-store": {"joule-domain"},
     "joule-api": {"joule-domain"},
+    "joule-payments": {"joule-domain"},
 }
 
 errors = []

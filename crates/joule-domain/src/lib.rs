@@ -23,6 +23,7 @@ pub mod command;
 pub mod credentials;
 pub mod error;
 pub mod event;
+pub mod gateway;
 pub mod idempotency;
 pub mod ids;
 pub mod language;
