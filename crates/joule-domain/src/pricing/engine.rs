@@ -404,6 +404,17 @@ impl Cut {
     }
 }
 
+/// Precision of the volumes at a cut inside a period: a millisecond and a
+/// milliwatt-hour. A cut at a fraction such as 4 kWh / 33.497 kWh has no
+/// finite decimal expansion; kept at full precision, the slices' volumes
+/// would sum to a hair above the period's (28 significant digits cannot
+/// hold every partial sum), and a step size would then bill one more whole
+/// step. Rounding the cumulative volume at each cut keeps every sum exact,
+/// and rounding `x` or `x - n` (a period split at a whole second) gives
+/// the same instant, so splitting a period never changes the price.
+const CUT_SECONDS_DP: u32 = 3;
+const CUT_KWH_DP: u32 = 6;
+
 fn cut_slices(tariff: &ValidTariff, session: &SessionTimeline) -> Result<Vec<Slice>, PricingError> {
     let tz = session.time_zone;
     let local_times = boundary_times(tariff);
@@ -479,9 +490,9 @@ fn cut_slices(tariff: &ValidTariff, session: &SessionTimeline) -> Result<Vec<Sli
             .iter()
             .map(|c| -> Result<_, PricingError> {
                 Ok((
-                    portion(period.energy_kwh, c.num, c.den)?,
-                    portion(period.charging_s, c.num, c.den)?,
-                    portion(period.idle_s, c.num, c.den)?,
+                    portion(period.energy_kwh, c.num, c.den)?.round_dp(CUT_KWH_DP),
+                    portion(period.charging_s, c.num, c.den)?.round_dp(CUT_SECONDS_DP),
+                    portion(period.idle_s, c.num, c.den)?.round_dp(CUT_SECONDS_DP),
                     c.at,
                 ))
             })
