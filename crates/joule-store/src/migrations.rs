@@ -38,6 +38,7 @@ migrations! {
     2 "0002_tariffs" "tariffs",
     3 "0003_user_groups" "user_groups",
     4 "0004_session_tariffs" "session_tariffs",
+    7 "0007_payments" "payments",
 }
 
 /// What an applied-version check found wrong.
