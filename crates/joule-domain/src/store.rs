@@ -308,8 +308,9 @@ pub trait PaymentStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<Payment>;
     /// Links the session the payment pays for. Idempotent for the same
-    /// session; `Conflict` when another is linked; `NotFound` (entity
-    /// `payment` or `session`) when either is unknown.
+    /// session; `Conflict` when another is linked or the session is on
+    /// another charger or connector; `NotFound` (entity `payment` or
+    /// `session`) when either is unknown.
     async fn link_session(
         &self,
         id: PaymentId,

@@ -155,6 +155,17 @@ pub(crate) fn status_cols(s: &StepStatus) -> (&'static str, Option<&str>, Option
     }
 }
 
+/// A payment pays for a session on its own charger and connector only.
+pub(crate) fn same_connector(p: &Payment, session_charger: &str, same_connector: bool) -> R<()> {
+    if p.charger_id.as_str() == session_charger && same_connector {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            entity: "payment session",
+        })
+    }
+}
+
 // ---- outbox events -------------------------------------------------------
 
 fn payment_payload(p: &Payment) -> serde_json::Value {

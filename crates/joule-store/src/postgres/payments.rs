@@ -332,12 +332,15 @@ pub(crate) async fn link_session(
         }
         None => {}
     }
-    sqlx::query("SELECT 1 FROM sessions WHERE id = $1")
+    let row = sqlx::query("SELECT charger_id, connector_id FROM sessions WHERE id = $1")
         .bind(session.as_uuid())
         .fetch_optional(&mut *c)
         .await
         .map_err(pg)?
         .ok_or(StoreError::NotFound { entity: "session" })?;
+    let charger: String = get(&row, 0)?;
+    let connector_id: i32 = get(&row, 1)?;
+    pc::same_connector(&p, &charger, cid(p.connector_id) == connector_id)?;
     p.session_id = Some(session);
     p.updated_at = at;
     write_payment(c, &p).await?;

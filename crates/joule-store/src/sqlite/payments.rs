@@ -288,15 +288,18 @@ pub(crate) fn link_session(
         }
         None => {}
     }
-    let exists = one(
+    let (charger, connector_id): (String, i64) = one(
         c,
-        "SELECT 1 FROM sessions WHERE id = ?1",
+        "SELECT charger_id, connector_id FROM sessions WHERE id = ?1",
         [session.to_string()],
-        |_| Ok(()),
+        |row| Ok((get(row, 0)?, get(row, 1)?)),
+    )?
+    .ok_or(StoreError::NotFound { entity: "session" })?;
+    pc::same_connector(
+        &p,
+        &charger,
+        i64::from(p.connector_id.get()) == connector_id,
     )?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound { entity: "session" });
-    }
     p.session_id = Some(session);
     p.updated_at = at;
     write_payment(c, &p)?;

@@ -505,7 +505,7 @@ async fn stale_holds_for_the_sweeper(h: &Harness) {
         .unwrap();
     // Still charging.
     let charging = authorized(h, PaymentChannel::Web, 5000, 20).await;
-    let running = s.start_session(start("CP-2", "T2", 0, 30)).await.unwrap();
+    let running = s.start_session(start("CP-1", "T2", 0, 35)).await.unwrap();
     s.link_session(charging, running.session.id, t(31))
         .await
         .unwrap();
@@ -563,6 +563,14 @@ async fn link_session_and_gateway_ref(h: &Harness) {
         s.link_session(PaymentId::new_v7(), one.session.id, t(5))
             .await,
         Err(StoreError::NotFound { entity: "payment" })
+    ));
+    // A session on another charger (or connector) is not this payment's.
+    let elsewhere = s.start_session(start("CP-9", "T3", 0, 10)).await.unwrap();
+    assert!(matches!(
+        s.link_session(p.id, elsewhere.session.id, t(11)).await,
+        Err(StoreError::Conflict {
+            entity: "payment session"
+        })
     ));
     let linked = s.link_session(p.id, one.session.id, t(11)).await.unwrap();
     assert_eq!(linked.session_id, Some(one.session.id));
