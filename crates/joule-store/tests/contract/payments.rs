@@ -24,6 +24,7 @@ contract_tests!(
     finishing_twice_is_idempotent_or_a_conflict,
     declined_authorization_fails_the_payment,
     concurrent_capture_intents_admit_exactly_one,
+    concurrent_duplicate_finishes_capture_once,
     intended_steps_are_found_for_recovery,
     stale_holds_for_the_sweeper,
     link_session_and_gateway_ref,
@@ -457,6 +458,32 @@ async fn concurrent_capture_intents_admit_exactly_one(h: &Harness) {
     assert_eq!(admitted, 1);
     let detail = h.store.get_payment(id).await.unwrap().unwrap();
     assert_eq!(detail.steps.len(), 2);
+}
+
+/// Duplicate gateway webhooks and the recovery worker finishing the same
+/// capture at once: one capture, one event, every caller told the same.
+async fn concurrent_duplicate_finishes_capture_once(h: &Harness) {
+    let id = authorized(h, PaymentChannel::Web, 5000, 0).await;
+    step(h, id, StepRequest::Capture { amount_minor: 4321 }, 10).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = h.store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.finish_step(
+                id,
+                2,
+                StepOutcome::succeeded(Some("ch_1".into())),
+                t(20 + i),
+            )
+            .await
+        }));
+    }
+    for task in tasks {
+        let detail = task.await.unwrap().unwrap();
+        assert_eq!(detail.payment.captured_minor, 4321);
+        assert_eq!(detail.payment.state, PaymentState::Captured);
+    }
+    assert_eq!(count(&event_kinds(h).await, "payment.captured"), 1);
 }
 
 async fn intended_steps_are_found_for_recovery(h: &Harness) {
