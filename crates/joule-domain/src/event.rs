@@ -50,6 +50,26 @@ pub enum EventKind {
     TokenGroupsChanged,
     /// A charger's own tariff was set, changed or cleared.
     ChargerTariffChanged,
+    PaymentCreated,
+    /// The gateway's reference of a payment became known.
+    PaymentGatewayRefRecorded,
+    /// A payment was linked to the session it pays for.
+    PaymentSessionLinked,
+    /// A gateway step was recorded before its call (see docs/payments.md).
+    PaymentStepIntended,
+    /// A hold was placed.
+    PaymentAuthorized,
+    /// An open hold was increased.
+    PaymentAuthorizationIncremented,
+    /// Money was taken: a capture or an off-session charge.
+    PaymentCaptured,
+    PaymentVoided,
+    PaymentRefunded,
+    /// The authorization or off-session charge was declined.
+    PaymentFailed,
+    /// A later step (capture, void, refund, increment) was refused by the
+    /// gateway; the payment is unchanged.
+    PaymentStepFailed,
 }
 
 impl EventKind {
@@ -83,6 +103,17 @@ impl EventKind {
             Self::ChargerAccessChanged => "charger.access_changed",
             Self::TokenGroupsChanged => "token.groups_changed",
             Self::ChargerTariffChanged => "charger.tariff_changed",
+            Self::PaymentCreated => "payment.created",
+            Self::PaymentGatewayRefRecorded => "payment.gateway_ref_recorded",
+            Self::PaymentSessionLinked => "payment.session_linked",
+            Self::PaymentStepIntended => "payment.step_intended",
+            Self::PaymentAuthorized => "payment.authorized",
+            Self::PaymentAuthorizationIncremented => "payment.authorization_incremented",
+            Self::PaymentCaptured => "payment.captured",
+            Self::PaymentVoided => "payment.voided",
+            Self::PaymentRefunded => "payment.refunded",
+            Self::PaymentFailed => "payment.failed",
+            Self::PaymentStepFailed => "payment.step_failed",
         }
     }
 }

@@ -14,6 +14,7 @@
 //! task. Ports are async because their implementations do I/O; the rules
 //! themselves are synchronous functions that tests call directly.
 
+pub mod api_idempotency;
 pub mod api_key;
 pub mod auth;
 pub mod card;
@@ -31,6 +32,7 @@ pub mod message_log;
 pub mod meter;
 pub mod money;
 pub mod page;
+pub mod payment;
 pub mod pricing;
 pub mod service;
 pub mod session;

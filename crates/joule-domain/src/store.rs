@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::api_idempotency::{IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord};
 use crate::api_key::{ApiKey, NewApiKey};
 use crate::charger::{
     BootInfo, Charger, ChargerCredentials, ChargerPatch, ConnectorState, NewCharger,
@@ -19,6 +20,10 @@ use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
 use crate::message_log::{LogEntry, LogFilter, StoredLogEntry};
 use crate::meter::MeterReport;
 use crate::page::{Page, Paged};
+use crate::payment::{
+    ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
+    ReceiptToken, StaleHold, StepError, StepOutcome, StepRequest,
+};
 use crate::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
@@ -276,6 +281,119 @@ pub trait UserGroupStore: Send + Sync {
     async fn charger_access(&self, id: &ChargerId) -> StoreResult<Option<ChargerAccessRule>>;
 }
 
+/// Payments and their exactly-once gateway steps (docs/payments.md).
+///
+/// The state machine of [`crate::payment::machine`] runs inside the store's
+/// transaction: [`PaymentStore::intend_step`] and
+/// [`PaymentStore::finish_step`] read the payment and its steps, decide,
+/// and write in one transaction (PostgreSQL locks the payment row; SQLite
+/// has one writer), so two concurrent callers can never both intend a
+/// capture.
+#[async_trait]
+pub trait PaymentStore: Send + Sync {
+    /// Records a payment in state `created`. `Conflict` when the id, the
+    /// receipt token or the (gateway, gateway reference) pair exists.
+    async fn create_payment(&self, new: NewPayment) -> StoreResult<Payment>;
+    async fn get_payment(&self, id: PaymentId) -> StoreResult<Option<PaymentDetail>>;
+    /// Newest first.
+    async fn list_payments(&self, filter: PaymentFilter, page: Page)
+        -> StoreResult<Paged<Payment>>;
+    /// The payment a gateway webhook is about.
+    async fn payment_by_gateway_ref(
+        &self,
+        gateway: &str,
+        gateway_ref: &str,
+    ) -> StoreResult<Option<Payment>>;
+    /// The payment behind a receipt link.
+    async fn payment_by_receipt_token(&self, token: &ReceiptToken) -> StoreResult<Option<Payment>>;
+    /// The newest payment linked to the session.
+    async fn payment_for_session(&self, session: SessionId) -> StoreResult<Option<Payment>>;
+    /// Records the gateway's reference (known before the authorization
+    /// finishes on hosted pages). Idempotent for the same reference;
+    /// `Conflict` for a different one or one another payment has;
+    /// `NotFound` for an unknown payment.
+    async fn set_gateway_ref(
+        &self,
+        id: PaymentId,
+        gateway_ref: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment>;
+    /// Links the session the payment pays for. Idempotent for the same
+    /// session; `Conflict` when another is linked or the session is on
+    /// another charger or connector; `NotFound` (entity `payment` or
+    /// `session`) when either is unknown.
+    async fn link_session(
+        &self,
+        id: PaymentId,
+        session: SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment>;
+    /// Records `request` as an intended step, if the state machine allows
+    /// it now; the refusal is the inner error. `NotFound` for an unknown
+    /// payment.
+    async fn intend_step(
+        &self,
+        id: PaymentId,
+        request: StepRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentStep, StepError>>;
+    /// Records how step `seq` ended and applies it to the payment, with
+    /// its outbox event, in one transaction. Finishing a finished step
+    /// again with the same outcome (see [`StepOutcome`]) returns it
+    /// unchanged; with a different outcome it is a `Conflict`. `NotFound`
+    /// (entity `payment step`) for an unknown step.
+    async fn finish_step(
+        &self,
+        id: PaymentId,
+        seq: u32,
+        outcome: StepOutcome,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail>;
+    /// Payments with a step intended before `older_than` and not finished:
+    /// what the recovery worker must finish (the gateway call may or may
+    /// not have happened). Oldest step first.
+    async fn payments_with_unfinished_steps(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentDetail>>;
+    /// Open holds (state `authorized`, no step in progress) that the
+    /// sweeper must close: those with no session authorized before `at`,
+    /// and those whose session ended before `at`. Oldest first.
+    async fn authorized_holds_older_than(
+        &self,
+        at: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<StaleHold>>;
+    /// Step counts per channel for steps intended in `[from, to)`; every
+    /// channel is listed, in [`crate::payment::PaymentChannel::ALL`] order.
+    async fn payment_kpis(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<ChannelKpis>>;
+}
+
+/// Stored responses of money-moving API calls, keyed by the client's
+/// `Idempotency-Key` within a scope (see [`crate::api_idempotency`]).
+#[async_trait]
+pub trait ApiIdempotencyStore: Send + Sync {
+    /// Inserts the record, or returns the existing one for the same scope
+    /// and key. `Conflict` when that one has a different request hash.
+    async fn begin_idempotent(&self, new: NewIdempotencyRecord) -> StoreResult<IdempotencyBegin>;
+    /// Stores the response of the first request. Completing again with the
+    /// same response is harmless; a different one is a `Conflict`.
+    /// `NotFound` for an unknown record.
+    async fn complete_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyRecord>;
+}
+
 /// Reading the outbox.
 #[async_trait]
 pub trait EventLog: Send + Sync {
@@ -292,6 +410,8 @@ pub trait Store:
     + ApiKeyStore
     + TariffStore
     + UserGroupStore
+    + PaymentStore
+    + ApiIdempotencyStore
     + EventLog
 {
     /// `sqlite` or `postgres`, for logs and health output.

@@ -76,8 +76,24 @@ macro_rules! log_cols {
     };
 }
 
+macro_rules! payment_cols {
+    () => {
+        "id, channel, gateway, gateway_payment_ref, currency, authorized_minor, captured_minor, \
+         refunded_minor, state, card_brand, card_last4, card_exp_month, card_exp_year, \
+         charger_id, connector_id, session_id, account_id, terminal_id, hold_limit_policy, \
+         receipt_token, language, created_at, updated_at"
+    };
+}
+macro_rules! step_cols {
+    () => {
+        "payment_id, seq, kind, amount_minor, idempotency_key, status, failure_code, \
+         failure_message, gateway_ref, intended_at, finished_at"
+    };
+}
+
 mod common;
 pub mod migrations;
+mod payment_common;
 pub mod postgres;
 pub mod sqlite;
 

@@ -39,6 +39,7 @@ migrations! {
     3 "0003_user_groups" "user_groups",
     4 "0004_session_tariffs" "session_tariffs",
     6 "0006_token_language" "token_language",
+    7 "0007_payments" "payments",
 }
 
 /// What an applied-version check found wrong.

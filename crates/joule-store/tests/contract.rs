@@ -1754,3 +1754,6 @@ async fn charger_access_set_and_cleanup(h: &Harness) {
     let kinds = event_kinds(h).await;
     assert_eq!(count(&kinds, "charger.access_changed"), 1);
 }
+
+#[path = "contract/payments.rs"]
+mod payments;

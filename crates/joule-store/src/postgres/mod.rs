@@ -6,12 +6,14 @@
 //! statement, flushed on [`PgStore::flush`] and [`PgStore::close`].
 
 mod ops;
+mod payments;
 
 use std::str::FromStr;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use joule_domain::api_idempotency::{IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord};
 use joule_domain::api_key::{ApiKey, NewApiKey};
 use joule_domain::charger::{
     BootInfo, Charger, ChargerCredentials, ChargerPatch, ConnectorState, NewCharger,
@@ -23,12 +25,16 @@ use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId}
 use joule_domain::message_log::{LogEntry, LogFilter, StoredLogEntry};
 use joule_domain::meter::MeterReport;
 use joule_domain::page::{Page, Paged};
+use joule_domain::payment::{
+    ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
+    ReceiptToken, StaleHold, StepError, StepOutcome, StepRequest,
+};
 use joule_domain::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
 use joule_domain::store::{
-    ApiKeyStore, ChargerStore, EventLog, MessageLogStore, SessionStore, Store, StoreResult,
-    TariffStore, TokenStore, UserGroupStore,
+    ApiIdempotencyStore, ApiKeyStore, ChargerStore, EventLog, MessageLogStore, PaymentStore,
+    SessionStore, Store, StoreResult, TariffStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
@@ -607,6 +613,120 @@ impl UserGroupStore for PgStore {
 
     async fn charger_access(&self, id: &ChargerId) -> StoreResult<Option<ChargerAccessRule>> {
         on_conn!(self, c => ops::charger_access(c, id))
+    }
+}
+
+#[async_trait]
+impl PaymentStore for PgStore {
+    async fn create_payment(&self, new: NewPayment) -> StoreResult<Payment> {
+        in_tx!(self, c => payments::create_payment(c, &new))
+    }
+
+    async fn get_payment(&self, id: PaymentId) -> StoreResult<Option<PaymentDetail>> {
+        on_conn!(self, c => payments::get_payment(c, id))
+    }
+
+    async fn list_payments(
+        &self,
+        filter: PaymentFilter,
+        page: Page,
+    ) -> StoreResult<Paged<Payment>> {
+        on_conn!(self, c => payments::list_payments(c, &filter, page))
+    }
+
+    async fn payment_by_gateway_ref(
+        &self,
+        gateway: &str,
+        gateway_ref: &str,
+    ) -> StoreResult<Option<Payment>> {
+        on_conn!(self, c => payments::payment_by_gateway_ref(c, gateway, gateway_ref))
+    }
+
+    async fn payment_by_receipt_token(&self, token: &ReceiptToken) -> StoreResult<Option<Payment>> {
+        on_conn!(self, c => payments::payment_by_receipt_token(c, token))
+    }
+
+    async fn payment_for_session(&self, session: SessionId) -> StoreResult<Option<Payment>> {
+        on_conn!(self, c => payments::payment_for_session(c, session))
+    }
+
+    async fn set_gateway_ref(
+        &self,
+        id: PaymentId,
+        gateway_ref: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        in_tx!(self, c => payments::set_gateway_ref(c, id, gateway_ref, at))
+    }
+
+    async fn link_session(
+        &self,
+        id: PaymentId,
+        session: SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        in_tx!(self, c => payments::link_session(c, id, session, at))
+    }
+
+    async fn intend_step(
+        &self,
+        id: PaymentId,
+        request: StepRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentStep, StepError>> {
+        in_tx!(self, c => payments::intend_step(c, id, request, at))
+    }
+
+    async fn finish_step(
+        &self,
+        id: PaymentId,
+        seq: u32,
+        outcome: StepOutcome,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail> {
+        in_tx!(self, c => payments::finish_step(c, id, seq, &outcome, at))
+    }
+
+    async fn payments_with_unfinished_steps(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentDetail>> {
+        on_conn!(self, c => payments::payments_with_unfinished_steps(c, older_than, limit))
+    }
+
+    async fn authorized_holds_older_than(
+        &self,
+        at: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<StaleHold>> {
+        on_conn!(self, c => payments::authorized_holds_older_than(c, at, limit))
+    }
+
+    async fn payment_kpis(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<ChannelKpis>> {
+        on_conn!(self, c => payments::payment_kpis(c, from, to))
+    }
+}
+
+#[async_trait]
+impl ApiIdempotencyStore for PgStore {
+    async fn begin_idempotent(&self, new: NewIdempotencyRecord) -> StoreResult<IdempotencyBegin> {
+        in_tx!(self, c => payments::begin_idempotent(c, &new))
+    }
+
+    async fn complete_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyRecord> {
+        in_tx!(self, c => payments::complete_idempotent(c, scope, key, status, &body, at))
     }
 }
 

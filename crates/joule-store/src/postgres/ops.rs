@@ -45,14 +45,14 @@ pub(crate) fn pg(e: sqlx::Error) -> StoreError {
     }
 }
 
-fn unique_as_conflict(entity: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+pub(super) fn unique_as_conflict(entity: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict { entity },
         _ => pg(e),
     }
 }
 
-fn get<'r, T>(row: &'r PgRow, idx: usize) -> R<T>
+pub(super) fn get<'r, T>(row: &'r PgRow, idx: usize) -> R<T>
 where
     T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {
@@ -60,11 +60,11 @@ where
 }
 
 /// Connector ids are at most `ConnectorId::MAX` (1000): they fit an INTEGER.
-fn cid(c: ConnectorId) -> i32 {
+pub(super) fn cid(c: ConnectorId) -> i32 {
     i32::try_from(c.get()).unwrap_or(i32::MAX)
 }
 
-fn connector(n: i32) -> R<ConnectorId> {
+pub(super) fn connector(n: i32) -> R<ConnectorId> {
     u32::try_from(n)
         .ok()
         .and_then(|n| ConnectorId::new(n).ok())
@@ -75,14 +75,14 @@ fn transaction(n: i64) -> R<TransactionId> {
     TransactionId::new(n).map_err(corrupt)
 }
 
-fn limit_offset(page: Page) -> (i64, i64) {
+pub(super) fn limit_offset(page: Page) -> (i64, i64) {
     (
         i64::from(page.fetch_limit()),
         i64::try_from(page.offset).unwrap_or(i64::MAX),
     )
 }
 
-fn map_rows<T>(rows: Vec<PgRow>, f: impl Fn(&PgRow) -> R<T>) -> R<Vec<T>> {
+pub(super) fn map_rows<T>(rows: Vec<PgRow>, f: impl Fn(&PgRow) -> R<T>) -> R<Vec<T>> {
     rows.iter().map(f).collect()
 }
 

@@ -6,6 +6,7 @@
 //! which WAL lets run beside the writer.
 
 mod ops;
+mod payments;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use joule_domain::api_idempotency::{IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord};
 use joule_domain::api_key::{ApiKey, NewApiKey};
 use joule_domain::charger::{
     BootInfo, Charger, ChargerCredentials, ChargerPatch, ConnectorState, NewCharger,
@@ -25,12 +27,16 @@ use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId}
 use joule_domain::message_log::{LogEntry, LogFilter, StoredLogEntry};
 use joule_domain::meter::MeterReport;
 use joule_domain::page::{Page, Paged};
+use joule_domain::payment::{
+    ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
+    ReceiptToken, StaleHold, StepError, StepOutcome, StepRequest,
+};
 use joule_domain::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
 use joule_domain::store::{
-    ApiKeyStore, ChargerStore, EventLog, MessageLogStore, SessionStore, Store, StoreResult,
-    TariffStore, TokenStore, UserGroupStore,
+    ApiIdempotencyStore, ApiKeyStore, ChargerStore, EventLog, MessageLogStore, PaymentStore,
+    SessionStore, Store, StoreResult, TariffStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
@@ -707,6 +713,137 @@ impl UserGroupStore for SqliteStore {
     async fn charger_access(&self, id: &ChargerId) -> StoreResult<Option<ChargerAccessRule>> {
         let id = id.clone();
         self.read(move |c| ops::charger_access(c, &id)).await
+    }
+}
+
+#[async_trait]
+impl PaymentStore for SqliteStore {
+    async fn create_payment(&self, new: NewPayment) -> StoreResult<Payment> {
+        self.write(move |c| payments::create_payment(c, &new)).await
+    }
+
+    async fn get_payment(&self, id: PaymentId) -> StoreResult<Option<PaymentDetail>> {
+        self.read(move |c| payments::get_payment(c, id)).await
+    }
+
+    async fn list_payments(
+        &self,
+        filter: PaymentFilter,
+        page: Page,
+    ) -> StoreResult<Paged<Payment>> {
+        self.read(move |c| payments::list_payments(c, &filter, page))
+            .await
+    }
+
+    async fn payment_by_gateway_ref(
+        &self,
+        gateway: &str,
+        gateway_ref: &str,
+    ) -> StoreResult<Option<Payment>> {
+        let (gateway, gateway_ref) = (gateway.to_owned(), gateway_ref.to_owned());
+        self.read(move |c| payments::payment_by_gateway_ref(c, &gateway, &gateway_ref))
+            .await
+    }
+
+    async fn payment_by_receipt_token(&self, token: &ReceiptToken) -> StoreResult<Option<Payment>> {
+        let token = token.clone();
+        self.read(move |c| payments::payment_by_receipt_token(c, &token))
+            .await
+    }
+
+    async fn payment_for_session(&self, session: SessionId) -> StoreResult<Option<Payment>> {
+        self.read(move |c| payments::payment_for_session(c, session))
+            .await
+    }
+
+    async fn set_gateway_ref(
+        &self,
+        id: PaymentId,
+        gateway_ref: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        let gateway_ref = gateway_ref.to_owned();
+        self.write(move |c| payments::set_gateway_ref(c, id, &gateway_ref, at))
+            .await
+    }
+
+    async fn link_session(
+        &self,
+        id: PaymentId,
+        session: SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        self.write(move |c| payments::link_session(c, id, session, at))
+            .await
+    }
+
+    async fn intend_step(
+        &self,
+        id: PaymentId,
+        request: StepRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentStep, StepError>> {
+        self.write(move |c| payments::intend_step(c, id, request, at))
+            .await
+    }
+
+    async fn finish_step(
+        &self,
+        id: PaymentId,
+        seq: u32,
+        outcome: StepOutcome,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail> {
+        self.write(move |c| payments::finish_step(c, id, seq, &outcome, at))
+            .await
+    }
+
+    async fn payments_with_unfinished_steps(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentDetail>> {
+        self.read(move |c| payments::payments_with_unfinished_steps(c, older_than, limit))
+            .await
+    }
+
+    async fn authorized_holds_older_than(
+        &self,
+        at: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<StaleHold>> {
+        self.read(move |c| payments::authorized_holds_older_than(c, at, limit))
+            .await
+    }
+
+    async fn payment_kpis(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<ChannelKpis>> {
+        self.read(move |c| payments::payment_kpis(c, from, to))
+            .await
+    }
+}
+
+#[async_trait]
+impl ApiIdempotencyStore for SqliteStore {
+    async fn begin_idempotent(&self, new: NewIdempotencyRecord) -> StoreResult<IdempotencyBegin> {
+        self.write(move |c| payments::begin_idempotent(c, &new))
+            .await
+    }
+
+    async fn complete_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyRecord> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.write(move |c| payments::complete_idempotent(c, &scope, &key, status, &body, at))
+            .await
     }
 }
 

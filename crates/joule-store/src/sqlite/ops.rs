@@ -58,11 +58,11 @@ pub(crate) fn ts(at: DateTime<Utc>) -> String {
     out
 }
 
-fn opt_ts(at: Option<DateTime<Utc>>) -> Option<String> {
+pub(super) fn opt_ts(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(ts)
 }
 
-fn parse_ts(raw: &str) -> R<DateTime<Utc>> {
+pub(super) fn parse_ts(raw: &str) -> R<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| corrupt(format!("timestamp {raw:?}: {e}")))
@@ -86,7 +86,7 @@ fn is_unique(e: &rusqlite::Error) -> bool {
     )
 }
 
-fn unique_as_conflict(entity: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+pub(super) fn unique_as_conflict(entity: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| {
         if is_unique(&e) {
             StoreError::Conflict { entity }
@@ -96,22 +96,22 @@ fn unique_as_conflict(entity: &'static str) -> impl Fn(rusqlite::Error) -> Store
     }
 }
 
-fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, idx: usize) -> R<T> {
+pub(super) fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, idx: usize) -> R<T> {
     row.get(idx).map_err(db)
 }
 
-fn get_ts(row: &Row<'_>, idx: usize) -> R<DateTime<Utc>> {
+pub(super) fn get_ts(row: &Row<'_>, idx: usize) -> R<DateTime<Utc>> {
     parse_ts(&get::<String>(row, idx)?)
 }
 
-fn get_opt_ts(row: &Row<'_>, idx: usize) -> R<Option<DateTime<Utc>>> {
+pub(super) fn get_opt_ts(row: &Row<'_>, idx: usize) -> R<Option<DateTime<Utc>>> {
     get::<Option<String>>(row, idx)?
         .as_deref()
         .map(parse_ts)
         .transpose()
 }
 
-fn connector(n: i64) -> R<ConnectorId> {
+pub(super) fn connector(n: i64) -> R<ConnectorId> {
     u32::try_from(n)
         .ok()
         .and_then(|n| ConnectorId::new(n).ok())
@@ -122,7 +122,7 @@ fn transaction(n: i64) -> R<TransactionId> {
     TransactionId::new(n).map_err(corrupt)
 }
 
-fn collect<T>(
+pub(super) fn collect<T>(
     c: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -137,7 +137,7 @@ fn collect<T>(
     Ok(out)
 }
 
-fn one<T>(
+pub(super) fn one<T>(
     c: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -151,14 +151,14 @@ fn one<T>(
     }
 }
 
-fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> R<usize> {
+pub(super) fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> R<usize> {
     c.prepare_cached(sql)
         .map_err(db)?
         .execute(params)
         .map_err(db)
 }
 
-fn limit_offset(page: Page) -> (i64, i64) {
+pub(super) fn limit_offset(page: Page) -> (i64, i64) {
     (
         i64::from(page.fetch_limit()),
         i64::try_from(page.offset).unwrap_or(i64::MAX),

@@ -1,0 +1,35 @@
+//! Payments: what a driver pays for a session, and the exactly-once steps
+//! that move the money (DESIGN.md "Money and sessions", issue 4).
+//!
+//! A [`Payment`] is the record of one card hold or charge; a
+//! [`PaymentStep`] is one call to a gateway about it (authorize, capture,
+//! refund, …). A step is stored as *intended*, with its
+//! [`IdempotencyKey`](crate::idempotency::IdempotencyKey), before the gateway
+//! is called, and as *finished* after; the rules of [`machine`] decide which
+//! steps may be intended and what a finished step does to the payment. The
+//! store applies those rules inside its transaction, so two callers can never
+//! both capture. See docs/payments.md, "Payment model and exactly-once
+//! steps".
+//!
+//! No gateway here: the gateway port lives in `crate::gateway` (another
+//! module); this module only knows gateways by name.
+
+mod id;
+mod kpi;
+pub mod machine;
+mod model;
+mod step;
+
+#[cfg(test)]
+mod properties;
+
+pub use id::{PaymentId, ReceiptToken};
+pub use kpi::ChannelKpis;
+pub use machine::{finish, plan, StepError};
+pub use model::{
+    HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentFilter,
+    PaymentState, RefundState, StaleHold, StaleHoldReason,
+};
+pub use step::{
+    PaymentStep, StepFailure, StepKind, StepOutcome, StepRequest, StepStatus, StepSuccess,
+};

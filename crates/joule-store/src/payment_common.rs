@@ -1,0 +1,378 @@
+//! What both backends share for payments: decoding rows into domain types,
+//! the outbox events of each payment change (so SQLite and PostgreSQL emit
+//! the same payloads), and the decision of what finishing a step writes.
+
+use chrono::{DateTime, Utc};
+use joule_domain::card::CardSummary;
+use joule_domain::error::StoreError;
+use joule_domain::event::{EventKind, NewEvent};
+use joule_domain::idempotency::IdempotencyKey;
+use joule_domain::ids::{ConnectorId, SessionId};
+use joule_domain::money::Currency;
+use joule_domain::payment::{
+    self, HoldLimitPolicy, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
+    PaymentStep, ReceiptToken, StepKind, StepOutcome, StepStatus,
+};
+use serde_json::json;
+
+use crate::common::{corrupt, parse_or_corrupt};
+
+pub(crate) type R<T> = Result<T, StoreError>;
+
+/// A `payments` row with backend types already converted.
+pub(crate) struct PaymentRow {
+    pub id: PaymentId,
+    pub channel: String,
+    pub gateway: String,
+    pub gateway_payment_ref: Option<String>,
+    pub currency: String,
+    pub authorized_minor: i64,
+    pub captured_minor: i64,
+    pub refunded_minor: i64,
+    pub state: String,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub card_exp_month: Option<i64>,
+    pub card_exp_year: Option<i64>,
+    pub charger_id: String,
+    pub connector_id: ConnectorId,
+    pub session_id: Option<SessionId>,
+    pub account_id: Option<String>,
+    pub terminal_id: Option<String>,
+    pub hold_limit_policy: String,
+    pub receipt_token: String,
+    pub language: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PaymentRow {
+    pub(crate) fn into_payment(self) -> R<Payment> {
+        let card = match (self.card_brand, self.card_last4) {
+            (Some(brand), Some(last4)) => Some(
+                CardSummary::new(
+                    brand,
+                    last4,
+                    self.card_exp_month.and_then(|m| u8::try_from(m).ok()),
+                    self.card_exp_year.and_then(|y| u16::try_from(y).ok()),
+                )
+                .ok_or_else(|| corrupt("payment card last4"))?,
+            ),
+            _ => None,
+        };
+        Ok(Payment {
+            id: self.id,
+            channel: parse_or_corrupt(&self.channel, "payment channel", PaymentChannel::parse)?,
+            gateway: self.gateway,
+            gateway_payment_ref: self.gateway_payment_ref,
+            currency: Currency::parse(&self.currency).map_err(corrupt)?,
+            authorized_minor: self.authorized_minor,
+            captured_minor: self.captured_minor,
+            refunded_minor: self.refunded_minor,
+            state: parse_or_corrupt(&self.state, "payment state", PaymentState::parse)?,
+            card,
+            charger_id: crate::common::charger_id(&self.charger_id)?,
+            connector_id: self.connector_id,
+            session_id: self.session_id,
+            account_id: self.account_id,
+            terminal_id: self.terminal_id,
+            hold_limit_policy: parse_or_corrupt(
+                &self.hold_limit_policy,
+                "hold limit policy",
+                HoldLimitPolicy::parse,
+            )?,
+            receipt_token: ReceiptToken::parse(&self.receipt_token).map_err(corrupt)?,
+            language: self.language,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A `payment_steps` row with backend types already converted.
+pub(crate) struct StepRow {
+    pub payment_id: PaymentId,
+    pub seq: i64,
+    pub kind: String,
+    pub amount_minor: i64,
+    pub idempotency_key: String,
+    pub status: String,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub gateway_ref: Option<String>,
+    pub intended_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl StepRow {
+    pub(crate) fn into_step(self) -> R<PaymentStep> {
+        let status = match self.status.as_str() {
+            "intended" => StepStatus::Intended,
+            "succeeded" => StepStatus::Succeeded,
+            "failed" => StepStatus::Failed {
+                code: self.failure_code.unwrap_or_default(),
+                message: self.failure_message.unwrap_or_default(),
+            },
+            other => return Err(corrupt(format!("payment step status {other:?}"))),
+        };
+        Ok(PaymentStep {
+            payment_id: self.payment_id,
+            seq: u32::try_from(self.seq).map_err(|_| corrupt("payment step seq"))?,
+            kind: parse_or_corrupt(&self.kind, "payment step kind", StepKind::parse)?,
+            amount_minor: self.amount_minor,
+            idempotency_key: IdempotencyKey::from_stored(self.idempotency_key),
+            status,
+            gateway_ref: self.gateway_ref,
+            intended_at: self.intended_at,
+            finished_at: self.finished_at,
+        })
+    }
+}
+
+/// The card's four columns.
+pub(crate) fn card_cols(
+    card: Option<&CardSummary>,
+) -> (Option<&str>, Option<&str>, Option<i64>, Option<i64>) {
+    match card {
+        Some(c) => (
+            Some(c.brand.as_str()),
+            Some(c.last4.as_str()),
+            c.exp_month.map(i64::from),
+            c.exp_year.map(i64::from),
+        ),
+        None => (None, None, None, None),
+    }
+}
+
+/// A step status's three columns: status, failure code, failure message.
+pub(crate) fn status_cols(s: &StepStatus) -> (&'static str, Option<&str>, Option<&str>) {
+    match s {
+        StepStatus::Intended => ("intended", None, None),
+        StepStatus::Succeeded => ("succeeded", None, None),
+        StepStatus::Failed { code, message } => {
+            ("failed", Some(code.as_str()), Some(message.as_str()))
+        }
+    }
+}
+
+/// A payment pays for a session on its own charger and connector only.
+pub(crate) fn same_connector(p: &Payment, session_charger: &str, same_connector: bool) -> R<()> {
+    if p.charger_id.as_str() == session_charger && same_connector {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            entity: "payment session",
+        })
+    }
+}
+
+// ---- outbox events -------------------------------------------------------
+
+fn payment_payload(p: &Payment) -> serde_json::Value {
+    json!({
+        "payment_id": p.id,
+        "channel": p.channel.as_str(),
+        "gateway": p.gateway,
+        "gateway_payment_ref": p.gateway_payment_ref,
+        "state": p.state.as_str(),
+        "currency": p.currency.code(),
+        "authorized_minor": p.authorized_minor,
+        "captured_minor": p.captured_minor,
+        "refunded_minor": p.refunded_minor,
+        "connector_id": p.connector_id.get(),
+    })
+}
+
+fn payment_event(kind: EventKind, p: &Payment, at: DateTime<Utc>) -> NewEvent {
+    let e = NewEvent::new(kind, at).charger(&p.charger_id);
+    match p.session_id {
+        Some(s) => e.session(s),
+        None => e,
+    }
+}
+
+fn with_step(mut payload: serde_json::Value, s: &PaymentStep) -> serde_json::Value {
+    if let Some(obj) = payload.as_object_mut() {
+        obj.insert(
+            "step".into(),
+            json!({
+                "seq": s.seq,
+                "kind": s.kind.as_str(),
+                "amount_minor": s.amount_minor,
+                "idempotency_key": s.idempotency_key.as_str(),
+                "gateway_ref": s.gateway_ref,
+                "failure_code": match &s.status {
+                    StepStatus::Failed { code, .. } => Some(code.as_str()),
+                    _ => None,
+                },
+            }),
+        );
+    }
+    payload
+}
+
+pub(crate) fn ev_payment_created(p: &Payment) -> NewEvent {
+    payment_event(EventKind::PaymentCreated, p, p.created_at).payload(payment_payload(p))
+}
+
+pub(crate) fn ev_gateway_ref_recorded(p: &Payment, at: DateTime<Utc>) -> NewEvent {
+    payment_event(EventKind::PaymentGatewayRefRecorded, p, at).payload(payment_payload(p))
+}
+
+pub(crate) fn ev_session_linked(p: &Payment, at: DateTime<Utc>) -> NewEvent {
+    payment_event(EventKind::PaymentSessionLinked, p, at).payload(payment_payload(p))
+}
+
+pub(crate) fn ev_step_intended(p: &Payment, s: &PaymentStep) -> NewEvent {
+    payment_event(EventKind::PaymentStepIntended, p, s.intended_at)
+        .payload(with_step(payment_payload(p), s))
+}
+
+/// The event of a finished step, on the payment as it is afterwards.
+pub(crate) fn ev_step_finished(p: &Payment, s: &PaymentStep, at: DateTime<Utc>) -> NewEvent {
+    let kind = match (&s.status, s.kind) {
+        (StepStatus::Failed { .. }, StepKind::Authorize | StepKind::ChargeOffSession) => {
+            EventKind::PaymentFailed
+        }
+        (StepStatus::Failed { .. } | StepStatus::Intended, _) => EventKind::PaymentStepFailed,
+        (StepStatus::Succeeded, StepKind::Authorize) => EventKind::PaymentAuthorized,
+        (StepStatus::Succeeded, StepKind::IncrementAuthorization) => {
+            EventKind::PaymentAuthorizationIncremented
+        }
+        (StepStatus::Succeeded, StepKind::Capture | StepKind::ChargeOffSession) => {
+            EventKind::PaymentCaptured
+        }
+        (StepStatus::Succeeded, StepKind::Void) => EventKind::PaymentVoided,
+        (StepStatus::Succeeded, StepKind::Refund) => EventKind::PaymentRefunded,
+    };
+    payment_event(kind, p, at).payload(with_step(payment_payload(p), s))
+}
+
+// ---- finishing a step ----------------------------------------------------
+
+/// The writes of a step that finishes now.
+pub(crate) struct Applied {
+    pub payment: Payment,
+    pub step: PaymentStep,
+    pub event: NewEvent,
+}
+
+/// What finishing a step must write.
+pub(crate) enum FinishWrite {
+    /// The step was already finished with this outcome: write nothing.
+    Unchanged,
+    /// Write the payment and the step, then the event.
+    Apply(Box<Applied>),
+}
+
+/// Decides what finishing step `seq` of `detail` with `outcome` writes.
+pub(crate) fn decide_finish(
+    detail: &PaymentDetail,
+    seq: u32,
+    outcome: &StepOutcome,
+    at: DateTime<Utc>,
+) -> R<FinishWrite> {
+    let step = detail
+        .steps
+        .iter()
+        .find(|s| s.seq == seq)
+        .ok_or(StoreError::NotFound {
+            entity: "payment step",
+        })?;
+    if step.is_finished() {
+        return if outcome.matches(step) {
+            Ok(FinishWrite::Unchanged)
+        } else {
+            Err(StoreError::Conflict {
+                entity: "payment step",
+            })
+        };
+    }
+    // Only a broken invariant in stored data makes finish refuse an open
+    // step (the step was planned against this very payment).
+    let (payment, step) = payment::finish(&detail.payment, step, outcome, at)
+        .map_err(|e| corrupt(format!("payment {} step {seq}: {e}", detail.payment.id)))?;
+    let event = ev_step_finished(&payment, &step, at);
+    Ok(FinishWrite::Apply(Box::new(Applied {
+        payment,
+        step,
+        event,
+    })))
+}
+
+/// KPI rows, as `(channel, kind, status, count)` from a GROUP BY, folded
+/// into one entry per channel.
+pub(crate) fn fold_kpis(rows: Vec<(String, String, String, i64)>) -> R<Vec<payment::ChannelKpis>> {
+    let mut out: Vec<payment::ChannelKpis> = PaymentChannel::ALL
+        .into_iter()
+        .map(payment::ChannelKpis::empty)
+        .collect();
+    for (channel, kind, status, n) in rows {
+        let channel = parse_or_corrupt(&channel, "payment channel", PaymentChannel::parse)?;
+        let kind = parse_or_corrupt(&kind, "payment step kind", StepKind::parse)?;
+        let n = u64::try_from(n).unwrap_or(0);
+        let Some(k) = out.iter_mut().find(|k| k.channel == channel) else {
+            continue;
+        };
+        let ok = status == "succeeded";
+        match kind {
+            StepKind::Authorize => {
+                k.authorization_attempts += n;
+                if ok {
+                    k.authorization_successes += n;
+                }
+            }
+            StepKind::ChargeOffSession => {
+                k.authorization_attempts += n;
+                if ok {
+                    k.authorization_successes += n;
+                    k.captures += n;
+                }
+            }
+            StepKind::Capture if ok => k.captures += n,
+            StepKind::Void if ok => k.voids += n,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+// ---- API idempotency ---------------------------------------------------
+
+/// What `begin` returns once the row is inserted or found.
+pub(crate) fn begin_outcome(
+    inserted: bool,
+    record: joule_domain::api_idempotency::IdempotencyRecord,
+    request_hash: &str,
+) -> R<joule_domain::api_idempotency::IdempotencyBegin> {
+    use joule_domain::api_idempotency::IdempotencyBegin;
+    if inserted {
+        return Ok(IdempotencyBegin::New(record));
+    }
+    if record.request_hash != request_hash {
+        return Err(StoreError::Conflict {
+            entity: "idempotency key",
+        });
+    }
+    Ok(if record.response.is_some() {
+        IdempotencyBegin::Completed(record)
+    } else {
+        IdempotencyBegin::InProgress(record)
+    })
+}
+
+/// `Some(record)` when it is already completed with this response (nothing
+/// to write); `Conflict` when completed with another; `None` to write.
+pub(crate) fn already_completed(
+    record: joule_domain::api_idempotency::IdempotencyRecord,
+    status: u16,
+    body: &serde_json::Value,
+) -> R<Option<joule_domain::api_idempotency::IdempotencyRecord>> {
+    match &record.response {
+        None => Ok(None),
+        Some(r) if r.status == status && r.body == *body => Ok(Some(record)),
+        Some(_) => Err(StoreError::Conflict {
+            entity: "idempotency key",
+        }),
+    }
+}

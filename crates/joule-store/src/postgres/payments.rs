@@ -1,0 +1,614 @@
+//! The SQL of payments, their steps and API idempotency records on
+//! PostgreSQL. Every read-decide-write locks the payment row first
+//! (`FOR UPDATE`), so two nodes (or two tasks) cannot both intend a capture
+//! of one payment: the second waits, then sees the first one's step.
+
+use chrono::{DateTime, Utc};
+use joule_domain::api_idempotency::{
+    IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord, StoredResponse,
+};
+use joule_domain::error::StoreError;
+use joule_domain::ids::SessionId;
+use joule_domain::page::{Page, Paged};
+use joule_domain::payment::{
+    self, ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
+    ReceiptToken, StaleHold, StaleHoldReason, StepError, StepOutcome, StepRequest,
+};
+use sqlx::postgres::PgRow;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::ops::{
+    cid, connector, get, insert_event, limit_offset, map_rows, pg, unique_as_conflict, R,
+};
+use crate::common::corrupt;
+use crate::payment_common::{self as pc, Applied, FinishWrite, PaymentRow, StepRow};
+
+fn payment_row(row: &PgRow) -> R<Payment> {
+    PaymentRow {
+        id: PaymentId::from_uuid(get(row, 0)?),
+        channel: get(row, 1)?,
+        gateway: get(row, 2)?,
+        gateway_payment_ref: get(row, 3)?,
+        currency: get(row, 4)?,
+        authorized_minor: get(row, 5)?,
+        captured_minor: get(row, 6)?,
+        refunded_minor: get(row, 7)?,
+        state: get(row, 8)?,
+        card_brand: get(row, 9)?,
+        card_last4: get(row, 10)?,
+        card_exp_month: get::<Option<i32>>(row, 11)?.map(i64::from),
+        card_exp_year: get::<Option<i32>>(row, 12)?.map(i64::from),
+        charger_id: get(row, 13)?,
+        connector_id: connector(get(row, 14)?)?,
+        session_id: get::<Option<Uuid>>(row, 15)?.map(SessionId::from_uuid),
+        account_id: get(row, 16)?,
+        terminal_id: get(row, 17)?,
+        hold_limit_policy: get(row, 18)?,
+        receipt_token: get(row, 19)?,
+        language: get(row, 20)?,
+        created_at: get(row, 21)?,
+        updated_at: get(row, 22)?,
+    }
+    .into_payment()
+}
+
+fn step_row(row: &PgRow) -> R<PaymentStep> {
+    StepRow {
+        payment_id: PaymentId::from_uuid(get(row, 0)?),
+        seq: i64::from(get::<i32>(row, 1)?),
+        kind: get(row, 2)?,
+        amount_minor: get(row, 3)?,
+        idempotency_key: get(row, 4)?,
+        status: get(row, 5)?,
+        failure_code: get(row, 6)?,
+        failure_message: get(row, 7)?,
+        gateway_ref: get(row, 8)?,
+        intended_at: get(row, 9)?,
+        finished_at: get(row, 10)?,
+    }
+    .into_step()
+}
+
+fn seq_i32(seq: u32) -> R<i32> {
+    i32::try_from(seq).map_err(|_| StoreError::NotFound {
+        entity: "payment step",
+    })
+}
+
+fn opt_i32(v: Option<i64>) -> Option<i32> {
+    v.and_then(|v| i32::try_from(v).ok())
+}
+
+async fn payment_only(c: &mut PgConnection, id: PaymentId, lock: bool) -> R<Option<Payment>> {
+    let sql = if lock {
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE id = $1 FOR UPDATE"
+        )
+    } else {
+        concat!("SELECT ", payment_cols!(), " FROM payments WHERE id = $1")
+    };
+    sqlx::query(sql)
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(payment_row)
+        .transpose()
+}
+
+async fn steps_of(c: &mut PgConnection, id: PaymentId) -> R<Vec<PaymentStep>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        step_cols!(),
+        " FROM payment_steps WHERE payment_id = $1 ORDER BY seq"
+    ))
+    .bind(id.as_uuid())
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    map_rows(rows, step_row)
+}
+
+async fn detail(c: &mut PgConnection, id: PaymentId, lock: bool) -> R<Option<PaymentDetail>> {
+    let Some(payment) = payment_only(c, id, lock).await? else {
+        return Ok(None);
+    };
+    let steps = steps_of(c, id).await?;
+    Ok(Some(PaymentDetail { payment, steps }))
+}
+
+pub(crate) async fn get_payment(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentDetail>> {
+    detail(c, id, false).await
+}
+
+/// The payment and its steps, its row locked until the transaction ends.
+async fn lock_payment(c: &mut PgConnection, id: PaymentId) -> R<PaymentDetail> {
+    detail(c, id, true)
+        .await?
+        .ok_or(StoreError::NotFound { entity: "payment" })
+}
+
+pub(crate) async fn create_payment(c: &mut PgConnection, new: &NewPayment) -> R<Payment> {
+    let p = new.clone().into_payment();
+    let (brand, last4, exp_month, exp_year) = pc::card_cols(p.card.as_ref());
+    sqlx::query(concat!(
+        "INSERT INTO payments (",
+        payment_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $22)"
+    ))
+    .bind(p.id.as_uuid())
+    .bind(p.channel.as_str())
+    .bind(&p.gateway)
+    .bind(&p.gateway_payment_ref)
+    .bind(p.currency.code())
+    .bind(p.authorized_minor)
+    .bind(p.captured_minor)
+    .bind(p.refunded_minor)
+    .bind(p.state.as_str())
+    .bind(brand)
+    .bind(last4)
+    .bind(opt_i32(exp_month))
+    .bind(opt_i32(exp_year))
+    .bind(p.charger_id.as_str())
+    .bind(cid(p.connector_id))
+    .bind(p.session_id.map(|s| s.as_uuid()))
+    .bind(&p.account_id)
+    .bind(&p.terminal_id)
+    .bind(p.hold_limit_policy.as_str())
+    .bind(p.receipt_token.as_str())
+    .bind(&p.language)
+    .bind(p.created_at)
+    .execute(&mut *c)
+    .await
+    .map_err(unique_as_conflict("payment"))?;
+    let stored = payment_only(c, p.id, false)
+        .await?
+        .ok_or(StoreError::NotFound { entity: "payment" })?;
+    insert_event(c, &pc::ev_payment_created(&stored)).await?;
+    Ok(stored)
+}
+
+/// Writes every mutable column of `p`.
+async fn write_payment(c: &mut PgConnection, p: &Payment) -> R<()> {
+    let (brand, last4, exp_month, exp_year) = pc::card_cols(p.card.as_ref());
+    sqlx::query(
+        "UPDATE payments SET gateway_payment_ref = $2, authorized_minor = $3, \
+         captured_minor = $4, refunded_minor = $5, state = $6, card_brand = $7, \
+         card_last4 = $8, card_exp_month = $9, card_exp_year = $10, session_id = $11, \
+         updated_at = $12 WHERE id = $1",
+    )
+    .bind(p.id.as_uuid())
+    .bind(&p.gateway_payment_ref)
+    .bind(p.authorized_minor)
+    .bind(p.captured_minor)
+    .bind(p.refunded_minor)
+    .bind(p.state.as_str())
+    .bind(brand)
+    .bind(last4)
+    .bind(opt_i32(exp_month))
+    .bind(opt_i32(exp_year))
+    .bind(p.session_id.map(|s| s.as_uuid()))
+    .bind(p.updated_at)
+    .execute(&mut *c)
+    .await
+    .map_err(unique_as_conflict("payment gateway reference"))?;
+    Ok(())
+}
+
+pub(crate) async fn list_payments(
+    c: &mut PgConnection,
+    filter: &PaymentFilter,
+    page: Page,
+) -> R<Paged<Payment>> {
+    let (limit, offset) = limit_offset(page);
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        payment_cols!(),
+        " FROM payments WHERE ($1::text IS NULL OR state = $1) \
+         AND ($2::text IS NULL OR channel = $2) AND ($3::text IS NULL OR charger_id = $3) \
+         AND ($4::uuid IS NULL OR session_id = $4) \
+         ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
+    ))
+    .bind(filter.state.map(|s| s.as_str()))
+    .bind(filter.channel.map(|c| c.as_str()))
+    .bind(filter.charger_id.as_ref().map(|c| c.as_str()))
+    .bind(filter.session_id.map(|s| s.as_uuid()))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(Paged::from_overfetch(map_rows(rows, payment_row)?, page))
+}
+
+async fn one_payment(
+    c: &mut PgConnection,
+    sql: &'static str,
+    bind: impl FnOnce(
+        sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> R<Option<Payment>> {
+    bind(sqlx::query(sql))
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(payment_row)
+        .transpose()
+}
+
+pub(crate) async fn payment_by_gateway_ref(
+    c: &mut PgConnection,
+    gateway: &str,
+    gateway_ref: &str,
+) -> R<Option<Payment>> {
+    let (gateway, gateway_ref) = (gateway.to_owned(), gateway_ref.to_owned());
+    one_payment(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE gateway = $1 AND gateway_payment_ref = $2"
+        ),
+        |q| q.bind(gateway).bind(gateway_ref),
+    )
+    .await
+}
+
+pub(crate) async fn payment_by_receipt_token(
+    c: &mut PgConnection,
+    token: &ReceiptToken,
+) -> R<Option<Payment>> {
+    let token = token.as_str().to_owned();
+    one_payment(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE receipt_token = $1"
+        ),
+        |q| q.bind(token),
+    )
+    .await
+}
+
+pub(crate) async fn payment_for_session(
+    c: &mut PgConnection,
+    session: SessionId,
+) -> R<Option<Payment>> {
+    one_payment(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
+        ),
+        |q| q.bind(session.as_uuid()),
+    )
+    .await
+}
+
+pub(crate) async fn set_gateway_ref(
+    c: &mut PgConnection,
+    id: PaymentId,
+    gateway_ref: &str,
+    at: DateTime<Utc>,
+) -> R<Payment> {
+    let mut p = lock_payment(c, id).await?.payment;
+    match p.gateway_payment_ref.as_deref() {
+        Some(r) if r == gateway_ref => return Ok(p),
+        Some(_) => {
+            return Err(StoreError::Conflict {
+                entity: "payment gateway reference",
+            })
+        }
+        None => {}
+    }
+    p.gateway_payment_ref = Some(gateway_ref.to_owned());
+    p.updated_at = at;
+    write_payment(c, &p).await?;
+    insert_event(c, &pc::ev_gateway_ref_recorded(&p, at)).await?;
+    Ok(p)
+}
+
+pub(crate) async fn link_session(
+    c: &mut PgConnection,
+    id: PaymentId,
+    session: SessionId,
+    at: DateTime<Utc>,
+) -> R<Payment> {
+    let mut p = lock_payment(c, id).await?.payment;
+    match p.session_id {
+        Some(s) if s == session => return Ok(p),
+        Some(_) => {
+            return Err(StoreError::Conflict {
+                entity: "payment session",
+            })
+        }
+        None => {}
+    }
+    let row = sqlx::query("SELECT charger_id, connector_id FROM sessions WHERE id = $1")
+        .bind(session.as_uuid())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .ok_or(StoreError::NotFound { entity: "session" })?;
+    let charger: String = get(&row, 0)?;
+    let connector_id: i32 = get(&row, 1)?;
+    pc::same_connector(&p, &charger, cid(p.connector_id) == connector_id)?;
+    p.session_id = Some(session);
+    p.updated_at = at;
+    write_payment(c, &p).await?;
+    insert_event(c, &pc::ev_session_linked(&p, at)).await?;
+    Ok(p)
+}
+
+async fn insert_step(c: &mut PgConnection, s: &PaymentStep) -> R<()> {
+    let (status, code, message) = pc::status_cols(&s.status);
+    sqlx::query(concat!(
+        "INSERT INTO payment_steps (",
+        step_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
+    .bind(s.payment_id.as_uuid())
+    .bind(seq_i32(s.seq)?)
+    .bind(s.kind.as_str())
+    .bind(s.amount_minor)
+    .bind(s.idempotency_key.as_str())
+    .bind(status)
+    .bind(code)
+    .bind(message)
+    .bind(&s.gateway_ref)
+    .bind(s.intended_at)
+    .bind(s.finished_at)
+    .execute(&mut *c)
+    .await
+    .map_err(unique_as_conflict("payment step"))?;
+    Ok(())
+}
+
+pub(crate) async fn intend_step(
+    c: &mut PgConnection,
+    id: PaymentId,
+    request: StepRequest,
+    at: DateTime<Utc>,
+) -> R<Result<PaymentStep, StepError>> {
+    let detail = lock_payment(c, id).await?;
+    let step = match payment::plan(&detail.payment, &detail.steps, request, at) {
+        Ok(step) => step,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    insert_step(c, &step).await?;
+    insert_event(c, &pc::ev_step_intended(&detail.payment, &step)).await?;
+    Ok(Ok(step))
+}
+
+pub(crate) async fn finish_step(
+    c: &mut PgConnection,
+    id: PaymentId,
+    seq: u32,
+    outcome: &StepOutcome,
+    at: DateTime<Utc>,
+) -> R<PaymentDetail> {
+    let detail = lock_payment(c, id).await?;
+    match pc::decide_finish(&detail, seq, outcome, at)? {
+        FinishWrite::Unchanged => Ok(detail),
+        FinishWrite::Apply(applied) => {
+            let Applied {
+                payment,
+                step,
+                event,
+            } = *applied;
+            let (status, code, message) = pc::status_cols(&step.status);
+            sqlx::query(
+                "UPDATE payment_steps SET status = $3, failure_code = $4, failure_message = $5, \
+                 gateway_ref = $6, finished_at = $7 WHERE payment_id = $1 AND seq = $2",
+            )
+            .bind(id.as_uuid())
+            .bind(seq_i32(seq)?)
+            .bind(status)
+            .bind(code)
+            .bind(message)
+            .bind(&step.gateway_ref)
+            .bind(step.finished_at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            write_payment(c, &payment).await?;
+            let detail = lock_payment(c, id).await?;
+            insert_event(c, &event).await?;
+            Ok(detail)
+        }
+    }
+}
+
+pub(crate) async fn payments_with_unfinished_steps(
+    c: &mut PgConnection,
+    older_than: DateTime<Utc>,
+    limit: u32,
+) -> R<Vec<PaymentDetail>> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT payment_id FROM payment_steps WHERE status = 'intended' AND intended_at < $1 \
+         ORDER BY intended_at, payment_id LIMIT $2",
+    )
+    .bind(older_than)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(detail(c, PaymentId::from_uuid(id), false).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn authorized_holds_older_than(
+    c: &mut PgConnection,
+    at: DateTime<Utc>,
+    limit: u32,
+) -> R<Vec<StaleHold>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        payment_cols!(),
+        ", h.never_started FROM payments JOIN ( \
+           SELECT p.id AS hold_id, p.session_id IS NULL AS never_started \
+           FROM payments p LEFT JOIN sessions s ON s.id = p.session_id \
+           WHERE p.state = 'authorized' \
+           AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                           WHERE st.payment_id = p.id AND st.status = 'intended') \
+           AND ((p.session_id IS NULL AND p.updated_at < $1) \
+                OR (s.state = 'ended' AND s.updated_at < $1)) \
+         ) h ON h.hold_id = payments.id \
+         ORDER BY updated_at, id LIMIT $2"
+    ))
+    .bind(at)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    map_rows(rows, |row| {
+        let never_started: bool = get(row, 23)?;
+        Ok(StaleHold {
+            payment: payment_row(row)?,
+            reason: if never_started {
+                StaleHoldReason::SessionNeverStarted
+            } else {
+                StaleHoldReason::SessionEnded
+            },
+        })
+    })
+}
+
+pub(crate) async fn payment_kpis(
+    c: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> R<Vec<ChannelKpis>> {
+    let rows = sqlx::query(
+        "SELECT p.channel, st.kind, st.status, COUNT(*) FROM payment_steps st \
+         JOIN payments p ON p.id = st.payment_id \
+         WHERE st.intended_at >= $1 AND st.intended_at < $2 \
+         GROUP BY p.channel, st.kind, st.status",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    let rows = map_rows(rows, |row| {
+        Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?))
+    })?;
+    pc::fold_kpis(rows)
+}
+
+// ---- API idempotency ---------------------------------------------------------
+
+fn idempotency_row(row: &PgRow) -> R<IdempotencyRecord> {
+    let status: Option<i32> = get(row, 3)?;
+    let body: Option<serde_json::Value> = get(row, 4)?;
+    let response = match (status, body) {
+        (Some(status), Some(body)) => Some(StoredResponse {
+            status: u16::try_from(status).map_err(|_| corrupt("idempotency status"))?,
+            body,
+        }),
+        _ => None,
+    };
+    Ok(IdempotencyRecord {
+        scope: get(row, 0)?,
+        key: get(row, 1)?,
+        request_hash: get(row, 2)?,
+        response,
+        created_at: get(row, 5)?,
+        completed_at: get(row, 6)?,
+    })
+}
+
+async fn idempotency_record(
+    c: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    lock: bool,
+) -> R<Option<IdempotencyRecord>> {
+    let sql = if lock {
+        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
+         completed_at FROM api_idempotency WHERE scope = $1 AND key = $2 FOR UPDATE"
+    } else {
+        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
+         completed_at FROM api_idempotency WHERE scope = $1 AND key = $2"
+    };
+    sqlx::query(sql)
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(idempotency_row)
+        .transpose()
+}
+
+pub(crate) async fn begin_idempotent(
+    c: &mut PgConnection,
+    new: &NewIdempotencyRecord,
+) -> R<IdempotencyBegin> {
+    let inserted = sqlx::query(
+        "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
+    )
+    .bind(&new.scope)
+    .bind(&new.key)
+    .bind(&new.request_hash)
+    .bind(new.created_at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?
+    .rows_affected()
+        > 0;
+    let record = idempotency_record(c, &new.scope, &new.key, false)
+        .await?
+        .ok_or(StoreError::NotFound {
+            entity: "idempotency key",
+        })?;
+    pc::begin_outcome(inserted, record, &new.request_hash)
+}
+
+pub(crate) async fn complete_idempotent(
+    c: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> R<IdempotencyRecord> {
+    let record = idempotency_record(c, scope, key, true)
+        .await?
+        .ok_or(StoreError::NotFound {
+            entity: "idempotency key",
+        })?;
+    if let Some(done) = pc::already_completed(record, status, body)? {
+        return Ok(done);
+    }
+    sqlx::query(
+        "UPDATE api_idempotency SET response_status = $3, response_body = $4, completed_at = $5 \
+         WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(i32::from(status))
+    .bind(body)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    idempotency_record(c, scope, key, false)
+        .await?
+        .ok_or(StoreError::NotFound {
+            entity: "idempotency key",
+        })
+}

@@ -1,0 +1,529 @@
+//! The SQL of payments, their steps and API idempotency records on SQLite.
+//! Writes run in the single writer's transaction, so reading the payment,
+//! deciding with the domain's state machine and writing cannot interleave
+//! with another write.
+
+use chrono::{DateTime, Utc};
+use joule_domain::api_idempotency::{
+    IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord, StoredResponse,
+};
+use joule_domain::error::StoreError;
+use joule_domain::ids::SessionId;
+use joule_domain::page::{Page, Paged};
+use joule_domain::payment::{
+    self, ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
+    ReceiptToken, StaleHold, StaleHoldReason, StepError, StepOutcome, StepRequest,
+};
+use rusqlite::{params, Connection, Row};
+
+use super::ops::{
+    collect, connector, exec, get, get_opt_ts, get_ts, insert_event, limit_offset, one, opt_ts, ts,
+    unique_as_conflict, R,
+};
+use crate::common::corrupt;
+use crate::payment_common::{self as pc, Applied, FinishWrite, PaymentRow, StepRow};
+
+fn payment_id(raw: &str) -> R<PaymentId> {
+    PaymentId::parse(raw).map_err(corrupt)
+}
+
+fn payment_row(row: &Row<'_>) -> R<Payment> {
+    PaymentRow {
+        id: payment_id(&get::<String>(row, 0)?)?,
+        channel: get(row, 1)?,
+        gateway: get(row, 2)?,
+        gateway_payment_ref: get(row, 3)?,
+        currency: get(row, 4)?,
+        authorized_minor: get(row, 5)?,
+        captured_minor: get(row, 6)?,
+        refunded_minor: get(row, 7)?,
+        state: get(row, 8)?,
+        card_brand: get(row, 9)?,
+        card_last4: get(row, 10)?,
+        card_exp_month: get(row, 11)?,
+        card_exp_year: get(row, 12)?,
+        charger_id: get(row, 13)?,
+        connector_id: connector(get(row, 14)?)?,
+        session_id: get::<Option<String>>(row, 15)?
+            .as_deref()
+            .map(|s| SessionId::parse(s).map_err(corrupt))
+            .transpose()?,
+        account_id: get(row, 16)?,
+        terminal_id: get(row, 17)?,
+        hold_limit_policy: get(row, 18)?,
+        receipt_token: get(row, 19)?,
+        language: get(row, 20)?,
+        created_at: get_ts(row, 21)?,
+        updated_at: get_ts(row, 22)?,
+    }
+    .into_payment()
+}
+
+fn step_row(row: &Row<'_>) -> R<PaymentStep> {
+    StepRow {
+        payment_id: payment_id(&get::<String>(row, 0)?)?,
+        seq: get(row, 1)?,
+        kind: get(row, 2)?,
+        amount_minor: get(row, 3)?,
+        idempotency_key: get(row, 4)?,
+        status: get(row, 5)?,
+        failure_code: get(row, 6)?,
+        failure_message: get(row, 7)?,
+        gateway_ref: get(row, 8)?,
+        intended_at: get_ts(row, 9)?,
+        finished_at: get_opt_ts(row, 10)?,
+    }
+    .into_step()
+}
+
+fn payment_only(c: &Connection, id: PaymentId) -> R<Option<Payment>> {
+    one(
+        c,
+        concat!("SELECT ", payment_cols!(), " FROM payments WHERE id = ?1"),
+        [id.to_string()],
+        payment_row,
+    )
+}
+
+fn steps_of(c: &Connection, id: PaymentId) -> R<Vec<PaymentStep>> {
+    collect(
+        c,
+        concat!(
+            "SELECT ",
+            step_cols!(),
+            " FROM payment_steps WHERE payment_id = ?1 ORDER BY seq"
+        ),
+        [id.to_string()],
+        step_row,
+    )
+}
+
+pub(crate) fn get_payment(c: &Connection, id: PaymentId) -> R<Option<PaymentDetail>> {
+    let Some(payment) = payment_only(c, id)? else {
+        return Ok(None);
+    };
+    let steps = steps_of(c, id)?;
+    Ok(Some(PaymentDetail { payment, steps }))
+}
+
+fn require_payment(c: &Connection, id: PaymentId) -> R<PaymentDetail> {
+    get_payment(c, id)?.ok_or(StoreError::NotFound { entity: "payment" })
+}
+
+pub(crate) fn create_payment(c: &Connection, new: &NewPayment) -> R<Payment> {
+    let p = new.clone().into_payment();
+    let (brand, last4, exp_month, exp_year) = pc::card_cols(p.card.as_ref());
+    c.prepare_cached(concat!(
+        "INSERT INTO payments (",
+        payment_cols!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18, ?19, ?20, ?21, ?22, ?22)"
+    ))
+    .map_err(super::ops::db)?
+    .execute(params![
+        p.id.to_string(),
+        p.channel.as_str(),
+        p.gateway,
+        p.gateway_payment_ref,
+        p.currency.code(),
+        p.authorized_minor,
+        p.captured_minor,
+        p.refunded_minor,
+        p.state.as_str(),
+        brand,
+        last4,
+        exp_month,
+        exp_year,
+        p.charger_id.as_str(),
+        p.connector_id.get(),
+        p.session_id.map(|s| s.to_string()),
+        p.account_id,
+        p.terminal_id,
+        p.hold_limit_policy.as_str(),
+        p.receipt_token.as_str(),
+        p.language,
+        ts(p.created_at),
+    ])
+    .map_err(unique_as_conflict("payment"))?;
+    let stored = payment_only(c, p.id)?.ok_or(StoreError::NotFound { entity: "payment" })?;
+    insert_event(c, &pc::ev_payment_created(&stored))?;
+    Ok(stored)
+}
+
+/// Writes every mutable column of `p`.
+fn write_payment(c: &Connection, p: &Payment) -> R<()> {
+    let (brand, last4, exp_month, exp_year) = pc::card_cols(p.card.as_ref());
+    c.prepare_cached(
+        "UPDATE payments SET gateway_payment_ref = ?2, authorized_minor = ?3, \
+         captured_minor = ?4, refunded_minor = ?5, state = ?6, card_brand = ?7, \
+         card_last4 = ?8, card_exp_month = ?9, card_exp_year = ?10, session_id = ?11, \
+         updated_at = ?12 WHERE id = ?1",
+    )
+    .map_err(super::ops::db)?
+    .execute(params![
+        p.id.to_string(),
+        p.gateway_payment_ref,
+        p.authorized_minor,
+        p.captured_minor,
+        p.refunded_minor,
+        p.state.as_str(),
+        brand,
+        last4,
+        exp_month,
+        exp_year,
+        p.session_id.map(|s| s.to_string()),
+        ts(p.updated_at),
+    ])
+    .map_err(unique_as_conflict("payment gateway reference"))?;
+    Ok(())
+}
+
+pub(crate) fn list_payments(
+    c: &Connection,
+    filter: &PaymentFilter,
+    page: Page,
+) -> R<Paged<Payment>> {
+    let (limit, offset) = limit_offset(page);
+    let rows = collect(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR channel = ?2) \
+             AND (?3 IS NULL OR charger_id = ?3) AND (?4 IS NULL OR session_id = ?4) \
+             ORDER BY created_at DESC, id DESC LIMIT ?5 OFFSET ?6"
+        ),
+        params![
+            filter.state.map(|s| s.as_str()),
+            filter.channel.map(|c| c.as_str()),
+            filter.charger_id.as_ref().map(|c| c.as_str()),
+            filter.session_id.map(|s| s.to_string()),
+            limit,
+            offset,
+        ],
+        payment_row,
+    )?;
+    Ok(Paged::from_overfetch(rows, page))
+}
+
+pub(crate) fn payment_by_gateway_ref(
+    c: &Connection,
+    gateway: &str,
+    gateway_ref: &str,
+) -> R<Option<Payment>> {
+    one(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE gateway = ?1 AND gateway_payment_ref = ?2"
+        ),
+        params![gateway, gateway_ref],
+        payment_row,
+    )
+}
+
+pub(crate) fn payment_by_receipt_token(c: &Connection, token: &ReceiptToken) -> R<Option<Payment>> {
+    one(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE receipt_token = ?1"
+        ),
+        [token.as_str()],
+        payment_row,
+    )
+}
+
+pub(crate) fn payment_for_session(c: &Connection, session: SessionId) -> R<Option<Payment>> {
+    one(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE session_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
+        ),
+        [session.to_string()],
+        payment_row,
+    )
+}
+
+pub(crate) fn set_gateway_ref(
+    c: &Connection,
+    id: PaymentId,
+    gateway_ref: &str,
+    at: DateTime<Utc>,
+) -> R<Payment> {
+    let mut p = require_payment(c, id)?.payment;
+    match p.gateway_payment_ref.as_deref() {
+        Some(r) if r == gateway_ref => return Ok(p),
+        Some(_) => {
+            return Err(StoreError::Conflict {
+                entity: "payment gateway reference",
+            })
+        }
+        None => {}
+    }
+    p.gateway_payment_ref = Some(gateway_ref.to_owned());
+    p.updated_at = at;
+    write_payment(c, &p)?;
+    insert_event(c, &pc::ev_gateway_ref_recorded(&p, at))?;
+    Ok(p)
+}
+
+pub(crate) fn link_session(
+    c: &Connection,
+    id: PaymentId,
+    session: SessionId,
+    at: DateTime<Utc>,
+) -> R<Payment> {
+    let mut p = require_payment(c, id)?.payment;
+    match p.session_id {
+        Some(s) if s == session => return Ok(p),
+        Some(_) => {
+            return Err(StoreError::Conflict {
+                entity: "payment session",
+            })
+        }
+        None => {}
+    }
+    let (charger, connector_id): (String, i64) = one(
+        c,
+        "SELECT charger_id, connector_id FROM sessions WHERE id = ?1",
+        [session.to_string()],
+        |row| Ok((get(row, 0)?, get(row, 1)?)),
+    )?
+    .ok_or(StoreError::NotFound { entity: "session" })?;
+    pc::same_connector(
+        &p,
+        &charger,
+        i64::from(p.connector_id.get()) == connector_id,
+    )?;
+    p.session_id = Some(session);
+    p.updated_at = at;
+    write_payment(c, &p)?;
+    insert_event(c, &pc::ev_session_linked(&p, at))?;
+    Ok(p)
+}
+
+fn insert_step(c: &Connection, s: &PaymentStep) -> R<()> {
+    let (status, code, message) = pc::status_cols(&s.status);
+    c.prepare_cached(concat!(
+        "INSERT INTO payment_steps (",
+        step_cols!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))
+    .map_err(super::ops::db)?
+    .execute(params![
+        s.payment_id.to_string(),
+        s.seq,
+        s.kind.as_str(),
+        s.amount_minor,
+        s.idempotency_key.as_str(),
+        status,
+        code,
+        message,
+        s.gateway_ref,
+        ts(s.intended_at),
+        opt_ts(s.finished_at),
+    ])
+    .map_err(unique_as_conflict("payment step"))?;
+    Ok(())
+}
+
+pub(crate) fn intend_step(
+    c: &Connection,
+    id: PaymentId,
+    request: StepRequest,
+    at: DateTime<Utc>,
+) -> R<Result<PaymentStep, StepError>> {
+    let detail = require_payment(c, id)?;
+    let step = match payment::plan(&detail.payment, &detail.steps, request, at) {
+        Ok(step) => step,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    insert_step(c, &step)?;
+    insert_event(c, &pc::ev_step_intended(&detail.payment, &step))?;
+    Ok(Ok(step))
+}
+
+pub(crate) fn finish_step(
+    c: &Connection,
+    id: PaymentId,
+    seq: u32,
+    outcome: &StepOutcome,
+    at: DateTime<Utc>,
+) -> R<PaymentDetail> {
+    let detail = require_payment(c, id)?;
+    match pc::decide_finish(&detail, seq, outcome, at)? {
+        FinishWrite::Unchanged => Ok(detail),
+        FinishWrite::Apply(applied) => {
+            let Applied {
+                payment,
+                step,
+                event,
+            } = *applied;
+            let (status, code, message) = pc::status_cols(&step.status);
+            exec(
+                c,
+                "UPDATE payment_steps SET status = ?3, failure_code = ?4, failure_message = ?5, \
+                 gateway_ref = ?6, finished_at = ?7 WHERE payment_id = ?1 AND seq = ?2",
+                params![
+                    id.to_string(),
+                    seq,
+                    status,
+                    code,
+                    message,
+                    step.gateway_ref,
+                    opt_ts(step.finished_at),
+                ],
+            )?;
+            write_payment(c, &payment)?;
+            insert_event(c, &event)?;
+            require_payment(c, id)
+        }
+    }
+}
+
+pub(crate) fn payments_with_unfinished_steps(
+    c: &Connection,
+    older_than: DateTime<Utc>,
+    limit: u32,
+) -> R<Vec<PaymentDetail>> {
+    let ids = collect(
+        c,
+        "SELECT payment_id FROM payment_steps WHERE status = 'intended' AND intended_at < ?1 \
+         ORDER BY intended_at, payment_id LIMIT ?2",
+        params![ts(older_than), i64::from(limit)],
+        |row| payment_id(&get::<String>(row, 0)?),
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(get_payment(c, id)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn authorized_holds_older_than(
+    c: &Connection,
+    at: DateTime<Utc>,
+    limit: u32,
+) -> R<Vec<StaleHold>> {
+    collect(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            ", h.never_started FROM payments JOIN ( \
+               SELECT p.id AS hold_id, p.session_id IS NULL AS never_started \
+               FROM payments p LEFT JOIN sessions s ON s.id = p.session_id \
+               WHERE p.state = 'authorized' \
+               AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                               WHERE st.payment_id = p.id AND st.status = 'intended') \
+               AND ((p.session_id IS NULL AND p.updated_at < ?1) \
+                    OR (s.state = 'ended' AND s.updated_at < ?1)) \
+             ) h ON h.hold_id = payments.id \
+             ORDER BY updated_at, id LIMIT ?2"
+        ),
+        params![ts(at), i64::from(limit)],
+        |row| {
+            let never_started: bool = get(row, 23)?;
+            Ok(StaleHold {
+                payment: payment_row(row)?,
+                reason: if never_started {
+                    StaleHoldReason::SessionNeverStarted
+                } else {
+                    StaleHoldReason::SessionEnded
+                },
+            })
+        },
+    )
+}
+
+pub(crate) fn payment_kpis(
+    c: &Connection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> R<Vec<ChannelKpis>> {
+    let rows = collect(
+        c,
+        "SELECT p.channel, st.kind, st.status, COUNT(*) FROM payment_steps st \
+         JOIN payments p ON p.id = st.payment_id \
+         WHERE st.intended_at >= ?1 AND st.intended_at < ?2 \
+         GROUP BY p.channel, st.kind, st.status",
+        params![ts(from), ts(to)],
+        |row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?)),
+    )?;
+    pc::fold_kpis(rows)
+}
+
+// ---- API idempotency ---------------------------------------------------------
+
+fn idempotency_row(row: &Row<'_>) -> R<IdempotencyRecord> {
+    let status: Option<i64> = get(row, 3)?;
+    let body: Option<String> = get(row, 4)?;
+    let response = match (status, body) {
+        (Some(status), Some(body)) => Some(StoredResponse {
+            status: u16::try_from(status).map_err(|_| corrupt("idempotency status"))?,
+            body: serde_json::from_str(&body).map_err(corrupt)?,
+        }),
+        _ => None,
+    };
+    Ok(IdempotencyRecord {
+        scope: get(row, 0)?,
+        key: get(row, 1)?,
+        request_hash: get(row, 2)?,
+        response,
+        created_at: get_ts(row, 5)?,
+        completed_at: get_opt_ts(row, 6)?,
+    })
+}
+
+fn idempotency_record(c: &Connection, scope: &str, key: &str) -> R<Option<IdempotencyRecord>> {
+    one(
+        c,
+        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
+         completed_at FROM api_idempotency WHERE scope = ?1 AND key = ?2",
+        params![scope, key],
+        idempotency_row,
+    )
+}
+
+pub(crate) fn begin_idempotent(c: &Connection, new: &NewIdempotencyRecord) -> R<IdempotencyBegin> {
+    let inserted = exec(
+        c,
+        "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scope, key) DO NOTHING",
+        params![new.scope, new.key, new.request_hash, ts(new.created_at)],
+    )? > 0;
+    let record = idempotency_record(c, &new.scope, &new.key)?.ok_or(StoreError::NotFound {
+        entity: "idempotency key",
+    })?;
+    pc::begin_outcome(inserted, record, &new.request_hash)
+}
+
+pub(crate) fn complete_idempotent(
+    c: &Connection,
+    scope: &str,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> R<IdempotencyRecord> {
+    let record = idempotency_record(c, scope, key)?.ok_or(StoreError::NotFound {
+        entity: "idempotency key",
+    })?;
+    if let Some(done) = pc::already_completed(record, status, body)? {
+        return Ok(done);
+    }
+    exec(
+        c,
+        "UPDATE api_idempotency SET response_status = ?3, response_body = ?4, completed_at = ?5 \
+         WHERE scope = ?1 AND key = ?2",
+        params![scope, key, i64::from(status), body.to_string(), ts(at)],
+    )?;
+    idempotency_record(c, scope, key)?.ok_or(StoreError::NotFound {
+        entity: "idempotency key",
+    })
+}

@@ -1,0 +1,822 @@
+//! The payment part of the store contract: payments, their exactly-once
+//! steps, the sweeper and recovery queries, KPIs and API idempotency
+//! records, on both backends.
+
+use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
+use joule_domain::card::CardSummary;
+use joule_domain::error::StoreError;
+use joule_domain::money::Currency;
+use joule_domain::page::Page;
+use joule_domain::payment::{
+    HoldLimitPolicy, NewPayment, PaymentChannel, PaymentFilter, PaymentId, PaymentState,
+    PaymentStep, ReceiptToken, StaleHoldReason, StepError, StepKind, StepOutcome, StepRequest,
+    StepStatus, StepSuccess,
+};
+use serde_json::json;
+
+use super::{
+    cid, conn, count, event_kinds, postgres_harness, sqlite_harness, start, stop, t, Harness,
+};
+
+contract_tests!(
+    payment_create_get_list_and_lookups,
+    payment_steps_authorize_capture_refund,
+    finishing_twice_is_idempotent_or_a_conflict,
+    declined_authorization_fails_the_payment,
+    concurrent_capture_intents_admit_exactly_one,
+    concurrent_duplicate_finishes_capture_once,
+    intended_steps_are_found_for_recovery,
+    stale_holds_for_the_sweeper,
+    link_session_and_gateway_ref,
+    payment_kpis_per_channel,
+    api_idempotency_begin_and_complete,
+);
+
+fn token() -> ReceiptToken {
+    ReceiptToken::from_random_bytes(*uuid::Uuid::new_v4().as_bytes())
+}
+
+fn new_payment(channel: PaymentChannel, charger: &str, at: i64) -> NewPayment {
+    NewPayment {
+        id: PaymentId::new_v7(),
+        channel,
+        gateway: "simulated".into(),
+        gateway_payment_ref: None,
+        currency: Currency::parse("EUR").unwrap(),
+        card: None,
+        charger_id: cid(charger),
+        connector_id: conn(1),
+        account_id: (channel == PaymentChannel::Account).then(|| "acct-1".into()),
+        terminal_id: (channel == PaymentChannel::Terminal).then(|| "term-1".into()),
+        hold_limit_policy: HoldLimitPolicy::IncrementAuthorization,
+        receipt_token: token(),
+        language: "es".into(),
+        created_at: t(at),
+    }
+}
+
+async fn step(h: &Harness, id: PaymentId, r: StepRequest, at: i64) -> PaymentStep {
+    h.store.intend_step(id, r, t(at)).await.unwrap().unwrap()
+}
+
+async fn ok(h: &Harness, id: PaymentId, seq: u32, gateway_ref: &str, at: i64) {
+    h.store
+        .finish_step(
+            id,
+            seq,
+            StepOutcome::succeeded(Some(gateway_ref.into())),
+            t(at),
+        )
+        .await
+        .unwrap();
+}
+
+/// A payment with a hold of `hold` placed (authorize step 1 succeeded).
+async fn authorized(h: &Harness, channel: PaymentChannel, hold: i64, at: i64) -> PaymentId {
+    let p = h
+        .store
+        .create_payment(new_payment(channel, "CP-1", at))
+        .await
+        .unwrap();
+    step(h, p.id, StepRequest::Authorize { amount_minor: hold }, at).await;
+    ok(h, p.id, 1, &format!("pi_{}", p.id), at).await;
+    p.id
+}
+
+async fn payment_create_get_list_and_lookups(h: &Harness) {
+    let s = &h.store;
+    let mut first = new_payment(PaymentChannel::Web, "CP-1", 1);
+    first.gateway_payment_ref = Some("pi_1".into());
+    let created = s.create_payment(first.clone()).await.unwrap();
+    assert_eq!(created.state, PaymentState::Created);
+    assert_eq!(created.language, "es");
+    assert_eq!(
+        created.hold_limit_policy,
+        HoldLimitPolicy::IncrementAuthorization
+    );
+    assert_eq!(
+        (
+            created.authorized_minor,
+            created.captured_minor,
+            created.refunded_minor
+        ),
+        (0, 0, 0)
+    );
+    let detail = s.get_payment(created.id).await.unwrap().unwrap();
+    assert_eq!(detail.payment, created);
+    assert!(detail.steps.is_empty());
+
+    // The same id, receipt token or gateway reference twice is a conflict.
+    assert!(matches!(
+        s.create_payment(first.clone()).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let mut same_ref = new_payment(PaymentChannel::Web, "CP-1", 2);
+    same_ref.gateway_payment_ref = Some("pi_1".into());
+    assert!(matches!(
+        s.create_payment(same_ref).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let mut same_token = new_payment(PaymentChannel::Web, "CP-1", 2);
+    same_token.receipt_token = first.receipt_token.clone();
+    assert!(matches!(
+        s.create_payment(same_token).await,
+        Err(StoreError::Conflict { .. })
+    ));
+
+    assert_eq!(
+        s.payment_by_gateway_ref("simulated", "pi_1").await.unwrap(),
+        Some(created.clone())
+    );
+    assert_eq!(
+        s.payment_by_gateway_ref("stripe", "pi_1").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.payment_by_receipt_token(&first.receipt_token)
+            .await
+            .unwrap(),
+        Some(created.clone())
+    );
+    assert_eq!(s.payment_by_receipt_token(&token()).await.unwrap(), None);
+    assert!(s.get_payment(PaymentId::new_v7()).await.unwrap().is_none());
+
+    let second = s
+        .create_payment(new_payment(PaymentChannel::Terminal, "CP-2", 2))
+        .await
+        .unwrap();
+    let third = s
+        .create_payment(new_payment(PaymentChannel::Web, "CP-2", 3))
+        .await
+        .unwrap();
+    let all = s
+        .list_payments(PaymentFilter::default(), Page::default())
+        .await
+        .unwrap();
+    let ids: Vec<PaymentId> = all.items.iter().map(|p| p.id).collect();
+    assert_eq!(ids, vec![third.id, second.id, created.id], "newest first");
+    let page = s
+        .list_payments(PaymentFilter::default(), Page::new(Some(2), None))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.next_offset, Some(2));
+    let web_cp2 = s
+        .list_payments(
+            PaymentFilter {
+                channel: Some(PaymentChannel::Web),
+                charger_id: Some(cid("CP-2")),
+                ..PaymentFilter::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(web_cp2.items, vec![third.clone()]);
+    let created_state = s
+        .list_payments(
+            PaymentFilter {
+                state: Some(PaymentState::Authorized),
+                ..PaymentFilter::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert!(created_state.items.is_empty());
+    assert_eq!(count(&event_kinds(h).await, "payment.created"), 3);
+}
+
+async fn payment_steps_authorize_capture_refund(h: &Harness) {
+    let s = &h.store;
+    let p = s
+        .create_payment(new_payment(PaymentChannel::Web, "CP-1", 0))
+        .await
+        .unwrap();
+    let auth = step(h, p.id, StepRequest::Authorize { amount_minor: 5000 }, 10).await;
+    assert_eq!(auth.seq, 1);
+    assert_eq!(auth.kind, StepKind::Authorize);
+    assert_eq!(auth.status, StepStatus::Intended);
+    assert_eq!(
+        auth.idempotency_key,
+        PaymentStep::key_for(p.id, StepKind::Authorize, 1)
+    );
+    // One step at a time.
+    assert_eq!(
+        s.intend_step(p.id, StepRequest::Void, t(11)).await.unwrap(),
+        Err(StepError::StepInProgress { seq: 1 })
+    );
+    let card = CardSummary::new("visa", "4242", Some(12), Some(2030));
+    let after = s
+        .finish_step(
+            p.id,
+            1,
+            StepOutcome::Succeeded(StepSuccess {
+                gateway_ref: Some("pi_9".into()),
+                card: card.clone(),
+            }),
+            t(12),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.payment.state, PaymentState::Authorized);
+    assert_eq!(after.payment.authorized_minor, 5000);
+    assert_eq!(after.payment.card, card);
+    assert_eq!(after.payment.gateway_payment_ref.as_deref(), Some("pi_9"));
+    assert_eq!(after.payment.updated_at, t(12));
+    assert_eq!(after.steps[0].status, StepStatus::Succeeded);
+    assert_eq!(after.steps[0].finished_at, Some(t(12)));
+    assert_eq!(
+        s.payment_by_gateway_ref("simulated", "pi_9")
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(p.id)
+    );
+
+    assert_eq!(
+        s.intend_step(p.id, StepRequest::Capture { amount_minor: 5001 }, t(20))
+            .await
+            .unwrap(),
+        Err(StepError::CaptureAboveHold {
+            amount_minor: 5001,
+            authorized_minor: 5000
+        })
+    );
+    step(
+        h,
+        p.id,
+        StepRequest::IncrementAuthorization { by_minor: 1000 },
+        21,
+    )
+    .await;
+    ok(h, p.id, 2, "pi_9", 22).await;
+    let capture = step(h, p.id, StepRequest::Capture { amount_minor: 5500 }, 30).await;
+    assert_eq!(capture.seq, 3);
+    ok(h, p.id, 3, "pi_9", 31).await;
+    assert_eq!(
+        s.intend_step(p.id, StepRequest::Capture { amount_minor: 1 }, t(32))
+            .await
+            .unwrap(),
+        Err(StepError::NotAllowed {
+            kind: StepKind::Capture,
+            state: PaymentState::Captured
+        })
+    );
+    step(h, p.id, StepRequest::Refund { amount_minor: 500 }, 40).await;
+    ok(h, p.id, 4, "re_1", 41).await;
+    assert_eq!(
+        s.intend_step(p.id, StepRequest::Refund { amount_minor: 5001 }, t(42))
+            .await
+            .unwrap(),
+        Err(StepError::RefundAboveCaptured {
+            amount_minor: 5001,
+            refundable_minor: 5000
+        })
+    );
+    let detail = s.get_payment(p.id).await.unwrap().unwrap();
+    assert_eq!(detail.payment.state, PaymentState::Captured);
+    assert_eq!(
+        (
+            detail.payment.authorized_minor,
+            detail.payment.captured_minor,
+            detail.payment.refunded_minor
+        ),
+        (6000, 5500, 500)
+    );
+    let kinds: Vec<StepKind> = detail.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            StepKind::Authorize,
+            StepKind::IncrementAuthorization,
+            StepKind::Capture,
+            StepKind::Refund
+        ]
+    );
+    assert_eq!(detail.steps[3].gateway_ref.as_deref(), Some("re_1"));
+
+    // Unknown payment or step.
+    assert!(matches!(
+        s.intend_step(PaymentId::new_v7(), StepRequest::Void, t(50))
+            .await,
+        Err(StoreError::NotFound { entity: "payment" })
+    ));
+    assert!(matches!(
+        s.finish_step(p.id, 99, StepOutcome::succeeded(None), t(50))
+            .await,
+        Err(StoreError::NotFound {
+            entity: "payment step"
+        })
+    ));
+
+    let kinds = event_kinds(h).await;
+    assert_eq!(count(&kinds, "payment.step_intended"), 4);
+    assert_eq!(count(&kinds, "payment.authorized"), 1);
+    assert_eq!(count(&kinds, "payment.authorization_incremented"), 1);
+    assert_eq!(count(&kinds, "payment.captured"), 1);
+    assert_eq!(count(&kinds, "payment.refunded"), 1);
+    let events = s.events_after(0, 1000).await.unwrap();
+    let captured = events
+        .iter()
+        .find(|e| e.kind == "payment.captured")
+        .unwrap();
+    assert_eq!(captured.charger_id.as_deref(), Some("CP-1"));
+    assert_eq!(captured.payload["captured_minor"], json!(5500));
+    assert_eq!(captured.payload["step"]["seq"], json!(3));
+    assert_eq!(
+        captured.payload["step"]["idempotency_key"],
+        json!(capture.idempotency_key.as_str())
+    );
+}
+
+async fn finishing_twice_is_idempotent_or_a_conflict(h: &Harness) {
+    let s = &h.store;
+    let id = authorized(h, PaymentChannel::Web, 3000, 0).await;
+    step(h, id, StepRequest::Capture { amount_minor: 1200 }, 10).await;
+    let first = s
+        .finish_step(id, 2, StepOutcome::succeeded(Some("ch_1".into())), t(11))
+        .await
+        .unwrap();
+    let events = s.events_after(0, 1000).await.unwrap().len();
+    // A duplicate webhook, or the recovery worker after a crash.
+    let again = s
+        .finish_step(id, 2, StepOutcome::succeeded(Some("ch_1".into())), t(20))
+        .await
+        .unwrap();
+    assert_eq!(again, first, "unchanged, finished_at included");
+    let again = s
+        .finish_step(id, 2, StepOutcome::succeeded(None), t(21))
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(s.events_after(0, 1000).await.unwrap().len(), events);
+    assert!(matches!(
+        s.finish_step(id, 2, StepOutcome::failed("card_declined", "no"), t(22))
+            .await,
+        Err(StoreError::Conflict {
+            entity: "payment step"
+        })
+    ));
+    assert!(matches!(
+        s.finish_step(id, 2, StepOutcome::succeeded(Some("ch_2".into())), t(22))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let detail = s.get_payment(id).await.unwrap().unwrap();
+    assert_eq!(detail.payment.captured_minor, 1200);
+    assert_eq!(
+        count(&event_kinds(h).await, "payment.captured"),
+        1,
+        "one capture event"
+    );
+}
+
+async fn declined_authorization_fails_the_payment(h: &Harness) {
+    let s = &h.store;
+    let p = s
+        .create_payment(new_payment(PaymentChannel::Terminal, "CP-1", 0))
+        .await
+        .unwrap();
+    step(h, p.id, StepRequest::Authorize { amount_minor: 5000 }, 1).await;
+    let failed = s
+        .finish_step(
+            p.id,
+            1,
+            StepOutcome::failed("card_declined", "Your card was declined."),
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.payment.state, PaymentState::Failed);
+    assert_eq!(
+        failed.steps[0].status,
+        StepStatus::Failed {
+            code: "card_declined".into(),
+            message: "Your card was declined.".into()
+        }
+    );
+    // The same failure reworded is the same outcome.
+    assert!(s
+        .finish_step(
+            p.id,
+            1,
+            StepOutcome::failed("card_declined", "Declined"),
+            t(3)
+        )
+        .await
+        .is_ok());
+    assert_eq!(
+        s.intend_step(p.id, StepRequest::Authorize { amount_minor: 1 }, t(4))
+            .await
+            .unwrap(),
+        Err(StepError::PaymentClosed {
+            state: PaymentState::Failed
+        })
+    );
+    let kinds = event_kinds(h).await;
+    assert_eq!(count(&kinds, "payment.failed"), 1);
+
+    // A refused capture leaves the hold, and says so in the outbox.
+    let id = authorized(h, PaymentChannel::Web, 100, 10).await;
+    step(h, id, StepRequest::Capture { amount_minor: 50 }, 11).await;
+    let d = s
+        .finish_step(id, 2, StepOutcome::failed("expired", "hold expired"), t(12))
+        .await
+        .unwrap();
+    assert_eq!(d.payment.state, PaymentState::Authorized);
+    assert_eq!(count(&event_kinds(h).await, "payment.step_failed"), 1);
+}
+
+async fn concurrent_capture_intents_admit_exactly_one(h: &Harness) {
+    let id = authorized(h, PaymentChannel::Web, 5000, 0).await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = h.store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.intend_step(
+                id,
+                StepRequest::Capture {
+                    amount_minor: 4000 + i,
+                },
+                t(10),
+            )
+            .await
+        }));
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(Ok(step)) => {
+                admitted += 1;
+                assert_eq!(step.seq, 2);
+            }
+            Ok(Err(StepError::StepInProgress { seq: 2 })) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(admitted, 1);
+    let detail = h.store.get_payment(id).await.unwrap().unwrap();
+    assert_eq!(detail.steps.len(), 2);
+}
+
+/// Duplicate gateway webhooks and the recovery worker finishing the same
+/// capture at once: one capture, one event, every caller told the same.
+async fn concurrent_duplicate_finishes_capture_once(h: &Harness) {
+    let id = authorized(h, PaymentChannel::Web, 5000, 0).await;
+    step(h, id, StepRequest::Capture { amount_minor: 4321 }, 10).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = h.store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.finish_step(
+                id,
+                2,
+                StepOutcome::succeeded(Some("ch_1".into())),
+                t(20 + i),
+            )
+            .await
+        }));
+    }
+    for task in tasks {
+        let detail = task.await.unwrap().unwrap();
+        assert_eq!(detail.payment.captured_minor, 4321);
+        assert_eq!(detail.payment.state, PaymentState::Captured);
+    }
+    assert_eq!(count(&event_kinds(h).await, "payment.captured"), 1);
+}
+
+async fn intended_steps_are_found_for_recovery(h: &Harness) {
+    let s = &h.store;
+    let id = authorized(h, PaymentChannel::Web, 5000, 0).await;
+    let done = authorized(h, PaymentChannel::Web, 5000, 0).await;
+    // The process dies after recording the intent, before the gateway
+    // answer is recorded.
+    let capture = step(h, id, StepRequest::Capture { amount_minor: 4200 }, 100).await;
+    assert!(s
+        .payments_with_unfinished_steps(t(100), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let pending = s.payments_with_unfinished_steps(t(160), 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].payment.id, id);
+    let open: Vec<&PaymentStep> = pending[0]
+        .steps
+        .iter()
+        .filter(|s| !s.is_finished())
+        .collect();
+    assert_eq!(open, vec![&capture]);
+    assert_ne!(done, id);
+    // The recovery worker repeats the call with the same key and records it.
+    ok(h, id, capture.seq, "pi_x", 170).await;
+    assert!(s
+        .payments_with_unfinished_steps(t(1000), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn stale_holds_for_the_sweeper(h: &Harness) {
+    let s = &h.store;
+    // Never started: authorized at t(10), no session.
+    let lonely = authorized(h, PaymentChannel::Web, 5000, 10).await;
+    // Ended without a capture.
+    let ended = authorized(h, PaymentChannel::Terminal, 5000, 20).await;
+    let session = s.start_session(start("CP-1", "T1", 0, 30)).await.unwrap();
+    s.link_session(ended, session.session.id, t(31))
+        .await
+        .unwrap();
+    s.stop_session(stop("CP-1", session.session.transaction_id, 500, 40))
+        .await
+        .unwrap();
+    // Still charging.
+    let charging = authorized(h, PaymentChannel::Web, 5000, 20).await;
+    let running = s.start_session(start("CP-1", "T2", 0, 35)).await.unwrap();
+    s.link_session(charging, running.session.id, t(31))
+        .await
+        .unwrap();
+    // Captured, and one whose void is in progress: not the sweeper's.
+    let captured = authorized(h, PaymentChannel::Web, 5000, 10).await;
+    step(h, captured, StepRequest::Capture { amount_minor: 10 }, 11).await;
+    ok(h, captured, 2, "pi_c", 12).await;
+    let voiding = authorized(h, PaymentChannel::Web, 5000, 10).await;
+    step(h, voiding, StepRequest::Void, 13).await;
+
+    let stale = s.authorized_holds_older_than(t(1000), 10).await.unwrap();
+    let found: Vec<(PaymentId, StaleHoldReason)> =
+        stale.iter().map(|h| (h.payment.id, h.reason)).collect();
+    assert_eq!(
+        found,
+        vec![
+            (lonely, StaleHoldReason::SessionNeverStarted),
+            (ended, StaleHoldReason::SessionEnded),
+        ]
+    );
+    // Not yet old enough: only the hold authorized before t(15).
+    let early = s.authorized_holds_older_than(t(15), 10).await.unwrap();
+    let ids: Vec<PaymentId> = early.iter().map(|h| h.payment.id).collect();
+    assert_eq!(ids, vec![lonely]);
+    assert_eq!(
+        s.authorized_holds_older_than(t(1000), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.payment_for_session(session.session.id)
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(ended)
+    );
+}
+
+async fn link_session_and_gateway_ref(h: &Harness) {
+    let s = &h.store;
+    let p = s
+        .create_payment(new_payment(PaymentChannel::Web, "CP-1", 0))
+        .await
+        .unwrap();
+    let one = s.start_session(start("CP-1", "T1", 0, 10)).await.unwrap();
+    let two = s.start_session(start("CP-1", "T2", 0, 20)).await.unwrap();
+    assert!(matches!(
+        s.link_session(p.id, joule_domain::ids::SessionId::new_v7(), t(5))
+            .await,
+        Err(StoreError::NotFound { entity: "session" })
+    ));
+    assert!(matches!(
+        s.link_session(PaymentId::new_v7(), one.session.id, t(5))
+            .await,
+        Err(StoreError::NotFound { entity: "payment" })
+    ));
+    // A session on another charger (or connector) is not this payment's.
+    let elsewhere = s.start_session(start("CP-9", "T3", 0, 10)).await.unwrap();
+    assert!(matches!(
+        s.link_session(p.id, elsewhere.session.id, t(11)).await,
+        Err(StoreError::Conflict {
+            entity: "payment session"
+        })
+    ));
+    let linked = s.link_session(p.id, one.session.id, t(11)).await.unwrap();
+    assert_eq!(linked.session_id, Some(one.session.id));
+    assert_eq!(
+        s.link_session(p.id, one.session.id, t(12)).await.unwrap(),
+        linked,
+        "idempotent"
+    );
+    assert!(matches!(
+        s.link_session(p.id, two.session.id, t(12)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let by_session = s
+        .list_payments(
+            PaymentFilter {
+                session_id: Some(one.session.id),
+                ..PaymentFilter::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_session.items, vec![linked.clone()]);
+    assert_eq!(s.payment_for_session(two.session.id).await.unwrap(), None);
+
+    let with_ref = s.set_gateway_ref(p.id, "pi_77", t(13)).await.unwrap();
+    assert_eq!(with_ref.gateway_payment_ref.as_deref(), Some("pi_77"));
+    assert_eq!(
+        s.set_gateway_ref(p.id, "pi_77", t(14)).await.unwrap(),
+        with_ref
+    );
+    assert!(matches!(
+        s.set_gateway_ref(p.id, "pi_78", t(14)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let other = s
+        .create_payment(new_payment(PaymentChannel::Web, "CP-1", 1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.set_gateway_ref(other.id, "pi_77", t(15)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let kinds = event_kinds(h).await;
+    assert_eq!(count(&kinds, "payment.session_linked"), 1);
+    assert_eq!(count(&kinds, "payment.gateway_ref_recorded"), 1);
+    let events = s.events_after(0, 1000).await.unwrap();
+    let link = events
+        .iter()
+        .find(|e| e.kind == "payment.session_linked")
+        .unwrap();
+    assert_eq!(
+        link.session_id.as_deref(),
+        Some(one.session.id.to_string().as_str())
+    );
+}
+
+async fn payment_kpis_per_channel(h: &Harness) {
+    let s = &h.store;
+    // Web: two attempts, one declined; the approved one is captured.
+    let web = authorized(h, PaymentChannel::Web, 5000, 100).await;
+    step(h, web, StepRequest::Capture { amount_minor: 700 }, 110).await;
+    ok(h, web, 2, "pi", 111).await;
+    let declined = s
+        .create_payment(new_payment(PaymentChannel::Web, "CP-1", 100))
+        .await
+        .unwrap();
+    step(
+        h,
+        declined.id,
+        StepRequest::Authorize { amount_minor: 5000 },
+        101,
+    )
+    .await;
+    s.finish_step(
+        declined.id,
+        1,
+        StepOutcome::failed("card_declined", "no"),
+        t(102),
+    )
+    .await
+    .unwrap();
+    // Terminal: approved, then voided.
+    let term = authorized(h, PaymentChannel::Terminal, 5000, 100).await;
+    step(h, term, StepRequest::Void, 120).await;
+    ok(h, term, 2, "pi", 121).await;
+    // Account: an off-session charge still in progress, and one outside the
+    // range.
+    let acct = s
+        .create_payment(new_payment(PaymentChannel::Account, "CP-1", 100))
+        .await
+        .unwrap();
+    step(
+        h,
+        acct.id,
+        StepRequest::ChargeOffSession { amount_minor: 900 },
+        130,
+    )
+    .await;
+    let late = s
+        .create_payment(new_payment(PaymentChannel::Account, "CP-1", 500))
+        .await
+        .unwrap();
+    step(
+        h,
+        late.id,
+        StepRequest::ChargeOffSession { amount_minor: 900 },
+        500,
+    )
+    .await;
+    ok(h, late.id, 1, "pi_late", 501).await;
+
+    let kpis = s.payment_kpis(t(100), t(200)).await.unwrap();
+    let row = |c: PaymentChannel| *kpis.iter().find(|k| k.channel == c).unwrap();
+    assert_eq!(kpis.len(), 3);
+    let w = row(PaymentChannel::Web);
+    assert_eq!(
+        (
+            w.authorization_attempts,
+            w.authorization_successes,
+            w.captures,
+            w.voids
+        ),
+        (2, 1, 1, 0)
+    );
+    let tm = row(PaymentChannel::Terminal);
+    assert_eq!(
+        (
+            tm.authorization_attempts,
+            tm.authorization_successes,
+            tm.captures,
+            tm.voids
+        ),
+        (1, 1, 0, 1)
+    );
+    let a = row(PaymentChannel::Account);
+    assert_eq!(
+        (
+            a.authorization_attempts,
+            a.authorization_successes,
+            a.captures
+        ),
+        (1, 0, 0)
+    );
+    let later = s.payment_kpis(t(200), t(600)).await.unwrap();
+    let a = later
+        .iter()
+        .find(|k| k.channel == PaymentChannel::Account)
+        .unwrap();
+    assert_eq!(
+        (
+            a.authorization_attempts,
+            a.authorization_successes,
+            a.captures
+        ),
+        (1, 1, 1)
+    );
+}
+
+async fn api_idempotency_begin_and_complete(h: &Harness) {
+    let s = &h.store;
+    let new = NewIdempotencyRecord {
+        scope: "key-1:POST /api/v1/payments/{id}/refund".into(),
+        key: "abc".into(),
+        request_hash: "h1".into(),
+        created_at: t(1),
+    };
+    let IdempotencyBegin::New(first) = s.begin_idempotent(new.clone()).await.unwrap() else {
+        panic!("first use must be new");
+    };
+    assert_eq!(first.response, None);
+    assert_eq!(first.created_at, t(1));
+    assert!(matches!(
+        s.begin_idempotent(new.clone()).await.unwrap(),
+        IdempotencyBegin::InProgress(_)
+    ));
+    let other_body = NewIdempotencyRecord {
+        request_hash: "h2".into(),
+        ..new.clone()
+    };
+    assert!(matches!(
+        s.begin_idempotent(other_body).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // Another scope (another client) may use the same key.
+    let other_scope = NewIdempotencyRecord {
+        scope: "key-2:POST /api/v1/payments/{id}/refund".into(),
+        ..new.clone()
+    };
+    assert!(matches!(
+        s.begin_idempotent(other_scope).await.unwrap(),
+        IdempotencyBegin::New(_)
+    ));
+
+    let body = json!({"id": "p1", "refunded_minor": 500});
+    let done = s
+        .complete_idempotent(&new.scope, &new.key, 201, body.clone(), t(2))
+        .await
+        .unwrap();
+    assert_eq!(done.response.as_ref().map(|r| r.status), Some(201));
+    assert_eq!(done.completed_at, Some(t(2)));
+    let IdempotencyBegin::Completed(repeat) = s.begin_idempotent(new.clone()).await.unwrap() else {
+        panic!("a repeat after completion returns the stored response");
+    };
+    assert_eq!(repeat.response.map(|r| r.body), Some(body.clone()));
+    assert_eq!(
+        s.complete_idempotent(&new.scope, &new.key, 201, body.clone(), t(3))
+            .await
+            .unwrap(),
+        done
+    );
+    assert!(matches!(
+        s.complete_idempotent(&new.scope, &new.key, 500, json!({}), t(3))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.complete_idempotent("nobody", "nothing", 200, json!({}), t(3))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
