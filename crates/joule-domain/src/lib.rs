@@ -30,6 +30,7 @@ pub mod meter;
 pub mod money;
 pub mod page;
 pub mod pricing;
+pub mod receipt;
 pub mod service;
 pub mod session;
 pub mod session_cost;
