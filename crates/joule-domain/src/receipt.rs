@@ -446,7 +446,11 @@ fn signed_meter_data(session: &Session, values: &[StoredMeterValue]) -> Vec<Sign
             data: m.value.value.clone(),
         })
         .collect();
-    out.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    out.sort_by(|a, b| {
+        a.timestamp
+            .cmp(&b.timestamp)
+            .then_with(|| a.data.cmp(&b.data))
+    });
     out.dedup();
     out
 }

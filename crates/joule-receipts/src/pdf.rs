@@ -249,9 +249,10 @@ impl<'f> Layout<'f> {
         self.down(10.0);
         self.ensure(13.0 * 1.6 + BODY * 3.0);
         self.write(MARGIN, 13.0, text);
-        self.down(5.0);
+        // The rule sits just under the heading's baseline.
+        self.down(14.0);
         self.rule();
-        self.down(13.0);
+        self.down(9.0);
     }
 
     fn rule(&mut self) {

@@ -1,5 +1,7 @@
 //! QR codes decode back to their URL with an independent decoder (rqrr).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
+
 use joule_receipts::{qr_png, qr_svg, QrError};
 
 fn decode_png(bytes: &[u8]) -> Vec<String> {

@@ -1,6 +1,8 @@
 //! The receipt page, PDF and text: every required field (STANDARDS.md §7.2,
 //! §7.3), in each language, hostile strings escaped, no card number.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
+
 use joule_domain::card::CardSummary;
 use joule_domain::receipt::{fixtures, Language, PaymentMethod, Receipt, ReceiptNumber};
 use joule_receipts::{render_html, render_pdf, render_text};
@@ -132,7 +134,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn pdf_text(bytes: &[u8]) -> String {

@@ -5,6 +5,8 @@
 //! Needs `JOULE_TEST_PYTHON`: a python with aiosmtpd (scripts/test sets it to
 //! its venv). Skipped with a note when unset, and a failure when CI=true.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
