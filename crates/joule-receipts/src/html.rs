@@ -17,7 +17,7 @@ main{max-width:40rem;margin:0 auto}\
 h1{font-size:1.4rem;margin:0 0 .25rem}\
 h2{font-size:1.05rem;margin:1.5rem 0 .5rem;border-bottom:1px solid var(--line);padding-bottom:.25rem}\
 .operator{margin:0;color:var(--muted)}\
-dl{display:grid;grid-template-columns:minmax(8rem,auto) 1fr;gap:.25rem 1rem;margin:0}\
+dl{display:grid;grid-template-columns:minmax(6rem,40%) 1fr;gap:.25rem 1rem;margin:0}\
 dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}\
 table{width:100%;border-collapse:collapse}\
 caption{text-align:left;font-weight:600;padding:.25rem 0}\
@@ -26,7 +26,8 @@ td.n,th.n{text-align:right;white-space:nowrap}\
 tfoot th,tfoot td{border-bottom:none}\
 tr.total th,tr.total td{font-weight:700;font-size:1.1rem}\
 pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.75rem;background:rgba(127,127,127,.1);padding:.5rem;margin:.25rem 0 1rem}\
-.note,footer{color:var(--muted);font-size:.9rem}\
+.note,footer,small{color:var(--muted);font-size:.9rem}\
+th{font-weight:600}@media (max-width:30rem){body{padding:.75rem}table{font-size:.875rem}}\
 @media print{body{padding:0;font-size:11pt}h2{break-after:avoid}pre{font-size:7pt}tr,pre{break-inside:avoid}}\
 ";
 
@@ -77,8 +78,12 @@ fn page(v: &View) -> Markup {
                                     th.n scope="col" { (l.incl_vat) }
                                 } }
                                 tbody {
-                                    @for (what, excl, incl) in &v.unit_prices {
-                                        tr { th scope="row" { (what) } td.n { (excl) } td.n { (incl) } }
+                                    @for p in &v.unit_prices {
+                                        tr {
+                                            th scope="row" { (p.what) br; small { (p.vat) } }
+                                            td.n { (p.excl_vat) }
+                                            td.n { (p.incl_vat) }
+                                        }
                                     }
                                 }
                             }

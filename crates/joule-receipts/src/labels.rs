@@ -45,9 +45,7 @@ pub struct Labels {
     pub signed_data: &'static str,
     pub signed_data_note: &'static str,
     pub per_kwh: &'static str,
-    pub per_hour_charging: &'static str,
-    pub per_hour_idle: &'static str,
-    pub per_session: &'static str,
+    pub per_hour: &'static str,
     pub dim_energy: &'static str,
     pub dim_charging_time: &'static str,
     pub dim_idle_time: &'static str,
@@ -65,13 +63,13 @@ impl Labels {
         }
     }
 
-    /// The basis of a unit price ("per kWh").
-    pub fn per(&self, d: Dimension) -> &'static str {
+    /// What a unit price is called: "Energy, per kWh", "Session fee".
+    pub fn unit_price(&self, d: Dimension) -> String {
         match d {
-            Dimension::Energy => self.per_kwh,
-            Dimension::ChargingTime => self.per_hour_charging,
-            Dimension::IdleTime => self.per_hour_idle,
-            Dimension::SessionFee => self.per_session,
+            Dimension::Energy => format!("{}, {}", self.dim_energy, self.per_kwh),
+            Dimension::ChargingTime => format!("{}, {}", self.dim_charging_time, self.per_hour),
+            Dimension::IdleTime => format!("{}, {}", self.dim_idle_time, self.per_hour),
+            Dimension::SessionFee => self.dim_session_fee.to_owned(),
         }
     }
 }
@@ -122,12 +120,10 @@ static EN: Labels = Labels {
     signed_data: "Signed meter data",
     signed_data_note: "Exactly as signed by the charger's meter: check it with transparency software (e.g. S.A.F.E. Transparenzsoftware or Chargy).",
     per_kwh: "per kWh",
-    per_hour_charging: "per hour charging",
-    per_hour_idle: "per hour idle (after charging)",
-    per_session: "per session",
+    per_hour: "per hour",
     dim_energy: "Energy",
     dim_charging_time: "Charging time",
-    dim_idle_time: "Idle time",
+    dim_idle_time: "Idle time after charging",
     dim_session_fee: "Session fee",
 };
 
@@ -168,12 +164,10 @@ static ES: Labels = Labels {
     signed_data: "Datos de medición firmados",
     signed_data_note: "Tal como los firmó el contador del cargador: verifíquelos con un software de transparencia (p. ej. S.A.F.E. Transparenzsoftware o Chargy).",
     per_kwh: "por kWh",
-    per_hour_charging: "por hora de carga",
-    per_hour_idle: "por hora de ocupación (tras la carga)",
-    per_session: "por sesión",
+    per_hour: "por hora",
     dim_energy: "Energía",
     dim_charging_time: "Tiempo de carga",
-    dim_idle_time: "Tiempo de ocupación",
+    dim_idle_time: "Ocupación tras la carga",
     dim_session_fee: "Tarifa por sesión",
 };
 
@@ -214,12 +208,10 @@ static FR: Labels = Labels {
     signed_data: "Données de comptage signées",
     signed_data_note: "Telles que signées par le compteur de la borne : vérifiez-les avec un logiciel de transparence (p. ex. S.A.F.E. Transparenzsoftware ou Chargy).",
     per_kwh: "par kWh",
-    per_hour_charging: "par heure de charge",
-    per_hour_idle: "par heure d'occupation (après la charge)",
-    per_session: "par session",
+    per_hour: "par heure",
     dim_energy: "Énergie",
     dim_charging_time: "Temps de charge",
-    dim_idle_time: "Temps d'occupation",
+    dim_idle_time: "Occupation après la charge",
     dim_session_fee: "Frais de session",
 };
 
@@ -260,11 +252,9 @@ static DE: Labels = Labels {
     signed_data: "Signierte Messdaten",
     signed_data_note: "Unverändert, wie vom Zähler der Ladestation signiert: prüfbar mit einer Transparenzsoftware (z. B. S.A.F.E. Transparenzsoftware oder Chargy).",
     per_kwh: "je kWh",
-    per_hour_charging: "je Stunde Laden",
-    per_hour_idle: "je Stunde Standzeit (nach dem Laden)",
-    per_session: "je Ladevorgang",
+    per_hour: "je Stunde",
     dim_energy: "Energie",
     dim_charging_time: "Ladezeit",
-    dim_idle_time: "Standzeit",
+    dim_idle_time: "Standzeit nach dem Laden",
     dim_session_fee: "Grundgebühr",
 };

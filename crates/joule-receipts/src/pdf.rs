@@ -72,8 +72,14 @@ fn draw(p: &mut Layout<'_>, v: &View) {
 
     if !v.unit_prices.is_empty() {
         p.heading(l.unit_prices);
-        for (what, excl, incl) in &v.unit_prices {
-            p.field(what, &format!("{excl}  ·  {incl}"));
+        p.row(l.item, "", l.excl_vat, l.incl_vat);
+        for price in &v.unit_prices {
+            p.row(
+                &format!("{} ({})", price.what, price.vat),
+                "",
+                &price.excl_vat,
+                &price.incl_vat,
+            );
         }
     }
 

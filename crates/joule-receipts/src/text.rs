@@ -24,8 +24,12 @@ pub fn render_text(receipt: &Receipt) -> String {
     }
     if !v.unit_prices.is_empty() {
         let _ = writeln!(out, "\n{}", l.unit_prices);
-        for (what, excl, incl) in &v.unit_prices {
-            let _ = writeln!(out, "  {what}: {excl} / {incl}");
+        for p in &v.unit_prices {
+            let _ = writeln!(
+                out,
+                "  {}: {} {} / {} {} ({})",
+                p.what, p.excl_vat, l.excl_vat, p.incl_vat, l.incl_vat, p.vat
+            );
         }
     }
     let _ = writeln!(out, "\n{}", l.charges);

@@ -10,6 +10,17 @@ use crate::labels::{labels, Labels};
 /// A label and its value.
 pub type Field = (&'static str, String);
 
+/// One unit price as applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitPriceRow {
+    /// "Energy, per kWh".
+    pub what: String,
+    pub excl_vat: String,
+    pub incl_vat: String,
+    /// "VAT 19%" or "no VAT".
+    pub vat: String,
+}
+
 /// One row of the charges table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRow {
@@ -36,8 +47,7 @@ pub struct View {
     /// Operator name, address lines, VAT id, contact.
     pub operator: Vec<String>,
     pub session: Vec<Field>,
-    /// "0,39 EUR per kWh" with the VAT-inclusive price.
-    pub unit_prices: Vec<(String, String, String)>,
+    pub unit_prices: Vec<UnitPriceRow>,
     pub charges: Vec<ChargeRow>,
     pub vat: Vec<(String, String, String)>,
     pub totals: Vec<Field>,
@@ -87,32 +97,27 @@ impl View {
         let unit_prices = r
             .unit_prices
             .iter()
-            .map(|p| {
-                let vat = p.vat_percent.map_or_else(
+            .map(|p| UnitPriceRow {
+                what: l.unit_price(p.dimension),
+                excl_vat: format!("{}\u{a0}{code}", format::unit_price(p.excl_vat, exp, lang)),
+                incl_vat: format!(
+                    "{}\u{a0}{code}",
+                    format::unit_price(p.incl_vat(), exp, lang)
+                ),
+                vat: p.vat_percent.map_or_else(
                     || l.no_vat.to_owned(),
                     |v| format!("{} {}", l.vat, format::percent(v, lang)),
-                );
-                (
-                    format!("{} {}", l.dimension(p.dimension), l.per(p.dimension)),
-                    format!(
-                        "{}\u{a0}{code} {}",
-                        format::unit_price(p.excl_vat, exp, lang),
-                        l.excl_vat
-                    ),
-                    format!(
-                        "{}\u{a0}{code} {} ({vat})",
-                        format::unit_price(p.incl_vat(), exp, lang),
-                        l.incl_vat
-                    ),
-                )
+                ),
             })
             .collect();
 
+        // The VAT table shows the rate; lines name theirs only when they differ.
+        let several_rates = r.vat.len() > 1;
         let mut charges: Vec<ChargeRow> = r
             .lines
             .iter()
             .map(|line| ChargeRow {
-                item: match line.vat_percent {
+                item: match line.vat_percent.filter(|_| several_rates) {
                     Some(v) => format!(
                         "{} ({} {})",
                         l.dimension(line.dimension),
