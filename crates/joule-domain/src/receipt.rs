@@ -785,6 +785,69 @@ mod tests {
         );
     }
 
+    /// From the real pricing engine: a time-of-use energy price (0.30 before
+    /// 11:00 UTC, 0.40 after), a session fee, 19 % VAT.
+    #[test]
+    fn receipt_of_an_engine_priced_time_of_use_session() {
+        use crate::pricing::{price_session, Tariff, TariffExtensions, ValidTariff};
+        use crate::session_cost::session_timeline;
+        let tariff: Tariff = serde_json::from_value(serde_json::json!({
+            "country_code": "DE", "party_id": "JOU", "id": "TOU",
+            "currency": "EUR", "last_updated": "2026-01-01T00:00:00Z",
+            "elements": [
+                {"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19, "step_size": 1}],
+                 "restrictions": {"end_time": "11:00"}},
+                {"price_components": [{"type": "ENERGY", "price": 0.40, "vat": 19, "step_size": 1},
+                                      {"type": "FLAT", "price": 0.50, "vat": 19, "step_size": 1}]}
+            ]
+        }))
+        .unwrap();
+        let valid = ValidTariff::new(tariff, TariffExtensions::default()).unwrap();
+        let s = ended_session();
+        let mid = StoredMeterValue {
+            timestamp: s.started_at + chrono::Duration::minutes(60),
+            connector_id: s.connector_id,
+            transaction_id: Some(s.transaction_id),
+            value: crate::meter::SampledValue {
+                value: "16000".into(),
+                context: Some("Sample.Periodic".into()),
+                format: None,
+                measurand: None,
+                phase: None,
+                location: None,
+                unit: Some("Wh".into()),
+            },
+            received_at: s.started_at,
+        };
+        let timeline = session_timeline(&s, std::slice::from_ref(&mid), chrono::Utc::now());
+        let price = price_session(&valid, &timeline).unwrap();
+        let op = OperatorInfo::default();
+        let r = Receipt::new(&s, &price, ctx(&op, std::slice::from_ref(&mid))).unwrap();
+
+        let energy: Vec<String> = r
+            .unit_prices
+            .iter()
+            .filter(|p| p.dimension == Dimension::Energy)
+            .map(|p| p.excl_vat.to_string())
+            .collect();
+        assert_eq!(energy, vec!["0.3", "0.4"]);
+        assert!(r
+            .unit_prices
+            .iter()
+            .any(|p| p.dimension == Dimension::SessionFee));
+        // 15 kWh × 0.30 + 8.567 kWh × 0.40 = 7.9268 → 7.93; + 0.50 fee.
+        assert_eq!(r.energy_kwh, Decimal::new(23_567, 3));
+        assert_eq!(r.total_excl_vat, price.total_cost.excl_vat);
+        assert_eq!(r.total_excl_vat.minor(), 793 + 50);
+        assert_eq!(r.total_incl_vat, price.total_cost.incl_vat);
+        let vat_sum: i64 = r.vat.iter().map(|v| v.vat.minor()).sum();
+        let base_sum: i64 = r.vat.iter().map(|v| v.base.minor()).sum();
+        assert_eq!(vat_sum, r.total_vat.minor());
+        assert_eq!(base_sum, r.total_excl_vat.minor());
+        // A plain register value is not signed data.
+        assert!(r.signed_meter_data.is_empty());
+    }
+
     #[test]
     fn receipt_numbers_are_url_safe() {
         assert!(ReceiptNumber::parse("R-0001_a").is_ok());
