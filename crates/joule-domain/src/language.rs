@@ -65,9 +65,14 @@ impl Serialize for LanguageCode {
     }
 }
 
-/// A language Joule has its own texts in (see [`crate::texts`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A language Joule has its own texts in (see [`crate::texts`]; receipts
+/// too).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Language {
+    #[default]
     En,
     Es,
     Fr,
@@ -85,6 +90,13 @@ impl Language {
             Self::Fr => "fr",
             Self::De => "de",
         }
+    }
+
+    /// The language of a BCP 47 tag or an `Accept-Language` entry
+    /// (`"fr"`, `"de-AT"`, `"es_MX"`), English when Joule has no texts in it.
+    pub fn from_tag(tag: &str) -> Language {
+        let primary = tag.trim().split(['-', '_', ';']).next().unwrap_or("");
+        Self::supported(primary).unwrap_or_default()
     }
 
     /// `None` for a language Joule has no texts in (case-insensitive).

@@ -34,6 +34,7 @@ pub mod money;
 pub mod page;
 pub mod payment;
 pub mod pricing;
+pub mod receipt;
 pub mod service;
 pub mod session;
 pub mod session_cost;
