@@ -50,6 +50,13 @@ pub enum EventKind {
     TokenGroupsChanged,
     /// A charger's own tariff was set, changed or cleared.
     ChargerTariffChanged,
+    SiteCreated,
+    SiteUpdated,
+    SiteDeleted,
+    /// A charger moved to a site, to another, or off any.
+    ChargerSiteChanged,
+    TariffAssignmentCreated,
+    TariffAssignmentDeleted,
 }
 
 impl EventKind {
@@ -83,6 +90,12 @@ impl EventKind {
             Self::ChargerAccessChanged => "charger.access_changed",
             Self::TokenGroupsChanged => "token.groups_changed",
             Self::ChargerTariffChanged => "charger.tariff_changed",
+            Self::SiteCreated => "site.created",
+            Self::SiteUpdated => "site.updated",
+            Self::SiteDeleted => "site.deleted",
+            Self::ChargerSiteChanged => "charger.site_changed",
+            Self::TariffAssignmentCreated => "tariff_assignment.created",
+            Self::TariffAssignmentDeleted => "tariff_assignment.deleted",
         }
     }
 }

@@ -78,6 +78,7 @@ macro_rules! log_cols {
 
 mod common;
 pub mod migrations;
+mod placement;
 pub mod postgres;
 pub mod sqlite;
 

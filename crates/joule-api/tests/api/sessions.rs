@@ -40,6 +40,7 @@ async fn start(
             reservation_id: None,
             authorization: AuthorizationStatus::Accepted,
             received_at: at,
+            tariff_id: None,
         })
         .await
         .unwrap();
