@@ -5,6 +5,7 @@ use axum::Json;
 use joule_domain::SessionId;
 
 use joule_domain::session_cost::price_session_cost;
+use joule_domain::tariffs::charger_time_zone;
 
 use crate::dto::session::{
     MeterValue, Session, SessionCost, SessionDetail, SessionQuery, SessionTariff,
@@ -98,7 +99,8 @@ async fn cost(
     };
     let now = state.clock.now();
     let priced_until = session.stopped_at.unwrap_or(now).max(session.started_at);
-    match price_session_cost(session, meter_values, &tariff, now) {
+    let time_zone = charger_time_zone(state.store.as_ref(), &session.charger_id).await?;
+    match price_session_cost(session, meter_values, &tariff, time_zone, now) {
         Ok(b) => Ok(Some(SessionCost::new(
             &b,
             session.stopped_at.is_some(),

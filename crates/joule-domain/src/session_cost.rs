@@ -39,10 +39,12 @@ pub enum SessionCostError {
 /// - The whole session counts as charging time (TIME); no idle time
 ///   (PARKING_TIME) is derived yet, since 1.6 meter values do not say when
 ///   the car stopped drawing power.
-/// - The charger's time zone is UTC until sites carry one.
+/// - `time_zone` is the charger's site's (UTC for a charger without a
+///   site): time-of-day and day-of-week restrictions are read in it.
 pub fn session_timeline(
     session: &Session,
     meter_values: &[StoredMeterValue],
+    time_zone: Tz,
     now: DateTime<Utc>,
 ) -> SessionTimeline {
     let start = session.started_at;
@@ -86,24 +88,26 @@ pub fn session_timeline(
     SessionTimeline {
         start,
         end,
-        time_zone: Tz::UTC,
+        time_zone,
         periods,
     }
 }
 
 /// Prices the session with `tariff` (the version frozen at its start) up to
-/// its stop, or up to `now` while it runs.
+/// its stop, or up to `now` while it runs, reading its restrictions in
+/// `time_zone` (the site's).
 pub fn price_session_cost(
     session: &Session,
     meter_values: &[StoredMeterValue],
     tariff: &StoredTariff,
+    time_zone: Tz,
     now: DateTime<Utc>,
 ) -> Result<PriceBreakdown, SessionCostError> {
     let valid = ValidTariff::new(tariff.tariff.clone(), tariff.extensions)
         .map_err(SessionCostError::InvalidTariff)?;
     Ok(price_session(
         &valid,
-        &session_timeline(session, meter_values, now),
+        &session_timeline(session, meter_values, time_zone, now),
     )?)
 }
 
@@ -189,7 +193,7 @@ mod tests {
                 ..register(40, "7000", None)
             },
         ];
-        let tl = session_timeline(&s, &values, t(999));
+        let tl = session_timeline(&s, &values, Tz::UTC, t(999));
         assert_eq!((tl.start, tl.end, tl.time_zone), (t(0), t(60), Tz::UTC));
         assert_eq!(
             energies(&tl),
@@ -208,8 +212,10 @@ mod tests {
             register(20, "500", None),
             register(30, "4000", None),
         ];
-        let tl = session_timeline(&s, &values, t(45));
+        let tl = session_timeline(&s, &values, Tz::Europe__Madrid, t(45));
         assert_eq!(tl.end, t(45));
+        // The site's time zone is carried to the engine as given.
+        assert_eq!(tl.time_zone, Tz::Europe__Madrid);
         let kwh: Vec<Decimal> = tl.periods.iter().map(|p| p.energy_kwh).collect();
         assert_eq!(
             kwh,
@@ -240,7 +246,8 @@ mod tests {
             created_at: t(0),
             updated_at: t(0),
         };
-        let b = price_session_cost(&session(Some((60, 11_000))), &[], &tariff, t(99)).unwrap();
+        let b =
+            price_session_cost(&session(Some((60, 11_000))), &[], &tariff, Tz::UTC, t(99)).unwrap();
         assert_eq!(b.total_cost.excl_vat.minor(), 300);
         assert_eq!(b.total_cost.incl_vat.minor(), 360);
         assert_eq!(b.groups[0].dimension, TariffDimensionType::Energy);

@@ -117,6 +117,8 @@ pub struct InForce {
     pub time_zone: chrono_tz::Tz,
     /// The charger's effective access (its own rule, else its site's).
     pub access: ChargerAccess,
+    /// The site's default language (ISO 639-1), if the charger has a site.
+    pub language: Option<String>,
 }
 
 /// The tariff a driver gets at `charger` (on `connector`) at `at`, by the
@@ -140,7 +142,20 @@ pub async fn tariff_in_force(
         tariff,
         time_zone: candidates.time_zone(),
         access: candidates.access.access,
+        language: candidates.site.as_ref().map(|s| s.language.clone()),
     }))
+}
+
+/// The time zone sessions at `charger` are priced in: its site's now, else
+/// UTC (also for a charger deleted since).
+pub async fn charger_time_zone(
+    store: &dyn TariffAssignmentStore,
+    charger: &ChargerId,
+) -> StoreResult<chrono_tz::Tz> {
+    Ok(store
+        .tariff_candidates(charger, None)
+        .await?
+        .map_or(chrono_tz::UTC, |c| c.time_zone()))
 }
 
 /// An itemized summary of a priced session for a driver (the OCA

@@ -29,18 +29,31 @@ async fn start(
     tag: &str,
     at: DateTime<Utc>,
 ) -> (String, TransactionId) {
+    let charger_id = ChargerId::parse(charger).unwrap();
+    let connector_id = ConnectorId::new(1).unwrap();
+    let id_tag = IdTag::parse(tag).unwrap();
+    // The tariff as the charging service chooses it.
+    let tariff_id = app
+        .store
+        .tariff_candidates(&charger_id, Some(&id_tag))
+        .await
+        .unwrap()
+        .and_then(|c| {
+            c.resolve(&charger_id, connector_id, Some(&id_tag), at)
+                .map(|r| r.tariff.tariff.id.clone())
+        });
     let outcome = app
         .store
         .start_session(StartSession {
-            charger_id: ChargerId::parse(charger).unwrap(),
-            connector_id: ConnectorId::new(1).unwrap(),
-            id_tag: IdTag::parse(tag).unwrap(),
+            charger_id,
+            connector_id,
+            id_tag,
             meter_start_wh: 1000,
             started_at: at,
             reservation_id: None,
             authorization: AuthorizationStatus::Accepted,
             received_at: at,
-            tariff_id: None,
+            tariff_id,
         })
         .await
         .unwrap();
