@@ -283,3 +283,38 @@ async fn a_charger_inherits_its_sites_access_rule() {
     let (status, _) = public_get(&app, QUOTE).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_chargers_site_is_set_on_create_and_patch() {
+    let app = TestApp::new().await;
+    app.post("/api/v1/sites", site("madrid")).await;
+    let (status, created) = app
+        .post(
+            "/api/v1/chargers",
+            json!({"id": "CP1", "site_id": "madrid"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["site_id"], "madrid");
+    let (status, bad) = app
+        .post("/api/v1/chargers", json!({"id": "CP2", "site_id": "paris"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad["errors"][0]["field"], "site_id");
+    // Nothing was created.
+    let (status, _) = app.get("/api/v1/chargers/CP2").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, bad) = app
+        .patch("/api/v1/chargers/CP1", json!({"site_id": "Not A Slug"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad["errors"][0]["field"], "site_id");
+    let (status, patched) = app
+        .patch("/api/v1/chargers/CP1", json!({"site_id": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["site_id"], json!(null));
+    let (_, got) = app.get("/api/v1/chargers/CP1").await;
+    assert_eq!(got["site_id"], json!(null));
+}
