@@ -122,9 +122,11 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Idempotent: a resend of the same start returns the recorded session
-    /// with `created = false`. A new session records, in the same
-    /// transaction, the tariff version in force (see `docs/pricing.md`,
-    /// "Frozen price").
+    /// with `created = false` (and the tariff version recorded first). A new
+    /// session records, in the same transaction, the current version of
+    /// `start.tariff_id` (the caller's choice by the precedence rule), or
+    /// none when that tariff no longer exists (`docs/pricing.md`, "Frozen
+    /// price").
     async fn start_session(&self, start: StartSession) -> StoreResult<StartOutcome>;
     /// Idempotent; see [`StopOutcome`]. `transaction_data` is stored as
     /// meter values of the session in the same transaction.

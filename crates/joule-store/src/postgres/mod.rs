@@ -687,7 +687,9 @@ impl TariffAssignmentStore for PgStore {
         charger: &ChargerId,
         id_tag: Option<&IdTag>,
     ) -> StoreResult<Option<TariffCandidates>> {
-        // One snapshot, so a concurrent edit cannot mix two states.
+        // One transaction (READ COMMITTED: each statement sees what was
+        // committed when it started; a concurrent edit can at worst give a
+        // mix of the before and after state, never a half-written one).
         in_tx!(self, c => placement::tariff_candidates(c, charger, id_tag))
     }
 }
