@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use joule_domain::charger::{ChargerPatch, NewCharger};
-use joule_domain::ConnectorId;
+use joule_domain::site::SiteId;
+use joule_domain::{ChargerId, ConnectorId};
 
 use crate::dto::charger::{
     Charger, ChargerDetail, Connector, CreateCharger, PageQuery, StatusHistoryQuery, StatusReport,
@@ -35,12 +36,46 @@ async fn detail(
         .charger_access(&charger.id)
         .await?
         .unwrap_or_default();
+    let site_id = state
+        .store
+        .tariff_candidates(&charger.id, None)
+        .await?
+        .and_then(|c| c.site)
+        .map(|s| s.id.to_string());
     let live = state.commands.is_connected(&charger.id);
     Ok(ChargerDetail {
         charger: Charger::from_domain(charger, live),
         connectors: connectors.into_iter().map(Connector::from).collect(),
         access: access.into(),
+        site_id,
     })
+}
+
+/// A 422 naming `site_id` unless the site exists: checked before the
+/// charger is written, so an unknown site changes nothing.
+async fn require_site(state: &ApiState, site: Option<&SiteId>) -> ApiResult<()> {
+    if let Some(site) = site {
+        if state.store.get_site(site).await?.is_none() {
+            return Err(ApiError::field("site_id", "site is not known"));
+        }
+    }
+    Ok(())
+}
+
+/// Moves the charger to `site` (its own transaction and event,
+/// `charger.site_changed`, after the charger's).
+async fn place(state: &ApiState, id: &ChargerId, site: Option<&SiteId>) -> ApiResult<()> {
+    state
+        .store
+        .set_charger_site(id, site, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            joule_domain::error::StoreError::NotFound { .. } => {
+                ApiError::field("site_id", "site is not known")
+            }
+            other => other.into(),
+        })?;
+    Ok(())
 }
 
 /// Register a charger.
@@ -60,6 +95,7 @@ pub async fn create_charger(
     ApiJson(body): ApiJson<CreateCharger>,
 ) -> ApiResult<(StatusCode, Json<ChargerDetail>)> {
     let valid = body.validate()?;
+    require_site(&state, valid.site_id.as_ref()).await?;
     let password_hash = match valid.password {
         Some(plain) => Some(hash_password(&state, plain).await?),
         None => None,
@@ -82,6 +118,9 @@ pub async fn create_charger(
             }
             other => other.into(),
         })?;
+    if valid.site_id.is_some() {
+        place(&state, &charger.id, valid.site_id.as_ref()).await?;
+    }
     Ok((StatusCode::CREATED, Json(detail(&state, charger).await?)))
 }
 
@@ -140,7 +179,7 @@ pub async fn get_charger(
     Ok(Json(detail(&state, charger).await?))
 }
 
-/// Update a charger's label, location, registration or password.
+/// Update a charger's label, location, registration, password or site.
 #[utoipa::path(
     patch, path = "/api/v1/chargers/{id}", tag = "chargers",
     params(("id" = String, Path, description = "Charger id")),
@@ -160,6 +199,9 @@ pub async fn update_charger(
 ) -> ApiResult<Json<ChargerDetail>> {
     let id = path_charger_id(&id)?;
     let valid = body.validate()?;
+    if let Some(site) = &valid.site_id {
+        require_site(&state, site.as_ref()).await?;
+    }
     let password_hash = match valid.password {
         None => None,
         Some(None) => Some(None),
@@ -176,6 +218,9 @@ pub async fn update_charger(
         .update_charger(&id, patch, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?;
+    if let Some(site) = &valid.site_id {
+        place(&state, &id, site.as_ref()).await?;
+    }
     Ok(Json(detail(&state, charger).await?))
 }
 

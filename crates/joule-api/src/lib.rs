@@ -24,6 +24,8 @@ pub mod messages;
 pub mod openapi;
 pub mod problem;
 pub mod sessions;
+pub mod sites;
+pub mod tariff_assignments;
 pub mod tariffs;
 pub mod user_groups;
 
@@ -101,6 +103,27 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/v1/chargers/{id}/access",
             put(user_groups::set_charger_access),
+        )
+        .route("/api/v1/chargers/{id}/site", put(sites::set_charger_site))
+        .route(
+            "/api/v1/sites",
+            post(sites::create_site).get(sites::list_sites),
+        )
+        .route(
+            "/api/v1/sites/{id}",
+            get(sites::get_site)
+                .put(sites::update_site)
+                .delete(sites::delete_site),
+        )
+        .route(
+            "/api/v1/tariff-assignments",
+            post(tariff_assignments::create_tariff_assignment)
+                .get(tariff_assignments::list_tariff_assignments),
+        )
+        .route(
+            "/api/v1/tariff-assignments/{id}",
+            get(tariff_assignments::get_tariff_assignment)
+                .delete(tariff_assignments::delete_tariff_assignment),
         )
         .route(
             "/api/v1/user-groups",

@@ -12,10 +12,12 @@ use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::dto::{charger, id_token, message, session, tariff, user_group};
 use crate::dto::{
-    ChargerPage, IdTokenPage, LogEntryPage, SessionPage, StatusReportPage, TariffPage,
-    UserGroupPage,
+    charger, id_token, message, session, site, tariff, tariff_assignment, user_group,
+};
+use crate::dto::{
+    ChargerPage, IdTokenPage, LogEntryPage, SessionPage, SitePage, StatusReportPage,
+    TariffAssignmentPage, TariffPage, UserGroupPage,
 };
 use crate::problem::{ChargerErrorBody, FieldError, Problem};
 use crate::ApiState;
@@ -67,6 +69,16 @@ pub const SECURITY_SCHEME: &str = "api_key";
         crate::user_groups::delete_user_group,
         crate::user_groups::set_token_groups,
         crate::user_groups::set_charger_access,
+        crate::sites::create_site,
+        crate::sites::list_sites,
+        crate::sites::get_site,
+        crate::sites::update_site,
+        crate::sites::delete_site,
+        crate::sites::set_charger_site,
+        crate::tariff_assignments::create_tariff_assignment,
+        crate::tariff_assignments::list_tariff_assignments,
+        crate::tariff_assignments::get_tariff_assignment,
+        crate::tariff_assignments::delete_tariff_assignment,
     ),
     components(schemas(
         Problem, FieldError, ChargerErrorBody, Health, crate::commands::CommandAction,
@@ -87,6 +99,9 @@ pub const SECURITY_SCHEME: &str = "api_key";
         id_token::IdTokenDetail,
         ChargerPage, StatusReportPage, IdTokenPage, SessionPage, LogEntryPage, TariffPage,
         UserGroupPage,
+        site::Site, site::SiteInput, site::SiteAddress, site::ChargerSite, SitePage,
+        tariff_assignment::TariffAssignment, tariff_assignment::CreateTariffAssignment,
+        tariff_assignment::Scope, TariffAssignmentPage,
     )),
     modifiers(&BearerAuth),
     security(("api_key" = [])),
@@ -95,6 +110,7 @@ pub const SECURITY_SCHEME: &str = "api_key";
         (name = "commands", description = "Remote operations on connected chargers"),
         (name = "id-tokens", description = "Tokens that may start charging"),
         (name = "user-groups", description = "Groups of id tokens, for private and restricted chargers"),
+        (name = "sites", description = "Sites: time zone, language, address and access rule of their chargers"),
         (name = "sessions", description = "Charging sessions"),
         (name = "tariffs", description = "OCPI 2.2.1 tariffs and the default tariff"),
         (name = "public", description = "Unauthenticated endpoints for drivers"),

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     SessionNotFound,
     TariffNotFound,
     UserGroupNotFound,
+    SiteNotFound,
+    TariffAssignmentNotFound,
     NoTariff,
     UnknownCommand,
     MethodNotAllowed,
@@ -52,7 +54,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 28] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -62,6 +64,8 @@ impl ErrorCode {
         Self::SessionNotFound,
         Self::TariffNotFound,
         Self::UserGroupNotFound,
+        Self::SiteNotFound,
+        Self::TariffAssignmentNotFound,
         Self::NoTariff,
         Self::UnknownCommand,
         Self::MethodNotAllowed,
@@ -100,6 +104,12 @@ impl ErrorCode {
             Self::UserGroupNotFound => {
                 ("user_group_not_found", S::NOT_FOUND, "User group not found")
             }
+            Self::SiteNotFound => ("site_not_found", S::NOT_FOUND, "Site not found"),
+            Self::TariffAssignmentNotFound => (
+                "tariff_assignment_not_found",
+                S::NOT_FOUND,
+                "Tariff assignment not found",
+            ),
             Self::NoTariff => ("no_tariff", S::NOT_FOUND, "No tariff in force"),
             Self::UnknownCommand => ("unknown_command", S::NOT_FOUND, "Unknown command"),
             Self::MethodNotAllowed => (
@@ -247,6 +257,10 @@ pub enum ApiError {
     TariffNotFound(String),
     #[error("user group {0:?} is not known")]
     UserGroupNotFound(String),
+    #[error("site {0:?} is not known")]
+    SiteNotFound(String),
+    #[error("tariff assignment {0} is not known")]
+    TariffAssignmentNotFound(String),
     #[error("no tariff is in force at charger {0}")]
     NoTariff(String),
     #[error("{0} is not a command Joule can send; see the OpenAPI document for the list")]
@@ -295,6 +309,8 @@ impl ApiError {
             Self::SessionNotFound(_) => ErrorCode::SessionNotFound,
             Self::TariffNotFound(_) => ErrorCode::TariffNotFound,
             Self::UserGroupNotFound(_) => ErrorCode::UserGroupNotFound,
+            Self::SiteNotFound(_) => ErrorCode::SiteNotFound,
+            Self::TariffAssignmentNotFound(_) => ErrorCode::TariffAssignmentNotFound,
             Self::NoTariff(_) => ErrorCode::NoTariff,
             Self::UnknownCommand(_) => ErrorCode::UnknownCommand,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,

@@ -5,6 +5,7 @@ use axum::Json;
 use joule_domain::SessionId;
 
 use joule_domain::session_cost::{price_session_cost, status_range};
+use joule_domain::tariffs::charger_time_zone;
 
 use crate::dto::session::{
     MeterValue, Session, SessionCost, SessionDetail, SessionQuery, SessionTariff,
@@ -118,7 +119,8 @@ async fn cost(
         .store
         .connector_status_range(&session.charger_id, session.connector_id, from, to)
         .await?;
-    match price_session_cost(session, meter_values, &statuses, &tariff, now) {
+    let time_zone = charger_time_zone(state.store.as_ref(), &session.charger_id).await?;
+    match price_session_cost(session, meter_values, &statuses, &tariff, time_zone, now) {
         Ok(price) => Ok(Some(SessionCost::new(
             &price,
             is_final(session, &price, now),

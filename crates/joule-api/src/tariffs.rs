@@ -249,9 +249,12 @@ pub async fn set_charger_tariff(
     }))
 }
 
-/// The price a driver pays at a connector (public, no API key): the
-/// charger's own tariff, else the default tariff, in force now, its text in the driver's language, unit
-/// prices excluding and including VAT, fees, and the card hold amount.
+/// The price a driver pays at a connector (public, no API key): the tariff
+/// an anonymous driver gets by the precedence rule (connector, charger,
+/// site, default), in force now, its text in the driver's language (else
+/// the site's), unit prices excluding and including VAT, fees, the card
+/// hold amount, the time zone its times are read in, and whether the
+/// charger is restricted. A private charger is answered as unknown.
 #[utoipa::path(
     get, path = "/api/v1/public/chargers/{id}/connectors/{connector_id}/price", tag = "public",
     security(()),
@@ -262,7 +265,7 @@ pub async fn set_charger_tariff(
     ),
     responses(
         (status = 200, description = "The price in force", body = PriceQuote),
-        (status = 404, description = "Unknown charger (`charger_not_found`) or no tariff in force (`no_tariff`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or private charger (`charger_not_found`) or no tariff in force (`no_tariff`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid path or `lang` (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -284,14 +287,28 @@ pub async fn public_price(
             )
         })?;
     let lang = query.parse()?;
-    let tariff = tariff_in_force(state.store.as_ref(), &id, state.clock.now())
-        .await?
-        .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?
+    let in_force = tariff_in_force(
+        state.store.as_ref(),
+        &id,
+        connector,
+        None,
+        state.clock.now(),
+    )
+    .await?
+    // A private charger is not public: answered as if it did not exist.
+    .filter(|f| f.access.is_publicly_visible())
+    .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?;
+    let tariff = in_force
+        .tariff
+        .as_ref()
         .ok_or_else(|| ApiError::NoTariff(id.to_string()))?;
+    let lang = lang.or_else(|| in_force.language.clone());
     Ok(Json(PriceQuote::new(
         id.to_string(),
         connector.get(),
-        &tariff,
+        tariff,
         lang.as_deref(),
+        in_force.time_zone,
+        in_force.access,
     )))
 }

@@ -83,6 +83,7 @@ async fn measure(n: usize, round: usize) {
         store.clone(),
         store.clone(),
         store.clone(),
+        store.clone(),
         Arc::new(SystemClock),
         ChargingSettings::default(),
     );

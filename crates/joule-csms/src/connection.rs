@@ -400,8 +400,18 @@ impl Connection {
                     return Ok(());
                 };
                 let now = self.inner.service.now();
-                match tariff_in_force(display.tariffs.as_ref(), &self.charger, now).await {
-                    Ok(Some(Some(_))) => {}
+                let in_force = tariff_in_force(
+                    display.assignments.as_ref(),
+                    &self.charger,
+                    joule_domain::ConnectorId::WHOLE_CHARGER,
+                    None,
+                    now,
+                )
+                .await;
+                match in_force {
+                    Ok(Some(joule_domain::tariffs::InForce {
+                        tariff: Some(_), ..
+                    })) => {}
                     Ok(_) => return Ok(()),
                     Err(error) => {
                         tracing::warn!(%error, "tariff lookup failed: price display off");

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
 use joule_domain::service::ChargingService;
-use joule_domain::store::{ChargerStore, MessageLogStore, SessionStore, TariffStore};
+use joule_domain::store::{
+    ChargerStore, MessageLogStore, SessionStore, TariffAssignmentStore, TariffStore,
+};
 use joule_domain::ChargerId;
 use joule_ocpp::v16::Action16;
 use joule_ocpp::PayloadKind;
@@ -163,10 +165,12 @@ impl Csms {
     pub fn enable_price_display(
         &self,
         tariffs: Arc<dyn TariffStore>,
+        assignments: Arc<dyn TariffAssignmentStore>,
         sessions: Arc<dyn SessionStore>,
     ) {
         let _ = self.inner.price_display.set(PriceDisplay {
             tariffs,
+            assignments,
             sessions,
             receipt_base_url: self.inner.settings.receipt_base_url.clone(),
         });

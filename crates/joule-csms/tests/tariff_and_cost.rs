@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 async fn app_with_tariff() -> common::App {
     let app = spawn(|s| s.receipt_base_url = "https://joule.example/receipts/".into()).await;
     app.csms
-        .enable_price_display(app.sqlite.clone(), app.sqlite.clone());
+        .enable_price_display(app.sqlite.clone(), app.sqlite.clone(), app.sqlite.clone());
     app.add_charger("CP1", RegistrationStatus::Accepted, None)
         .await;
     let now = chrono::Utc::now();

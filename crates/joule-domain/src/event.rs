@@ -70,6 +70,13 @@ pub enum EventKind {
     /// A later step (capture, void, refund, increment) was refused by the
     /// gateway; the payment is unchanged.
     PaymentStepFailed,
+    SiteCreated,
+    SiteUpdated,
+    SiteDeleted,
+    /// A charger moved to a site, to another, or off any.
+    ChargerSiteChanged,
+    TariffAssignmentCreated,
+    TariffAssignmentDeleted,
 }
 
 impl EventKind {
@@ -114,6 +121,12 @@ impl EventKind {
             Self::PaymentRefunded => "payment.refunded",
             Self::PaymentFailed => "payment.failed",
             Self::PaymentStepFailed => "payment.step_failed",
+            Self::SiteCreated => "site.created",
+            Self::SiteUpdated => "site.updated",
+            Self::SiteDeleted => "site.deleted",
+            Self::ChargerSiteChanged => "charger.site_changed",
+            Self::TariffAssignmentCreated => "tariff_assignment.created",
+            Self::TariffAssignmentDeleted => "tariff_assignment.deleted",
         }
     }
 }

@@ -781,7 +781,13 @@ mod tests {
             },
             received_at: s.started_at,
         };
-        let timeline = session_timeline(&s, std::slice::from_ref(&mid), &[], chrono::Utc::now());
+        let timeline = session_timeline(
+            &s,
+            std::slice::from_ref(&mid),
+            &[],
+            chrono_tz::Tz::UTC,
+            chrono::Utc::now(),
+        );
         let price = price_session(&valid, &timeline).unwrap();
         let op = OperatorInfo::default();
         let r = Receipt::new(&s, &price, ctx(&op, std::slice::from_ref(&mid))).unwrap();

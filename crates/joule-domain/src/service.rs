@@ -13,7 +13,7 @@ use crate::error::DomainError;
 use crate::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
 use crate::meter::{MeterReport, MeterSample};
 use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
-use crate::store::{ChargerStore, SessionStore, TokenStore, UserGroupStore};
+use crate::store::{ChargerStore, SessionStore, TariffAssignmentStore, TokenStore, UserGroupStore};
 use crate::user_group::ChargerAccessRule;
 
 /// Settings that shape answers to chargers.
@@ -70,6 +70,7 @@ pub struct ChargingService {
     tokens: Arc<dyn TokenStore>,
     sessions: Arc<dyn SessionStore>,
     groups: Arc<dyn UserGroupStore>,
+    assignments: Arc<dyn TariffAssignmentStore>,
     clock: Arc<dyn Clock>,
     settings: ChargingSettings,
 }
@@ -88,6 +89,7 @@ impl ChargingService {
         tokens: Arc<dyn TokenStore>,
         sessions: Arc<dyn SessionStore>,
         groups: Arc<dyn UserGroupStore>,
+        assignments: Arc<dyn TariffAssignmentStore>,
         clock: Arc<dyn Clock>,
         settings: ChargingSettings,
     ) -> Self {
@@ -96,6 +98,7 @@ impl ChargingService {
             tokens,
             sessions,
             groups,
+            assignments,
             clock,
             settings,
         }
@@ -172,12 +175,30 @@ impl ChargingService {
     /// StartTransaction: the session is recorded whatever the authorization
     /// says (the charger has started it, possibly offline); the answer tells
     /// the charger whether to go on. A resend gets the same transaction.
+    ///
+    /// The tariff is chosen here by the precedence rule, for the token and
+    /// its groups at the charger's start time (the session's own clock, so a
+    /// start replayed hours later is priced as when it happened); the store
+    /// freezes that tariff's current version with the session.
     pub async fn start_transaction(
         &self,
         id: &ChargerId,
         request: StartRequest,
     ) -> Result<(StartOutcome, AuthorizationDecision), DomainError> {
         let decision = self.authorize(id, &request.id_tag).await?;
+        let tariff_id = self
+            .assignments
+            .tariff_candidates(id, Some(&request.id_tag))
+            .await?
+            .and_then(|c| {
+                c.resolve(
+                    id,
+                    request.connector_id,
+                    Some(&request.id_tag),
+                    request.timestamp,
+                )
+                .map(|r| r.tariff.tariff.id.clone())
+            });
         let outcome = self
             .sessions
             .start_session(StartSession {
@@ -189,6 +210,7 @@ impl ChargingService {
                 reservation_id: request.reservation_id,
                 authorization: decision.status,
                 received_at: self.clock.now(),
+                tariff_id,
             })
             .await?;
         // A resend must get the answer the first start got.

@@ -104,6 +104,10 @@ pub struct StartSession {
     pub reservation_id: Option<i64>,
     pub authorization: AuthorizationStatus,
     pub received_at: DateTime<Utc>,
+    /// The tariff the precedence rule chose
+    /// ([`crate::tariff_assignment::resolve_tariff`]); the store records its
+    /// current version with the session, or none if it was deleted since.
+    pub tariff_id: Option<String>,
 }
 
 /// The result of recording a start.

@@ -207,11 +207,13 @@ pub fn activity_periods(
 ///   value again.
 /// - Charging periods count as TIME, idle ones as PARKING_TIME. Without
 ///   activity periods the whole session is charging.
-/// - The charger's time zone is UTC until sites carry one.
+/// - `time_zone` is the charger's site's (UTC for a charger without a
+///   site): time-of-day and day-of-week restrictions are read in it.
 pub fn session_timeline(
     session: &Session,
     meter_values: &[StoredMeterValue],
     activity: &[ActivityPeriod],
+    time_zone: Tz,
     now: DateTime<Utc>,
 ) -> SessionTimeline {
     let start = session.started_at;
@@ -297,7 +299,7 @@ pub fn session_timeline(
     SessionTimeline {
         start,
         end,
-        time_zone: Tz::UTC,
+        time_zone,
         periods,
     }
 }
@@ -381,19 +383,21 @@ impl SessionPrice {
 
 /// Prices the session with `tariff` (the version frozen at its start) up to
 /// its stop (or the unplugging after it, see [`activity_periods`]), or up to
-/// `now` while it runs. `statuses`: the connector's reports in
+/// `now` while it runs, reading its restrictions in `time_zone` (the
+/// site's). `statuses`: the connector's reports in
 /// [`status_range`]; none prices the whole session as charging.
 pub fn price_session_cost(
     session: &Session,
     meter_values: &[StoredMeterValue],
     statuses: &[StatusReport],
     tariff: &StoredTariff,
+    time_zone: Tz,
     now: DateTime<Utc>,
 ) -> Result<SessionPrice, SessionCostError> {
     let valid = ValidTariff::new(tariff.tariff.clone(), tariff.extensions)
         .map_err(SessionCostError::InvalidTariff)?;
     let activity = activity_periods(session, statuses, bills_idle_after_stop(tariff), now);
-    let timeline = session_timeline(session, meter_values, &activity, now);
+    let timeline = session_timeline(session, meter_values, &activity, time_zone, now);
     let priced_until = timeline.end;
     Ok(SessionPrice {
         breakdown: price_session(&valid, &timeline)?,
@@ -486,7 +490,7 @@ mod tests {
                 ..register(40, "7000", None)
             },
         ];
-        let tl = session_timeline(&s, &values, &[], t(999));
+        let tl = session_timeline(&s, &values, &[], Tz::UTC, t(999));
         assert_eq!((tl.start, tl.end, tl.time_zone), (t(0), t(60), Tz::UTC));
         assert_eq!(
             energies(&tl),
@@ -505,8 +509,10 @@ mod tests {
             register(20, "500", None),
             register(30, "4000", None),
         ];
-        let tl = session_timeline(&s, &values, &[], t(45));
+        let tl = session_timeline(&s, &values, &[], Tz::Europe__Madrid, t(45));
         assert_eq!(tl.end, t(45));
+        // The site's time zone is carried to the engine as given.
+        assert_eq!(tl.time_zone, Tz::Europe__Madrid);
         let kwh: Vec<Decimal> = tl.periods.iter().map(|p| p.energy_kwh).collect();
         assert_eq!(
             kwh,
@@ -537,9 +543,16 @@ mod tests {
             created_at: t(0),
             updated_at: t(0),
         };
-        let b = price_session_cost(&session(Some((60, 11_000))), &[], &[], &tariff, t(99))
-            .unwrap()
-            .breakdown;
+        let b = price_session_cost(
+            &session(Some((60, 11_000))),
+            &[],
+            &[],
+            &tariff,
+            Tz::UTC,
+            t(99),
+        )
+        .unwrap()
+        .breakdown;
         assert_eq!(b.total_cost.excl_vat.minor(), 300);
         assert_eq!(b.total_cost.incl_vat.minor(), 360);
         assert_eq!(b.groups[0].dimension, TariffDimensionType::Energy);
@@ -696,7 +709,7 @@ mod tests {
         let values = [register(30, "6000", None)];
         let reports = [status(20, SuspendedEV), status(25, Charging)];
         let activity = activity_periods(&s, &reports, false, t(999));
-        let tl = session_timeline(&s, &values, &activity, t(999));
+        let tl = session_timeline(&s, &values, &activity, Tz::UTC, t(999));
         let got: Vec<(i64, Decimal, Decimal, Decimal)> = tl
             .periods
             .iter()
@@ -734,7 +747,8 @@ mod tests {
             status(90, Available),
         ];
         let price =
-            price_session_cost(&s, &[], &reports, &idle_tariff(600, false), t(999)).unwrap();
+            price_session_cost(&s, &[], &reports, &idle_tariff(600, false), Tz::UTC, t(999))
+                .unwrap();
         let b = &price.breakdown;
         assert_eq!(price.priced_until, t(90));
         assert_eq!(b.total_energy_cost.incl_vat.minor(), 300);
@@ -780,7 +794,8 @@ mod tests {
             status(60, Finishing),
             status(75, Available),
         ];
-        let price = price_session_cost(&s, &[], &reports, &idle_tariff(0, true), t(999)).unwrap();
+        let price =
+            price_session_cost(&s, &[], &reports, &idle_tariff(0, true), Tz::UTC, t(999)).unwrap();
         // 10 min paused (free), 15 min after the stop billed: 1.50 EUR.
         assert_eq!(price.breakdown.total_parking_cost.incl_vat.minor(), 150);
         let billed: Vec<Decimal> = price.idle_periods().iter().map(|p| p.billed_s).collect();
@@ -826,7 +841,7 @@ mod tests {
                 .map(|(m, wh)| register(*m, &wh.to_string(), None))
                 .collect();
             let activity = activity_periods(&s, &reports, idle_after_stop, t(200));
-            let tl = session_timeline(&s, &values, &activity, t(200));
+            let tl = session_timeline(&s, &values, &activity, Tz::UTC, t(200));
             let energy: Decimal = tl.periods.iter().map(|p| p.energy_kwh).sum();
             let secs: Decimal = tl.periods.iter().map(|p| p.charging_s + p.idle_s).sum();
             prop_assert!(energy >= Decimal::ZERO);
@@ -842,7 +857,7 @@ mod tests {
                 }
             }
             let idle_tariff = idle_tariff(300, false);
-            prop_assert!(price_session_cost(&s, &values, &reports, &idle_tariff, t(200)).is_ok());
+            prop_assert!(price_session_cost(&s, &values, &reports, &idle_tariff, Tz::UTC, t(200)).is_ok());
         }
 
         /// Adding idle time (unplugging later) never lowers the total, with
@@ -865,7 +880,7 @@ mod tests {
             let total = |unplug_at: i64| {
                 let mut r = in_session.clone();
                 r.push(status(unplug_at, Available));
-                price_session_cost(&s, &[], &r, &tariff, t(999))
+                price_session_cost(&s, &[], &r, &tariff, Tz::UTC, t(999))
                     .unwrap()
                     .breakdown
                     .total_cost

@@ -27,6 +27,10 @@ use crate::payment::{
 use crate::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
+use crate::site::{NewSite, Site, SiteId};
+use crate::tariff_assignment::{
+    AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
+};
 use crate::tariffs::{NewTariff, StoredTariff};
 use crate::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
 use crate::user_group::{ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch};
@@ -134,9 +138,11 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Idempotent: a resend of the same start returns the recorded session
-    /// with `created = false`. A new session records, in the same
-    /// transaction, the tariff version in force (see `docs/pricing.md`,
-    /// "Frozen price").
+    /// with `created = false` (and the tariff version recorded first). A new
+    /// session records, in the same transaction, the current version of
+    /// `start.tariff_id` (the caller's choice by the precedence rule), or
+    /// none when that tariff no longer exists (`docs/pricing.md`, "Frozen
+    /// price").
     async fn start_session(&self, start: StartSession) -> StoreResult<StartOutcome>;
     /// Idempotent; see [`StopOutcome`]. `transaction_data` is stored as
     /// meter values of the session in the same transaction.
@@ -394,6 +400,72 @@ pub trait ApiIdempotencyStore: Send + Sync {
     ) -> StoreResult<IdempotencyRecord>;
 }
 
+/// Sites and which site a charger stands at.
+#[async_trait]
+pub trait SiteStore: Send + Sync {
+    /// Fails with `Conflict` when the id exists; `NotFound` (entity `user
+    /// group`) when an allowed group is unknown.
+    async fn create_site(&self, new: NewSite, at: DateTime<Utc>) -> StoreResult<Site>;
+    async fn get_site(&self, id: &SiteId) -> StoreResult<Option<Site>>;
+    /// Ordered by id.
+    async fn list_sites(&self, page: Page) -> StoreResult<Paged<Site>>;
+    /// Replaces every field but the id; `None` when the site is unknown.
+    async fn update_site(
+        &self,
+        id: &SiteId,
+        new: NewSite,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Site>>;
+    /// Also detaches the site's chargers (one `charger.site_changed` each)
+    /// and deletes the tariff assignments that name the site.
+    async fn delete_site(&self, id: &SiteId, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Moves a charger to a site (or with `None` off any). `None` when the
+    /// charger is unknown; `NotFound` (entity `site`) when the site is.
+    async fn set_charger_site(
+        &self,
+        id: &ChargerId,
+        site: Option<&SiteId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Option<SiteId>>>;
+}
+
+/// Tariff assignments (docs/pricing.md, "Precedence").
+#[async_trait]
+pub trait TariffAssignmentStore: Send + Sync {
+    /// Callers check the window ([`NewTariffAssignment::check`]) first.
+    /// Fails with `NotFound` naming the entity (`tariff`, `site`, `charger`,
+    /// `user group`, `id token`) when the tariff or the scope's target is
+    /// unknown.
+    async fn create_tariff_assignment(
+        &self,
+        new: NewTariffAssignment,
+        at: DateTime<Utc>,
+    ) -> StoreResult<TariffAssignment>;
+    async fn get_tariff_assignment(
+        &self,
+        id: AssignmentId,
+    ) -> StoreResult<Option<TariffAssignment>>;
+    /// Ordered by id (creation order).
+    async fn list_tariff_assignments(
+        &self,
+        filter: AssignmentFilter,
+        page: Page,
+    ) -> StoreResult<Paged<TariffAssignment>>;
+    async fn delete_tariff_assignment(
+        &self,
+        id: AssignmentId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// What the precedence rule needs for a session (or quote) at
+    /// `charger`, for the driver with `id_tag` (or an anonymous one), in one
+    /// consistent read. `None` when the charger is unknown.
+    async fn tariff_candidates(
+        &self,
+        charger: &ChargerId,
+        id_tag: Option<&IdTag>,
+    ) -> StoreResult<Option<TariffCandidates>>;
+}
+
 /// Reading the outbox.
 #[async_trait]
 pub trait EventLog: Send + Sync {
@@ -412,6 +484,8 @@ pub trait Store:
     + UserGroupStore
     + PaymentStore
     + ApiIdempotencyStore
+    + SiteStore
+    + TariffAssignmentStore
     + EventLog
 {
     /// `sqlite` or `postgres`, for logs and health output.

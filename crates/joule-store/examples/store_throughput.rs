@@ -174,6 +174,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 reservation_id: None,
                 authorization: AuthorizationStatus::Accepted,
                 received_at: t0,
+                tariff_id: None,
             })
             .await?
             .session;

@@ -94,6 +94,7 @@ macro_rules! step_cols {
 mod common;
 pub mod migrations;
 mod payment_common;
+mod placement;
 pub mod postgres;
 pub mod sqlite;
 

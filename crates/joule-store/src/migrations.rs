@@ -38,6 +38,7 @@ migrations! {
     2 "0002_tariffs" "tariffs",
     3 "0003_user_groups" "user_groups",
     4 "0004_session_tariffs" "session_tariffs",
+    5 "0005_sites_tariff_assignments" "sites_tariff_assignments",
     6 "0006_token_language" "token_language",
     7 "0007_payments" "payments",
 }

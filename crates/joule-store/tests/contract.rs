@@ -23,7 +23,11 @@ use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::page::Page;
 use joule_domain::session::SessionTariff;
 use joule_domain::session::{SessionFilter, SessionState, StartSession, StopOutcome, StopSession};
+use joule_domain::site::{NewSite, SiteAddress, SiteId};
 use joule_domain::store::Store;
+use joule_domain::tariff_assignment::{
+    AssignmentFilter, AssignmentScope, NewTariffAssignment, ScopeKind,
+};
 use joule_domain::tariffs::NewTariff;
 use joule_domain::token::{IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
 use joule_domain::user_group::{
@@ -148,6 +152,10 @@ contract_tests!(
     user_group_crud_and_events,
     token_groups_set_replace_and_cleanup,
     charger_access_set_and_cleanup,
+    sites_crud_charger_site_and_inherited_access,
+    tariff_assignments_crud_filters_and_cleanup,
+    tariff_candidates_feed_the_precedence_rule,
+    session_records_the_chosen_tariff_or_none_if_deleted,
 );
 
 // ---- builders --------------------------------------------------------------
@@ -210,7 +218,35 @@ fn start(charger: &str, id_tag: &str, meter: i64, at: i64) -> StartSession {
         reservation_id: None,
         authorization: AuthorizationStatus::Accepted,
         received_at: t(at + 1),
+        tariff_id: None,
     }
+}
+
+/// A start as the charging service makes it: the tariff chosen by the
+/// precedence rule from the store's candidates, at the start time.
+async fn start_resolved(
+    h: &Harness,
+    charger: &str,
+    id_tag: &str,
+    meter: i64,
+    at: i64,
+) -> joule_domain::session::StartOutcome {
+    let mut st = start(charger, id_tag, meter, at);
+    let candidates = h
+        .store
+        .tariff_candidates(&st.charger_id, Some(&st.id_tag))
+        .await
+        .unwrap();
+    st.tariff_id = candidates.and_then(|c| {
+        c.resolve(
+            &st.charger_id,
+            st.connector_id,
+            Some(&st.id_tag),
+            st.started_at,
+        )
+        .map(|r| r.tariff.tariff.id.clone())
+    });
+    h.store.start_session(st).await.unwrap()
 }
 
 fn stop(charger: &str, tx: TransactionId, meter: i64, at: i64) -> StopSession {
@@ -1382,18 +1418,14 @@ async fn session_keeps_the_tariff_version_it_started_with(h: &Harness) {
     let s = &h.store;
     charger(h, "CP1").await;
     // No default tariff: the session has none.
-    let none = s.start_session(start("CP1", "TAG0", 0, 0)).await.unwrap();
+    let none = start_resolved(h, "CP1", "TAG0", 0, 0).await;
     assert_eq!(none.session.tariff, None);
 
     s.create_tariff(new_tariff("T1", "0.30"), t(1))
         .await
         .unwrap();
     s.set_default_tariff(Some("T1"), t(1)).await.unwrap();
-    let before = s
-        .start_session(start("CP1", "TAG1", 100, 2))
-        .await
-        .unwrap()
-        .session;
+    let before = start_resolved(h, "CP1", "TAG1", 100, 2).await.session;
     let v1 = SessionTariff {
         tariff_id: "T1".into(),
         version: 1,
@@ -1403,14 +1435,10 @@ async fn session_keeps_the_tariff_version_it_started_with(h: &Harness) {
     s.update_tariff("T1", new_tariff("T1", "0.50"), t(3))
         .await
         .unwrap();
-    let after = s
-        .start_session(start("CP1", "TAG2", 200, 4))
-        .await
-        .unwrap()
-        .session;
+    let after = start_resolved(h, "CP1", "TAG2", 200, 4).await.session;
     assert_eq!(after.tariff.as_ref().map(|t| t.version), Some(2));
     // A resend of the first start still returns version 1.
-    let resent = s.start_session(start("CP1", "TAG1", 100, 2)).await.unwrap();
+    let resent = start_resolved(h, "CP1", "TAG1", 100, 2).await;
     assert!(!resent.created);
     assert_eq!(resent.session.tariff, Some(v1.clone()));
     assert_eq!(
@@ -1479,15 +1507,15 @@ async fn charger_tariff_takes_precedence_over_the_default(h: &Harness) {
 
     let tariff_of =
         |out: joule_domain::session::StartOutcome| out.session.tariff.unwrap().tariff_id;
-    let own = s.start_session(start("CP1", "TAG1", 0, 2)).await.unwrap();
+    let own = start_resolved(h, "CP1", "TAG1", 0, 2).await;
     assert_eq!(tariff_of(own), "OWN");
-    let def = s.start_session(start("CP2", "TAG1", 0, 2)).await.unwrap();
+    let def = start_resolved(h, "CP2", "TAG1", 0, 2).await;
     assert_eq!(tariff_of(def), "DEF");
 
     // Deleting the tariff clears it on the charger: the default applies.
     assert!(s.delete_tariff("OWN", t(3)).await.unwrap());
     assert_eq!(s.charger_tariff(&cid("CP1")).await.unwrap(), Some(None));
-    let after = s.start_session(start("CP1", "TAG2", 0, 4)).await.unwrap();
+    let after = start_resolved(h, "CP1", "TAG2", 0, 4).await;
     assert_eq!(tariff_of(after), "DEF");
 
     let events = s.events_after(0, 100).await.unwrap();
@@ -1753,6 +1781,520 @@ async fn charger_access_set_and_cleanup(h: &Harness) {
     assert!(after.allowed_groups.is_empty());
     let kinds = event_kinds(h).await;
     assert_eq!(count(&kinds, "charger.access_changed"), 1);
+}
+
+// ---- sites and tariff assignments -------------------------------------------
+
+fn sid(s: &str) -> SiteId {
+    SiteId::parse(s).unwrap()
+}
+
+fn new_site(id: &str, access: ChargerAccessRule) -> NewSite {
+    NewSite {
+        id: sid(id),
+        name: format!("{id} site"),
+        time_zone: chrono_tz::Europe::Madrid,
+        language: "es".into(),
+        address: SiteAddress {
+            street: Some("Gran Via 1".into()),
+            city: Some("Madrid".into()),
+            postal_code: Some("28013".into()),
+            state: None,
+            country: Some("ESP".into()),
+        },
+        access,
+    }
+}
+
+fn kinds(events: &[joule_domain::event::StoredEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+async fn sites_crud_charger_site_and_inherited_access(h: &Harness) {
+    let s = &h.store;
+    group(h, "staff").await;
+    charger(h, "CP1").await;
+    let private = ChargerAccessRule {
+        access: ChargerAccess::Private,
+        allowed_groups: vec![gid("staff")],
+    };
+    let site = s
+        .create_site(new_site("madrid", private.clone()), t(1))
+        .await
+        .unwrap();
+    assert_eq!(site.time_zone, chrono_tz::Europe::Madrid);
+    assert_eq!(site.access, private);
+    assert_eq!(site.address.city.as_deref(), Some("Madrid"));
+    assert!(matches!(
+        s.create_site(new_site("madrid", ChargerAccessRule::default()), t(1))
+            .await,
+        Err(StoreError::Conflict { entity: "site" })
+    ));
+    let ghost = ChargerAccessRule {
+        access: ChargerAccess::Private,
+        allowed_groups: vec![gid("ghost")],
+    };
+    assert!(matches!(
+        s.create_site(new_site("paris", ghost), t(1)).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        s.get_site(&sid("madrid")).await.unwrap(),
+        Some(site.clone())
+    );
+    assert!(s.get_site(&sid("paris")).await.unwrap().is_none());
+    s.create_site(new_site("bilbao", ChargerAccessRule::default()), t(2))
+        .await
+        .unwrap();
+    let page = s.list_sites(Page::new(Some(1), Some(0))).await.unwrap();
+    assert_eq!(page.items[0].id, sid("bilbao"));
+    assert_eq!(page.next_offset, Some(1));
+
+    // A charger without its own rule inherits its site's.
+    assert_eq!(
+        s.charger_access(&cid("CP1")).await.unwrap(),
+        Some(ChargerAccessRule::default())
+    );
+    assert_eq!(
+        s.set_charger_site(&cid("NOPE"), Some(&sid("madrid")), t(3))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        s.set_charger_site(&cid("CP1"), Some(&sid("paris")), t(3))
+            .await,
+        Err(StoreError::NotFound { entity: "site" })
+    ));
+    assert_eq!(
+        s.set_charger_site(&cid("CP1"), Some(&sid("madrid")), t(3))
+            .await
+            .unwrap(),
+        Some(Some(sid("madrid")))
+    );
+    assert_eq!(
+        s.charger_access(&cid("CP1")).await.unwrap(),
+        Some(private.clone())
+    );
+    // Its own rule, once set, wins.
+    s.set_charger_access(&cid("CP1"), ChargerAccessRule::default(), t(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.charger_access(&cid("CP1")).await.unwrap(),
+        Some(ChargerAccessRule::default())
+    );
+
+    let mut renamed = new_site("madrid", ChargerAccessRule::default());
+    renamed.name = "Madrid Centro".into();
+    renamed.time_zone = chrono_tz::Atlantic::Canary;
+    let updated = s
+        .update_site(&sid("madrid"), renamed.clone(), t(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.name, "Madrid Centro");
+    assert_eq!(updated.time_zone, chrono_tz::Atlantic::Canary);
+    assert_eq!(updated.updated_at, t(5));
+    assert!(s
+        .update_site(&sid("paris"), renamed, t(5))
+        .await
+        .unwrap()
+        .is_none());
+
+    // Deleting the site detaches its chargers.
+    assert!(s.delete_site(&sid("madrid"), t(6)).await.unwrap());
+    assert!(!s.delete_site(&sid("madrid"), t(6)).await.unwrap());
+    let candidates = s
+        .tariff_candidates(&cid("CP1"), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(candidates.site.is_none());
+    let events = s.events_after(0, 100).await.unwrap();
+    let site_events: Vec<&str> = kinds(&events)
+        .into_iter()
+        .filter(|k| k.starts_with("site.") || *k == "charger.site_changed")
+        .collect();
+    assert_eq!(
+        site_events,
+        [
+            "site.created",
+            "site.created",
+            "charger.site_changed",
+            "site.updated",
+            "charger.site_changed",
+            "site.deleted"
+        ]
+    );
+    let moved = events
+        .iter()
+        .find(|e| e.kind == "charger.site_changed")
+        .unwrap();
+    assert_eq!(moved.payload["site_id"], "madrid");
+}
+
+fn assignment(tariff: &str, scope: AssignmentScope) -> NewTariffAssignment {
+    NewTariffAssignment {
+        tariff_id: tariff.into(),
+        scope,
+        valid_from: None,
+        valid_until: None,
+    }
+}
+
+async fn tariff_assignments_crud_filters_and_cleanup(h: &Harness) {
+    let s = &h.store;
+    charger(h, "CP1").await;
+    group(h, "staff").await;
+    s.create_token(simple_token("TAG1"), t(0)).await.unwrap();
+    s.create_site(new_site("madrid", ChargerAccessRule::default()), t(0))
+        .await
+        .unwrap();
+    s.create_tariff(new_tariff("T1", "0.30"), t(0))
+        .await
+        .unwrap();
+    s.create_tariff(new_tariff("T2", "0.20"), t(0))
+        .await
+        .unwrap();
+
+    let unknown = [
+        (
+            assignment(
+                "NOPE",
+                AssignmentScope::Charger {
+                    charger_id: cid("CP1"),
+                },
+            ),
+            "tariff",
+        ),
+        (
+            assignment(
+                "T1",
+                AssignmentScope::Charger {
+                    charger_id: cid("CP9"),
+                },
+            ),
+            "charger",
+        ),
+        (
+            assignment(
+                "T1",
+                AssignmentScope::Connector {
+                    charger_id: cid("CP9"),
+                    connector_id: conn(1),
+                },
+            ),
+            "charger",
+        ),
+        (
+            assignment(
+                "T1",
+                AssignmentScope::Site {
+                    site_id: sid("paris"),
+                },
+            ),
+            "site",
+        ),
+        (
+            assignment(
+                "T1",
+                AssignmentScope::UserGroup {
+                    group_id: gid("ghost"),
+                    site_id: None,
+                },
+            ),
+            "user group",
+        ),
+        (
+            assignment(
+                "T1",
+                AssignmentScope::UserGroup {
+                    group_id: gid("staff"),
+                    site_id: Some(sid("paris")),
+                },
+            ),
+            "site",
+        ),
+        (
+            assignment(
+                "T1",
+                AssignmentScope::IdToken {
+                    id_tag: tag("NOBODY"),
+                },
+            ),
+            "id token",
+        ),
+    ];
+    for (new, entity) in unknown {
+        match s.create_tariff_assignment(new, t(1)).await {
+            Err(StoreError::NotFound { entity: e }) => assert_eq!(e, entity),
+            other => panic!("expected {entity} not found, got {other:?}"),
+        }
+    }
+
+    let mut dated = assignment(
+        "T1",
+        AssignmentScope::IdToken {
+            id_tag: tag("tag1"),
+        },
+    );
+    dated.valid_from = Some(t(10));
+    dated.valid_until = Some(t(20));
+    let token = s.create_tariff_assignment(dated, t(1)).await.unwrap();
+    assert_eq!(token.valid_from, Some(t(10)));
+    assert_eq!(token.valid_until, Some(t(20)));
+    assert_eq!(token.created_at, t(1));
+    let conn_a = s
+        .create_tariff_assignment(
+            assignment(
+                "T2",
+                AssignmentScope::Connector {
+                    charger_id: cid("CP1"),
+                    connector_id: conn(2),
+                },
+            ),
+            t(2),
+        )
+        .await
+        .unwrap();
+    let group_a = s
+        .create_tariff_assignment(
+            assignment(
+                "T2",
+                AssignmentScope::UserGroup {
+                    group_id: gid("staff"),
+                    site_id: Some(sid("madrid")),
+                },
+            ),
+            t(3),
+        )
+        .await
+        .unwrap();
+    let site_a = s
+        .create_tariff_assignment(
+            assignment(
+                "T1",
+                AssignmentScope::Site {
+                    site_id: sid("madrid"),
+                },
+            ),
+            t(4),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        s.get_tariff_assignment(conn_a.id).await.unwrap(),
+        Some(conn_a.clone())
+    );
+    let all = s
+        .list_tariff_assignments(AssignmentFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        all.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![token.id, conn_a.id, group_a.id, site_a.id]
+    );
+    let by = |f: AssignmentFilter| async move {
+        s.list_tariff_assignments(f, Page::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|a| a.id)
+            .collect::<Vec<_>>()
+    };
+    let f = AssignmentFilter {
+        tariff_id: Some("T2".into()),
+        ..AssignmentFilter::default()
+    };
+    assert_eq!(by(f).await, vec![conn_a.id, group_a.id]);
+    let f = AssignmentFilter {
+        site_id: Some(sid("madrid")),
+        ..AssignmentFilter::default()
+    };
+    assert_eq!(by(f).await, vec![group_a.id, site_a.id]);
+    let f = AssignmentFilter {
+        scope: Some(ScopeKind::Site),
+        ..AssignmentFilter::default()
+    };
+    assert_eq!(by(f).await, vec![site_a.id]);
+    let f = AssignmentFilter {
+        id_tag: Some(tag("TAG1")),
+        ..AssignmentFilter::default()
+    };
+    assert_eq!(by(f).await, vec![token.id]);
+    let f = AssignmentFilter {
+        charger_id: Some(cid("CP1")),
+        ..AssignmentFilter::default()
+    };
+    assert_eq!(by(f).await, vec![conn_a.id]);
+    let f = AssignmentFilter {
+        group_id: Some(gid("staff")),
+        ..AssignmentFilter::default()
+    };
+    assert_eq!(by(f).await, vec![group_a.id]);
+
+    assert!(s.delete_tariff_assignment(conn_a.id, t(5)).await.unwrap());
+    assert!(!s.delete_tariff_assignment(conn_a.id, t(5)).await.unwrap());
+    assert!(s.get_tariff_assignment(conn_a.id).await.unwrap().is_none());
+
+    // A deleted tariff, group or token takes its assignments with it.
+    assert!(s.delete_tariff("T1", t(6)).await.unwrap());
+    assert_eq!(by(AssignmentFilter::default()).await, vec![group_a.id]);
+    assert!(s.delete_user_group(&gid("staff"), t(7)).await.unwrap());
+    assert!(by(AssignmentFilter::default()).await.is_empty());
+
+    let events = s.events_after(0, 100).await.unwrap();
+    let assignment_events: Vec<&str> = kinds(&events)
+        .into_iter()
+        .filter(|k| k.starts_with("tariff_assignment."))
+        .collect();
+    assert_eq!(
+        assignment_events,
+        [
+            "tariff_assignment.created",
+            "tariff_assignment.created",
+            "tariff_assignment.created",
+            "tariff_assignment.created",
+            "tariff_assignment.deleted",
+            "tariff_assignment.deleted",
+            "tariff_assignment.deleted",
+            "tariff_assignment.deleted"
+        ]
+    );
+    let created = events
+        .iter()
+        .find(|e| e.kind == "tariff_assignment.created")
+        .unwrap();
+    assert_eq!(created.payload["scope"], "id_token");
+    assert_eq!(created.payload["id_tag"], "tag1");
+    assert_eq!(created.payload["tariff_id"], "T1");
+}
+
+async fn tariff_candidates_feed_the_precedence_rule(h: &Harness) {
+    let s = &h.store;
+    charger(h, "CP1").await;
+    charger(h, "CP2").await;
+    group(h, "staff").await;
+    s.create_token(simple_token("TAG1"), t(0)).await.unwrap();
+    s.create_token(simple_token("TAG2"), t(0)).await.unwrap();
+    s.set_token_groups(&tag("TAG1"), vec![gid("staff")], t(0))
+        .await
+        .unwrap();
+    s.create_site(new_site("madrid", ChargerAccessRule::default()), t(0))
+        .await
+        .unwrap();
+    s.set_charger_site(&cid("CP1"), Some(&sid("madrid")), t(0))
+        .await
+        .unwrap();
+    for (id, price) in [
+        ("DEF", "0.5"),
+        ("SITE", "0.4"),
+        ("GROUP", "0.2"),
+        ("TOK", "0.1"),
+    ] {
+        s.create_tariff(new_tariff(id, price), t(0)).await.unwrap();
+    }
+    s.set_default_tariff(Some("DEF"), t(0)).await.unwrap();
+    s.create_tariff_assignment(
+        assignment(
+            "SITE",
+            AssignmentScope::Site {
+                site_id: sid("madrid"),
+            },
+        ),
+        t(0),
+    )
+    .await
+    .unwrap();
+    s.create_tariff_assignment(
+        assignment(
+            "GROUP",
+            AssignmentScope::UserGroup {
+                group_id: gid("staff"),
+                site_id: None,
+            },
+        ),
+        t(0),
+    )
+    .await
+    .unwrap();
+    let mut tok = assignment(
+        "TOK",
+        AssignmentScope::IdToken {
+            id_tag: tag("TAG2"),
+        },
+    );
+    tok.valid_from = Some(t(100));
+    s.create_tariff_assignment(tok, t(0)).await.unwrap();
+
+    assert!(s
+        .tariff_candidates(&cid("NOPE"), None)
+        .await
+        .unwrap()
+        .is_none());
+    let pick = |charger: &'static str, id_tag: Option<&'static str>, at: i64| async move {
+        let id_tag = id_tag.map(tag);
+        let c = s
+            .tariff_candidates(&cid(charger), id_tag.as_ref())
+            .await
+            .unwrap()
+            .unwrap();
+        c.resolve(&cid(charger), conn(1), id_tag.as_ref(), t(at))
+            .map(|r| r.tariff.tariff.id.clone())
+    };
+    assert_eq!(pick("CP1", Some("TAG1"), 1).await.as_deref(), Some("GROUP"));
+    assert_eq!(pick("CP1", Some("TAG2"), 1).await.as_deref(), Some("SITE"));
+    assert_eq!(pick("CP1", Some("TAG2"), 100).await.as_deref(), Some("TOK"));
+    assert_eq!(pick("CP1", None, 1).await.as_deref(), Some("SITE"));
+    assert_eq!(pick("CP2", None, 1).await.as_deref(), Some("DEF"));
+    assert_eq!(pick("CP2", Some("TAG1"), 1).await.as_deref(), Some("GROUP"));
+
+    let c = s
+        .tariff_candidates(&cid("CP1"), Some(&tag("tag1")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.groups, vec![gid("staff")]);
+    assert_eq!(c.time_zone(), chrono_tz::Europe::Madrid);
+    assert_eq!(c.site.map(|x| x.id), Some(sid("madrid")));
+    assert_eq!(c.default.map(|d| d.tariff.id), Some("DEF".into()));
+}
+
+async fn session_records_the_chosen_tariff_or_none_if_deleted(h: &Harness) {
+    let s = &h.store;
+    charger(h, "CP1").await;
+    s.create_tariff(new_tariff("T1", "0.30"), t(0))
+        .await
+        .unwrap();
+    s.update_tariff("T1", new_tariff("T1", "0.35"), t(0))
+        .await
+        .unwrap();
+    let mut st = start("CP1", "TAG1", 0, 1);
+    st.tariff_id = Some("T1".into());
+    let first = s.start_session(st.clone()).await.unwrap();
+    assert_eq!(
+        first.session.tariff,
+        Some(SessionTariff {
+            tariff_id: "T1".into(),
+            version: 2
+        })
+    );
+    // A resend keeps the version recorded first, even if told otherwise.
+    s.update_tariff("T1", new_tariff("T1", "0.40"), t(2))
+        .await
+        .unwrap();
+    let mut resend = st.clone();
+    resend.tariff_id = None;
+    let again = s.start_session(resend).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.session.tariff, first.session.tariff);
+    // A tariff deleted between the choice and the write records none.
+    let mut gone = start("CP1", "TAG2", 0, 3);
+    gone.tariff_id = Some("DELETED".into());
+    assert_eq!(s.start_session(gone).await.unwrap().session.tariff, None);
 }
 
 #[path = "contract/payments.rs"]

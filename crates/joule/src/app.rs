@@ -101,6 +101,7 @@ impl Application {
             store.clone(),
             store.clone(),
             store.clone(),
+            store.clone(),
             clock.clone(),
             ChargingSettings {
                 heartbeat_interval_s: settings.ocpp.heartbeat_interval_s,
@@ -115,7 +116,7 @@ impl Application {
             store.clone(),
             passwords.clone(),
         );
-        csms.enable_price_display(store.clone(), store.clone());
+        csms.enable_price_display(store.clone(), store.clone(), store.clone());
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 

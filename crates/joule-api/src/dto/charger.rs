@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use joule_domain::charger as domain;
+use joule_domain::site::SiteId;
 use joule_domain::ChargerId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -245,8 +246,11 @@ pub struct ChargerDetail {
     #[serde(flatten)]
     pub charger: Charger,
     pub connectors: Vec<Connector>,
-    /// Who may charge here (set with `PUT /chargers/{id}/access`).
+    /// Who may charge here: the charger's own rule (set with `PUT
+    /// /chargers/{id}/access`), else its site's.
     pub access: super::user_group::ChargerAccess,
+    /// The site the charger stands at (its time zone prices sessions).
+    pub site_id: Option<String>,
 }
 
 /// One StatusNotification as kept in history.
@@ -316,6 +320,9 @@ pub struct CreateCharger {
     /// Defaults to `accepted`.
     #[serde(default)]
     pub registration: Option<Registration>,
+    /// The site the charger stands at.
+    #[serde(default)]
+    pub site_id: Option<String>,
 }
 
 /// A validated create request; the password is still plain, hashed by the
@@ -326,6 +333,7 @@ pub struct ValidCreateCharger {
     pub location: Option<domain::Location>,
     pub registration: domain::RegistrationStatus,
     pub password: Option<String>,
+    pub site_id: Option<SiteId>,
 }
 
 impl CreateCharger {
@@ -337,6 +345,7 @@ impl CreateCharger {
             .location
             .and_then(|l| l.into_domain(&mut errors, "location"));
         let password = check_password(&mut errors, self.password);
+        let site_id = errors.opt("site_id", self.site_id.as_deref(), SiteId::parse);
         errors.finish()?;
         let id = id.ok_or_else(|| ApiError::field("id", "is invalid"))?;
         Ok(ValidCreateCharger {
@@ -347,6 +356,7 @@ impl CreateCharger {
                 .registration
                 .map_or(domain::RegistrationStatus::Accepted, Into::into),
             password,
+            site_id,
         })
     }
 }
@@ -369,6 +379,10 @@ pub struct UpdateCharger {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub password: Option<Option<String>>,
+    /// Move the charger to this site, or `null` to take it off any.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub site_id: Option<Option<String>>,
 }
 
 /// A validated patch; `password` is plain until the handler hashes it.
@@ -377,6 +391,7 @@ pub struct ValidUpdateCharger {
     pub location: Option<Option<domain::Location>>,
     pub registration: Option<domain::RegistrationStatus>,
     pub password: Option<Option<String>>,
+    pub site_id: Option<Option<SiteId>>,
 }
 
 impl UpdateCharger {
@@ -389,12 +404,16 @@ impl UpdateCharger {
             .location
             .map(|l| l.and_then(|l| l.into_domain(&mut errors, "location")));
         let password = self.password.map(|p| check_password(&mut errors, p));
+        let site_id = self
+            .site_id
+            .map(|s| errors.opt("site_id", s.as_deref(), SiteId::parse));
         errors.finish()?;
         Ok(ValidUpdateCharger {
             label,
             location,
             registration: self.registration.map(Into::into),
             password,
+            site_id,
         })
     }
 }

@@ -9,7 +9,9 @@ pub mod charger;
 pub mod id_token;
 pub mod message;
 pub mod session;
+pub mod site;
 pub mod tariff;
+pub mod tariff_assignment;
 pub mod user_group;
 
 use serde::{Deserialize, Deserializer};
@@ -101,4 +103,14 @@ paged!(
     /// A page of user groups, by id.
     UserGroupPage,
     user_group::UserGroup
+);
+paged!(
+    /// A page of sites, by id.
+    SitePage,
+    site::Site
+);
+paged!(
+    /// A page of tariff assignments, oldest first.
+    TariffAssignmentPage,
+    tariff_assignment::TariffAssignment
 );

@@ -292,6 +292,12 @@ pub struct PriceQuote {
     /// The OCPI tariff elements, for every price and its restrictions.
     #[schema(value_type = Object)]
     pub elements: serde_json::Value,
+    /// IANA time zone the elements' times of day and days of week are read
+    /// in: the charger's site's, else `UTC`.
+    pub time_zone: String,
+    /// `public`, or `restricted` when only members of the charger's allowed
+    /// user groups may charge (private chargers are never quoted).
+    pub access: String,
 }
 
 fn unit(t: &domain::StoredTariff, dimension: TariffDimensionType) -> Option<UnitPrice> {
@@ -311,6 +317,8 @@ impl PriceQuote {
         connector_id: u32,
         t: &domain::StoredTariff,
         lang: Option<&str>,
+        time_zone: chrono_tz::Tz,
+        access: joule_domain::user_group::ChargerAccess,
     ) -> Self {
         let text = t.text_in(lang);
         // Sites (and their language) are not modelled yet: no site language.
@@ -337,6 +345,8 @@ impl PriceQuote {
             hold_amount_minor: hold.map(|m| m.minor()),
             hold_amount: hold.map(|m| m.to_decimal()),
             elements: serde_json::to_value(&t.tariff.elements).unwrap_or(serde_json::Value::Null),
+            time_zone: time_zone.name().to_owned(),
+            access: access.as_str().to_owned(),
         }
     }
 }

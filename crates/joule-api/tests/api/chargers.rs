@@ -44,7 +44,8 @@ async fn create_then_get_a_charger() {
             "created_at": "2026-03-01T08:00:00Z",
             "updated_at": "2026-03-01T08:00:00Z",
             "connectors": [],
-            "access": {"access": "public", "allowed_groups": []}
+            "access": {"access": "public", "allowed_groups": []},
+            "site_id": null
         })
     );
     let (status, fetched) = app.get("/api/v1/chargers/CP-001").await;

@@ -13,5 +13,6 @@ mod errors;
 mod id_tokens;
 mod messages;
 mod sessions;
+mod sites;
 mod tariffs;
 mod user_groups;

@@ -30,17 +30,31 @@ async fn start(
     tag: &str,
     at: DateTime<Utc>,
 ) -> (String, TransactionId) {
+    let charger_id = ChargerId::parse(charger).unwrap();
+    let connector_id = ConnectorId::new(1).unwrap();
+    let id_tag = IdTag::parse(tag).unwrap();
+    // The tariff as the charging service chooses it.
+    let tariff_id = app
+        .store
+        .tariff_candidates(&charger_id, Some(&id_tag))
+        .await
+        .unwrap()
+        .and_then(|c| {
+            c.resolve(&charger_id, connector_id, Some(&id_tag), at)
+                .map(|r| r.tariff.tariff.id.clone())
+        });
     let outcome = app
         .store
         .start_session(StartSession {
-            charger_id: ChargerId::parse(charger).unwrap(),
-            connector_id: ConnectorId::new(1).unwrap(),
-            id_tag: IdTag::parse(tag).unwrap(),
+            charger_id,
+            connector_id,
+            id_tag,
             meter_start_wh: 1000,
             started_at: at,
             reservation_id: None,
             authorization: AuthorizationStatus::Accepted,
             received_at: at,
+            tariff_id,
         })
         .await
         .unwrap();
@@ -464,4 +478,65 @@ async fn idle_time_from_status_reports_is_billed_after_the_grace_period() {
     assert_eq!(body["cost"]["is_final"], true, "{body}");
     assert_eq!(body["cost"]["priced_until"], at(7 * 60));
     assert_eq!(body["cost"]["idle_periods"], json!([]));
+}
+
+/// Time-of-day restrictions are read in the charger's site's time zone:
+/// 08:00–09:00 UTC is 09:00–10:00 in Madrid (CET), the cheap hour.
+#[tokio::test]
+async fn a_session_is_priced_in_its_sites_time_zone() {
+    let app = TestApp::new().await;
+    app.charger(ONLINE).await;
+    let tariff = json!({"tariff": {
+        "country_code": "ES", "party_id": "JOU", "id": "TOD", "currency": "EUR",
+        "elements": [
+            {"price_components": [{"type": "ENERGY", "price": 0.10, "step_size": 1}],
+             "restrictions": {"start_time": "09:00", "end_time": "10:00"}},
+            {"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}
+        ],
+        "last_updated": "2026-01-01T00:00:00Z"
+    }});
+    let (status, body) = app.post("/api/v1/tariffs", tariff).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.put("/api/v1/tariffs/default", json!({"tariff_id": "TOD"}))
+        .await;
+    let (status, body) = app
+        .post(
+            "/api/v1/sites",
+            json!({"id": "madrid", "name": "Madrid", "time_zone": "Europe/Madrid"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.put(
+        &format!("/api/v1/chargers/{ONLINE}/site"),
+        json!({"site_id": "madrid"}),
+    )
+    .await;
+
+    let (id, tx) = start(&app, ONLINE, "TAG1", t0()).await;
+    app.store
+        .stop_session(StopSession {
+            charger_id: ChargerId::parse(ONLINE).unwrap(),
+            transaction_id: tx,
+            id_tag: None,
+            meter_stop_wh: 11_000,
+            stopped_at: t0() + Duration::minutes(60),
+            reason: None,
+            transaction_data: vec![],
+            received_at: t0() + Duration::minutes(60),
+        })
+        .await
+        .unwrap();
+    let (_, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(body["tariff"], json!({"id": "TOD", "version": 1}));
+    // 10 kWh at the Madrid 09:00–10:00 rate.
+    assert_eq!(body["cost"]["total_excl_vat"], json!(1.0), "{body}");
+
+    // Without a site the same hour is 08:00–09:00 UTC: the day rate.
+    app.put(
+        &format!("/api/v1/chargers/{ONLINE}/site"),
+        json!({"site_id": null}),
+    )
+    .await;
+    let (_, body) = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(body["cost"]["total_excl_vat"], json!(3.0), "{body}");
 }

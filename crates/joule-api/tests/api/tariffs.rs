@@ -27,7 +27,7 @@ fn ocpi(id: &str) -> Value {
     })
 }
 
-fn body(id: &str) -> Value {
+pub(crate) fn body(id: &str) -> Value {
     json!({
         "tariff": ocpi(id),
         "extensions": {"idle_grace_period_s": 600, "hold_amount_minor": 5000}
@@ -35,7 +35,7 @@ fn body(id: &str) -> Value {
 }
 
 /// An unauthenticated GET.
-async fn public_get(app: &TestApp, path: &str) -> (StatusCode, Value) {
+pub(crate) async fn public_get(app: &TestApp, path: &str) -> (StatusCode, Value) {
     let request = Request::builder()
         .method(Method::GET)
         .uri(path)

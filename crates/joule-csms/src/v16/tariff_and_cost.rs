@@ -26,9 +26,9 @@ use joule_domain::money::decimal_number;
 use joule_domain::money::Decimal;
 use joule_domain::session::Session;
 use joule_domain::session_cost::price_session_cost;
-use joule_domain::store::{SessionStore, TariffStore};
-use joule_domain::tariffs::{cost_summary, tariff_in_force};
-use joule_domain::{ChargerId, IdTag};
+use joule_domain::store::{SessionStore, TariffAssignmentStore, TariffStore};
+use joule_domain::tariffs::{charger_time_zone, cost_summary, tariff_in_force, InForce};
+use joule_domain::{ChargerId, ConnectorId, IdTag};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -42,6 +42,8 @@ const LANGUAGE: &str = "en";
 /// What the price display needs beyond the charging service.
 pub(crate) struct PriceDisplay {
     pub tariffs: Arc<dyn TariffStore>,
+    /// Which tariff applies where (and the site's time zone).
+    pub assignments: Arc<dyn TariffAssignmentStore>,
     pub sessions: Arc<dyn SessionStore>,
     /// `qrCodeText` of `FinalCost` is this + `/{session_id}`.
     pub receipt_base_url: String,
@@ -104,8 +106,21 @@ pub(crate) async fn build(
 ) -> Option<Value> {
     let (message_id, data) = match message {
         CostMessage::SetUserPrice { id_tag } => {
-            let tariff = match tariff_in_force(display.tariffs.as_ref(), charger, now).await {
-                Ok(Some(Some(tariff))) => tariff,
+            // Authorize names no connector: connector-level assignments
+            // cannot apply to this text; the token's and its groups' do.
+            let in_force = tariff_in_force(
+                display.assignments.as_ref(),
+                charger,
+                ConnectorId::WHOLE_CHARGER,
+                Some(&id_tag),
+                now,
+            )
+            .await;
+            let tariff = match in_force {
+                Ok(Some(InForce {
+                    tariff: Some(tariff),
+                    ..
+                })) => tariff,
                 Ok(_) => {
                     tracing::debug!("no tariff in force: no SetUserPrice");
                     return None;
@@ -141,12 +156,14 @@ async fn final_cost(
             .get_tariff_version(&frozen.tariff_id, frozen.version)
             .await?;
         let meter_values = display.sessions.session_meter_values(session.id).await?;
-        Ok::<_, joule_domain::error::StoreError>((tariff, meter_values))
+        let time_zone =
+            charger_time_zone(display.assignments.as_ref(), &session.charger_id).await?;
+        Ok::<_, joule_domain::error::StoreError>((tariff, meter_values, time_zone))
     }
     .await;
-    let (tariff, meter_values) = match loaded {
-        Ok((Some(tariff), meter_values)) => (tariff, meter_values),
-        Ok((None, _)) => {
+    let (tariff, meter_values, time_zone) = match loaded {
+        Ok((Some(tariff), meter_values, time_zone)) => (tariff, meter_values, time_zone),
+        Ok((None, _, _)) => {
             tracing::warn!(session_id = %session.id, "the session's tariff version is missing: no FinalCost");
             return None;
         }
@@ -155,7 +172,9 @@ async fn final_cost(
             return None;
         }
     };
-    match price_session_cost(session, &meter_values, &[], &tariff, now).map(|p| p.breakdown) {
+    match price_session_cost(session, &meter_values, &[], &tariff, time_zone, now)
+        .map(|p| p.breakdown)
+    {
         Ok(breakdown) => Some(FinalCost {
             transaction_id: session.transaction_id.get(),
             cost: breakdown.total_cost.incl_vat.to_decimal(),

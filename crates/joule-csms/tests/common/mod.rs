@@ -47,6 +47,7 @@ pub async fn spawn(configure: impl FnOnce(&mut CsmsSettings)) -> App {
         sqlite.clone(),
         sqlite.clone(),
         sqlite.clone(),
+        sqlite.clone(),
         Arc::new(SystemClock),
         ChargingSettings::default(),
     );

@@ -7,6 +7,7 @@
 
 mod ops;
 mod payments;
+mod placement;
 
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -32,9 +33,14 @@ use joule_domain::payment::{
 use joule_domain::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
+use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
     ApiIdempotencyStore, ApiKeyStore, ChargerStore, EventLog, MessageLogStore, PaymentStore,
-    SessionStore, Store, StoreResult, TariffStore, TokenStore, UserGroupStore,
+    SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore, TokenStore,
+    UserGroupStore,
+};
+use joule_domain::tariff_assignment::{
+    AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
@@ -734,6 +740,88 @@ impl ApiIdempotencyStore for PgStore {
 impl EventLog for PgStore {
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         on_conn!(self, c => ops::events_after(c, after, limit))
+    }
+}
+
+#[async_trait]
+impl SiteStore for PgStore {
+    async fn create_site(&self, new: NewSite, at: DateTime<Utc>) -> StoreResult<Site> {
+        in_tx!(self, c => placement::create_site(c, &new, at))
+    }
+
+    async fn get_site(&self, id: &SiteId) -> StoreResult<Option<Site>> {
+        on_conn!(self, c => placement::get_site(c, id))
+    }
+
+    async fn list_sites(&self, page: Page) -> StoreResult<Paged<Site>> {
+        on_conn!(self, c => placement::list_sites(c, page))
+    }
+
+    async fn update_site(
+        &self,
+        id: &SiteId,
+        new: NewSite,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Site>> {
+        in_tx!(self, c => placement::update_site(c, id, &new, at))
+    }
+
+    async fn delete_site(&self, id: &SiteId, at: DateTime<Utc>) -> StoreResult<bool> {
+        in_tx!(self, c => placement::delete_site(c, id, at))
+    }
+
+    async fn set_charger_site(
+        &self,
+        id: &ChargerId,
+        site: Option<&SiteId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Option<SiteId>>> {
+        in_tx!(self, c => placement::set_charger_site(c, id, site, at))
+    }
+}
+
+#[async_trait]
+impl TariffAssignmentStore for PgStore {
+    async fn create_tariff_assignment(
+        &self,
+        new: NewTariffAssignment,
+        at: DateTime<Utc>,
+    ) -> StoreResult<TariffAssignment> {
+        in_tx!(self, c => placement::create_assignment(c, &new, at))
+    }
+
+    async fn get_tariff_assignment(
+        &self,
+        id: AssignmentId,
+    ) -> StoreResult<Option<TariffAssignment>> {
+        on_conn!(self, c => placement::get_assignment(c, id))
+    }
+
+    async fn list_tariff_assignments(
+        &self,
+        filter: AssignmentFilter,
+        page: Page,
+    ) -> StoreResult<Paged<TariffAssignment>> {
+        on_conn!(self, c => placement::list_assignments(c, &filter, page))
+    }
+
+    async fn delete_tariff_assignment(
+        &self,
+        id: AssignmentId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        in_tx!(self, c => placement::delete_assignment(c, id, at))
+    }
+
+    async fn tariff_candidates(
+        &self,
+        charger: &ChargerId,
+        id_tag: Option<&IdTag>,
+    ) -> StoreResult<Option<TariffCandidates>> {
+        // One transaction (READ COMMITTED: each statement sees what was
+        // committed when it started; a concurrent edit can at worst give a
+        // mix of the before and after state, never a half-written one).
+        in_tx!(self, c => placement::tariff_candidates(c, charger, id_tag))
     }
 }
 

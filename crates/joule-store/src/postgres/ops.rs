@@ -19,6 +19,7 @@ use joule_domain::session::{
     apply_meter_summary, Session, SessionFilter, SessionState, SessionTariff, StartOutcome,
     StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
+use joule_domain::tariff_assignment::AssignmentFilter;
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
 use joule_domain::user_group::{
@@ -45,14 +46,14 @@ pub(crate) fn pg(e: sqlx::Error) -> StoreError {
     }
 }
 
-pub(super) fn unique_as_conflict(entity: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+pub(crate) fn unique_as_conflict(entity: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict { entity },
         _ => pg(e),
     }
 }
 
-pub(super) fn get<'r, T>(row: &'r PgRow, idx: usize) -> R<T>
+pub(crate) fn get<'r, T>(row: &'r PgRow, idx: usize) -> R<T>
 where
     T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {
@@ -75,14 +76,14 @@ fn transaction(n: i64) -> R<TransactionId> {
     TransactionId::new(n).map_err(corrupt)
 }
 
-pub(super) fn limit_offset(page: Page) -> (i64, i64) {
+pub(crate) fn limit_offset(page: Page) -> (i64, i64) {
     (
         i64::from(page.fetch_limit()),
         i64::try_from(page.offset).unwrap_or(i64::MAX),
     )
 }
 
-pub(super) fn map_rows<T>(rows: Vec<PgRow>, f: impl Fn(&PgRow) -> R<T>) -> R<Vec<T>> {
+pub(crate) fn map_rows<T>(rows: Vec<PgRow>, f: impl Fn(&PgRow) -> R<T>) -> R<Vec<T>> {
     rows.iter().map(f).collect()
 }
 
@@ -348,6 +349,11 @@ pub(crate) async fn delete_charger(
         .map_err(pg)?
         .rows_affected();
     if n > 0 {
+        let assigned = AssignmentFilter {
+            charger_id: Some(id.clone()),
+            ..AssignmentFilter::default()
+        };
+        super::placement::delete_assignments_where(c, &assigned, at).await?;
         insert_event(c, &common::ev_charger_deleted(id, at)).await?;
     }
     Ok(n > 0)
@@ -864,6 +870,11 @@ pub(crate) async fn delete_token(
         .map_err(pg)?
         .rows_affected();
     if n > 0 {
+        let assigned = AssignmentFilter {
+            id_tag: Some(id_tag.clone()),
+            ..AssignmentFilter::default()
+        };
+        super::placement::delete_assignments_where(c, &assigned, at).await?;
         insert_event(c, &common::ev_token_deleted(id_tag, at)).await?;
     }
     Ok(n > 0)
@@ -982,7 +993,10 @@ async fn session_of_charger(
 
 pub(crate) async fn start_session(c: &mut PgConnection, start: &StartSession) -> R<StartOutcome> {
     let key = start.id_tag.key();
-    let tariff = tariff_in_force(c, &start.charger_id).await?;
+    let tariff = match &start.tariff_id {
+        Some(id) => current_version(c, id).await?,
+        None => None,
+    };
     let created = sqlx::query(
         "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
          start_authorization, state, reservation_id, started_at, meter_start_wh, created_at, \
@@ -1532,6 +1546,11 @@ pub(crate) async fn delete_tariff(c: &mut PgConnection, id: &str, at: DateTime<U
         return Ok(false);
     }
     insert_event(c, &common::ev_tariff_deleted(id, at)).await?;
+    let assigned = AssignmentFilter {
+        tariff_id: Some(id.to_owned()),
+        ..AssignmentFilter::default()
+    };
+    super::placement::delete_assignments_where(c, &assigned, at).await?;
     let chargers =
         sqlx::query("UPDATE chargers SET tariff_id = NULL WHERE tariff_id = $1 RETURNING id")
             .bind(id)
@@ -1614,18 +1633,14 @@ pub(crate) async fn get_tariff_version(
     .transpose()
 }
 
-/// The tariff version a session starting now at `charger` is priced with:
-/// the charger's own tariff, else the default, at its current version.
-async fn tariff_in_force(c: &mut PgConnection, charger: &ChargerId) -> R<Option<SessionTariff>> {
-    let row = sqlx::query(
-        "SELECT t.id, t.version FROM tariffs t WHERE t.id = COALESCE( \
-         (SELECT tariff_id FROM chargers WHERE id = $1), \
-         (SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1))",
-    )
-    .bind(charger.as_str())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?;
+/// The current version of the tariff the precedence rule chose for a new
+/// session; `None` when it was deleted since.
+async fn current_version(c: &mut PgConnection, tariff_id: &str) -> R<Option<SessionTariff>> {
+    let row = sqlx::query("SELECT id, version FROM tariffs WHERE id = $1")
+        .bind(tariff_id)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?;
     row.map(|row| {
         Ok(SessionTariff {
             tariff_id: get(&row, 0)?,
@@ -1793,6 +1808,7 @@ pub(crate) async fn delete_user_group(
     for sql in [
         "DELETE FROM token_groups WHERE group_id = $1",
         "DELETE FROM charger_groups WHERE group_id = $1",
+        "DELETE FROM site_groups WHERE group_id = $1",
     ] {
         sqlx::query(sql)
             .bind(id.as_str())
@@ -1800,13 +1816,18 @@ pub(crate) async fn delete_user_group(
             .await
             .map_err(pg)?;
     }
+    let assigned = AssignmentFilter {
+        group_id: Some(id.clone()),
+        ..AssignmentFilter::default()
+    };
+    super::placement::delete_assignments_where(c, &assigned, at).await?;
     insert_event(c, &common::ev_user_group_deleted(id, at)).await?;
     Ok(true)
 }
 
 /// Fails with `NotFound` unless every group exists; the rows stay share-locked
 /// until commit, so a concurrent delete cannot leave a dangling membership.
-async fn require_groups(c: &mut PgConnection, groups: &[UserGroupId]) -> R<()> {
+pub(crate) async fn require_groups(c: &mut PgConnection, groups: &[UserGroupId]) -> R<()> {
     for g in groups {
         let found = sqlx::query("SELECT 1 FROM user_groups WHERE id = $1 FOR SHARE")
             .bind(g.as_str())
@@ -1869,7 +1890,7 @@ pub(crate) async fn charger_access(
     c: &mut PgConnection,
     id: &ChargerId,
 ) -> R<Option<ChargerAccessRule>> {
-    let Some(row) = sqlx::query("SELECT access FROM chargers WHERE id = $1")
+    let Some(row) = sqlx::query("SELECT access, access_set, site_id FROM chargers WHERE id = $1")
         .bind(id.as_str())
         .fetch_optional(&mut *c)
         .await
@@ -1878,6 +1899,13 @@ pub(crate) async fn charger_access(
         return Ok(None);
     };
     let access = common::parse_access(&get::<String>(&row, 0)?)?;
+    if !get::<bool>(&row, 1)? {
+        let site = match get::<Option<String>>(&row, 2)? {
+            Some(s) => super::placement::get_site(c, &crate::placement::site_id(&s)?).await?,
+            None => None,
+        };
+        return Ok(Some(site.map(|s| s.access).unwrap_or_default()));
+    }
     let rows = sqlx::query(
         "SELECT group_id FROM charger_groups WHERE charger_id = $1 ORDER BY group_id COLLATE \"C\"",
     )
@@ -1902,7 +1930,7 @@ pub(crate) async fn set_charger_access(
         allowed_groups: common::normalized(rule.allowed_groups),
     };
     require_groups(c, &rule.allowed_groups).await?;
-    let n = sqlx::query("UPDATE chargers SET access = $2 WHERE id = $1")
+    let n = sqlx::query("UPDATE chargers SET access = $2, access_set = TRUE WHERE id = $1")
         .bind(id.as_str())
         .bind(rule.access.as_str())
         .execute(&mut *c)

@@ -7,6 +7,7 @@
 
 mod ops;
 mod payments;
+mod placement;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -34,9 +35,14 @@ use joule_domain::payment::{
 use joule_domain::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
+use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
     ApiIdempotencyStore, ApiKeyStore, ChargerStore, EventLog, MessageLogStore, PaymentStore,
-    SessionStore, Store, StoreResult, TariffStore, TokenStore, UserGroupStore,
+    SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore, TokenStore,
+    UserGroupStore,
+};
+use joule_domain::tariff_assignment::{
+    AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
@@ -843,6 +849,100 @@ impl ApiIdempotencyStore for SqliteStore {
     ) -> StoreResult<IdempotencyRecord> {
         let (scope, key) = (scope.to_owned(), key.to_owned());
         self.write(move |c| payments::complete_idempotent(c, &scope, &key, status, &body, at))
+            .await
+    }
+}
+
+#[async_trait]
+impl SiteStore for SqliteStore {
+    async fn create_site(&self, new: NewSite, at: DateTime<Utc>) -> StoreResult<Site> {
+        self.write(move |c| placement::create_site(c, &new, at))
+            .await
+    }
+
+    async fn get_site(&self, id: &SiteId) -> StoreResult<Option<Site>> {
+        let id = id.clone();
+        self.read(move |c| placement::get_site(c, &id)).await
+    }
+
+    async fn list_sites(&self, page: Page) -> StoreResult<Paged<Site>> {
+        self.read(move |c| placement::list_sites(c, page)).await
+    }
+
+    async fn update_site(
+        &self,
+        id: &SiteId,
+        new: NewSite,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Site>> {
+        let id = id.clone();
+        self.write(move |c| placement::update_site(c, &id, &new, at))
+            .await
+    }
+
+    async fn delete_site(&self, id: &SiteId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let id = id.clone();
+        self.write(move |c| placement::delete_site(c, &id, at))
+            .await
+    }
+
+    async fn set_charger_site(
+        &self,
+        id: &ChargerId,
+        site: Option<&SiteId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Option<SiteId>>> {
+        let id = id.clone();
+        let site = site.cloned();
+        self.write(move |c| placement::set_charger_site(c, &id, site.as_ref(), at))
+            .await
+    }
+}
+
+#[async_trait]
+impl TariffAssignmentStore for SqliteStore {
+    async fn create_tariff_assignment(
+        &self,
+        new: NewTariffAssignment,
+        at: DateTime<Utc>,
+    ) -> StoreResult<TariffAssignment> {
+        self.write(move |c| placement::create_assignment(c, &new, at))
+            .await
+    }
+
+    async fn get_tariff_assignment(
+        &self,
+        id: AssignmentId,
+    ) -> StoreResult<Option<TariffAssignment>> {
+        self.read(move |c| placement::get_assignment(c, id)).await
+    }
+
+    async fn list_tariff_assignments(
+        &self,
+        filter: AssignmentFilter,
+        page: Page,
+    ) -> StoreResult<Paged<TariffAssignment>> {
+        self.read(move |c| placement::list_assignments(c, &filter, page))
+            .await
+    }
+
+    async fn delete_tariff_assignment(
+        &self,
+        id: AssignmentId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.write(move |c| placement::delete_assignment(c, id, at))
+            .await
+    }
+
+    async fn tariff_candidates(
+        &self,
+        charger: &ChargerId,
+        id_tag: Option<&IdTag>,
+    ) -> StoreResult<Option<TariffCandidates>> {
+        let charger = charger.clone();
+        let id_tag = id_tag.cloned();
+        self.read(move |c| placement::tariff_candidates(c, &charger, id_tag.as_ref()))
             .await
     }
 }

@@ -58,7 +58,7 @@ pub(crate) fn ts(at: DateTime<Utc>) -> String {
     out
 }
 
-pub(super) fn opt_ts(at: Option<DateTime<Utc>>) -> Option<String> {
+pub(crate) fn opt_ts(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(ts)
 }
 
@@ -86,7 +86,7 @@ fn is_unique(e: &rusqlite::Error) -> bool {
     )
 }
 
-pub(super) fn unique_as_conflict(entity: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+pub(crate) fn unique_as_conflict(entity: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| {
         if is_unique(&e) {
             StoreError::Conflict { entity }
@@ -96,15 +96,15 @@ pub(super) fn unique_as_conflict(entity: &'static str) -> impl Fn(rusqlite::Erro
     }
 }
 
-pub(super) fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, idx: usize) -> R<T> {
+pub(crate) fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, idx: usize) -> R<T> {
     row.get(idx).map_err(db)
 }
 
-pub(super) fn get_ts(row: &Row<'_>, idx: usize) -> R<DateTime<Utc>> {
+pub(crate) fn get_ts(row: &Row<'_>, idx: usize) -> R<DateTime<Utc>> {
     parse_ts(&get::<String>(row, idx)?)
 }
 
-pub(super) fn get_opt_ts(row: &Row<'_>, idx: usize) -> R<Option<DateTime<Utc>>> {
+pub(crate) fn get_opt_ts(row: &Row<'_>, idx: usize) -> R<Option<DateTime<Utc>>> {
     get::<Option<String>>(row, idx)?
         .as_deref()
         .map(parse_ts)
@@ -122,7 +122,7 @@ fn transaction(n: i64) -> R<TransactionId> {
     TransactionId::new(n).map_err(corrupt)
 }
 
-pub(super) fn collect<T>(
+pub(crate) fn collect<T>(
     c: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -137,7 +137,7 @@ pub(super) fn collect<T>(
     Ok(out)
 }
 
-pub(super) fn one<T>(
+pub(crate) fn one<T>(
     c: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -151,14 +151,14 @@ pub(super) fn one<T>(
     }
 }
 
-pub(super) fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> R<usize> {
+pub(crate) fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> R<usize> {
     c.prepare_cached(sql)
         .map_err(db)?
         .execute(params)
         .map_err(db)
 }
 
-pub(super) fn limit_offset(page: Page) -> (i64, i64) {
+pub(crate) fn limit_offset(page: Page) -> (i64, i64) {
     (
         i64::from(page.fetch_limit()),
         i64::try_from(page.offset).unwrap_or(i64::MAX),
@@ -281,7 +281,7 @@ pub(crate) fn get_charger(c: &Connection, id: &ChargerId) -> R<Option<Charger>> 
     )
 }
 
-fn require_charger(c: &Connection, id: &ChargerId) -> R<()> {
+pub(crate) fn require_charger(c: &Connection, id: &ChargerId) -> R<()> {
     let found = c
         .prepare_cached("SELECT 1 FROM chargers WHERE id = ?1")
         .map_err(db)?
@@ -403,6 +403,11 @@ pub(crate) fn delete_charger(c: &Connection, id: &ChargerId, at: DateTime<Utc>) 
     )?;
     let n = exec(c, "DELETE FROM chargers WHERE id = ?1", [id.as_str()])?;
     if n > 0 {
+        let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+            charger_id: Some(id.clone()),
+            ..Default::default()
+        };
+        super::placement::delete_assignments_where(c, &assigned, at)?;
         insert_event(c, &common::ev_charger_deleted(id, at))?;
     }
     Ok(n > 0)
@@ -858,6 +863,11 @@ pub(crate) fn delete_token(c: &Connection, id_tag: &IdTag, at: DateTime<Utc>) ->
         [id_tag.key()],
     )?;
     if n > 0 {
+        let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+            id_tag: Some(id_tag.clone()),
+            ..Default::default()
+        };
+        super::placement::delete_assignments_where(c, &assigned, at)?;
         insert_event(c, &common::ev_token_deleted(id_tag, at))?;
     }
     Ok(n > 0)
@@ -962,7 +972,10 @@ fn session_of_charger(
 pub(crate) fn start_session(c: &Connection, start: &StartSession) -> R<StartOutcome> {
     let started_at = ts(start.started_at);
     let key = start.id_tag.key();
-    let tariff = tariff_in_force(c, &start.charger_id)?;
+    let tariff = match &start.tariff_id {
+        Some(id) => current_version(c, id)?,
+        None => None,
+    };
     let created = exec(
         c,
         "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
@@ -1441,6 +1454,11 @@ pub(crate) fn delete_tariff(c: &Connection, id: &str, at: DateTime<Utc>) -> R<bo
         return Ok(false);
     }
     insert_event(c, &common::ev_tariff_deleted(id, at))?;
+    let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+        tariff_id: Some(id.to_owned()),
+        ..Default::default()
+    };
+    super::placement::delete_assignments_where(c, &assigned, at)?;
     let chargers = collect(
         c,
         "SELECT id FROM chargers WHERE tariff_id = ?1 ORDER BY id",
@@ -1508,15 +1526,13 @@ pub(crate) fn get_tariff_version(
     )
 }
 
-/// The tariff version a session starting now at `charger` is priced with:
-/// the charger's own tariff, else the default, at its current version.
-fn tariff_in_force(c: &Connection, charger: &ChargerId) -> R<Option<SessionTariff>> {
+/// The current version of the tariff the precedence rule chose for a new
+/// session; `None` when it was deleted since.
+fn current_version(c: &Connection, tariff_id: &str) -> R<Option<SessionTariff>> {
     one(
         c,
-        "SELECT t.id, t.version FROM tariffs t WHERE t.id = COALESCE( \
-         (SELECT tariff_id FROM chargers WHERE id = ?1), \
-         (SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1))",
-        [charger.as_str()],
+        "SELECT id, version FROM tariffs WHERE id = ?1",
+        [tariff_id],
         |row| {
             Ok(SessionTariff {
                 tariff_id: get(row, 0)?,
@@ -1652,11 +1668,21 @@ pub(crate) fn delete_user_group(c: &Connection, id: &UserGroupId, at: DateTime<U
         "DELETE FROM charger_groups WHERE group_id = ?1",
         [id.as_str()],
     )?;
+    exec(
+        c,
+        "DELETE FROM site_groups WHERE group_id = ?1",
+        [id.as_str()],
+    )?;
+    let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+        group_id: Some(id.clone()),
+        ..Default::default()
+    };
+    super::placement::delete_assignments_where(c, &assigned, at)?;
     insert_event(c, &common::ev_user_group_deleted(id, at))?;
     Ok(true)
 }
 
-fn require_groups(c: &Connection, groups: &[UserGroupId]) -> R<()> {
+pub(crate) fn require_groups(c: &Connection, groups: &[UserGroupId]) -> R<()> {
     for g in groups {
         if get_user_group(c, g)?.is_none() {
             return Err(StoreError::NotFound {
@@ -1706,16 +1732,31 @@ pub(crate) fn set_token_groups(
     Ok(Some(groups))
 }
 
+/// The charger's effective rule: its own when set explicitly, else its
+/// site's, else public.
 pub(crate) fn charger_access(c: &Connection, id: &ChargerId) -> R<Option<ChargerAccessRule>> {
-    let Some(access) = one(
+    let Some((access, access_set, site_id)) = one(
         c,
-        "SELECT access FROM chargers WHERE id = ?1",
+        "SELECT access, access_set, site_id FROM chargers WHERE id = ?1",
         [id.as_str()],
-        |row| common::parse_access(&get::<String>(row, 0)?),
+        |row| {
+            Ok((
+                common::parse_access(&get::<String>(row, 0)?)?,
+                get::<bool>(row, 1)?,
+                get::<Option<String>>(row, 2)?,
+            ))
+        },
     )?
     else {
         return Ok(None);
     };
+    if !access_set {
+        let site = match site_id.as_deref() {
+            Some(s) => super::placement::get_site(c, &crate::placement::site_id(s)?)?,
+            None => None,
+        };
+        return Ok(Some(site.map(|s| s.access).unwrap_or_default()));
+    }
     let allowed_groups = collect(
         c,
         "SELECT group_id FROM charger_groups WHERE charger_id = ?1 ORDER BY group_id",
@@ -1741,7 +1782,7 @@ pub(crate) fn set_charger_access(
     require_groups(c, &rule.allowed_groups)?;
     let n = exec(
         c,
-        "UPDATE chargers SET access = ?2 WHERE id = ?1",
+        "UPDATE chargers SET access = ?2, access_set = 1 WHERE id = ?1",
         params![id.as_str(), rule.access.as_str()],
     )?;
     if n == 0 {
