@@ -29,6 +29,7 @@ pub mod message_log;
 pub mod meter;
 pub mod money;
 pub mod page;
+pub mod price_display;
 pub mod pricing;
 pub mod service;
 pub mod session;
