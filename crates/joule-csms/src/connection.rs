@@ -471,29 +471,33 @@ impl Connection {
             state.config_boundary = None;
             return Ok(());
         };
-        state.config_boundary = joule_domain::pricing::ValidTariff::new(
-            tariff.tariff.clone(),
-            tariff.extensions,
-        )
-        .ok()
-        .and_then(|valid| {
-            joule_domain::price_display::next_price_boundary(
-                &valid,
-                tariff_and_cost::TIME_ZONE,
-                now,
-            )
-        });
+        state.config_boundary =
+            joule_domain::pricing::ValidTariff::new(tariff.tariff.clone(), tariff.extensions)
+                .ok()
+                .and_then(|valid| {
+                    joule_domain::price_display::next_price_boundary(
+                        &valid,
+                        tariff_and_cost::TIME_ZONE,
+                        now,
+                    )
+                });
         let Some(keys) = tariff_and_cost::configuration(&tariff, &state.support, now) else {
             return Ok(());
         };
         // Only what changed since the last push goes out.
         let previous = state.last_config.replace(keys.clone()).unwrap_or_default();
-        let changed: Vec<(String, String)> =
-            keys.into_iter().filter(|kv| !previous.contains(kv)).collect();
+        let changed: Vec<(String, String)> = keys
+            .into_iter()
+            .filter(|kv| !previous.contains(kv))
+            .collect();
         for (key, value) in changed {
             let payload = serde_json::json!({ "key": key, "value": value });
-            self.send_own("ChangeConfiguration", payload, OwnCall::Config { key, value })
-                .await?;
+            self.send_own(
+                "ChangeConfiguration",
+                payload,
+                OwnCall::Config { key, value },
+            )
+            .await?;
         }
         Ok(())
     }
@@ -517,7 +521,11 @@ impl Connection {
             }
             CostMessage::SessionStarted { session } => {
                 let tx = session.transaction_id.get();
-                if state.sessions.iter().any(|s| s.session.transaction_id.get() == tx) {
+                if state
+                    .sessions
+                    .iter()
+                    .any(|s| s.session.transaction_id.get() == tx)
+                {
                     return Ok(());
                 }
                 let Some(tariff) = tariff_and_cost::frozen_tariff(display, &session).await else {
@@ -548,8 +556,14 @@ impl Connection {
                         state.sessions.push(followed);
                     }
                     _ => out.extend(
-                        tariff_and_cost::final_cost(display, &session, Some(&tariff), None, now_utc)
-                            .await,
+                        tariff_and_cost::final_cost(
+                            display,
+                            &session,
+                            Some(&tariff),
+                            None,
+                            now_utc,
+                        )
+                        .await,
                     ),
                 }
             }
@@ -906,12 +920,7 @@ impl Connection {
         .await;
     }
 
-    async fn finish(
-        mut self,
-        end: End,
-        mailbox: &mut mpsc::Receiver<Mail>,
-        generation: u64,
-    ) {
+    async fn finish(mut self, end: End, mailbox: &mut mpsc::Receiver<Mail>, generation: u64) {
         match &end {
             End::Shutdown => self.close(CloseCode::Away, "server shutting down").await,
             End::Replaced => {

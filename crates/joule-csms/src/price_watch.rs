@@ -126,6 +126,9 @@ mod tests {
             concerns(&event(EventKind::ChargerTariffChanged, Some("CP1"))),
             Some(Some("CP1"))
         );
-        assert_eq!(concerns(&event(EventKind::SessionStarted, Some("CP1"))), None);
+        assert_eq!(
+            concerns(&event(EventKind::SessionStarted, Some("CP1"))),
+            None
+        );
     }
 }

@@ -359,7 +359,10 @@ mod tests {
     #[test]
     fn boundary_is_the_next_window_edge() {
         let t = day_night();
-        assert_eq!(next_price_boundary(&t, Tz::UTC, utc(12, 0)), Some(utc(22, 0)));
+        assert_eq!(
+            next_price_boundary(&t, Tz::UTC, utc(12, 0)),
+            Some(utc(22, 0))
+        );
         assert_eq!(
             next_price_boundary(&t, Tz::UTC, utc(22, 0)),
             Some(Utc.with_ymd_and_hms(2026, 3, 3, 6, 0, 0).unwrap())
@@ -445,7 +448,6 @@ mod tests {
         assert_eq!(unit_prices_at(&flat, Tz::UTC, utc(12, 0), late).kwh, None);
     }
 
-
     fn ended_session() -> Session {
         use crate::auth::AuthorizationStatus;
         use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
@@ -492,7 +494,10 @@ mod tests {
         // in: 10 min grace, 30 min at 6.00/h = 3.00.
         let b = price_until_unplugged(&s, &[], &t, utc(13, 40)).unwrap();
         assert_eq!(b.total_cost.incl_vat.to_decimal(), Decimal::new(840, 2));
-        assert_eq!(b.total_parking_cost.incl_vat.to_decimal(), Decimal::new(3, 0));
+        assert_eq!(
+            b.total_parking_cost.incl_vat.to_decimal(),
+            Decimal::new(3, 0)
+        );
         // Unplugged at the stop: just the session.
         let b = price_until_unplugged(&s, &[], &t, utc(13, 0)).unwrap();
         assert_eq!(b.total_cost.incl_vat.to_decimal(), Decimal::new(540, 2));

@@ -11,10 +11,12 @@ pub(crate) async fn status_notification(
     ctx: &Ctx<'_>,
     req: v16::StatusNotificationRequest,
 ) -> HandlerResult {
-    let available = (req.status == v16::ChargePointStatus::Available && req.connector_id > 0)
-        .then(|| CostMessage::ConnectorAvailable {
-            connector_id: req.connector_id,
-            at: req.timestamp.unwrap_or_else(|| ctx.service.now()),
+    let available =
+        (req.status == v16::ChargePointStatus::Available && req.connector_id > 0).then(|| {
+            CostMessage::ConnectorAvailable {
+                connector_id: req.connector_id,
+                at: req.timestamp.unwrap_or_else(|| ctx.service.now()),
+            }
         });
     let report = convert::status_report(req, ctx.service.now())?;
     ctx.service.status(ctx.charger, report).await?;

@@ -89,13 +89,25 @@ impl PriceDisplay {
 /// CALLRESULT is written.
 #[derive(Debug)]
 pub(crate) enum CostMessage {
-    SetUserPrice { id_tag: IdTag },
-    SessionStarted { session: Box<Session> },
-    SessionStopped { session: Box<Session> },
+    SetUserPrice {
+        id_tag: IdTag,
+    },
+    SessionStarted {
+        session: Box<Session>,
+    },
+    SessionStopped {
+        session: Box<Session>,
+    },
     /// StatusNotification Available on a connector.
-    ConnectorAvailable { connector_id: i32, at: DateTime<Utc> },
+    ConnectorAvailable {
+        connector_id: i32,
+        at: DateTime<Utc>,
+    },
     /// The OCA `ConnectorUnplugged` DataTransfer.
-    Unplugged { transaction_id: i64, at: DateTime<Utc> },
+    Unplugged {
+        transaction_id: i64,
+        at: DateTime<Utc>,
+    },
 }
 
 /// What a charger said about the customization in its probe answer.
@@ -164,8 +176,9 @@ pub(crate) fn from_charger(ctx: &Ctx<'_>, message_id: Option<&str>, data: Option
                 at: unplugged.timestamp,
             },
         ),
-        _ => reply(DataTransferStatus::Rejected)
-            .with_note(Some("ConnectorUnplugged without a valid data object".to_owned())),
+        _ => reply(DataTransferStatus::Rejected).with_note(Some(
+            "ConnectorUnplugged without a valid data object".to_owned(),
+        )),
     }
 }
 
@@ -326,7 +339,10 @@ pub(crate) async fn final_cost(
 }
 
 /// The tariff version frozen on the session, or `None` (logged).
-pub(crate) async fn frozen_tariff(display: &PriceDisplay, session: &Session) -> Option<StoredTariff> {
+pub(crate) async fn frozen_tariff(
+    display: &PriceDisplay,
+    session: &Session,
+) -> Option<StoredTariff> {
     let frozen = session.tariff.as_ref()?;
     match display
         .tariffs
@@ -358,7 +374,10 @@ mod tests {
         let no =
             json!({"configurationKey": [{"key": SUPPORT_KEY, "readonly": true, "value": "false"}]});
         assert_eq!(declared_support(&no), None);
-        assert_eq!(declared_support(&json!({"unknownKey": [SUPPORT_KEY]})), None);
+        assert_eq!(
+            declared_support(&json!({"unknownKey": [SUPPORT_KEY]})),
+            None
+        );
         assert_eq!(declared_support(&json!({})), None);
         let all = json!({"configurationKey": [
             {"key": SUPPORT_KEY, "readonly": true, "value": "true"},
@@ -413,11 +432,14 @@ mod tests {
                    "priceTextOffline": "Offline: 0.36 USD/kWh, idle 6.00 USD/h. The cost shown may differ from the invoice.",
                    "chargingPrice": {"kWhPrice": 0.36}})
         );
-        assert_eq!(&keys[1..4], &[
-            ("TimeOffset", "+00:00"),
-            ("CustomIdleFeeAfterStop", "true"),
-            ("Language", "en"),
-        ]);
+        assert_eq!(
+            &keys[1..4],
+            &[
+                ("TimeOffset", "+00:00"),
+                ("CustomIdleFeeAfterStop", "true"),
+                ("Language", "en"),
+            ]
+        );
         // A text per supported language the tariff has ("de" it has not).
         assert_eq!(keys[4].0, "DefaultPriceText,en");
         assert_eq!(keys[5].0, "DefaultPriceText,es");

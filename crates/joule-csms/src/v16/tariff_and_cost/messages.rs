@@ -16,9 +16,15 @@ pub(crate) struct ChargingPrice {
         skip_serializing_if = "Option::is_none"
     )]
     pub kwh_price: Option<Decimal>,
-    #[serde(with = "decimal_number::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "decimal_number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hour_price: Option<Decimal>,
-    #[serde(with = "decimal_number::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "decimal_number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub flat_fee: Option<Decimal>,
 }
 

@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use joule_domain::price_display::{
-    idle_cost_text, latest_register, next_price_boundary, price_until_unplugged,
-    running_cost_text, unit_prices_at, SessionPoint,
+    idle_cost_text, latest_register, next_price_boundary, price_until_unplugged, running_cost_text,
+    unit_prices_at, SessionPoint,
 };
 use joule_domain::pricing::ValidTariff;
 use joule_domain::session::Session;
