@@ -567,6 +567,16 @@ impl Connection {
                     ),
                 }
             }
+            CostMessage::MeterValues { transaction_id } => {
+                let followed = state
+                    .sessions
+                    .iter_mut()
+                    .find(|s| s.session.transaction_id.get() == transaction_id);
+                if let Some(followed) = followed {
+                    // The interval restarts from this RunningCost.
+                    out.extend(running::running_cost(display, followed, now_utc, now).await);
+                }
+            }
             CostMessage::ConnectorAvailable { connector_id, at } => {
                 let waiting = state.sessions.iter().find(|s| {
                     s.idle_after_stop

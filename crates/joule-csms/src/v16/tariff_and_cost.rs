@@ -12,7 +12,8 @@
 //!   (and the next DST transition), `CustomIdleFeeAfterStop`, and with
 //!   multi-language support `Language` and `DefaultPriceText,<lang>`.
 //! - **`SetUserPrice`** after an Accepted Authorize.
-//! - **`RunningCost`** during a session (see [`running`]).
+//! - **`RunningCost`** during a session (see [`running`]): at its start,
+//!   after each of its MeterValues, every interval and at price boundaries.
 //! - **`FinalCost`** after the stop, or after the unplug when idle time
 //!   after the stop is billed.
 //!
@@ -97,6 +98,10 @@ pub(crate) enum CostMessage {
     },
     SessionStopped {
         session: Box<Session>,
+    },
+    /// New meter values of a transaction: its RunningCost is due now.
+    MeterValues {
+        transaction_id: i64,
     },
     /// StatusNotification Available on a connector.
     ConnectorAvailable {

@@ -2,7 +2,8 @@
 //! last configured on it, and the sessions getting `RunningCost`.
 //!
 //! A session is followed from its StartTransaction (a RunningCost at once),
-//! then every `running_cost_interval` and at each price boundary of its
+//! then after each of its MeterValues (which restarts the interval), every
+//! `running_cost_interval` and at each price boundary of its
 //! frozen tariff version (`next_price_boundary`), until its stop, or, when
 //! idle time after the stop is billed, until its connector is free (state
 //! `Idle`). The state lives in the connection task and ends with it.
