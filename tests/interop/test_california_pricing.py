@@ -232,6 +232,47 @@ def test_final_cost_right_after_stop_without_idle_billing(server, charger_id, pa
     asyncio.run(scenario())
 
 
+def test_connector_available_ends_idle_after_stop(server, charger_id, password, id_tag):
+    """A charger that reports the connector Available instead of sending
+    ConnectorUnplugged gets its FinalCost then, idle time included."""
+    server.create_charger(charger_id, password)
+    server.create_token(id_tag)
+    put_tariff(server, charger_id, new_tariff_id(), 0.30, idle_price=6.00)
+
+    async def scenario():
+        async with connected(server, charger_id, password, charger_class=PriceDisplayCharger) as cp:
+            await cp.boot()
+            await config_changes(cp, 3)
+            await cp.call(call.Heartbeat(), suppress=False)
+            now = datetime.now(timezone.utc).replace(microsecond=0)
+            started = await cp.call(
+                call.StartTransaction(connector_id=2, id_tag=id_tag, meter_start=0,
+                                      timestamp=iso(now - timedelta(minutes=40))),
+                suppress=False,
+            )
+            tx = started.transaction_id
+            await cp.call(
+                call.StopTransaction(transaction_id=tx, meter_stop=1000,
+                                     timestamp=iso(now - timedelta(minutes=30))),
+                suppress=False,
+            )
+            while (await next_cost(cp, "RunningCost", timeout=5))["state"] != "Idle":
+                pass
+            # Another connector becoming Available changes nothing.
+            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available"),
+                          suppress=False)
+            await cp.call(call.StatusNotification(
+                connector_id=2, error_code="NoError", status="Available",
+                timestamp=iso(now - timedelta(minutes=20)),
+            ), suppress=False)
+            final = await next_cost(cp, "FinalCost")
+            assert final["transactionId"] == tx
+            # 1 kWh × 0.36 + 10 min idle at 6.00/h.
+            assert final["cost"] == Decimal("1.36")
+
+    asyncio.run(scenario())
+
+
 def test_reconnect_without_boot_and_tariff_change(server, charger_id, password):
     server.create_charger(charger_id, password)
     tariff_id = new_tariff_id()
