@@ -45,6 +45,13 @@ class TestCharger(ChargePoint):
     # not in `received`, which lists operator commands only.
     cost_display: str | None = None
     COST_DISPLAY_KEY = "CustomDisplayCostAndPrice"
+    # Other OCA keys the charger reports when asked (e.g.
+    # {"CustomIdleFeeAfterStop": "false"}), and the keys it lets Joule set.
+    cost_keys: dict = {}
+    PRICE_KEYS = {
+        "DefaultPrice", "TimeOffset", "NextTimeOffsetTransitionDateTime", "TimeOffsetNextTransition",
+        "CustomIdleFeeAfterStop", "Language",
+    }
 
     def __init__(self, charger_id, connection, **kwargs):
         super().__init__(charger_id, connection, response_timeout=30, **kwargs)
@@ -82,12 +89,16 @@ class TestCharger(ChargePoint):
 
     @on(Action.get_configuration)
     def on_get_configuration(self, key=None):
-        if key == [self.COST_DISPLAY_KEY]:
+        if key and self.COST_DISPLAY_KEY in key:
+            # Joule's price-display probe: the support flag and the keys
+            # of `cost_keys` this charger knows.
             self.events.put_nowait(("GetConfiguration", {"key": key}))
             if self.cost_display is None:
                 return call_result.GetConfiguration(configuration_key=[], unknown_key=key)
+            known = {self.COST_DISPLAY_KEY: self.cost_display, **self.cost_keys}
             return call_result.GetConfiguration(
-                configuration_key=[{"key": key[0], "readonly": True, "value": self.cost_display}]
+                configuration_key=[{"key": k, "readonly": True, "value": known[k]} for k in key if k in known],
+                unknown_key=[k for k in key if k not in known],
             )
         self._record("GetConfiguration", key=key)
         known = [
@@ -104,7 +115,9 @@ class TestCharger(ChargePoint):
     @on(Action.change_configuration)
     def on_change_configuration(self, key, value):
         self._record("ChangeConfiguration", key=key, value=value)
-        return call_result.ChangeConfiguration(status="Accepted" if key == "HeartbeatInterval" else "NotSupported")
+        price_key = key in self.PRICE_KEYS or key.startswith("DefaultPriceText,")
+        accepted = key == "HeartbeatInterval" or (price_key and self.cost_display == "true")
+        return call_result.ChangeConfiguration(status="Accepted" if accepted else "NotSupported")
 
     @on(Action.trigger_message)
     def on_trigger(self, requested_message, connector_id=None):

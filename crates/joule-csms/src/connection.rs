@@ -15,7 +15,6 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use joule_domain::charger::RegistrationStatus;
 use joule_domain::command::CommandError;
 use joule_domain::message_log::{Direction, FrameKind};
-use joule_domain::tariffs::tariff_in_force;
 use joule_domain::ChargerId;
 use joule_ocpp::rpc::CallFailure;
 use joule_ocpp::v16::{self, Action16, ChargePointCall};
@@ -33,7 +32,8 @@ use tungstenite::{Error as WsError, Message};
 use crate::handshake::{self, OCPP16};
 use crate::msglog::Logged;
 use crate::rate::{Admission, TokenBucket};
-use crate::server::{Envelope, Inner};
+use crate::server::{Envelope, Inner, Mail};
+use crate::v16::tariff_and_cost::running::{self, DisplayState, Followed};
 use crate::v16::tariff_and_cost::{self, CostMessage};
 use crate::v16::{dispatch, Ctx};
 
@@ -50,10 +50,27 @@ enum Waiter {
 }
 
 enum OwnCall {
-    /// `GetConfiguration(CustomDisplayCostAndPrice)` after an accepted boot.
+    /// `GetConfiguration(CustomDisplayCostAndPrice, …)`: the support probe.
     CostSupport,
-    /// An OCA cost message (`SetUserPrice`, `FinalCost`): answer only logged.
+    /// An OCA cost message (`SetUserPrice`, `RunningCost`, `FinalCost`):
+    /// answer only logged.
     CostMessage,
+    /// `ChangeConfiguration` of a price display key: answer logged, and a
+    /// refusal of `CustomIdleFeeAfterStop` remembered.
+    Config { key: String, value: String },
+}
+
+/// Where the price display support probe stands on this connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    NotAsked,
+    /// No tariff was in force when looked at: asked when that changes.
+    NoTariff,
+    Asked,
+    /// Answered: the charger does not display prices (until it reboots).
+    Declined,
+    /// Answered: it does (`Connection::display` is set).
+    Supported,
 }
 
 /// What the connection does once a CALLRESULT is written.
@@ -123,7 +140,7 @@ async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let settings = &inner.settings;
-    let (tx, mut mailbox) = mpsc::channel(settings.command_queue.max(1));
+    let (tx, mut mailbox) = mpsc::channel::<Mail>(settings.command_queue.max(1));
     let (generation, replaced) = inner.register(&charger, tx);
     if let Err(error) = inner
         .chargers
@@ -149,7 +166,8 @@ async fn run(
         ),
         last_seen: now,
         ping_sent: None,
-        cost_display: false,
+        probe: Probe::NotAsked,
+        display: None,
     };
     let end = conn.run(&mut mailbox, &replaced, shutdown).await;
     tracing::info!(reason = ?end, "connection ended");
@@ -166,15 +184,16 @@ struct Connection {
     bucket: TokenBucket,
     last_seen: Instant,
     ping_sent: Option<Instant>,
-    /// The charger declared `CustomDisplayCostAndPrice=true` on this
-    /// connection (see `v16::tariff_and_cost`).
-    cost_display: bool,
+    probe: Probe,
+    /// Set once the charger declared `CustomDisplayCostAndPrice=true` on
+    /// this connection (see `v16::tariff_and_cost`).
+    display: Option<Box<DisplayState>>,
 }
 
 enum Event {
     Shutdown,
     Replaced,
-    Command(Box<Envelope>),
+    Mail(Mail),
     Frame(Option<Result<Message, WsError>>),
     Timer,
 }
@@ -182,7 +201,7 @@ enum Event {
 impl Connection {
     async fn run(
         &mut self,
-        mailbox: &mut mpsc::Receiver<Box<Envelope>>,
+        mailbox: &mut mpsc::Receiver<Mail>,
         replaced: &Notify,
         mut shutdown: watch::Receiver<bool>,
     ) -> End {
@@ -202,14 +221,15 @@ impl Connection {
                 biased;
                 () = crate::server::stopped(&mut shutdown) => Event::Shutdown,
                 _ = replaced.notified() => Event::Replaced,
-                Some(envelope) = mailbox.recv() => Event::Command(envelope),
+                Some(mail) = mailbox.recv() => Event::Mail(mail),
                 frame = self.ws.next() => Event::Frame(frame),
                 _ = &mut timer => Event::Timer,
             };
             let step = match event {
                 Event::Shutdown => Err(End::Shutdown),
                 Event::Replaced => Err(End::Replaced),
-                Event::Command(envelope) => Box::pin(self.on_command(envelope)).await,
+                Event::Mail(Mail::Command(envelope)) => Box::pin(self.on_command(envelope)).await,
+                Event::Mail(Mail::PriceChanged) => Box::pin(self.on_price_changed()).await,
                 Event::Frame(None) => Err(End::PeerClosed),
                 Event::Frame(Some(Err(error))) => Err(self.on_read_error(error).await),
                 Event::Frame(Some(Ok(message))) => {
@@ -234,10 +254,15 @@ impl Connection {
             Some(at) => at + settings.pong_timeout,
             None => self.last_seen + settings.ping_interval,
         };
-        match self.calls.next_deadline() {
+        let wake = match self.calls.next_deadline() {
             Some(deadline) => keepalive.min(Instant::from_std(deadline)),
             None => keepalive,
-        }
+        };
+        let display = self
+            .display
+            .as_ref()
+            .and_then(|d| d.next_deadline(self.inner.service.now(), Instant::now()));
+        display.map_or(wake, |d| wake.min(d))
     }
 
     async fn on_read_error(&mut self, error: WsError) -> End {
@@ -264,7 +289,7 @@ impl Connection {
         if let Some(done) = self.calls.on_tick(now.into_std()) {
             tracing::info!(action = %done.action, message_id = %done.message_id, "command timed out");
             let timeout = CommandError::Timeout(self.charger.clone());
-            self.settle(done.reply, Err(timeout));
+            let _ = self.settle(done.reply, Err(timeout));
             if let Some(next) = done.next_frame {
                 self.write_call(next).await?;
             }
@@ -279,6 +304,9 @@ impl Connection {
                 self.ping_sent = Some(now);
             }
             _ => {}
+        }
+        if self.display.is_some() {
+            Box::pin(self.display_tick()).await?;
         }
         Ok(())
     }
@@ -390,51 +418,240 @@ impl Connection {
     /// Sends what a handled CALL asked for, now that its CALLRESULT is
     /// written, through the outgoing queue; never waits for the answer.
     async fn follow_up(&mut self, follow_up: FollowUp) -> Result<(), End> {
-        let (action, payload, own) = match follow_up {
-            FollowUp::ProbeCostSupport => {
-                // Only a charger with a price to show is asked: the probe is
-                // one more round trip per boot, which a reconnect storm of
-                // thousands of chargers pays for. A charger whose tariff is
-                // set later is asked at its next boot.
-                let Some(display) = self.inner.price_display.get() else {
+        match follow_up {
+            FollowUp::ProbeCostSupport => self.probe_cost_support().await,
+            FollowUp::Cost(message) => self.on_cost_message(message).await,
+        }
+    }
+
+    /// Asks a charger with a tariff in force whether it displays prices.
+    /// Only a charger with a price to show is asked: the probe is one more
+    /// round trip, which a reconnect storm of thousands of chargers pays
+    /// for. A charger whose tariff is set later is asked then.
+    async fn probe_cost_support(&mut self) -> Result<(), End> {
+        let Some(display) = self.inner.price_display.get() else {
+            return Ok(());
+        };
+        let now = self.inner.service.now();
+        if tariff_and_cost::in_force(display, &self.charger, None, now)
+            .await
+            .is_none()
+        {
+            self.probe = Probe::NoTariff;
+            return Ok(());
+        }
+        self.probe = Probe::Asked;
+        self.send_own(
+            "GetConfiguration",
+            tariff_and_cost::support_probe(),
+            OwnCall::CostSupport,
+        )
+        .await
+    }
+
+    /// The tariff in force may have changed (see `price_watch`).
+    async fn on_price_changed(&mut self) -> Result<(), End> {
+        match self.probe {
+            Probe::Supported => self.push_price_config().await,
+            Probe::NotAsked | Probe::NoTariff if self.accepted => self.probe_cost_support().await,
+            Probe::NotAsked | Probe::NoTariff | Probe::Asked | Probe::Declined => Ok(()),
+        }
+    }
+
+    /// Sets `DefaultPrice` and the related keys for the tariff in force
+    /// now, unless they are what was last sent.
+    async fn push_price_config(&mut self) -> Result<(), End> {
+        let (Some(display), Some(state)) = (self.inner.price_display.get(), self.display.as_mut())
+        else {
+            return Ok(());
+        };
+        let now = self.inner.service.now();
+        let Some((tariff, audience)) =
+            tariff_and_cost::in_force(display, &self.charger, None, now).await
+        else {
+            tracing::info!("no tariff in force: DefaultPrice left as it is");
+            state.config_boundary = None;
+            return Ok(());
+        };
+        state.config_boundary =
+            joule_domain::pricing::ValidTariff::new(tariff.tariff.clone(), tariff.extensions)
+                .ok()
+                .and_then(|valid| {
+                    joule_domain::price_display::next_price_boundary(
+                        &valid,
+                        audience.time_zone,
+                        now,
+                    )
+                });
+        let Some(keys) = tariff_and_cost::configuration(&tariff, &state.support, audience, now)
+        else {
+            return Ok(());
+        };
+        // Only what changed since the last push goes out.
+        let previous = state.last_config.replace(keys.clone()).unwrap_or_default();
+        let changed: Vec<(String, String)> = keys
+            .into_iter()
+            .filter(|kv| !previous.contains(kv))
+            .collect();
+        for (key, value) in changed {
+            let payload = serde_json::json!({ "key": key, "value": value });
+            self.send_own(
+                "ChangeConfiguration",
+                payload,
+                OwnCall::Config { key, value },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Acts on what a handled CALL told the price display.
+    async fn on_cost_message(&mut self, message: CostMessage) -> Result<(), End> {
+        let Some(display) = self.inner.price_display.get() else {
+            return Ok(());
+        };
+        let now_utc = self.inner.service.now();
+        let now = Instant::now();
+        let Some(state) = self.display.as_mut() else {
+            return Ok(());
+        };
+        let mut out: Vec<serde_json::Value> = Vec::new();
+        match message {
+            CostMessage::SetUserPrice { id_tag } => {
+                out.extend(
+                    tariff_and_cost::set_user_price(display, &self.charger, now_utc, &id_tag).await,
+                );
+            }
+            CostMessage::SessionStarted { session } => {
+                let tx = session.transaction_id.get();
+                if state
+                    .sessions
+                    .iter()
+                    .any(|s| s.session.transaction_id.get() == tx)
+                {
+                    return Ok(());
+                }
+                let Some(tariff) = tariff_and_cost::frozen_tariff(display, &session).await else {
                     return Ok(());
                 };
-                let now = self.inner.service.now();
-                let in_force = tariff_in_force(
-                    display.assignments.as_ref(),
-                    &self.charger,
-                    joule_domain::ConnectorId::WHOLE_CHARGER,
-                    None,
-                    now,
-                )
-                .await;
-                match in_force {
-                    Ok(Some(joule_domain::tariffs::InForce {
-                        tariff: Some(_), ..
-                    })) => {}
-                    Ok(_) => return Ok(()),
-                    Err(error) => {
-                        tracing::warn!(%error, "tariff lookup failed: price display off");
-                        return Ok(());
+                let audience = tariff_and_cost::session_audience(display, &session).await;
+                if let Some(mut followed) = Followed::new(*session, tariff, audience, now) {
+                    out.extend(running::running_cost(display, &mut followed, now_utc, now).await);
+                    state.sessions.push(followed);
+                }
+            }
+            CostMessage::SessionStopped { session } => {
+                let followed = state.take(session.transaction_id.get());
+                let (tariff, audience) = match followed {
+                    Some(f) => (Some(f.tariff), Some(f.audience)),
+                    None => (
+                        tariff_and_cost::frozen_tariff(display, &session).await,
+                        None,
+                    ),
+                };
+                let Some(tariff) = tariff else {
+                    return Ok(());
+                };
+                let audience = match audience {
+                    Some(audience) => audience,
+                    None => tariff_and_cost::session_audience(display, &session).await,
+                };
+                let idle = state.idle_after_stop && tariff_and_cost::bills_idle(&tariff);
+                match Followed::new((*session).clone(), tariff.clone(), audience, now) {
+                    Some(mut followed) if idle => {
+                        // FinalCost waits for the connector to be free.
+                        followed.idle_after_stop = true;
+                        out.extend(
+                            running::running_cost(display, &mut followed, now_utc, now).await,
+                        );
+                        state.sessions.push(followed);
+                    }
+                    _ => out.extend(
+                        tariff_and_cost::final_cost(
+                            display,
+                            &session,
+                            Some(&tariff),
+                            None,
+                            now_utc,
+                        )
+                        .await,
+                    ),
+                }
+            }
+            CostMessage::MeterValues { transaction_id } => {
+                let followed = state
+                    .sessions
+                    .iter_mut()
+                    .find(|s| s.session.transaction_id.get() == transaction_id);
+                if let Some(followed) = followed {
+                    // The interval restarts from this RunningCost.
+                    out.extend(running::running_cost(display, followed, now_utc, now).await);
+                }
+            }
+            CostMessage::ConnectorAvailable { connector_id, at } => {
+                let waiting = state.sessions.iter().find(|s| {
+                    s.idle_after_stop
+                        && i64::from(s.session.connector_id.get()) == i64::from(connector_id)
+                });
+                if let Some(tx) = waiting.map(|s| s.session.transaction_id.get()) {
+                    if let Some(f) = state.take(tx) {
+                        out.extend(unplugged(display, f, at, now_utc).await);
                     }
                 }
-                (
-                    "GetConfiguration",
-                    tariff_and_cost::support_probe(),
-                    OwnCall::CostSupport,
-                )
             }
-            FollowUp::Cost(message) => {
-                let Some(display) = self.inner.price_display.get() else {
-                    return Ok(());
-                };
-                let now = self.inner.service.now();
-                match tariff_and_cost::build(display, &self.charger, now, message).await {
-                    Some(payload) => ("DataTransfer", payload, OwnCall::CostMessage),
-                    None => return Ok(()),
+            CostMessage::Unplugged { transaction_id, at } => {
+                let waiting = state
+                    .sessions
+                    .iter()
+                    .any(|s| s.idle_after_stop && s.session.transaction_id.get() == transaction_id);
+                if waiting {
+                    if let Some(f) = state.take(transaction_id) {
+                        out.extend(unplugged(display, f, at, now_utc).await);
+                    }
                 }
             }
+        }
+        for payload in out {
+            self.send_own("DataTransfer", payload, OwnCall::CostMessage)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the `RunningCost` of every followed session that is due, and
+    /// re-sends `DefaultPrice` when the anonymous price changes.
+    async fn display_tick(&mut self) -> Result<(), End> {
+        let Some(display) = self.inner.price_display.get() else {
+            return Ok(());
         };
+        let now_utc = self.inner.service.now();
+        let now = Instant::now();
+        let Some(state) = self.display.as_mut() else {
+            return Ok(());
+        };
+        let config_due = state.config_boundary.is_some_and(|b| b <= now_utc);
+        let mut out = Vec::new();
+        for followed in state.sessions.iter_mut().filter(|f| f.due(now_utc, now)) {
+            let span = tracing::debug_span!("running_cost", session_id = %followed.session.id);
+            out.extend(
+                running::running_cost(display, followed, now_utc, now)
+                    .instrument(span)
+                    .await,
+            );
+        }
+        for payload in out {
+            self.send_own("DataTransfer", payload, OwnCall::CostMessage)
+                .await?;
+        }
+        if config_due {
+            self.push_price_config().await?;
+        }
+        Ok(())
+    }
+
+    /// Queues one of the connection's own calls (written now if nothing is
+    /// in flight); a full queue drops it, logged.
+    async fn send_own(&mut self, action: &str, payload: Value, own: OwnCall) -> Result<(), End> {
         match self
             .calls
             .enqueue(action, payload, Waiter::Own(own), Instant::now().into_std())
@@ -448,18 +665,32 @@ impl Connection {
         }
     }
 
-    /// Hands the answer (or failure) of one of our CALLs to whoever waits.
-    fn settle(&mut self, waiter: Waiter, result: Result<Value, CommandError>) {
+    /// Hands the answer (or failure) of one of our CALLs to whoever waits;
+    /// returns whether the price display configuration is now due.
+    fn settle(&mut self, waiter: Waiter, result: Result<Value, CommandError>) -> bool {
         match waiter {
             Waiter::Command(reply) => {
                 let _ = reply.send(result);
             }
             Waiter::Own(OwnCall::CostSupport) => {
-                self.cost_display =
-                    matches!(&result, Ok(answer) if tariff_and_cost::declares_support(answer));
+                let support = match &result {
+                    Ok(answer) => tariff_and_cost::declared_support(answer),
+                    Err(_) => None,
+                };
                 match result {
-                    Ok(_) => tracing::info!(supported = self.cost_display, "price display support"),
+                    Ok(_) => tracing::info!(supported = support.is_some(), "price display support"),
                     Err(error) => tracing::info!(%error, "price display support unknown: off"),
+                }
+                match support {
+                    Some(support) => {
+                        self.probe = Probe::Supported;
+                        self.display = Some(Box::new(DisplayState::new(support)));
+                        return true;
+                    }
+                    None => {
+                        self.probe = Probe::Declined;
+                        self.display = None;
+                    }
                 }
             }
             Waiter::Own(OwnCall::CostMessage) => match result {
@@ -469,7 +700,27 @@ impl Connection {
                 }
                 Err(error) => tracing::warn!(%error, "cost message failed"),
             },
+            Waiter::Own(OwnCall::Config { key, value }) => {
+                let status = match &result {
+                    Ok(answer) => answer.get("status").and_then(Value::as_str).unwrap_or("?"),
+                    Err(_) => "failed",
+                };
+                if status == "Accepted" {
+                    tracing::info!(%key, "price display key set");
+                } else {
+                    match &result {
+                        Err(error) => tracing::warn!(%key, %error, "price display key not set"),
+                        Ok(_) => tracing::warn!(%key, status, "price display key refused"),
+                    }
+                }
+                if key == "CustomIdleFeeAfterStop" {
+                    if let Some(state) = self.display.as_mut() {
+                        state.idle_after_stop = status == "Accepted" && value == "true";
+                    }
+                }
+            }
         }
+        false
     }
 
     /// Decodes, checks the boot state, handles; returns the answer frame, a
@@ -504,15 +755,25 @@ impl Connection {
             charger: &self.charger,
             service: &self.inner.service,
             data_transfer: &self.inner.data_transfer,
-            cost_display: self.cost_display,
+            cost_display: self.display.is_some(),
         };
         match dispatch(&ctx, decoded).await {
             Ok(handled) => {
                 let mut follow_up = handled.cost.map(FollowUp::Cost);
+                if handled.boot.is_none()
+                    && self.probe == Probe::NotAsked
+                    && self.inner.price_display.get().is_some()
+                {
+                    // An Accepted charger reconnecting without a boot: its
+                    // first CALL (not a boot, which probes itself) sets up
+                    // the price display, once per connection.
+                    follow_up = follow_up.or(Some(FollowUp::ProbeCostSupport));
+                }
                 if let Some(registration) = handled.boot {
                     self.accepted = registration == RegistrationStatus::Accepted;
                     // A (re)boot may come with new firmware: ask again.
-                    self.cost_display = false;
+                    self.display = None;
+                    self.probe = Probe::NotAsked;
                     if self.accepted && self.inner.price_display.get().is_some() {
                         follow_up = Some(FollowUp::ProbeCostSupport);
                     }
@@ -575,9 +836,12 @@ impl Connection {
             }),
             Err(CallFailure::Timeout) => Err(CommandError::Timeout(self.charger.clone())),
         };
-        self.settle(done.reply, result);
+        let configure = self.settle(done.reply, result);
         if let Some(next) = done.next_frame {
             self.write_call(next).await?;
+        }
+        if configure {
+            self.push_price_config().await?;
         }
         Ok(())
     }
@@ -598,7 +862,7 @@ impl Connection {
             Ok(None) => Ok(()),
             Err(full) => {
                 let busy = CommandError::Busy(self.charger.clone());
-                self.settle(full.reply, Err(busy));
+                let _ = self.settle(full.reply, Err(busy));
                 Ok(())
             }
         }
@@ -677,12 +941,7 @@ impl Connection {
         .await;
     }
 
-    async fn finish(
-        mut self,
-        end: End,
-        mailbox: &mut mpsc::Receiver<Box<Envelope>>,
-        generation: u64,
-    ) {
+    async fn finish(mut self, end: End, mailbox: &mut mpsc::Receiver<Mail>, generation: u64) {
         match &end {
             End::Shutdown => self.close(CloseCode::Away, "server shutting down").await,
             End::Replaced => {
@@ -702,12 +961,14 @@ impl Connection {
             } else {
                 CommandError::Offline(self.charger.clone())
             };
-            self.settle(drained.reply, Err(error));
+            let _ = self.settle(drained.reply, Err(error));
         }
-        while let Ok(envelope) = mailbox.try_recv() {
-            let _ = envelope
-                .reply
-                .send(Err(CommandError::Offline(self.charger.clone())));
+        while let Ok(mail) = mailbox.try_recv() {
+            if let Mail::Command(envelope) = mail {
+                let _ = envelope
+                    .reply
+                    .send(Err(CommandError::Offline(self.charger.clone())));
+            }
         }
         if was_current {
             if let Err(error) = self
@@ -720,4 +981,23 @@ impl Connection {
             }
         }
     }
+}
+
+/// `FinalCost` of a session whose connector became free at `at` after an
+/// idle-after-stop extension.
+async fn unplugged(
+    display: &tariff_and_cost::PriceDisplay,
+    followed: Followed,
+    at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Value> {
+    let stop = followed.session.stopped_at.unwrap_or(at);
+    tariff_and_cost::final_cost(
+        display,
+        &followed.session,
+        Some(&followed.tariff),
+        Some(at.max(stop).min(now.max(stop))),
+        now,
+    )
+    .await
 }

@@ -43,10 +43,14 @@
 //! - **Keep-alive**: after `ping_interval` without any frame Joule pings; no
 //!   frame within `pong_timeout` → closed and marked offline.
 //! - **Price display** (when [`Csms::enable_price_display`] was called):
-//!   after an accepted boot of a charger with a tariff in force, the connection asks `GetConfiguration` for
-//!   `CustomDisplayCostAndPrice` through its own outgoing queue; chargers
-//!   answering `true` get the OCA cost messages (`v16::tariff_and_cost`)
-//!   after the CALLRESULT that triggers them, answers only logged.
+//!   after an accepted boot, on a reconnect of an accepted charger, and when
+//!   its tariff may have changed, the connection of a charger with a tariff
+//!   in force asks `GetConfiguration` for `CustomDisplayCostAndPrice`
+//!   through its own outgoing queue; chargers answering `true` get the OCA
+//!   configuration keys and cost messages (`v16::tariff_and_cost`), answers
+//!   only logged. One task follows the outbox for tariff changes
+//!   (`price_watch`) and tells the affected connections through their
+//!   mailboxes.
 //! - **Reconnects** replace the old connection (closed with 1000); only the
 //!   current connection records the charger offline when it ends.
 
@@ -62,6 +66,7 @@ mod connection;
 mod handshake;
 mod msglog;
 mod password;
+mod price_watch;
 mod rate;
 mod server;
 mod settings;

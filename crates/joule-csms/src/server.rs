@@ -1,6 +1,6 @@
 //! The server: listener, connection registry and the local command router.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
 use joule_domain::service::ChargingService;
-use joule_domain::store::{
-    ChargerStore, MessageLogStore, SessionStore, TariffAssignmentStore, TariffStore,
-};
+use joule_domain::store::{ChargerStore, MessageLogStore, Store};
 use joule_domain::ChargerId;
 use joule_ocpp::v16::Action16;
 use joule_ocpp::PayloadKind;
@@ -35,10 +33,19 @@ pub(crate) struct Envelope {
     pub reply: oneshot::Sender<Result<Value, CommandError>>,
 }
 
+/// What a connection task's mailbox carries.
+pub(crate) enum Mail {
+    /// An operator command for the charger.
+    Command(Box<Envelope>),
+    /// The tariff in force at the charger may have changed: re-evaluate the
+    /// price display (see `price_watch`).
+    PriceChanged,
+}
+
 /// The registry's view of a live connection.
 pub(crate) struct ConnHandle {
     pub generation: u64,
-    pub mailbox: mpsc::Sender<Box<Envelope>>,
+    pub mailbox: mpsc::Sender<Mail>,
     /// Told when a newer connection of the same charger replaces this one.
     pub replaced: Arc<Notify>,
 }
@@ -79,7 +86,7 @@ impl Inner {
     pub(crate) fn register(
         &self,
         charger: &ChargerId,
-        mailbox: mpsc::Sender<Box<Envelope>>,
+        mailbox: mpsc::Sender<Mail>,
     ) -> (u64, Arc<Notify>) {
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let replaced = Arc::new(Notify::new());
@@ -96,6 +103,24 @@ impl Inner {
             old.replaced.notify_one();
         }
         (generation, replaced)
+    }
+
+    /// Tells the connections of `chargers` (all when `None`) that their
+    /// price may have changed. Never waits: a full mailbox skips the notice
+    /// (that connection is busy with commands; the next change or boot
+    /// catches it up).
+    pub(crate) fn notify_price_changed(&self, chargers: Option<&HashSet<String>>) {
+        let mailboxes: Vec<(ChargerId, mpsc::Sender<Mail>)> = self
+            .registry()
+            .iter()
+            .filter(|(id, _)| chargers.is_none_or(|set| set.contains(id.as_str())))
+            .map(|(id, h)| (id.clone(), h.mailbox.clone()))
+            .collect();
+        for (charger, mailbox) in mailboxes {
+            if let Err(mpsc::error::TrySendError::Full(_)) = mailbox.try_send(Mail::PriceChanged) {
+                tracing::debug!(charger_id = %charger, "mailbox full: price change notice skipped");
+            }
+        }
     }
 
     /// Removes the connection if it is still the current one; returns
@@ -160,19 +185,20 @@ impl Csms {
     }
 
     /// Turns on price display on chargers (OCA California Pricing, see
-    /// `v16::tariff_and_cost`): chargers booting from now on are asked
-    /// whether they support it. A second call changes nothing.
-    pub fn enable_price_display(
-        &self,
-        tariffs: Arc<dyn TariffStore>,
-        assignments: Arc<dyn TariffAssignmentStore>,
-        sessions: Arc<dyn SessionStore>,
-    ) {
+    /// `v16::tariff_and_cost`): chargers connecting from now on are asked
+    /// whether they support it, and once bound, tariff changes in its outbox
+    /// are followed (see `price_watch`). Call before [`Csms::bind`]; a
+    /// second call changes nothing.
+    pub fn enable_price_display(&self, store: Arc<dyn Store>) {
         let _ = self.inner.price_display.set(PriceDisplay {
-            tariffs,
-            assignments,
-            sessions,
+            tariffs: store.clone(),
+            assignments: store.clone(),
+            tokens: store.clone(),
+            chargers: store.clone(),
+            sessions: store.clone(),
+            events: store,
             receipt_base_url: self.inner.settings.receipt_base_url.clone(),
+            running_cost_interval: self.inner.settings.running_cost_interval,
         });
     }
 
@@ -208,6 +234,12 @@ impl Csms {
             writer.1,
             inner.shutdown.subscribe(),
         ));
+        if self.inner.price_display.get().is_some() {
+            tokio::spawn(crate::price_watch::run(
+                Arc::clone(&self.inner),
+                self.inner.shutdown.subscribe(),
+            ));
+        }
         tracing::info!(%addr, "OCPP server listening");
         Ok((addr, serve(inner, listener, writer)))
     }
@@ -295,11 +327,11 @@ impl CommandRouter for Csms {
             .ok_or_else(|| CommandError::Offline(charger.clone()))?;
         let (reply, answer) = oneshot::channel();
         mailbox
-            .try_send(Box::new(Envelope {
+            .try_send(Mail::Command(Box::new(Envelope {
                 command,
                 action,
                 reply,
-            }))
+            })))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => CommandError::Busy(charger.clone()),
                 mpsc::error::TrySendError::Closed(_) => CommandError::Offline(charger.clone()),

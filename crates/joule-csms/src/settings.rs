@@ -41,6 +41,9 @@ pub struct CsmsSettings {
     /// Receipt page base URL: the OCA `FinalCost.qrCodeText` is this +
     /// `/{session_id}` (see `v16::tariff_and_cost`).
     pub receipt_base_url: String,
+    /// Period of the OCA `RunningCost` during a session on a charger that
+    /// displays prices (also sent at start and at tariff boundaries).
+    pub running_cost_interval: Duration,
 }
 
 impl Default for CsmsSettings {
@@ -57,6 +60,7 @@ impl Default for CsmsSettings {
             rate_burst: 60,
             handshake_timeout: Duration::from_secs(10),
             receipt_base_url: "http://127.0.0.1:8080/receipts".to_owned(),
+            running_cost_interval: Duration::from_secs(60),
         }
     }
 }

@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 
 async fn app_with_tariff() -> common::App {
     let app = spawn(|s| s.receipt_base_url = "https://joule.example/receipts/".into()).await;
-    app.csms
-        .enable_price_display(app.sqlite.clone(), app.sqlite.clone(), app.sqlite.clone());
+    app.csms.enable_price_display(app.sqlite.clone());
     app.add_charger("CP1", RegistrationStatus::Accepted, None)
         .await;
     let now = chrono::Utc::now();
@@ -52,8 +51,26 @@ async fn boot_and_answer_probe(cp: &mut common::Cp, answer: impl Fn(&Value) -> V
     let probe = cp.recv().await;
     assert_eq!(probe[0], 2);
     assert_eq!(probe[2], "GetConfiguration");
-    assert_eq!(probe[3], json!({"key": ["CustomDisplayCostAndPrice"]}));
+    assert_eq!(
+        probe[3],
+        json!({"key": ["CustomDisplayCostAndPrice", "CustomIdleFeeAfterStop",
+                       "CustomMultiLanguageMessages", "SupportedLanguages"]})
+    );
     cp.send_text(&answer(&probe[1]).to_string()).await;
+}
+
+/// The next CALL from Joule, a ChangeConfiguration answered Accepted;
+/// returns (key, value).
+async fn config_change(cp: &mut common::Cp) -> (String, String) {
+    let call = cp.recv().await;
+    assert_eq!(call[0], 2, "{call}");
+    assert_eq!(call[2], "ChangeConfiguration");
+    cp.send_text(&json!([3, call[1], {"status": "Accepted"}]).to_string())
+        .await;
+    (
+        call[3]["key"].as_str().unwrap().to_owned(),
+        call[3]["value"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// The next CALL from Joule, answered Accepted; returns (messageId, data).
@@ -78,6 +95,18 @@ async fn supporting_charger_gets_user_price_and_final_cost() {
         ]}])
     })
     .await;
+    let (key, value) = config_change(&mut cp).await;
+    assert_eq!(key, "DefaultPrice");
+    assert_eq!(
+        serde_json::from_str::<Value>(&value).unwrap(),
+        json!({"priceText": "0.36 EUR/kWh",
+               "priceTextOffline": "Offline: 0.36 EUR/kWh. The cost shown may differ from the invoice.",
+               "chargingPrice": {"kWhPrice": 0.36}})
+    );
+    assert_eq!(
+        config_change(&mut cp).await,
+        ("TimeOffset".to_owned(), "+00:00".to_owned())
+    );
     cp.alive().await;
 
     let auth = cp.ok("Authorize", json!({"idTag": "GOOD"})).await;
@@ -94,17 +123,25 @@ async fn supporting_charger_gets_user_price_and_final_cost() {
     assert_eq!(auth["idTagInfo"]["status"], "Invalid");
     cp.alive().await;
 
+    // Recent times: a session is priced up to now while it runs.
+    let t0 = chrono::Utc::now() - chrono::Duration::hours(1);
+    let t1 = t0 + chrono::Duration::minutes(30);
     let start = cp
         .ok(
             "StartTransaction",
-            json!({"connectorId": 1, "idTag": "GOOD", "meterStart": 1000,
-                   "timestamp": "2026-03-01T10:00:00Z"}),
+            json!({"connectorId": 1, "idTag": "GOOD", "meterStart": 1000, "timestamp": t0}),
         )
         .await;
     let tx = start["transactionId"].as_i64().unwrap();
+    let (message, data) = cost_message(&mut cp).await;
+    assert_eq!(message, "RunningCost");
+    assert_eq!(data["transactionId"], json!(tx));
+    assert_eq!(data["meterValue"], json!(1000));
+    assert_eq!(data["state"], "Charging");
+    assert_eq!(data["chargingPrice"], json!({"kWhPrice": 0.36}));
     cp.ok(
         "StopTransaction",
-        json!({"transactionId": tx, "meterStop": 4000, "timestamp": "2026-03-01T11:00:00Z"}),
+        json!({"transactionId": tx, "meterStop": 4000, "timestamp": t1}),
     )
     .await;
     let (message, data) = cost_message(&mut cp).await;

@@ -33,6 +33,7 @@ pub mod meter;
 pub mod money;
 pub mod page;
 pub mod payment;
+pub mod price_display;
 pub mod pricing;
 pub mod receipt;
 pub mod service;

@@ -471,6 +471,10 @@ pub trait TariffAssignmentStore: Send + Sync {
 pub trait EventLog: Send + Sync {
     /// Events with `id > after`, oldest first.
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+    /// The id of the newest event, 0 when the log is empty: where an
+    /// in-memory consumer that only cares about what happens from now on
+    /// starts its cursor.
+    async fn latest_event_id(&self) -> StoreResult<i64>;
 }
 
 /// Everything a backend provides.

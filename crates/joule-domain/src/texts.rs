@@ -28,6 +28,11 @@ struct Strings {
     incl_vat: &'static str,
     /// Between a label and its amount (French puts a space before the colon).
     colon: &'static str,
+    /// A charger's offline price text (OCA offline policy 3); `{}` is the
+    /// price.
+    offline_price: &'static str,
+    cost_so_far: &'static str,
+    idle_fee_running: &'static str,
     decimal_comma: bool,
 }
 
@@ -49,6 +54,9 @@ fn strings(language: Language) -> &'static Strings {
             total: "Total",
             incl_vat: "incl. VAT",
             colon: ":",
+            offline_price: "Offline: {}. The cost shown may differ from the invoice.",
+            cost_so_far: "Cost so far",
+            idle_fee_running: "Idle fee running.",
             decimal_comma: false,
         },
         Language::Es => &Strings {
@@ -67,6 +75,9 @@ fn strings(language: Language) -> &'static Strings {
             total: "Total",
             incl_vat: "IVA incluido",
             colon: ":",
+            offline_price: "Sin conexión: {}. El coste mostrado puede diferir de la factura.",
+            cost_so_far: "Coste hasta ahora",
+            idle_fee_running: "Tarifa de inactividad en curso.",
             decimal_comma: true,
         },
         Language::Fr => &Strings {
@@ -85,6 +96,9 @@ fn strings(language: Language) -> &'static Strings {
             total: "Total",
             incl_vat: "TTC",
             colon: " :",
+            offline_price: "Hors ligne : {}. Le coût affiché peut différer de la facture.",
+            cost_so_far: "Coût à ce stade",
+            idle_fee_running: "Frais d'inactivité en cours.",
             decimal_comma: true,
         },
         Language::De => &Strings {
@@ -103,6 +117,9 @@ fn strings(language: Language) -> &'static Strings {
             total: "Gesamt",
             incl_vat: "inkl. MwSt.",
             colon: ":",
+            offline_price: "Offline: {}. Der angezeigte Betrag kann von der Rechnung abweichen.",
+            cost_so_far: "Bisherige Kosten",
+            idle_fee_running: "Standgebühr läuft.",
             decimal_comma: true,
         },
     }
@@ -220,6 +237,29 @@ impl Texts {
             self.money(amount),
             s.incl_vat
         )
+    }
+
+    /// What a charger shows while it cannot reach Joule: the price and the
+    /// warning that the cost shown may differ from the invoice.
+    pub fn offline_price(&self, price_text: &str) -> String {
+        self.s().offline_price.replace("{}", price_text)
+    }
+
+    /// `Cost so far: 1.08 EUR incl. VAT` (a charger's running cost).
+    pub fn cost_so_far(&self, amount: &Money) -> String {
+        let s = self.s();
+        format!(
+            "{}{} {} {}",
+            s.cost_so_far,
+            s.colon,
+            self.money(amount),
+            s.incl_vat
+        )
+    }
+
+    /// `Idle fee running. Cost so far: 2.10 EUR incl. VAT`.
+    pub fn idle_cost_so_far(&self, amount: &Money) -> String {
+        format!("{} {}", self.s().idle_fee_running, self.cost_so_far(amount))
     }
 
     /// Separates the lines of a one-line summary.

@@ -1166,9 +1166,12 @@ async fn api_keys(h: &Harness) {
 
 async fn events_after_pages_in_order(h: &Harness) {
     let s = &h.store;
+    assert_eq!(s.latest_event_id().await.unwrap(), 0);
     for i in 0..7 {
         charger(h, &format!("CP-{i}")).await;
     }
+    let newest = s.latest_event_id().await.unwrap();
+    assert!(s.events_after(newest, 10).await.unwrap().is_empty());
     let mut seen = Vec::new();
     let mut cursor = 0;
     loop {
@@ -1181,6 +1184,7 @@ async fn events_after_pages_in_order(h: &Harness) {
         seen.extend(batch);
     }
     assert_eq!(seen.len(), 7);
+    assert_eq!(seen.last().unwrap().id, newest);
     assert!(seen.windows(2).all(|w| w[0].id < w[1].id));
     let order: Vec<_> = seen.iter().map(|e| e.charger_id.clone().unwrap()).collect();
     let expected: Vec<_> = (0..7).map(|i| format!("CP-{i}")).collect();

@@ -116,7 +116,7 @@ impl Application {
             store.clone(),
             passwords.clone(),
         );
-        csms.enable_price_display(store.clone(), store.clone(), store.clone());
+        csms.enable_price_display(store.clone());
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 
@@ -224,6 +224,7 @@ fn csms_settings(settings: &Settings) -> joule_csms::CsmsSettings {
         rate_limit_per_s: ocpp.rate_limit_per_s,
         rate_burst: ocpp.rate_burst,
         receipt_base_url: ocpp.receipt_base_url.clone(),
+        running_cost_interval: Duration::from_secs(ocpp.running_cost_interval_s.max(1)),
         ..Default::default()
     }
 }

@@ -89,6 +89,10 @@ pub struct OcppSettings {
     /// (OCA California Pricing) show `{receipt_base_url}/{session_id}` as a
     /// QR code with the final cost.
     pub receipt_base_url: String,
+    /// Seconds between the OCA `RunningCost` messages of a session on a
+    /// charger that displays prices (also sent at its start and when a
+    /// tariff boundary is crossed); 0 is taken as 1.
+    pub running_cost_interval_s: u64,
 }
 
 impl Default for OcppSettings {
@@ -106,6 +110,7 @@ impl Default for OcppSettings {
             rate_limit_per_s: 20,
             rate_burst: 100,
             receipt_base_url: "http://127.0.0.1:8080/receipts".to_owned(),
+            running_cost_interval_s: 60,
         }
     }
 }

@@ -58,6 +58,16 @@ impl DataTransferRegistry {
 }
 
 pub(crate) async fn data_transfer(ctx: &Ctx<'_>, req: v16::DataTransferRequest) -> HandlerResult {
+    if req
+        .vendor_id
+        .eq_ignore_ascii_case(super::tariff_and_cost::VENDOR_ID)
+    {
+        return Ok(super::tariff_and_cost::from_charger(
+            ctx,
+            req.message_id.as_deref(),
+            req.data.as_deref(),
+        ));
+    }
     let (status, data) = match ctx.data_transfer.get(&req.vendor_id) {
         None => (v16::DataTransferStatus::UnknownVendorId, None),
         Some(handler) => match handler

@@ -1,8 +1,11 @@
-//! Meter values: every sampled value is stored verbatim.
+//! Meter values: every sampled value is stored verbatim. Values of a
+//! transaction on a charger that displays prices are followed by its
+//! `RunningCost` (`tariff_and_cost`).
 
 use joule_domain::meter::MeterReport;
 use joule_ocpp::v16::{self, encode};
 
+use super::tariff_and_cost::CostMessage;
 use super::{convert, Ctx, Handled, HandlerResult};
 
 pub(crate) async fn meter_values(ctx: &Ctx<'_>, req: v16::MeterValuesRequest) -> HandlerResult {
@@ -14,6 +17,11 @@ pub(crate) async fn meter_values(ctx: &Ctx<'_>, req: v16::MeterValuesRequest) ->
         samples: convert::meter_samples(req.meter_value),
         received_at: ctx.service.now(),
     };
+    let transaction_id = report.transaction_id.map(|t| t.get());
     ctx.service.meter_values(ctx.charger, report).await?;
-    Ok(Handled::reply(encode(&v16::MeterValuesResponse {})))
+    let handled = Handled::reply(encode(&v16::MeterValuesResponse {}));
+    Ok(match transaction_id {
+        Some(transaction_id) => handled.with_cost(ctx, CostMessage::MeterValues { transaction_id }),
+        None => handled,
+    })
 }

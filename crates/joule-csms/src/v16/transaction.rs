@@ -2,9 +2,9 @@
 //!
 //! A start is recorded whatever the authorization says (the charger may have
 //! started offline) and a resend gets the same transaction id. A stop is
-//! always answered, also for unknown or repeated transactions. The stop that
-//! ends a session on a charger that displays prices gets `FinalCost`
-//! afterwards (`tariff_and_cost`).
+//! always answered, also for unknown or repeated transactions. On a charger
+//! that displays prices a start begins the session's `RunningCost` updates
+//! and the stop that ends it leads to `FinalCost` (`tariff_and_cost`).
 
 use joule_domain::service::{StartRequest, StopRequest};
 use joule_domain::session::StopOutcome;
@@ -36,7 +36,12 @@ pub(crate) async fn start_transaction(
         notes.push("resend of a recorded start".to_owned());
     }
     notes.extend(convert::refusal_note(&decision));
-    Ok(Handled::reply(payload).with_note((!notes.is_empty()).then(|| notes.join("; "))))
+    let message = CostMessage::SessionStarted {
+        session: Box::new(outcome.session),
+    };
+    Ok(Handled::reply(payload)
+        .with_note((!notes.is_empty()).then(|| notes.join("; ")))
+        .with_cost(ctx, message))
 }
 
 pub(crate) async fn stop_transaction(
@@ -72,7 +77,7 @@ pub(crate) async fn stop_transaction(
     let mut cost = None;
     match outcome {
         StopOutcome::Stopped(session) => {
-            cost = Some(CostMessage::FinalCost {
+            cost = Some(CostMessage::SessionStopped {
                 session: Box::new(session),
             });
         }

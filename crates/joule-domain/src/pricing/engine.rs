@@ -573,11 +573,11 @@ fn local_boundaries(
 // ------------------------------------------------------- matching elements
 
 /// What restrictions look at, at the start of a slice.
-struct Moment<'a> {
-    local: DateTime<Tz>,
-    energy_kwh: Decimal,
-    session_ms: i64,
-    period: Option<&'a ChargingPeriod>,
+pub(crate) struct Moment<'a> {
+    pub local: DateTime<Tz>,
+    pub energy_kwh: Decimal,
+    pub session_ms: i64,
+    pub period: Option<&'a ChargingPeriod>,
 }
 
 fn moment<'a>(session: &'a SessionTimeline, slice: &Slice) -> Moment<'a> {
@@ -589,7 +589,7 @@ fn moment<'a>(session: &'a SessionTimeline, slice: &Slice) -> Moment<'a> {
     }
 }
 
-fn matches(r: &Restrictions, m: &Moment<'_>) -> bool {
+pub(crate) fn matches(r: &Restrictions, m: &Moment<'_>) -> bool {
     if r.reservation.is_some() {
         // Reservation elements price reservations, which are not part of a
         // charging session's timeline.

@@ -741,6 +741,10 @@ impl EventLog for PgStore {
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         on_conn!(self, c => ops::events_after(c, after, limit))
     }
+
+    async fn latest_event_id(&self) -> StoreResult<i64> {
+        on_conn!(self, c => ops::latest_event_id(c))
+    }
 }
 
 #[async_trait]

@@ -148,6 +148,14 @@ pub(crate) async fn events_after(
     })
 }
 
+pub(crate) async fn latest_event_id(c: &mut PgConnection) -> R<i64> {
+    let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0)::BIGINT FROM events")
+        .fetch_one(&mut *c)
+        .await
+        .map_err(pg)?;
+    Ok(id)
+}
+
 // ---- chargers --------------------------------------------------------------
 
 fn charger_row(row: &PgRow) -> R<Charger> {

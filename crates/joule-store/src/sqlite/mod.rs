@@ -952,6 +952,10 @@ impl EventLog for SqliteStore {
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         self.read(move |c| ops::events_after(c, after, limit)).await
     }
+
+    async fn latest_event_id(&self) -> StoreResult<i64> {
+        self.read(ops::latest_event_id).await
+    }
 }
 
 impl Store for SqliteStore {

@@ -221,6 +221,13 @@ pub(crate) fn events_after(c: &Connection, after: i64, limit: u32) -> R<Vec<Stor
     )
 }
 
+pub(crate) fn latest_event_id(c: &Connection) -> R<i64> {
+    c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM events")
+        .map_err(db)?
+        .query_row([], |r| r.get(0))
+        .map_err(db)
+}
+
 // ---- chargers --------------------------------------------------------------
 
 fn charger_row(row: &Row<'_>) -> R<Charger> {

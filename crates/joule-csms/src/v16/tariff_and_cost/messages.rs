@@ -1,0 +1,229 @@
+//! The OCA cost messages as they go on the wire (STANDARDS.md §3.2): field
+//! names in camelCase, money and unit prices as JSON numbers, never floats.
+
+use chrono::{DateTime, Utc};
+use joule_domain::money::{decimal_number, Decimal};
+use joule_domain::price_display::UnitPrices;
+use serde::{Deserialize, Serialize};
+
+/// `chargingPrice`: unit prices including VAT; absent ones are not priced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ChargingPrice {
+    #[serde(
+        rename = "kWhPrice",
+        with = "decimal_number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kwh_price: Option<Decimal>,
+    #[serde(
+        with = "decimal_number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub hour_price: Option<Decimal>,
+    #[serde(
+        with = "decimal_number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub flat_fee: Option<Decimal>,
+}
+
+/// `idlePrice`: grace minutes counted from the change to idle, then per hour.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IdlePrice {
+    pub grace_minutes: u32,
+    #[serde(with = "decimal_number")]
+    pub hour_price: Decimal,
+}
+
+impl ChargingPrice {
+    pub(crate) fn of(prices: &UnitPrices) -> Self {
+        Self {
+            kwh_price: prices.kwh,
+            hour_price: prices.hour,
+            flat_fee: prices.flat,
+        }
+    }
+}
+
+impl IdlePrice {
+    /// `None` when nothing prices idle time then.
+    pub(crate) fn of(prices: &UnitPrices) -> Option<Self> {
+        prices.idle_hour.map(|hour_price| Self {
+            grace_minutes: prices.idle_grace_minutes,
+            hour_price,
+        })
+    }
+}
+
+/// `DefaultPrice` configuration value: what a charger shows before the
+/// driver identifies and uses offline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DefaultPrice {
+    pub price_text: String,
+    pub price_text_offline: String,
+    pub charging_price: ChargingPrice,
+}
+
+/// `DefaultPriceText,<lang>` configuration value.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DefaultPriceText {
+    pub price_text: String,
+    pub price_text_offline: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SetUserPrice<'a> {
+    pub id_token: &'a str,
+    pub price_text: String,
+}
+
+/// `RunningCost.state`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub(crate) enum CostState {
+    Charging,
+    Idle,
+}
+
+/// `nextPeriod`: the prices from `atTime` on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NextPeriod {
+    pub at_time: DateTime<Utc>,
+    pub charging_price: ChargingPrice,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_price: Option<IdlePrice>,
+}
+
+/// `triggerMeterValue`: asks the charger for an extra MeterValues.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Triggers {
+    pub at_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RunningCost {
+    pub transaction_id: i64,
+    pub timestamp: DateTime<Utc>,
+    pub meter_value: i64,
+    #[serde(with = "decimal_number")]
+    pub cost: Decimal,
+    pub state: CostState,
+    pub charging_price: ChargingPrice,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_price: Option<IdlePrice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_period: Option<NextPeriod>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger_meter_value: Option<Triggers>,
+    pub price_text: String,
+    pub qr_code_text: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FinalCost {
+    pub transaction_id: i64,
+    #[serde(with = "decimal_number")]
+    pub cost: Decimal,
+    pub price_text: String,
+    pub qr_code_text: String,
+}
+
+/// `ConnectorUnplugged` from the charger.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConnectorUnplugged {
+    pub transaction_id: i64,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn final_cost_data_is_camel_case_with_a_decimal_number() {
+        let data = FinalCost {
+            transaction_id: 7,
+            cost: Decimal::new(108, 2),
+            price_text: "Total: 1.08 EUR incl. VAT".into(),
+            qr_code_text: "http://x/receipts/s".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&data).unwrap(),
+            r#"{"transactionId":7,"cost":1.08,"priceText":"Total: 1.08 EUR incl. VAT","qrCodeText":"http://x/receipts/s"}"#
+        );
+    }
+
+    #[test]
+    fn running_cost_has_the_whitepaper_shape() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 21, 30, 0).unwrap();
+        let boundary = Utc.with_ymd_and_hms(2026, 3, 2, 22, 0, 0).unwrap();
+        let data = RunningCost {
+            transaction_id: 3,
+            timestamp: at,
+            meter_value: 4000,
+            cost: Decimal::new(132, 2),
+            state: CostState::Charging,
+            charging_price: ChargingPrice {
+                kwh_price: Some(Decimal::new(44, 2)),
+                hour_price: None,
+                flat_fee: Some(Decimal::ONE),
+            },
+            idle_price: Some(IdlePrice {
+                grace_minutes: 10,
+                hour_price: Decimal::new(6, 0),
+            }),
+            next_period: Some(NextPeriod {
+                at_time: boundary,
+                charging_price: ChargingPrice {
+                    kwh_price: Some(Decimal::new(2, 1)),
+                    hour_price: None,
+                    flat_fee: None,
+                },
+                idle_price: None,
+            }),
+            trigger_meter_value: Some(Triggers { at_time: boundary }),
+            price_text: "Cost so far: 1.32 USD incl. VAT".into(),
+            qr_code_text: "http://x/receipts/s".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&data).unwrap(),
+            serde_json::json!({
+                "transactionId": 3, "timestamp": "2026-03-02T21:30:00Z", "meterValue": 4000,
+                "cost": 1.32, "state": "Charging",
+                "chargingPrice": {"kWhPrice": 0.44, "flatFee": 1.0},
+                "idlePrice": {"graceMinutes": 10, "hourPrice": 6.0},
+                "nextPeriod": {"atTime": "2026-03-02T22:00:00Z", "chargingPrice": {"kWhPrice": 0.2}},
+                "triggerMeterValue": {"atTime": "2026-03-02T22:00:00Z"},
+                "priceText": "Cost so far: 1.32 USD incl. VAT",
+                "qrCodeText": "http://x/receipts/s"
+            })
+        );
+    }
+
+    #[test]
+    fn default_price_has_offline_text_and_unit_prices() {
+        let data = DefaultPrice {
+            price_text: "0.36 EUR/kWh".into(),
+            price_text_offline: "Offline: 0.36 EUR/kWh.".into(),
+            charging_price: ChargingPrice {
+                kwh_price: Some(Decimal::new(36, 2)),
+                hour_price: None,
+                flat_fee: None,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&data).unwrap(),
+            r#"{"priceText":"0.36 EUR/kWh","priceTextOffline":"Offline: 0.36 EUR/kWh.","chargingPrice":{"kWhPrice":0.36}}"#
+        );
+    }
+}
