@@ -270,3 +270,63 @@ mod tests {
         assert!(TransactionId::new(i64::from(i32::MAX) + 1).is_err());
     }
 }
+
+/// Checks an operator-chosen slug (`madrid-centro`, `fleet-42`): 1 to `max`
+/// characters of lowercase ASCII letters, digits, `-` and `_`, starting
+/// with a letter or digit, so that it is stable in URLs, events and
+/// assignments. `what` names the id in errors.
+pub(crate) fn parse_slug(raw: &str, what: &'static str, max: usize) -> Result<String, IdError> {
+    let Some(first) = raw.chars().next() else {
+        return Err(IdError::Empty { what });
+    };
+    if raw.chars().count() > max {
+        return Err(IdError::TooLong { what, max });
+    }
+    if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
+        return Err(IdError::BadChar { what, ch: first });
+    }
+    if let Some(ch) = raw
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+    {
+        return Err(IdError::BadChar { what, ch });
+    }
+    Ok(raw.to_owned())
+}
+
+/// A slug identifier type (see [`parse_slug`]): parsed on deserialization,
+/// written as its string.
+macro_rules! slug_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_LEN: usize = 64;
+
+            pub fn parse(raw: &str) -> Result<Self, $crate::ids::IdError> {
+                $crate::ids::parse_slug(raw, $what, Self::MAX_LEN).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use slug_id;

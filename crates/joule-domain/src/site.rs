@@ -3,68 +3,19 @@
 //! driver texts, an address, and an access rule they inherit unless they set
 //! their own.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-use crate::ids::IdError;
 use crate::user_group::ChargerAccessRule;
 
-/// A site's identifier: an operator-chosen slug (`madrid-centro`), with the
-/// same spelling rules as a user group id, so it is stable in URLs, events
-/// and tariff assignments.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct SiteId(String);
-
-impl SiteId {
-    pub const MAX_LEN: usize = 64;
-
-    pub fn parse(raw: &str) -> Result<Self, IdError> {
-        const WHAT: &str = "site id";
-        let Some(first) = raw.chars().next() else {
-            return Err(IdError::Empty { what: WHAT });
-        };
-        if raw.chars().count() > Self::MAX_LEN {
-            return Err(IdError::TooLong {
-                what: WHAT,
-                max: Self::MAX_LEN,
-            });
-        }
-        if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
-            return Err(IdError::BadChar {
-                what: WHAT,
-                ch: first,
-            });
-        }
-        if let Some(ch) = raw
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
-        {
-            return Err(IdError::BadChar { what: WHAT, ch });
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SiteId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for SiteId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+crate::ids::slug_id!(
+    /// A site's identifier: an operator-chosen slug (`madrid-centro`), with the
+    /// same spelling rules as a user group id, so it is stable in URLs, events
+    /// and tariff assignments.
+    SiteId,
+    "site id"
+);
 
 /// Why a site's fields were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

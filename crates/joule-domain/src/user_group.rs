@@ -6,67 +6,17 @@
 //! ([`crate::auth::authorize`]) combines the two. Group-specific tariffs
 //! come later and will key on the same [`UserGroupId`].
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-use crate::ids::IdError;
-
-/// A group's identifier: a slug chosen by the operator (`employees`,
-/// `fleet-42`). 1–64 characters of lowercase ASCII letters, digits, `-` and
-/// `_`, starting with a letter or digit; stable, so it can appear in URLs,
-/// events and (later) tariff assignments.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct UserGroupId(String);
-
-impl UserGroupId {
-    pub const MAX_LEN: usize = 64;
-
-    pub fn parse(raw: &str) -> Result<Self, IdError> {
-        const WHAT: &str = "user group id";
-        let Some(first) = raw.chars().next() else {
-            return Err(IdError::Empty { what: WHAT });
-        };
-        if raw.chars().count() > Self::MAX_LEN {
-            return Err(IdError::TooLong {
-                what: WHAT,
-                max: Self::MAX_LEN,
-            });
-        }
-        if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
-            return Err(IdError::BadChar {
-                what: WHAT,
-                ch: first,
-            });
-        }
-        if let Some(ch) = raw
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
-        {
-            return Err(IdError::BadChar { what: WHAT, ch });
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for UserGroupId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for UserGroupId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+crate::ids::slug_id!(
+    /// A group's identifier: a slug chosen by the operator (`employees`,
+    /// `fleet-42`). 1–64 characters of lowercase ASCII letters, digits, `-` and
+    /// `_`, starting with a letter or digit; stable, so it can appear in URLs,
+    /// events and (later) tariff assignments.
+    UserGroupId,
+    "user group id"
+);
 
 /// A group as stored.
 #[derive(Debug, Clone, PartialEq)]
