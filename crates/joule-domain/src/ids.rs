@@ -231,46 +231,6 @@ impl fmt::Display for SessionId {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn charger_id_accepts_ocpp_identity_characters() {
-        assert!(ChargerId::parse("CP-001_a.b@c+d|e=f*").is_ok());
-    }
-
-    #[test]
-    fn charger_id_refuses_colon_slash_space_and_overlong() {
-        assert!(matches!(
-            ChargerId::parse("a:b"),
-            Err(IdError::BadChar { ch: ':', .. })
-        ));
-        assert!(ChargerId::parse("a/b").is_err());
-        assert!(ChargerId::parse("a b").is_err());
-        assert!(ChargerId::parse("").is_err());
-        assert!(ChargerId::parse(&"x".repeat(49)).is_err());
-        assert!(ChargerId::parse(&"x".repeat(48)).is_ok());
-    }
-
-    #[test]
-    fn id_tag_compares_case_insensitively_and_keeps_spelling() {
-        let a = IdTag::parse("04a1b2c3").unwrap();
-        let b = IdTag::parse("04A1B2C3").unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a.key(), "04A1B2C3");
-        assert_eq!(a.as_str(), "04a1b2c3");
-        assert!(IdTag::parse(&"1".repeat(21)).is_err());
-    }
-
-    #[test]
-    fn transaction_id_stays_in_i32() {
-        assert!(TransactionId::new(0).is_err());
-        assert!(TransactionId::new(i64::from(i32::MAX)).is_ok());
-        assert!(TransactionId::new(i64::from(i32::MAX) + 1).is_err());
-    }
-}
-
 /// Checks an operator-chosen slug (`madrid-centro`, `fleet-42`): 1 to `max`
 /// characters of lowercase ASCII letters, digits, `-` and `_`, starting
 /// with a letter or digit, so that it is stable in URLs, events and
@@ -330,3 +290,43 @@ macro_rules! slug_id {
     };
 }
 pub(crate) use slug_id;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charger_id_accepts_ocpp_identity_characters() {
+        assert!(ChargerId::parse("CP-001_a.b@c+d|e=f*").is_ok());
+    }
+
+    #[test]
+    fn charger_id_refuses_colon_slash_space_and_overlong() {
+        assert!(matches!(
+            ChargerId::parse("a:b"),
+            Err(IdError::BadChar { ch: ':', .. })
+        ));
+        assert!(ChargerId::parse("a/b").is_err());
+        assert!(ChargerId::parse("a b").is_err());
+        assert!(ChargerId::parse("").is_err());
+        assert!(ChargerId::parse(&"x".repeat(49)).is_err());
+        assert!(ChargerId::parse(&"x".repeat(48)).is_ok());
+    }
+
+    #[test]
+    fn id_tag_compares_case_insensitively_and_keeps_spelling() {
+        let a = IdTag::parse("04a1b2c3").unwrap();
+        let b = IdTag::parse("04A1B2C3").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.key(), "04A1B2C3");
+        assert_eq!(a.as_str(), "04a1b2c3");
+        assert!(IdTag::parse(&"1".repeat(21)).is_err());
+    }
+
+    #[test]
+    fn transaction_id_stays_in_i32() {
+        assert!(TransactionId::new(0).is_err());
+        assert!(TransactionId::new(i64::from(i32::MAX)).is_ok());
+        assert!(TransactionId::new(i64::from(i32::MAX) + 1).is_err());
+    }
+}
