@@ -1,0 +1,160 @@
+//! The page shell, the driver's language, and the headers every page sends.
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use joule_domain::language::Language;
+use maud::{html, Markup, DOCTYPE};
+
+use super::labels::{labels, Labels};
+
+/// The page's language: `?lang=` when Joule has texts in it, else the
+/// first supported entry of `Accept-Language` by preference, else English.
+pub fn choose(lang: Option<&str>, headers: &HeaderMap) -> Language {
+    if let Some(l) = lang.and_then(Language::supported) {
+        return l;
+    }
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut ranked: Vec<(u16, usize, Language)> = accept
+        .split(',')
+        .enumerate()
+        .filter_map(|(i, entry)| {
+            let mut parts = entry.split(';');
+            let tag = parts.next()?.trim();
+            let primary = tag.split(['-', '_']).next()?;
+            let language = Language::supported(primary)?;
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(1000, parse_q);
+            (q > 0).then_some((q, i, language))
+        })
+        .collect();
+    // Highest q first; the header's order among equals.
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    ranked.first().map_or(Language::En, |r| r.2)
+}
+
+/// A q-value in thousandths (`0.8` → 800); 0 when malformed.
+fn parse_q(raw: &str) -> u16 {
+    let raw = raw.trim();
+    let (int, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let whole: u16 = match int {
+        "1" => 1000,
+        "0" | "" => 0,
+        _ => return 0,
+    };
+    let digits: String = frac.chars().take(3).collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return 0;
+    }
+    let frac: u16 = format!("{digits:0<3}").parse().unwrap_or(0);
+    (whole + frac).min(1000)
+}
+
+/// A whole page: language, viewport for phones, the shared stylesheet.
+pub fn page(language: Language, title: &str, head: Markup, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(language.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) }
+                link rel="stylesheet" href="/static/pages.css";
+                (head)
+            }
+            body {
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// A page answer with the headers every driver page sends: a payment token
+/// in the URL is a secret, so nothing is cached or sent on as a referrer.
+pub fn respond(status: StatusCode, body: String, content_type: &'static str) -> Response {
+    let mut response = (status, body).into_response();
+    secret_headers(response.headers_mut(), content_type);
+    response
+}
+
+/// Sets content type, `Cache-Control: private, no-store`,
+/// `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
+pub fn secret_headers(headers: &mut HeaderMap, content_type: &'static str) {
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+pub const HTML: &str = "text/html; charset=utf-8";
+
+/// A page with a title and one paragraph (not found, unavailable, …).
+pub fn message_page(
+    status: StatusCode,
+    language: Language,
+    title: impl Fn(&Labels) -> &'static str,
+    text: impl Fn(&Labels) -> &'static str,
+) -> Response {
+    let l = labels(language);
+    let markup = page(
+        language,
+        title(l),
+        html! {},
+        html! {
+            h1 { (title(l)) }
+            p { (text(l)) }
+        },
+    );
+    respond(status, markup.into_string(), HTML)
+}
+
+/// The answer when the store failed: logged, and a plain page for the driver.
+pub fn server_error(language: Language, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "a driver page could not be built");
+    message_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        language,
+        |l| l.server_error_title,
+        |l| l.server_error_text,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")),
+        );
+        h
+    }
+
+    #[test]
+    fn query_then_accept_language_by_preference_then_english() {
+        assert_eq!(choose(Some("es"), &accept("de")), Language::Es);
+        assert_eq!(choose(Some("it"), &accept("fr-CH, de;q=0.5")), Language::Fr);
+        assert_eq!(
+            choose(None, &accept("it, de;q=0.4, es;q=0.9")),
+            Language::Es
+        );
+        assert_eq!(choose(None, &accept("it;q=1, pt")), Language::En);
+        assert_eq!(choose(None, &accept("de;q=0, fr;q=0.1")), Language::Fr);
+        assert_eq!(choose(None, &HeaderMap::new()), Language::En);
+    }
+}

@@ -1,0 +1,138 @@
+//! The live status page of one web payment: what the driver watches while
+//! charging. Rendered from the stored payment (so it works without
+//! JavaScript, refreshing itself), then kept current by `status.js`, which
+//! polls `GET /pay/payments/{token}/status` every 2 s until the state is final.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use joule_domain::language::Language;
+use joule_domain::payment::{Payment, PaymentState, ReceiptToken};
+use joule_domain::session::SessionState;
+use joule_domain::texts::Texts;
+use maud::html;
+use tracing::Instrument;
+
+use super::labels::labels;
+use super::layout::{choose, message_page, page, respond, server_error, HTML};
+use crate::extract::ApiPath;
+use crate::ApiState;
+
+/// Seconds between refreshes of the page without JavaScript.
+const NO_SCRIPT_REFRESH_S: u32 = 5;
+
+/// `GET /pay/payments/{token}`.
+pub async fn status_page(
+    State(state): State<ApiState>,
+    ApiPath(token): ApiPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let fallback = choose(None, &headers);
+    let Ok(token) = ReceiptToken::parse(&token) else {
+        return not_found(fallback);
+    };
+    let payment = match state.store.payment_by_receipt_token(&token).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return not_found(fallback),
+        Err(e) => return server_error(fallback, &e),
+    };
+    let span = tracing::info_span!("status_page", payment_id = %payment.id,
+        charger_id = %payment.charger_id, session_id = tracing::field::Empty);
+    if let Some(s) = payment.session_id {
+        span.record("session_id", tracing::field::display(s));
+    }
+    match driver_state(&state, &payment).instrument(span).await {
+        Ok(current) => respond(StatusCode::OK, render(&payment, &token, current), HTML),
+        Err(e) => server_error(fallback, &e),
+    }
+}
+
+/// The state as the status JSON names it, from what is stored: the
+/// payment's own state, and for an open hold whether its session runs.
+async fn driver_state(
+    state: &ApiState,
+    payment: &Payment,
+) -> Result<&'static str, joule_domain::error::StoreError> {
+    Ok(match payment.state {
+        PaymentState::Created => "awaiting_card",
+        PaymentState::Captured => "captured",
+        PaymentState::Voided => "voided",
+        PaymentState::Failed => "failed",
+        PaymentState::Authorized => match payment.session_id {
+            None => "starting",
+            Some(id) => match state.store.get_session(id).await? {
+                Some(s) if s.state == SessionState::Ended => "finished",
+                Some(_) => "charging",
+                None => "starting",
+            },
+        },
+    })
+}
+
+fn is_final(state: &str) -> bool {
+    matches!(state, "captured" | "voided" | "failed")
+}
+
+fn render(payment: &Payment, token: &ReceiptToken, current: &'static str) -> String {
+    let language = Language::from_tag(&payment.language);
+    let l = labels(language);
+    let texts = Texts::new(language);
+    let receipt_url = format!("/receipts/{}", token.as_str());
+    let captured = payment.state == PaymentState::Captured;
+    let head = html! {
+        @if !is_final(current) {
+            noscript { meta http-equiv="refresh" content=(NO_SCRIPT_REFRESH_S); }
+        }
+        script src="/static/status.js" defer {}
+    };
+    let body = html! {
+        h1 { (l.status_title) }
+        p.where {
+            (l.charger) " " strong { (payment.charger_id) } " · "
+            (l.connector) " " strong { (payment.connector_id.get()) }
+        }
+        div #status data-token=(token.as_str()) data-state=(current)
+            data-final=(if is_final(current) { "true" } else { "false" }) {
+            dl.prices {
+                dt { (l.state) }
+                dd #state aria-live="polite" { (l.state_label(current)) }
+                dt { (l.energy_delivered) }
+                dd #energy { "–" }
+                dt #cost-label { @if captured { (l.cost_final) } @else { (l.cost_running) } }
+                dd #cost {
+                    @if captured { (texts.money(&payment.captured())) } @else { "–" }
+                }
+                dt { (l.hold) }
+                dd #hold { (texts.money(&payment.authorized())) }
+                dt { (l.card) }
+                dd #card {
+                    @if let Some(card) = &payment.card {
+                        (card.brand) " •••• " (card.last4)
+                    } @else { "–" }
+                }
+            }
+            p #message role="status" aria-live="polite" {}
+            p #receipt hidden[!captured] {
+                a #receipt-link href=(receipt_url) { (l.receipt_link) }
+                " · "
+                a #receipt-pdf href=(format!("{receipt_url}.pdf")) { (l.receipt_pdf) }
+            }
+            @if !is_final(current) {
+                p.note #updates { (l.updates_automatically) }
+            }
+        }
+        script #status-labels type="application/json" {
+            (maud::PreEscaped(serde_json::to_string(l).unwrap_or_else(|_| "{}".to_owned()).replace('<', "\\u003c")))
+        }
+    };
+    page(language, l.status_title, head, body).into_string()
+}
+
+fn not_found(language: Language) -> Response {
+    message_page(
+        StatusCode::NOT_FOUND,
+        language,
+        |l| l.payment_missing_title,
+        |l| l.payment_missing_text,
+    )
+}
