@@ -13,7 +13,10 @@ use joule_domain::payment::{Payment, PaymentState, ReceiptToken};
 use joule_domain::receipt::{
     PaymentMethod, Receipt, ReceiptContext, ReceiptError, ReceiptNumber, SiteInfo,
 };
-use joule_domain::session_cost::{price_session_cost, status_range, SessionCostError};
+use joule_domain::session::{Session, StoredMeterValue};
+use joule_domain::session_cost::{
+    price_session_cost, status_range, SessionCostError, SessionPrice,
+};
 use joule_domain::site::Site;
 use joule_receipts::ReceiptRenderError;
 use tracing::Instrument;
@@ -24,7 +27,7 @@ use crate::ApiState;
 
 /// Why a receipt that should exist could not be built.
 #[derive(Debug, thiserror::Error)]
-enum BuildError {
+pub(super) enum BuildError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the session cannot be priced: {0}")]
@@ -81,18 +84,22 @@ pub async fn receipt(
     }
 }
 
-/// The receipt of a captured payment; `None` (logged) when its session or
-/// tariff version is missing, since a receipt must not be guessed.
-async fn build(state: &ApiState, payment: &Payment) -> Result<Option<Receipt>, BuildError> {
+/// A session priced as `GET /api/v1/sessions/{id}` prices it: its frozen
+/// tariff version, its connector's status history (idle time), its site's
+/// time zone; with the site. `None` (logged) when the session has no
+/// tariff or its version is gone: a price must not be guessed.
+pub(super) struct Priced {
+    pub price: SessionPrice,
+    pub meter_values: Vec<StoredMeterValue>,
+    pub time_zone: chrono_tz::Tz,
+    pub site: Option<Site>,
+}
+
+pub(super) async fn price_session(
+    state: &ApiState,
+    session: &Session,
+) -> Result<Option<Priced>, BuildError> {
     let store = state.store.as_ref();
-    let Some(session_id) = payment.session_id else {
-        tracing::warn!("a captured payment without a session has no receipt");
-        return Ok(None);
-    };
-    let Some(session) = store.get_session(session_id).await? else {
-        tracing::warn!("the payment's session is missing");
-        return Ok(None);
-    };
     let Some(frozen) = &session.tariff else {
         tracing::warn!("the payment's session has no tariff");
         return Ok(None);
@@ -105,9 +112,9 @@ async fn build(state: &ApiState, payment: &Payment) -> Result<Option<Receipt>, B
             "the session's tariff version is missing");
         return Ok(None);
     };
-    let meter_values = store.session_meter_values(session_id).await?;
+    let meter_values = store.session_meter_values(session.id).await?;
     let now = state.clock.now();
-    let (from, to) = status_range(&session, &tariff, now);
+    let (from, to) = status_range(session, &tariff, now);
     let statuses = store
         .connector_status_range(&session.charger_id, session.connector_id, from, to)
         .await?;
@@ -115,24 +122,47 @@ async fn build(state: &ApiState, payment: &Payment) -> Result<Option<Receipt>, B
     let time_zone = candidates
         .as_ref()
         .map_or(chrono_tz::UTC, |c| c.time_zone());
-    let site = candidates.and_then(|c| c.site).map(site_info);
-    let price = price_session_cost(&session, &meter_values, &statuses, &tariff, time_zone, now)?;
+    let site = candidates.and_then(|c| c.site);
+    let price = price_session_cost(session, &meter_values, &statuses, &tariff, time_zone, now)?;
+    Ok(Some(Priced {
+        price,
+        meter_values,
+        time_zone,
+        site,
+    }))
+}
+
+/// The receipt of a captured payment; `None` (logged) when its session or
+/// tariff version is missing, since a receipt must not be guessed.
+async fn build(state: &ApiState, payment: &Payment) -> Result<Option<Receipt>, BuildError> {
+    let Some(session_id) = payment.session_id else {
+        tracing::warn!("a captured payment without a session has no receipt");
+        return Ok(None);
+    };
+    let Some(session) = state.store.get_session(session_id).await? else {
+        tracing::warn!("the payment's session is missing");
+        return Ok(None);
+    };
+    let Some(priced) = price_session(state, &session).await? else {
+        return Ok(None);
+    };
+    let site = priced.site.map(site_info);
     let method = match &payment.card {
         Some(card) => PaymentMethod::Card(card.clone()),
         None => PaymentMethod::Account,
     };
     let receipt = Receipt::new(
         &session,
-        &price.breakdown,
+        &priced.price.breakdown,
         ReceiptContext {
             number: ReceiptNumber::for_session(&session.id),
             operator: &state.pages.operator,
             site: site.as_ref(),
             evse_id: None,
-            time_zone,
+            time_zone: priced.time_zone,
             payment: method,
             language: Language::from_tag(&payment.language),
-            meter_values: &meter_values,
+            meter_values: &priced.meter_values,
             // The capture is the last change of a captured payment.
             issued_at: payment.updated_at,
         },

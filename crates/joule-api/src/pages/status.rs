@@ -7,14 +7,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use joule_domain::language::Language;
+use joule_domain::money::{Decimal, Money};
 use joule_domain::payment::{Payment, PaymentState, ReceiptToken};
-use joule_domain::session::SessionState;
+use joule_domain::session::{Session, SessionState};
 use joule_domain::texts::Texts;
 use maud::html;
 use tracing::Instrument;
 
 use super::labels::labels;
 use super::layout::{choose, message_page, page, respond, server_error, HTML};
+use super::receipt::{price_session, BuildError};
 use crate::extract::ApiPath;
 use crate::ApiState;
 
@@ -41,39 +43,69 @@ pub async fn status_page(
     if let Some(s) = payment.session_id {
         span.record("session_id", tracing::field::display(s));
     }
-    match driver_state(&state, &payment).instrument(span).await {
-        Ok(current) => respond(StatusCode::OK, render(&payment, &token, current), HTML),
+    match current(&state, &payment).instrument(span).await {
+        Ok(now) => respond(StatusCode::OK, render(&payment, &token, &now), HTML),
         Err(e) => server_error(fallback, &e),
     }
 }
 
+/// What the page shows now, without script: the state, and once a session
+/// runs its energy and running (then final) cost.
+struct Now {
+    state: &'static str,
+    energy_kwh: Option<Decimal>,
+    cost: Option<Money>,
+}
+
+async fn current(state: &ApiState, payment: &Payment) -> Result<Now, BuildError> {
+    let session = match payment.session_id {
+        Some(id) => state.store.get_session(id).await?,
+        None => None,
+    };
+    let current = driver_state(payment, session.as_ref());
+    let Some(session) = session else {
+        return Ok(Now {
+            state: current,
+            energy_kwh: None,
+            cost: None,
+        });
+    };
+    let energy_kwh = session
+        .meter_stop_wh
+        .or(session.last_meter_wh)
+        .map(|wh| Decimal::new(wh - session.meter_start_wh, 3).normalize());
+    let cost = price_session(state, &session)
+        .await?
+        .map(|p| p.price.breakdown.total_cost.incl_vat);
+    Ok(Now {
+        state: current,
+        energy_kwh,
+        cost,
+    })
+}
+
 /// The state as the status JSON names it, from what is stored: the
 /// payment's own state, and for an open hold whether its session runs.
-async fn driver_state(
-    state: &ApiState,
-    payment: &Payment,
-) -> Result<&'static str, joule_domain::error::StoreError> {
-    Ok(match payment.state {
+fn driver_state(payment: &Payment, session: Option<&Session>) -> &'static str {
+    match payment.state {
         PaymentState::Created => "awaiting_card",
         PaymentState::Captured => "captured",
         PaymentState::Voided => "voided",
         PaymentState::Failed => "failed",
-        PaymentState::Authorized => match payment.session_id {
+        PaymentState::Authorized => match session {
             None => "starting",
-            Some(id) => match state.store.get_session(id).await? {
-                Some(s) if s.state == SessionState::Ended => "finished",
-                Some(_) => "charging",
-                None => "starting",
-            },
+            Some(s) if s.state == SessionState::Ended => "finished",
+            Some(_) => "charging",
         },
-    })
+    }
 }
 
 fn is_final(state: &str) -> bool {
     matches!(state, "captured" | "voided" | "failed")
 }
 
-fn render(payment: &Payment, token: &ReceiptToken, current: &'static str) -> String {
+fn render(payment: &Payment, token: &ReceiptToken, now: &Now) -> String {
+    let current = now.state;
     let language = Language::from_tag(&payment.language);
     let l = labels(language);
     let texts = Texts::new(language);
@@ -97,10 +129,17 @@ fn render(payment: &Payment, token: &ReceiptToken, current: &'static str) -> Str
                 dt { (l.state) }
                 dd #state aria-live="polite" { (l.state_label(current)) }
                 dt { (l.energy_delivered) }
-                dd #energy { "–" }
+                dd #energy {
+                    @match now.energy_kwh {
+                        Some(kwh) => { (texts.number(kwh)) " kWh" }
+                        None => { "–" }
+                    }
+                }
                 dt #cost-label { @if captured { (l.cost_final) } @else { (l.cost_running) } }
                 dd #cost {
-                    @if captured { (texts.money(&payment.captured())) } @else { "–" }
+                    @if captured { (texts.money(&payment.captured())) }
+                    @else if let Some(cost) = &now.cost { (texts.money(cost)) }
+                    @else { "–" }
                 }
                 dt { (l.hold) }
                 dd #hold { (texts.money(&payment.authorized())) }

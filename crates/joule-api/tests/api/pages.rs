@@ -328,11 +328,17 @@ async fn status_page_renders_the_stored_state_and_refreshes_without_script() {
     assert!(charging.contains("50,00 EUR"));
     assert!(charging.contains(r#"<noscript><meta http-equiv="refresh" content="5">"#));
     assert!(charging.contains(r#"src="/static/status.js""#));
+    // Without script the running cost is rendered: the session fee so far.
+    assert!(
+        charging.contains(r#"<dd id="cost">0,61 EUR</dd>"#),
+        "{charging}"
+    );
 
     stop_and_capture(&app, payment).await;
     let (_, _, paid) = html(&app, &path, None).await;
     assert!(paid.contains(r#"data-state="captured""#), "{paid}");
     assert!(paid.contains("4,24 EUR"));
+    assert!(paid.contains(r#"<dd id="energy">10 kWh</dd>"#), "{paid}");
     assert!(!paid.contains("http-equiv=\"refresh\""));
     assert!(paid.contains(&format!(r#"href="/receipts/{}""#, token.as_str())));
 
