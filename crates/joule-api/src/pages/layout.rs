@@ -76,11 +76,58 @@ pub fn page(language: Language, title: &str, head: Markup, body: Markup) -> Mark
 }
 
 /// A page answer with the headers every driver page sends: a payment token
-/// in the URL is a secret, so nothing is cached or sent on as a referrer.
+/// in the URL is a secret, so nothing is cached or sent on as a referrer;
+/// and the page runs only Joule's own scripts and cannot be framed.
 pub fn respond(status: StatusCode, body: String, content_type: &'static str) -> Response {
+    respond_with_csp(status, body, content_type, &content_security_policy(None))
+}
+
+/// [`respond`] with a page's own Content-Security-Policy.
+pub fn respond_with_csp(
+    status: StatusCode,
+    body: String,
+    content_type: &'static str,
+    csp: &str,
+) -> Response {
     let mut response = (status, body).into_response();
-    secret_headers(response.headers_mut(), content_type);
+    let headers = response.headers_mut();
+    secret_headers(headers, content_type);
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     response
+}
+
+/// Joule's own scripts only, plus, for the pay page, Stripe.js's origin
+/// (script, its card frames, its API calls; Stripe's own frames and API
+/// hosts when it is Stripe's). Inline styles stay allowed: the receipt
+/// page carries its stylesheet inline and Stripe Elements sets styles.
+pub fn content_security_policy(stripe_js_url: Option<&str>) -> String {
+    let stripe = stripe_js_url.and_then(origin);
+    let (script, frame, connect) = match stripe.as_deref() {
+        Some(o) if o == "https://js.stripe.com" => (
+            format!(" {o}"),
+            format!("{o} https://hooks.stripe.com"),
+            format!(" {o} https://api.stripe.com"),
+        ),
+        Some(o) => (format!(" {o}"), o.to_owned(), format!(" {o}")),
+        None => (String::new(), "'none'".to_owned(), String::new()),
+    };
+    format!(
+        "default-src 'self'; script-src 'self'{script}; frame-src {frame}; \
+         connect-src 'self'{connect}; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// `scheme://host[:port]` of an http(s) URL.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
 /// Sets content type, `Cache-Control: private, no-store`,
@@ -145,6 +192,25 @@ mod tests {
             HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")),
         );
         h
+    }
+
+    #[test]
+    fn the_pay_page_may_load_stripe_js_from_its_origin_only() {
+        let real = content_security_policy(Some("https://js.stripe.com/v3/"));
+        assert!(
+            real.contains("script-src 'self' https://js.stripe.com;"),
+            "{real}"
+        );
+        assert!(real.contains("frame-src https://js.stripe.com https://hooks.stripe.com;"));
+        assert!(real.contains("connect-src 'self' https://js.stripe.com https://api.stripe.com;"));
+        let local = content_security_policy(Some("http://127.0.0.1:8420/js.stripe.com/v3/"));
+        assert!(
+            local.contains("script-src 'self' http://127.0.0.1:8420;"),
+            "{local}"
+        );
+        let none = content_security_policy(None);
+        assert!(none.contains("script-src 'self';") && none.contains("frame-src 'none';"));
+        assert!(none.contains("frame-ancestors 'none'"));
     }
 
     #[test]

@@ -13,7 +13,9 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use super::labels::{labels, Labels};
-use super::layout::{choose, message_page, page, respond, server_error, HTML};
+use super::layout::{
+    choose, content_security_policy, message_page, page, respond_with_csp, server_error, HTML,
+};
 use crate::dto::tariff::{PriceQuote, UnitPrice};
 use crate::extract::{path_charger_id, ApiPath};
 use crate::problem::ApiError;
@@ -44,10 +46,11 @@ pub async fn pay_page(
     .instrument(span)
     .await;
     match quoted {
-        Ok(q) => respond(
+        Ok(q) => respond_with_csp(
             StatusCode::OK,
             render(&q, language, &state.pages.stripe_js_url).into_string(),
             HTML,
+            &content_security_policy(Some(&state.pages.stripe_js_url)),
         ),
         Err(ApiError::ChargerNotFound(_)) => not_found(language),
         Err(ApiError::NoTariff(_)) => message_page(
