@@ -309,10 +309,7 @@ pub fn labels(language: Language) -> &'static Labels {
 impl Labels {
     /// The label of a payment state of the status JSON (`awaiting_card`,
     /// `charging`, …); the state itself for one this page does not know.
-    pub fn state_label<'a>(&self, state: &'a str) -> &'a str
-    where
-        'static: 'a,
-    {
+    pub fn state_label<'a>(&'a self, state: &'a str) -> &'a str {
         match state {
             "awaiting_card" => self.state_awaiting_card,
             "authorized" => self.state_authorized,

@@ -166,8 +166,9 @@ struct PayData<'a> {
     connector_id: u32,
     language: &'static str,
     stripe_js_url: &'a str,
+    /// Every label, so that the script writes the hold sentence and its
+    /// errors in the page's language.
     labels: &'static Labels,
-    /// The hold sentence's template for an amount the server did not know.
     currency: &'a str,
 }
 

@@ -74,9 +74,15 @@ async fn current(state: &ApiState, payment: &Payment) -> Result<Now, BuildError>
         .meter_stop_wh
         .or(session.last_meter_wh)
         .map(|wh| Decimal::new(wh - session.meter_start_wh, 3).normalize());
-    let cost = price_session(state, &session)
-        .await?
-        .map(|p| p.price.breakdown.total_cost.incl_vat);
+    // A session that cannot be priced still has a status page.
+    let cost = match price_session(state, &session).await {
+        Ok(priced) => priced.map(|p| p.price.breakdown.total_cost.incl_vat),
+        Err(BuildError::Price(e)) => {
+            tracing::warn!(error = %e, "the session cannot be priced");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     Ok(Now {
         state: current,
         energy_kwh,
