@@ -19,7 +19,8 @@ ALLOWED = {
     "joule-sim": {"joule-ocpp"},
     "joule-ocpp": set(),
     "joule-store": {"joule-domain"},
-    "joule-api": {"joule-domain"},
+    # serves the driver pages: receipts and QR codes are rendered by joule-receipts
+    "joule-api": {"joule-domain", "joule-receipts"},
     "joule-payments": {"joule-domain"},
     # renders receipts and QR codes and sends receipt email: a library the
     # payment service and the API call, itself depending on the domain only

@@ -2,10 +2,13 @@
 //!
 //! The REST API adapter: axum routes under `/api/v1`, API-key auth, RFC 9457
 //! problem JSON errors, and the OpenAPI 3.1 document generated from the
-//! handlers (`openapi()`, committed as `openapi.json`).
+//! handlers (`openapi()`, committed as `openapi.json`); and the public,
+//! server-rendered driver pages (pay page, QR codes, payment status,
+//! receipts; see [`pages`]).
 //!
-//! **May depend on:** `joule-domain`, axum/tower, utoipa, serde, and small
-//! crypto helpers (sha2 for API keys). Never on `joule-store` or
+//! **May depend on:** `joule-domain`, `joule-receipts` (receipt and QR
+//! rendering), axum/tower, utoipa, serde, maud, and small crypto helpers
+//! (sha2 for API keys). Never on `joule-store` or
 //! `joule-csms`: storage is reached through the domain's store ports and
 //! chargers through its `CommandRouter` port. No SQL here.
 //!
@@ -22,6 +25,7 @@ pub mod extract;
 pub mod id_tokens;
 pub mod messages;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 pub mod sessions;
 pub mod sites;
@@ -61,6 +65,8 @@ pub struct ApiState {
     pub commands: Arc<dyn CommandRouter>,
     pub clock: Arc<dyn Clock>,
     pub password_hasher: Arc<dyn PasswordHasher>,
+    /// Settings of the public driver pages (pay page, QR codes, receipts).
+    pub pages: Arc<pages::PagesConfig>,
 }
 
 /// The whole API, ready to serve.
@@ -170,6 +176,7 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/public/chargers/{id}/connectors/{connector_id}/price",
             get(tariffs::public_price),
         )
+        .merge(pages::routes())
         .merge(protected)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use joule_domain::error::StoreError;
-use joule_domain::ids::ConnectorId;
+use joule_domain::ids::{ChargerId, ConnectorId};
 use joule_domain::tariffs::tariff_in_force;
 
 use crate::dto::tariff::{
@@ -275,8 +275,14 @@ pub async fn public_price(
     ApiQuery(query): ApiQuery<PriceQuery>,
 ) -> ApiResult<Json<PriceQuote>> {
     let id = path_charger_id(&id)?;
-    let connector = connector
-        .parse::<u32>()
+    let connector = path_connector_id(&connector)?;
+    let lang = query.parse()?;
+    Ok(Json(quote(&state, &id, connector, lang).await?))
+}
+
+/// A connector id from a path segment: 1 up to [`ConnectorId::MAX`].
+pub(crate) fn path_connector_id(raw: &str) -> Result<ConnectorId, ApiError> {
+    raw.parse::<u32>()
         .ok()
         .filter(|n| *n >= 1)
         .and_then(|n| ConnectorId::new(n).ok())
@@ -285,30 +291,34 @@ pub async fn public_price(
                 "connector_id",
                 format!("must be an integer between 1 and {}", ConnectorId::MAX),
             )
-        })?;
-    let lang = query.parse()?;
-    let in_force = tariff_in_force(
-        state.store.as_ref(),
-        &id,
-        connector,
-        None,
-        state.clock.now(),
-    )
-    .await?
-    // A private charger is not public: answered as if it did not exist.
-    .filter(|f| f.access.is_publicly_visible())
-    .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?;
+        })
+}
+
+/// The price a driver sees before charging at a public connector (the
+/// JSON quote and the pay page show the same one). `ChargerNotFound` also
+/// for a private charger, so that its existence is not revealed.
+pub(crate) async fn quote(
+    state: &ApiState,
+    id: &ChargerId,
+    connector: ConnectorId,
+    lang: Option<String>,
+) -> ApiResult<PriceQuote> {
+    let in_force = tariff_in_force(state.store.as_ref(), id, connector, None, state.clock.now())
+        .await?
+        // A private charger is not public: answered as if it did not exist.
+        .filter(|f| f.access.is_publicly_visible())
+        .ok_or_else(|| ApiError::ChargerNotFound(id.to_string()))?;
     let tariff = in_force
         .tariff
         .as_ref()
         .ok_or_else(|| ApiError::NoTariff(id.to_string()))?;
     let lang = lang.or_else(|| in_force.language.clone());
-    Ok(Json(PriceQuote::new(
+    Ok(PriceQuote::new(
         id.to_string(),
         connector.get(),
         tariff,
         lang.as_deref(),
         in_force.time_zone,
         in_force.access,
-    )))
+    ))
 }

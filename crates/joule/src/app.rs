@@ -126,16 +126,26 @@ impl Application {
             .with_context(|| format!("binding the OCPP endpoint on {}", settings.ocpp.listen))?;
         tasks.push(tokio::spawn(ocpp_server));
 
+        let listener = tokio::net::TcpListener::bind(settings.api.listen)
+            .await
+            .with_context(|| format!("binding the REST API on {}", settings.api.listen))?;
+        let api_addr = listener.local_addr()?;
+        let public_base_url = settings
+            .api
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{api_addr}"));
         let api_state = joule_api::ApiState {
             store: store.clone(),
             commands: csms.clone(),
             clock: clock.clone(),
             password_hasher: passwords,
+            pages: Arc::new(joule_api::pages::PagesConfig::new(
+                &public_base_url,
+                &settings.api.stripe_js_url,
+                settings.operator.info(),
+            )),
         };
-        let listener = tokio::net::TcpListener::bind(settings.api.listen)
-            .await
-            .with_context(|| format!("binding the REST API on {}", settings.api.listen))?;
-        let api_addr = listener.local_addr()?;
         let api_shutdown = shutdown.clone();
         let router = joule_api::router(api_state);
         tasks.push(tokio::spawn(async move {

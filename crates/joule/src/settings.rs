@@ -19,6 +19,7 @@ pub struct Settings {
     pub api: ApiSettings,
     pub message_log: MessageLogSettings,
     pub log: LogSettings,
+    pub operator: OperatorSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -123,6 +124,13 @@ pub struct ApiSettings {
     /// `JOULE_ADMIN_KEY` as well; never logged.
     #[serde(skip_serializing)]
     pub admin_key: Option<String>,
+    /// Where drivers reach the pages from outside (scheme, host, optional
+    /// path prefix): the pay page QR codes hold `{public_base_url}/pay/…`.
+    /// Default: `http://` and the address the API listens on.
+    pub public_base_url: Option<String>,
+    /// Where the pay page loads Stripe.js from (tests point it at
+    /// localstripe's fake).
+    pub stripe_js_url: String,
 }
 
 impl Default for ApiSettings {
@@ -130,6 +138,47 @@ impl Default for ApiSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_key: None,
+            public_base_url: None,
+            stripe_js_url: joule_api::pages::DEFAULT_STRIPE_JS_URL.to_owned(),
+        }
+    }
+}
+
+/// Who sells the energy, printed on every receipt (weights-and-measures
+/// rules ask for the business name and a contact; EU invoices a VAT id).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperatorSettings {
+    pub name: String,
+    /// Postal address, one line per entry.
+    pub address: Vec<String>,
+    pub vat_id: Option<String>,
+    /// E-mail, phone or web address for questions and complaints.
+    pub contact: Option<String>,
+    /// A jurisdiction's complaint notice, printed as given.
+    pub complaint_notice: Option<String>,
+}
+
+impl Default for OperatorSettings {
+    fn default() -> Self {
+        Self {
+            name: "Joule".to_owned(),
+            address: Vec::new(),
+            vat_id: None,
+            contact: None,
+            complaint_notice: None,
+        }
+    }
+}
+
+impl OperatorSettings {
+    pub fn info(&self) -> joule_domain::receipt::OperatorInfo {
+        joule_domain::receipt::OperatorInfo {
+            name: self.name.clone(),
+            address: self.address.clone(),
+            vat_id: self.vat_id.clone(),
+            contact: self.contact.clone(),
+            complaint_notice: self.complaint_notice.clone(),
         }
     }
 }

@@ -11,9 +11,11 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
+use joule_api::pages::PagesConfig;
 use joule_api::{generate_api_key, router, ApiState, PasswordHasher};
 use joule_domain::clock::ManualClock;
 use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};
+use joule_domain::receipt::OperatorInfo;
 use joule_domain::store::Store;
 use joule_domain::ChargerId;
 use serde_json::{json, Value};
@@ -50,6 +52,9 @@ pub struct Responder {
 }
 
 pub const ONLINE: &str = "CP-ONLINE";
+
+/// The public base URL the test app's pages and QR codes use.
+pub const PUBLIC_BASE_URL: &str = "https://pay.joule.test/";
 
 #[async_trait]
 impl CommandRouter for Responder {
@@ -120,6 +125,17 @@ impl TestApp {
             }),
             clock: clock.clone(),
             password_hasher: Arc::new(Argon2Hasher),
+            pages: Arc::new(PagesConfig::new(
+                PUBLIC_BASE_URL,
+                "http://stripe.test/v3/",
+                OperatorInfo {
+                    name: "Joule Test Charging".to_owned(),
+                    address: vec!["1 Test Street".to_owned()],
+                    vat_id: Some("ES-B12345678".to_owned()),
+                    contact: Some("help@joule.test".to_owned()),
+                    complaint_notice: None,
+                },
+            )),
         };
         Self {
             router: router(state),

@@ -1,0 +1,62 @@
+//! Public driver pages, server-rendered HTML (maud): the pay page of a
+//! connector and its QR code, the live status page of one payment, and the
+//! receipt of a paid session. NEVI (STANDARDS.md §2.1–2.2) asks for card
+//! payment without an app or account and for the price before charging;
+//! ChargeX asks us to be open about card holds.
+//!
+//! Pages are small and work on a phone without zoom; their JavaScript is
+//! served by Joule (no build step, no CDN), and only Stripe.js comes from
+//! elsewhere (a configurable URL). The payment token in `/pay/payments/…`
+//! and `/receipts/…` is a secret, so every page here is `no-store` and sends
+//! no referrer.
+
+mod assets;
+mod labels;
+mod layout;
+mod pay;
+mod receipt;
+mod status;
+
+use axum::routing::get;
+use axum::Router;
+use joule_domain::receipt::OperatorInfo;
+
+pub use labels::{labels, Labels};
+
+use crate::ApiState;
+
+/// Default Stripe.js: Stripe's own. Tests point it at localstripe's fake.
+pub const DEFAULT_STRIPE_JS_URL: &str = "https://js.stripe.com/v3/";
+
+/// What the pages need besides the ports: where they are reachable from
+/// outside (QR codes must hold an absolute URL), where Stripe.js comes from,
+/// and who the operator is (printed on receipts).
+#[derive(Debug, Clone)]
+pub struct PagesConfig {
+    /// Scheme, host and optional path prefix, without a trailing slash.
+    pub public_base_url: String,
+    pub stripe_js_url: String,
+    pub operator: OperatorInfo,
+}
+
+impl PagesConfig {
+    /// `public_base_url` with any trailing `/` removed.
+    pub fn new(public_base_url: &str, stripe_js_url: &str, operator: OperatorInfo) -> Self {
+        Self {
+            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+            stripe_js_url: stripe_js_url.to_owned(),
+            operator,
+        }
+    }
+}
+
+/// The page routes, merged into the API router (public, no API key).
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/pay/{charger_id}/{connector_id}", get(pay::pay_page))
+        .route("/pay/{charger_id}/{connector_id}/qr.png", get(pay::qr_png))
+        .route("/pay/{charger_id}/{connector_id}/qr.svg", get(pay::qr_svg))
+        .route("/pay/payments/{token}", get(status::status_page))
+        .route("/receipts/{token}", get(receipt::receipt))
+        .route("/static/{file}", get(assets::asset))
+}

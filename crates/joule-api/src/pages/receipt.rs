@@ -1,0 +1,198 @@
+//! `GET /receipts/{token}` and `/receipts/{token}.pdf`: the receipt of a
+//! captured web payment, built from what is stored (the session, its frozen
+//! tariff version priced with its status history, the card summary, the
+//! operator) and rendered by `joule-receipts`. Before capture there is no
+//! receipt: the page answers 404.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use joule_domain::error::StoreError;
+use joule_domain::language::Language;
+use joule_domain::payment::{Payment, PaymentState, ReceiptToken};
+use joule_domain::receipt::{
+    PaymentMethod, Receipt, ReceiptContext, ReceiptError, ReceiptNumber, SiteInfo,
+};
+use joule_domain::session::{Session, StoredMeterValue};
+use joule_domain::session_cost::{
+    price_session_cost, status_range, SessionCostError, SessionPrice,
+};
+use joule_domain::site::Site;
+use joule_receipts::ReceiptRenderError;
+use tracing::Instrument;
+
+use super::layout::{choose, message_page, respond, secret_headers, server_error, HTML};
+use crate::extract::ApiPath;
+use crate::ApiState;
+
+/// Why a receipt that should exist could not be built.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the session cannot be priced: {0}")]
+    Price(#[from] SessionCostError),
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
+    #[error(transparent)]
+    Render(#[from] ReceiptRenderError),
+}
+
+/// The receipt page, or its PDF when the path ends in `.pdf`.
+pub async fn receipt(
+    State(state): State<ApiState>,
+    ApiPath(raw): ApiPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let fallback = choose(None, &headers);
+    let (raw, pdf) = match raw.strip_suffix(".pdf") {
+        Some(token) => (token, true),
+        None => (raw.as_str(), false),
+    };
+    let Ok(token) = ReceiptToken::parse(raw) else {
+        return missing(fallback);
+    };
+    let payment = match state.store.payment_by_receipt_token(&token).await {
+        Ok(Some(p)) if p.state == PaymentState::Captured => p,
+        Ok(_) => return missing(fallback),
+        Err(e) => return server_error(fallback, &e),
+    };
+    let span = tracing::info_span!("receipt_page", payment_id = %payment.id,
+        charger_id = %payment.charger_id, session_id = tracing::field::Empty);
+    if let Some(s) = payment.session_id {
+        span.record("session_id", tracing::field::display(s));
+    }
+    let language = Language::from_tag(&payment.language);
+    match build(&state, &payment).instrument(span).await {
+        Ok(Some(receipt)) if pdf => match joule_receipts::render_pdf(&receipt) {
+            Ok(bytes) => {
+                let mut response = bytes.into_response();
+                secret_headers(response.headers_mut(), "application/pdf");
+                let disposition = format!("inline; filename=\"{}.pdf\"", receipt.number.as_str());
+                if let Ok(v) = HeaderValue::from_str(&disposition) {
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_DISPOSITION, v);
+                }
+                response
+            }
+            Err(e) => server_error(language, &BuildError::from(e)),
+        },
+        Ok(Some(receipt)) => respond(StatusCode::OK, joule_receipts::render_html(&receipt), HTML),
+        Ok(None) => missing(language),
+        Err(e) => server_error(language, &e),
+    }
+}
+
+/// A session priced as `GET /api/v1/sessions/{id}` prices it: its frozen
+/// tariff version, its connector's status history (idle time), its site's
+/// time zone; with the site. `None` (logged) when the session has no
+/// tariff or its version is gone: a price must not be guessed.
+pub(super) struct Priced {
+    pub price: SessionPrice,
+    pub meter_values: Vec<StoredMeterValue>,
+    pub time_zone: chrono_tz::Tz,
+    pub site: Option<Site>,
+}
+
+pub(super) async fn price_session(
+    state: &ApiState,
+    session: &Session,
+) -> Result<Option<Priced>, BuildError> {
+    let store = state.store.as_ref();
+    let Some(frozen) = &session.tariff else {
+        tracing::warn!("the payment's session has no tariff");
+        return Ok(None);
+    };
+    let Some(tariff) = store
+        .get_tariff_version(&frozen.tariff_id, frozen.version)
+        .await?
+    else {
+        tracing::warn!(tariff_id = %frozen.tariff_id, version = frozen.version,
+            "the session's tariff version is missing");
+        return Ok(None);
+    };
+    let meter_values = store.session_meter_values(session.id).await?;
+    let now = state.clock.now();
+    let (from, to) = status_range(session, &tariff, now);
+    let statuses = store
+        .connector_status_range(&session.charger_id, session.connector_id, from, to)
+        .await?;
+    let candidates = store.tariff_candidates(&session.charger_id, None).await?;
+    let time_zone = candidates
+        .as_ref()
+        .map_or(chrono_tz::UTC, |c| c.time_zone());
+    let site = candidates.and_then(|c| c.site);
+    let price = price_session_cost(session, &meter_values, &statuses, &tariff, time_zone, now)?;
+    Ok(Some(Priced {
+        price,
+        meter_values,
+        time_zone,
+        site,
+    }))
+}
+
+/// The receipt of a captured payment; `None` (logged) when its session or
+/// tariff version is missing, since a receipt must not be guessed.
+async fn build(state: &ApiState, payment: &Payment) -> Result<Option<Receipt>, BuildError> {
+    let Some(session_id) = payment.session_id else {
+        tracing::warn!("a captured payment without a session has no receipt");
+        return Ok(None);
+    };
+    let Some(session) = state.store.get_session(session_id).await? else {
+        tracing::warn!("the payment's session is missing");
+        return Ok(None);
+    };
+    let Some(priced) = price_session(state, &session).await? else {
+        return Ok(None);
+    };
+    let site = priced.site.map(site_info);
+    let method = match &payment.card {
+        Some(card) => PaymentMethod::Card(card.clone()),
+        None => PaymentMethod::Account,
+    };
+    let receipt = Receipt::new(
+        &session,
+        &priced.price.breakdown,
+        ReceiptContext {
+            number: ReceiptNumber::for_session(&session.id),
+            operator: &state.pages.operator,
+            site: site.as_ref(),
+            evse_id: None,
+            time_zone: priced.time_zone,
+            payment: method,
+            language: Language::from_tag(&payment.language),
+            meter_values: &priced.meter_values,
+            // The capture is the last change of a captured payment.
+            issued_at: payment.updated_at,
+        },
+    )?;
+    Ok(Some(receipt))
+}
+
+fn site_info(site: Site) -> SiteInfo {
+    let a = site.address;
+    let city_line = [a.postal_code, a.city]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let address = [a.street, Some(city_line), a.state, a.country]
+        .into_iter()
+        .flatten()
+        .filter(|line| !line.is_empty())
+        .collect();
+    SiteInfo {
+        name: Some(site.name),
+        address,
+    }
+}
+
+fn missing(language: Language) -> Response {
+    message_page(
+        StatusCode::NOT_FOUND,
+        language,
+        |l| l.receipt_missing_title,
+        |l| l.receipt_missing_text,
+    )
+}

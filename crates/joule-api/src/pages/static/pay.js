@@ -1,0 +1,142 @@
+// Joule pay page: creates the payment, takes the card through the gateway's
+// hosted fields (Stripe Elements) or the labelled demo buttons of the
+// simulated gateway, confirms the hold with Joule, then opens the status page.
+// Plain ES2017, no build step. The card number never reaches Joule.
+(function () {
+  'use strict';
+
+  var data = JSON.parse(document.getElementById('pay-data').textContent);
+  var L = data.labels;
+  var base = '/pay/' + encodeURIComponent(data.charger_id) + '/' + data.connector_id;
+  var startButton = document.getElementById('start');
+  var payButton = document.getElementById('pay-button');
+  var message = document.getElementById('message');
+  var payment = null;
+  var stripe = null;
+  var card = null;
+
+  function say(text, isError) {
+    message.textContent = text || '';
+    message.className = isError ? 'error' : '';
+  }
+
+  function busy(on) {
+    document.querySelectorAll('#pay button').forEach(function (b) { b.disabled = on; });
+    if (on) { say(L.working, false); }
+  }
+
+  function problemText(status, body) {
+    var code = body && body.code;
+    if (code === 'connector_busy') { return L.error_busy; }
+    if (code === 'payment_declined' || status === 402) { return L.error_declined; }
+    if (code === 'gateway_unavailable' || code === 'no_tariff' || code === 'charger_not_found') {
+      return L.error_unavailable;
+    }
+    return L.error_generic;
+  }
+
+  async function post(url, body) {
+    var response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body || {}),
+      credentials: 'same-origin'
+    });
+    var json = null;
+    try { json = await response.json(); } catch (e) { json = null; }
+    return { ok: response.ok, status: response.status, body: json };
+  }
+
+  function formatAmount(amount, currency) {
+    var text = String(amount);
+    if (data.language !== 'en') { text = text.replace('.', ','); }
+    return text + ' ' + currency;
+  }
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      if (window.Stripe) { resolve(); return; }
+      var s = document.createElement('script');
+      s.src = src;
+      s.onload = function () { resolve(); };
+      s.onerror = function () { reject(new Error('Stripe.js did not load')); };
+      document.head.appendChild(s);
+    });
+  }
+
+  async function confirm() {
+    var res = await post('/pay/payments/' + encodeURIComponent(payment.token) + '/confirm');
+    if (!res.ok) {
+      busy(false);
+      say(problemText(res.status, res.body), true);
+      return;
+    }
+    window.location.assign(payment.status_url || ('/pay/payments/' + encodeURIComponent(payment.token)));
+  }
+
+  async function mountStripe() {
+    await loadScript(data.stripe_js_url);
+    stripe = window.Stripe(payment.publishable_key);
+    card = stripe.elements().create('card');
+    card.mount('#card-element');
+    document.getElementById('card-area').hidden = false;
+    payButton.addEventListener('click', async function () {
+      busy(true);
+      var result = await stripe.confirmCardPayment(payment.client_secret, {
+        payment_method: { card: card }
+      });
+      if (result.error) {
+        busy(false);
+        say(result.error.message || L.error_declined, true);
+        return;
+      }
+      await confirm();
+    });
+  }
+
+  function showDemo() {
+    var demo = document.getElementById('demo');
+    demo.hidden = false;
+    demo.querySelectorAll('button[data-card]').forEach(function (button) {
+      button.addEventListener('click', async function () {
+        busy(true);
+        var res = await post('/pay/payments/' + encodeURIComponent(payment.token) + '/simulated-card',
+          { card: button.getAttribute('data-card') });
+        if (!res.ok) {
+          busy(false);
+          say(problemText(res.status, res.body), true);
+          return;
+        }
+        await confirm();
+      });
+    });
+  }
+
+  startButton.addEventListener('click', async function () {
+    busy(true);
+    try {
+      var res = await post(base + '/payments', { language: data.language });
+      if (!res.ok) {
+        busy(false);
+        say(problemText(res.status, res.body), true);
+        return;
+      }
+      payment = res.body;
+      if (payment.amount && payment.currency) {
+        document.getElementById('hold-text').textContent =
+          L.hold_text.replace('{}', formatAmount(payment.amount, payment.currency));
+      }
+      startButton.hidden = true;
+      if (payment.gateway === 'stripe') {
+        await mountStripe();
+      } else {
+        showDemo();
+      }
+      busy(false);
+      say('', false);
+    } catch (e) {
+      busy(false);
+      say(L.error_generic, true);
+    }
+  });
+}());
