@@ -96,6 +96,8 @@ impl Application {
         let generated_admin_key =
             ensure_admin_key(store.as_ref(), &settings, clock.as_ref()).await?;
 
+        let gateways = crate::payments::gateway_registry(&settings.payments)?;
+        let payment_settings = crate::payments::payment_settings(&settings.payments)?;
         let service = ChargingService::new(
             store.clone(),
             store.clone(),
@@ -108,6 +110,11 @@ impl Application {
                 boot_retry_interval_s: settings.ocpp.boot_retry_interval_s,
             },
         );
+        let service = if gateways.is_empty() {
+            service
+        } else {
+            service.with_web_payments(store.clone())
+        };
         let passwords = Arc::new(joule_csms::Argon2Passwords::default());
         let csms = joule_csms::Csms::new(
             csms_settings(&settings),
@@ -126,11 +133,30 @@ impl Application {
             .with_context(|| format!("binding the OCPP endpoint on {}", settings.ocpp.listen))?;
         tasks.push(tokio::spawn(ocpp_server));
 
+        let payments = (!gateways.is_empty()).then(|| {
+            crate::payments::payment_service(
+                store.clone(),
+                csms.clone(),
+                clock.clone(),
+                gateways,
+                payment_settings,
+            )
+        });
+        if let Some(service) = &payments {
+            tasks.extend(crate::workers::spawn_payment_workers(
+                store.clone(),
+                service.clone(),
+                Duration::from_secs(settings.payments.worker_interval_s.max(1)),
+                shutdown.clone(),
+            ));
+        }
+
         let api_state = joule_api::ApiState {
             store: store.clone(),
             commands: csms.clone(),
             clock: clock.clone(),
             password_hasher: passwords,
+            payments,
         };
         let listener = tokio::net::TcpListener::bind(settings.api.listen)
             .await

@@ -14,3 +14,5 @@ pub mod settings;
 pub mod tariff_cli;
 pub mod telemetry;
 pub mod tools;
+pub mod payments;
+pub mod workers;

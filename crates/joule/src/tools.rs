@@ -10,8 +10,13 @@ use crate::{demo, settings, telemetry};
 
 /// `joule serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = settings::load(args.config.config.as_deref(), args.overrides())
+    let mut settings = settings::load(args.config.config.as_deref(), args.overrides())
         .context("reading settings")?;
+    if args.demo && settings.payments.gateway == settings::GatewayKind::None {
+        // The demo takes payments with the SIMULATED gateway: no money moves.
+        settings.payments.gateway = settings::GatewayKind::Simulated;
+        settings.payments.public_base_url = format!("http://{}", loopback_api(&settings));
+    }
     telemetry::init(&settings.log.format, &settings.log.filter);
     tracing::info!(
         database = %app::redact(&settings.database.url),
@@ -39,6 +44,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     application.run_until_stopped().await
+}
+
+/// Where a browser on this machine reaches the API.
+fn loopback_api(settings: &settings::Settings) -> std::net::SocketAddr {
+    let addr = settings.api.listen;
+    if addr.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    }
 }
 
 fn print_banner(app: &Application, demo: Option<&demo::DemoFleet>) {

@@ -120,6 +120,7 @@ impl TestApp {
             }),
             clock: clock.clone(),
             password_hasher: Arc::new(Argon2Hasher),
+            payments: None,
         };
         Self {
             router: router(state),
