@@ -32,9 +32,7 @@ impl From<PaymentError> for ApiError {
             PaymentError::Declined { code, .. } => ApiError::PaymentDeclined { code },
             PaymentError::NotConfirmable(why) => ApiError::PaymentNotConfirmable(why.to_owned()),
             PaymentError::NotSimulated => ApiError::NotFound,
-            PaymentError::NoGatewayReference => {
-                ApiError::PaymentNotConfirmable(e.to_string())
-            }
+            PaymentError::NoGatewayReference => ApiError::PaymentNotConfirmable(e.to_string()),
             PaymentError::Step(step) => ApiError::StepRefused(step.to_string()),
             PaymentError::BadWebhook(g) => ApiError::BadSignature(g.to_string()),
             PaymentError::Cost(m) => ApiError::Internal(m),

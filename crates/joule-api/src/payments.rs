@@ -170,7 +170,13 @@ pub async fn refund(
     };
     state
         .store
-        .complete_idempotent(&scope, key, status.as_u16(), body.clone(), state.clock.now())
+        .complete_idempotent(
+            &scope,
+            key,
+            status.as_u16(),
+            body.clone(),
+            state.clock.now(),
+        )
         .await?;
     match outcome {
         Ok(_) => Ok((status, Json(body)).into_response()),

@@ -199,18 +199,54 @@ impl ErrorCode {
                 S::GATEWAY_TIMEOUT,
                 "Charger did not answer in time",
             ),
-            Self::PaymentsDisabled => ("payments_disabled", S::SERVICE_UNAVAILABLE, "Payments are not enabled"),
+            Self::PaymentsDisabled => (
+                "payments_disabled",
+                S::SERVICE_UNAVAILABLE,
+                "Payments are not enabled",
+            ),
             Self::ConnectorBusy => ("connector_busy", S::CONFLICT, "Connector is not available"),
             Self::PaymentNotFound => ("payment_not_found", S::NOT_FOUND, "Payment not found"),
             Self::PaymentDeclined => ("payment_declined", S::PAYMENT_REQUIRED, "Card declined"),
-            Self::PaymentNotConfirmable => ("payment_not_confirmable", S::CONFLICT, "Payment is not awaiting confirmation"),
-            Self::StepRefused => ("payment_step_refused", S::CONFLICT, "Not possible in the payment's state"),
-            Self::GatewayUnavailable => ("gateway_unavailable", S::SERVICE_UNAVAILABLE, "Payment gateway unavailable"),
-            Self::GatewayError => ("gateway_error", S::BAD_GATEWAY, "Payment gateway refused the request"),
-            Self::IdempotencyKeyMissing => ("idempotency_key_missing", S::BAD_REQUEST, "Idempotency-Key header required"),
-            Self::IdempotencyKeyReused => ("idempotency_key_reused", S::UNPROCESSABLE_ENTITY, "Idempotency-Key reused with another request"),
-            Self::RequestInProgress => ("request_in_progress", S::CONFLICT, "A request with this Idempotency-Key is in progress"),
-            Self::BadSignature => ("bad_signature", S::BAD_REQUEST, "Webhook signature rejected"),
+            Self::PaymentNotConfirmable => (
+                "payment_not_confirmable",
+                S::CONFLICT,
+                "Payment is not awaiting confirmation",
+            ),
+            Self::StepRefused => (
+                "payment_step_refused",
+                S::CONFLICT,
+                "Not possible in the payment's state",
+            ),
+            Self::GatewayUnavailable => (
+                "gateway_unavailable",
+                S::SERVICE_UNAVAILABLE,
+                "Payment gateway unavailable",
+            ),
+            Self::GatewayError => (
+                "gateway_error",
+                S::BAD_GATEWAY,
+                "Payment gateway refused the request",
+            ),
+            Self::IdempotencyKeyMissing => (
+                "idempotency_key_missing",
+                S::BAD_REQUEST,
+                "Idempotency-Key header required",
+            ),
+            Self::IdempotencyKeyReused => (
+                "idempotency_key_reused",
+                S::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key reused with another request",
+            ),
+            Self::RequestInProgress => (
+                "request_in_progress",
+                S::CONFLICT,
+                "A request with this Idempotency-Key is in progress",
+            ),
+            Self::BadSignature => (
+                "bad_signature",
+                S::BAD_REQUEST,
+                "Webhook signature rejected",
+            ),
         }
     }
 

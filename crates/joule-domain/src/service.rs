@@ -12,8 +12,8 @@ use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
 use crate::meter::{MeterReport, MeterSample};
-use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
 use crate::payment::Payment;
+use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
 use crate::store::{
     ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TokenStore, UserGroupStore,
 };
@@ -199,13 +199,7 @@ impl ChargingService {
             Vec::new()
         };
         Ok((
-            authorize(
-                token.as_ref(),
-                id,
-                &access,
-                &token_groups,
-                self.clock.now(),
-            ),
+            authorize(token.as_ref(), id, &access, &token_groups, self.clock.now()),
             None,
         ))
     }

@@ -84,7 +84,8 @@ impl PaymentRow {
             )?,
             receipt_token: ReceiptToken::parse(&self.receipt_token).map_err(corrupt)?,
             language: self.language,
-            id_tag: self.id_tag
+            id_tag: self
+                .id_tag
                 .as_deref()
                 .map(|t| IdTag::parse(t).map_err(corrupt))
                 .transpose()?,

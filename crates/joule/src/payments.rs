@@ -43,7 +43,10 @@ impl CrashAfter {
         let point = raw.strip_prefix("crash_after:").and_then(FaultPoint::parse);
         match point {
             Some(p) => {
-                tracing::warn!(point = p.as_str(), "JOULE_FAULT set: this process will crash on purpose (tests only)");
+                tracing::warn!(
+                    point = p.as_str(),
+                    "JOULE_FAULT set: this process will crash on purpose (tests only)"
+                );
                 Some(Self(p))
             }
             None => {

@@ -40,9 +40,7 @@ use crate::command::CommandRouter;
 use crate::gateway::{GatewayError, IntentRef, PaymentGateway};
 use crate::money::Money;
 use crate::payment::{Payment, PaymentDetail, PaymentStep, StepOutcome, StepRequest};
-use crate::store::{
-    ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore,
-};
+use crate::store::{ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore};
 
 /// How the payment service behaves; from `[payments]` in the settings.
 #[derive(Debug, Clone)]

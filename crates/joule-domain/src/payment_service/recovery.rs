@@ -73,10 +73,7 @@ impl PaymentService {
                 let gateway = self.gateway_of(payment)?.clone();
                 let intent = Self::intent_of(payment)?;
                 let amount = Money::from_minor(step.amount_minor, payment.currency);
-                match gateway
-                    .refund(&intent, amount, &step.idempotency_key)
-                    .await
-                {
+                match gateway.refund(&intent, amount, &step.idempotency_key).await {
                     Ok(r) => {
                         self.finish(step, StepOutcome::succeeded(Some(r.refund.to_string())))
                             .await?;
@@ -128,8 +125,11 @@ impl PaymentService {
                 }
             }
             IntentStatus::Canceled => {
-                self.finish(step, StepOutcome::failed("canceled", "the hold was cancelled"))
-                    .await?;
+                self.finish(
+                    step,
+                    StepOutcome::failed("canceled", "the hold was cancelled"),
+                )
+                .await?;
             }
             _ => {
                 self.finish(

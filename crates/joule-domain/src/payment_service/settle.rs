@@ -18,8 +18,11 @@ impl PaymentService {
         match gateway.cancel(&intent, &step.idempotency_key).await {
             Ok(()) => {
                 tracing::info!("hold voided");
-                self.finish(&step, StepOutcome::succeeded(Some(intent.as_str().to_owned())))
-                    .await
+                self.finish(
+                    &step,
+                    StepOutcome::succeeded(Some(intent.as_str().to_owned())),
+                )
+                .await
             }
             Err(e) => self.finish_from_error(&step, e).await,
         }
@@ -46,8 +49,11 @@ impl PaymentService {
             Ok(_) => {
                 self.fault(FaultPoint::CaptureCalled);
                 tracing::info!(amount_minor, "hold captured");
-                self.finish(&step, StepOutcome::succeeded(Some(intent.as_str().to_owned())))
-                    .await
+                self.finish(
+                    &step,
+                    StepOutcome::succeeded(Some(intent.as_str().to_owned())),
+                )
+                .await
             }
             Err(e) => self.finish_from_error(&step, e).await,
         }
@@ -75,10 +81,7 @@ impl PaymentService {
         let gateway = self.gateway_of(&payment)?.clone();
         let intent = Self::intent_of(&payment)?;
         let amount = Money::from_minor(amount_minor, payment.currency);
-        match gateway
-            .refund(&intent, amount, &step.idempotency_key)
-            .await
-        {
+        match gateway.refund(&intent, amount, &step.idempotency_key).await {
             Ok(r) => {
                 self.finish(&step, StepOutcome::succeeded(Some(r.refund.to_string())))
                     .await
@@ -94,7 +97,10 @@ impl PaymentService {
         let Some(s) = self.ports.sessions.get_session(session).await? else {
             return Ok(());
         };
-        if !s.start_authorization.eq(&crate::auth::AuthorizationStatus::Accepted) {
+        if !s
+            .start_authorization
+            .eq(&crate::auth::AuthorizationStatus::Accepted)
+        {
             return Ok(());
         }
         let open = self

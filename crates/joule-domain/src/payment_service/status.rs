@@ -69,7 +69,11 @@ pub struct PaymentStatusView {
 impl PaymentService {
     /// The public link of a payment's receipt.
     pub fn receipt_url(&self, token: &ReceiptToken) -> String {
-        format!("{}/receipts/{}", self.settings.public_base_url, token.as_str())
+        format!(
+            "{}/receipts/{}",
+            self.settings.public_base_url,
+            token.as_str()
+        )
     }
 
     /// The public link of a payment's status JSON.
@@ -135,9 +139,12 @@ impl PaymentService {
             _ => None,
         }
         .map(str::to_owned);
-        let energy_kwh = session
-            .as_ref()
-            .map(|s| (Decimal::from(s.energy_wh()) / Decimal::from(1000)).round_dp(3));
+        let energy_kwh = session.as_ref().map(|s| {
+            // Always 3 decimals (Wh resolution), `10.000` not `10`.
+            let mut kwh = Decimal::new(s.energy_wh(), 3);
+            kwh.rescale(3);
+            kwh
+        });
         let is_final = matches!(
             state,
             WebState::Captured | WebState::Voided | WebState::Failed

@@ -57,11 +57,16 @@ impl PaymentService {
             .get_charger(charger)
             .await?
             .ok_or_else(not_found)?;
-        let in_force =
-            tariff_in_force(self.ports.assignments.as_ref(), charger, connector, None, now)
-                .await?
-                .filter(|f| f.access.is_publicly_visible())
-                .ok_or_else(not_found)?;
+        let in_force = tariff_in_force(
+            self.ports.assignments.as_ref(),
+            charger,
+            connector,
+            None,
+            now,
+        )
+        .await?
+        .filter(|f| f.access.is_publicly_visible())
+        .ok_or_else(not_found)?;
         let states = self.ports.chargers.connector_states(charger).await?;
         let free = states.iter().any(|s| {
             s.connector_id == connector
@@ -148,7 +153,8 @@ impl PaymentService {
                 // try again.
                 tracing::warn!(payment_id = %payment.id, %error, "creating the hold failed");
                 let (code, message) = super::failure_of(&error);
-                self.finish(&step, StepOutcome::failed(code, message)).await?;
+                self.finish(&step, StepOutcome::failed(code, message))
+                    .await?;
                 Err(PaymentError::GatewayUnavailable(error.to_string()))
             }
         }
@@ -252,8 +258,11 @@ impl PaymentService {
             // The hold was never created (the process died before the
             // gateway answered): nothing is held.
             if abandon {
-                self.finish(step, StepOutcome::failed("abandoned", "no hold was created"))
-                    .await?;
+                self.finish(
+                    step,
+                    StepOutcome::failed("abandoned", "no hold was created"),
+                )
+                .await?;
                 return Ok(AuthorizeResult::Declined {
                     code: "abandoned".into(),
                     message: "no hold was created".into(),
@@ -282,8 +291,11 @@ impl PaymentService {
                 Ok(AuthorizeResult::Authorized(detail.payment))
             }
             IntentStatus::Canceled => {
-                self.finish(step, StepOutcome::failed("canceled", "the hold was cancelled"))
-                    .await?;
+                self.finish(
+                    step,
+                    StepOutcome::failed("canceled", "the hold was cancelled"),
+                )
+                .await?;
                 Ok(AuthorizeResult::Declined {
                     code: "canceled".into(),
                     message: "the hold was cancelled".into(),
@@ -295,7 +307,8 @@ impl PaymentService {
                     None => ("abandoned".into(), "no card was confirmed in time".into()),
                 };
                 if abandon {
-                    self.cancel_unconfirmed(&gateway, payment, step, &intent).await;
+                    self.cancel_unconfirmed(&gateway, payment, step, &intent)
+                        .await;
                 }
                 self.finish(step, StepOutcome::failed(code.clone(), message.clone()))
                     .await?;
@@ -307,9 +320,11 @@ impl PaymentService {
             | IntentStatus::Processing
                 if abandon =>
             {
-                self.cancel_unconfirmed(&gateway, payment, step, &intent).await;
+                self.cancel_unconfirmed(&gateway, payment, step, &intent)
+                    .await;
                 let (code, message) = ("abandoned", "no card was confirmed in time");
-                self.finish(step, StepOutcome::failed(code, message)).await?;
+                self.finish(step, StepOutcome::failed(code, message))
+                    .await?;
                 Ok(AuthorizeResult::Declined {
                     code: code.into(),
                     message: message.into(),
@@ -351,11 +366,7 @@ impl PaymentService {
                 "idTag": tag.as_str(),
             }),
         };
-        let answer = self
-            .ports
-            .commands
-            .send(&payment.charger_id, command)
-            .await;
+        let answer = self.ports.commands.send(&payment.charger_id, command).await;
         let accepted = match &answer {
             Ok(v) => v.get("status").and_then(|s| s.as_str()) == Some("Accepted"),
             Err(_) => false,
@@ -383,4 +394,3 @@ pub(super) fn open_authorize(steps: &[PaymentStep]) -> Option<&PaymentStep> {
         .iter()
         .find(|s| s.kind == StepKind::Authorize && !s.is_finished())
 }
-

@@ -5,6 +5,7 @@
 use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
 use joule_domain::card::CardSummary;
 use joule_domain::error::StoreError;
+use joule_domain::ids::IdTag;
 use joule_domain::money::Currency;
 use joule_domain::page::Page;
 use joule_domain::payment::{
@@ -12,7 +13,6 @@ use joule_domain::payment::{
     PaymentStep, ReceiptToken, StaleHoldReason, StepError, StepKind, StepOutcome, StepRequest,
     StepStatus, StepSuccess,
 };
-use joule_domain::ids::IdTag;
 use serde_json::json;
 
 use super::{
@@ -832,25 +832,54 @@ async fn open_payment_found_by_id_tag(h: &Harness) {
     let tag = new.id_tag.clone().unwrap();
     let p = s.create_payment(new).await.unwrap();
     assert_eq!(p.id_tag.as_ref(), Some(&tag));
-    assert_eq!(s.get_payment(p.id).await.unwrap().unwrap().payment.id_tag, Some(tag.clone()));
+    assert_eq!(
+        s.get_payment(p.id).await.unwrap().unwrap().payment.id_tag,
+        Some(tag.clone())
+    );
     // Not yet authorized: no charger may start with it.
-    assert_eq!(s.open_payment_for_id_tag(&cid("CP-1"), &tag).await.unwrap(), None);
+    assert_eq!(
+        s.open_payment_for_id_tag(&cid("CP-1"), &tag).await.unwrap(),
+        None
+    );
     let st = step(h, p.id, StepRequest::Authorize { amount_minor: 5000 }, 4).await;
     ok(h, p.id, st.seq, "pi_tag", 5).await;
-    let open = s.open_payment_for_id_tag(&cid("CP-1"), &tag).await.unwrap().unwrap();
+    let open = s
+        .open_payment_for_id_tag(&cid("CP-1"), &tag)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(open.id, p.id);
     // Another charger, or another tag, does not match.
-    assert_eq!(s.open_payment_for_id_tag(&cid("CP-2"), &tag).await.unwrap(), None);
+    assert_eq!(
+        s.open_payment_for_id_tag(&cid("CP-2"), &tag).await.unwrap(),
+        None
+    );
     let other = IdTag::parse("NOPE").unwrap();
-    assert_eq!(s.open_payment_for_id_tag(&cid("CP-1"), &other).await.unwrap(), None);
+    assert_eq!(
+        s.open_payment_for_id_tag(&cid("CP-1"), &other)
+            .await
+            .unwrap(),
+        None
+    );
     // Once a session is linked it is no longer open for a start.
-    let session = s.start_session(start("CP-1", tag.as_str(), 0, 6)).await.unwrap();
-    s.link_session(p.id, session.session.id, t(7)).await.unwrap();
-    assert_eq!(s.open_payment_for_id_tag(&cid("CP-1"), &tag).await.unwrap(), None);
+    let session = s
+        .start_session(start("CP-1", tag.as_str(), 0, 6))
+        .await
+        .unwrap();
+    s.link_session(p.id, session.session.id, t(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.open_payment_for_id_tag(&cid("CP-1"), &tag).await.unwrap(),
+        None
+    );
     // The tag is unique among payments.
     let mut dup = new_payment(PaymentChannel::Web, "CP-1", 8);
     dup.id_tag = Some(tag);
-    assert!(matches!(s.create_payment(dup).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(
+        s.create_payment(dup).await,
+        Err(StoreError::Conflict { .. })
+    ));
 }
 
 async fn consumer_cursors_are_durable_and_monotonic(h: &Harness) {
@@ -866,5 +895,9 @@ async fn consumer_cursors_are_durable_and_monotonic(h: &Harness) {
     assert_eq!(s.consumer_cursor("webhooks").await.unwrap(), 0);
     let before = event_kinds(h).await.len();
     s.set_consumer_cursor("webhooks", 3, t(4)).await.unwrap();
-    assert_eq!(event_kinds(h).await.len(), before, "a cursor writes no outbox event");
+    assert_eq!(
+        event_kinds(h).await.len(),
+        before,
+        "a cursor writes no outbox event"
+    );
 }

@@ -61,7 +61,10 @@ async fn outbox_consumer(
 /// moves past an event once it is handled, or when handling it failed in a
 /// way retrying cannot fix; a store or gateway outage stops the pass so the
 /// event is handled again next time.
-pub async fn consume_once(store: &dyn Store, service: &PaymentService) -> Result<u32, PaymentError> {
+pub async fn consume_once(
+    store: &dyn Store,
+    service: &PaymentService,
+) -> Result<u32, PaymentError> {
     let cursor = store.consumer_cursor(PAYMENTS_CONSUMER).await?;
     let events = store.events_after(cursor, EVENT_BATCH).await?;
     let mut handled = 0;
@@ -124,14 +127,22 @@ async fn recovery_and_sweeper(
         }
         match service.recover().await {
             Ok(r) if r.finished + r.failed > 0 => {
-                tracing::info!(finished = r.finished, failed = r.failed, "payment recovery pass");
+                tracing::info!(
+                    finished = r.finished,
+                    failed = r.failed,
+                    "payment recovery pass"
+                );
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "payment recovery pass failed"),
         }
         match service.sweep().await {
             Ok(r) if r.finished + r.failed > 0 => {
-                tracing::info!(finished = r.finished, failed = r.failed, "payment sweeper pass");
+                tracing::info!(
+                    finished = r.finished,
+                    failed = r.failed,
+                    "payment sweeper pass"
+                );
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "payment sweeper pass failed"),
