@@ -288,7 +288,7 @@ impl PaymentService {
                 });
                 let detail = self.finish(step, outcome).await?;
                 tracing::info!(payment_id = %payment.id, "hold authorized");
-                Ok(AuthorizeResult::Authorized(detail.payment))
+                Ok(AuthorizeResult::Authorized(Box::new(detail.payment)))
             }
             IntentStatus::Canceled => {
                 self.finish(
@@ -383,7 +383,7 @@ impl PaymentService {
 /// What the gateway said about a hold being confirmed.
 #[derive(Debug)]
 pub(super) enum AuthorizeResult {
-    Authorized(Payment),
+    Authorized(Box<Payment>),
     Declined { code: String, message: String },
     Pending,
 }
