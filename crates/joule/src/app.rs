@@ -22,6 +22,8 @@ pub struct Application {
     store: Arc<dyn Store>,
     database: joule_store::Database,
     csms: Arc<joule_csms::Csms>,
+    /// Set when a payment gateway is configured.
+    payments: Option<joule_domain::payment_service::PaymentService>,
     /// Set when this start created the admin key itself; shown once.
     generated_admin_key: Option<String>,
     shutdown: CancellationToken,
@@ -156,7 +158,7 @@ impl Application {
             commands: csms.clone(),
             clock: clock.clone(),
             password_hasher: passwords,
-            payments,
+            payments: payments.clone(),
         };
         let listener = tokio::net::TcpListener::bind(settings.api.listen)
             .await
@@ -186,6 +188,7 @@ impl Application {
             store,
             database,
             csms,
+            payments,
             generated_admin_key,
             shutdown,
             tasks,
@@ -202,6 +205,13 @@ impl Application {
 
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    /// The pay page of a connector, when payments are enabled.
+    pub fn demo_pay_url(&self, charger: &str, connector: u32) -> Option<String> {
+        self.payments
+            .as_ref()
+            .map(|p| format!("{}/pay/{charger}/{connector}", p.settings().public_base_url))
     }
 
     pub fn generated_admin_key(&self) -> Option<&str> {
