@@ -396,3 +396,55 @@ def test_crash_after_capture_intended_recovers_exactly_one_capture(tmp_path, cha
         assert captured_at_stripe(pi) == 300, pi
     finally:
         assert second.stop() == 0
+
+
+def signed(body: bytes, secret: str = WEBHOOK_SECRET) -> dict:
+    import hashlib
+    import hmac
+    t = int(time.time())
+    sig = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={t},v1={sig}", "Content-Type": "application/json"}
+
+
+def test_stripe_webhook_is_verified_and_duplicates_start_the_charger_once(tmp_path, charger_id, password, localstripe):
+    """The browser confirmed the card but the page never called /confirm
+    (closed tab): Stripe's webhook records the hold and starts the charger;
+    a duplicate delivery changes nothing; a bad signature is refused."""
+    import json
+    server = JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path), env=stripe_env(localstripe)).start()
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+
+        async def scenario():
+            async with connected(server, charger_id, password) as cp:
+                await cp.boot()
+                await available(cp)
+                r = await asyncio.to_thread(requests.post, pay_url(server, f"/pay/{cp.id}/1/payments"), timeout=30)
+                assert r.status_code == 201, r.text
+                created = r.json()
+                await browser_confirm(localstripe)(created)
+                intent = created["client_secret"].split("_secret_")[0]
+                body = json.dumps({
+                    "id": "evt_joule_1", "type": "payment_intent.amount_capturable_updated", "created": int(time.time()),
+                    "data": {"object": {"id": intent, "status": "requires_capture", "amount": 3000,
+                                        "amount_capturable": 3000, "currency": "eur"}},
+                }).encode()
+                bad = await asyncio.to_thread(requests.post, pay_url(server, "/webhooks/stripe"), data=body,
+                                              headers=signed(body, "whsec_wrong"), timeout=30)
+                assert bad.status_code == 400 and bad.json()["code"] == "bad_signature", bad.text
+                for _ in range(2):
+                    ok = await asyncio.to_thread(requests.post, pay_url(server, "/webhooks/stripe"), data=body,
+                                                 headers=signed(body), timeout=30)
+                    assert ok.status_code == 204, ok.text
+                await remote_start(cp)
+                assert [a for a, _ in cp.received].count("RemoteStartTransaction") == 1
+                return created
+
+        created = asyncio.run(scenario())
+        st = status_of(server, created["token"])
+        assert st["state"] == "starting", st
+        detail = payment_detail(server, charger_id)
+        assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded")]
+    finally:
+        assert server.stop() == 0
