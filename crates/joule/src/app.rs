@@ -135,6 +135,20 @@ impl Application {
             .with_context(|| format!("binding the OCPP endpoint on {}", settings.ocpp.listen))?;
         tasks.push(tokio::spawn(ocpp_server));
 
+        let listener = tokio::net::TcpListener::bind(settings.api.listen)
+            .await
+            .with_context(|| format!("binding the REST API on {}", settings.api.listen))?;
+        let api_addr = listener.local_addr()?;
+        let mut payment_settings = payment_settings;
+        if payment_settings.public_base_url.is_empty() {
+            // Links to this very API (the demo): known once it is bound.
+            let addr = if api_addr.ip().is_unspecified() {
+                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), api_addr.port())
+            } else {
+                api_addr
+            };
+            payment_settings.public_base_url = format!("http://{addr}");
+        }
         let payments = (!gateways.is_empty()).then(|| {
             crate::payments::payment_service(
                 store.clone(),
@@ -160,10 +174,6 @@ impl Application {
             password_hasher: passwords,
             payments: payments.clone(),
         };
-        let listener = tokio::net::TcpListener::bind(settings.api.listen)
-            .await
-            .with_context(|| format!("binding the REST API on {}", settings.api.listen))?;
-        let api_addr = listener.local_addr()?;
         let api_shutdown = shutdown.clone();
         let router = joule_api::router(api_state);
         tasks.push(tokio::spawn(async move {

@@ -15,7 +15,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo && settings.payments.gateway == settings::GatewayKind::None {
         // The demo takes payments with the SIMULATED gateway: no money moves.
         settings.payments.gateway = settings::GatewayKind::Simulated;
-        settings.payments.public_base_url = format!("http://{}", loopback_api(&settings));
+        // Empty: links point at this API's own address once it is bound.
+        settings.payments.public_base_url = String::new();
     }
     telemetry::init(&settings.log.format, &settings.log.filter);
     tracing::info!(
@@ -44,16 +45,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     application.run_until_stopped().await
-}
-
-/// Where a browser on this machine reaches the API.
-fn loopback_api(settings: &settings::Settings) -> std::net::SocketAddr {
-    let addr = settings.api.listen;
-    if addr.ip().is_unspecified() {
-        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
-    } else {
-        addr
-    }
 }
 
 fn print_banner(app: &Application, demo: Option<&demo::DemoFleet>) {
