@@ -12,6 +12,7 @@ mod commands;
 mod errors;
 mod id_tokens;
 mod messages;
+mod payments;
 mod sessions;
 mod sites;
 mod tariffs;
