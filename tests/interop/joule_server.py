@@ -46,11 +46,13 @@ class JouleServer:
     ocpp_host: str = ""
     api_host: str = ""
     output: list[str] = field(default_factory=list)
+    env: dict = field(default_factory=dict)
 
     def start(self, timeout: float = 60.0) -> "JouleServer":
         env = dict(os.environ)
         env["JOULE_ADMIN_KEY"] = self.admin_key
         env.setdefault("RUST_LOG", "info")
+        env.update(self.env)
         if self.database_url.startswith("postgres"):
             env["JOULE_DATABASE__POSTGRES_SCHEMA"] = self.pg_schema
         args = [

@@ -26,6 +26,8 @@ pub mod id_tokens;
 pub mod messages;
 pub mod openapi;
 pub mod pages;
+pub mod pay;
+pub mod payments;
 pub mod problem;
 pub mod sessions;
 pub mod sites;
@@ -67,6 +69,9 @@ pub struct ApiState {
     pub password_hasher: Arc<dyn PasswordHasher>,
     /// Settings of the public driver pages (pay page, QR codes, receipts).
     pub pages: Arc<pages::PagesConfig>,
+    /// `None` when no payment gateway is configured: the pay routes answer
+    /// 503 `payments_disabled`.
+    pub payments: Option<joule_domain::payment_service::PaymentService>,
 }
 
 /// The whole API, ready to serve.
@@ -147,6 +152,9 @@ pub fn router(state: ApiState) -> Router {
                 .patch(id_tokens::update_id_token)
                 .delete(id_tokens::delete_id_token),
         )
+        .route("/api/v1/payments", get(payments::list_payments))
+        .route("/api/v1/payments/{id}", get(payments::get_payment))
+        .route("/api/v1/payments/{id}/refund", post(payments::refund))
         .route("/api/v1/sessions", get(sessions::list_sessions))
         .route("/api/v1/sessions/{id}", get(sessions::get_session))
         .route(
@@ -177,6 +185,17 @@ pub fn router(state: ApiState) -> Router {
             get(tariffs::public_price),
         )
         .merge(pages::routes())
+        .route(
+            "/pay/{charger_id}/{connector_id}/payments",
+            post(pay::create_payment),
+        )
+        .route("/pay/payments/{token}/confirm", post(pay::confirm))
+        .route(
+            "/pay/payments/{token}/simulated-card",
+            post(pay::simulated_card),
+        )
+        .route("/pay/payments/{token}/status", get(pay::status))
+        .route("/webhooks/stripe", post(pay::stripe_webhook))
         .merge(protected)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -13,10 +13,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::dto::{
-    charger, id_token, message, session, site, tariff, tariff_assignment, user_group,
+    charger, id_token, message, payment, session, site, tariff, tariff_assignment, user_group,
 };
 use crate::dto::{
-    ChargerPage, IdTokenPage, LogEntryPage, SessionPage, SitePage, StatusReportPage,
+    ChargerPage, IdTokenPage, LogEntryPage, PaymentPage, SessionPage, SitePage, StatusReportPage,
     TariffAssignmentPage, TariffPage, UserGroupPage,
 };
 use crate::problem::{ChargerErrorBody, FieldError, Problem};
@@ -79,6 +79,14 @@ pub const SECURITY_SCHEME: &str = "api_key";
         crate::tariff_assignments::list_tariff_assignments,
         crate::tariff_assignments::get_tariff_assignment,
         crate::tariff_assignments::delete_tariff_assignment,
+        crate::payments::list_payments,
+        crate::payments::get_payment,
+        crate::payments::refund,
+        crate::pay::create_payment,
+        crate::pay::confirm,
+        crate::pay::simulated_card,
+        crate::pay::status,
+        crate::pay::stripe_webhook,
     ),
     components(schemas(
         Problem, FieldError, ChargerErrorBody, Health, crate::commands::CommandAction,
@@ -102,6 +110,9 @@ pub const SECURITY_SCHEME: &str = "api_key";
         site::Site, site::SiteInput, site::SiteAddress, site::ChargerSite, SitePage,
         tariff_assignment::TariffAssignment, tariff_assignment::CreateTariffAssignment,
         tariff_assignment::Scope, TariffAssignmentPage,
+        payment::Payment, payment::PaymentDetail, payment::PaymentStep, payment::Card,
+        payment::RefundRequest, payment::CreateWebPayment, payment::WebPayment,
+        payment::SimulatedCard, payment::PaymentStatus, payment::PayCost, PaymentPage,
     )),
     modifiers(&BearerAuth),
     security(("api_key" = [])),
@@ -112,6 +123,7 @@ pub const SECURITY_SCHEME: &str = "api_key";
         (name = "user-groups", description = "Groups of id tokens, for private and restricted chargers"),
         (name = "sites", description = "Sites: time zone, language, address and access rule of their chargers"),
         (name = "sessions", description = "Charging sessions"),
+        (name = "payments", description = "Payments, their gateway steps, and refunds"),
         (name = "tariffs", description = "OCPI 2.2.1 tariffs and the default tariff"),
         (name = "public", description = "Unauthenticated endpoints for drivers"),
         (name = "system", description = "Health and the API description"),

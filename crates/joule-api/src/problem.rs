@@ -51,10 +51,22 @@ pub enum ErrorCode {
     ChargerDisconnected,
     ServiceUnavailable,
     ChargerTimeout,
+    PaymentsDisabled,
+    ConnectorBusy,
+    PaymentNotFound,
+    PaymentDeclined,
+    PaymentNotConfirmable,
+    StepRefused,
+    GatewayUnavailable,
+    GatewayError,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    RequestInProgress,
+    BadSignature,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 40] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -83,6 +95,18 @@ impl ErrorCode {
         Self::ChargerDisconnected,
         Self::ServiceUnavailable,
         Self::ChargerTimeout,
+        Self::PaymentsDisabled,
+        Self::ConnectorBusy,
+        Self::PaymentNotFound,
+        Self::PaymentDeclined,
+        Self::PaymentNotConfirmable,
+        Self::StepRefused,
+        Self::GatewayUnavailable,
+        Self::GatewayError,
+        Self::IdempotencyKeyMissing,
+        Self::IdempotencyKeyReused,
+        Self::RequestInProgress,
+        Self::BadSignature,
     ];
 
     /// The table: code → (spelling, HTTP status, title).
@@ -175,6 +199,54 @@ impl ErrorCode {
                 S::GATEWAY_TIMEOUT,
                 "Charger did not answer in time",
             ),
+            Self::PaymentsDisabled => (
+                "payments_disabled",
+                S::SERVICE_UNAVAILABLE,
+                "Payments are not enabled",
+            ),
+            Self::ConnectorBusy => ("connector_busy", S::CONFLICT, "Connector is not available"),
+            Self::PaymentNotFound => ("payment_not_found", S::NOT_FOUND, "Payment not found"),
+            Self::PaymentDeclined => ("payment_declined", S::PAYMENT_REQUIRED, "Card declined"),
+            Self::PaymentNotConfirmable => (
+                "payment_not_confirmable",
+                S::CONFLICT,
+                "Payment is not awaiting confirmation",
+            ),
+            Self::StepRefused => (
+                "payment_step_refused",
+                S::CONFLICT,
+                "Not possible in the payment's state",
+            ),
+            Self::GatewayUnavailable => (
+                "gateway_unavailable",
+                S::SERVICE_UNAVAILABLE,
+                "Payment gateway unavailable",
+            ),
+            Self::GatewayError => (
+                "gateway_error",
+                S::BAD_GATEWAY,
+                "Payment gateway refused the request",
+            ),
+            Self::IdempotencyKeyMissing => (
+                "idempotency_key_missing",
+                S::BAD_REQUEST,
+                "Idempotency-Key header required",
+            ),
+            Self::IdempotencyKeyReused => (
+                "idempotency_key_reused",
+                S::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key reused with another request",
+            ),
+            Self::RequestInProgress => (
+                "request_in_progress",
+                S::CONFLICT,
+                "A request with this Idempotency-Key is in progress",
+            ),
+            Self::BadSignature => (
+                "bad_signature",
+                S::BAD_REQUEST,
+                "Webhook signature rejected",
+            ),
         }
     }
 
@@ -234,6 +306,10 @@ pub struct Problem {
     /// The charger's CALLERROR (`command_rejected` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub charger_error: Option<ChargerErrorBody>,
+    /// `payment_declined`: the gateway's decline code (e.g.
+    /// `insufficient_funds`, `generic_decline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
 }
 
 /// Everything a handler can fail with.
@@ -283,6 +359,30 @@ pub enum ApiError {
     Store(StoreError),
     #[error("{0}")]
     Internal(String),
+    #[error("no payment gateway is configured")]
+    PaymentsDisabled,
+    #[error("{0}")]
+    ConnectorBusy(String),
+    #[error("no payment with this id or token")]
+    PaymentNotFound,
+    #[error("the card was declined ({code})")]
+    PaymentDeclined { code: String },
+    #[error("{0}")]
+    PaymentNotConfirmable(String),
+    #[error("{0}")]
+    StepRefused(String),
+    #[error("the payment gateway is unavailable; retry later")]
+    GatewayUnavailable,
+    #[error("{0}")]
+    GatewayError(String),
+    #[error("this request moves money: send an Idempotency-Key header")]
+    IdempotencyKeyMissing,
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still in progress; retry later")]
+    RequestInProgress,
+    #[error("{0}")]
+    BadSignature(String),
 }
 
 fn validation_detail(errors: &[FieldError]) -> String {
@@ -337,6 +437,18 @@ impl ApiError {
                 StoreError::Corrupt(_) | StoreError::Backend(_) => ErrorCode::Internal,
             },
             Self::Internal(_) => ErrorCode::Internal,
+            Self::PaymentsDisabled => ErrorCode::PaymentsDisabled,
+            Self::ConnectorBusy(_) => ErrorCode::ConnectorBusy,
+            Self::PaymentNotFound => ErrorCode::PaymentNotFound,
+            Self::PaymentDeclined { .. } => ErrorCode::PaymentDeclined,
+            Self::PaymentNotConfirmable(_) => ErrorCode::PaymentNotConfirmable,
+            Self::StepRefused(_) => ErrorCode::StepRefused,
+            Self::GatewayUnavailable => ErrorCode::GatewayUnavailable,
+            Self::GatewayError(_) => ErrorCode::GatewayError,
+            Self::IdempotencyKeyMissing => ErrorCode::IdempotencyKeyMissing,
+            Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            Self::RequestInProgress => ErrorCode::RequestInProgress,
+            Self::BadSignature(_) => ErrorCode::BadSignature,
         }
     }
 
@@ -365,6 +477,10 @@ impl ApiError {
                         description: description.clone(),
                     })
                 }
+                _ => None,
+            },
+            decline_code: match self {
+                Self::PaymentDeclined { code } => Some(code.clone()),
                 _ => None,
             },
         }

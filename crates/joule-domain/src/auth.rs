@@ -45,6 +45,8 @@ pub enum AuthorizationReason {
     /// The charger is private or restricted and the token is in none of
     /// its allowed groups.
     NotInAllowedGroup,
+    /// The id tag of an authorized web payment at this charger.
+    WebPayment,
 }
 
 impl AuthorizationReason {
@@ -57,6 +59,7 @@ impl AuthorizationReason {
             Self::TokenInvalid => "token_invalid",
             Self::NotAllowedAtCharger => "not_allowed_at_charger",
             Self::NotInAllowedGroup => "not_in_allowed_group",
+            Self::WebPayment => "web_payment",
         }
     }
 }
@@ -73,6 +76,17 @@ pub struct AuthorizationDecision {
 impl AuthorizationDecision {
     pub fn is_accepted(&self) -> bool {
         self.status == AuthorizationStatus::Accepted
+    }
+
+    /// Accepted because the tag is a web payment's: the driver paid by
+    /// card on the pay page, so no token, group or expiry applies.
+    pub fn web_payment() -> Self {
+        Self {
+            status: AuthorizationStatus::Accepted,
+            reason: AuthorizationReason::WebPayment,
+            expiry_date: None,
+            parent_id_tag: None,
+        }
     }
 
     fn refuse(status: AuthorizationStatus, reason: AuthorizationReason) -> Self {

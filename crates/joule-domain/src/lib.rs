@@ -5,7 +5,8 @@
 //! rest of the system reaches storage, the clock and chargers.
 //!
 //! **May depend on:** serde, serde_json, chrono, chrono-tz, rust_decimal,
-//! uuid, thiserror, async-trait. Never on a
+//! uuid, thiserror, async-trait, and the `tracing` facade (no subscriber).
+//! Never on a
 //! web, SQL or protocol crate: an OCPP frame, an HTTP request or a SQL row is
 //! converted to these types in the adapter that owns it (`convert.rs` there).
 //!
@@ -34,6 +35,7 @@ pub mod money;
 pub mod page;
 pub mod payment;
 pub mod price_display;
+pub mod payment_service;
 pub mod pricing;
 pub mod receipt;
 pub mod service;

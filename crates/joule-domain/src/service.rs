@@ -12,8 +12,11 @@ use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
 use crate::meter::{MeterReport, MeterSample};
+use crate::payment::Payment;
 use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
-use crate::store::{ChargerStore, SessionStore, TariffAssignmentStore, TokenStore, UserGroupStore};
+use crate::store::{
+    ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TokenStore, UserGroupStore,
+};
 use crate::user_group::ChargerAccessRule;
 
 /// Settings that shape answers to chargers.
@@ -73,6 +76,10 @@ pub struct ChargingService {
     assignments: Arc<dyn TariffAssignmentStore>,
     clock: Arc<dyn Clock>,
     settings: ChargingSettings,
+    /// Set when web payments are enabled: an id tag that is not in the
+    /// token table may be a web payment's (docs/payments.md, "Web payment
+    /// flow").
+    payments: Option<Arc<dyn PaymentStore>>,
 }
 
 impl std::fmt::Debug for ChargingService {
@@ -101,7 +108,16 @@ impl ChargingService {
             assignments,
             clock,
             settings,
+            payments: None,
         }
+    }
+
+    /// Accepts the id tags of authorized, not yet started web payments at
+    /// their own charger (and, at StartTransaction, connector), and links
+    /// the session a payment's tag starts.
+    pub fn with_web_payments(mut self, payments: Arc<dyn PaymentStore>) -> Self {
+        self.payments = Some(payments);
+        self
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -153,7 +169,26 @@ impl ChargingService {
         id: &ChargerId,
         id_tag: &IdTag,
     ) -> Result<AuthorizationDecision, DomainError> {
+        Ok(self.authorize_for(id, id_tag, None).await?.0)
+    }
+
+    /// Authorize on a connector (`None`: any, as for Authorize.req), with
+    /// the web payment the tag belongs to when it is one.
+    async fn authorize_for(
+        &self,
+        id: &ChargerId,
+        id_tag: &IdTag,
+        connector: Option<ConnectorId>,
+    ) -> Result<(AuthorizationDecision, Option<Payment>), DomainError> {
         let token = self.tokens.get_token(id_tag).await?;
+        if token.is_none() {
+            if let Some(payments) = &self.payments {
+                let open = payments.open_payment_for_id_tag(id, id_tag).await?;
+                if let Some(p) = open.filter(|p| connector.is_none_or(|c| c == p.connector_id)) {
+                    return Ok((AuthorizationDecision::web_payment(), Some(p)));
+                }
+            }
+        }
         let access = match &token {
             Some(_) => self.groups.charger_access(id).await?.unwrap_or_default(),
             None => ChargerAccessRule::default(),
@@ -163,12 +198,9 @@ impl ChargingService {
         } else {
             Vec::new()
         };
-        Ok(authorize(
-            token.as_ref(),
-            id,
-            &access,
-            &token_groups,
-            self.clock.now(),
+        Ok((
+            authorize(token.as_ref(), id, &access, &token_groups, self.clock.now()),
+            None,
         ))
     }
 
@@ -185,7 +217,9 @@ impl ChargingService {
         id: &ChargerId,
         request: StartRequest,
     ) -> Result<(StartOutcome, AuthorizationDecision), DomainError> {
-        let decision = self.authorize(id, &request.id_tag).await?;
+        let (decision, payment) = self
+            .authorize_for(id, &request.id_tag, Some(request.connector_id))
+            .await?;
         let tariff_id = self
             .assignments
             .tariff_candidates(id, Some(&request.id_tag))
@@ -213,6 +247,19 @@ impl ChargingService {
                 tariff_id,
             })
             .await?;
+        if let (Some(payments), Some(p)) = (&self.payments, &payment) {
+            if outcome.created {
+                match payments
+                    .link_session(p.id, outcome.session.id, self.clock.now())
+                    .await
+                {
+                    Ok(_) => tracing::info!(payment_id = %p.id, session_id = %outcome.session.id,
+                        charger_id = %id, "web payment session linked"),
+                    Err(error) => tracing::warn!(payment_id = %p.id, %error,
+                        "linking the web payment's session failed"),
+                }
+            }
+        }
         // A resend must get the answer the first start got.
         let decision = if outcome.created || outcome.session.start_authorization == decision.status
         {

@@ -371,6 +371,14 @@ pub trait PaymentStore: Send + Sync {
         at: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<StaleHold>>;
+    /// The open hold a charger may start with `id_tag`: a payment on
+    /// `charger` in state `authorized`, with that id tag and no session
+    /// linked yet (web payments; docs/payments.md "Web payment flow").
+    async fn open_payment_for_id_tag(
+        &self,
+        charger: &ChargerId,
+        id_tag: &IdTag,
+    ) -> StoreResult<Option<Payment>>;
     /// Step counts per channel for steps intended in `[from, to)`; every
     /// channel is listed, in [`crate::payment::PaymentChannel::ALL`] order.
     async fn payment_kpis(
@@ -466,6 +474,24 @@ pub trait TariffAssignmentStore: Send + Sync {
     ) -> StoreResult<Option<TariffCandidates>>;
 }
 
+/// Durable positions of outbox consumers (workers), so a restart resumes
+/// after the last event handled instead of replaying or skipping. A cursor
+/// is bookkeeping of a reader, not domain state: moving it writes no
+/// outbox event.
+#[async_trait]
+pub trait ConsumerCursorStore: Send + Sync {
+    /// The id of the last event `consumer` handled; 0 when it never ran.
+    async fn consumer_cursor(&self, consumer: &str) -> StoreResult<i64>;
+    /// Moves the cursor to `last_event_id`. Never moves it backwards: a
+    /// lower id than the stored one is ignored (two instances racing).
+    async fn set_consumer_cursor(
+        &self,
+        consumer: &str,
+        last_event_id: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}
+
 /// Reading the outbox.
 #[async_trait]
 pub trait EventLog: Send + Sync {
@@ -491,6 +517,7 @@ pub trait Store:
     + SiteStore
     + TariffAssignmentStore
     + EventLog
+    + ConsumerCursorStore
 {
     /// `sqlite` or `postgres`, for logs and health output.
     fn backend(&self) -> &'static str;

@@ -81,7 +81,7 @@ macro_rules! payment_cols {
         "id, channel, gateway, gateway_payment_ref, currency, authorized_minor, captured_minor, \
          refunded_minor, state, card_brand, card_last4, card_exp_month, card_exp_year, \
          charger_id, connector_id, session_id, account_id, terminal_id, hold_limit_policy, \
-         receipt_token, language, created_at, updated_at"
+         receipt_token, language, created_at, updated_at, id_tag"
     };
 }
 macro_rules! step_cols {

@@ -41,6 +41,7 @@ migrations! {
     5 "0005_sites_tariff_assignments" "sites_tariff_assignments",
     6 "0006_token_language" "token_language",
     7 "0007_payments" "payments",
+    8 "0008_payment_service" "payment_service",
 }
 
 /// What an applied-version check found wrong.

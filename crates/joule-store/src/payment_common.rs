@@ -7,7 +7,7 @@ use joule_domain::card::CardSummary;
 use joule_domain::error::StoreError;
 use joule_domain::event::{EventKind, NewEvent};
 use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::ids::{ConnectorId, SessionId};
+use joule_domain::ids::{ConnectorId, IdTag, SessionId};
 use joule_domain::money::Currency;
 use joule_domain::payment::{
     self, HoldLimitPolicy, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
@@ -44,6 +44,7 @@ pub(crate) struct PaymentRow {
     pub language: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub id_tag: Option<String>,
 }
 
 impl PaymentRow {
@@ -83,6 +84,11 @@ impl PaymentRow {
             )?,
             receipt_token: ReceiptToken::parse(&self.receipt_token).map_err(corrupt)?,
             language: self.language,
+            id_tag: self
+                .id_tag
+                .as_deref()
+                .map(|t| IdTag::parse(t).map_err(corrupt))
+                .transpose()?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

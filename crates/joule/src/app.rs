@@ -22,6 +22,8 @@ pub struct Application {
     store: Arc<dyn Store>,
     database: joule_store::Database,
     csms: Arc<joule_csms::Csms>,
+    /// Set when a payment gateway is configured.
+    payments: Option<joule_domain::payment_service::PaymentService>,
     /// Set when this start created the admin key itself; shown once.
     generated_admin_key: Option<String>,
     shutdown: CancellationToken,
@@ -96,6 +98,8 @@ impl Application {
         let generated_admin_key =
             ensure_admin_key(store.as_ref(), &settings, clock.as_ref()).await?;
 
+        let gateways = crate::payments::gateway_registry(&settings.payments)?;
+        let payment_settings = crate::payments::payment_settings(&settings.payments)?;
         let service = ChargingService::new(
             store.clone(),
             store.clone(),
@@ -108,6 +112,11 @@ impl Application {
                 boot_retry_interval_s: settings.ocpp.boot_retry_interval_s,
             },
         );
+        let service = if gateways.is_empty() {
+            service
+        } else {
+            service.with_web_payments(store.clone())
+        };
         let passwords = Arc::new(joule_csms::Argon2Passwords::default());
         let csms = joule_csms::Csms::new(
             csms_settings(&settings),
@@ -130,11 +139,42 @@ impl Application {
             .await
             .with_context(|| format!("binding the REST API on {}", settings.api.listen))?;
         let api_addr = listener.local_addr()?;
+        let mut payment_settings = payment_settings;
+        // One public address for every link Joule hands out (pay pages, QR
+        // codes, receipts): `[api] public_base_url`, else the payments one,
+        // else this very API once it is bound (the demo).
         let public_base_url = settings
             .api
             .public_base_url
             .clone()
-            .unwrap_or_else(|| format!("http://{api_addr}"));
+            .or_else(|| Some(payment_settings.public_base_url.clone()).filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| {
+                let addr = if api_addr.ip().is_unspecified() {
+                    SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), api_addr.port())
+                } else {
+                    api_addr
+                };
+                format!("http://{addr}")
+            });
+        payment_settings.public_base_url = public_base_url.clone();
+        let payments = (!gateways.is_empty()).then(|| {
+            crate::payments::payment_service(
+                store.clone(),
+                csms.clone(),
+                clock.clone(),
+                gateways,
+                payment_settings,
+            )
+        });
+        if let Some(service) = &payments {
+            tasks.extend(crate::workers::spawn_payment_workers(
+                store.clone(),
+                service.clone(),
+                Duration::from_secs(settings.payments.worker_interval_s.max(1)),
+                shutdown.clone(),
+            ));
+        }
+
         let api_state = joule_api::ApiState {
             store: store.clone(),
             commands: csms.clone(),
@@ -145,6 +185,7 @@ impl Application {
                 &settings.api.stripe_js_url,
                 settings.operator.info(),
             )),
+            payments: payments.clone(),
         };
         let api_shutdown = shutdown.clone();
         let router = joule_api::router(api_state);
@@ -170,6 +211,7 @@ impl Application {
             store,
             database,
             csms,
+            payments,
             generated_admin_key,
             shutdown,
             tasks,
@@ -186,6 +228,13 @@ impl Application {
 
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    /// The pay page of a connector, when payments are enabled.
+    pub fn demo_pay_url(&self, charger: &str, connector: u32) -> Option<String> {
+        self.payments
+            .as_ref()
+            .map(|p| format!("{}/pay/{charger}/{connector}", p.settings().public_base_url))
     }
 
     pub fn generated_admin_key(&self) -> Option<&str> {

@@ -30,6 +30,13 @@ pub struct DemoFleet {
 
 impl DemoFleet {
     pub fn describe(&self, out: &mut impl Write, app: &Application) {
+        if let Some(pay) = app.demo_pay_url(&self.ids[0], 1) {
+            let _ = writeln!(
+                out,
+                "  Payments: SIMULATED gateway (demo only, no money moves; test card sim_visa)."
+            );
+            let _ = writeln!(out, "  Pay page: {pay}");
+        }
         let _ = writeln!(
             out,
             "  Demo: {} simulated chargers ({}) charging with tags {}.",
@@ -109,6 +116,7 @@ pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
             Err(e) => return Err(e.into()),
         }
     }
+    ensure_demo_tariff(store.as_ref(), now).await?;
     let config = SimConfig {
         base_url: format!("ws://{}/ocpp", loopback(app.ocpp_addr())),
         count: DEMO_CHARGERS,
@@ -129,6 +137,39 @@ pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
         joule_sim::run_fleet(config, fleet_stop).await;
     });
     Ok(DemoFleet { ids, stop, task })
+}
+
+/// A default tariff for the demo (when none is set), with a hold, so the
+/// demo pay page can take a payment: 0.40 EUR/kWh incl. 19 % VAT, hold
+/// 30.00 EUR.
+async fn ensure_demo_tariff(
+    store: &dyn joule_domain::store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    if store.default_tariff().await?.is_some() {
+        return Ok(());
+    }
+    let tariff: joule_domain::pricing::Tariff = serde_json::from_value(serde_json::json!({
+        "country_code": "DE", "party_id": "JOU", "id": "DEMO-TARIFF", "currency": "EUR",
+        "elements": [{"price_components": [
+            {"type": "ENERGY", "price": 0.3361, "vat": 19.0, "step_size": 1}
+        ]}],
+        "tariff_alt_text": [{"language": "en", "text": "0.40 EUR/kWh incl. VAT (demo)"}],
+        "last_updated": "2026-01-01T00:00:00Z"
+    }))?;
+    let extensions = joule_domain::pricing::TariffExtensions {
+        hold_amount_minor: Some(3000),
+        ..Default::default()
+    };
+    let created = store
+        .create_tariff(joule_domain::tariffs::NewTariff { tariff, extensions }, now)
+        .await;
+    match created {
+        Ok(_) | Err(StoreError::Conflict { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    store.set_default_tariff(Some("DEMO-TARIFF"), now).await?;
+    Ok(())
 }
 
 /// Where a local client reaches a listener bound to the unspecified address.

@@ -10,7 +10,9 @@
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod payments;
 pub mod settings;
 pub mod tariff_cli;
 pub mod telemetry;
 pub mod tools;
+pub mod workers;

@@ -20,6 +20,7 @@ pub struct Settings {
     pub message_log: MessageLogSettings,
     pub log: LogSettings,
     pub operator: OperatorSettings,
+    pub payments: PaymentsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -179,6 +180,74 @@ impl OperatorSettings {
             vat_id: self.vat_id.clone(),
             contact: self.contact.clone(),
             complaint_notice: self.complaint_notice.clone(),
+        }
+    }
+}
+
+/// Which payment gateway takes web payments. None by default: the pay
+/// routes then answer 503 `payments_disabled`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayKind {
+    #[default]
+    None,
+    /// Demo and tests only: no money moves.
+    Simulated,
+    Stripe,
+}
+
+/// `[payments]`: the gateway, holds and the payment workers
+/// (docs/configuration.md, docs/payments.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsSettings {
+    pub gateway: GatewayKind,
+    /// `sk_…` or `rk_…`; never logged.
+    #[serde(skip_serializing)]
+    pub stripe_secret_key: Option<String>,
+    /// `pk_…`, handed to the pay page for Stripe.js.
+    pub stripe_publishable_key: Option<String>,
+    /// Tests point it at localstripe (http only for loopback).
+    pub stripe_base_url: Option<String>,
+    /// The webhook endpoint's signing secret (`whsec_…`); never logged.
+    #[serde(skip_serializing)]
+    pub stripe_webhook_secret: Option<String>,
+    /// Hold placed when the tariff in force sets none, in minor units of
+    /// `default_hold_currency`; a tariff in another currency needs its own
+    /// `hold_amount_minor`.
+    pub default_hold_minor: i64,
+    pub default_hold_currency: String,
+    /// Seconds after the hold within which the session must start, else
+    /// the hold is voided.
+    pub start_timeout_s: u64,
+    /// Seconds a driver has to confirm the card before the payment is
+    /// abandoned.
+    pub card_timeout_s: u64,
+    /// Seconds a step may stay intended before the recovery worker
+    /// finishes it.
+    pub recovery_after_s: u64,
+    /// Seconds between passes of the recovery worker and the sweeper.
+    pub worker_interval_s: u64,
+    /// Absolute base URL of the links given to drivers (pay page, status,
+    /// receipt), e.g. `https://charge.example.com`.
+    pub public_base_url: String,
+}
+
+impl Default for PaymentsSettings {
+    fn default() -> Self {
+        Self {
+            gateway: GatewayKind::None,
+            stripe_secret_key: None,
+            stripe_publishable_key: None,
+            stripe_base_url: None,
+            stripe_webhook_secret: None,
+            default_hold_minor: 5000,
+            default_hold_currency: "EUR".to_owned(),
+            start_timeout_s: 120,
+            card_timeout_s: 900,
+            recovery_after_s: 60,
+            worker_interval_s: 5,
+            public_base_url: "http://127.0.0.1:8080".to_owned(),
         }
     }
 }

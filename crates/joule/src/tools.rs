@@ -10,8 +10,14 @@ use crate::{demo, settings, telemetry};
 
 /// `joule serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = settings::load(args.config.config.as_deref(), args.overrides())
+    let mut settings = settings::load(args.config.config.as_deref(), args.overrides())
         .context("reading settings")?;
+    if args.demo && settings.payments.gateway == settings::GatewayKind::None {
+        // The demo takes payments with the SIMULATED gateway: no money moves.
+        settings.payments.gateway = settings::GatewayKind::Simulated;
+        // Empty: links point at this API's own address once it is bound.
+        settings.payments.public_base_url = String::new();
+    }
     telemetry::init(&settings.log.format, &settings.log.filter);
     tracing::info!(
         database = %app::redact(&settings.database.url),

@@ -8,6 +8,7 @@
 pub mod charger;
 pub mod id_token;
 pub mod message;
+pub mod payment;
 pub mod session;
 pub mod site;
 pub mod tariff;
@@ -113,4 +114,9 @@ paged!(
     /// A page of tariff assignments, oldest first.
     TariffAssignmentPage,
     tariff_assignment::TariffAssignment
+);
+paged!(
+    /// A page of payments, newest first.
+    PaymentPage,
+    payment::Payment
 );

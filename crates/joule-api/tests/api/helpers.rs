@@ -136,6 +136,7 @@ impl TestApp {
                     complaint_notice: None,
                 },
             )),
+            payments: None,
         };
         Self {
             router: router(state),

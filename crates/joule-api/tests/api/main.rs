@@ -13,6 +13,7 @@ mod errors;
 mod id_tokens;
 mod messages;
 mod pages;
+mod payments;
 mod sessions;
 mod sites;
 mod tariffs;

@@ -225,6 +225,7 @@ async fn paid_session(app: &TestApp) -> (PaymentId, ReceiptToken) {
             hold_limit_policy: HoldLimitPolicy::StopSession,
             receipt_token: token.clone(),
             language: "es".into(),
+            id_tag: None,
             created_at: t0(),
         })
         .await

@@ -241,6 +241,7 @@ pub(super) mod tests {
             hold_limit_policy: HoldLimitPolicy::StopSession,
             receipt_token: ReceiptToken::from_random_bytes([7; 16]),
             language: "en".into(),
+            id_tag: None,
             created_at: at(0),
         }
         .into_payment()

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::id::{PaymentId, ReceiptToken};
 use super::step::PaymentStep;
 use crate::card::CardSummary;
-use crate::ids::{ChargerId, ConnectorId, SessionId};
+use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId};
 use crate::money::{Currency, Money};
 
 /// How the driver paid: the channels whose success rates ChargeX asks to
@@ -160,6 +160,10 @@ pub struct Payment {
     pub receipt_token: ReceiptToken,
     /// The driver's language (ISO 639-1, e.g. `es`) for pages and receipts.
     pub language: String,
+    /// The OCPP id tag Joule sent with the remote start of a web payment:
+    /// the charger authorizes and starts with it, which is how the session
+    /// is found to belong to this payment. `None` for other channels.
+    pub id_tag: Option<IdTag>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -209,6 +213,7 @@ pub struct NewPayment {
     pub hold_limit_policy: HoldLimitPolicy,
     pub receipt_token: ReceiptToken,
     pub language: String,
+    pub id_tag: Option<IdTag>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -234,6 +239,7 @@ impl NewPayment {
             hold_limit_policy: self.hold_limit_policy,
             receipt_token: self.receipt_token,
             language: self.language,
+            id_tag: self.id_tag,
             created_at: self.created_at,
             updated_at: self.created_at,
         }

@@ -430,3 +430,13 @@ impl PaymentGateway for SimulatedGateway {
 
 #[cfg(test)]
 mod tests;
+
+impl joule_domain::payment_service::TestCardEntry for SimulatedGateway {
+    fn confirm_test_card(
+        &self,
+        intent: &IntentRef,
+        card: &str,
+    ) -> Result<IntentState, GatewayError> {
+        self.confirm_hold(intent, card)
+    }
+}

@@ -35,9 +35,9 @@ use joule_domain::session::{
 };
 use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
-    ApiIdempotencyStore, ApiKeyStore, ChargerStore, EventLog, MessageLogStore, PaymentStore,
-    SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore, TokenStore,
-    UserGroupStore,
+    ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog, MessageLogStore,
+    PaymentStore, SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore,
+    TokenStore, UserGroupStore,
 };
 use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
@@ -709,6 +709,14 @@ impl PaymentStore for PgStore {
         on_conn!(self, c => payments::authorized_holds_older_than(c, at, limit))
     }
 
+    async fn open_payment_for_id_tag(
+        &self,
+        charger: &ChargerId,
+        id_tag: &IdTag,
+    ) -> StoreResult<Option<Payment>> {
+        on_conn!(self, c => payments::open_payment_for_id_tag(c, charger, id_tag))
+    }
+
     async fn payment_kpis(
         &self,
         from: DateTime<Utc>,
@@ -733,6 +741,22 @@ impl ApiIdempotencyStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<IdempotencyRecord> {
         in_tx!(self, c => payments::complete_idempotent(c, scope, key, status, &body, at))
+    }
+}
+
+#[async_trait]
+impl ConsumerCursorStore for PgStore {
+    async fn consumer_cursor(&self, consumer: &str) -> StoreResult<i64> {
+        on_conn!(self, c => payments::consumer_cursor(c, consumer))
+    }
+
+    async fn set_consumer_cursor(
+        &self,
+        consumer: &str,
+        last_event_id: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        on_conn!(self, c => payments::set_consumer_cursor(c, consumer, last_event_id, at))
     }
 }
 

@@ -8,7 +8,7 @@ use joule_domain::api_idempotency::{
     IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord, StoredResponse,
 };
 use joule_domain::error::StoreError;
-use joule_domain::ids::SessionId;
+use joule_domain::ids::{ChargerId, IdTag, SessionId};
 use joule_domain::page::{Page, Paged};
 use joule_domain::payment::{
     self, ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
@@ -49,6 +49,7 @@ fn payment_row(row: &PgRow) -> R<Payment> {
         language: get(row, 20)?,
         created_at: get(row, 21)?,
         updated_at: get(row, 22)?,
+        id_tag: get(row, 23)?,
     }
     .into_payment()
 }
@@ -139,7 +140,7 @@ pub(crate) async fn create_payment(c: &mut PgConnection, new: &NewPayment) -> R<
         "INSERT INTO payments (",
         payment_cols!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $22)"
+         $18, $19, $20, $21, $22, $22, $23)"
     ))
     .bind(p.id.as_uuid())
     .bind(p.channel.as_str())
@@ -163,6 +164,7 @@ pub(crate) async fn create_payment(c: &mut PgConnection, new: &NewPayment) -> R<
     .bind(p.receipt_token.as_str())
     .bind(&p.language)
     .bind(p.created_at)
+    .bind(p.id_tag.as_ref().map(|t| t.as_str().to_owned()))
     .execute(&mut *c)
     .await
     .map_err(unique_as_conflict("payment"))?;
@@ -171,6 +173,60 @@ pub(crate) async fn create_payment(c: &mut PgConnection, new: &NewPayment) -> R<
         .ok_or(StoreError::NotFound { entity: "payment" })?;
     insert_event(c, &pc::ev_payment_created(&stored)).await?;
     Ok(stored)
+}
+
+pub(crate) async fn open_payment_for_id_tag(
+    c: &mut PgConnection,
+    charger: &ChargerId,
+    id_tag: &IdTag,
+) -> R<Option<Payment>> {
+    sqlx::query(concat!(
+        "SELECT ",
+        payment_cols!(),
+        " FROM payments WHERE id_tag = $1 AND charger_id = $2 AND state = 'authorized' \
+         AND session_id IS NULL"
+    ))
+    .bind(id_tag.as_str())
+    .bind(charger.as_str())
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(pg)?
+    .as_ref()
+    .map(payment_row)
+    .transpose()
+}
+
+pub(crate) async fn consumer_cursor(c: &mut PgConnection, consumer: &str) -> R<i64> {
+    let row = sqlx::query("SELECT last_event_id FROM consumer_cursors WHERE name = $1")
+        .bind(consumer)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?;
+    match row {
+        Some(row) => get(&row, 0),
+        None => Ok(0),
+    }
+}
+
+pub(crate) async fn set_consumer_cursor(
+    c: &mut PgConnection,
+    consumer: &str,
+    last_event_id: i64,
+    at: DateTime<Utc>,
+) -> R<()> {
+    sqlx::query(
+        "INSERT INTO consumer_cursors (name, last_event_id, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET last_event_id = EXCLUDED.last_event_id, \
+         updated_at = EXCLUDED.updated_at \
+         WHERE EXCLUDED.last_event_id > consumer_cursors.last_event_id",
+    )
+    .bind(consumer)
+    .bind(last_event_id)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(())
 }
 
 /// Writes every mutable column of `p`.
@@ -473,7 +529,7 @@ pub(crate) async fn authorized_holds_older_than(
     .await
     .map_err(pg)?;
     map_rows(rows, |row| {
-        let never_started: bool = get(row, 23)?;
+        let never_started: bool = get(row, 24)?;
         Ok(StaleHold {
             payment: payment_row(row)?,
             reason: if never_started {

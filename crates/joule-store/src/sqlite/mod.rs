@@ -37,9 +37,9 @@ use joule_domain::session::{
 };
 use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
-    ApiIdempotencyStore, ApiKeyStore, ChargerStore, EventLog, MessageLogStore, PaymentStore,
-    SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore, TokenStore,
-    UserGroupStore,
+    ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog, MessageLogStore,
+    PaymentStore, SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore,
+    TokenStore, UserGroupStore,
 };
 use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
@@ -822,6 +822,16 @@ impl PaymentStore for SqliteStore {
             .await
     }
 
+    async fn open_payment_for_id_tag(
+        &self,
+        charger: &ChargerId,
+        id_tag: &IdTag,
+    ) -> StoreResult<Option<Payment>> {
+        let (charger, id_tag) = (charger.clone(), id_tag.clone());
+        self.read(move |c| payments::open_payment_for_id_tag(c, &charger, &id_tag))
+            .await
+    }
+
     async fn payment_kpis(
         &self,
         from: DateTime<Utc>,
@@ -943,6 +953,26 @@ impl TariffAssignmentStore for SqliteStore {
         let charger = charger.clone();
         let id_tag = id_tag.cloned();
         self.read(move |c| placement::tariff_candidates(c, &charger, id_tag.as_ref()))
+            .await
+    }
+}
+
+#[async_trait]
+impl ConsumerCursorStore for SqliteStore {
+    async fn consumer_cursor(&self, consumer: &str) -> StoreResult<i64> {
+        let consumer = consumer.to_owned();
+        self.read(move |c| payments::consumer_cursor(c, &consumer))
+            .await
+    }
+
+    async fn set_consumer_cursor(
+        &self,
+        consumer: &str,
+        last_event_id: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let consumer = consumer.to_owned();
+        self.write(move |c| payments::set_consumer_cursor(c, &consumer, last_event_id, at))
             .await
     }
 }

@@ -8,7 +8,7 @@ use joule_domain::api_idempotency::{
     IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord, StoredResponse,
 };
 use joule_domain::error::StoreError;
-use joule_domain::ids::SessionId;
+use joule_domain::ids::{ChargerId, IdTag, SessionId};
 use joule_domain::page::{Page, Paged};
 use joule_domain::payment::{
     self, ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
@@ -55,6 +55,7 @@ fn payment_row(row: &Row<'_>) -> R<Payment> {
         language: get(row, 20)?,
         created_at: get_ts(row, 21)?,
         updated_at: get_ts(row, 22)?,
+        id_tag: get(row, 23)?,
     }
     .into_payment()
 }
@@ -117,7 +118,7 @@ pub(crate) fn create_payment(c: &Connection, new: &NewPayment) -> R<Payment> {
         "INSERT INTO payments (",
         payment_cols!(),
         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-         ?18, ?19, ?20, ?21, ?22, ?22)"
+         ?18, ?19, ?20, ?21, ?22, ?22, ?23)"
     ))
     .map_err(super::ops::db)?
     .execute(params![
@@ -143,6 +144,7 @@ pub(crate) fn create_payment(c: &Connection, new: &NewPayment) -> R<Payment> {
         p.receipt_token.as_str(),
         p.language,
         ts(p.created_at),
+        p.id_tag.as_ref().map(|t| t.as_str()),
     ])
     .map_err(unique_as_conflict("payment"))?;
     let stored = payment_only(c, p.id)?.ok_or(StoreError::NotFound { entity: "payment" })?;
@@ -247,6 +249,51 @@ pub(crate) fn payment_for_session(c: &Connection, session: SessionId) -> R<Optio
         [session.to_string()],
         payment_row,
     )
+}
+
+pub(crate) fn open_payment_for_id_tag(
+    c: &Connection,
+    charger: &ChargerId,
+    id_tag: &IdTag,
+) -> R<Option<Payment>> {
+    one(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE id_tag = ?1 AND charger_id = ?2 AND state = 'authorized' \
+             AND session_id IS NULL"
+        ),
+        params![id_tag.as_str(), charger.as_str()],
+        payment_row,
+    )
+}
+
+pub(crate) fn consumer_cursor(c: &Connection, consumer: &str) -> R<i64> {
+    Ok(one(
+        c,
+        "SELECT last_event_id FROM consumer_cursors WHERE name = ?1",
+        [consumer],
+        |row| get::<i64>(row, 0),
+    )?
+    .unwrap_or(0))
+}
+
+pub(crate) fn set_consumer_cursor(
+    c: &Connection,
+    consumer: &str,
+    last_event_id: i64,
+    at: DateTime<Utc>,
+) -> R<()> {
+    exec(
+        c,
+        "INSERT INTO consumer_cursors (name, last_event_id, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (name) DO UPDATE SET last_event_id = excluded.last_event_id, \
+         updated_at = excluded.updated_at \
+         WHERE excluded.last_event_id > consumer_cursors.last_event_id",
+        params![consumer, last_event_id, ts(at)],
+    )?;
+    Ok(())
 }
 
 pub(crate) fn set_gateway_ref(
@@ -428,7 +475,7 @@ pub(crate) fn authorized_holds_older_than(
         ),
         params![ts(at), i64::from(limit)],
         |row| {
-            let never_started: bool = get(row, 23)?;
+            let never_started: bool = get(row, 24)?;
             Ok(StaleHold {
                 payment: payment_row(row)?,
                 reason: if never_started {

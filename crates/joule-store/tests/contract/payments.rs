@@ -5,6 +5,7 @@
 use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
 use joule_domain::card::CardSummary;
 use joule_domain::error::StoreError;
+use joule_domain::ids::IdTag;
 use joule_domain::money::Currency;
 use joule_domain::page::Page;
 use joule_domain::payment::{
@@ -30,6 +31,8 @@ contract_tests!(
     link_session_and_gateway_ref,
     payment_kpis_per_channel,
     api_idempotency_begin_and_complete,
+    open_payment_found_by_id_tag,
+    consumer_cursors_are_durable_and_monotonic,
 );
 
 fn token() -> ReceiptToken {
@@ -51,6 +54,8 @@ fn new_payment(channel: PaymentChannel, charger: &str, at: i64) -> NewPayment {
         hold_limit_policy: HoldLimitPolicy::IncrementAuthorization,
         receipt_token: token(),
         language: "es".into(),
+        id_tag: (channel == PaymentChannel::Web)
+            .then(|| IdTag::parse(&format!("P{}", &token().as_str()[..19])).unwrap()),
         created_at: t(at),
     }
 }
@@ -819,4 +824,80 @@ async fn api_idempotency_begin_and_complete(h: &Harness) {
             .await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+async fn open_payment_found_by_id_tag(h: &Harness) {
+    let s = &h.store;
+    let new = new_payment(PaymentChannel::Web, "CP-1", 3);
+    let tag = new.id_tag.clone().unwrap();
+    let p = s.create_payment(new).await.unwrap();
+    assert_eq!(p.id_tag.as_ref(), Some(&tag));
+    assert_eq!(
+        s.get_payment(p.id).await.unwrap().unwrap().payment.id_tag,
+        Some(tag.clone())
+    );
+    // Not yet authorized: no charger may start with it.
+    assert_eq!(
+        s.open_payment_for_id_tag(&cid("CP-1"), &tag).await.unwrap(),
+        None
+    );
+    let st = step(h, p.id, StepRequest::Authorize { amount_minor: 5000 }, 4).await;
+    ok(h, p.id, st.seq, "pi_tag", 5).await;
+    let open = s
+        .open_payment_for_id_tag(&cid("CP-1"), &tag)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(open.id, p.id);
+    // Another charger, or another tag, does not match.
+    assert_eq!(
+        s.open_payment_for_id_tag(&cid("CP-2"), &tag).await.unwrap(),
+        None
+    );
+    let other = IdTag::parse("NOPE").unwrap();
+    assert_eq!(
+        s.open_payment_for_id_tag(&cid("CP-1"), &other)
+            .await
+            .unwrap(),
+        None
+    );
+    // Once a session is linked it is no longer open for a start.
+    let session = s
+        .start_session(start("CP-1", tag.as_str(), 0, 6))
+        .await
+        .unwrap();
+    s.link_session(p.id, session.session.id, t(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.open_payment_for_id_tag(&cid("CP-1"), &tag).await.unwrap(),
+        None
+    );
+    // The tag is unique among payments.
+    let mut dup = new_payment(PaymentChannel::Web, "CP-1", 8);
+    dup.id_tag = Some(tag);
+    assert!(matches!(
+        s.create_payment(dup).await,
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
+async fn consumer_cursors_are_durable_and_monotonic(h: &Harness) {
+    let s = &h.store;
+    assert_eq!(s.consumer_cursor("payments").await.unwrap(), 0);
+    s.set_consumer_cursor("payments", 7, t(1)).await.unwrap();
+    assert_eq!(s.consumer_cursor("payments").await.unwrap(), 7);
+    s.set_consumer_cursor("payments", 12, t(2)).await.unwrap();
+    // Never backwards.
+    s.set_consumer_cursor("payments", 9, t(3)).await.unwrap();
+    assert_eq!(s.consumer_cursor("payments").await.unwrap(), 12);
+    // Cursors are per consumer.
+    assert_eq!(s.consumer_cursor("webhooks").await.unwrap(), 0);
+    let before = event_kinds(h).await.len();
+    s.set_consumer_cursor("webhooks", 3, t(4)).await.unwrap();
+    assert_eq!(
+        event_kinds(h).await.len(),
+        before,
+        "a cursor writes no outbox event"
+    );
 }

@@ -1,0 +1,44 @@
+//! Why a payment operation did not happen, for adapters to map (the API
+//! to problem codes).
+
+use crate::error::StoreError;
+use crate::gateway::GatewayError;
+use crate::payment::StepError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Unknown charger, or a private one (not offered to the public).
+    #[error("charger {0} is not known")]
+    ChargerNotFound(String),
+    #[error("connector {connector} of charger {charger} is not available")]
+    ConnectorBusy { charger: String, connector: u32 },
+    #[error("no tariff (or hold amount) is in force at charger {0}")]
+    NoTariff(String),
+    #[error("payment not found")]
+    PaymentNotFound,
+    #[error("the payment gateway is unavailable: {0}")]
+    GatewayUnavailable(String),
+    #[error("the payment's gateway {0} is not configured")]
+    GatewayNotConfigured(String),
+    #[error("the gateway refused: {code}: {message}")]
+    GatewayRefused { code: String, message: String },
+    #[error("the card was declined ({code})")]
+    Declined { code: String, message: String },
+    /// The payment is not waiting for what was asked (confirm before the
+    /// card, confirm of a failed payment, …).
+    #[error("{0}")]
+    NotConfirmable(&'static str),
+    /// Test cards are only for the simulated gateway.
+    #[error("this payment's gateway takes no test cards")]
+    NotSimulated,
+    #[error("the payment has no gateway reference yet")]
+    NoGatewayReference,
+    #[error(transparent)]
+    Step(StepError),
+    #[error("webhook refused: {0}")]
+    BadWebhook(GatewayError),
+    #[error("the session's cost cannot be computed: {0}")]
+    Cost(String),
+}

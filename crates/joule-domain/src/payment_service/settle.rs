@@ -1,0 +1,171 @@
+//! Closing a hold: capture the session's final cost (at most the hold),
+//! void it when nothing is owed or the session never started; refunds.
+
+use crate::ids::SessionId;
+use crate::money::Money;
+use crate::payment::{Payment, PaymentDetail, PaymentId, PaymentState, StepOutcome, StepRequest};
+use crate::session::SessionState;
+
+use super::{FaultPoint, PaymentError, PaymentService};
+
+impl PaymentService {
+    /// Releases the whole hold.
+    #[tracing::instrument(skip(self, payment), fields(payment_id = %payment.id))]
+    pub async fn void(&self, payment: &Payment) -> Result<PaymentDetail, PaymentError> {
+        let step = self.intend(payment, StepRequest::Void).await?;
+        let gateway = self.gateway_of(payment)?.clone();
+        let intent = Self::intent_of(payment)?;
+        match gateway.cancel(&intent, &step.idempotency_key).await {
+            Ok(()) => {
+                tracing::info!("hold voided");
+                self.finish(
+                    &step,
+                    StepOutcome::succeeded(Some(intent.as_str().to_owned())),
+                )
+                .await
+            }
+            Err(e) => self.finish_from_error(&step, e).await,
+        }
+    }
+
+    /// Captures `amount_minor` (at most the hold; the rest is released).
+    #[tracing::instrument(skip(self, payment), fields(payment_id = %payment.id))]
+    pub async fn capture(
+        &self,
+        payment: &Payment,
+        amount_minor: i64,
+    ) -> Result<PaymentDetail, PaymentError> {
+        let step = self
+            .intend(payment, StepRequest::Capture { amount_minor })
+            .await?;
+        self.fault(FaultPoint::CaptureIntended);
+        let gateway = self.gateway_of(payment)?.clone();
+        let intent = Self::intent_of(payment)?;
+        let amount = Money::from_minor(amount_minor, payment.currency);
+        match gateway
+            .capture(&intent, amount, &step.idempotency_key)
+            .await
+        {
+            Ok(_) => {
+                self.fault(FaultPoint::CaptureCalled);
+                tracing::info!(amount_minor, "hold captured");
+                self.finish(
+                    &step,
+                    StepOutcome::succeeded(Some(intent.as_str().to_owned())),
+                )
+                .await
+            }
+            Err(e) => self.finish_from_error(&step, e).await,
+        }
+    }
+
+    /// Gives back `amount_minor` (default: all that is refundable). The
+    /// state machine refuses more than captured minus refunded.
+    #[tracing::instrument(skip(self))]
+    pub async fn refund(
+        &self,
+        id: PaymentId,
+        amount_minor: Option<i64>,
+    ) -> Result<PaymentDetail, PaymentError> {
+        let payment = self
+            .ports
+            .payments
+            .get_payment(id)
+            .await?
+            .ok_or(PaymentError::PaymentNotFound)?
+            .payment;
+        let amount_minor = amount_minor.unwrap_or_else(|| payment.refundable_minor());
+        let step = self
+            .intend(&payment, StepRequest::Refund { amount_minor })
+            .await?;
+        let gateway = self.gateway_of(&payment)?.clone();
+        let intent = Self::intent_of(&payment)?;
+        let amount = Money::from_minor(amount_minor, payment.currency);
+        match gateway.refund(&intent, amount, &step.idempotency_key).await {
+            Ok(r) => {
+                self.finish(&step, StepOutcome::succeeded(Some(r.refund.to_string())))
+                    .await
+            }
+            Err(e) => self.finish_from_error(&step, e).await,
+        }
+    }
+
+    /// A session started: link it to the web payment whose id tag it
+    /// carries (idempotent; the charging service links at once, this is
+    /// the outbox consumer's safety net).
+    pub async fn on_session_started(&self, session: SessionId) -> Result<(), PaymentError> {
+        let Some(s) = self.ports.sessions.get_session(session).await? else {
+            return Ok(());
+        };
+        if !s
+            .start_authorization
+            .eq(&crate::auth::AuthorizationStatus::Accepted)
+        {
+            return Ok(());
+        }
+        let open = self
+            .ports
+            .payments
+            .open_payment_for_id_tag(&s.charger_id, &s.id_tag)
+            .await?;
+        if let Some(p) = open.filter(|p| p.connector_id == s.connector_id) {
+            self.ports
+                .payments
+                .link_session(p.id, s.id, self.now())
+                .await?;
+            tracing::info!(payment_id = %p.id, session_id = %s.id, "session linked");
+        }
+        Ok(())
+    }
+
+    /// A session ended (or the sweeper found its hold open): capture its
+    /// final cost, at most the hold, or void when nothing is owed. Waits
+    /// (returns `None`) while the cost can still change (idle time after
+    /// the stop still billed); the sweeper comes back.
+    #[tracing::instrument(skip(self))]
+    pub async fn settle_session(
+        &self,
+        session: SessionId,
+    ) -> Result<Option<PaymentDetail>, PaymentError> {
+        let Some(payment) = self.ports.payments.payment_for_session(session).await? else {
+            return Ok(None);
+        };
+        if payment.state != PaymentState::Authorized {
+            return Ok(None);
+        }
+        let Some(s) = self.ports.sessions.get_session(session).await? else {
+            return Ok(None);
+        };
+        if s.state != SessionState::Ended {
+            return Ok(None);
+        }
+        let cost = super::session_cost(
+            self.ports.sessions.as_ref(),
+            self.ports.tariffs.as_ref(),
+            self.ports.chargers.as_ref(),
+            self.ports.assignments.as_ref(),
+            &s,
+            self.now(),
+        )
+        .await?;
+        let owed = match &cost {
+            None => 0,
+            Some(c) if !c.is_final => return Ok(None),
+            Some(c) if c.price.breakdown.currency != payment.currency => {
+                return Err(PaymentError::Cost(format!(
+                    "the session is priced in {}, the hold is in {}",
+                    c.price.breakdown.currency.code(),
+                    payment.currency.code()
+                )))
+            }
+            Some(c) => c.incl_vat_minor(),
+        };
+        let amount = owed.min(payment.authorized_minor);
+        let detail = if amount <= 0 {
+            self.void(&payment).await?
+        } else {
+            self.capture(&payment, amount).await?
+        };
+        Ok(Some(detail))
+    }
+}

@@ -1,0 +1,29 @@
+//! Pure rules of the payment service. The flows themselves run against the
+//! real SQLite store and the simulated gateway in `crates/joule/tests`.
+
+use super::ports::{FaultPoint, GatewayRegistry};
+
+#[test]
+fn fault_points_round_trip() {
+    for p in [FaultPoint::CaptureIntended, FaultPoint::CaptureCalled] {
+        assert_eq!(FaultPoint::parse(p.as_str()), Some(p));
+    }
+    assert_eq!(FaultPoint::parse("nope"), None);
+}
+
+#[test]
+fn an_empty_registry_has_no_default() {
+    let r = GatewayRegistry::new();
+    assert!(r.is_empty());
+    assert!(r.default_gateway().is_none());
+    assert!(r.get("stripe").is_none());
+}
+
+#[test]
+fn payment_id_tags_fit_ocpp_16_and_differ() {
+    let a = super::web::payment_id_tag([0xab; 16]).unwrap();
+    let b = super::web::payment_id_tag([0xcd; 16]).unwrap();
+    assert_eq!(a.as_str().len(), 20);
+    assert!(a.as_str().starts_with("PAY"));
+    assert_ne!(a, b);
+}

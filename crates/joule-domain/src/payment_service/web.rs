@@ -1,0 +1,396 @@
+//! The web (QR pay page) flow: create a payment and its hold, confirm the
+//! card, remote-start the connector with the payment's own id tag.
+
+use crate::charger::ConnectorStatus;
+use crate::command::{ChargerCommand, CommandKind};
+use crate::gateway::{HoldRequest, IntentStatus};
+use crate::ids::{ChargerId, ConnectorId, IdTag};
+use crate::language::Language;
+use crate::payment::{
+    HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentId, PaymentState, PaymentStep,
+    ReceiptToken, StepKind, StepOutcome, StepRequest, StepSuccess,
+};
+use crate::tariffs::tariff_in_force;
+
+use super::{PaymentError, PaymentService, PaymentStatusView};
+
+/// A web payment waiting for the driver's card.
+#[derive(Debug, Clone)]
+pub struct WebPaymentCreated {
+    pub payment: Payment,
+    /// The hold asked for (the payment's `authorized_minor` stays 0 until
+    /// the card confirms it).
+    pub hold_minor: i64,
+    /// For the gateway's hosted fields (Stripe.js) in the browser.
+    pub client_secret: String,
+    pub publishable_key: Option<String>,
+}
+
+/// OCPP 1.6 caps idTag at 20 characters: `PAY` and 17 hex digits (68
+/// random bits), so a tag cannot be guessed to start someone else's hold.
+pub(super) fn payment_id_tag(bytes: [u8; 16]) -> Option<IdTag> {
+    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    IdTag::parse(&format!("PAY{}", &hex[..17])).ok()
+}
+
+impl PaymentService {
+    /// Creates a web payment for a connector and a manual-capture hold at
+    /// the gateway, sized by the tariff in force (else the default hold).
+    /// The Authorize step is intended before the gateway is called and
+    /// finished when [`PaymentService::confirm`] sees the hold authorized.
+    #[tracing::instrument(skip(self), fields(charger_id = %charger, connector = connector.get()))]
+    pub async fn create_web_payment(
+        &self,
+        charger: &ChargerId,
+        connector: ConnectorId,
+        language: Option<&str>,
+    ) -> Result<WebPaymentCreated, PaymentError> {
+        let now = self.now();
+        let not_found = || PaymentError::ChargerNotFound(charger.to_string());
+        let gateway = self
+            .gateways
+            .default_gateway()
+            .ok_or_else(|| PaymentError::GatewayNotConfigured("none".to_owned()))?
+            .clone();
+        self.ports
+            .chargers
+            .get_charger(charger)
+            .await?
+            .ok_or_else(not_found)?;
+        let in_force = tariff_in_force(
+            self.ports.assignments.as_ref(),
+            charger,
+            connector,
+            None,
+            now,
+        )
+        .await?
+        .filter(|f| f.access.is_publicly_visible())
+        .ok_or_else(not_found)?;
+        let states = self.ports.chargers.connector_states(charger).await?;
+        let free = states.iter().any(|s| {
+            s.connector_id == connector
+                && matches!(
+                    s.status,
+                    ConnectorStatus::Available | ConnectorStatus::Preparing
+                )
+        });
+        if !free {
+            return Err(PaymentError::ConnectorBusy {
+                charger: charger.to_string(),
+                connector: connector.get(),
+            });
+        }
+        let no_tariff = || PaymentError::NoTariff(charger.to_string());
+        let tariff = in_force.tariff.ok_or_else(no_tariff)?;
+        let hold = match tariff.hold_amount() {
+            Some(hold) => hold,
+            None => self
+                .settings
+                .default_hold
+                .filter(|h| h.currency().code() == tariff.tariff.currency)
+                .ok_or_else(no_tariff)?,
+        };
+        if hold.minor() <= 0 {
+            return Err(no_tariff());
+        }
+        let language = language
+            .and_then(Language::supported)
+            .or_else(|| in_force.language.as_deref().and_then(Language::supported))
+            .unwrap_or_default();
+        let id_tag = payment_id_tag(self.ports.random.bytes16()).ok_or_else(no_tariff)?;
+        let payment = self
+            .ports
+            .payments
+            .create_payment(NewPayment {
+                id: PaymentId::new_v7(),
+                channel: PaymentChannel::Web,
+                gateway: gateway.name().to_owned(),
+                gateway_payment_ref: None,
+                currency: hold.currency(),
+                card: None,
+                charger_id: charger.clone(),
+                connector_id: connector,
+                account_id: None,
+                terminal_id: None,
+                hold_limit_policy: HoldLimitPolicy::StopSession,
+                receipt_token: ReceiptToken::from_random_bytes(self.ports.random.bytes16()),
+                language: language.code().to_owned(),
+                id_tag: Some(id_tag),
+                created_at: now,
+            })
+            .await?;
+        let step = self
+            .intend(
+                &payment,
+                StepRequest::Authorize {
+                    amount_minor: hold.minor(),
+                },
+            )
+            .await?;
+        let request = HoldRequest {
+            amount: hold,
+            reference: payment.id.to_string(),
+        };
+        match gateway.create_hold(&request, &step.idempotency_key).await {
+            Ok(created) => {
+                let payment = self
+                    .ports
+                    .payments
+                    .set_gateway_ref(payment.id, created.intent.as_str(), self.now())
+                    .await?;
+                tracing::info!(payment_id = %payment.id, intent = %created.intent, "hold created");
+                Ok(WebPaymentCreated {
+                    payment,
+                    hold_minor: hold.minor(),
+                    client_secret: created.client_secret.expose().to_owned(),
+                    publishable_key: self.settings.publishable_key.clone(),
+                })
+            }
+            Err(error) => {
+                // Nothing is held yet (an intent without a card holds no
+                // money), so the payment fails at once; the driver may
+                // try again.
+                tracing::warn!(payment_id = %payment.id, %error, "creating the hold failed");
+                let (code, message) = super::failure_of(&error);
+                self.finish(&step, StepOutcome::failed(code, message))
+                    .await?;
+                Err(PaymentError::GatewayUnavailable(error.to_string()))
+            }
+        }
+    }
+
+    /// The payment behind a public token.
+    pub async fn by_token(&self, token: &ReceiptToken) -> Result<Payment, PaymentError> {
+        self.ports
+            .payments
+            .payment_by_receipt_token(token)
+            .await?
+            .ok_or(PaymentError::PaymentNotFound)
+    }
+
+    /// Confirms the hold with a test card, as the browser would with
+    /// Stripe.js. Only for a gateway that takes test cards (the simulated
+    /// one). A declined card is reported and leaves the payment waiting:
+    /// the following confirm records the decline.
+    pub async fn enter_test_card(
+        &self,
+        token: &ReceiptToken,
+        card: &str,
+    ) -> Result<(), PaymentError> {
+        let payment = self.by_token(token).await?;
+        let entry = self
+            .gateways
+            .test_cards(&payment.gateway)
+            .ok_or(PaymentError::NotSimulated)?;
+        if payment.state != PaymentState::Created {
+            return Err(PaymentError::NotConfirmable(
+                "the payment is not waiting for a card",
+            ));
+        }
+        let intent = Self::intent_of(&payment)?;
+        match entry.confirm_test_card(&intent, card) {
+            Ok(_) => Ok(()),
+            Err(crate::gateway::GatewayError::Declined { code, message }) => {
+                Err(PaymentError::Declined { code, message })
+            }
+            Err(e) if e.is_retryable() => Err(PaymentError::GatewayUnavailable(e.to_string())),
+            Err(e) => {
+                let (code, message) = super::failure_of(&e);
+                Err(PaymentError::GatewayRefused { code, message })
+            }
+        }
+    }
+
+    /// The driver's browser says the card is confirmed: read the intent at
+    /// the gateway, record the Authorize step's outcome, and remote-start
+    /// the connector. Idempotent: a payment already past this point is
+    /// answered with its status.
+    #[tracing::instrument(skip(self, token))]
+    pub async fn confirm(&self, token: &ReceiptToken) -> Result<PaymentStatusView, PaymentError> {
+        let payment = self.by_token(token).await?;
+        match payment.state {
+            PaymentState::Created => {}
+            PaymentState::Authorized | PaymentState::Captured => return self.status(token).await,
+            PaymentState::Voided | PaymentState::Failed => {
+                return Err(PaymentError::NotConfirmable(
+                    "the payment is closed (failed or voided)",
+                ))
+            }
+        }
+        let detail = self
+            .ports
+            .payments
+            .get_payment(payment.id)
+            .await?
+            .ok_or(PaymentError::PaymentNotFound)?;
+        let Some(step) = open_authorize(&detail.steps) else {
+            return Err(PaymentError::NotConfirmable(
+                "the payment is not waiting for confirmation",
+            ));
+        };
+        let confirmed = self.settle_authorize(&payment, step, false).await?;
+        match confirmed {
+            AuthorizeResult::Authorized(p) => {
+                self.remote_start(&p).await?;
+                self.status(token).await
+            }
+            AuthorizeResult::Declined { code, message } => {
+                Err(PaymentError::Declined { code, message })
+            }
+            AuthorizeResult::Pending => Err(PaymentError::NotConfirmable(
+                "the card is not confirmed yet",
+            )),
+        }
+    }
+
+    /// Reads the intent of an open Authorize step and records what the
+    /// gateway says. `abandon`: cancel an intent still waiting for a card
+    /// (the recovery worker, past the card time-out).
+    pub(super) async fn settle_authorize(
+        &self,
+        payment: &Payment,
+        step: &PaymentStep,
+        abandon: bool,
+    ) -> Result<AuthorizeResult, PaymentError> {
+        let gateway = self.gateway_of(payment)?.clone();
+        let Ok(intent) = Self::intent_of(payment) else {
+            // The hold was never created (the process died before the
+            // gateway answered): nothing is held.
+            if abandon {
+                self.finish(
+                    step,
+                    StepOutcome::failed("abandoned", "no hold was created"),
+                )
+                .await?;
+                return Ok(AuthorizeResult::Declined {
+                    code: "abandoned".into(),
+                    message: "no hold was created".into(),
+                });
+            }
+            return Ok(AuthorizeResult::Pending);
+        };
+        let state = match gateway.read_intent(&intent).await {
+            Ok(state) => state,
+            Err(e) if e.is_retryable() => {
+                return Err(PaymentError::GatewayUnavailable(e.to_string()))
+            }
+            Err(e) => {
+                let (code, message) = super::failure_of(&e);
+                return Err(PaymentError::GatewayRefused { code, message });
+            }
+        };
+        match state.status {
+            IntentStatus::Authorized { .. } | IntentStatus::Succeeded { .. } => {
+                let outcome = StepOutcome::Succeeded(StepSuccess {
+                    gateway_ref: Some(intent.as_str().to_owned()),
+                    card: state.card,
+                });
+                let detail = self.finish(step, outcome).await?;
+                tracing::info!(payment_id = %payment.id, "hold authorized");
+                Ok(AuthorizeResult::Authorized(Box::new(detail.payment)))
+            }
+            IntentStatus::Canceled => {
+                self.finish(
+                    step,
+                    StepOutcome::failed("canceled", "the hold was cancelled"),
+                )
+                .await?;
+                Ok(AuthorizeResult::Declined {
+                    code: "canceled".into(),
+                    message: "the hold was cancelled".into(),
+                })
+            }
+            IntentStatus::RequiresPaymentMethod if state.decline.is_some() || abandon => {
+                let (code, message) = match state.decline {
+                    Some(d) => (d.code, d.message),
+                    None => ("abandoned".into(), "no card was confirmed in time".into()),
+                };
+                if abandon {
+                    self.cancel_unconfirmed(&gateway, payment, step, &intent)
+                        .await;
+                }
+                self.finish(step, StepOutcome::failed(code.clone(), message.clone()))
+                    .await?;
+                tracing::info!(payment_id = %payment.id, code = %code, "hold not authorized");
+                Ok(AuthorizeResult::Declined { code, message })
+            }
+            IntentStatus::RequiresConfirmation
+            | IntentStatus::RequiresAction
+            | IntentStatus::Processing
+                if abandon =>
+            {
+                self.cancel_unconfirmed(&gateway, payment, step, &intent)
+                    .await;
+                let (code, message) = ("abandoned", "no card was confirmed in time");
+                self.finish(step, StepOutcome::failed(code, message))
+                    .await?;
+                Ok(AuthorizeResult::Declined {
+                    code: code.into(),
+                    message: message.into(),
+                })
+            }
+            _ => Ok(AuthorizeResult::Pending),
+        }
+    }
+
+    /// Cancels an intent nobody confirmed, so a late confirmation in the
+    /// browser cannot place a hold Joule no longer tracks.
+    async fn cancel_unconfirmed(
+        &self,
+        gateway: &std::sync::Arc<dyn crate::gateway::PaymentGateway>,
+        payment: &Payment,
+        step: &PaymentStep,
+        intent: &crate::gateway::IntentRef,
+    ) {
+        let key = crate::idempotency::IdempotencyKey::derive(
+            payment.id,
+            format_args!("{}:{}:abandon", step.kind, step.seq),
+        );
+        if let Err(error) = gateway.cancel(intent, &key).await {
+            tracing::warn!(payment_id = %payment.id, %error, "cancelling an abandoned intent failed");
+        }
+    }
+
+    /// Asks the charger to start with the payment's id tag. A refusal (or
+    /// an offline charger) releases the hold at once.
+    #[tracing::instrument(skip(self, payment), fields(payment_id = %payment.id, charger_id = %payment.charger_id))]
+    pub(super) async fn remote_start(&self, payment: &Payment) -> Result<(), PaymentError> {
+        let Some(tag) = &payment.id_tag else {
+            return Ok(());
+        };
+        let command = ChargerCommand {
+            kind: CommandKind::RemoteStartTransaction,
+            payload: serde_json::json!({
+                "connectorId": payment.connector_id.get(),
+                "idTag": tag.as_str(),
+            }),
+        };
+        let answer = self.ports.commands.send(&payment.charger_id, command).await;
+        let accepted = match &answer {
+            Ok(v) => v.get("status").and_then(|s| s.as_str()) == Some("Accepted"),
+            Err(_) => false,
+        };
+        if accepted {
+            tracing::info!("remote start accepted");
+            return Ok(());
+        }
+        tracing::info!(answer = ?answer, "remote start not accepted; releasing the hold");
+        self.void(payment).await.map(|_| ())
+    }
+}
+
+/// What the gateway said about a hold being confirmed.
+#[derive(Debug)]
+pub(super) enum AuthorizeResult {
+    Authorized(Box<Payment>),
+    Declined { code: String, message: String },
+    Pending,
+}
+
+/// The Authorize step still open, if any.
+pub(super) fn open_authorize(steps: &[PaymentStep]) -> Option<&PaymentStep> {
+    steps
+        .iter()
+        .find(|s| s.kind == StepKind::Authorize && !s.is_finished())
+}

@@ -1,0 +1,146 @@
+//! Wiring of the payment service from `[payments]`: the gateway, the
+//! random source, and the test-only fault hook (`JOULE_FAULT`).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use joule_domain::clock::Clock;
+use joule_domain::command::CommandRouter;
+use joule_domain::money::{Currency, Money};
+use joule_domain::payment_service::{
+    FaultHook, FaultPoint, GatewayRegistry, PaymentPorts, PaymentService, PaymentSettings,
+    RandomSource,
+};
+use joule_domain::store::Store;
+use joule_payments::{Secret, SimulatedConfig, SimulatedGateway, StripeConfig, StripeGateway};
+
+use crate::settings::{GatewayKind, PaymentsSettings};
+
+/// The operating system's CSPRNG (through `rand`'s thread RNG, seeded
+/// from it).
+#[derive(Debug, Default)]
+pub struct OsRandom;
+
+impl RandomSource for OsRandom {
+    fn bytes16(&self) -> [u8; 16] {
+        use rand::RngCore;
+        let mut out = [0u8; 16];
+        rand::rng().fill_bytes(&mut out);
+        out
+    }
+}
+
+/// TEST ONLY: `JOULE_FAULT=crash_after:<point>` aborts the process the
+/// moment a flow reaches `<point>` (`capture_intended`, `capture_called`),
+/// as a power cut would, to prove that recovery finishes the step exactly
+/// once after a restart. Never set it in production.
+#[derive(Debug)]
+pub struct CrashAfter(FaultPoint);
+
+impl CrashAfter {
+    pub fn from_env() -> Option<Self> {
+        let raw = std::env::var("JOULE_FAULT").ok()?;
+        let point = raw.strip_prefix("crash_after:").and_then(FaultPoint::parse);
+        match point {
+            Some(p) => {
+                tracing::warn!(
+                    point = p.as_str(),
+                    "JOULE_FAULT set: this process will crash on purpose (tests only)"
+                );
+                Some(Self(p))
+            }
+            None => {
+                tracing::warn!(value = %raw, "JOULE_FAULT not understood; ignored");
+                None
+            }
+        }
+    }
+}
+
+impl FaultHook for CrashAfter {
+    fn reached(&self, point: FaultPoint) {
+        if point == self.0 {
+            eprintln!("JOULE_FAULT: crashing after {}", point.as_str());
+            std::process::abort();
+        }
+    }
+}
+
+/// The configured gateways; empty when payments are disabled.
+pub fn gateway_registry(settings: &PaymentsSettings) -> anyhow::Result<GatewayRegistry> {
+    Ok(match settings.gateway {
+        GatewayKind::None => GatewayRegistry::new(),
+        GatewayKind::Simulated => {
+            tracing::warn!(
+                gateway = "simulated",
+                "SIMULATED payment gateway in use: no real money moves (demo and tests only)"
+            );
+            let gateway = Arc::new(SimulatedGateway::new(SimulatedConfig::default()));
+            GatewayRegistry::new()
+                .with(gateway.clone())
+                .with_test_cards("simulated", gateway)
+        }
+        GatewayKind::Stripe => {
+            let secret = settings
+                .stripe_secret_key
+                .clone()
+                .context("payments.stripe_secret_key is required with gateway = \"stripe\"")?;
+            let webhook = settings
+                .stripe_webhook_secret
+                .clone()
+                .context("payments.stripe_webhook_secret is required with gateway = \"stripe\"")?;
+            let mut config = StripeConfig::new(Secret::new(secret), Secret::new(webhook));
+            if let Some(url) = &settings.stripe_base_url {
+                config.base_url = url.trim_end_matches('/').to_owned();
+            }
+            let gateway = StripeGateway::new(config).context("the Stripe configuration")?;
+            tracing::info!(gateway = "stripe", "payment gateway ready");
+            GatewayRegistry::new().with(Arc::new(gateway))
+        }
+    })
+}
+
+/// The service's settings from `[payments]`.
+pub fn payment_settings(settings: &PaymentsSettings) -> anyhow::Result<PaymentSettings> {
+    let currency = Currency::parse(&settings.default_hold_currency)
+        .map_err(|e| anyhow::anyhow!("payments.default_hold_currency: {e}"))?;
+    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+    Ok(PaymentSettings {
+        default_hold: (settings.default_hold_minor > 0)
+            .then(|| Money::from_minor(settings.default_hold_minor, currency)),
+        start_timeout: secs(settings.start_timeout_s),
+        card_timeout: secs(settings.card_timeout_s),
+        recovery_after: secs(settings.recovery_after_s),
+        public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
+        publishable_key: match settings.gateway {
+            GatewayKind::Stripe => settings.stripe_publishable_key.clone(),
+            GatewayKind::Simulated | GatewayKind::None => None,
+        },
+    })
+}
+
+/// The payment service over `store`, reaching chargers through `commands`.
+pub fn payment_service(
+    store: Arc<dyn Store>,
+    commands: Arc<dyn CommandRouter>,
+    clock: Arc<dyn Clock>,
+    gateways: GatewayRegistry,
+    settings: PaymentSettings,
+) -> PaymentService {
+    let faults: Option<Arc<dyn FaultHook>> = CrashAfter::from_env().map(|c| Arc::new(c) as _);
+    PaymentService::new(
+        PaymentPorts {
+            payments: store.clone(),
+            sessions: store.clone(),
+            tariffs: store.clone(),
+            chargers: store.clone(),
+            assignments: store,
+            commands,
+            clock,
+            random: Arc::new(OsRandom),
+            faults,
+        },
+        gateways,
+        settings,
+    )
+}

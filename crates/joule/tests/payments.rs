@@ -1,0 +1,413 @@
+//! The payment service on the real SQLite store and the real simulated
+//! gateway: the exactly-once rules that need a gateway failure to show
+//! (time-out after applying, outage), and the charging service's handling
+//! of a payment's id tag. The charger is a scripted command router (it
+//! answers RemoteStartTransaction); real chargers are in
+//! tests/interop/test_web_payments.py.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use joule_domain::auth::AuthorizationStatus;
+use joule_domain::charger::{ConnectorStatus, NewCharger, RegistrationStatus, StatusReport};
+use joule_domain::clock::{Clock, ManualClock};
+use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
+use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway};
+use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::payment::{PaymentState, StepKind, StepStatus};
+use joule_domain::payment_service::{
+    GatewayRegistry, PaymentError, PaymentPorts, PaymentService, PaymentSettings, WebState,
+};
+use joule_domain::service::{ChargingService, ChargingSettings, StartRequest, StopRequest};
+use joule_domain::store::Store;
+use joule_payments::simulated::Fault;
+use joule_payments::{SimulatedConfig, SimulatedGateway};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
+}
+
+/// A charger that answers RemoteStartTransaction with `answer`.
+#[derive(Debug)]
+struct ScriptedCharger {
+    answer: &'static str,
+    sent: Mutex<Vec<ChargerCommand>>,
+}
+
+#[async_trait]
+impl CommandRouter for ScriptedCharger {
+    async fn send(
+        &self,
+        _charger: &ChargerId,
+        command: ChargerCommand,
+    ) -> Result<serde_json::Value, CommandError> {
+        self.sent.lock().unwrap().push(command);
+        Ok(serde_json::json!({ "status": self.answer }))
+    }
+
+    fn is_connected(&self, _charger: &ChargerId) -> bool {
+        true
+    }
+}
+
+impl ScriptedCharger {
+    fn id_tag(&self) -> IdTag {
+        let sent = self.sent.lock().unwrap();
+        IdTag::parse(sent[0].payload["idTag"].as_str().unwrap()).unwrap()
+    }
+}
+
+#[derive(Debug)]
+struct Random;
+
+impl joule_domain::payment_service::RandomSource for Random {
+    fn bytes16(&self) -> [u8; 16] {
+        *uuid::Uuid::new_v4().as_bytes()
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    db: joule_store::Database,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    gateway: Arc<SimulatedGateway>,
+    charger: Arc<ScriptedCharger>,
+    payments: PaymentService,
+    charging: ChargingService,
+    cp: ChargerId,
+}
+
+async fn world(answer: &'static str) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("joule.db").display());
+    let db = joule_store::connect(&url, joule_store::StoreOptions::default())
+        .await
+        .unwrap();
+    let store = db.store();
+    let clock = Arc::new(ManualClock::new(t0()));
+    let cp = ChargerId::parse("CP-PAY").unwrap();
+    store
+        .create_charger(
+            NewCharger {
+                id: cp.clone(),
+                label: None,
+                location: None,
+                registration: RegistrationStatus::Accepted,
+                password_hash: None,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    store
+        .record_status(
+            &cp,
+            StatusReport {
+                connector_id: ConnectorId::new(1).unwrap(),
+                status: ConnectorStatus::Available,
+                error_code: None,
+                info: None,
+                vendor_id: None,
+                vendor_error_code: None,
+                reported_at: Some(t0()),
+                received_at: t0(),
+            },
+        )
+        .await
+        .unwrap();
+    let tariff = serde_json::from_value(serde_json::json!({
+        "country_code": "DE", "party_id": "JOU", "id": "T1", "currency": "EUR",
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
+        "last_updated": "2026-01-01T00:00:00Z"
+    }))
+    .unwrap();
+    store
+        .create_tariff(
+            joule_domain::tariffs::NewTariff {
+                tariff,
+                extensions: joule_domain::pricing::TariffExtensions {
+                    hold_amount_minor: Some(3000),
+                    ..Default::default()
+                },
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    store.set_default_tariff(Some("T1"), t0()).await.unwrap();
+    let gateway = Arc::new(SimulatedGateway::with_clock(
+        SimulatedConfig::default(),
+        clock.clone(),
+    ));
+    let charger = Arc::new(ScriptedCharger {
+        answer,
+        sent: Mutex::new(Vec::new()),
+    });
+    let payments = PaymentService::new(
+        PaymentPorts {
+            payments: store.clone(),
+            sessions: store.clone(),
+            tariffs: store.clone(),
+            chargers: store.clone(),
+            assignments: store.clone(),
+            commands: charger.clone(),
+            clock: clock.clone(),
+            random: Arc::new(Random),
+            faults: None,
+        },
+        GatewayRegistry::new()
+            .with(gateway.clone())
+            .with_test_cards("simulated", gateway.clone()),
+        PaymentSettings::default(),
+    );
+    let charging = ChargingService::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        clock.clone(),
+        ChargingSettings::default(),
+    )
+    .with_web_payments(store.clone());
+    World {
+        _dir: dir,
+        db,
+        store,
+        clock,
+        gateway,
+        charger,
+        payments,
+        charging,
+        cp,
+    }
+}
+
+fn conn(n: u32) -> ConnectorId {
+    ConnectorId::new(n).unwrap()
+}
+
+#[tokio::test]
+async fn a_capture_that_times_out_after_applying_is_recorded_once_by_recovery() {
+    let w = world("Accepted").await;
+    let created = w
+        .payments
+        .create_web_payment(&w.cp, conn(1), Some("de"))
+        .await
+        .unwrap();
+    assert_eq!(created.hold_minor, 3000);
+    let token = created.payment.receipt_token.clone();
+    w.payments
+        .enter_test_card(&token, "sim_visa")
+        .await
+        .unwrap();
+    let status = w.payments.confirm(&token).await.unwrap();
+    assert_eq!(status.state, WebState::Starting);
+    let tag = w.charger.id_tag();
+
+    // The tag is accepted only on the payment's own connector.
+    let (other, decision) = w
+        .charging
+        .start_transaction(
+            &w.cp,
+            StartRequest {
+                connector_id: conn(2),
+                id_tag: tag.clone(),
+                meter_start_wh: 0,
+                timestamp: t0(),
+                reservation_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(decision.status, AuthorizationStatus::Invalid);
+    assert!(w
+        .store
+        .payment_for_session(other.session.id)
+        .await
+        .unwrap()
+        .is_none());
+
+    assert!(w
+        .charging
+        .authorize(&w.cp, &tag)
+        .await
+        .unwrap()
+        .is_accepted());
+    let (start, decision) = w
+        .charging
+        .start_transaction(
+            &w.cp,
+            StartRequest {
+                connector_id: conn(1),
+                id_tag: tag.clone(),
+                meter_start_wh: 1000,
+                timestamp: t0(),
+                reservation_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(decision.is_accepted());
+    let linked = w
+        .store
+        .payment_for_session(start.session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(linked.id, created.payment.id);
+    assert_eq!(
+        w.payments.status(&token).await.unwrap().state,
+        WebState::Charging
+    );
+    // Once linked, the tag starts nothing else.
+    assert!(!w
+        .charging
+        .authorize(&w.cp, &tag)
+        .await
+        .unwrap()
+        .is_accepted());
+
+    w.clock.advance(chrono::Duration::minutes(30));
+    w.charging
+        .stop_transaction(
+            &w.cp,
+            StopRequest {
+                transaction_id: TransactionId::new(start.session.transaction_id.get()).unwrap(),
+                id_tag: Some(tag),
+                meter_stop_wh: 11_000,
+                timestamp: t0() + chrono::Duration::minutes(30),
+                reason: None,
+                transaction_data: vec![],
+            },
+        )
+        .await
+        .unwrap();
+
+    // The gateway captures, then the answer is lost.
+    w.gateway.inject_fault(Fault::TimeoutAfterApplying);
+    let settled = w.payments.settle_session(start.session.id).await;
+    assert!(
+        matches!(settled, Err(PaymentError::GatewayUnavailable(_))),
+        "{settled:?}"
+    );
+    let detail = w.store.get_payment(linked.id).await.unwrap().unwrap();
+    assert_eq!(detail.payment.state, PaymentState::Authorized);
+    assert_eq!(detail.steps.last().unwrap().status, StepStatus::Intended);
+    assert_eq!(
+        w.payments.status(&token).await.unwrap().state,
+        WebState::Finished
+    );
+
+    // Too early for recovery: the request might still be waiting.
+    assert_eq!(w.payments.recover().await.unwrap().finished, 0);
+    w.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(w.payments.recover().await.unwrap().finished, 1);
+    let detail = w.store.get_payment(linked.id).await.unwrap().unwrap();
+    assert_eq!(detail.payment.state, PaymentState::Captured);
+    assert_eq!(detail.payment.captured_minor, 300);
+    let captures: Vec<_> = detail
+        .steps
+        .iter()
+        .filter(|s| s.kind == StepKind::Capture)
+        .collect();
+    assert_eq!(captures.len(), 1);
+    assert_eq!(captures[0].status, StepStatus::Succeeded);
+    let intent = IntentRef::parse(detail.payment.gateway_payment_ref.clone().unwrap()).unwrap();
+    let at_gateway = w.gateway.read_intent(&intent).await.unwrap();
+    assert!(
+        matches!(at_gateway.status, IntentStatus::Succeeded { .. }),
+        "{at_gateway:?}"
+    );
+    // A second pass and the sweeper find nothing more to do.
+    assert_eq!(w.payments.recover().await.unwrap().finished, 0);
+    assert_eq!(w.payments.sweep().await.unwrap().finished, 0);
+    let status = w.payments.status(&token).await.unwrap();
+    assert_eq!(status.state, WebState::Captured);
+    assert!(status.receipt_url.unwrap().ends_with(token.as_str()));
+    w.db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_remote_start_voids_the_hold_at_once() {
+    let w = world("Rejected").await;
+    let created = w
+        .payments
+        .create_web_payment(&w.cp, conn(1), None)
+        .await
+        .unwrap();
+    let token = created.payment.receipt_token.clone();
+    w.payments
+        .enter_test_card(&token, "sim_visa")
+        .await
+        .unwrap();
+    let status = w.payments.confirm(&token).await.unwrap();
+    assert_eq!(status.state, WebState::Voided);
+    assert!(status.message.unwrap().contains("released"));
+    let detail = w
+        .store
+        .get_payment(created.payment.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let kinds: Vec<_> = detail.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds, vec![StepKind::Authorize, StepKind::Void]);
+    w.db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_outage_while_voiding_is_finished_by_recovery_and_busy_connectors_refuse() {
+    let w = world("Accepted").await;
+    let created = w
+        .payments
+        .create_web_payment(&w.cp, conn(1), None)
+        .await
+        .unwrap();
+    let token = created.payment.receipt_token.clone();
+    w.payments
+        .enter_test_card(&token, "sim_visa")
+        .await
+        .unwrap();
+    w.payments.confirm(&token).await.unwrap();
+    // No session within the start time-out; the gateway is down at first.
+    w.clock.advance(chrono::Duration::minutes(3));
+    w.gateway.inject_fault(Fault::Unavailable);
+    let swept = w.payments.sweep().await.unwrap();
+    assert_eq!((swept.finished, swept.failed), (0, 1));
+    w.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(w.payments.recover().await.unwrap().finished, 1);
+    let detail = w
+        .store
+        .get_payment(created.payment.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.payment.state, PaymentState::Voided);
+    // A connector in use refuses a payment before any gateway call.
+    w.store
+        .record_status(
+            &w.cp,
+            StatusReport {
+                connector_id: conn(1),
+                status: ConnectorStatus::Charging,
+                error_code: None,
+                info: None,
+                vendor_id: None,
+                vendor_error_code: None,
+                reported_at: Some(w.clock.now()),
+                received_at: w.clock.now(),
+            },
+        )
+        .await
+        .unwrap();
+    let busy = w.payments.create_web_payment(&w.cp, conn(1), None).await;
+    assert!(
+        matches!(busy, Err(PaymentError::ConnectorBusy { .. })),
+        "{busy:?}"
+    );
+    w.db.close().await.unwrap();
+}
