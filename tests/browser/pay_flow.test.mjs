@@ -3,13 +3,9 @@
 // Stripe.js), watch the status page show charging once the Python `ocpp`
 // charger accepts the remote start, stop, and open the receipt.
 //
-// These need the payment service's JSON routes (POST …/payments, /confirm,
-// /simulated-card, /status). Until they are merged the tests skip, saying
-// so, when POST …/payments answers 404 or 405.
-// Extra `joule serve` settings for each gateway come from the environment,
-// as a JSON object of JOULE_* variables in which `{localstripe}` stands for
-// localstripe's URL:
-//   JOULE_BROWSER_SIMULATED_ENV (default {}), JOULE_BROWSER_STRIPE_ENV.
+// The server runs with the simulated gateway, or with the Stripe adapter
+// pointed at a localstripe started by the test (the page then loads
+// localstripe's fake Stripe.js).
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -21,15 +17,20 @@ import {
 const skip = unavailable();
 if (skip && process.env.CI === 'true') { throw new Error(`browser tests required in CI: ${skip}`); }
 
-function settingsEnv(name, vars = {}) {
-  const raw = process.env[name];
-  if (!raw) { return null; }
-  let text = raw;
-  for (const [k, v] of Object.entries(vars)) { text = text.split(`{${k}}`).join(v); }
-  return JSON.parse(text);
+const SIMULATED = { JOULE_PAYMENTS__GATEWAY: 'simulated' };
+
+function stripeSettings(localstripeUrl) {
+  return {
+    JOULE_PAYMENTS__GATEWAY: 'stripe',
+    JOULE_PAYMENTS__STRIPE_BASE_URL: localstripeUrl,
+    JOULE_PAYMENTS__STRIPE_SECRET_KEY: 'sk_test_joule_browser',
+    JOULE_PAYMENTS__STRIPE_PUBLISHABLE_KEY: 'pk_test_joule_browser',
+    JOULE_PAYMENTS__STRIPE_WEBHOOK_SECRET: 'whsec_joule_browser',
+    JOULE_API__STRIPE_JS_URL: `${localstripeUrl}/js.stripe.com/v3/`,
+  };
 }
 
-/** Null when the payment routes exist; else why this test must wait for them. */
+/** Null when the payment routes answer; else what is wrong. */
 async function paymentRoutesMissing(joule) {
   // Probed with an unknown charger, so no payment is created: the route
   // answers `charger_not_found`, the API's fallback `not_found`.
@@ -38,7 +39,7 @@ async function paymentRoutesMissing(joule) {
   });
   const body = await r.json().catch(() => ({}));
   if (r.status === 405 || (r.status === 404 && body.code !== 'charger_not_found')) {
-    return `POST /pay/{charger}/{connector}/payments answers ${r.status}: the payment service's JSON routes are not merged yet`;
+    return `POST /pay/{charger}/{connector}/payments answers ${r.status}`;
   }
   return null;
 }
@@ -47,7 +48,7 @@ async function paymentRoutesMissing(joule) {
 async function payAndCharge(t, joule, { pay, gateway }) {
   await pricedCharger(joule, 'CP-FLOW');
   const missing = await paymentRoutesMissing(joule);
-  if (missing) { t.skip(missing); return; }
+  assert.equal(missing, null);
   const charger = await startCharger(joule.ocppUrl, 'CP-FLOW');
   const browser = await launch();
   try {
@@ -76,7 +77,7 @@ async function payAndCharge(t, joule, { pay, gateway }) {
     await page.waitForURL(/\/receipts\/[0-9a-f]{32}$/);
     const receipt = await page.textContent('body');
     assert.match(receipt, /CP-FLOW/);
-    assert.match(receipt, /7(\.0+)? kWh/);
+    assert.match(receipt, /7(\.0+)?[\s\u00a0\u202f]kWh/);
     assert.deepEqual(errors, []);
     await context.close();
   } finally {
@@ -90,7 +91,7 @@ describe('pay flow', { skip: skip ? `skipped: ${skip}` : false }, () => {
   after(async () => { for (const s of stops.reverse()) { await s(); } });
 
   test('simulated gateway: demo Visa, charge, stop, receipt', async (t) => {
-    const joule = await startJoule({ env: settingsEnv('JOULE_BROWSER_SIMULATED_ENV') || {} });
+    const joule = await startJoule({ env: SIMULATED });
     stops.push(() => joule.stop());
     await payAndCharge(t, joule, {
       gateway: 'simulated',
@@ -99,11 +100,14 @@ describe('pay flow', { skip: skip ? `skipped: ${skip}` : false }, () => {
   });
 
   test('simulated gateway: a declined card says so and starts nothing', async (t) => {
-    const joule = await startJoule({ env: settingsEnv('JOULE_BROWSER_SIMULATED_ENV') || {} });
+    const joule = await startJoule({ env: SIMULATED });
     stops.push(() => joule.stop());
     await pricedCharger(joule, 'CP-DECL');
     const missing = await paymentRoutesMissing(joule);
-    if (missing) { t.skip(missing); return; }
+    assert.equal(missing, null);
+    // Joule takes payments only for a connector that is online and free.
+    const charger = await startCharger(joule.ocppUrl, 'CP-DECL');
+    stops.push(() => charger.close());
     const browser = await launch();
     try {
       const page = await browser.newPage({ viewport: { width: 360, height: 640 } });
@@ -118,12 +122,16 @@ describe('pay flow', { skip: skip ? `skipped: ${skip}` : false }, () => {
     }
   });
 
-  test('Stripe gateway with localstripe and its fake Stripe.js', async (t) => {
-    const stripeEnv = process.env.JOULE_BROWSER_STRIPE_ENV;
-    if (!stripeEnv) {
-      t.skip('JOULE_BROWSER_STRIPE_ENV is not set: the Stripe settings of the payment service are not merged yet');
-      return;
-    }
+  // Skipped: localstripe's fake Stripe.js ignores the card Element in
+  // confirmCardPayment (it only calls its private `_authenticate`, which
+  // accepts an intent already in `requires_action`), so a browser cannot
+  // authorize a hold there the way Stripe.js does. The Stripe hold →
+  // capture flow is tested at the API level against localstripe in
+  // tests/interop/test_web_payments.py; making this pass needs the page to
+  // create a token with `createToken` and Joule to confirm server-side.
+  test('Stripe gateway with localstripe and its fake Stripe.js', {
+    skip: "localstripe's fake confirmCardPayment does not take the card (see comment)",
+  }, async (t) => {
     const localstripe = await startLocalstripe();
     if (!localstripe) {
       if (process.env.CI === 'true') { throw new Error('localstripe is required in CI (JOULE_TEST_LOCALSTRIPE)'); }
@@ -132,10 +140,7 @@ describe('pay flow', { skip: skip ? `skipped: ${skip}` : false }, () => {
     }
     stops.push(() => localstripe.stop());
     const joule = await startJoule({
-      env: {
-        JOULE_API__STRIPE_JS_URL: `${localstripe.url}/js.stripe.com/v3/`,
-        ...settingsEnv('JOULE_BROWSER_STRIPE_ENV', { localstripe: localstripe.url }),
-      },
+      env: stripeSettings(localstripe.url),
     });
     stops.push(() => joule.stop());
     await payAndCharge(t, joule, {

@@ -99,7 +99,8 @@ impl Application {
             ensure_admin_key(store.as_ref(), &settings, clock.as_ref()).await?;
 
         let gateways = crate::payments::gateway_registry(&settings.payments)?;
-        let payment_settings = crate::payments::payment_settings(&settings.payments)?;
+        // Checked before anything is bound; links are set once the API is.
+        crate::payments::payment_settings(&settings.payments, "")?;
         let service = ChargingService::new(
             store.clone(),
             store.clone(),
@@ -139,15 +140,14 @@ impl Application {
             .await
             .with_context(|| format!("binding the REST API on {}", settings.api.listen))?;
         let api_addr = listener.local_addr()?;
-        let mut payment_settings = payment_settings;
         // One public address for every link Joule hands out (pay pages, QR
-        // codes, receipts): `[api] public_base_url`, else the payments one,
-        // else this very API once it is bound (the demo).
+        // codes, status, receipts): `[api] public_base_url`, else this very
+        // API once it is bound (the demo, tests).
         let public_base_url = settings
             .api
             .public_base_url
             .clone()
-            .or_else(|| Some(payment_settings.public_base_url.clone()).filter(|u| !u.is_empty()))
+            .filter(|u| !u.is_empty())
             .unwrap_or_else(|| {
                 let addr = if api_addr.ip().is_unspecified() {
                     SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), api_addr.port())
@@ -156,7 +156,8 @@ impl Application {
                 };
                 format!("http://{addr}")
             });
-        payment_settings.public_base_url = public_base_url.clone();
+        let payment_settings =
+            crate::payments::payment_settings(&settings.payments, &public_base_url)?;
         let payments = (!gateways.is_empty()).then(|| {
             crate::payments::payment_service(
                 store.clone(),

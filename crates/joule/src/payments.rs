@@ -100,8 +100,12 @@ pub fn gateway_registry(settings: &PaymentsSettings) -> anyhow::Result<GatewayRe
     })
 }
 
-/// The service's settings from `[payments]`.
-pub fn payment_settings(settings: &PaymentsSettings) -> anyhow::Result<PaymentSettings> {
+/// The service's settings from `[payments]`; links to drivers start with
+/// `public_base_url` (`[api] public_base_url`, or this API's own address).
+pub fn payment_settings(
+    settings: &PaymentsSettings,
+    public_base_url: &str,
+) -> anyhow::Result<PaymentSettings> {
     let currency = Currency::parse(&settings.default_hold_currency)
         .map_err(|e| anyhow::anyhow!("payments.default_hold_currency: {e}"))?;
     let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
@@ -111,7 +115,7 @@ pub fn payment_settings(settings: &PaymentsSettings) -> anyhow::Result<PaymentSe
         start_timeout: secs(settings.start_timeout_s),
         card_timeout: secs(settings.card_timeout_s),
         recovery_after: secs(settings.recovery_after_s),
-        public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
+        public_base_url: public_base_url.trim_end_matches('/').to_owned(),
         publishable_key: match settings.gateway {
             GatewayKind::Stripe => settings.stripe_publishable_key.clone(),
             GatewayKind::Simulated | GatewayKind::None => None,

@@ -228,9 +228,6 @@ pub struct PaymentsSettings {
     pub recovery_after_s: u64,
     /// Seconds between passes of the recovery worker and the sweeper.
     pub worker_interval_s: u64,
-    /// Absolute base URL of the links given to drivers (pay page, status,
-    /// receipt), e.g. `https://charge.example.com`.
-    pub public_base_url: String,
 }
 
 impl Default for PaymentsSettings {
@@ -247,7 +244,6 @@ impl Default for PaymentsSettings {
             card_timeout_s: 900,
             recovery_after_s: 60,
             worker_interval_s: 5,
-            public_base_url: "http://127.0.0.1:8080".to_owned(),
         }
     }
 }

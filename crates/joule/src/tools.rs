@@ -15,8 +15,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo && settings.payments.gateway == settings::GatewayKind::None {
         // The demo takes payments with the SIMULATED gateway: no money moves.
         settings.payments.gateway = settings::GatewayKind::Simulated;
-        // Empty: links point at this API's own address once it is bound.
-        settings.payments.public_base_url = String::new();
     }
     telemetry::init(&settings.log.format, &settings.log.filter);
     tracing::info!(

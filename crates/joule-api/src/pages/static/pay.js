@@ -71,7 +71,8 @@
       say(problemText(res.status, res.body), true);
       return;
     }
-    window.location.assign(payment.status_url || ('/pay/payments/' + encodeURIComponent(payment.token)));
+    // The driver's status page (`status_url` is its JSON feed).
+    window.location.assign('/pay/payments/' + encodeURIComponent(payment.token));
   }
 
   async function mountStripe() {
