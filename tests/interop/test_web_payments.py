@@ -5,6 +5,7 @@ amount exactly once at the end; declined cards, sessions that never start,
 localstripe as the gateway, and a crash between intent and capture."""
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -168,6 +169,43 @@ def test_simulated_card_charges_and_captures_the_priced_amount_once(tmp_path, ch
         assert too_much.status_code == 409 and too_much.json()["code"] == "payment_step_refused"
         reused = server.api("POST", f"/payments/{pid}/refund", json={"amount_minor": 50}, headers=h)
         assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
+    finally:
+        assert server.stop() == 0
+
+
+def test_price_display_charger_shows_the_payments_receipt_link(tmp_path, charger_id, password):
+    """A charger that displays prices (OCA California Pricing) gets FinalCost
+    with the receipt page of the payment as its QR code: the driver's paid
+    session and, in Spanish, the language they paid in."""
+    server = simulated_server(tmp_path).start()
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+
+        async def scenario():
+            async with connected(server, charger_id, password) as cp:
+                cp.cost_display = "true"
+                await cp.boot()
+                await available(cp)
+                created, confirmed = await pay_and_start(server, cp)
+                assert confirmed.status_code == 200, confirmed.text
+                tag = (await remote_start(cp))["id_tag"]
+                await charge_with(cp, tag)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    finals = [p for a, p in list(cp.received)
+                              if a == "DataTransfer" and p.get("message_id") == "FinalCost"]
+                    if finals:
+                        return created, json.loads(finals[0]["data"])
+                    await asyncio.sleep(0.2)
+                raise AssertionError("no FinalCost")
+
+        created, final = asyncio.run(scenario())
+        assert final["qrCodeText"].endswith(f"/receipts/{created['token']}"), final
+        assert final["cost"] == 3.0
+        poll(lambda: status_of(server, created["token"]), lambda s: s["state"] == "captured")
+        page = requests.get(final["qrCodeText"].replace("http://127.0.0.1:8080", pay_url(server, "")), timeout=30)
+        assert page.status_code == 200 and "4242" in page.text
     finally:
         assert server.stop() == 0
 

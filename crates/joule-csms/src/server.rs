@@ -195,6 +195,7 @@ impl Csms {
             assignments: store.clone(),
             tokens: store.clone(),
             chargers: store.clone(),
+            payments: store.clone(),
             sessions: store.clone(),
             events: store,
             receipt_base_url: self.inner.settings.receipt_base_url.clone(),

@@ -38,8 +38,8 @@ pub struct CsmsSettings {
     pub rate_burst: u32,
     /// Time allowed for the whole HTTP upgrade (request head and auth).
     pub handshake_timeout: Duration,
-    /// Receipt page base URL: the OCA `FinalCost.qrCodeText` is this +
-    /// `/{session_id}` (see `v16::tariff_and_cost`).
+    /// Receipt page base URL: the OCA `qrCodeText` is this + `/{receipt
+    /// token}` of the session's payment (see `v16::tariff_and_cost`).
     pub receipt_base_url: String,
     /// Period of the OCA `RunningCost` during a session on a charger that
     /// displays prices (also sent at start and at tariff boundaries).

@@ -87,9 +87,10 @@ pub struct OcppSettings {
     /// Incoming calls per second allowed per charger, and the burst above it.
     pub rate_limit_per_s: u32,
     pub rate_burst: u32,
-    /// Base URL of the session receipt page: chargers that display prices
-    /// (OCA California Pricing) show `{receipt_base_url}/{session_id}` as a
-    /// QR code with the final cost.
+    /// Base URL of the receipt pages (`{[api] public_base_url}/receipts`):
+    /// chargers that display prices (OCA California Pricing) show
+    /// `{receipt_base_url}/{receipt token}` of a session paid through Joule
+    /// as a QR code with the final cost.
     pub receipt_base_url: String,
     /// Seconds between the OCA `RunningCost` messages of a session on a
     /// charger that displays prices (also sent at its start and when a

@@ -39,7 +39,8 @@ use joule_domain::pricing::{TariffDimensionType, Tz, ValidTariff};
 use joule_domain::session::Session;
 use joule_domain::session_cost::{price_session_cost, status_range};
 use joule_domain::store::{
-    ChargerStore, EventLog, SessionStore, TariffAssignmentStore, TariffStore, TokenStore,
+    ChargerStore, EventLog, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore,
+    TokenStore,
 };
 use joule_domain::tariffs::{cost_summary, tariff_in_force, InForce, StoredTariff};
 use joule_domain::{ChargerId, ConnectorId, IdTag};
@@ -90,22 +91,36 @@ pub(crate) struct PriceDisplay {
     pub tokens: Arc<dyn TokenStore>,
     /// The connector's status history, for idle time.
     pub chargers: Arc<dyn ChargerStore>,
+    /// The payment of a session, for its receipt link.
+    pub payments: Arc<dyn PaymentStore>,
     pub sessions: Arc<dyn SessionStore>,
     /// Followed from the newest event at start-up to notice tariff changes.
     pub events: Arc<dyn EventLog>,
-    /// `qrCodeText` is this + `/{session_id}`.
+    /// `qrCodeText` is this + `/{receipt token}` of the session's payment.
     pub receipt_base_url: String,
     /// Period of `RunningCost` during a session.
     pub running_cost_interval: Duration,
 }
 
 impl PriceDisplay {
-    pub(crate) fn receipt_url(&self, session: &Session) -> String {
-        format!(
-            "{}/{}",
-            self.receipt_base_url.trim_end_matches('/'),
-            session.id
-        )
+    /// The receipt page of the session: `{receipt_base_url}/{token}` of the
+    /// payment that pays for it. `None` for a session not paid through Joule
+    /// (an RFID or roaming driver is billed elsewhere; the whitepaper makes
+    /// `qrCodeText` optional), or when the store fails (logged).
+    pub(crate) async fn receipt_url(&self, session: &Session) -> Option<String> {
+        match self.payments.payment_for_session(session.id).await {
+            Ok(payment) => payment.map(|p| {
+                format!(
+                    "{}/{}",
+                    self.receipt_base_url.trim_end_matches('/'),
+                    p.receipt_token.as_str()
+                )
+            }),
+            Err(error) => {
+                tracing::warn!(session_id = %session.id, %error, "payment lookup failed: no receipt link");
+                None
+            }
+        }
     }
 }
 
@@ -450,7 +465,7 @@ pub(crate) async fn final_cost(
                 transaction_id: session.transaction_id.get(),
                 cost: breakdown.total_cost.incl_vat.to_decimal(),
                 price_text: cost_summary(&breakdown, audience.language),
-                qr_code_text: display.receipt_url(session),
+                qr_code_text: display.receipt_url(session).await,
             },
         ),
         Err(error) => {

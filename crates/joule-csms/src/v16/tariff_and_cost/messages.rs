@@ -123,7 +123,10 @@ pub(crate) struct RunningCost {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger_meter_value: Option<Triggers>,
     pub price_text: String,
-    pub qr_code_text: String,
+    /// The receipt link, for a session paid through Joule (see
+    /// `PriceDisplay::receipt_url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_code_text: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,7 +136,8 @@ pub(crate) struct FinalCost {
     #[serde(with = "decimal_number")]
     pub cost: Decimal,
     pub price_text: String,
-    pub qr_code_text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_code_text: Option<String>,
 }
 
 /// `ConnectorUnplugged` from the charger.
@@ -155,7 +159,7 @@ mod tests {
             transaction_id: 7,
             cost: Decimal::new(108, 2),
             price_text: "Total: 1.08 EUR incl. VAT".into(),
-            qr_code_text: "http://x/receipts/s".into(),
+            qr_code_text: Some("http://x/receipts/s".into()),
         };
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
@@ -193,7 +197,7 @@ mod tests {
             }),
             trigger_meter_value: Some(Triggers { at_time: boundary }),
             price_text: "Cost so far: 1.32 USD incl. VAT".into(),
-            qr_code_text: "http://x/receipts/s".into(),
+            qr_code_text: Some("http://x/receipts/s".into()),
         };
         assert_eq!(
             serde_json::to_value(&data).unwrap(),

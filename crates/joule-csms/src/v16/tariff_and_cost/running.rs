@@ -202,7 +202,7 @@ pub(crate) async fn running_cost(
             // A reading at the boundary prices the part before it exactly.
             trigger_meter_value: followed.boundary.map(|at_time| Triggers { at_time }),
             price_text,
-            qr_code_text: display.receipt_url(session),
+            qr_code_text: display.receipt_url(session).await,
         },
     )
 }
