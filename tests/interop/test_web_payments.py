@@ -7,6 +7,7 @@ localstripe as the gateway, and a crash between intent and capture."""
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -367,8 +368,21 @@ def captured_at_stripe(pi):
     return charges[0]["amount"] - charges[0]["amount_refunded"]
 
 
+def card_numbers(text):
+    """Card-number-like runs (13 to 19 digits standing alone, Luhn-valid)."""
+    found = []
+    for m in re.finditer(r"(?<![0-9A-Za-z])\d{13,19}(?![0-9A-Za-z])", text):
+        digits = [int(d) for d in m.group()][::-1]
+        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
+        if total % 10 == 0:
+            found.append(m.group())
+    return found
+
+
 def test_localstripe_hold_charge_and_capture(tmp_path, charger_id, password, localstripe):
-    server = JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path), env=stripe_env(localstripe)).start()
+    # Debug logs too: no card data may reach them either.
+    env = {**stripe_env(localstripe), "RUST_LOG": "debug"}
+    server = JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path), env=env).start()
     try:
         server.create_charger(charger_id, password)
         tariff_for(server, charger_id)
@@ -395,6 +409,16 @@ def test_localstripe_hold_charge_and_capture(tmp_path, charger_id, password, loc
         assert captured_at_stripe(pi) == 300, pi
     finally:
         assert server.stop() == 0
+    # PCI (issue 4, point 8): the card 4242 4242 4242 4242 was entered at the
+    # gateway; Joule's database files and its logs hold no card number.
+    assert card_numbers("pan 4242424242424242, id pi_4242424242424242x") == ["4242424242424242"]
+    assert card_numbers("\n".join(server.output)) == []
+    assert any(f.is_file() for f in tmp_path.rglob("*"))
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            text = f.read_bytes().decode("latin-1")
+            assert card_numbers(text) == [], f
+            assert "4242424242424242" not in text, f
 
 
 def test_crash_after_capture_intended_recovers_exactly_one_capture(tmp_path, charger_id, password, localstripe):
