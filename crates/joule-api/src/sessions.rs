@@ -4,8 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use joule_domain::SessionId;
 
-use joule_domain::session_cost::{price_session_cost, status_range};
-use joule_domain::tariffs::charger_time_zone;
+use joule_domain::session_cost::session_cost_now;
 
 use crate::dto::session::{
     MeterValue, Session, SessionCost, SessionDetail, SessionQuery, SessionTariff,
@@ -68,10 +67,7 @@ pub async fn get_session(
         .ok_or_else(|| ApiError::SessionNotFound(id.to_string()))?;
     let meter_values = state.store.session_meter_values(id).await?;
     let connected = state.commands.is_connected(&session.charger_id);
-    let cost = match &session.tariff {
-        Some(t) => cost(&state, &session, &meter_values, t).await?,
-        None => None,
-    };
+    let cost = cost(&state, &session, &meter_values).await?;
     Ok(Json(SessionDetail {
         tariff: session.tariff.clone().map(SessionTariff::from),
         cost,
@@ -80,54 +76,17 @@ pub async fn get_session(
     }))
 }
 
-/// Whether the cost can still change: while the session runs, and after
-/// its stop while idle time is still being billed (the cable is in and the
-/// priced end is now).
-fn is_final(
-    session: &joule_domain::session::Session,
-    price: &joule_domain::session_cost::SessionPrice,
-    now: chrono::DateTime<chrono::Utc>,
-) -> bool {
-    session.stopped_at.is_some()
-        && !price
-            .activity
-            .last()
-            .is_some_and(|p| p.after_stop && p.end >= now)
-}
-
-/// The session priced with its frozen tariff version and its connector's
-/// status reports, up to its stop (or the unplugging after it) or now.
-/// `None` (logged) when that version is gone or cannot price it.
+/// The session priced now (see `joule_domain::session_cost::session_cost_now`).
 async fn cost(
     state: &ApiState,
     session: &joule_domain::session::Session,
     meter_values: &[joule_domain::session::StoredMeterValue],
-    t: &joule_domain::session::SessionTariff,
 ) -> ApiResult<Option<SessionCost>> {
-    let Some(tariff) = state
-        .store
-        .get_tariff_version(&t.tariff_id, t.version)
-        .await?
-    else {
-        tracing::warn!(session_id = %session.id, tariff_id = %t.tariff_id, version = t.version,
-            "the session's tariff version is missing");
-        return Ok(None);
-    };
+    let store = state.store.as_ref();
     let now = state.clock.now();
-    let (from, to) = status_range(session, &tariff, now);
-    let statuses = state
-        .store
-        .connector_status_range(&session.charger_id, session.connector_id, from, to)
-        .await?;
-    let time_zone = charger_time_zone(state.store.as_ref(), &session.charger_id).await?;
-    match price_session_cost(session, meter_values, &statuses, &tariff, time_zone, now) {
-        Ok(price) => Ok(Some(SessionCost::new(
-            &price,
-            is_final(session, &price, now),
-        ))),
-        Err(e) => {
-            tracing::warn!(session_id = %session.id, error = %e, "the session cannot be priced");
-            Ok(None)
-        }
-    }
+    Ok(
+        session_cost_now(store, store, store, session, meter_values, now)
+            .await?
+            .map(|c| SessionCost::new(&c.price, c.is_final)),
+    )
 }

@@ -556,7 +556,8 @@ impl Connection {
                     Some(audience) => audience,
                     None => tariff_and_cost::session_audience(display, &session).await,
                 };
-                let idle = state.idle_after_stop && tariff_and_cost::bills_idle(&tariff);
+                let idle = state.idle_after_stop
+                    && joule_domain::session_cost::bills_idle_after_stop(&tariff);
                 match Followed::new((*session).clone(), tariff.clone(), audience, now) {
                     Some(mut followed) if idle => {
                         // FinalCost waits for the connector to be free.

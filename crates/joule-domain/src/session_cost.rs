@@ -16,7 +16,8 @@ use crate::pricing::{
     TariffDimensionType, TariffErrors, Tz, ValidTariff,
 };
 use crate::session::{Session, SessionState, StoredMeterValue};
-use crate::tariffs::StoredTariff;
+use crate::store::{ChargerStore, StoreResult, TariffAssignmentStore, TariffStore};
+use crate::tariffs::{charger_time_zone, StoredTariff};
 
 /// The longest idle time after a stop that is billed when the connector
 /// never reports being unplugged: a lost `Available` must not bill a driver
@@ -404,6 +405,65 @@ pub fn price_session_cost(
         activity,
         priced_until,
     })
+}
+
+/// A session priced now, and whether that price can still change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionCostNow {
+    pub price: SessionPrice,
+    /// `false` while the session runs, or while idle time after its stop
+    /// is still billed (the cable is in and the priced end is now).
+    pub is_final: bool,
+}
+
+impl SessionCostNow {
+    /// The total including VAT, in minor units (what a card pays).
+    pub fn incl_vat_minor(&self) -> i64 {
+        self.price.breakdown.total_cost.incl_vat.minor()
+    }
+}
+
+/// Prices `session` (with its `meter_values`) at `now` with its frozen
+/// tariff version, its connector's status reports and its charger's time
+/// zone, read through the ports: the one place the session API, the
+/// payment service and the charger display read a session's cost from.
+/// `None` when it has no tariff, its version is gone, or the tariff cannot
+/// price it (logged).
+pub async fn session_cost_now(
+    tariffs: &dyn TariffStore,
+    chargers: &dyn ChargerStore,
+    assignments: &dyn TariffAssignmentStore,
+    session: &Session,
+    meter_values: &[StoredMeterValue],
+    now: DateTime<Utc>,
+) -> StoreResult<Option<SessionCostNow>> {
+    let Some(t) = &session.tariff else {
+        return Ok(None);
+    };
+    let Some(tariff) = tariffs.get_tariff_version(&t.tariff_id, t.version).await? else {
+        tracing::warn!(session_id = %session.id, tariff_id = %t.tariff_id, version = t.version,
+            "the session's tariff version is missing");
+        return Ok(None);
+    };
+    let (from, to) = status_range(session, &tariff, now);
+    let statuses = chargers
+        .connector_status_range(&session.charger_id, session.connector_id, from, to)
+        .await?;
+    let time_zone = charger_time_zone(assignments, &session.charger_id).await?;
+    match price_session_cost(session, meter_values, &statuses, &tariff, time_zone, now) {
+        Ok(price) => {
+            let is_final = session.stopped_at.is_some()
+                && !price
+                    .activity
+                    .last()
+                    .is_some_and(|p| p.after_stop && p.end >= now);
+            Ok(Some(SessionCostNow { price, is_final }))
+        }
+        Err(e) => {
+            tracing::warn!(session_id = %session.id, error = %e, "the session cannot be priced");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -35,9 +35,9 @@ use joule_domain::language::{choose_language, Language};
 use joule_domain::price_display::{
     offline_price_text, price_until_unplugged, unit_prices_at, utc_offset_at, SessionPoint,
 };
-use joule_domain::pricing::{TariffDimensionType, Tz, ValidTariff};
+use joule_domain::pricing::{Tz, ValidTariff};
 use joule_domain::session::Session;
-use joule_domain::session_cost::{price_session_cost, status_range};
+use joule_domain::session_cost::{bills_idle_after_stop, price_session_cost, status_range};
 use joule_domain::store::{
     ChargerStore, EventLog, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore,
     TokenStore,
@@ -392,7 +392,7 @@ pub(crate) fn configuration(
     if support.idle_after_stop_key {
         keys.push((
             IDLE_AFTER_STOP_KEY.to_owned(),
-            bills_idle(tariff).to_string(),
+            bills_idle_after_stop(tariff).to_string(),
         ));
     }
     if let Some(languages) = &support.languages {
@@ -420,12 +420,6 @@ pub(crate) fn configuration(
         }
     }
     Some(keys)
-}
-
-/// Whether the tariff prices idle time (PARKING_TIME), so idle time after
-/// the stop is worth billing (`CustomIdleFeeAfterStop`).
-pub(crate) fn bills_idle(tariff: &StoredTariff) -> bool {
-    tariff.headline(TariffDimensionType::ParkingTime).is_some()
 }
 
 /// `FinalCost` of an ended session priced with its frozen tariff version,

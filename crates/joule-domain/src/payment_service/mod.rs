@@ -13,7 +13,6 @@
 //! Ports only: stores, the gateway registry, the command router, a clock,
 //! a random source and (tests) a fault hook. No I/O of its own.
 
-mod cost;
 mod errors;
 mod ports;
 mod recovery;
@@ -28,7 +27,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-pub use cost::{session_cost, SessionCostNow};
+pub use crate::session_cost::SessionCostNow;
 pub use errors::PaymentError;
 pub use ports::{FaultHook, FaultPoint, GatewayRegistry, RandomSource, TestCardEntry};
 pub use recovery::PassReport;

@@ -139,12 +139,12 @@ impl PaymentService {
         if s.state != SessionState::Ended {
             return Ok(None);
         }
-        let cost = super::session_cost(
-            self.ports.sessions.as_ref(),
+        let cost = crate::session_cost::session_cost_now(
             self.ports.tariffs.as_ref(),
             self.ports.chargers.as_ref(),
             self.ports.assignments.as_ref(),
             &s,
+            &self.ports.sessions.session_meter_values(s.id).await?,
             self.now(),
         )
         .await?;

@@ -108,12 +108,12 @@ impl PaymentService {
         };
         let cost = match &session {
             Some(s) => {
-                super::session_cost(
-                    self.ports.sessions.as_ref(),
+                crate::session_cost::session_cost_now(
                     self.ports.tariffs.as_ref(),
                     self.ports.chargers.as_ref(),
                     self.ports.assignments.as_ref(),
                     s,
+                    &self.ports.sessions.session_meter_values(s.id).await?,
                     self.now(),
                 )
                 .await?
