@@ -31,7 +31,8 @@ impl RandomSource for OsRandom {
 }
 
 /// TEST ONLY: `JOULE_FAULT=crash_after:<point>` aborts the process the
-/// moment a flow reaches `<point>` (`capture_intended`, `capture_called`),
+/// moment a flow reaches `<point>` (`<step kind>_intended` or `<step kind>_called`,
+/// e.g. `capture_intended`, `void_called`; see `FaultPoint`),
 /// as a power cut would, to prove that recovery finishes the step exactly
 /// once after a restart. Never set it in production.
 #[derive(Debug)]
@@ -44,7 +45,7 @@ impl CrashAfter {
         match point {
             Some(p) => {
                 tracing::warn!(
-                    point = p.as_str(),
+                    point = %p.name(),
                     "JOULE_FAULT set: this process will crash on purpose (tests only)"
                 );
                 Some(Self(p))
@@ -60,7 +61,7 @@ impl CrashAfter {
 impl FaultHook for CrashAfter {
     fn reached(&self, point: FaultPoint) {
         if point == self.0 {
-            eprintln!("JOULE_FAULT: crashing after {}", point.as_str());
+            eprintln!("JOULE_FAULT: crashing after {}", point.name());
             std::process::abort();
         }
     }

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 
 pub use crate::session_cost::SessionCostNow;
 pub use errors::PaymentError;
-pub use ports::{FaultHook, FaultPoint, GatewayRegistry, RandomSource, TestCardEntry};
+pub use ports::{FaultHook, FaultPhase, FaultPoint, GatewayRegistry, RandomSource, TestCardEntry};
 pub use recovery::PassReport;
 pub use status::{CostView, PaymentStatusView, WebState};
 pub use web::WebPaymentCreated;
@@ -157,11 +157,14 @@ impl PaymentService {
         payment: &Payment,
         request: StepRequest,
     ) -> Result<PaymentStep, PaymentError> {
-        self.ports
+        let step = self
+            .ports
             .payments
             .intend_step(payment.id, request, self.now())
             .await?
-            .map_err(PaymentError::Step)
+            .map_err(PaymentError::Step)?;
+        self.fault(FaultPoint::intended(step.kind));
+        Ok(step)
     }
 
     async fn finish(
@@ -169,6 +172,7 @@ impl PaymentService {
         step: &PaymentStep,
         outcome: StepOutcome,
     ) -> Result<PaymentDetail, PaymentError> {
+        self.fault(FaultPoint::called(step.kind));
         Ok(self
             .ports
             .payments

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::gateway::{GatewayError, IntentRef, IntentState, PaymentGateway};
+use crate::payment::StepKind;
 
 /// Random bytes from a CSPRNG. A port because the domain does no I/O: the
 /// binary draws them from the operating system; receipt tokens and payment
@@ -25,28 +26,68 @@ pub trait TestCardEntry: Send + Sync + std::fmt::Debug {
 }
 
 /// Points in a flow where a test can make the process die (issue 4, point
-/// 6: prove exactly-once with crashes between steps). Test-only; the
-/// binary wires it from `JOULE_FAULT`.
+/// 6: prove exactly-once with crashes between steps). Every gateway step
+/// has two: once it is stored as intended (the gateway not yet called),
+/// and once the gateway has answered (the outcome not yet stored). The
+/// payment service reaches them in its two beats, so a new flow's steps get
+/// crash points without code of their own. Test-only; the binary wires it
+/// from `JOULE_FAULT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultPoint {
-    /// The capture step is stored as intended; the gateway not yet called.
-    CaptureIntended,
-    /// The gateway captured; the step is not yet stored as finished.
-    CaptureCalled,
+pub struct FaultPoint {
+    pub kind: StepKind,
+    pub phase: FaultPhase,
+}
+
+/// Which beat of a step a [`FaultPoint`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPhase {
+    /// Stored as intended; the gateway not yet called.
+    Intended,
+    /// The gateway answered; the outcome not yet stored.
+    Called,
 }
 
 impl FaultPoint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CaptureIntended => "capture_intended",
-            Self::CaptureCalled => "capture_called",
+    pub const fn intended(kind: StepKind) -> Self {
+        Self {
+            kind,
+            phase: FaultPhase::Intended,
         }
     }
 
+    pub const fn called(kind: StepKind) -> Self {
+        Self {
+            kind,
+            phase: FaultPhase::Called,
+        }
+    }
+
+    /// `capture_intended`, `charge_off_session_called`, …
+    pub fn name(self) -> String {
+        let phase = match self.phase {
+            FaultPhase::Intended => "intended",
+            FaultPhase::Called => "called",
+        };
+        format!("{}_{phase}", self.kind.as_str())
+    }
+
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::CaptureIntended, Self::CaptureCalled]
+        let (kind, phase) = if let Some(k) = raw.strip_suffix("_intended") {
+            (k, FaultPhase::Intended)
+        } else {
+            (raw.strip_suffix("_called")?, FaultPhase::Called)
+        };
+        Some(Self {
+            kind: StepKind::parse(kind)?,
+            phase,
+        })
+    }
+
+    /// Every point, for tests that walk them all.
+    pub fn all() -> impl Iterator<Item = Self> {
+        StepKind::ALL
             .into_iter()
-            .find(|p| p.as_str() == raw)
+            .flat_map(|k| [Self::intended(k), Self::called(k)])
     }
 }
 

@@ -6,7 +6,7 @@ use crate::money::Money;
 use crate::payment::{Payment, PaymentDetail, PaymentId, PaymentState, StepOutcome, StepRequest};
 use crate::session::SessionState;
 
-use super::{FaultPoint, PaymentError, PaymentService};
+use super::{PaymentError, PaymentService};
 
 impl PaymentService {
     /// Releases the whole hold.
@@ -38,7 +38,6 @@ impl PaymentService {
         let step = self
             .intend(payment, StepRequest::Capture { amount_minor })
             .await?;
-        self.fault(FaultPoint::CaptureIntended);
         let gateway = self.gateway_of(payment)?.clone();
         let intent = Self::intent_of(payment)?;
         let amount = Money::from_minor(amount_minor, payment.currency);
@@ -47,7 +46,6 @@ impl PaymentService {
             .await
         {
             Ok(_) => {
-                self.fault(FaultPoint::CaptureCalled);
                 tracing::info!(amount_minor, "hold captured");
                 self.finish(
                     &step,

@@ -5,10 +5,20 @@ use super::ports::{FaultPoint, GatewayRegistry};
 
 #[test]
 fn fault_points_round_trip() {
-    for p in [FaultPoint::CaptureIntended, FaultPoint::CaptureCalled] {
-        assert_eq!(FaultPoint::parse(p.as_str()), Some(p));
+    let all: Vec<_> = FaultPoint::all().collect();
+    assert_eq!(all.len(), 2 * crate::payment::StepKind::ALL.len());
+    for p in all {
+        assert_eq!(FaultPoint::parse(&p.name()), Some(p));
     }
+    assert_eq!(
+        FaultPoint::parse("charge_off_session_called"),
+        Some(FaultPoint::called(
+            crate::payment::StepKind::ChargeOffSession
+        ))
+    );
     assert_eq!(FaultPoint::parse("nope"), None);
+    assert_eq!(FaultPoint::parse("capture"), None);
+    assert_eq!(FaultPoint::parse("refund_later"), None);
 }
 
 #[test]
