@@ -231,6 +231,20 @@ async fn hold_confirm_partial_capture_and_refund() {
     assert!(refunded.refund.as_str().starts_with("re_"));
     assert_eq!(refunded.amount, usd(1000));
 
+    // A refund whose answer was lost is found by its key (not confused with
+    // the release of the uncaptured rest, which localstripe records as a
+    // refund too); an unused key finds nothing.
+    let found = gw
+        .find_refund(&created.intent, &key("pay-1", "refund:1"))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(refunded.clone()));
+    let none = gw
+        .find_refund(&created.intent, &key("pay-1", "refund:2"))
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+
     let state = gw.read_intent(&created.intent).await.unwrap();
     assert!(
         matches!(state.status, IntentStatus::Succeeded { .. }),

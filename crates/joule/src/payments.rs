@@ -30,11 +30,12 @@ impl RandomSource for OsRandom {
     }
 }
 
-/// TEST ONLY: `JOULE_FAULT=crash_after:<point>` aborts the process the
-/// moment a flow reaches `<point>` (`<step kind>_intended` or `<step kind>_called`,
-/// e.g. `capture_intended`, `void_called`; see `FaultPoint`),
-/// as a power cut would, to prove that recovery finishes the step exactly
-/// once after a restart. Never set it in production.
+/// TEST ONLY: `JOULE_FAULT=crash_after:<point>` kills the process with
+/// SIGKILL the moment a flow reaches `<point>` (`<step kind>_intended` or
+/// `<step kind>_called`, e.g. `capture_intended`, `void_called`; see
+/// `FaultPoint`), as a power cut would: no destructor, flush or commit
+/// runs. It proves that recovery finishes the step exactly once after a
+/// restart. Never set it in production.
 #[derive(Debug)]
 pub struct CrashAfter(FaultPoint);
 
@@ -62,9 +63,22 @@ impl FaultHook for CrashAfter {
     fn reached(&self, point: FaultPoint) {
         if point == self.0 {
             eprintln!("JOULE_FAULT: crashing after {}", point.name());
-            std::process::abort();
+            kill_self();
         }
     }
+}
+
+#[cfg(unix)]
+fn kill_self() {
+    use rustix::process::{getpid, kill_process, Signal};
+    // Only an error when the signal cannot be sent to ourselves; abort then.
+    let _ = kill_process(getpid(), Signal::KILL);
+    std::process::abort();
+}
+
+#[cfg(not(unix))]
+fn kill_self() {
+    std::process::abort();
 }
 
 /// The configured gateways; empty when payments are disabled.
@@ -91,6 +105,7 @@ pub fn gateway_registry(settings: &PaymentsSettings) -> anyhow::Result<GatewayRe
                 .clone()
                 .context("payments.stripe_webhook_secret is required with gateway = \"stripe\"")?;
             let mut config = StripeConfig::new(Secret::new(secret), Secret::new(webhook));
+            config.request_timeout_s = settings.stripe_request_timeout_s.max(1);
             if let Some(url) = &settings.stripe_base_url {
                 config.base_url = url.trim_end_matches('/').to_owned();
             }

@@ -213,6 +213,9 @@ pub struct PaymentsSettings {
     /// The webhook endpoint's signing secret (`whsec_…`); never logged.
     #[serde(skip_serializing)]
     pub stripe_webhook_secret: Option<String>,
+    /// Seconds Joule waits for one Stripe request; past it the outcome is
+    /// unknown and the recovery worker finishes the step.
+    pub stripe_request_timeout_s: u64,
     /// Hold placed when the tariff in force sets none, in minor units of
     /// `default_hold_currency`; a tariff in another currency needs its own
     /// `hold_amount_minor`.
@@ -239,6 +242,7 @@ impl Default for PaymentsSettings {
             stripe_publishable_key: None,
             stripe_base_url: None,
             stripe_webhook_secret: None,
+            stripe_request_timeout_s: 30,
             default_hold_minor: 5000,
             default_hold_currency: "EUR".to_owned(),
             start_timeout_s: 120,

@@ -83,6 +83,16 @@ pub trait PaymentGateway: Send + Sync + std::fmt::Debug {
         key: &IdempotencyKey,
     ) -> Result<Refunded, GatewayError>;
 
+    /// The refund made on `intent` with `key`, if the gateway applied one.
+    /// How the recovery worker learns the outcome of a refund whose answer
+    /// was lost: an intent does not show which refunds it has, and a blind
+    /// repeat would refund twice at a gateway that ignores keys.
+    async fn find_refund(
+        &self,
+        intent: &IntentRef,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Refunded>, GatewayError>;
+
     /// Raises a hold to `new_total`. [`GatewayError::Unsupported`] where
     /// [`Capabilities::supports_increment`] is false.
     async fn increment_authorization(

@@ -66,24 +66,7 @@ impl PaymentService {
             }
             StepKind::Capture => self.recover_capture(detail, step).await,
             StepKind::Void => self.recover_void(detail, step).await,
-            StepKind::Refund => {
-                // An intent shows no refunds: repeat with the same key,
-                // which a gateway honouring keys answers with the first
-                // refund (docs/payments.md, "Recovery and sweeper").
-                let gateway = self.gateway_of(payment)?.clone();
-                let intent = Self::intent_of(payment)?;
-                let amount = Money::from_minor(step.amount_minor, payment.currency);
-                match gateway.refund(&intent, amount, &step.idempotency_key).await {
-                    Ok(r) => {
-                        self.finish(step, StepOutcome::succeeded(Some(r.refund.to_string())))
-                            .await?;
-                    }
-                    Err(e) => {
-                        self.finish_from_error(step, e).await?;
-                    }
-                }
-                Ok(())
-            }
+            StepKind::Refund => self.recover_refund(detail, step).await,
             StepKind::IncrementAuthorization | StepKind::ChargeOffSession => {
                 tracing::warn!(kind = %step.kind, "no recovery for this step kind yet");
                 Ok(())
@@ -137,6 +120,44 @@ impl PaymentService {
                     StepOutcome::failed("not_capturable", "the intent holds nothing to capture"),
                 )
                 .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A refund whose outcome was lost: the gateway is asked whether a
+    /// refund with the step's key exists, and only when none does is the
+    /// call repeated with that key (localstripe ignores keys: a blind
+    /// repeat would refund twice).
+    async fn recover_refund(
+        &self,
+        detail: &PaymentDetail,
+        step: &PaymentStep,
+    ) -> Result<(), PaymentError> {
+        let payment = &detail.payment;
+        let gateway = self.gateway_of(payment)?.clone();
+        let intent = Self::intent_of(payment)?;
+        let made = gateway
+            .find_refund(&intent, &step.idempotency_key)
+            .await
+            .map_err(|e| PaymentError::GatewayUnavailable(e.to_string()))?;
+        let result = match made {
+            Some(r) => {
+                tracing::info!(refund = %r.refund, "the gateway had refunded; recording it");
+                Ok(r)
+            }
+            None => {
+                let amount = Money::from_minor(step.amount_minor, payment.currency);
+                gateway.refund(&intent, amount, &step.idempotency_key).await
+            }
+        };
+        match result {
+            Ok(r) => {
+                self.finish(step, StepOutcome::succeeded(Some(r.refund.to_string())))
+                    .await?;
+            }
+            Err(e) => {
+                self.finish_from_error(step, e).await?;
             }
         }
         Ok(())

@@ -312,6 +312,21 @@ impl PaymentGateway for SimulatedGateway {
         })
     }
 
+    async fn find_refund(
+        &self,
+        intent: &IntentRef,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Refunded>, GatewayError> {
+        let inner = self.lock();
+        let made = inner
+            .replays
+            .get(key.as_str())
+            .filter(|(fingerprint, _)| fingerprint.starts_with(&format!("refund:{intent}:")))
+            .and_then(|(_, stored)| stored.downcast_ref::<Result<Refunded, GatewayError>>())
+            .and_then(|result| result.clone().ok());
+        Ok(made)
+    }
+
     async fn increment_authorization(
         &self,
         intent: &IntentRef,

@@ -74,7 +74,13 @@ fn hold_partial_capture_and_refunds_up_to_the_captured_amount() {
             }
         );
 
-        gw.refund(&pi, eur(3000), &key("refund:1")).await.unwrap();
+        let first = gw.refund(&pi, eur(3000), &key("refund:1")).await.unwrap();
+        assert_eq!(
+            gw.find_refund(&pi, &key("refund:1")).await.unwrap(),
+            Some(first)
+        );
+        // a refused refund and a key never used find nothing
+        assert_eq!(gw.find_refund(&pi, &key("refund:2")).await.unwrap(), None);
         let too_much = gw.refund(&pi, eur(211), &key("refund:2")).await;
         assert!(
             matches!(too_much, Err(GatewayError::InvalidRequest { code: Some(c), .. }) if c == "amount_too_large")

@@ -36,7 +36,7 @@ use crate::secret::Secret;
 use crate::ConfigError;
 use amount::{currency_param, from_stripe, to_stripe};
 use form::{encode_component, Form};
-use wire::{intent_ref, Customer, PaymentIntent, PaymentMethod, Refund, SetupIntent};
+use wire::{intent_ref, Customer, List, PaymentIntent, PaymentMethod, Refund, SetupIntent};
 
 /// Talks to one Stripe account.
 #[derive(Debug)]
@@ -181,6 +181,23 @@ fn bad_ref(e: joule_domain::gateway::RefError) -> GatewayError {
     }
 }
 
+/// The form field (metadata) carrying Joule's idempotency key on a refund.
+const REFUND_KEY_METADATA: &str = "metadata[joule_idempotency_key]";
+
+/// A refund Stripe reports, unless it failed.
+fn refunded(refund: Refund) -> Result<Refunded, GatewayError> {
+    if let Some(status @ ("failed" | "canceled")) = refund.status.as_deref() {
+        return Err(GatewayError::InvalidRequest {
+            code: Some(format!("refund_{status}")),
+            message: format!("Stripe reports the refund as {status}"),
+        });
+    }
+    Ok(Refunded {
+        refund: RefundRef::parse(refund.id).map_err(bad_ref)?,
+        amount: from_stripe(refund.amount, &refund.currency)?,
+    })
+}
+
 #[async_trait]
 impl PaymentGateway for StripeGateway {
     fn name(&self) -> &'static str {
@@ -277,20 +294,36 @@ impl PaymentGateway for StripeGateway {
         amount: Money,
         key: &IdempotencyKey,
     ) -> Result<Refunded, GatewayError> {
+        // The key is kept on the refund too, so that `find_refund` can tell
+        // whether a refund whose answer was lost was made.
         let form = Form::new()
             .field("payment_intent", intent.as_str())
-            .field("amount", to_stripe(amount)?);
+            .field("amount", to_stripe(amount)?)
+            .field(REFUND_KEY_METADATA, key.as_str());
         let refund: Refund = self.post("refund", "/v1/refunds", form, key).await?;
-        if let Some(status @ ("failed" | "canceled")) = refund.status.as_deref() {
-            return Err(GatewayError::InvalidRequest {
-                code: Some(format!("refund_{status}")),
-                message: format!("Stripe reports the refund as {status}"),
-            });
-        }
-        Ok(Refunded {
-            refund: RefundRef::parse(refund.id).map_err(bad_ref)?,
-            amount: from_stripe(refund.amount, &refund.currency)?,
-        })
+        refunded(refund)
+    }
+
+    #[tracing::instrument(skip_all, fields(gateway = "stripe", intent = %intent, idempotency_key = %key))]
+    async fn find_refund(
+        &self,
+        intent: &IntentRef,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Refunded>, GatewayError> {
+        let list: List<Refund> = self
+            .get(
+                "find_refund",
+                "/v1/refunds",
+                &[("payment_intent", intent.as_str()), ("limit", "100")],
+            )
+            .await?;
+        list.data
+            .into_iter()
+            .find(|r| {
+                r.metadata.get("joule_idempotency_key").map(String::as_str) == Some(key.as_str())
+            })
+            .map(refunded)
+            .transpose()
     }
 
     #[tracing::instrument(skip_all, fields(gateway = "stripe", intent = %intent, idempotency_key = %key, new_total = %new_total))]

@@ -261,6 +261,14 @@ pub(crate) struct Refund {
     pub(crate) amount: i64,
     pub(crate) currency: String,
     pub(crate) status: Option<String>,
+    #[serde(default)]
+    pub(crate) metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// One page of a Stripe list (`GET /v1/refunds`, …).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct List<T> {
+    pub(crate) data: Vec<T>,
 }
 
 /// A webhook event envelope; `data.object` is read per event type.

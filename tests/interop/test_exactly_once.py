@@ -1,0 +1,490 @@
+"""Exactly once (issue 4, point 6; docs/payments.md "Exactly once, proven"):
+every gateway step of the web flow is interrupted by SIGKILL once stored
+as intended and once the gateway has answered, then Joule is restarted;
+the gateway fails with 5xx before or after applying a call, or times out;
+webhooks arrive twice; the charger sends StopTransaction twice. After every
+scenario: at most one capture, of the right amount, agreed on by Joule and
+localstripe, no step left open, and no hold left open at the gateway.
+
+The charger is the Python `ocpp` library, the gateway localstripe (through
+a fault-injecting proxy where the scenario needs one: localstripe itself
+ignores idempotency keys, which is what makes these scenarios sharp)."""
+
+import asyncio
+import json
+import time
+
+import pytest
+import requests
+from ocpp.v16 import call
+
+from charger import connected, now_iso
+from gateway_faults import GatewayFaults, wait_until
+from joule_server import JouleServer, database_url
+from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
+    SECRET_KEY,
+    available,
+    browser_confirm,
+    charge_with,
+    intent_of,
+    localstripe,
+    pay_and_start,
+    pay_url,
+    payment_detail,
+    remote_start,
+    signed,
+    status_of,
+    stripe_env,
+    tariff_for,
+)
+
+COST = 300  # 10 kWh × 0.30 EUR, the amount every charging scenario owes
+AUTH = {"Authorization": f"Bearer {SECRET_KEY}"}
+
+
+def stripe_intents(base):
+    r = requests.get(f"{base}/v1/payment_intents", headers=AUTH, params={"limit": 100}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def money_at_stripe(base, intent):
+    """(captured, refunded) as localstripe holds them. localstripe records
+    the release of an uncaptured rest as a refund of the charge; Joule's own
+    refunds carry its idempotency key as metadata, which tells them apart."""
+    pi = requests.get(f"{base}/v1/payment_intents/{intent}", headers=AUTH, timeout=10).json()
+    charges = pi.get("charges", {}).get("data", [])
+    if not charges:
+        return 0, 0
+    assert len(charges) == 1, charges
+    r = requests.get(f"{base}/v1/refunds", headers=AUTH, params={"payment_intent": intent, "limit": 100}, timeout=10)
+    assert r.status_code == 200, r.text
+    ours = [x["amount"] for x in r.json()["data"] if "joule_idempotency_key" in (x.get("metadata") or {})]
+    released = sum(x["amount"] for x in r.json()["data"]) - sum(ours)
+    return charges[0]["amount"] - released, sum(ours)
+
+
+def assert_settled(server, charger_id, base, captured):
+    """The invariant after every scenario. `captured`: the amount Joule and
+    the gateway must both show as captured (0: nothing taken)."""
+    detail = payment_detail(server, charger_id)
+    open_steps = [s for s in detail["steps"] if s["status"] == "intended"]
+    assert open_steps == [], detail["steps"]
+    captures = [s for s in detail["steps"] if s["kind"] == "capture" and s["status"] == "succeeded"]
+    if captured:
+        assert [c["amount_minor"] for c in captures] == [captured], detail["steps"]
+        assert detail["state"] == "captured" and detail["captured_minor"] == captured, detail
+        pi = intent_of(base, detail)
+        assert pi["status"] == "succeeded", pi
+        at_stripe, refunded = money_at_stripe(base, pi["id"])
+        assert at_stripe == captured, pi
+        assert refunded == detail["refunded_minor"], (refunded, detail)
+    else:
+        assert captures == [], detail["steps"]
+        assert detail["state"] in ("voided", "failed"), detail
+        assert detail["captured_minor"] == 0
+    # No hold left open anywhere at the gateway.
+    holds = [pi["id"] for pi in stripe_intents(base) if pi["status"] == "requires_capture"]
+    assert holds == [], holds
+    return detail
+
+
+def restart(first, env):
+    """The same database, admin key and schema; the crash point is gone."""
+    return JouleServer(data_dir=first.data_dir, database_url=first.database_url, admin_key=first.admin_key,
+                       pg_schema=first.pg_schema, env=env).start()
+
+
+def died_at(server, point):
+    assert server.process.wait(30) == -9, "killed by SIGKILL"
+    assert any(f"JOULE_FAULT: crashing after {point}" in line for line in server.output), server.output[-20:]
+
+
+def crashing(tmp_path, base, point):
+    return JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path),
+                       env={**stripe_env(base), "JOULE_FAULT": f"crash_after:{point}"}).start()
+
+
+async def tolerate_crash(coro):
+    """The server may die while the charger still talks to it."""
+    try:
+        return await coro
+    except Exception:
+        return None
+
+
+# --- SIGKILL between every pair of steps of the web flow -------------------
+
+
+@pytest.mark.parametrize("point", ["capture_intended", "capture_called"])
+def test_sigkill_around_the_capture_leaves_one_capture(tmp_path, charger_id, password, localstripe, point):
+    first = crashing(tmp_path, localstripe, point)
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            created, confirmed = await pay_and_start(first, cp, confirm=browser_confirm(localstripe))
+            assert confirmed.status_code == 200, confirmed.text
+            payload = await remote_start(cp)
+            await tolerate_crash(charge_with(cp, payload["id_tag"]))
+            return created
+
+    created = asyncio.run(scenario())
+    died_at(first, point)
+    second = restart(first, stripe_env(localstripe))
+    try:
+        st = wait_until(lambda: status_of(second, created["token"])["state"] == "captured")
+        assert st, status_of(second, created["token"])
+        assert_settled(second, charger_id, localstripe, COST)
+    finally:
+        assert second.stop() == 0
+
+
+def test_sigkill_before_the_hold_is_created_holds_nothing(tmp_path, charger_id, password, localstripe):
+    first = crashing(tmp_path, localstripe, "authorize_intended")
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            with pytest.raises(requests.RequestException):
+                await asyncio.to_thread(requests.post, pay_url(first, f"/pay/{cp.id}/1/payments"), timeout=30)
+
+    asyncio.run(scenario())
+    died_at(first, "authorize_intended")
+    # The driver's page never got a card form; the payment is abandoned at
+    # the card time-out.
+    second = restart(first, {**stripe_env(localstripe), "JOULE_PAYMENTS__CARD_TIMEOUT_S": "2"})
+    try:
+        assert wait_until(lambda: payment_detail(second, charger_id)["state"] == "failed")
+        detail = assert_settled(second, charger_id, localstripe, 0)
+        assert detail["gateway_payment_ref"] is None
+        assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "failed")]
+        assert stripe_intents(localstripe) == []
+    finally:
+        assert second.stop() == 0
+
+
+def test_sigkill_after_the_card_is_confirmed_releases_the_hold(tmp_path, charger_id, password, localstripe):
+    """The driver's card is authorized at the gateway; Joule dies before
+    recording it. On restart the recovery worker records the hold and tries
+    the remote start; the charger has not reconnected, so the hold is
+    released at once rather than left open (the driver pays again)."""
+    first = crashing(tmp_path, localstripe, "authorize_called")
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            r = await asyncio.to_thread(requests.post, pay_url(first, f"/pay/{cp.id}/1/payments"), timeout=30)
+            assert r.status_code == 201, r.text
+            created = r.json()
+            await browser_confirm(localstripe)(created)
+            with pytest.raises(requests.RequestException):
+                await asyncio.to_thread(requests.post, pay_url(first, f"/pay/payments/{created['token']}/confirm"), timeout=30)
+            return created
+
+    created = asyncio.run(scenario())
+    died_at(first, "authorize_called")
+    second = restart(first, stripe_env(localstripe))
+    try:
+        assert wait_until(lambda: status_of(second, created["token"])["state"] == "voided"), status_of(second, created["token"])
+        detail = assert_settled(second, charger_id, localstripe, 0)
+        assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("void", "succeeded")]
+        assert intent_of(localstripe, detail)["status"] == "canceled"
+    finally:
+        assert second.stop() == 0
+
+
+@pytest.mark.parametrize("point", ["void_intended", "void_called"])
+def test_sigkill_around_the_void_releases_the_hold_once(tmp_path, charger_id, password, localstripe, point):
+    """No cable: the sweeper voids the hold after the start time-out, and
+    Joule dies around that void."""
+    first = crashing(tmp_path, localstripe, point)
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            created, confirmed = await pay_and_start(first, cp, confirm=browser_confirm(localstripe))
+            assert confirmed.status_code == 200, confirmed.text
+            await remote_start(cp)
+            return created
+
+    created = asyncio.run(scenario())
+    died_at(first, point)
+    second = restart(first, stripe_env(localstripe))
+    try:
+        assert wait_until(lambda: status_of(second, created["token"])["state"] == "voided")
+        detail = assert_settled(second, charger_id, localstripe, 0)
+        assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("void", "succeeded")]
+        assert intent_of(localstripe, detail)["status"] == "canceled"
+    finally:
+        assert second.stop() == 0
+
+
+def charged_and_captured(server, charger_id, password, base):
+    """A whole paid session, captured; returns the payment's detail."""
+
+    async def scenario():
+        async with connected(server, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            created, confirmed = await pay_and_start(server, cp, confirm=browser_confirm(base))
+            assert confirmed.status_code == 200, confirmed.text
+            payload = await remote_start(cp)
+            await charge_with(cp, payload["id_tag"])
+            return created
+
+    created = asyncio.run(scenario())
+    assert wait_until(lambda: status_of(server, created["token"])["state"] == "captured")
+    return payment_detail(server, charger_id)
+
+
+def refunded_at_stripe(base, detail):
+    return money_at_stripe(base, detail["gateway_payment_ref"])[1]
+
+
+@pytest.mark.parametrize("point", ["refund_intended", "refund_called"])
+def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, localstripe, point):
+    first = crashing(tmp_path, localstripe, point)
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+    detail = charged_and_captured(first, charger_id, password, localstripe)
+    with pytest.raises(requests.RequestException):
+        first.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
+                  headers={"Idempotency-Key": "refund-crash"})
+    died_at(first, point)
+    second = restart(first, stripe_env(localstripe))
+    try:
+        done = wait_until(lambda: payment_detail(second, charger_id)["refunded_minor"] == 120)
+        assert done, payment_detail(second, charger_id)
+        after = assert_settled(second, charger_id, localstripe, COST)
+        refunds = [s for s in after["steps"] if s["kind"] == "refund"]
+        assert [(s["status"], s["amount_minor"]) for s in refunds] == [("succeeded", 120)]
+        assert refunded_at_stripe(localstripe, after) == 120
+        # The client's repeat of the interrupted request is not run again.
+        again = second.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
+                           headers={"Idempotency-Key": "refund-crash"})
+        assert again.status_code == 409 and again.json()["code"] == "request_in_progress", again.text
+        assert refunded_at_stripe(localstripe, after) == 120
+    finally:
+        assert second.stop() == 0
+
+
+# --- gateway 5xx and time-outs ----------------------------------------------
+
+
+@pytest.fixture
+def faults(localstripe):
+    proxy = GatewayFaults(upstream=localstripe).start()
+    yield proxy
+    proxy.stop()
+
+
+def proxied_server(tmp_path, base, faults):
+    env = {**stripe_env(base), "JOULE_PAYMENTS__STRIPE_BASE_URL": faults.url,
+           "JOULE_PAYMENTS__STRIPE_REQUEST_TIMEOUT_S": "2"}
+    return JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path), env=env).start()
+
+
+@pytest.mark.parametrize("action,times", [("error_before", 3), ("error_after", 1), ("hang_after", 1)])
+def test_capture_through_gateway_failures_captures_once(tmp_path, charger_id, password, localstripe, faults, action, times):
+    faults.add("POST", r"/capture$", action, times=times, hang_s=5)
+    server = proxied_server(tmp_path, localstripe, faults)
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+        detail = charged_and_captured(server, charger_id, password, localstripe)
+        assert_settled(server, charger_id, localstripe, COST)
+        captures = [s for s in detail["steps"] if s["kind"] == "capture"]
+        assert [s["status"] for s in captures] == ["succeeded"], captures
+        # Only a call the gateway had not applied was repeated.
+        applied = 0 if action == "error_before" else 1
+        assert faults.count("POST", r"/capture$") == times + (1 - applied), faults.seen
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("action", ["error_before", "error_after", "hang_after"])
+def test_void_through_gateway_failures_releases_once(tmp_path, charger_id, password, localstripe, faults, action):
+    faults.add("POST", r"/cancel$", action, hang_s=5)
+    server = proxied_server(tmp_path, localstripe, faults)
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+
+        async def scenario():
+            async with connected(server, charger_id, password) as cp:
+                await cp.boot()
+                await available(cp)
+                created, confirmed = await pay_and_start(server, cp, confirm=browser_confirm(localstripe))
+                assert confirmed.status_code == 200, confirmed.text
+                await remote_start(cp)  # no cable follows
+                return created
+
+        created = asyncio.run(scenario())
+        assert wait_until(lambda: status_of(server, created["token"])["state"] == "voided")
+        detail = assert_settled(server, charger_id, localstripe, 0)
+        voids = [s for s in detail["steps"] if s["kind"] == "void"]
+        assert [s["status"] for s in voids] == ["succeeded"], detail["steps"]
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("action", ["error_before", "error_after", "hang_after"])
+def test_refund_through_gateway_failures_refunds_once(tmp_path, charger_id, password, localstripe, faults, action):
+    server = proxied_server(tmp_path, localstripe, faults)
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+        detail = charged_and_captured(server, charger_id, password, localstripe)
+        faults.add("POST", r"/v1/refunds$", action, hang_s=5)
+        r = server.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 100},
+                       headers={"Idempotency-Key": "refund-fault"})
+        assert r.status_code == 503 and r.json()["code"] == "gateway_unavailable", r.text
+        assert wait_until(lambda: payment_detail(server, charger_id)["refunded_minor"] == 100), payment_detail(server, charger_id)
+        after = assert_settled(server, charger_id, localstripe, COST)
+        refunds = [s for s in after["steps"] if s["kind"] == "refund"]
+        assert [(s["status"], s["amount_minor"]) for s in refunds] == [("succeeded", 100)]
+        assert refunded_at_stripe(localstripe, after) == 100
+        # The repeat answers what the first request answered; the payment
+        # shows the refund done.
+        again = server.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 100},
+                           headers={"Idempotency-Key": "refund-fault"})
+        assert again.status_code == 503 and again.json() == r.json()
+        assert refunded_at_stripe(localstripe, after) == 100
+    finally:
+        assert server.stop() == 0
+
+
+def test_gateway_down_when_the_hold_is_created_fails_cleanly(tmp_path, charger_id, password, localstripe, faults):
+    faults.add("POST", r"/v1/payment_intents$", "error_before")
+    server = proxied_server(tmp_path, localstripe, faults)
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+
+        async def scenario():
+            async with connected(server, charger_id, password) as cp:
+                await cp.boot()
+                await available(cp)
+                r = await asyncio.to_thread(requests.post, pay_url(server, f"/pay/{cp.id}/1/payments"), timeout=30)
+                assert r.status_code == 503 and r.json()["code"] == "gateway_unavailable", r.text
+                # The driver tries again; the gateway is back.
+                created, confirmed = await pay_and_start(server, cp, confirm=browser_confirm(localstripe))
+                assert confirmed.status_code == 200, confirmed.text
+                await charge_with(cp, (await remote_start(cp))["id_tag"])
+                return created
+
+        created = asyncio.run(scenario())
+        assert wait_until(lambda: status_of(server, created["token"])["state"] == "captured")
+        items = server.api("GET", f"/payments?charger_id={charger_id}").json()["items"]
+        assert sorted(p["state"] for p in items) == ["captured", "failed"], items
+        assert len(stripe_intents(localstripe)) == 1
+        captured = [p for p in items if p["state"] == "captured"][0]
+        assert captured["captured_minor"] == COST
+    finally:
+        assert server.stop() == 0
+
+
+def test_gateway_down_while_confirming_the_card_is_retried_by_the_page(tmp_path, charger_id, password, localstripe, faults):
+    server = proxied_server(tmp_path, localstripe, faults)
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+
+        async def scenario():
+            async with connected(server, charger_id, password) as cp:
+                await cp.boot()
+                await available(cp)
+                r = await asyncio.to_thread(requests.post, pay_url(server, f"/pay/{cp.id}/1/payments"), timeout=30)
+                assert r.status_code == 201, r.text
+                created = r.json()
+                await browser_confirm(localstripe)(created)
+                faults.add("GET", r"/v1/payment_intents/pi_", "error_before")
+                url = pay_url(server, f"/pay/payments/{created['token']}/confirm")
+                down = await asyncio.to_thread(requests.post, url, timeout=30)
+                assert down.status_code == 503, down.text
+                up = await asyncio.to_thread(requests.post, url, timeout=30)
+                assert up.status_code == 200, up.text
+                await charge_with(cp, (await remote_start(cp))["id_tag"])
+                assert [a for a, _ in cp.received].count("RemoteStartTransaction") == 1
+                return created
+
+        created = asyncio.run(scenario())
+        assert wait_until(lambda: status_of(server, created["token"])["state"] == "captured")
+        assert_settled(server, charger_id, localstripe, COST)
+    finally:
+        assert server.stop() == 0
+
+
+# --- duplicates -------------------------------------------------------------
+
+
+def test_duplicate_webhooks_after_capture_change_nothing(tmp_path, charger_id, password, localstripe):
+    server = JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path), env=stripe_env(localstripe)).start()
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+        detail = charged_and_captured(server, charger_id, password, localstripe)
+        intent = detail["gateway_payment_ref"]
+        events = [
+            ("payment_intent.amount_capturable_updated", {"status": "requires_capture", "amount_capturable": 3000}),
+            ("payment_intent.succeeded", {"status": "succeeded", "amount_received": COST}),
+            ("payment_intent.canceled", {"status": "canceled"}),
+        ]
+        for n, (kind, fields) in enumerate(events):
+            body = json.dumps({"id": f"evt_dup_{n}", "type": kind, "created": int(time.time()),
+                               "data": {"object": {"id": intent, "amount": 3000, "currency": "eur", **fields}}}).encode()
+            for _ in range(2):
+                r = requests.post(pay_url(server, "/webhooks/stripe"), data=body, headers=signed(body), timeout=30)
+                assert r.status_code == 204, r.text
+        after = assert_settled(server, charger_id, localstripe, COST)
+        assert after["steps"] == detail["steps"]
+    finally:
+        assert server.stop() == 0
+
+
+def test_duplicated_stop_transaction_captures_once(tmp_path, charger_id, password, localstripe):
+    """A charger that did not get the answer to StopTransaction sends it
+    again, on the same connection and after a reconnect."""
+    server = JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path), env=stripe_env(localstripe)).start()
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+
+        async def scenario():
+            async with connected(server, charger_id, password) as cp:
+                await cp.boot()
+                await available(cp)
+                created, confirmed = await pay_and_start(server, cp, confirm=browser_confirm(localstripe))
+                assert confirmed.status_code == 200, confirmed.text
+                tag = (await remote_start(cp))["id_tag"]
+                start = await cp.call(call.StartTransaction(connector_id=1, id_tag=tag, meter_start=1000, timestamp=now_iso()), suppress=False)
+                stop = call.StopTransaction(transaction_id=start.transaction_id, meter_stop=11_000, timestamp=now_iso(), id_tag=tag)
+                for _ in range(2):
+                    await cp.call(stop, suppress=False)
+                await available(cp)
+            async with connected(server, charger_id, password) as cp:
+                await cp.boot()
+                await cp.call(stop, suppress=False)
+            return created
+
+        created = asyncio.run(scenario())
+        assert wait_until(lambda: status_of(server, created["token"])["state"] == "captured")
+        detail = assert_settled(server, charger_id, localstripe, COST)
+        assert [s["kind"] for s in detail["steps"]] == ["authorize", "capture"]
+        sessions = server.api("GET", f"/sessions?charger_id={charger_id}").json()["items"]
+        assert len(sessions) == 1 and sessions[0]["energy_wh"] == 10_000, sessions
+    finally:
+        assert server.stop() == 0
