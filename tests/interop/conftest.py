@@ -4,7 +4,17 @@ import uuid
 
 import pytest
 
-from joule_server import JouleServer, database_url
+import card_scan
+from joule_server import STARTED, JouleServer, database_url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_card_numbers_anywhere():
+    """After all the tests: no Joule process wrote a card number to its
+    logs, its files or its PostgreSQL schema (card_scan.py)."""
+    yield
+    found = [f for server in STARTED for f in card_scan.scan(server)]
+    assert found == [], "card numbers found (PCI):\n" + "\n".join(found)
 
 
 @pytest.fixture(scope="module")

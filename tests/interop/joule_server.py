@@ -35,6 +35,11 @@ def joule_binary() -> str:
     return str(Path(target) / "debug" / "joule")
 
 
+# Every server started in this test run, for the card-number scan at the end
+# (conftest.py, card_scan.py).
+STARTED: list["JouleServer"] = []
+
+
 @dataclass
 class JouleServer:
     data_dir: Path
@@ -66,6 +71,7 @@ class JouleServer:
             "127.0.0.1:0",
             *self.extra_args,
         ]
+        STARTED.append(self)
         self.process = subprocess.Popen(
             args,
             env=env,

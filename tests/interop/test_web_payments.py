@@ -8,7 +8,6 @@ test_exactly_once.py)."""
 import asyncio
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +18,8 @@ import pytest
 import requests
 from ocpp.v16 import call
 
+import card_scan
+from card_scan import card_numbers
 from charger import connected, now_iso
 from joule_server import JouleServer, database_url
 
@@ -369,17 +370,6 @@ def captured_at_stripe(pi):
     return charges[0]["amount"] - charges[0]["amount_refunded"]
 
 
-def card_numbers(text):
-    """Card-number-like runs (13 to 19 digits standing alone, Luhn-valid)."""
-    found = []
-    for m in re.finditer(r"(?<![0-9A-Za-z])\d{13,19}(?![0-9A-Za-z])", text):
-        digits = [int(d) for d in m.group()][::-1]
-        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
-        if total % 10 == 0:
-            found.append(m.group())
-    return found
-
-
 def test_localstripe_hold_charge_and_capture(tmp_path, charger_id, password, localstripe):
     # Debug logs too: no card data may reach them either.
     env = {**stripe_env(localstripe), "RUST_LOG": "debug"}
@@ -411,15 +401,12 @@ def test_localstripe_hold_charge_and_capture(tmp_path, charger_id, password, loc
     finally:
         assert server.stop() == 0
     # PCI (issue 4, point 8): the card 4242 4242 4242 4242 was entered at the
-    # gateway; Joule's database files and its logs hold no card number.
+    # gateway; Joule's database files and its (debug) logs hold no card number.
+    # (Every server of the run is scanned again at the end: conftest.py.)
     assert card_numbers("pan 4242424242424242, id pi_4242424242424242x") == ["4242424242424242"]
-    assert card_numbers("\n".join(server.output)) == []
-    assert any(f.is_file() for f in tmp_path.rglob("*"))
-    for f in tmp_path.rglob("*"):
-        if f.is_file():
-            text = f.read_bytes().decode("latin-1")
-            assert card_numbers(text) == [], f
-            assert "4242424242424242" not in text, f
+    if not server.database_url.startswith("postgres"):
+        assert any(True for _ in card_scan.joule_files(tmp_path))
+    assert card_scan.scan(server) == []
 
 
 def signed(body: bytes, secret: str = WEBHOOK_SECRET) -> dict:
