@@ -23,6 +23,7 @@ pub mod commands;
 pub mod dto;
 pub mod extract;
 pub mod id_tokens;
+pub mod kpis;
 pub mod messages;
 pub mod openapi;
 pub mod pages;
@@ -152,6 +153,7 @@ pub fn router(state: ApiState) -> Router {
                 .patch(id_tokens::update_id_token)
                 .delete(id_tokens::delete_id_token),
         )
+        .route("/api/v1/kpis/payments", get(kpis::payment_kpi_report))
         .route("/api/v1/payments", get(payments::list_payments))
         .route("/api/v1/payments/{id}", get(payments::get_payment))
         .route("/api/v1/payments/{id}/refund", post(payments::refund))
