@@ -65,6 +65,7 @@ fn token(raw: &str) -> ApiResult<ReceiptToken> {
         (status = 409, description = "Connector not available (`connector_busy`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid path (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Payments disabled (`payments_disabled`) or gateway down (`gateway_unavailable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many pay requests from this address, or new payments at this connector (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -119,6 +120,7 @@ pub async fn create_payment(
         (status = 422, description = "Malformed body (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The gateway refused the card entry, e.g. one made for another payment (`gateway_error`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Payments disabled or gateway down", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many pay requests from this address, or new payments at this connector (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -151,6 +153,7 @@ pub async fn confirm(
         (status = 404, description = "Unknown token, or the payment's gateway is not the simulated one", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not awaiting a card (`payment_not_confirmable`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Unknown test card (`gateway_error`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many pay requests from this address, or new payments at this connector (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
