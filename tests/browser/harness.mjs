@@ -190,8 +190,15 @@ export async function startLocalstripe() {
   const out = new Lines(child.stdout);
   new Lines(child.stderr);
   await out.wait(/Running on/, 30000, 'localstripe to listen');
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
+    /** A GET of localstripe's API with the tests' secret key. */
+    async get(path) {
+      const r = await fetch(`${url}${path}`, { headers: { authorization: 'Bearer sk_test_joule_browser' } });
+      if (r.status !== 200) { throw new Error(`localstripe GET ${path}: ${r.status} ${await r.text()}`); }
+      return r.json();
+    },
     async stop() {
       const exited = new Promise((ok) => child.once('exit', ok));
       child.kill('SIGTERM');

@@ -14,7 +14,8 @@
 //!
 //! **Concurrency model:** axum's: each request is a task on the caller's
 //! tokio runtime; [`ApiState`] is a bundle of `Arc<dyn Port>`s cloned per
-//! request, with no lock of its own. Argon2 password hashing runs on the
+//! request; the only lock is the pay routes' rate limiter's (one
+//! short-held mutex per limit, see [`rate_limit`]). Argon2 password hashing runs on the
 //! blocking pool.
 
 pub mod auth;
@@ -23,12 +24,14 @@ pub mod commands;
 pub mod dto;
 pub mod extract;
 pub mod id_tokens;
+pub mod kpis;
 pub mod messages;
 pub mod openapi;
 pub mod pages;
 pub mod pay;
 pub mod payments;
 pub mod problem;
+pub mod rate_limit;
 pub mod sessions;
 pub mod sites;
 pub mod tariff_assignments;
@@ -152,6 +155,7 @@ pub fn router(state: ApiState) -> Router {
                 .patch(id_tokens::update_id_token)
                 .delete(id_tokens::delete_id_token),
         )
+        .route("/api/v1/kpis/payments", get(kpis::payment_kpi_report))
         .route("/api/v1/payments", get(payments::list_payments))
         .route("/api/v1/payments/{id}", get(payments::get_payment))
         .route("/api/v1/payments/{id}/refund", post(payments::refund))
@@ -185,15 +189,7 @@ pub fn router(state: ApiState) -> Router {
             get(tariffs::public_price),
         )
         .merge(pages::routes())
-        .route(
-            "/pay/{charger_id}/{connector_id}/payments",
-            post(pay::create_payment),
-        )
-        .route("/pay/payments/{token}/confirm", post(pay::confirm))
-        .route(
-            "/pay/payments/{token}/simulated-card",
-            post(pay::simulated_card),
-        )
+        .merge(pay_posts(state.clone()))
         .route("/pay/payments/{token}/status", get(pay::status))
         .route("/webhooks/stripe", post(pay::stripe_webhook))
         .merge(protected)
@@ -207,6 +203,25 @@ pub fn router(state: ApiState) -> Router {
                 .layer(PropagateRequestIdLayer::new(request_id)),
         )
         .with_state(state)
+}
+
+/// The public pay POSTs, behind the per-client and per-connector rate
+/// limits (docs/configuration.md, "Pay route rate limits").
+fn pay_posts(state: ApiState) -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/pay/{charger_id}/{connector_id}/payments",
+            post(pay::create_payment),
+        )
+        .route("/pay/payments/{token}/confirm", post(pay::confirm))
+        .route(
+            "/pay/payments/{token}/simulated-card",
+            post(pay::simulated_card),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            rate_limit::limit_pay_posts,
+        ))
 }
 
 /// One span per request: request id, method and path (the API key prefix is

@@ -11,7 +11,9 @@ use joule_domain::payment::ReceiptToken;
 use joule_domain::payment_service::{PaymentError, PaymentService};
 use joule_domain::ConnectorId;
 
-use crate::dto::payment::{CreateWebPayment, PaymentStatus, SimulatedCard, WebPayment};
+use crate::dto::payment::{
+    ConfirmWebPayment, CreateWebPayment, PaymentStatus, SimulatedCard, WebPayment,
+};
 use crate::extract::{parse_json, path_charger_id, ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::ApiState;
@@ -63,6 +65,7 @@ fn token(raw: &str) -> ApiResult<ReceiptToken> {
         (status = 409, description = "Connector not available (`connector_busy`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid path (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Payments disabled (`payments_disabled`) or gateway down (`gateway_unavailable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many pay requests from this address, or new payments at this connector (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -108,21 +111,33 @@ pub async fn create_payment(
 #[utoipa::path(
     post, path = "/pay/payments/{token}/confirm", tag = "public",
     params(("token" = String, Path, description = "The payment's public token")),
+    request_body(content = ConfirmWebPayment, description = "Optional; an empty body is accepted"),
     responses(
         (status = 200, description = "The payment's status (idempotent)", body = PaymentStatus),
         (status = 402, description = "Card declined (`payment_declined`, with `decline_code`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown token (`payment_not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not awaiting confirmation (`payment_not_confirmable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not awaiting confirmation, or the card still needs 3-D Secure in the browser (`payment_not_confirmable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed body (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The gateway refused the card entry, e.g. one made for another payment (`gateway_error`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Payments disabled or gateway down", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many pay requests from this address, or new payments at this connector (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
 pub async fn confirm(
     State(state): State<ApiState>,
     ApiPath(raw): ApiPath<String>,
+    body: Bytes,
 ) -> ApiResult<Json<PaymentStatus>> {
     let service = service(&state)?;
-    let view = service.confirm(&token(&raw)?).await?;
+    let request: ConfirmWebPayment = if body.iter().all(u8::is_ascii_whitespace) {
+        ConfirmWebPayment::default()
+    } else {
+        parse_json(&body)?
+    };
+    let view = service
+        .confirm_with_card_entry(&token(&raw)?, request.card_entry.as_deref())
+        .await?;
     Ok(Json(view.into()))
 }
 
@@ -138,6 +153,7 @@ pub async fn confirm(
         (status = 404, description = "Unknown token, or the payment's gateway is not the simulated one", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not awaiting a card (`payment_not_confirmable`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Unknown test card (`gateway_error`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many pay requests from this address, or new payments at this connector (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]

@@ -63,10 +63,11 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     RequestInProgress,
     BadSignature,
+    RateLimited,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 41] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -107,6 +108,7 @@ impl ErrorCode {
         Self::IdempotencyKeyReused,
         Self::RequestInProgress,
         Self::BadSignature,
+        Self::RateLimited,
     ];
 
     /// The table: code → (spelling, HTTP status, title).
@@ -247,6 +249,7 @@ impl ErrorCode {
                 S::BAD_REQUEST,
                 "Webhook signature rejected",
             ),
+            Self::RateLimited => ("rate_limited", S::TOO_MANY_REQUESTS, "Too many requests"),
         }
     }
 
@@ -383,6 +386,13 @@ pub enum ApiError {
     RequestInProgress,
     #[error("{0}")]
     BadSignature(String),
+    /// Too many requests from one client or for one connector; retry
+    /// after `retry_after_s` seconds (also sent as `Retry-After`).
+    #[error("too many requests {scope}; retry in {retry_after_s} s")]
+    RateLimited {
+        scope: &'static str,
+        retry_after_s: u64,
+    },
 }
 
 fn validation_detail(errors: &[FieldError]) -> String {
@@ -449,6 +459,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             Self::RequestInProgress => ErrorCode::RequestInProgress,
             Self::BadSignature(_) => ErrorCode::BadSignature,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
         }
     }
 
@@ -520,6 +531,9 @@ impl IntoResponse for ApiError {
         );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Self::RateLimited { retry_after_s, .. } = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
         }
         response
     }

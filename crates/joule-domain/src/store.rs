@@ -386,6 +386,14 @@ pub trait PaymentStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<ChannelKpis>>;
+    /// Gateway steps intended in `[from, to)`, counted and summed per
+    /// channel, site of the payment's charger, kind, outcome, failure
+    /// code and currency, for [`crate::payment::payment_kpis`].
+    async fn payment_step_tallies(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<crate::payment::StepTally>>;
 }
 
 /// Stored responses of money-moving API calls, keyed by the client's

@@ -682,3 +682,117 @@ async fn a_refused_connection_is_unavailable_and_silence_is_a_timeout() {
     let _ = hold_open_tx.send(());
     server.await.unwrap();
 }
+
+/// What `stripe.confirmCardSetup(secret, {payment_method: {card}})` sends
+/// from the browser with the publishable key (localstripe's Stripe.js).
+async fn enter_card_in_browser(ls: &Localstripe, setup: &SetupCreated, number: &str) {
+    let r = ls
+        .http
+        .post(format!(
+            "{}/v1/setup_intents/{}/confirm",
+            ls.base, setup.setup
+        ))
+        .json(&serde_json::json!({
+            "key": "pk_test_joule",
+            "use_stripe_sdk": true,
+            "client_secret": setup.client_secret.expose(),
+            "payment_method_data": {
+                "type": "card",
+                "card": {"number": number, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
+            },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_card_entry_confirms_the_hold_from_the_server() {
+    let Some(ls) = Localstripe::start().await else {
+        return;
+    };
+    let gw = ls.gateway();
+    let held = hold(&gw, 5000, "pay_entry").await;
+    let entry = gw
+        .create_card_entry("pay_entry", &key("pay_entry", "authorize:1:card_entry"))
+        .await
+        .unwrap()
+        .expect("Stripe takes the card through a card entry");
+    assert!(entry.setup.as_str().starts_with("seti_"));
+    let confirmation = CardEntryConfirmation {
+        setup: entry.setup.clone(),
+        reference: "pay_entry".to_owned(),
+    };
+    let confirm_key = key("pay_entry", "authorize:1:confirm");
+    // No card entered yet: refused, nothing held.
+    match gw
+        .confirm_hold_with_card_entry(&held.intent, &confirmation, &confirm_key)
+        .await
+    {
+        Err(GatewayError::InvalidRequest { code, .. }) => {
+            assert_eq!(code.as_deref(), Some("card_entry_incomplete"))
+        }
+        other => panic!("{other:?}"),
+    }
+    enter_card_in_browser(&ls, &entry, "4242424242424242").await;
+    // Another payment's card entry is refused.
+    let stranger = CardEntryConfirmation {
+        setup: entry.setup.clone(),
+        reference: "someone_else".to_owned(),
+    };
+    match gw
+        .confirm_hold_with_card_entry(&held.intent, &stranger, &confirm_key)
+        .await
+    {
+        Err(GatewayError::InvalidRequest { code, .. }) => {
+            assert_eq!(code.as_deref(), Some("card_entry_mismatch"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let state = gw
+        .confirm_hold_with_card_entry(&held.intent, &confirmation, &confirm_key)
+        .await
+        .unwrap();
+    assert_eq!(
+        state.status,
+        IntentStatus::Authorized {
+            capturable: usd(5000)
+        }
+    );
+    let read = gw.read_intent(&held.intent).await.unwrap();
+    let card = read.card.expect("the card's summary");
+    assert_eq!((card.brand.as_str(), card.last4.as_str()), ("visa", "4242"));
+}
+
+#[tokio::test]
+async fn a_card_entry_whose_charge_declines_is_declined() {
+    let Some(ls) = Localstripe::start().await else {
+        return;
+    };
+    let gw = ls.gateway();
+    let held = hold(&gw, 5000, "pay_decl").await;
+    let entry = gw
+        .create_card_entry("pay_decl", &key("pay_decl", "authorize:1:card_entry"))
+        .await
+        .unwrap()
+        .unwrap();
+    enter_card_in_browser(&ls, &entry, "4000000000000341").await;
+    let confirmation = CardEntryConfirmation {
+        setup: entry.setup,
+        reference: "pay_decl".to_owned(),
+    };
+    match gw
+        .confirm_hold_with_card_entry(&held.intent, &confirmation, &key("pay_decl", "c"))
+        .await
+    {
+        Err(GatewayError::Declined { code, .. }) => assert_eq!(code, "card_declined"),
+        other => panic!("{other:?}"),
+    }
+    let read = gw.read_intent(&held.intent).await.unwrap();
+    assert_eq!(read.status, IntentStatus::RequiresPaymentMethod);
+    assert_eq!(
+        read.decline.map(|d| d.code).as_deref(),
+        Some("card_declined")
+    );
+}

@@ -343,6 +343,62 @@ pub(crate) fn fold_kpis(rows: Vec<(String, String, String, i64)>) -> R<Vec<payme
     Ok(out)
 }
 
+/// A row of the step tally query: channel, site, kind, status, failure
+/// code, currency, count, summed amount.
+pub(crate) type TallyRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+);
+
+/// The SQL of [`fold_tallies`]'s rows, the same on both backends but for
+/// the placeholders of `from` and `to` (a static string, as sqlx wants).
+macro_rules! tally_sql {
+    ($from:literal, $to:literal) => {
+        concat!(
+            "SELECT p.channel, c.site_id, st.kind, st.status, st.failure_code, p.currency, ",
+            "COUNT(*), CAST(COALESCE(SUM(st.amount_minor), 0) AS BIGINT) ",
+            "FROM payment_steps st JOIN payments p ON p.id = st.payment_id ",
+            "LEFT JOIN chargers c ON c.id = p.charger_id ",
+            "WHERE st.intended_at >= ",
+            $from,
+            " AND st.intended_at < ",
+            $to,
+            " ",
+            "GROUP BY p.channel, c.site_id, st.kind, st.status, st.failure_code, p.currency"
+        )
+    };
+}
+pub(crate) use tally_sql;
+
+pub(crate) fn fold_tallies(rows: Vec<TallyRow>) -> R<Vec<payment::StepTally>> {
+    rows.into_iter()
+        .map(
+            |(channel, site_id, kind, status, failure_code, currency, n, sum)| {
+                Ok(payment::StepTally {
+                    channel: parse_or_corrupt(&channel, "payment channel", PaymentChannel::parse)?,
+                    site_id,
+                    kind: parse_or_corrupt(&kind, "payment step kind", StepKind::parse)?,
+                    outcome: parse_or_corrupt(
+                        &status,
+                        "payment step status",
+                        payment::TallyOutcome::parse,
+                    )?,
+                    failure_code,
+                    currency,
+                    count: u64::try_from(n).map_err(|_| corrupt("step count"))?,
+                    amount_minor: sum,
+                })
+            },
+        )
+        .collect()
+}
+
 // ---- API idempotency ---------------------------------------------------
 
 /// What `begin` returns once the row is inserted or found.

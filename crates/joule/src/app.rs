@@ -181,16 +181,21 @@ impl Application {
             commands: csms.clone(),
             clock: clock.clone(),
             password_hasher: passwords,
-            pages: Arc::new(joule_api::pages::PagesConfig::new(
-                &public_base_url,
-                &settings.api.stripe_js_url,
-                settings.operator.info(),
-            )),
+            pages: Arc::new(
+                joule_api::pages::PagesConfig::new(
+                    &public_base_url,
+                    &settings.api.stripe_js_url,
+                    settings.operator.info(),
+                )
+                .with_pay_rate_limits(settings.api.pay_rate_limit.clone()),
+            ),
             payments: payments.clone(),
         };
         let api_shutdown = shutdown.clone();
         let router = joule_api::router(api_state);
         tasks.push(tokio::spawn(async move {
+            // The peer address is the pay routes' rate-limit key.
+            let router = router.into_make_service_with_connect_info::<SocketAddr>();
             let served = axum::serve(listener, router)
                 .with_graceful_shutdown(async move { api_shutdown.cancelled().await })
                 .await;

@@ -133,6 +133,8 @@ pub struct ApiSettings {
     /// Where the pay page loads Stripe.js from (tests point it at
     /// localstripe's fake).
     pub stripe_js_url: String,
+    /// Rate limits of the public pay POST routes.
+    pub pay_rate_limit: joule_api::rate_limit::PayRateLimits,
 }
 
 impl Default for ApiSettings {
@@ -142,6 +144,7 @@ impl Default for ApiSettings {
             admin_key: None,
             public_base_url: None,
             stripe_js_url: joule_api::pages::DEFAULT_STRIPE_JS_URL.to_owned(),
+            pay_rate_limit: Default::default(),
         }
     }
 }
@@ -372,6 +375,30 @@ mod tests {
             assert_eq!(s.api.listen.to_string(), "127.0.0.1:3333"); // flag beats env
             assert_eq!(s.database.url, "postgres://db/joule");
             assert_eq!(s.api.admin_key.as_deref(), Some("jk_abc_secret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn pay_rate_limits_come_from_the_file_and_nested_env() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "joule.toml",
+                r#"
+                [api.pay_rate_limit]
+                per_ip = { per_minute = 30, burst = 15 }
+                client_ip_header = "x-forwarded-for"
+                "#,
+            )?;
+            jail.set_env("JOULE_API__PAY_RATE_LIMIT__PER_CONNECTOR__BURST", "3");
+            let s = load(Some(Path::new("joule.toml")), serde_json::json!({})).map_err(|e| *e)?;
+            let limits = &s.api.pay_rate_limit;
+            assert_eq!((limits.per_ip.per_minute, limits.per_ip.burst), (30, 15));
+            assert_eq!(
+                (limits.per_connector.per_minute, limits.per_connector.burst),
+                (6, 3)
+            );
+            assert_eq!(limits.client_ip_header.as_deref(), Some("x-forwarded-for"));
             Ok(())
         });
     }

@@ -147,3 +147,67 @@ async fn health_and_openapi_need_no_key() {
     app.shutdown_token().cancel();
     app.run_until_stopped().await.unwrap();
 }
+
+/// The public pay POSTs are rate limited per client address (the TCP peer)
+/// and new payments per connector: past the burst, 429 `rate_limited` with
+/// `Retry-After`, before any payment is looked at.
+#[tokio::test]
+async fn pay_posts_are_rate_limited_per_client_and_per_connector() {
+    use joule_api::rate_limit::{Limit, PayRateLimits};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path());
+    s.payments.gateway = joule::settings::GatewayKind::Simulated;
+    s.api.pay_rate_limit = PayRateLimits {
+        per_ip: Limit {
+            per_minute: 1,
+            burst: 4,
+        },
+        per_connector: Limit {
+            per_minute: 1,
+            burst: 2,
+        },
+        client_ip_header: None,
+    };
+    let app = Application::build(s).await.unwrap();
+    let client = reqwest::Client::new();
+    let post = |path: &str| {
+        client
+            .post(format!("http://{}{path}", app.api_addr()))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+    };
+    // Two new payments at one connector (an unknown charger: 404), then
+    // that connector is limited...
+    for _ in 0..2 {
+        let r = post("/pay/NO-SUCH/1/payments").await.unwrap();
+        assert_eq!(r.status(), 404);
+    }
+    let r = post("/pay/NO-SUCH/1/payments").await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(problem["code"], "rate_limited");
+    assert_eq!(problem["status"], 429);
+    // ... and this client has one pay POST left, whatever the route.
+    let r = post(&format!("/pay/payments/{}/confirm", "a".repeat(32)))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = post("/pay/NO-SUCH/2/payments").await.unwrap();
+    assert_eq!(r.status(), 429);
+    // The pages and the status feed are not limited.
+    let r = client
+        .get(format!("http://{}/pay/NO-SUCH/1", app.api_addr()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    app.shutdown_token().cancel();
+    app.run_until_stopped().await.unwrap();
+}

@@ -7,6 +7,7 @@
 
 pub mod charger;
 pub mod id_token;
+pub mod kpi;
 pub mod message;
 pub mod payment;
 pub mod session;

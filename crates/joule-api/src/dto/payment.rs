@@ -32,6 +32,11 @@ pub struct WebPayment {
     /// For Stripe.js `confirmCardPayment` (or the simulated card route).
     pub client_secret: String,
     pub publishable_key: Option<String>,
+    /// Stripe: the client secret of the card entry (a SetupIntent) for
+    /// Stripe.js `confirmCardSetup` with the card Element; the hold is then
+    /// confirmed by Joule (`confirm` with `card_entry`). Absent for the
+    /// simulated gateway.
+    pub card_entry_client_secret: Option<String>,
     pub amount_minor: i64,
     pub currency: String,
     /// The hold as a decimal string, e.g. `"50.00"`.
@@ -50,6 +55,7 @@ impl WebPayment {
             gateway: p.gateway.clone(),
             client_secret: created.client_secret,
             publishable_key: created.publishable_key,
+            card_entry_client_secret: created.card_entry_client_secret,
             amount_minor: hold,
             currency: p.currency.code().to_owned(),
             amount: joule_domain::money::Money::from_minor(hold, p.currency)
@@ -59,6 +65,16 @@ impl WebPayment {
             receipt_url,
         }
     }
+}
+
+/// `POST /pay/payments/{token}/confirm` (an empty body is accepted).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmWebPayment {
+    /// The card entry the browser confirmed (Stripe: the SetupIntent id
+    /// from `confirmCardSetup`): Joule attaches its card to the hold and
+    /// confirms the hold. Never card data.
+    pub card_entry: Option<String>,
 }
 
 /// `POST /pay/payments/{token}/simulated-card`.

@@ -37,6 +37,9 @@ pub struct PagesConfig {
     pub public_base_url: String,
     pub stripe_js_url: String,
     pub operator: OperatorInfo,
+    /// The pay POST routes' rate limits and their state (shared by every
+    /// request; default limits unless [`PagesConfig::with_pay_rate_limits`]).
+    pub pay_rate_limiter: std::sync::Arc<crate::rate_limit::PayRateLimiter>,
 }
 
 impl PagesConfig {
@@ -46,7 +49,14 @@ impl PagesConfig {
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
             stripe_js_url: stripe_js_url.to_owned(),
             operator,
+            pay_rate_limiter: Default::default(),
         }
+    }
+
+    /// Replaces the pay routes' rate limits (`[api.pay_rate_limit]`).
+    pub fn with_pay_rate_limits(mut self, limits: crate::rate_limit::PayRateLimits) -> Self {
+        self.pay_rate_limiter = std::sync::Arc::new(crate::rate_limit::PayRateLimiter::new(limits));
+        self
     }
 }
 

@@ -11,6 +11,7 @@ mod chargers;
 mod commands;
 mod errors;
 mod id_tokens;
+mod kpis;
 mod messages;
 mod pages;
 mod payments;

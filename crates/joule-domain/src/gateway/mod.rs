@@ -18,6 +18,7 @@
 //! and after the call.
 
 mod account;
+mod card_entry;
 mod error;
 mod event;
 mod intent;
@@ -27,6 +28,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use account::{CustomerRequest, SavedPaymentMethod, SetupCreated, SetupState, SetupStatus};
+pub use card_entry::CardEntryConfirmation;
 pub use error::GatewayError;
 pub use event::{GatewayEvent, GatewayEventKind, WebhookPayload};
 pub use intent::{
@@ -130,6 +132,35 @@ pub trait PaymentGateway: Send + Sync + std::fmt::Debug {
         charge: &OffSessionCharge,
         key: &IdempotencyKey,
     ) -> Result<Charged, GatewayError>;
+
+    /// Prepares card entry for a web hold (see [`CardEntryConfirmation`]):
+    /// the returned client secret lets the browser hand the card to the
+    /// gateway. `None` for gateways whose hold is confirmed in the browser
+    /// with the hold's own client secret (the simulated one).
+    async fn create_card_entry(
+        &self,
+        reference: &str,
+        key: &IdempotencyKey,
+    ) -> Result<Option<SetupCreated>, GatewayError> {
+        let _ = (reference, key);
+        Ok(None)
+    }
+
+    /// Attaches the card entered through [`PaymentGateway::create_card_entry`]
+    /// to the hold `intent` and confirms it. The result is the intent as
+    /// [`PaymentGateway::read_intent`] would read it (authorized, requiring
+    /// 3-D Secure in the browser, or declined with its code).
+    async fn confirm_hold_with_card_entry(
+        &self,
+        intent: &IntentRef,
+        entry: &CardEntryConfirmation,
+        key: &IdempotencyKey,
+    ) -> Result<IntentState, GatewayError> {
+        let _ = (intent, entry, key);
+        Err(GatewayError::Unsupported {
+            operation: "card entry",
+        })
+    }
 
     /// Verifies a webhook's signature (refusing it when older than the
     /// adapter's tolerance at `now`) and maps it to a [`GatewayEvent`].

@@ -16,6 +16,7 @@
 
 mod id;
 mod kpi;
+mod kpi_report;
 pub mod machine;
 mod model;
 mod step;
@@ -25,6 +26,7 @@ mod properties;
 
 pub use id::{PaymentId, ReceiptToken};
 pub use kpi::ChannelKpis;
+pub use kpi_report::{payment_kpis, KpiGrouping, PaymentKpiGroup, StepTally, TallyOutcome};
 pub use machine::{finish, plan, StepError};
 pub use model::{
     HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentFilter,

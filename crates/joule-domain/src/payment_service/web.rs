@@ -3,7 +3,8 @@
 
 use crate::charger::ConnectorStatus;
 use crate::command::{ChargerCommand, CommandKind};
-use crate::gateway::{HoldRequest, IntentStatus};
+use crate::gateway::{CardEntryConfirmation, GatewayError, HoldRequest, IntentStatus, SetupRef};
+use crate::idempotency::IdempotencyKey;
 use crate::ids::{ChargerId, ConnectorId, IdTag};
 use crate::language::Language;
 use crate::payment::{
@@ -24,6 +25,18 @@ pub struct WebPaymentCreated {
     /// For the gateway's hosted fields (Stripe.js) in the browser.
     pub client_secret: String,
     pub publishable_key: Option<String>,
+    /// For gateways that take the card apart from the hold (Stripe: a
+    /// SetupIntent's client secret for `confirmCardSetup`); the browser
+    /// then confirms with [`PaymentService::confirm_with_card_entry`].
+    pub card_entry_client_secret: Option<String>,
+}
+
+/// The key of the card-entry calls of an Authorize step (`joule:{payment}:authorize:{seq}:card_entry`).
+fn card_entry_key(payment: &Payment, step: &PaymentStep, call: &str) -> IdempotencyKey {
+    IdempotencyKey::derive(
+        payment.id,
+        format_args!("{}:{}:{call}", step.kind, step.seq),
+    )
 }
 
 /// OCPP 1.6 caps idTag at 20 characters: `PAY` and 17 hex digits (68
@@ -132,8 +145,18 @@ impl PaymentService {
             amount: hold,
             reference: payment.id.to_string(),
         };
-        match gateway.create_hold(&request, &step.idempotency_key).await {
-            Ok(created) => {
+        let created = match gateway.create_hold(&request, &step.idempotency_key).await {
+            Ok(created) => gateway
+                .create_card_entry(
+                    &payment.id.to_string(),
+                    &card_entry_key(&payment, &step, "card_entry"),
+                )
+                .await
+                .map(|entry| (created, entry)),
+            Err(error) => Err(error),
+        };
+        match created {
+            Ok((created, card_entry)) => {
                 let payment = self
                     .ports
                     .payments
@@ -145,12 +168,14 @@ impl PaymentService {
                     hold_minor: hold.minor(),
                     client_secret: created.client_secret.expose().to_owned(),
                     publishable_key: self.settings.publishable_key.clone(),
+                    card_entry_client_secret: card_entry
+                        .map(|e| e.client_secret.expose().to_owned()),
                 })
             }
             Err(error) => {
                 // Nothing is held yet (an intent without a card holds no
-                // money), so the payment fails at once; the driver may
-                // try again.
+                // money, and a card entry is no hold), so the payment fails
+                // at once; the driver may try again.
                 tracing::warn!(payment_id = %payment.id, %error, "creating the hold failed");
                 let (code, message) = super::failure_of(&error);
                 self.finish(&step, StepOutcome::failed(code, message))
@@ -206,8 +231,23 @@ impl PaymentService {
     /// the gateway, record the Authorize step's outcome, and remote-start
     /// the connector. Idempotent: a payment already past this point is
     /// answered with its status.
-    #[tracing::instrument(skip(self, token))]
     pub async fn confirm(&self, token: &ReceiptToken) -> Result<PaymentStatusView, PaymentError> {
+        self.confirm_with_card_entry(token, None).await
+    }
+
+    /// [`PaymentService::confirm`], for a card entered through the
+    /// gateway's card entry (`setup`, the reference the browser got back):
+    /// Joule attaches that card to the hold and confirms the hold from the
+    /// server first (an Authorize step's call, with a key derived from
+    /// it), then reads the intent as `confirm` does. A decline is recorded
+    /// at once; a card that needs 3-D Secure leaves the payment waiting
+    /// (409), for the browser to authenticate and confirm again.
+    #[tracing::instrument(skip(self, token, setup))]
+    pub async fn confirm_with_card_entry(
+        &self,
+        token: &ReceiptToken,
+        setup: Option<&str>,
+    ) -> Result<PaymentStatusView, PaymentError> {
         let payment = self.by_token(token).await?;
         match payment.state {
             PaymentState::Created => {}
@@ -229,6 +269,9 @@ impl PaymentService {
                 "the payment is not waiting for confirmation",
             ));
         };
+        if let Some(setup) = setup {
+            self.confirm_card_entry(&payment, step, setup).await?;
+        }
         let confirmed = self.settle_authorize(&payment, step, false).await?;
         match confirmed {
             AuthorizeResult::Authorized(p) => {
@@ -241,6 +284,43 @@ impl PaymentService {
             AuthorizeResult::Pending => Err(PaymentError::NotConfirmable(
                 "the card is not confirmed yet",
             )),
+        }
+    }
+
+    /// Attaches the card entry `setup` to the payment's hold and confirms
+    /// it at the gateway. A decline finishes the Authorize step as failed
+    /// (the payment fails; nothing is held).
+    async fn confirm_card_entry(
+        &self,
+        payment: &Payment,
+        step: &PaymentStep,
+        setup: &str,
+    ) -> Result<(), PaymentError> {
+        let gateway = self.gateway_of(payment)?.clone();
+        let intent = Self::intent_of(payment)?;
+        let entry = CardEntryConfirmation {
+            setup: SetupRef::parse(setup)
+                .map_err(|_| PaymentError::NotConfirmable("not a card entry reference"))?,
+            reference: payment.id.to_string(),
+        };
+        let key = card_entry_key(payment, step, "confirm");
+        match gateway
+            .confirm_hold_with_card_entry(&intent, &entry, &key)
+            .await
+        {
+            // Read again below, with the card's summary.
+            Ok(_) | Err(GatewayError::RequiresAction) => Ok(()),
+            Err(GatewayError::Declined { code, message }) => {
+                tracing::info!(payment_id = %payment.id, code = %code, "card declined");
+                self.finish(step, StepOutcome::failed(code.clone(), message.clone()))
+                    .await?;
+                Err(PaymentError::Declined { code, message })
+            }
+            Err(e) if e.is_retryable() => Err(PaymentError::GatewayUnavailable(e.to_string())),
+            Err(e) => {
+                let (code, message) = super::failure_of(&e);
+                Err(PaymentError::GatewayRefused { code, message })
+            }
         }
     }
 

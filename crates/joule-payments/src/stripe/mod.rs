@@ -20,10 +20,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::gateway::{
-    Capabilities, Captured, Charged, ClientSecret, CustomerRef, CustomerRequest, GatewayError,
-    GatewayEvent, HoldCreated, HoldRequest, Incremented, IntentRef, IntentState, IntentStatus,
-    OffSessionCharge, PaymentGateway, PaymentMethodRef, RefundRef, Refunded, SavedPaymentMethod,
-    SetupCreated, SetupRef, SetupState, WebhookPayload,
+    Capabilities, Captured, CardEntryConfirmation, Charged, ClientSecret, CustomerRef,
+    CustomerRequest, GatewayError, GatewayEvent, HoldCreated, HoldRequest, Incremented, IntentRef,
+    IntentState, IntentStatus, OffSessionCharge, PaymentGateway, PaymentMethodRef, RefundRef,
+    Refunded, SavedPaymentMethod, SetupCreated, SetupRef, SetupState, WebhookPayload,
 };
 use joule_domain::idempotency::IdempotencyKey;
 use joule_domain::money::Money;
@@ -166,6 +166,11 @@ fn intent_path(intent: &IntentRef, action: &str) -> String {
         "/v1/payment_intents/{}{action}",
         encode_component(intent.as_str())
     )
+}
+
+/// One call's key within a multi-call operation, derived from its key.
+fn sub_key(key: &IdempotencyKey, call: &str) -> IdempotencyKey {
+    IdempotencyKey::from_stored(format!("{key}:{call}"))
 }
 
 fn secret(raw: Option<String>, what: &str) -> Result<ClientSecret, GatewayError> {
@@ -386,6 +391,102 @@ impl PaymentGateway for StripeGateway {
             setup: SetupRef::parse(si.id).map_err(bad_ref)?,
             client_secret: secret(si.client_secret, "SetupIntent")?,
         })
+    }
+
+    /// A guest Customer and an on-session SetupIntent for it, both tagged
+    /// with the Joule payment: the browser confirms the SetupIntent with
+    /// `stripe.confirmCardSetup` and the card Element, so the card goes
+    /// to Stripe only. The Customer is what lets Stripe use the saved
+    /// payment method again for the hold (a payment method used without a
+    /// customer cannot be used twice).
+    #[tracing::instrument(skip_all, fields(gateway = "stripe", idempotency_key = %key))]
+    async fn create_card_entry(
+        &self,
+        reference: &str,
+        key: &IdempotencyKey,
+    ) -> Result<Option<SetupCreated>, GatewayError> {
+        let form = Form::new().nested(&["metadata", "joule_payment"], reference);
+        let customer: Customer = self
+            .post(
+                "create_card_entry_customer",
+                "/v1/customers",
+                form,
+                &sub_key(key, "customer"),
+            )
+            .await?;
+        let form = Form::new()
+            .field("customer", &customer.id)
+            .field("usage", "on_session")
+            .list("payment_method_types", &["card"])
+            .nested(&["metadata", "joule_payment"], reference);
+        let si: SetupIntent = self
+            .post(
+                "create_card_entry",
+                "/v1/setup_intents",
+                form,
+                &sub_key(key, "setup"),
+            )
+            .await?;
+        Ok(Some(SetupCreated {
+            setup: SetupRef::parse(si.id).map_err(bad_ref)?,
+            client_secret: secret(si.client_secret, "SetupIntent")?,
+        }))
+    }
+
+    /// Reads the card entry (it must be this payment's and succeeded),
+    /// sets its payment method and customer on the hold, and confirms the
+    /// hold from the server: two calls, since localstripe cannot confirm
+    /// with a `payment_method` parameter (Stripe accepts both forms).
+    #[tracing::instrument(skip_all, fields(gateway = "stripe", intent = %intent, setup = %entry.setup, idempotency_key = %key))]
+    async fn confirm_hold_with_card_entry(
+        &self,
+        intent: &IntentRef,
+        entry: &CardEntryConfirmation,
+        key: &IdempotencyKey,
+    ) -> Result<IntentState, GatewayError> {
+        let si: SetupIntent = self
+            .get(
+                "read_card_entry",
+                &format!(
+                    "/v1/setup_intents/{}",
+                    encode_component(entry.setup.as_str())
+                ),
+                &[],
+            )
+            .await?;
+        if si.joule_payment() != Some(entry.reference.as_str()) {
+            return Err(GatewayError::InvalidRequest {
+                code: Some("card_entry_mismatch".into()),
+                message: "the card entry belongs to another payment".into(),
+            });
+        }
+        let Some((payment_method, customer)) = si.method_and_customer().filter(|_| si.succeeded())
+        else {
+            return Err(GatewayError::InvalidRequest {
+                code: Some("card_entry_incomplete".into()),
+                message: "no card was entered and accepted yet".into(),
+            });
+        };
+        let form = Form::new()
+            .field("payment_method", payment_method)
+            .field("customer", customer);
+        let _: PaymentIntent = self
+            .post(
+                "attach_card_entry",
+                &intent_path(intent, ""),
+                form,
+                &sub_key(key, "attach"),
+            )
+            .await?;
+        let pi: PaymentIntent = self
+            .post(
+                "confirm_hold",
+                &intent_path(intent, "/confirm"),
+                Form::new(),
+                &sub_key(key, "confirm"),
+            )
+            .await?;
+        pi.into_state()
     }
 
     #[tracing::instrument(skip_all, fields(gateway = "stripe", setup = %setup))]

@@ -210,9 +210,30 @@ pub(crate) struct SetupIntent {
     customer: Option<Expandable<Customer>>,
     payment_method: Option<Expandable<PaymentMethod>>,
     pub(crate) client_secret: Option<String>,
+    #[serde(default)]
+    metadata: std::collections::HashMap<String, String>,
 }
 
 impl SetupIntent {
+    /// The Joule payment a web card entry was created for (its
+    /// `metadata[joule_payment]`), if any.
+    pub(crate) fn joule_payment(&self) -> Option<&str> {
+        self.metadata.get("joule_payment").map(String::as_str)
+    }
+
+    /// Whether the card was entered and accepted (`succeeded`).
+    pub(crate) fn succeeded(&self) -> bool {
+        self.status == "succeeded"
+    }
+
+    /// The saved payment method and the customer it is attached to.
+    pub(crate) fn method_and_customer(&self) -> Option<(&str, &str)> {
+        Some((
+            self.payment_method.as_ref()?.id(),
+            self.customer.as_ref()?.id(),
+        ))
+    }
+
     pub(crate) fn into_state(self) -> Result<SetupState, GatewayError> {
         let status = match self.status.as_str() {
             "requires_payment_method" => SetupStatus::RequiresPaymentMethod,

@@ -724,6 +724,14 @@ impl PaymentStore for PgStore {
     ) -> StoreResult<Vec<ChannelKpis>> {
         on_conn!(self, c => payments::payment_kpis(c, from, to))
     }
+
+    async fn payment_step_tallies(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<joule_domain::payment::StepTally>> {
+        on_conn!(self, c => payments::payment_step_tallies(c, from, to))
+    }
 }
 
 #[async_trait]

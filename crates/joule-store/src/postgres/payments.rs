@@ -563,6 +563,33 @@ pub(crate) async fn payment_kpis(
     pc::fold_kpis(rows)
 }
 
+pub(crate) async fn payment_step_tallies(
+    c: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> R<Vec<payment::StepTally>> {
+    let sql = pc::tally_sql!("$1", "$2");
+    let rows = sqlx::query(sql)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(pg)?;
+    let rows = map_rows(rows, |row| {
+        Ok((
+            get(row, 0)?,
+            get(row, 1)?,
+            get(row, 2)?,
+            get(row, 3)?,
+            get(row, 4)?,
+            get(row, 5)?,
+            get(row, 6)?,
+            get(row, 7)?,
+        ))
+    })?;
+    pc::fold_tallies(rows)
+}
+
 // ---- API idempotency ---------------------------------------------------------
 
 fn idempotency_row(row: &PgRow) -> R<IdempotencyRecord> {

@@ -840,6 +840,15 @@ impl PaymentStore for SqliteStore {
         self.read(move |c| payments::payment_kpis(c, from, to))
             .await
     }
+
+    async fn payment_step_tallies(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<joule_domain::payment::StepTally>> {
+        self.read(move |c| payments::payment_step_tallies(c, from, to))
+            .await
+    }
 }
 
 #[async_trait]

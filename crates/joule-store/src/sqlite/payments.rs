@@ -505,6 +505,27 @@ pub(crate) fn payment_kpis(
     pc::fold_kpis(rows)
 }
 
+pub(crate) fn payment_step_tallies(
+    c: &Connection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> R<Vec<payment::StepTally>> {
+    let sql = pc::tally_sql!("?1", "?2");
+    let rows = collect(c, sql, params![ts(from), ts(to)], |row| {
+        Ok((
+            get(row, 0)?,
+            get(row, 1)?,
+            get(row, 2)?,
+            get(row, 3)?,
+            get(row, 4)?,
+            get(row, 5)?,
+            get(row, 6)?,
+            get(row, 7)?,
+        ))
+    })?;
+    pc::fold_tallies(rows)
+}
+
 // ---- API idempotency ---------------------------------------------------------
 
 fn idempotency_row(row: &Row<'_>) -> R<IdempotencyRecord> {

@@ -8,6 +8,7 @@ use joule_domain::error::StoreError;
 use joule_domain::ids::IdTag;
 use joule_domain::money::Currency;
 use joule_domain::page::Page;
+use joule_domain::payment::{payment_kpis, KpiGrouping, TallyOutcome};
 use joule_domain::payment::{
     HoldLimitPolicy, NewPayment, PaymentChannel, PaymentFilter, PaymentId, PaymentState,
     PaymentStep, ReceiptToken, StaleHoldReason, StepError, StepKind, StepOutcome, StepRequest,
@@ -30,6 +31,7 @@ contract_tests!(
     stale_holds_for_the_sweeper,
     link_session_and_gateway_ref,
     payment_kpis_per_channel,
+    payment_step_tallies_per_site_and_currency,
     api_idempotency_begin_and_complete,
     open_payment_found_by_id_tag,
     consumer_cursors_are_durable_and_monotonic,
@@ -658,6 +660,144 @@ async fn link_session_and_gateway_ref(h: &Harness) {
         link.session_id.as_deref(),
         Some(one.session.id.to_string().as_str())
     );
+}
+
+/// Tallies join the payment's charger to its site; the report groups them
+/// per site (chargers in no site last) and per channel, with captured
+/// amounts per currency and declines per code.
+async fn payment_step_tallies_per_site_and_currency(h: &Harness) {
+    let s = &h.store;
+    super::charger(h, "CP-M").await;
+    super::charger(h, "CP-X").await;
+    s.create_site(super::new_site("madrid", Default::default()), t(1))
+        .await
+        .unwrap();
+    s.set_charger_site(&cid("CP-M"), Some(&super::sid("madrid")), t(2))
+        .await
+        .unwrap()
+        .unwrap();
+    // Madrid, web: one approved hold captured for 7.00 EUR, one declined.
+    let web = s
+        .create_payment(new_payment(PaymentChannel::Web, "CP-M", 100))
+        .await
+        .unwrap();
+    step(
+        h,
+        web.id,
+        StepRequest::Authorize { amount_minor: 5000 },
+        100,
+    )
+    .await;
+    ok(h, web.id, 1, "pi_w", 101).await;
+    step(h, web.id, StepRequest::Capture { amount_minor: 700 }, 110).await;
+    ok(h, web.id, 2, "pi_w", 111).await;
+    let declined = s
+        .create_payment(new_payment(PaymentChannel::Web, "CP-M", 100))
+        .await
+        .unwrap();
+    step(
+        h,
+        declined.id,
+        StepRequest::Authorize { amount_minor: 5000 },
+        120,
+    )
+    .await;
+    s.finish_step(
+        declined.id,
+        1,
+        StepOutcome::failed("card_declined", "no"),
+        t(121),
+    )
+    .await
+    .unwrap();
+    // No site, account: 9.00 USD charged off-session, one insufficient_funds.
+    let mut usd = new_payment(PaymentChannel::Account, "CP-X", 130);
+    usd.currency = Currency::parse("USD").unwrap();
+    let usd = s.create_payment(usd).await.unwrap();
+    step(
+        h,
+        usd.id,
+        StepRequest::ChargeOffSession { amount_minor: 900 },
+        130,
+    )
+    .await;
+    ok(h, usd.id, 1, "pi_u", 131).await;
+    let poor = s
+        .create_payment(new_payment(PaymentChannel::Account, "CP-X", 140))
+        .await
+        .unwrap();
+    step(
+        h,
+        poor.id,
+        StepRequest::ChargeOffSession { amount_minor: 900 },
+        140,
+    )
+    .await;
+    s.finish_step(
+        poor.id,
+        1,
+        StepOutcome::failed("insufficient_funds", "no"),
+        t(141),
+    )
+    .await
+    .unwrap();
+    // Outside the range.
+    let late = s
+        .create_payment(new_payment(PaymentChannel::Web, "CP-M", 300))
+        .await
+        .unwrap();
+    step(
+        h,
+        late.id,
+        StepRequest::Authorize { amount_minor: 5000 },
+        300,
+    )
+    .await;
+
+    let tallies = s.payment_step_tallies(t(100), t(200)).await.unwrap();
+    let captured = tallies
+        .iter()
+        .find(|x| x.kind == StepKind::Capture)
+        .unwrap();
+    assert_eq!(captured.site_id.as_deref(), Some("madrid"));
+    assert_eq!(
+        (captured.outcome, captured.count, captured.amount_minor),
+        (TallyOutcome::Succeeded, 1, 700)
+    );
+    let total: u64 = tallies.iter().map(|x| x.count).sum();
+    assert_eq!(total, 5, "steps intended in [100, 200)");
+
+    let sites = payment_kpis(&tallies, KpiGrouping::Site);
+    assert_eq!(sites.len(), 2);
+    let madrid = &sites[0];
+    assert_eq!(madrid.site_id.as_deref(), Some("madrid"));
+    assert_eq!(
+        (
+            madrid.authorization_attempts,
+            madrid.approvals,
+            madrid.declines
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(madrid.success_rate, Some(0.5));
+    assert_eq!(madrid.declines_by_code.get("card_declined"), Some(&1));
+    assert_eq!(madrid.captured_minor.get("EUR"), Some(&700));
+    let nowhere = &sites[1];
+    assert_eq!(nowhere.site_id, None);
+    assert_eq!((nowhere.approvals, nowhere.captures), (1, 1));
+    assert_eq!(nowhere.captured_minor.get("USD"), Some(&900));
+    assert_eq!(nowhere.captured_minor.get("EUR"), None);
+    assert_eq!(nowhere.declines_by_code.get("insufficient_funds"), Some(&1));
+
+    let channels = payment_kpis(&tallies, KpiGrouping::Channel);
+    let web = channels
+        .iter()
+        .find(|g| g.channel == Some(PaymentChannel::Web))
+        .unwrap();
+    assert_eq!((web.authorization_attempts, web.captures), (2, 1));
+    let later = s.payment_step_tallies(t(200), t(400)).await.unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].outcome, TallyOutcome::Intended);
 }
 
 async fn payment_kpis_per_channel(h: &Harness) {

@@ -64,8 +64,22 @@
     });
   }
 
-  async function confirm() {
-    var res = await post('/pay/payments/' + encodeURIComponent(payment.token) + '/confirm');
+  // Asks Joule to confirm the hold (`body.card_entry`: the card entry the
+  // browser just confirmed at Stripe) and, on success, opens the status page.
+  async function confirm(body) {
+    var url = '/pay/payments/' + encodeURIComponent(payment.token) + '/confirm';
+    var res = await post(url, body);
+    if (res.status === 409 && body && body.card_entry) {
+      // The card needs 3-D Secure: Stripe.js shows the bank's step for the
+      // hold Joule confirmed, then Joule reads the hold again.
+      var auth = await stripe.confirmCardPayment(payment.client_secret);
+      if (auth.error) {
+        busy(false);
+        say(auth.error.message || L.error_declined, true);
+        return;
+      }
+      res = await post(url);
+    }
     if (!res.ok) {
       busy(false);
       say(problemText(res.status, res.body), true);
@@ -75,23 +89,45 @@
     window.location.assign('/pay/payments/' + encodeURIComponent(payment.token));
   }
 
+  // Stripe: the card Element hands the card to Stripe (confirmCardSetup on
+  // the payment's card entry); Joule then attaches it to the hold and
+  // confirms the hold on its server. The card never reaches Joule.
+  async function payWithStripe() {
+    busy(true);
+    if (!payment.card_entry_client_secret) {
+      var paid = await stripe.confirmCardPayment(payment.client_secret, {
+        payment_method: { card: card }
+      });
+      if (paid.error) {
+        busy(false);
+        say(paid.error.message || L.error_declined, true);
+        return;
+      }
+      await confirm();
+      return;
+    }
+    var entered = await stripe.confirmCardSetup(payment.card_entry_client_secret, {
+      payment_method: { card: card }
+    });
+    if (entered.error) {
+      busy(false);
+      say(entered.error.message || L.error_declined, true);
+      return;
+    }
+    await confirm({ card_entry: entered.setupIntent.id });
+  }
+
   async function mountStripe() {
     await loadScript(data.stripe_js_url);
     stripe = window.Stripe(payment.publishable_key);
     card = stripe.elements().create('card');
     card.mount('#card-element');
     document.getElementById('card-area').hidden = false;
-    payButton.addEventListener('click', async function () {
-      busy(true);
-      var result = await stripe.confirmCardPayment(payment.client_secret, {
-        payment_method: { card: card }
-      });
-      if (result.error) {
+    payButton.addEventListener('click', function () {
+      payWithStripe().catch(function () {
         busy(false);
-        say(result.error.message || L.error_declined, true);
-        return;
-      }
-      await confirm();
+        say(L.error_generic, true);
+      });
     });
   }
 
