@@ -69,8 +69,13 @@ pub fn parse_email(raw: &str) -> Result<String, AccountInputError> {
     let s = raw.trim();
     let ok = s.len() <= 254
         && s.chars().all(|c| !c.is_whitespace() && !c.is_control())
-        && s.split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
+        && s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
     if ok {
         Ok(s.to_owned())
     } else {
@@ -290,7 +295,10 @@ pub fn account_refusal(
     rules: AccountRules,
 ) -> Option<(AuthorizationStatus, AuthorizationReason)> {
     if rules.block_in_debt && standing.in_debt {
-        return Some((AuthorizationStatus::Blocked, AuthorizationReason::AccountInDebt));
+        return Some((
+            AuthorizationStatus::Blocked,
+            AuthorizationReason::AccountInDebt,
+        ));
     }
     if rules.require_card && !standing.has_card {
         return Some((
@@ -319,7 +327,10 @@ mod tests {
         assert_eq!(account_refusal(&standing(true, false), strict), None);
         assert_eq!(
             account_refusal(&standing(false, true), strict),
-            Some((AuthorizationStatus::Blocked, AuthorizationReason::AccountInDebt))
+            Some((
+                AuthorizationStatus::Blocked,
+                AuthorizationReason::AccountInDebt
+            ))
         );
         assert_eq!(
             account_refusal(&standing(false, false), strict),
@@ -363,8 +374,19 @@ mod tests {
 
     #[test]
     fn emails_and_names_are_checked() {
-        assert_eq!(parse_email(" ana@example.com ").as_deref(), Ok("ana@example.com"));
-        for bad in ["", "ana", "ana@", "@example.com", "a b@example.com", "ana@localhost", "a@b@c.d"] {
+        assert_eq!(
+            parse_email(" ana@example.com ").as_deref(),
+            Ok("ana@example.com")
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "a b@example.com",
+            "ana@localhost",
+            "a@b@c.d",
+        ] {
             assert!(parse_email(bad).is_err(), "{bad}");
         }
         assert!(parse_email(&format!("{}@example.com", "a".repeat(250))).is_err());

@@ -16,7 +16,8 @@ use crate::meter::{MeterReport, MeterSample};
 use crate::payment::Payment;
 use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
 use crate::store::{
-    AccountStore, ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TokenStore, UserGroupStore,
+    AccountStore, ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TokenStore,
+    UserGroupStore,
 };
 use crate::user_group::ChargerAccessRule;
 
@@ -213,23 +214,21 @@ impl ChargingService {
         };
         let decision = authorize(token.as_ref(), id, &access, &token_groups, self.clock.now());
         let decision = match (&self.accounts, decision.is_accepted()) {
-            (Some((accounts, rules)), true) => {
-                match accounts.account_standing(id_tag).await? {
-                    Some(standing) => match account_refusal(&standing, *rules) {
-                        Some((status, reason)) => {
-                            tracing::info!(charger_id = %id, account_id = %standing.account_id,
+            (Some((accounts, rules)), true) => match accounts.account_standing(id_tag).await? {
+                Some(standing) => match account_refusal(&standing, *rules) {
+                    Some((status, reason)) => {
+                        tracing::info!(charger_id = %id, account_id = %standing.account_id,
                                 reason = reason.as_str(), "token refused by its account");
-                            AuthorizationDecision {
-                                status,
-                                reason,
-                                ..decision
-                            }
+                        AuthorizationDecision {
+                            status,
+                            reason,
+                            ..decision
                         }
-                        None => decision,
-                    },
+                    }
                     None => decision,
-                }
-            }
+                },
+                None => decision,
+            },
             _ => decision,
         };
         Ok((decision, None))

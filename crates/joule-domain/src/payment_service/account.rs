@@ -17,15 +17,15 @@ use crate::account::{
     Account, AccountCharge, AccountId, CardSetup, ChargeStatus, NewAccountCharge, StoredCard,
 };
 use crate::gateway::{
-    CustomerRef, CustomerRequest, GatewayError, OffSessionCharge, PaymentGateway,
-    PaymentMethodRef, SetupRef, SetupStatus,
+    CustomerRef, CustomerRequest, GatewayError, OffSessionCharge, PaymentGateway, PaymentMethodRef,
+    SetupRef, SetupStatus,
 };
 use crate::idempotency::IdempotencyKey;
 use crate::ids::SessionId;
 use crate::money::Money;
 use crate::payment::{
-    HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentId,
-    PaymentState, PaymentStep, ReceiptToken, StepKind, StepOutcome, StepRequest, StepSuccess,
+    HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
+    PaymentStep, ReceiptToken, StepKind, StepOutcome, StepRequest, StepSuccess,
 };
 use crate::session::SessionState;
 use crate::store::AccountStore;
@@ -107,7 +107,9 @@ impl PaymentService {
             .ok_or_else(|| PaymentError::GatewayNotConfigured("(none)".to_owned()))?
             .clone();
         let customer = match &account.customer {
-            Some((gw, c)) if gw == gateway.name() => CustomerRef::parse(c.as_str()).map_err(bad_ref)?,
+            Some((gw, c)) if gw == gateway.name() => {
+                CustomerRef::parse(c.as_str()).map_err(bad_ref)?
+            }
             _ => {
                 let key = IdempotencyKey::derive(id, format_args!("customer:{}", gateway.name()));
                 let created = gateway
@@ -123,9 +125,7 @@ impl PaymentService {
                 let stored = accounts
                     .set_account_customer(id, gateway.name(), created.as_str(), self.now())
                     .await?;
-                let (_, c) = stored
-                    .customer
-                    .ok_or(PaymentError::AccountNotFound)?;
+                let (_, c) = stored.customer.ok_or(PaymentError::AccountNotFound)?;
                 tracing::info!(account_id = %id, customer = %c, "gateway customer recorded");
                 CustomerRef::parse(c).map_err(bad_ref)?
             }
@@ -509,14 +509,15 @@ impl PaymentService {
                         account_id: Some(account.id.to_string()),
                         terminal_id: None,
                         hold_limit_policy: HoldLimitPolicy::StopSession,
-                        receipt_token: ReceiptToken::from_random_bytes(
-                            self.ports.random.bytes16(),
-                        ),
+                        receipt_token: ReceiptToken::from_random_bytes(self.ports.random.bytes16()),
                         language: account.language.as_str().to_owned(),
                         id_tag: None,
                         created_at: self.now(),
                     };
-                    match accounts.retry_account_charge(line.session_id, payment).await? {
+                    match accounts
+                        .retry_account_charge(line.session_id, payment)
+                        .await?
+                    {
                         Some(line) => line,
                         None => continue,
                     }

@@ -41,7 +41,9 @@ use crate::command::CommandRouter;
 use crate::gateway::{GatewayError, IntentRef, PaymentGateway};
 use crate::money::Money;
 use crate::payment::{Payment, PaymentDetail, PaymentStep, StepOutcome, StepRequest};
-use crate::store::{AccountStore, ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore};
+use crate::store::{
+    AccountStore, ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore,
+};
 
 /// How the payment service behaves; from `[payments]` in the settings.
 #[derive(Debug, Clone)]

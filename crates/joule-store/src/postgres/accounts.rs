@@ -305,11 +305,12 @@ pub(crate) async fn save_account_card(
 }
 
 pub(crate) async fn account_tokens(c: &mut PgConnection, id: AccountId) -> R<Vec<IdTag>> {
-    let rows = sqlx::query("SELECT id_tag FROM account_tokens WHERE account_id = $1 ORDER BY id_tag_key")
-        .bind(id.as_uuid())
-        .fetch_all(&mut *c)
-        .await
-        .map_err(pg)?;
+    let rows =
+        sqlx::query("SELECT id_tag FROM account_tokens WHERE account_id = $1 ORDER BY id_tag_key")
+            .bind(id.as_uuid())
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
     map_rows(rows, |row| ac::id_tag(&get::<String>(row, 0)?))
 }
 
@@ -359,7 +360,12 @@ pub(crate) async fn link_account_token(
     } else {
         insert_event(
             c,
-            &ac::ev_token(EventKind::AccountTokenLinked, id, &ac::id_tag(&stored_tag)?, at),
+            &ac::ev_token(
+                EventKind::AccountTokenLinked,
+                id,
+                &ac::id_tag(&stored_tag)?,
+                at,
+            ),
         )
         .await?;
     }
@@ -381,7 +387,11 @@ pub(crate) async fn unlink_account_token(
         .rows_affected()
         > 0;
     if gone {
-        insert_event(c, &ac::ev_token(EventKind::AccountTokenUnlinked, id, tag, at)).await?;
+        insert_event(
+            c,
+            &ac::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
+        )
+        .await?;
     }
     Ok(gone)
 }
@@ -428,7 +438,11 @@ pub(crate) async fn account_for_session(
     .transpose()
 }
 
-async fn charge_only(c: &mut PgConnection, session: SessionId, lock: bool) -> R<Option<AccountCharge>> {
+async fn charge_only(
+    c: &mut PgConnection,
+    session: SessionId,
+    lock: bool,
+) -> R<Option<AccountCharge>> {
     let sql = format!(
         "SELECT {CHARGE_COLS} FROM account_charges WHERE session_id = $1{}",
         if lock { " FOR UPDATE" } else { "" }

@@ -326,7 +326,12 @@ pub(crate) fn link_account_token(
             )?;
             insert_event(
                 c,
-                &ac::ev_token(EventKind::AccountTokenLinked, id, &ac::id_tag(&stored_tag)?, at),
+                &ac::ev_token(
+                    EventKind::AccountTokenLinked,
+                    id,
+                    &ac::id_tag(&stored_tag)?,
+                    at,
+                ),
             )?;
         }
     }
@@ -345,7 +350,10 @@ pub(crate) fn unlink_account_token(
         params![tag.key(), id.to_string()],
     )? > 0;
     if gone {
-        insert_event(c, &ac::ev_token(EventKind::AccountTokenUnlinked, id, tag, at))?;
+        insert_event(
+            c,
+            &ac::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
+        )?;
     }
     Ok(gone)
 }
@@ -453,7 +461,12 @@ pub(crate) fn set_account_charge_status(
         c,
         "UPDATE account_charges SET status = ?2, debt_since = ?3, updated_at = ?4 \
          WHERE session_id = ?1",
-        params![session.to_string(), status.as_str(), opt_ts(debt_since), ts(at)],
+        params![
+            session.to_string(),
+            status.as_str(),
+            opt_ts(debt_since),
+            ts(at)
+        ],
     )?;
     let line = require_charge(c, session)?;
     insert_event(c, &ac::ev_charge(&line, at))?;

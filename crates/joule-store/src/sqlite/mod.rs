@@ -42,10 +42,9 @@ use joule_domain::session::{
 };
 use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
-    AccountStore,
-    ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog, MessageLogStore,
-    PaymentStore, SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore,
-    TokenStore, UserGroupStore,
+    AccountStore, ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog,
+    MessageLogStore, PaymentStore, SessionStore, SiteStore, Store, StoreResult,
+    TariffAssignmentStore, TariffStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
@@ -1096,7 +1095,8 @@ impl AccountStore for SqliteStore {
 
     async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>> {
         let tag = id_tag.clone();
-        self.read(move |c| accounts::account_standing(c, &tag)).await
+        self.read(move |c| accounts::account_standing(c, &tag))
+            .await
     }
 
     async fn account_for_session(&self, session: SessionId) -> StoreResult<Option<AccountId>> {
@@ -1114,7 +1114,8 @@ impl AccountStore for SqliteStore {
     }
 
     async fn account_charge(&self, session: SessionId) -> StoreResult<Option<AccountCharge>> {
-        self.read(move |c| accounts::account_charge(c, session)).await
+        self.read(move |c| accounts::account_charge(c, session))
+            .await
     }
 
     async fn set_account_charge_status(
