@@ -17,6 +17,7 @@
 //! request, with no lock of its own. Argon2 password hashing runs on the
 //! blocking pool.
 
+pub mod accounts;
 pub mod auth;
 pub mod chargers;
 pub mod commands;
@@ -151,6 +152,26 @@ pub fn router(state: ApiState) -> Router {
             get(id_tokens::get_id_token)
                 .patch(id_tokens::update_id_token)
                 .delete(id_tokens::delete_id_token),
+        )
+        .route(
+            "/api/v1/accounts",
+            post(accounts::create_account).get(accounts::list_accounts),
+        )
+        .route(
+            "/api/v1/accounts/{id}",
+            get(accounts::get_account).patch(accounts::update_account),
+        )
+        .route(
+            "/api/v1/accounts/{id}/id-tokens/{id_tag}",
+            put(accounts::link_token).delete(accounts::unlink_token),
+        )
+        .route(
+            "/api/v1/accounts/{id}/card-setup",
+            post(accounts::card_setup),
+        )
+        .route(
+            "/api/v1/accounts/{id}/settle-debt",
+            post(accounts::settle_debt),
         )
         .route("/api/v1/payments", get(payments::list_payments))
         .route("/api/v1/payments/{id}", get(payments::get_payment))

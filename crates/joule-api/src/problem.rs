@@ -63,10 +63,11 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     RequestInProgress,
     BadSignature,
+    AccountNotFound,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 41] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -107,6 +108,7 @@ impl ErrorCode {
         Self::IdempotencyKeyReused,
         Self::RequestInProgress,
         Self::BadSignature,
+        Self::AccountNotFound,
     ];
 
     /// The table: code → (spelling, HTTP status, title).
@@ -247,6 +249,7 @@ impl ErrorCode {
                 S::BAD_REQUEST,
                 "Webhook signature rejected",
             ),
+            Self::AccountNotFound => ("account_not_found", S::NOT_FOUND, "Account not found"),
         }
     }
 
@@ -383,6 +386,8 @@ pub enum ApiError {
     RequestInProgress,
     #[error("{0}")]
     BadSignature(String),
+    #[error("no account with this id")]
+    AccountNotFound,
 }
 
 fn validation_detail(errors: &[FieldError]) -> String {
@@ -449,6 +454,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             Self::RequestInProgress => ErrorCode::RequestInProgress,
             Self::BadSignature(_) => ErrorCode::BadSignature,
+            Self::AccountNotFound => ErrorCode::AccountNotFound,
         }
     }
 
