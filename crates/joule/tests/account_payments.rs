@@ -596,3 +596,84 @@ async fn the_card_setup_webhook_saves_the_card_too() {
         .completed_at
         .is_some());
 }
+
+/// The card page of the demo gateway, over HTTP on the real application:
+/// the operator starts a setup, the driver opens the page and saves a
+/// simulated test card, the account shows it.
+#[tokio::test]
+async fn the_demo_card_page_saves_a_test_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = joule::settings::Settings::default();
+    s.database.url = format!("sqlite://{}/joule.db", dir.path().display());
+    s.ocpp.listen = "127.0.0.1:0".parse().unwrap();
+    s.api.listen = "127.0.0.1:0".parse().unwrap();
+    s.payments.gateway = joule::settings::GatewayKind::Simulated;
+    let app = joule::app::Application::build(s).await.unwrap();
+    let key = app.generated_admin_key().unwrap().to_owned();
+    let base = format!("http://{}", app.api_addr());
+    let http = reqwest::Client::new();
+    let created: serde_json::Value = http
+        .post(format!("{base}/api/v1/accounts"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"email": "ana@example.com", "name": "Ana", "language": "de"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let setup = http
+        .post(format!("{base}/api/v1/accounts/{id}/card-setup"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(setup.status(), 201);
+    let setup: serde_json::Value = setup.json().await.unwrap();
+    assert_eq!(setup["gateway"], "simulated");
+    let page_url = setup["page_url"].as_str().unwrap();
+    assert!(page_url.starts_with(&base), "{page_url}");
+    let page = http.get(page_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Karte speichern"), "the account's language");
+    assert!(html.contains("data-card=\"sim_visa\""));
+    let token = page_url.rsplit('/').next().unwrap();
+    let saved = http
+        .post(format!("{base}/accounts/card/{token}/simulated-card"))
+        .json(&serde_json::json!({"card": "sim_visa"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let saved: serde_json::Value = saved.json().await.unwrap();
+    assert_eq!(
+        (saved["brand"].as_str(), saved["last4"].as_str()),
+        (Some("visa"), Some("4242"))
+    );
+    let account: serde_json::Value = http
+        .get(format!("{base}/api/v1/accounts/{id}"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(account["card"]["last4"], "4242");
+    assert_eq!(account["card"]["gateway"], "simulated");
+    let unknown = http
+        .get(format!("{base}/accounts/card/{}", "0".repeat(32)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    app.shutdown_token().cancel();
+    app.run_until_stopped().await.unwrap();
+}

@@ -32,18 +32,30 @@ async fn accounts_are_created_listed_read_and_updated() {
     assert_eq!(a["currency"], json!("EUR"));
     assert_eq!(a["card"], json!(null));
     assert_eq!(a["id_tokens"], json!([]));
-    assert_eq!((a["in_debt"].clone(), a["debts"].clone()), (json!(false), json!([])));
+    assert_eq!(
+        (a["in_debt"].clone(), a["debts"].clone()),
+        (json!(false), json!([]))
+    );
     let id = a["id"].as_str().unwrap().to_owned();
 
     let (status, problem) = app
-        .post("/api/v1/accounts", json!({"email": "ANA@example.com", "name": "Other"}))
+        .post(
+            "/api/v1/accounts",
+            json!({"email": "ANA@example.com", "name": "Other"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     let (status, defaults) = app
-        .post("/api/v1/accounts", json!({"email": "bo@example.com", "name": "Bo"}))
+        .post(
+            "/api/v1/accounts",
+            json!({"email": "bo@example.com", "name": "Bo"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!((defaults["language"].clone(), defaults["currency"].clone()), (json!("en"), json!("EUR")));
+    assert_eq!(
+        (defaults["language"].clone(), defaults["currency"].clone()),
+        (json!("en"), json!("EUR"))
+    );
 
     let (status, page) = app.get("/api/v1/accounts?limit=1").await;
     assert_eq!(status, StatusCode::OK);
@@ -51,10 +63,16 @@ async fn accounts_are_created_listed_read_and_updated() {
     assert_eq!(page["next_offset"], json!(1));
 
     let (status, patched) = app
-        .patch(&format!("/api/v1/accounts/{id}"), json!({"name": "Ana B", "language": "fr"}))
+        .patch(
+            &format!("/api/v1/accounts/{id}"),
+            json!({"name": "Ana B", "language": "fr"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
-    assert_eq!((patched["name"].clone(), patched["language"].clone()), (json!("Ana B"), json!("fr")));
+    assert_eq!(
+        (patched["name"].clone(), patched["language"].clone()),
+        (json!("Ana B"), json!("fr"))
+    );
     assert_eq!(patched["email"], json!("ana@example.com"));
     let (status, got) = app.get(&format!("/api/v1/accounts/{id}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -80,17 +98,28 @@ async fn bad_account_input_gets_problem_codes() {
     fields.sort();
     assert_eq!(fields, ["currency", "email", "language", "name"]);
     let (status, problem) = app
-        .post("/api/v1/accounts", json!({"email": "a@b.co", "name": "A", "card_number": "4242"}))
+        .post(
+            "/api/v1/accounts",
+            json!({"email": "a@b.co", "name": "A", "card_number": "4242"}),
+        )
         .await;
-    assert!(status.is_client_error(), "unknown fields are refused: {problem}");
+    assert!(
+        status.is_client_error(),
+        "unknown fields are refused: {problem}"
+    );
     let (status, problem) = app.get("/api/v1/accounts/not-a-uuid").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["errors"][0]["field"], json!("id"));
     let unknown = AccountId::new_v7();
     for (status, problem) in [
         app.get(&format!("/api/v1/accounts/{unknown}")).await,
-        app.patch(&format!("/api/v1/accounts/{unknown}"), json!({"name": "X"})).await,
-        app.put(&format!("/api/v1/accounts/{unknown}/id-tokens/TAG1"), json!({})).await,
+        app.patch(&format!("/api/v1/accounts/{unknown}"), json!({"name": "X"}))
+            .await,
+        app.put(
+            &format!("/api/v1/accounts/{unknown}/id-tokens/TAG1"),
+            json!({}),
+        )
+        .await,
     ] {
         assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
         assert_eq!(problem["type"], json!(problem_type("account_not_found")));
@@ -105,7 +134,9 @@ async fn tokens_are_linked_once_and_unlinked() {
     let a = account(&app, "ana@example.com").await;
     let b = account(&app, "bo@example.com").await;
     let (ida, idb) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
-    let (status, _) = app.post("/api/v1/id-tokens", json!({"id_tag": "RFID-1"})).await;
+    let (status, _) = app
+        .post("/api/v1/id-tokens", json!({"id_tag": "RFID-1"}))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, problem) = app
         .put(&format!("/api/v1/accounts/{ida}/id-tokens/NOPE"), json!({}))
@@ -113,16 +144,28 @@ async fn tokens_are_linked_once_and_unlinked() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(problem["code"], json!("id_token_not_found"));
     let (status, linked) = app
-        .put(&format!("/api/v1/accounts/{ida}/id-tokens/rfid-1"), json!({}))
+        .put(
+            &format!("/api/v1/accounts/{ida}/id-tokens/rfid-1"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{linked}");
     assert_eq!(linked["id_tokens"], json!(["RFID-1"]));
     let (status, again) = app
-        .put(&format!("/api/v1/accounts/{ida}/id-tokens/RFID-1"), json!({}))
+        .put(
+            &format!("/api/v1/accounts/{ida}/id-tokens/RFID-1"),
+            json!({}),
+        )
         .await;
-    assert_eq!((status, again["id_tokens"].clone()), (StatusCode::OK, json!(["RFID-1"])));
+    assert_eq!(
+        (status, again["id_tokens"].clone()),
+        (StatusCode::OK, json!(["RFID-1"]))
+    );
     let (status, problem) = app
-        .put(&format!("/api/v1/accounts/{idb}/id-tokens/RFID-1"), json!({}))
+        .put(
+            &format!("/api/v1/accounts/{idb}/id-tokens/RFID-1"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     let (status, problem) = app
@@ -143,7 +186,9 @@ async fn debt_is_shown_and_money_moving_routes_need_a_key_and_a_gateway() {
     let a = account(&app, "ana@example.com").await;
     let id = AccountId::parse(a["id"].as_str().unwrap()).unwrap();
     app.charger("CP-1").await;
-    let (status, _) = app.post("/api/v1/id-tokens", json!({"id_tag": "RFID-1"})).await;
+    let (status, _) = app
+        .post("/api/v1/id-tokens", json!({"id_tag": "RFID-1"}))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let tag = IdTag::parse("RFID-1").unwrap();
     app.store.link_account_token(id, &tag, t0()).await.unwrap();
@@ -185,7 +230,10 @@ async fn debt_is_shown_and_money_moving_routes_need_a_key_and_a_gateway() {
     assert_eq!(got["in_debt"], json!(true));
     assert_eq!(got["debts"][0]["session_id"], json!(session.to_string()));
     assert_eq!(got["debts"][0]["status"], json!("debt"));
-    assert_eq!(got["debt_total"], json!([{"currency": "EUR", "amount_minor": 0}]));
+    assert_eq!(
+        got["debt_total"],
+        json!([{"currency": "EUR", "amount_minor": 0}])
+    );
 
     let (status, problem) = app
         .post(&format!("/api/v1/accounts/{id}/settle-debt"), json!({}))
