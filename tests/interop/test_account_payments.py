@@ -210,3 +210,53 @@ def test_account_card_off_session_charge_debt_and_settlement(tmp_path, charger_i
     assert card_numbers("\n".join(server.output)) == []
     for f in tmp_path.rglob("*.db*"):
         assert card_numbers(f.read_bytes().decode("latin-1")) == [], f
+
+
+def test_crash_after_the_off_session_charge_records_it_once(tmp_path, charger_id, password, localstripe):
+    """The process dies after localstripe took the charge and before Joule
+    recorded it (JOULE_FAULT=crash_after:charge_off_session_called, like a
+    SIGKILL). localstripe ignores idempotency keys, so a blind repeat would
+    charge twice: after the restart the recovery worker finds the charge at
+    the gateway by the payment's reference and records it; exactly one
+    charge is taken."""
+    url = database_url(tmp_path)
+    first = JouleServer(data_dir=tmp_path, database_url=url, env={
+        **stripe_env(localstripe), "JOULE_FAULT": "crash_after:charge_off_session_called",
+    }).start()
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+    tag = f"RF{uuid.uuid4().hex[:10].upper()}"
+    first.create_token(tag)
+    r = first.api("POST", "/accounts", json={"email": f"{tag.lower()}@example.com", "name": "Bo"})
+    assert r.status_code == 201, r.text
+    aid = r.json()["id"]
+    assert first.api("PUT", f"/accounts/{aid}/id-tokens/{tag}").status_code == 200
+    save_card(first, localstripe, aid, GOOD_CARD)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            try:
+                await charge_session(cp, tag)
+            except Exception:
+                pass  # the server may die while the charger still talks
+
+    asyncio.run(scenario())
+    first.process.wait(30)
+    assert any("JOULE_FAULT: crashing after charge_off_session_called" in line for line in first.output), first.output[-20:]
+    second = JouleServer(data_dir=tmp_path, database_url=url, admin_key=first.admin_key,
+                         pg_schema=first.pg_schema, env=stripe_env(localstripe)).start()
+    try:
+        paid = poll(lambda: account_payments(second), lambda p: len(p) == 1 and p[0]["state"] == "captured")
+        assert len(paid) == 1 and paid[0]["state"] == "captured", paid
+        detail = second.api("GET", f"/payments/{paid[0]['id']}").json()
+        assert [(s["kind"], s["status"], s["amount_minor"]) for s in detail["steps"]] == [
+            ("charge_off_session", "succeeded", 300)]
+        account = poll(lambda: second.api("GET", f"/accounts/{aid}").json(), lambda a: not a["in_debt"])
+        assert account["debts"] == []
+        taken = stripe_charges(localstripe, lambda p: p["status"] == "succeeded")
+        assert [p["amount"] for p in taken] == [300], taken
+        assert taken[0]["id"] == detail["gateway_payment_ref"]
+    finally:
+        assert second.stop() == 0

@@ -17,8 +17,8 @@ use crate::account::{
     Account, AccountCharge, AccountId, CardSetup, ChargeStatus, NewAccountCharge, StoredCard,
 };
 use crate::gateway::{
-    CustomerRef, CustomerRequest, GatewayError, OffSessionCharge, PaymentGateway, PaymentMethodRef,
-    SetupRef, SetupStatus,
+    CustomerRef, CustomerRequest, Decline, GatewayError, IntentState, IntentStatus,
+    OffSessionCharge, PaymentGateway, PaymentMethodRef, SetupRef, SetupStatus,
 };
 use crate::idempotency::IdempotencyKey;
 use crate::ids::SessionId;
@@ -433,14 +433,7 @@ impl PaymentService {
         payment: &Payment,
         step: &PaymentStep,
     ) -> Result<PaymentDetail, PaymentError> {
-        let card = match &payment.account_id {
-            Some(raw) => match AccountId::parse(raw) {
-                Ok(id) => self.account(id).await?.card,
-                Err(_) => None,
-            },
-            None => None,
-        };
-        let Some(card) = card.filter(|c| c.gateway == payment.gateway) else {
+        let Some(card) = self.card_of(payment).await? else {
             return self
                 .finish(
                     step,
@@ -472,8 +465,69 @@ impl PaymentService {
         step: &PaymentStep,
     ) -> Result<(), PaymentError> {
         debug_assert_eq!(step.kind, StepKind::ChargeOffSession);
+        if let Some(card) = self.card_of(payment).await? {
+            // Read first: the charge may have gone through before the
+            // answer was lost (localstripe ignores keys).
+            let gateway = self.gateway_of(payment)?.clone();
+            let customer = CustomerRef::parse(card.customer_ref.as_str()).map_err(bad_ref)?;
+            match gateway
+                .find_off_session_charge(&customer, &payment.id.to_string())
+                .await
+            {
+                Ok(Some(found)) => return self.record_found_charge(step, found).await,
+                Ok(None) | Err(GatewayError::Unsupported { .. }) => {}
+                Err(e) => return Err(PaymentError::GatewayUnavailable(e.to_string())),
+            }
+        }
         self.call_charge_off_session(payment, step).await?;
         Ok(())
+    }
+
+    /// Finishes an off-session charge from what the gateway shows of it.
+    /// A charge still in flight is left for the next pass.
+    async fn record_found_charge(
+        &self,
+        step: &PaymentStep,
+        found: IntentState,
+    ) -> Result<(), PaymentError> {
+        let outcome = match found.status {
+            IntentStatus::Succeeded { .. } => {
+                tracing::info!(intent = %found.intent, "the gateway had charged; recording it");
+                StepOutcome::Succeeded(StepSuccess {
+                    gateway_ref: Some(found.intent.to_string()),
+                    card: found.card,
+                })
+            }
+            IntentStatus::RequiresPaymentMethod | IntentStatus::Canceled => {
+                let d = found.decline.unwrap_or(Decline {
+                    code: "card_declined".to_owned(),
+                    message: "the gateway shows the charge as not paid".to_owned(),
+                });
+                StepOutcome::failed(d.code, d.message)
+            }
+            IntentStatus::RequiresAction => StepOutcome::failed(
+                "requires_action",
+                "the cardholder must authenticate this payment",
+            ),
+            IntentStatus::Processing
+            | IntentStatus::RequiresConfirmation
+            | IntentStatus::Authorized { .. } => return Ok(()),
+        };
+        self.finish(step, outcome).await?;
+        Ok(())
+    }
+
+    /// The account's card, when it is still the one of this payment's
+    /// gateway.
+    async fn card_of(&self, payment: &Payment) -> Result<Option<StoredCard>, PaymentError> {
+        let Some(Ok(id)) = payment.account_id.as_deref().map(AccountId::parse) else {
+            return Ok(None);
+        };
+        Ok(self
+            .account(id)
+            .await?
+            .card
+            .filter(|c| c.gateway == payment.gateway))
     }
 
     /// Retries every debt of the account against its current card (after

@@ -332,3 +332,27 @@ mod tests {
         ));
     }
 }
+
+/// A page of `GET /v1/payment_intents`, with what is needed to recognise
+/// Joule's own off-session charge: its customer and `metadata.joule_payment`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct IntentList {
+    pub(crate) data: Vec<ListedIntent>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ListedIntent {
+    pub(crate) customer: Option<Expandable<Customer>>,
+    #[serde(default)]
+    pub(crate) metadata: std::collections::HashMap<String, String>,
+    #[serde(flatten)]
+    pub(crate) intent: PaymentIntent,
+}
+
+impl ListedIntent {
+    /// Whether this is the charge of Joule payment `reference` on `customer`.
+    pub(crate) fn is_charge_of(&self, customer: &str, reference: &str) -> bool {
+        self.customer.as_ref().map(|c| c.id()) == Some(customer)
+            && self.metadata.get("joule_payment").map(String::as_str) == Some(reference)
+    }
+}
