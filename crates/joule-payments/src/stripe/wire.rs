@@ -308,6 +308,47 @@ mod tests {
     }
 
     #[test]
+    fn a_listed_intent_is_recognised_by_customer_and_joule_reference() {
+        let json = r#"{"object": "list", "has_more": false, "data": [
+            {"id": "pi_a", "status": "succeeded", "amount": 300, "currency": "eur",
+             "customer": "cus_1", "metadata": {"joule_payment": "p-1"}},
+            {"id": "pi_b", "status": "requires_payment_method", "amount": 300, "currency": "eur",
+             "customer": {"id": "cus_2", "object": "customer"}, "metadata": {"joule_payment": "p-1"},
+             "last_payment_error": {"type": "card_error", "code": "card_declined", "message": "no"}},
+            {"id": "pi_c", "status": "succeeded", "amount": 300, "currency": "eur",
+             "customer": null, "metadata": {}}]}"#;
+        let list: IntentList = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let found: Vec<_> = list
+            .data
+            .iter()
+            .map(|i| {
+                (
+                    i.intent.id.as_str(),
+                    i.is_charge_of("cus_1", "p-1"),
+                    i.is_charge_of("cus_2", "p-1"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("pi_a", true, false),
+                ("pi_b", false, true),
+                ("pi_c", false, false)
+            ]
+        );
+        let declined = list.data[1]
+            .intent
+            .clone()
+            .into_state()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            declined.decline.map(|d| d.code).as_deref(),
+            Some("card_declined")
+        );
+    }
+
+    #[test]
     fn a_declined_intent_keeps_the_decline() {
         let json = r#"{"id": "pi_2", "status": "requires_payment_method", "amount": 100,
             "currency": "usd", "payment_method": null,
