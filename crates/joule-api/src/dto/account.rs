@@ -178,8 +178,9 @@ pub struct AccountDetail {
     pub debts: Vec<Debt>,
     /// Totals of `debts` per currency; empty when nothing is owed.
     pub debt_total: Vec<DebtTotal>,
-    /// Whether the account may start a session now (card saved, no debt),
-    /// by the default rules.
+    /// Whether anything is owed (a declined charge not settled yet); with
+    /// `[payments] block_accounts_in_debt` the account's tokens are
+    /// refused until it is settled.
     pub in_debt: bool,
 }
 
