@@ -18,6 +18,7 @@
 //! short-held mutex per limit, see [`rate_limit`]). Argon2 password hashing runs on the
 //! blocking pool.
 
+pub mod accounts;
 pub mod auth;
 pub mod chargers;
 pub mod commands;
@@ -156,6 +157,26 @@ pub fn router(state: ApiState) -> Router {
                 .delete(id_tokens::delete_id_token),
         )
         .route("/api/v1/kpis/payments", get(kpis::payment_kpi_report))
+        .route(
+            "/api/v1/accounts",
+            post(accounts::create_account).get(accounts::list_accounts),
+        )
+        .route(
+            "/api/v1/accounts/{id}",
+            get(accounts::get_account).patch(accounts::update_account),
+        )
+        .route(
+            "/api/v1/accounts/{id}/id-tokens/{id_tag}",
+            put(accounts::link_token).delete(accounts::unlink_token),
+        )
+        .route(
+            "/api/v1/accounts/{id}/card-setup",
+            post(accounts::card_setup),
+        )
+        .route(
+            "/api/v1/accounts/{id}/settle-debt",
+            post(accounts::settle_debt),
+        )
         .route("/api/v1/payments", get(payments::list_payments))
         .route("/api/v1/payments/{id}", get(payments::get_payment))
         .route("/api/v1/payments/{id}/refund", post(payments::refund))

@@ -13,11 +13,12 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::dto::{
-    charger, id_token, message, payment, session, site, tariff, tariff_assignment, user_group,
+    account, charger, id_token, message, payment, session, site, tariff, tariff_assignment,
+    user_group,
 };
 use crate::dto::{
-    ChargerPage, IdTokenPage, LogEntryPage, PaymentPage, SessionPage, SitePage, StatusReportPage,
-    TariffAssignmentPage, TariffPage, UserGroupPage,
+    AccountPage, ChargerPage, IdTokenPage, LogEntryPage, PaymentPage, SessionPage, SitePage,
+    StatusReportPage, TariffAssignmentPage, TariffPage, UserGroupPage,
 };
 use crate::problem::{ChargerErrorBody, FieldError, Problem};
 use crate::ApiState;
@@ -80,6 +81,16 @@ pub const SECURITY_SCHEME: &str = "api_key";
         crate::tariff_assignments::get_tariff_assignment,
         crate::tariff_assignments::delete_tariff_assignment,
         crate::kpis::payment_kpi_report,
+        crate::accounts::create_account,
+        crate::accounts::list_accounts,
+        crate::accounts::get_account,
+        crate::accounts::update_account,
+        crate::accounts::link_token,
+        crate::accounts::unlink_token,
+        crate::accounts::card_setup,
+        crate::accounts::settle_debt,
+        crate::pages::account_card::complete,
+        crate::pages::account_card::simulated_card,
         crate::payments::list_payments,
         crate::payments::get_payment,
         crate::payments::refund,
@@ -115,6 +126,9 @@ pub const SECURITY_SCHEME: &str = "api_key";
         payment::RefundRequest, payment::CreateWebPayment, payment::WebPayment,
         payment::SimulatedCard, payment::ConfirmWebPayment, payment::PaymentStatus, payment::PayCost, PaymentPage,
         crate::dto::kpi::PaymentKpis, crate::dto::kpi::PaymentKpiReport,
+        account::Account, account::AccountDetail, account::AccountCard, account::Debt,
+        account::DebtTotal, account::CreateAccount, account::UpdateAccount, account::CardSetup,
+        account::SimulatedSetupCard, AccountPage,
     )),
     modifiers(&BearerAuth),
     security(("api_key" = [])),
@@ -125,6 +139,7 @@ pub const SECURITY_SCHEME: &str = "api_key";
         (name = "user-groups", description = "Groups of id tokens, for private and restricted chargers"),
         (name = "sites", description = "Sites: time zone, language, address and access rule of their chargers"),
         (name = "sessions", description = "Charging sessions"),
+        (name = "accounts", description = "Driver accounts: saved card, linked id tokens, off-session charges and debt"),
         (name = "payments", description = "Payments, their gateway steps, and refunds"),
         (name = "tariffs", description = "OCPI 2.2.1 tariffs and the default tariff"),
         (name = "public", description = "Unauthenticated endpoints for drivers"),

@@ -38,6 +38,9 @@ impl From<PaymentError> for ApiError {
             PaymentError::Step(step) => ApiError::StepRefused(step.to_string()),
             PaymentError::BadWebhook(g) => ApiError::BadSignature(g.to_string()),
             PaymentError::Cost(m) => ApiError::Internal(m),
+            PaymentError::AccountNotFound => ApiError::AccountNotFound,
+            PaymentError::NoCard => ApiError::Conflict(e.to_string()),
+            PaymentError::CardSetupNotFound => ApiError::NotFound,
         }
     }
 }

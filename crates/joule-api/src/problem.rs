@@ -64,10 +64,11 @@ pub enum ErrorCode {
     RequestInProgress,
     BadSignature,
     RateLimited,
+    AccountNotFound,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 42] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -109,6 +110,7 @@ impl ErrorCode {
         Self::RequestInProgress,
         Self::BadSignature,
         Self::RateLimited,
+        Self::AccountNotFound,
     ];
 
     /// The table: code → (spelling, HTTP status, title).
@@ -250,6 +252,7 @@ impl ErrorCode {
                 "Webhook signature rejected",
             ),
             Self::RateLimited => ("rate_limited", S::TOO_MANY_REQUESTS, "Too many requests"),
+            Self::AccountNotFound => ("account_not_found", S::NOT_FOUND, "Account not found"),
         }
     }
 
@@ -393,6 +396,8 @@ pub enum ApiError {
         scope: &'static str,
         retry_after_s: u64,
     },
+    #[error("no account with this id")]
+    AccountNotFound,
 }
 
 fn validation_detail(errors: &[FieldError]) -> String {
@@ -460,6 +465,7 @@ impl ApiError {
             Self::RequestInProgress => ErrorCode::RequestInProgress,
             Self::BadSignature(_) => ErrorCode::BadSignature,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::AccountNotFound => ErrorCode::AccountNotFound,
         }
     }
 

@@ -47,6 +47,12 @@ pub enum AuthorizationReason {
     NotInAllowedGroup,
     /// The id tag of an authorized web payment at this charger.
     WebPayment,
+    /// The token's account has an unpaid declined charge
+    /// (`[payments] block_accounts_in_debt`).
+    AccountInDebt,
+    /// The token's account has no saved card
+    /// (`[payments] account_requires_card`).
+    AccountWithoutCard,
 }
 
 impl AuthorizationReason {
@@ -60,6 +66,8 @@ impl AuthorizationReason {
             Self::NotAllowedAtCharger => "not_allowed_at_charger",
             Self::NotInAllowedGroup => "not_in_allowed_group",
             Self::WebPayment => "web_payment",
+            Self::AccountInDebt => "account_in_debt",
+            Self::AccountWithoutCard => "account_without_card",
         }
     }
 }

@@ -77,6 +77,15 @@ pub enum EventKind {
     ChargerSiteChanged,
     TariffAssignmentCreated,
     TariffAssignmentDeleted,
+    AccountCreated,
+    AccountUpdated,
+    /// A card was saved on an account (brand, last 4, expiry only).
+    AccountCardSaved,
+    AccountTokenLinked,
+    AccountTokenUnlinked,
+    /// A session's charge to an account was recorded or changed status
+    /// (pending, paid, debt).
+    AccountChargeChanged,
 }
 
 impl EventKind {
@@ -127,6 +136,12 @@ impl EventKind {
             Self::ChargerSiteChanged => "charger.site_changed",
             Self::TariffAssignmentCreated => "tariff_assignment.created",
             Self::TariffAssignmentDeleted => "tariff_assignment.deleted",
+            Self::AccountCreated => "account.created",
+            Self::AccountUpdated => "account.updated",
+            Self::AccountCardSaved => "account.card_saved",
+            Self::AccountTokenLinked => "account.token_linked",
+            Self::AccountTokenUnlinked => "account.token_unlinked",
+            Self::AccountChargeChanged => "account.charge_changed",
         }
     }
 }

@@ -15,6 +15,7 @@
 //! task. Ports are async because their implementations do I/O; the rules
 //! themselves are synchronous functions that tests call directly.
 
+pub mod account;
 pub mod api_idempotency;
 pub mod api_key;
 pub mod auth;

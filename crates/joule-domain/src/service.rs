@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::account::{account_refusal, AccountRules};
 use crate::auth::{authorize, AuthorizationDecision};
 use crate::charger::{BootInfo, RegistrationStatus, StatusReport};
 use crate::clock::Clock;
@@ -15,7 +16,8 @@ use crate::meter::{MeterReport, MeterSample};
 use crate::payment::Payment;
 use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
 use crate::store::{
-    ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TokenStore, UserGroupStore,
+    AccountStore, ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TokenStore,
+    UserGroupStore,
 };
 use crate::user_group::ChargerAccessRule;
 
@@ -80,6 +82,10 @@ pub struct ChargingService {
     /// token table may be a web payment's (docs/payments.md, "Web payment
     /// flow").
     payments: Option<Arc<dyn PaymentStore>>,
+    /// Set when driver accounts are enabled: a token linked to an account
+    /// is also held to the account's standing (docs/payments.md,
+    /// "Accounts").
+    accounts: Option<(Arc<dyn AccountStore>, AccountRules)>,
 }
 
 impl std::fmt::Debug for ChargingService {
@@ -109,6 +115,7 @@ impl ChargingService {
             clock,
             settings,
             payments: None,
+            accounts: None,
         }
     }
 
@@ -117,6 +124,13 @@ impl ChargingService {
     /// the session a payment's tag starts.
     pub fn with_web_payments(mut self, payments: Arc<dyn PaymentStore>) -> Self {
         self.payments = Some(payments);
+        self
+    }
+
+    /// Refuses tokens whose account is in debt or has no card, as `rules`
+    /// say; tokens linked to no account are unaffected.
+    pub fn with_accounts(mut self, accounts: Arc<dyn AccountStore>, rules: AccountRules) -> Self {
+        self.accounts = Some((accounts, rules));
         self
     }
 
@@ -198,10 +212,26 @@ impl ChargingService {
         } else {
             Vec::new()
         };
-        Ok((
-            authorize(token.as_ref(), id, &access, &token_groups, self.clock.now()),
-            None,
-        ))
+        let decision = authorize(token.as_ref(), id, &access, &token_groups, self.clock.now());
+        let decision = match (&self.accounts, decision.is_accepted()) {
+            (Some((accounts, rules)), true) => match accounts.account_standing(id_tag).await? {
+                Some(standing) => match account_refusal(&standing, *rules) {
+                    Some((status, reason)) => {
+                        tracing::info!(charger_id = %id, account_id = %standing.account_id,
+                                reason = reason.as_str(), "token refused by its account");
+                        AuthorizationDecision {
+                            status,
+                            reason,
+                            ..decision
+                        }
+                    }
+                    None => decision,
+                },
+                None => decision,
+            },
+            _ => decision,
+        };
+        Ok((decision, None))
     }
 
     /// StartTransaction: the session is recorded whatever the authorization

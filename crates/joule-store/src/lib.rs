@@ -91,6 +91,7 @@ macro_rules! step_cols {
     };
 }
 
+mod account_common;
 mod common;
 pub mod migrations;
 mod payment_common;

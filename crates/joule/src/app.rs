@@ -118,6 +118,15 @@ impl Application {
         } else {
             service.with_web_payments(store.clone())
         };
+        // Tokens linked to a driver account are held to its standing
+        // (docs/payments.md, "Accounts"), whether or not a gateway is set.
+        let service = service.with_accounts(
+            store.clone(),
+            joule_domain::account::AccountRules {
+                block_in_debt: settings.payments.block_accounts_in_debt,
+                require_card: settings.payments.account_requires_card,
+            },
+        );
         let passwords = Arc::new(joule_csms::Argon2Passwords::default());
         let csms = joule_csms::Csms::new(
             csms_settings(&settings),

@@ -148,6 +148,7 @@ pub fn payment_service(
     settings: PaymentSettings,
 ) -> PaymentService {
     let faults: Option<Arc<dyn FaultHook>> = CrashAfter::from_env().map(|c| Arc::new(c) as _);
+    let accounts: Arc<dyn joule_domain::store::AccountStore> = store.clone();
     PaymentService::new(
         PaymentPorts {
             payments: store.clone(),
@@ -163,4 +164,5 @@ pub fn payment_service(
         gateways,
         settings,
     )
+    .with_accounts(accounts)
 }

@@ -235,6 +235,12 @@ pub struct PaymentsSettings {
     pub recovery_after_s: u64,
     /// Seconds between passes of the recovery worker and the sweeper.
     pub worker_interval_s: u64,
+    /// Refuse (`Blocked`) a token whose account has an unpaid declined
+    /// charge until the debt is settled (docs/payments.md, "Accounts").
+    pub block_accounts_in_debt: bool,
+    /// Refuse (`Blocked`) a token whose account has no saved card; when
+    /// false such sessions are allowed and their charge becomes debt.
+    pub account_requires_card: bool,
 }
 
 impl Default for PaymentsSettings {
@@ -252,6 +258,8 @@ impl Default for PaymentsSettings {
             card_timeout_s: 900,
             recovery_after_s: 60,
             worker_interval_s: 5,
+            block_accounts_in_debt: true,
+            account_requires_card: true,
         }
     }
 }

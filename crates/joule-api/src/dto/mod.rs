@@ -5,6 +5,7 @@
 //! exhaustive `match`es both ways, so a new domain variant fails to compile
 //! until the API decides how to spell it.
 
+pub mod account;
 pub mod charger;
 pub mod id_token;
 pub mod kpi;
@@ -120,4 +121,9 @@ paged!(
     /// A page of payments, newest first.
     PaymentPage,
     payment::Payment
+);
+paged!(
+    /// A page of driver accounts, oldest first.
+    AccountPage,
+    account::Account
 );

@@ -9,6 +9,7 @@ use crate::extract::ApiPath;
 const PAY_JS: &str = include_str!("static/pay.js");
 const STATUS_JS: &str = include_str!("static/status.js");
 const PAGES_CSS: &str = include_str!("static/pages.css");
+const ACCOUNT_CARD_JS: &str = include_str!("static/account-card.js");
 
 /// `GET /static/{file}`. Cached for an hour: a new release changes at most
 /// this long after its start.
@@ -17,6 +18,7 @@ pub async fn asset(ApiPath(file): ApiPath<String>) -> Response {
         "pay.js" => (PAY_JS, "text/javascript; charset=utf-8"),
         "status.js" => (STATUS_JS, "text/javascript; charset=utf-8"),
         "pages.css" => (PAGES_CSS, "text/css; charset=utf-8"),
+        "account-card.js" => (ACCOUNT_CARD_JS, "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let mut response = body.into_response();

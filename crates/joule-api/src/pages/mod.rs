@@ -10,6 +10,7 @@
 //! and `/receipts/…` is a secret, so every page here is `no-store` and sends
 //! no referrer.
 
+pub mod account_card;
 mod assets;
 mod labels;
 mod layout;
@@ -17,7 +18,7 @@ mod pay;
 mod receipt;
 mod status;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use joule_domain::receipt::OperatorInfo;
 
@@ -69,4 +70,13 @@ pub fn routes() -> Router<ApiState> {
         .route("/pay/payments/{token}", get(status::status_page))
         .route("/receipts/{token}", get(receipt::receipt))
         .route("/static/{file}", get(assets::asset))
+        .route("/accounts/card/{token}", get(account_card::card_page))
+        .route(
+            "/accounts/card/{token}/complete",
+            post(account_card::complete),
+        )
+        .route(
+            "/accounts/card/{token}/simulated-card",
+            post(account_card::simulated_card),
+        )
 }

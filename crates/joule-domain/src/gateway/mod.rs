@@ -162,6 +162,24 @@ pub trait PaymentGateway: Send + Sync + std::fmt::Debug {
         })
     }
 
+    /// Finds the off-session charge made for `reference` (Joule's payment
+    /// id, stored with the charge) on `customer`: how recovery learns the
+    /// outcome of a charge whose answer was lost, instead of charging again
+    /// at a gateway that does not honour idempotency keys. `Ok(None)` when
+    /// the gateway has no such charge. Adapters that cannot search keep
+    /// this default ([`GatewayError::Unsupported`]); the caller then relies
+    /// on the idempotency key alone.
+    async fn find_off_session_charge(
+        &self,
+        customer: &CustomerRef,
+        reference: &str,
+    ) -> Result<Option<IntentState>, GatewayError> {
+        let _ = (customer, reference);
+        Err(GatewayError::Unsupported {
+            operation: "find_off_session_charge",
+        })
+    }
+
     /// Verifies a webhook's signature (refusing it when older than the
     /// adapter's tolerance at `now`) and maps it to a [`GatewayEvent`].
     fn verify_webhook(

@@ -41,4 +41,13 @@ pub enum PaymentError {
     BadWebhook(GatewayError),
     #[error("the session's cost cannot be computed: {0}")]
     Cost(String),
+    /// Accounts are not enabled, or the account is unknown.
+    #[error("account not found")]
+    AccountNotFound,
+    /// The account has no saved card to charge.
+    #[error("the account has no saved card")]
+    NoCard,
+    /// Unknown or already used card-setup link.
+    #[error("card setup not found")]
+    CardSetupNotFound,
 }

@@ -13,6 +13,7 @@
 //! Ports only: stores, the gateway registry, the command router, a clock,
 //! a random source and (tests) a fault hook. No I/O of its own.
 
+mod account;
 mod errors;
 mod ports;
 mod recovery;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub use crate::session_cost::SessionCostNow;
+pub use account::{AccountPassReport, CardSetupStarted};
 pub use errors::PaymentError;
 pub use ports::{FaultHook, FaultPhase, FaultPoint, GatewayRegistry, RandomSource, TestCardEntry};
 pub use recovery::PassReport;
@@ -39,7 +41,9 @@ use crate::command::CommandRouter;
 use crate::gateway::{GatewayError, IntentRef, PaymentGateway};
 use crate::money::Money;
 use crate::payment::{Payment, PaymentDetail, PaymentStep, StepOutcome, StepRequest};
-use crate::store::{ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore};
+use crate::store::{
+    AccountStore, ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore,
+};
 
 /// How the payment service behaves; from `[payments]` in the settings.
 #[derive(Debug, Clone)]
@@ -99,6 +103,8 @@ pub struct PaymentService {
     ports: PaymentPorts,
     gateways: GatewayRegistry,
     settings: PaymentSettings,
+    /// Set when driver accounts are enabled (docs/payments.md, "Accounts").
+    accounts: Option<Arc<dyn AccountStore>>,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -116,7 +122,15 @@ impl PaymentService {
             ports,
             gateways,
             settings,
+            accounts: None,
         }
+    }
+
+    /// Enables driver accounts: card setup, off-session charges of ended
+    /// sessions, debt and its settlement.
+    pub fn with_accounts(mut self, accounts: Arc<dyn AccountStore>) -> Self {
+        self.accounts = Some(accounts);
+        self
     }
 
     pub fn settings(&self) -> &PaymentSettings {

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::gateway::{GatewayError, IntentRef, IntentState, PaymentGateway};
+use crate::gateway::{
+    GatewayError, IntentRef, IntentState, PaymentGateway, PaymentMethodRef, SetupRef,
+};
 use crate::payment::StepKind;
 
 /// Random bytes from a CSPRNG. A port because the domain does no I/O: the
@@ -23,6 +25,18 @@ pub trait TestCardEntry: Send + Sync + std::fmt::Debug {
         intent: &IntentRef,
         card: &str,
     ) -> Result<IntentState, GatewayError>;
+
+    /// Saves a test card on a card-saving request, as Stripe.js's
+    /// `confirmCardSetup` would (the account card page of the demo).
+    fn confirm_test_setup(
+        &self,
+        _setup: &SetupRef,
+        _card: &str,
+    ) -> Result<PaymentMethodRef, GatewayError> {
+        Err(GatewayError::Unsupported {
+            operation: "test card setup",
+        })
+    }
 }
 
 /// Points in a flow where a test can make the process die (issue 4, point

@@ -67,7 +67,8 @@ impl PaymentService {
             StepKind::Capture => self.recover_capture(detail, step).await,
             StepKind::Void => self.recover_void(detail, step).await,
             StepKind::Refund => self.recover_refund(detail, step).await,
-            StepKind::IncrementAuthorization | StepKind::ChargeOffSession => {
+            StepKind::ChargeOffSession => self.recover_charge_off_session(payment, step).await,
+            StepKind::IncrementAuthorization => {
                 tracing::warn!(kind = %step.kind, "no recovery for this step kind yet");
                 Ok(())
             }
@@ -255,9 +256,11 @@ impl PaymentService {
             | GatewayEventKind::IntentSucceeded { intent, .. }
             | GatewayEventKind::IntentFailed { intent, .. }
             | GatewayEventKind::IntentCanceled { intent } => intent,
-            GatewayEventKind::SetupSucceeded { .. } | GatewayEventKind::Other { .. } => {
-                return Ok(())
+            GatewayEventKind::SetupSucceeded { setup, .. } => {
+                tracing::info!(event_id = %event.id, setup = %setup, "setup webhook");
+                return self.on_setup_succeeded(gateway, setup).await;
             }
+            GatewayEventKind::Other { .. } => return Ok(()),
         };
         let Some(payment) = self
             .ports

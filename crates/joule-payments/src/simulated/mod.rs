@@ -454,4 +454,12 @@ impl joule_domain::payment_service::TestCardEntry for SimulatedGateway {
     ) -> Result<IntentState, GatewayError> {
         self.confirm_hold(intent, card)
     }
+
+    fn confirm_test_setup(
+        &self,
+        setup: &SetupRef,
+        card: &str,
+    ) -> Result<PaymentMethodRef, GatewayError> {
+        self.confirm_setup(setup, card)
+    }
 }

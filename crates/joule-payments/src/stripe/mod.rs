@@ -36,7 +36,9 @@ use crate::secret::Secret;
 use crate::ConfigError;
 use amount::{currency_param, from_stripe, to_stripe};
 use form::{encode_component, Form};
-use wire::{intent_ref, Customer, List, PaymentIntent, PaymentMethod, Refund, SetupIntent};
+use wire::{
+    intent_ref, Customer, IntentList, List, PaymentIntent, PaymentMethod, Refund, SetupIntent,
+};
 
 /// Talks to one Stripe account.
 #[derive(Debug)]
@@ -555,6 +557,43 @@ impl PaymentGateway for StripeGateway {
             card: pi.card(),
             status,
         })
+    }
+
+    /// Lists the customer's PaymentIntents (newest 100, ample for a
+    /// charge made moments before) and picks the one whose
+    /// `metadata.joule_payment` is `reference`. localstripe refuses the
+    /// `customer` filter, so on an invalid-request answer the list is read
+    /// unfiltered and filtered here.
+    #[tracing::instrument(skip_all, fields(gateway = "stripe", customer = %customer, reference))]
+    async fn find_off_session_charge(
+        &self,
+        customer: &CustomerRef,
+        reference: &str,
+    ) -> Result<Option<IntentState>, GatewayError> {
+        let filtered: Result<IntentList, GatewayError> = self
+            .get(
+                "find_off_session_charge",
+                "/v1/payment_intents",
+                &[("customer", customer.as_str()), ("limit", "100")],
+            )
+            .await;
+        let list = match filtered {
+            Ok(list) => list,
+            Err(GatewayError::InvalidRequest { .. }) => {
+                self.get(
+                    "find_off_session_charge",
+                    "/v1/payment_intents",
+                    &[("limit", "100")],
+                )
+                .await?
+            }
+            Err(e) => return Err(e),
+        };
+        list.data
+            .into_iter()
+            .find(|i| i.is_charge_of(customer.as_str(), reference))
+            .map(|i| i.intent.into_state())
+            .transpose()
     }
 
     fn verify_webhook(

@@ -337,6 +337,47 @@ mod tests {
     }
 
     #[test]
+    fn a_listed_intent_is_recognised_by_customer_and_joule_reference() {
+        let json = r#"{"object": "list", "has_more": false, "data": [
+            {"id": "pi_a", "status": "succeeded", "amount": 300, "currency": "eur",
+             "customer": "cus_1", "metadata": {"joule_payment": "p-1"}},
+            {"id": "pi_b", "status": "requires_payment_method", "amount": 300, "currency": "eur",
+             "customer": {"id": "cus_2", "object": "customer"}, "metadata": {"joule_payment": "p-1"},
+             "last_payment_error": {"type": "card_error", "code": "card_declined", "message": "no"}},
+            {"id": "pi_c", "status": "succeeded", "amount": 300, "currency": "eur",
+             "customer": null, "metadata": {}}]}"#;
+        let list: IntentList = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let found: Vec<_> = list
+            .data
+            .iter()
+            .map(|i| {
+                (
+                    i.intent.id.as_str(),
+                    i.is_charge_of("cus_1", "p-1"),
+                    i.is_charge_of("cus_2", "p-1"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("pi_a", true, false),
+                ("pi_b", false, true),
+                ("pi_c", false, false)
+            ]
+        );
+        let declined = list.data[1]
+            .intent
+            .clone()
+            .into_state()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            declined.decline.map(|d| d.code).as_deref(),
+            Some("card_declined")
+        );
+    }
+
+    #[test]
     fn a_declined_intent_keeps_the_decline() {
         let json = r#"{"id": "pi_2", "status": "requires_payment_method", "amount": 100,
             "currency": "usd", "payment_method": null,
@@ -359,5 +400,29 @@ mod tests {
             pi.into_state(),
             Err(GatewayError::InvalidResponse { .. })
         ));
+    }
+}
+
+/// A page of `GET /v1/payment_intents`, with what is needed to recognise
+/// Joule's own off-session charge: its customer and `metadata.joule_payment`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct IntentList {
+    pub(crate) data: Vec<ListedIntent>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ListedIntent {
+    pub(crate) customer: Option<Expandable<Customer>>,
+    #[serde(default)]
+    pub(crate) metadata: std::collections::HashMap<String, String>,
+    #[serde(flatten)]
+    pub(crate) intent: PaymentIntent,
+}
+
+impl ListedIntent {
+    /// Whether this is the charge of Joule payment `reference` on `customer`.
+    pub(crate) fn is_charge_of(&self, customer: &str, reference: &str) -> bool {
+        self.customer.as_ref().map(|c| c.id()) == Some(customer)
+            && self.metadata.get("joule_payment").map(String::as_str) == Some(reference)
     }
 }

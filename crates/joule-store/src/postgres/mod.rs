@@ -5,6 +5,7 @@
 //! background task collects them and inserts up to `max_batch` rows per
 //! statement, flushed on [`PgStore::flush`] and [`PgStore::close`].
 
+mod accounts;
 mod ops;
 mod payments;
 mod placement;
@@ -14,6 +15,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use joule_domain::account::{
+    Account, AccountCharge, AccountId, AccountPatch, AccountStanding, CardSetup, ChargeStatus,
+    NewAccount, NewAccountCharge, StoredCard,
+};
 use joule_domain::api_idempotency::{IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord};
 use joule_domain::api_key::{ApiKey, NewApiKey};
 use joule_domain::charger::{
@@ -35,9 +40,9 @@ use joule_domain::session::{
 };
 use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
-    ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog, MessageLogStore,
-    PaymentStore, SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore,
-    TokenStore, UserGroupStore,
+    AccountStore, ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog,
+    MessageLogStore, PaymentStore, SessionStore, SiteStore, Store, StoreResult,
+    TariffAssignmentStore, TariffStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
@@ -864,6 +869,147 @@ impl TariffAssignmentStore for PgStore {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn create_account(&self, new: NewAccount, at: DateTime<Utc>) -> StoreResult<Account> {
+        in_tx!(self, c => accounts::create_account(c, &new, at))
+    }
+
+    async fn get_account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        on_conn!(self, c => accounts::get_account(c, id))
+    }
+
+    async fn list_accounts(&self, page: Page) -> StoreResult<Paged<Account>> {
+        on_conn!(self, c => accounts::list_accounts(c, page))
+    }
+
+    async fn update_account(
+        &self,
+        id: AccountId,
+        patch: AccountPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        in_tx!(self, c => accounts::update_account(c, id, &patch, at))
+    }
+
+    async fn set_account_customer(
+        &self,
+        id: AccountId,
+        gateway: &str,
+        customer_ref: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Account> {
+        let (gateway, customer_ref) = (gateway.to_owned(), customer_ref.to_owned());
+        in_tx!(self, c => accounts::set_account_customer(c, id, &gateway, &customer_ref, at))
+    }
+
+    async fn create_card_setup(&self, setup: CardSetup) -> StoreResult<CardSetup> {
+        in_tx!(self, c => accounts::create_card_setup(c, &setup))
+    }
+
+    async fn card_setup(&self, token: &str) -> StoreResult<Option<CardSetup>> {
+        let token = token.to_owned();
+        on_conn!(self, c => accounts::card_setup(c, &token))
+    }
+
+    async fn card_setup_by_ref(
+        &self,
+        gateway: &str,
+        setup_ref: &str,
+    ) -> StoreResult<Option<CardSetup>> {
+        let (gateway, setup_ref) = (gateway.to_owned(), setup_ref.to_owned());
+        on_conn!(self, c => accounts::card_setup_by_ref(c, &gateway, &setup_ref))
+    }
+
+    async fn save_account_card(
+        &self,
+        setup_token: &str,
+        card: StoredCard,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Account> {
+        let token = setup_token.to_owned();
+        in_tx!(self, c => accounts::save_account_card(c, &token, &card, at))
+    }
+
+    async fn link_account_token(
+        &self,
+        id: AccountId,
+        id_tag: &IdTag,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<IdTag>> {
+        let tag = id_tag.clone();
+        in_tx!(self, c => accounts::link_account_token(c, id, &tag, at))
+    }
+
+    async fn unlink_account_token(
+        &self,
+        id: AccountId,
+        id_tag: &IdTag,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let tag = id_tag.clone();
+        in_tx!(self, c => accounts::unlink_account_token(c, id, &tag, at))
+    }
+
+    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdTag>> {
+        on_conn!(self, c => accounts::account_tokens(c, id))
+    }
+
+    async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>> {
+        let tag = id_tag.clone();
+        on_conn!(self, c => accounts::account_standing(c, &tag))
+    }
+
+    async fn account_for_session(&self, session: SessionId) -> StoreResult<Option<AccountId>> {
+        on_conn!(self, c => accounts::account_for_session(c, session))
+    }
+
+    async fn begin_account_charge(
+        &self,
+        charge: NewAccountCharge,
+        payment: Option<NewPayment>,
+    ) -> StoreResult<(AccountCharge, bool)> {
+        in_tx!(self, c => accounts::begin_account_charge(c, &charge, payment.as_ref()))
+    }
+
+    async fn account_charge(&self, session: SessionId) -> StoreResult<Option<AccountCharge>> {
+        on_conn!(self, c => accounts::account_charge(c, session))
+    }
+
+    async fn set_account_charge_status(
+        &self,
+        session: SessionId,
+        status: ChargeStatus,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AccountCharge> {
+        in_tx!(self, c => accounts::set_account_charge_status(c, session, status, at))
+    }
+
+    async fn retry_account_charge(
+        &self,
+        session: SessionId,
+        payment: NewPayment,
+    ) -> StoreResult<Option<AccountCharge>> {
+        in_tx!(self, c => accounts::retry_account_charge(c, session, &payment))
+    }
+
+    async fn account_debts(&self, id: AccountId) -> StoreResult<Vec<AccountCharge>> {
+        on_conn!(self, c => accounts::account_debts(c, id))
+    }
+
+    async fn pending_account_charges(&self, limit: u32) -> StoreResult<Vec<AccountCharge>> {
+        on_conn!(self, c => accounts::pending_account_charges(c, limit))
+    }
+
+    async fn uncharged_account_sessions(
+        &self,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<SessionId>> {
+        on_conn!(self, c => accounts::uncharged_account_sessions(c, ended_before, limit))
     }
 }
 

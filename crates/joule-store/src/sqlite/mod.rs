@@ -5,6 +5,7 @@
 //! Reads run on `spawn_blocking` with one of a few read-only connections,
 //! which WAL lets run beside the writer.
 
+mod accounts;
 mod ops;
 mod payments;
 mod placement;
@@ -16,6 +17,10 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use joule_domain::account::{
+    Account, AccountCharge, AccountId, AccountPatch, AccountStanding, CardSetup, ChargeStatus,
+    NewAccount, NewAccountCharge, StoredCard,
+};
 use joule_domain::api_idempotency::{IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord};
 use joule_domain::api_key::{ApiKey, NewApiKey};
 use joule_domain::charger::{
@@ -37,9 +42,9 @@ use joule_domain::session::{
 };
 use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
-    ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog, MessageLogStore,
-    PaymentStore, SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore,
-    TokenStore, UserGroupStore,
+    AccountStore, ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog,
+    MessageLogStore, PaymentStore, SessionStore, SiteStore, Store, StoreResult,
+    TariffAssignmentStore, TariffStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
@@ -1000,5 +1005,162 @@ impl EventLog for SqliteStore {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_account(&self, new: NewAccount, at: DateTime<Utc>) -> StoreResult<Account> {
+        self.write(move |c| accounts::create_account(c, &new, at))
+            .await
+    }
+
+    async fn get_account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        self.read(move |c| accounts::get_account(c, id)).await
+    }
+
+    async fn list_accounts(&self, page: Page) -> StoreResult<Paged<Account>> {
+        self.read(move |c| accounts::list_accounts(c, page)).await
+    }
+
+    async fn update_account(
+        &self,
+        id: AccountId,
+        patch: AccountPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        self.write(move |c| accounts::update_account(c, id, &patch, at))
+            .await
+    }
+
+    async fn set_account_customer(
+        &self,
+        id: AccountId,
+        gateway: &str,
+        customer_ref: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Account> {
+        let (gateway, customer_ref) = (gateway.to_owned(), customer_ref.to_owned());
+        self.write(move |c| accounts::set_account_customer(c, id, &gateway, &customer_ref, at))
+            .await
+    }
+
+    async fn create_card_setup(&self, setup: CardSetup) -> StoreResult<CardSetup> {
+        self.write(move |c| accounts::create_card_setup(c, &setup))
+            .await
+    }
+
+    async fn card_setup(&self, token: &str) -> StoreResult<Option<CardSetup>> {
+        let token = token.to_owned();
+        self.read(move |c| accounts::card_setup(c, &token)).await
+    }
+
+    async fn card_setup_by_ref(
+        &self,
+        gateway: &str,
+        setup_ref: &str,
+    ) -> StoreResult<Option<CardSetup>> {
+        let (gateway, setup_ref) = (gateway.to_owned(), setup_ref.to_owned());
+        self.read(move |c| accounts::card_setup_by_ref(c, &gateway, &setup_ref))
+            .await
+    }
+
+    async fn save_account_card(
+        &self,
+        setup_token: &str,
+        card: StoredCard,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Account> {
+        let token = setup_token.to_owned();
+        self.write(move |c| accounts::save_account_card(c, &token, &card, at))
+            .await
+    }
+
+    async fn link_account_token(
+        &self,
+        id: AccountId,
+        id_tag: &IdTag,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<IdTag>> {
+        let tag = id_tag.clone();
+        self.write(move |c| accounts::link_account_token(c, id, &tag, at))
+            .await
+    }
+
+    async fn unlink_account_token(
+        &self,
+        id: AccountId,
+        id_tag: &IdTag,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let tag = id_tag.clone();
+        self.write(move |c| accounts::unlink_account_token(c, id, &tag, at))
+            .await
+    }
+
+    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdTag>> {
+        self.read(move |c| accounts::account_tokens(c, id)).await
+    }
+
+    async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>> {
+        let tag = id_tag.clone();
+        self.read(move |c| accounts::account_standing(c, &tag))
+            .await
+    }
+
+    async fn account_for_session(&self, session: SessionId) -> StoreResult<Option<AccountId>> {
+        self.read(move |c| accounts::account_for_session(c, session))
+            .await
+    }
+
+    async fn begin_account_charge(
+        &self,
+        charge: NewAccountCharge,
+        payment: Option<NewPayment>,
+    ) -> StoreResult<(AccountCharge, bool)> {
+        self.write(move |c| accounts::begin_account_charge(c, &charge, payment.as_ref()))
+            .await
+    }
+
+    async fn account_charge(&self, session: SessionId) -> StoreResult<Option<AccountCharge>> {
+        self.read(move |c| accounts::account_charge(c, session))
+            .await
+    }
+
+    async fn set_account_charge_status(
+        &self,
+        session: SessionId,
+        status: ChargeStatus,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AccountCharge> {
+        self.write(move |c| accounts::set_account_charge_status(c, session, status, at))
+            .await
+    }
+
+    async fn retry_account_charge(
+        &self,
+        session: SessionId,
+        payment: NewPayment,
+    ) -> StoreResult<Option<AccountCharge>> {
+        self.write(move |c| accounts::retry_account_charge(c, session, &payment))
+            .await
+    }
+
+    async fn account_debts(&self, id: AccountId) -> StoreResult<Vec<AccountCharge>> {
+        self.read(move |c| accounts::account_debts(c, id)).await
+    }
+
+    async fn pending_account_charges(&self, limit: u32) -> StoreResult<Vec<AccountCharge>> {
+        self.read(move |c| accounts::pending_account_charges(c, limit))
+            .await
+    }
+
+    async fn uncharged_account_sessions(
+        &self,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<SessionId>> {
+        self.read(move |c| accounts::uncharged_account_sessions(c, ended_before, limit))
+            .await
     }
 }

@@ -1,6 +1,7 @@
 //! The payment workers: an outbox consumer (durable cursor
-//! `consumer_cursors.payments`) that links sessions to web payments and
-//! settles holds when sessions end, and one loop running the recovery
+//! `consumer_cursors.payments`) that links sessions to web payments,
+//! settles holds when sessions end and charges the sessions of driver
+//! accounts off-session, and one loop running the recovery
 //! worker and the sweeper on an interval (docs/payments.md, "Recovery and
 //! sweeper").
 
@@ -105,6 +106,11 @@ async fn handle(service: &PaymentService, event: &StoredEvent) -> Result<(), Pay
                     tracing::info!(session_id = %id, payment_id = %detail.payment.id,
                         state = detail.payment.state.as_str(), "session settled");
                 }
+                // A session of a driver account: charged off-session.
+                if let Some(line) = service.settle_account_session(id).await? {
+                    tracing::info!(session_id = %id, account_id = %line.account_id,
+                        status = line.status.as_str(), "account session charged");
+                }
                 Ok(())
             }
             None => Ok(()),
@@ -146,6 +152,18 @@ async fn recovery_and_sweeper(
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "payment sweeper pass failed"),
+        }
+        match service.sweep_accounts().await {
+            Ok(r) if r.charged + r.reconciled + r.failed > 0 => {
+                tracing::info!(
+                    charged = r.charged,
+                    reconciled = r.reconciled,
+                    failed = r.failed,
+                    "account sweeper pass"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "account sweeper pass failed"),
         }
     }
 }
