@@ -77,6 +77,11 @@ pub enum EventKind {
     ChargerSiteChanged,
     TariffAssignmentCreated,
     TariffAssignmentDeleted,
+    TerminalCreated,
+    /// A terminal's name, site, scope, gateway or enabled flag changed.
+    TerminalUpdated,
+    /// A terminal was given a new key (the old one stops working).
+    TerminalKeyRotated,
 }
 
 impl EventKind {
@@ -127,6 +132,9 @@ impl EventKind {
             Self::ChargerSiteChanged => "charger.site_changed",
             Self::TariffAssignmentCreated => "tariff_assignment.created",
             Self::TariffAssignmentDeleted => "tariff_assignment.deleted",
+            Self::TerminalCreated => "terminal.created",
+            Self::TerminalUpdated => "terminal.updated",
+            Self::TerminalKeyRotated => "terminal.key_rotated",
         }
     }
 }

@@ -2303,3 +2303,6 @@ async fn session_records_the_chosen_tariff_or_none_if_deleted(h: &Harness) {
 
 #[path = "contract/payments.rs"]
 mod payments;
+
+#[path = "contract/terminals.rs"]
+mod terminals;

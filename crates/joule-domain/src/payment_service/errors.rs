@@ -41,4 +41,20 @@ pub enum PaymentError {
     BadWebhook(GatewayError),
     #[error("the session's cost cannot be computed: {0}")]
     Cost(String),
+    /// Terminals (docs/terminals.md): the terminal was disabled by the
+    /// operator.
+    #[error("this terminal is disabled")]
+    TerminalDisabled,
+    /// The terminal's scope does not include this connector.
+    #[error("this terminal may not start connector {connector} of charger {charger}")]
+    ChargerNotAllowed { charger: String, connector: u32 },
+    /// The reported hold is not one Joule can take over: not authorized,
+    /// another amount, currency or card than reported, or unknown to the
+    /// gateway. Nothing was recorded.
+    #[error("the hold cannot be used: {0}")]
+    HoldNotUsable(String),
+    /// The hold already pays for another payment (another terminal, another
+    /// connector, or a web payment).
+    #[error("this hold is already recorded for another payment")]
+    IntentAlreadyUsed,
 }

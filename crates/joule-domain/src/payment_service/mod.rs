@@ -1,5 +1,5 @@
 //! The payment service: web payments end to end (docs/payments.md, "Web
-//! payment flow"), capture and void exactly once, and the recovery and
+//! payment flow"), terminal payments (docs/terminals.md), capture and void exactly once, and the recovery and
 //! sweeping that finish what a crash or a gateway outage left open
 //! ("Recovery and sweeper").
 //!
@@ -18,6 +18,7 @@ mod ports;
 mod recovery;
 mod settle;
 mod status;
+mod terminal;
 mod web;
 
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub use errors::PaymentError;
 pub use ports::{FaultHook, FaultPhase, FaultPoint, GatewayRegistry, RandomSource, TestCardEntry};
 pub use recovery::PassReport;
 pub use status::{CostView, PaymentStatusView, WebState};
+pub use terminal::{TerminalReport, TerminalReported};
 pub use web::WebPaymentCreated;
 
 use crate::clock::Clock;
