@@ -33,6 +33,8 @@ pub mod sessions;
 pub mod sites;
 pub mod tariff_assignments;
 pub mod tariffs;
+pub mod terminal_api;
+pub mod terminals;
 pub mod user_groups;
 
 use std::sync::Arc;
@@ -171,9 +173,34 @@ pub fn router(state: ApiState) -> Router {
                 .put(tariffs::update_tariff)
                 .delete(tariffs::delete_tariff),
         )
+        .route(
+            "/api/v1/terminals",
+            post(terminals::create_terminal).get(terminals::list_terminals),
+        )
+        .route(
+            "/api/v1/terminals/{id}",
+            get(terminals::get_terminal).patch(terminals::update_terminal),
+        )
+        .route("/api/v1/terminals/{id}/key", post(terminals::issue_key))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,
+        ));
+
+    // Called by payment terminals with their own key (docs/terminals.md).
+    let terminal = Router::new()
+        .route("/api/v1/terminal", get(terminal_api::whoami))
+        .route(
+            "/api/v1/terminal/payments",
+            post(terminal_api::report_payment),
+        )
+        .route(
+            "/api/v1/terminal/payments/{id}",
+            get(terminal_api::get_payment),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_terminal,
         ));
 
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -197,6 +224,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/pay/payments/{token}/status", get(pay::status))
         .route("/webhooks/stripe", post(pay::stripe_webhook))
         .merge(protected)
+        .merge(terminal)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

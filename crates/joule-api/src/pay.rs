@@ -36,6 +36,10 @@ impl From<PaymentError> for ApiError {
             PaymentError::Step(step) => ApiError::StepRefused(step.to_string()),
             PaymentError::BadWebhook(g) => ApiError::BadSignature(g.to_string()),
             PaymentError::Cost(m) => ApiError::Internal(m),
+            PaymentError::TerminalDisabled => ApiError::TerminalDisabled,
+            PaymentError::ChargerNotAllowed { .. } => ApiError::ChargerNotAllowed(e.to_string()),
+            PaymentError::HoldNotUsable(_) => ApiError::HoldNotUsable(e.to_string()),
+            PaymentError::IntentAlreadyUsed => ApiError::HoldAlreadyUsed,
         }
     }
 }

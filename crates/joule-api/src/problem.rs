@@ -63,10 +63,15 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     RequestInProgress,
     BadSignature,
+    TerminalNotFound,
+    TerminalDisabled,
+    ChargerNotAllowed,
+    HoldNotUsable,
+    HoldAlreadyUsed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 45] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -107,6 +112,11 @@ impl ErrorCode {
         Self::IdempotencyKeyReused,
         Self::RequestInProgress,
         Self::BadSignature,
+        Self::TerminalNotFound,
+        Self::TerminalDisabled,
+        Self::ChargerNotAllowed,
+        Self::HoldNotUsable,
+        Self::HoldAlreadyUsed,
     ];
 
     /// The table: code → (spelling, HTTP status, title).
@@ -247,6 +257,27 @@ impl ErrorCode {
                 S::BAD_REQUEST,
                 "Webhook signature rejected",
             ),
+            Self::TerminalNotFound => ("terminal_not_found", S::NOT_FOUND, "Terminal not found"),
+            Self::TerminalDisabled => (
+                "terminal_disabled",
+                S::FORBIDDEN,
+                "This terminal is disabled",
+            ),
+            Self::ChargerNotAllowed => (
+                "charger_not_allowed",
+                S::FORBIDDEN,
+                "This terminal may not start this connector",
+            ),
+            Self::HoldNotUsable => (
+                "hold_not_usable",
+                S::UNPROCESSABLE_ENTITY,
+                "The reported hold cannot be used",
+            ),
+            Self::HoldAlreadyUsed => (
+                "hold_already_used",
+                S::CONFLICT,
+                "The hold already pays for another payment",
+            ),
         }
     }
 
@@ -383,6 +414,16 @@ pub enum ApiError {
     RequestInProgress,
     #[error("{0}")]
     BadSignature(String),
+    #[error("terminal {0} is not known")]
+    TerminalNotFound(String),
+    #[error("this terminal is disabled; ask the operator to enable it")]
+    TerminalDisabled,
+    #[error("{0}")]
+    ChargerNotAllowed(String),
+    #[error("{0}")]
+    HoldNotUsable(String),
+    #[error("this hold is already recorded for another payment")]
+    HoldAlreadyUsed,
 }
 
 fn validation_detail(errors: &[FieldError]) -> String {
@@ -449,6 +490,11 @@ impl ApiError {
             Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             Self::RequestInProgress => ErrorCode::RequestInProgress,
             Self::BadSignature(_) => ErrorCode::BadSignature,
+            Self::TerminalNotFound(_) => ErrorCode::TerminalNotFound,
+            Self::TerminalDisabled => ErrorCode::TerminalDisabled,
+            Self::ChargerNotAllowed(_) => ErrorCode::ChargerNotAllowed,
+            Self::HoldNotUsable(_) => ErrorCode::HoldNotUsable,
+            Self::HoldAlreadyUsed => ErrorCode::HoldAlreadyUsed,
         }
     }
 

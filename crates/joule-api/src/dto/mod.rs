@@ -13,6 +13,7 @@ pub mod session;
 pub mod site;
 pub mod tariff;
 pub mod tariff_assignment;
+pub mod terminal;
 pub mod user_group;
 
 use serde::{Deserialize, Deserializer};
@@ -119,4 +120,9 @@ paged!(
     /// A page of payments, newest first.
     PaymentPage,
     payment::Payment
+);
+paged!(
+    /// A page of payment terminals, oldest first.
+    TerminalPage,
+    terminal::Terminal
 );

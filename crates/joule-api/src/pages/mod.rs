@@ -11,13 +11,14 @@
 //! no referrer.
 
 mod assets;
+mod demo_terminal;
 mod labels;
 mod layout;
 mod pay;
 mod receipt;
 mod status;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use joule_domain::receipt::OperatorInfo;
 
@@ -59,4 +60,9 @@ pub fn routes() -> Router<ApiState> {
         .route("/pay/payments/{token}", get(status::status_page))
         .route("/receipts/{token}", get(receipt::receipt))
         .route("/static/{file}", get(assets::asset))
+        .route(
+            "/demo/terminal/{terminal}",
+            get(demo_terminal::terminal_page),
+        )
+        .route("/demo/terminal/{terminal}/tap", post(demo_terminal::tap))
 }

@@ -17,4 +17,5 @@ mod payments;
 mod sessions;
 mod sites;
 mod tariffs;
+mod terminals;
 mod user_groups;
