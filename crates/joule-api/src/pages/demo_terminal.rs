@@ -107,7 +107,11 @@ pub async fn terminal_page(
             targets.iter().map(|x| x.charger_id.to_string()).collect(),
         ),
     };
-    let title = format!("{} (SIMULATED terminal)", t.name);
+    let title = if t.name.contains("SIMULATED") {
+        t.name.clone()
+    } else {
+        format!("{} (SIMULATED terminal)", t.name)
+    };
     let body: Markup = html! {
         p .simulated role="note" {
             strong { "SIMULATED" } " — this is a demo payment terminal. No real card is read and no real money moves: it places a hold at the simulated gateway and reports it to Joule like a real terminal would."
