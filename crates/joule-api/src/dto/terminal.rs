@@ -128,7 +128,7 @@ fn parse_targets(errors: &mut QueryErrors, raw: &[Target]) -> Vec<TerminalTarget
         let charger = errors.opt(
             &format!("chargers[{i}].charger_id"),
             Some(&t.charger_id),
-            |r| ChargerId::parse(r),
+            ChargerId::parse,
         );
         let connector = match t.connector_id {
             None => Some(None),
