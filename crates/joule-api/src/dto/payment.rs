@@ -162,6 +162,8 @@ pub struct Payment {
     pub session_id: Option<String>,
     /// The id tag of a web payment's remote start.
     pub id_tag: Option<String>,
+    /// The terminal that reported a `terminal` payment (docs/terminals.md).
+    pub terminal_id: Option<String>,
     pub language: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -193,6 +195,7 @@ impl From<domain::Payment> for Payment {
             connector_id: p.connector_id.get(),
             session_id: p.session_id.map(|s| s.to_string()),
             id_tag: p.id_tag.map(|t| t.as_str().to_owned()),
+            terminal_id: p.terminal_id,
             language: p.language,
             created_at: p.created_at,
             updated_at: p.updated_at,

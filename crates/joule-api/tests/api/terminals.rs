@@ -338,6 +338,9 @@ async fn a_reported_hold_is_verified_recorded_and_starts_the_charger_once() {
         detail.steps[0].gateway_ref.as_deref(),
         Some(intent.as_str())
     );
+    // The operator sees which terminal took it.
+    let (_, listed) = app.get("/api/v1/payments?channel=terminal").await;
+    assert_eq!(listed["items"][0]["terminal_id"], json!(terminal_id));
 
     // The same key and body: the stored answer, nothing new.
     let (status, again) = post_report(&app, &key, Some("tap-1"), body.clone()).await;
