@@ -424,6 +424,17 @@ async fn a_retried_report_finishes_a_recording_a_crash_interrupted() {
     let w = world("Accepted").await;
     let intent = terminal_hold(&w).await;
     let id = recorded_before_a_crash(&w, &intent, false).await;
+    // At once, it may be another request still recording it: left alone.
+    let racing = w
+        .payments
+        .report_terminal_payment(&w.terminal, report(&w, &intent))
+        .await
+        .unwrap();
+    assert!(racing.existing);
+    assert_eq!(racing.status.payment.state, PaymentState::Created);
+    assert!(w.charger.starts().is_empty());
+    // Later, the recording request is known to have died: finished now.
+    w.clock.advance(chrono::Duration::minutes(2));
     let again = w
         .payments
         .report_terminal_payment(&w.terminal, report(&w, &intent))

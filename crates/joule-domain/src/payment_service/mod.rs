@@ -1,7 +1,7 @@
 //! The payment service: web payments end to end (docs/payments.md, "Web
-//! payment flow"), terminal payments (docs/terminals.md), capture and void exactly once, and the recovery and
-//! sweeping that finish what a crash or a gateway outage left open
-//! ("Recovery and sweeper").
+//! payment flow"), terminal payments (docs/terminals.md), capture and void
+//! exactly once, and the recovery and sweeping that finish what a crash or
+//! a gateway outage left open ("Recovery and sweeper").
 //!
 //! Every gateway call follows the same three beats: the step is stored as
 //! intended (with its derived idempotency key) BEFORE the call, the call is

@@ -232,14 +232,26 @@ impl PaymentService {
         if existing.state != PaymentState::Created {
             return self.start_and_answer(&existing.id, true).await;
         }
-        // Recorded, then the process died before the Authorize step was
-        // finished: finish it now, as the recovery worker would.
+        // Recorded but not authorized yet: either another request is
+        // recording it right now (leave it alone, or the charger would be
+        // asked twice and a second, refused start would void the hold of
+        // the first), or that request died. Only then finish it, as the
+        // recovery worker would.
         let detail = self
             .ports
             .payments
             .get_payment(existing.id)
             .await?
             .ok_or(PaymentError::PaymentNotFound)?;
+        let since = detail
+            .steps
+            .iter()
+            .map(|s| s.intended_at)
+            .max()
+            .unwrap_or(existing.created_at);
+        if self.now() - since < self.settings.recovery_after {
+            return self.start_and_answer(&existing.id, true).await;
+        }
         match open_authorize(&detail.steps) {
             Some(step) => {
                 if let AuthorizeResult::Authorized(_) =
