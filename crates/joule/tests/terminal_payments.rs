@@ -367,6 +367,15 @@ async fn the_sweeper_voids_a_terminal_hold_whose_session_never_started() {
 /// What a crash leaves: the payment recorded, its Authorize step intended
 /// (the process died before finishing it), or not even intended.
 async fn recorded_before_a_crash(w: &World, intent: &IntentRef, intend: bool) -> PaymentId {
+    recorded_before_a_crash_with_tag(w, intent, intend, "PAY0123456789ABCDEF").await
+}
+
+async fn recorded_before_a_crash_with_tag(
+    w: &World,
+    intent: &IntentRef,
+    intend: bool,
+    tag: &str,
+) -> PaymentId {
     let payment = w
         .store
         .create_payment(NewPayment {
@@ -383,7 +392,7 @@ async fn recorded_before_a_crash(w: &World, intent: &IntentRef, intend: bool) ->
             hold_limit_policy: HoldLimitPolicy::StopSession,
             receipt_token: ReceiptToken::from_random_bytes(*uuid::Uuid::new_v4().as_bytes()),
             language: "en".into(),
-            id_tag: Some(IdTag::parse("PAY0123456789ABCDEF").unwrap()),
+            id_tag: Some(IdTag::parse(tag).unwrap()),
             created_at: t0(),
         })
         .await
@@ -458,5 +467,36 @@ async fn a_retried_report_finishes_a_recording_a_crash_interrupted() {
         .unwrap();
     assert!(third.existing);
     assert_eq!(w.charger.starts().len(), 1);
+    w.db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn recovery_finishes_a_recording_cut_before_its_authorize_step() {
+    let w = world("Accepted").await;
+    let intent = terminal_hold(&w).await;
+    let id = recorded_before_a_crash(&w, &intent, false).await;
+    // A second recording whose hold the terminal has cancelled since.
+    let gone = terminal_hold(&w).await;
+    w.gateway
+        .cancel(&gone, &IdempotencyKey::derive("terminal", "cancel"))
+        .await
+        .unwrap();
+    let gone_id = recorded_before_a_crash_with_tag(&w, &gone, false, "PAY00000000000000002").await;
+    // Too early: the recording request may still be running.
+    assert_eq!(w.payments.recover().await.unwrap().finished, 0);
+    w.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(w.payments.recover().await.unwrap().finished, 2);
+    let detail = w.store.get_payment(id).await.unwrap().unwrap();
+    assert_eq!(detail.payment.state, PaymentState::Authorized);
+    assert_eq!(detail.payment.authorized_minor, 3000);
+    assert_eq!(w.charger.starts().len(), 1);
+    let failed = w.store.get_payment(gone_id).await.unwrap().unwrap();
+    assert_eq!(failed.payment.state, PaymentState::Failed);
+    assert!(matches!(
+        &failed.steps[0].status,
+        StepStatus::Failed { code, .. } if code == "not_authorized"
+    ));
+    // Nothing more on the next pass.
+    assert_eq!(w.payments.recover().await.unwrap().finished, 0);
     w.db.close().await.unwrap();
 }

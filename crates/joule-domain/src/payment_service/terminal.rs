@@ -19,7 +19,7 @@ use crate::language::Language;
 use crate::money::Money;
 use crate::payment::{
     HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentId, PaymentState, ReceiptToken,
-    StepKind, StepOutcome, StepRequest, StepSuccess,
+    StepOutcome, StepRequest, StepSuccess,
 };
 use crate::terminal::Terminal;
 
@@ -260,7 +260,7 @@ impl PaymentService {
                     return self.start_and_answer(&existing.id, false).await;
                 }
             }
-            None if !detail.steps.iter().any(|s| s.kind == StepKind::Authorize) => {
+            None if detail.steps.is_empty() => {
                 let gateway = self.gateway_of(&existing)?.clone();
                 let state = read_hold(gateway.as_ref(), &report.intent).await?;
                 let card = verified_card(&state, report)?;
@@ -271,6 +271,113 @@ impl PaymentService {
             None => {}
         }
         self.start_and_answer(&existing.id, true).await
+    }
+
+    /// Terminal payments recorded but never authorized: the process died
+    /// between recording the payment and intending its Authorize step, and
+    /// the terminal did not report again. The hold was verified before it
+    /// was recorded, so it is read once more and finished the way a
+    /// retried report would (then the charger is asked to start; the
+    /// sweeper voids the hold if no session follows). A hold the gateway no
+    /// longer holds fails the payment. Part of the recovery pass.
+    pub(super) async fn recover_terminal_recordings(
+        &self,
+    ) -> Result<super::PassReport, PaymentError> {
+        let filter = crate::payment::PaymentFilter {
+            state: Some(PaymentState::Created),
+            channel: Some(PaymentChannel::Terminal),
+            ..Default::default()
+        };
+        let created = self
+            .ports
+            .payments
+            .list_payments(filter, crate::page::Page::new(Some(50), None))
+            .await?;
+        let older_than = self.now() - self.settings.recovery_after;
+        let mut report = super::PassReport::default();
+        for payment in created.items {
+            if payment.created_at >= older_than {
+                continue;
+            }
+            match self.finish_recording(&payment).await {
+                Ok(true) => report.finished += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(payment_id = %payment.id, %error,
+                        "finishing a terminal payment's recording failed; retried on the next pass");
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// One recording left without steps; `false` when it has steps (the
+    /// step recovery owns it).
+    async fn finish_recording(&self, payment: &Payment) -> Result<bool, PaymentError> {
+        let detail = self
+            .ports
+            .payments
+            .get_payment(payment.id)
+            .await?
+            .ok_or(PaymentError::PaymentNotFound)?;
+        if !detail.steps.is_empty() {
+            return Ok(false);
+        }
+        let gateway = self.gateway_of(payment)?.clone();
+        let intent = Self::intent_of(payment)?;
+        let state = match gateway.read_intent(&intent).await {
+            Ok(state) => state,
+            Err(e) if e.is_retryable() => {
+                return Err(PaymentError::GatewayUnavailable(e.to_string()))
+            }
+            Err(e) => {
+                let (code, message) = super::failure_of(&e);
+                return Err(PaymentError::GatewayRefused { code, message });
+            }
+        };
+        let IntentStatus::Authorized { capturable } = state.status else {
+            let status = status_name(&state.status);
+            return self
+                .fail_recording(
+                    payment,
+                    state.amount.minor(),
+                    format!("the hold is {status} at the gateway"),
+                )
+                .await;
+        };
+        let card = state
+            .card
+            .or_else(|| payment.card.clone())
+            .ok_or(PaymentError::NoGatewayReference)?;
+        tracing::info!(payment_id = %payment.id, "finishing a terminal payment's recording");
+        let authorized = self
+            .authorize_verified(payment, capturable.minor(), card)
+            .await?;
+        self.remote_start(&authorized).await?;
+        Ok(true)
+    }
+
+    /// Closes a recording whose hold the gateway no longer holds (the
+    /// terminal cancelled it, or it expired): an Authorize step of the
+    /// intent's amount that failed, which fails the payment.
+    async fn fail_recording(
+        &self,
+        payment: &Payment,
+        amount_minor: i64,
+        message: String,
+    ) -> Result<bool, PaymentError> {
+        let step = self
+            .intend(
+                payment,
+                StepRequest::Authorize {
+                    amount_minor: amount_minor.max(1),
+                },
+            )
+            .await?;
+        self.finish(&step, StepOutcome::failed("not_authorized", message))
+            .await?;
+        Ok(true)
     }
 
     /// A terminal's view of one of its own payments. Another terminal's
