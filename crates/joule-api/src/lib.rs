@@ -2,8 +2,9 @@
 //!
 //! The REST API adapter: axum routes under `/api/v1`, API-key auth (operator
 //! keys `jk_…`; payment terminals' own keys `jt_…` for `/api/v1/terminal/…`,
-//! docs/terminals.md), RFC 9457 problem JSON errors, and the OpenAPI 3.1 document generated from the
-//! handlers (`openapi()`, committed as `openapi.json`); and the public,
+//! docs/terminals.md), RFC 9457 problem JSON errors, and the OpenAPI 3.1
+//! document generated from the handlers (`openapi()`, committed as
+//! `openapi.json`); and the public,
 //! server-rendered driver pages (pay page, QR codes, payment status,
 //! receipts; see [`pages`]).
 //!
