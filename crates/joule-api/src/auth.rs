@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 use joule_domain::api_key::{ApiKey, ApiScope, NewApiKey};
+use joule_domain::terminal::{Terminal, TerminalKey};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -19,6 +20,9 @@ use crate::problem::ApiError;
 use crate::ApiState;
 
 const KEY_PREFIX: &str = "jk_";
+/// Terminal keys read `jt_<prefix>_<secret>`: a different prefix, so an
+/// operator key and a terminal key can never be mistaken for each other.
+const TERMINAL_KEY_PREFIX: &str = "jt_";
 const PREFIX_BYTES: usize = 6;
 const SECRET_BYTES: usize = 32;
 /// A key given by an operator (`JOULE_ADMIN_KEY`) must carry at least this
@@ -87,6 +91,33 @@ fn split_key(plain: &str) -> Option<(&str, &str)> {
     (!prefix.is_empty() && !secret.is_empty()).then_some((prefix, secret))
 }
 
+/// A fresh terminal key: the plain text (shown once, never stored) and
+/// what to store, hashed like an API key.
+pub fn generate_terminal_key(at: chrono::DateTime<chrono::Utc>) -> (String, TerminalKey) {
+    let mut rng = rand::rng();
+    let mut prefix = [0u8; PREFIX_BYTES];
+    let mut secret = [0u8; SECRET_BYTES];
+    rng.fill_bytes(&mut prefix);
+    rng.fill_bytes(&mut secret);
+    let plain = format!(
+        "{TERMINAL_KEY_PREFIX}{}_{}",
+        hex::encode(prefix),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
+    let key = TerminalKey {
+        prefix: hex::encode(prefix),
+        secret_hash: hash_key(&plain),
+        issued_at: at,
+    };
+    (plain, key)
+}
+
+/// `jt_<prefix>_<secret>` → prefix.
+fn terminal_key_prefix(plain: &str) -> Option<&str> {
+    let (prefix, secret) = plain.strip_prefix(TERMINAL_KEY_PREFIX)?.split_once('_')?;
+    (!prefix.is_empty() && !secret.is_empty()).then_some(prefix)
+}
+
 /// Hex SHA-256 of the whole key, as stored.
 pub fn hash_key(plain: &str) -> String {
     hex::encode(Sha256::digest(plain.as_bytes()))
@@ -124,6 +155,56 @@ pub async fn authenticate(
         return Err(INVALID);
     }
     Ok(key)
+}
+
+/// Finds and checks the terminal key of a request. A disabled terminal
+/// still authenticates (it may read its payments); the payment service
+/// refuses it new ones.
+pub async fn authenticate_terminal(
+    state: &ApiState,
+    authorization: Option<&str>,
+) -> Result<Terminal, ApiError> {
+    let header = authorization.ok_or(ApiError::Unauthorized(
+        "send the terminal's key as `Authorization: Bearer <key>`",
+    ))?;
+    let plain = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized(
+            "the Authorization header must use the Bearer scheme",
+        ))?;
+    const INVALID: ApiError = ApiError::Unauthorized("the terminal key is not valid");
+    let prefix = terminal_key_prefix(plain).ok_or(INVALID)?;
+    let terminal = state
+        .store
+        .terminal_by_key_prefix(prefix)
+        .await?
+        .ok_or(INVALID)?;
+    let stored = terminal.key.as_ref().ok_or(INVALID)?;
+    if !constant_time_eq(hash_key(plain).as_bytes(), stored.secret_hash.as_bytes()) {
+        return Err(INVALID);
+    }
+    Ok(terminal)
+}
+
+/// Middleware for the terminal-facing routes: authenticates the terminal
+/// and leaves it in the request extensions. Operator keys are refused.
+pub async fn require_terminal(
+    State(state): State<ApiState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let terminal = authenticate_terminal(&state, authorization).await?;
+    if let Some(key) = &terminal.key {
+        tracing::Span::current().record("api_key", key.prefix.as_str());
+    }
+    request.extensions_mut().insert(terminal);
+    Ok(next.run(request).await)
 }
 
 /// Middleware for every protected route: authenticates, requires the admin
@@ -182,6 +263,20 @@ mod tests {
         );
         let ok = api_key_from_plain("x", "jk_demo1234_0123456789abcdefghijkl_-").unwrap();
         assert_eq!(ok.prefix, "demo1234");
+    }
+
+    #[test]
+    fn terminal_keys_are_not_api_keys() {
+        let at = chrono::Utc::now();
+        let (plain, key) = generate_terminal_key(at);
+        assert!(plain.starts_with("jt_"));
+        assert_eq!(terminal_key_prefix(&plain), Some(key.prefix.as_str()));
+        assert_eq!(key.secret_hash, hash_key(&plain));
+        // Neither kind of key parses as the other.
+        assert_eq!(split_key(&plain), None);
+        let (api, _) = generate_api_key("admin");
+        assert_eq!(terminal_key_prefix(&api), None);
+        assert_ne!(generate_terminal_key(at).0, plain);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! # joule-api
 //!
-//! The REST API adapter: axum routes under `/api/v1`, API-key auth, RFC 9457
-//! problem JSON errors, and the OpenAPI 3.1 document generated from the
-//! handlers (`openapi()`, committed as `openapi.json`); and the public,
+//! The REST API adapter: axum routes under `/api/v1`, API-key auth (operator
+//! keys `jk_…`; payment terminals' own keys `jt_…` for `/api/v1/terminal/…`,
+//! docs/terminals.md), RFC 9457 problem JSON errors, and the OpenAPI 3.1
+//! document generated from the handlers (`openapi()`, committed as
+//! `openapi.json`); and the public,
 //! server-rendered driver pages (pay page, QR codes, payment status,
 //! receipts; see [`pages`]).
 //!
@@ -37,6 +39,8 @@ pub mod sessions;
 pub mod sites;
 pub mod tariff_assignments;
 pub mod tariffs;
+pub mod terminal_api;
+pub mod terminals;
 pub mod user_groups;
 
 use std::sync::Arc;
@@ -196,9 +200,34 @@ pub fn router(state: ApiState) -> Router {
                 .put(tariffs::update_tariff)
                 .delete(tariffs::delete_tariff),
         )
+        .route(
+            "/api/v1/terminals",
+            post(terminals::create_terminal).get(terminals::list_terminals),
+        )
+        .route(
+            "/api/v1/terminals/{id}",
+            get(terminals::get_terminal).patch(terminals::update_terminal),
+        )
+        .route("/api/v1/terminals/{id}/key", post(terminals::issue_key))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,
+        ));
+
+    // Called by payment terminals with their own key (docs/terminals.md).
+    let terminal = Router::new()
+        .route("/api/v1/terminal", get(terminal_api::whoami))
+        .route(
+            "/api/v1/terminal/payments",
+            post(terminal_api::report_payment),
+        )
+        .route(
+            "/api/v1/terminal/payments/{id}",
+            get(terminal_api::get_payment),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_terminal,
         ));
 
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -214,6 +243,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/pay/payments/{token}/status", get(pay::status))
         .route("/webhooks/stripe", post(pay::stripe_webhook))
         .merge(protected)
+        .merge(terminal)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

@@ -14,17 +14,20 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::dto::{
     account, charger, id_token, message, payment, session, site, tariff, tariff_assignment,
-    user_group,
+    terminal, user_group,
 };
 use crate::dto::{
     AccountPage, ChargerPage, IdTokenPage, LogEntryPage, PaymentPage, SessionPage, SitePage,
-    StatusReportPage, TariffAssignmentPage, TariffPage, UserGroupPage,
+    StatusReportPage, TariffAssignmentPage, TariffPage, TerminalPage, UserGroupPage,
 };
 use crate::problem::{ChargerErrorBody, FieldError, Problem};
 use crate::ApiState;
 
 /// Name of the security scheme in the document.
 pub const SECURITY_SCHEME: &str = "api_key";
+
+/// Name of the terminal keys' security scheme.
+pub const TERMINAL_SECURITY_SCHEME: &str = "terminal_key";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -99,6 +102,14 @@ pub const SECURITY_SCHEME: &str = "api_key";
         crate::pay::simulated_card,
         crate::pay::status,
         crate::pay::stripe_webhook,
+        crate::terminals::create_terminal,
+        crate::terminals::list_terminals,
+        crate::terminals::get_terminal,
+        crate::terminals::update_terminal,
+        crate::terminals::issue_key,
+        crate::terminal_api::whoami,
+        crate::terminal_api::report_payment,
+        crate::terminal_api::get_payment,
     ),
     components(schemas(
         Problem, FieldError, ChargerErrorBody, Health, crate::commands::CommandAction,
@@ -129,6 +140,9 @@ pub const SECURITY_SCHEME: &str = "api_key";
         account::Account, account::AccountDetail, account::AccountCard, account::Debt,
         account::DebtTotal, account::CreateAccount, account::UpdateAccount, account::CardSetup,
         account::SimulatedSetupCard, AccountPage,
+        terminal::Terminal, terminal::Scope, terminal::Target, terminal::CreateTerminal,
+        terminal::UpdateTerminal, terminal::TerminalKeyIssued, terminal::ReportedCard,
+        terminal::ReportTerminalPayment, terminal::TerminalPayment, TerminalPage,
     )),
     modifiers(&BearerAuth),
     security(("api_key" = [])),
@@ -142,6 +156,8 @@ pub const SECURITY_SCHEME: &str = "api_key";
         (name = "accounts", description = "Driver accounts: saved card, linked id tokens, off-session charges and debt"),
         (name = "payments", description = "Payments, their gateway steps, and refunds"),
         (name = "tariffs", description = "OCPI 2.2.1 tariffs and the default tariff"),
+        (name = "terminals", description = "Payment terminals: what each may start, its gateway, its key"),
+        (name = "terminal", description = "Called by a payment terminal with its own key (docs/terminals.md)"),
         (name = "public", description = "Unauthenticated endpoints for drivers"),
         (name = "system", description = "Health and the API description"),
     ),
@@ -156,6 +172,11 @@ impl Modify for BearerAuth {
         let mut http = Http::new(HttpAuthScheme::Bearer);
         http.description = Some("An API key, `jk_<prefix>_<secret>`.".to_owned());
         components.add_security_scheme(SECURITY_SCHEME, SecurityScheme::Http(http));
+        let mut terminal = Http::new(HttpAuthScheme::Bearer);
+        terminal.description = Some(
+            "A payment terminal's key, `jt_<prefix>_<secret>` (docs/terminals.md).".to_owned(),
+        );
+        components.add_security_scheme(TERMINAL_SECURITY_SCHEME, SecurityScheme::Http(terminal));
     }
 }
 

@@ -41,6 +41,10 @@ impl From<PaymentError> for ApiError {
             PaymentError::AccountNotFound => ApiError::AccountNotFound,
             PaymentError::NoCard => ApiError::Conflict(e.to_string()),
             PaymentError::CardSetupNotFound => ApiError::NotFound,
+            PaymentError::TerminalDisabled => ApiError::TerminalDisabled,
+            PaymentError::ChargerNotAllowed { .. } => ApiError::ChargerNotAllowed(e.to_string()),
+            PaymentError::HoldNotUsable(_) => ApiError::HoldNotUsable(e.to_string()),
+            PaymentError::IntentAlreadyUsed => ApiError::HoldAlreadyUsed,
         }
     }
 }

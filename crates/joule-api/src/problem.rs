@@ -65,10 +65,15 @@ pub enum ErrorCode {
     BadSignature,
     RateLimited,
     AccountNotFound,
+    TerminalNotFound,
+    TerminalDisabled,
+    ChargerNotAllowed,
+    HoldNotUsable,
+    HoldAlreadyUsed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 42] = [
+    pub const ALL: [ErrorCode; 47] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -111,6 +116,11 @@ impl ErrorCode {
         Self::BadSignature,
         Self::RateLimited,
         Self::AccountNotFound,
+        Self::TerminalNotFound,
+        Self::TerminalDisabled,
+        Self::ChargerNotAllowed,
+        Self::HoldNotUsable,
+        Self::HoldAlreadyUsed,
     ];
 
     /// The table: code → (spelling, HTTP status, title).
@@ -253,6 +263,27 @@ impl ErrorCode {
             ),
             Self::RateLimited => ("rate_limited", S::TOO_MANY_REQUESTS, "Too many requests"),
             Self::AccountNotFound => ("account_not_found", S::NOT_FOUND, "Account not found"),
+            Self::TerminalNotFound => ("terminal_not_found", S::NOT_FOUND, "Terminal not found"),
+            Self::TerminalDisabled => (
+                "terminal_disabled",
+                S::FORBIDDEN,
+                "This terminal is disabled",
+            ),
+            Self::ChargerNotAllowed => (
+                "charger_not_allowed",
+                S::FORBIDDEN,
+                "This terminal may not start this connector",
+            ),
+            Self::HoldNotUsable => (
+                "hold_not_usable",
+                S::UNPROCESSABLE_ENTITY,
+                "The reported hold cannot be used",
+            ),
+            Self::HoldAlreadyUsed => (
+                "hold_already_used",
+                S::CONFLICT,
+                "The hold already pays for another payment",
+            ),
         }
     }
 
@@ -398,6 +429,16 @@ pub enum ApiError {
     },
     #[error("no account with this id")]
     AccountNotFound,
+    #[error("terminal {0} is not known")]
+    TerminalNotFound(String),
+    #[error("this terminal is disabled; ask the operator to enable it")]
+    TerminalDisabled,
+    #[error("{0}")]
+    ChargerNotAllowed(String),
+    #[error("{0}")]
+    HoldNotUsable(String),
+    #[error("this hold is already recorded for another payment")]
+    HoldAlreadyUsed,
 }
 
 fn validation_detail(errors: &[FieldError]) -> String {
@@ -466,6 +507,11 @@ impl ApiError {
             Self::BadSignature(_) => ErrorCode::BadSignature,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::AccountNotFound => ErrorCode::AccountNotFound,
+            Self::TerminalNotFound(_) => ErrorCode::TerminalNotFound,
+            Self::TerminalDisabled => ErrorCode::TerminalDisabled,
+            Self::ChargerNotAllowed(_) => ErrorCode::ChargerNotAllowed,
+            Self::HoldNotUsable(_) => ErrorCode::HoldNotUsable,
+            Self::HoldAlreadyUsed => ErrorCode::HoldAlreadyUsed,
         }
     }
 

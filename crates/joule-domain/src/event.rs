@@ -86,6 +86,11 @@ pub enum EventKind {
     /// A session's charge to an account was recorded or changed status
     /// (pending, paid, debt).
     AccountChargeChanged,
+    TerminalCreated,
+    /// A terminal's name, site, scope, gateway or enabled flag changed.
+    TerminalUpdated,
+    /// A terminal was given a new key (the old one stops working).
+    TerminalKeyRotated,
 }
 
 impl EventKind {
@@ -142,6 +147,9 @@ impl EventKind {
             Self::AccountTokenLinked => "account.token_linked",
             Self::AccountTokenUnlinked => "account.token_unlinked",
             Self::AccountChargeChanged => "account.charge_changed",
+            Self::TerminalCreated => "terminal.created",
+            Self::TerminalUpdated => "terminal.updated",
+            Self::TerminalKeyRotated => "terminal.key_rotated",
         }
     }
 }

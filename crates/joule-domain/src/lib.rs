@@ -46,6 +46,7 @@ pub mod site;
 pub mod store;
 pub mod tariff_assignment;
 pub mod tariffs;
+pub mod terminal;
 pub mod texts;
 pub mod token;
 pub mod user_group;

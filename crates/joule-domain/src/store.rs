@@ -36,6 +36,9 @@ use crate::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
 };
 use crate::tariffs::{NewTariff, StoredTariff};
+use crate::terminal::{
+    NewTerminal, Terminal, TerminalError, TerminalId, TerminalKey, TerminalPatch,
+};
 use crate::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
 use crate::user_group::{ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch};
 
@@ -418,6 +421,44 @@ pub trait ApiIdempotencyStore: Send + Sync {
         body: serde_json::Value,
         at: DateTime<Utc>,
     ) -> StoreResult<IdempotencyRecord>;
+    /// Forgets a record that has no response yet, so the client may retry
+    /// with the same key: for a request that failed before it changed
+    /// anything (the gateway could not be reached to verify a terminal's
+    /// hold). Returns whether a record was removed; a completed record is
+    /// never removed.
+    async fn release_idempotent(&self, scope: &str, key: &str) -> StoreResult<bool>;
+}
+
+/// Payment terminals (docs/terminals.md).
+#[async_trait]
+pub trait TerminalStore: Send + Sync {
+    /// Callers check the fields first ([`NewTerminal::checked`]).
+    /// `Conflict` when the id exists; `NotFound` (entity `site`) when the
+    /// site is unknown.
+    async fn create_terminal(&self, new: NewTerminal, at: DateTime<Utc>) -> StoreResult<Terminal>;
+    async fn get_terminal(&self, id: TerminalId) -> StoreResult<Option<Terminal>>;
+    /// Oldest first.
+    async fn list_terminals(&self, page: Page) -> StoreResult<Paged<Terminal>>;
+    /// Applies `patch` ([`Terminal::patched`]) in one transaction; the
+    /// inner error is the refusal of the fields. `None` when the terminal
+    /// is unknown; `NotFound` (entity `site`) when the new site is.
+    async fn update_terminal(
+        &self,
+        id: TerminalId,
+        patch: TerminalPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Result<Terminal, TerminalError>>>;
+    /// Replaces the terminal's key (the old one stops working at once).
+    /// `None` when the terminal is unknown; `Conflict` when another
+    /// terminal has the prefix.
+    async fn set_terminal_key(
+        &self,
+        id: TerminalId,
+        key: TerminalKey,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Terminal>>;
+    /// The terminal whose key has this prefix.
+    async fn terminal_by_key_prefix(&self, prefix: &str) -> StoreResult<Option<Terminal>>;
 }
 
 /// Sites and which site a charger stands at.
@@ -642,6 +683,7 @@ pub trait Store:
     + EventLog
     + ConsumerCursorStore
     + AccountStore
+    + TerminalStore
 {
     /// `sqlite` or `postgres`, for logs and health output.
     fn backend(&self) -> &'static str;

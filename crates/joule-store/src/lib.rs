@@ -98,6 +98,7 @@ mod payment_common;
 mod placement;
 pub mod postgres;
 pub mod sqlite;
+mod terminal_common;
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -42,6 +42,7 @@ migrations! {
     6 "0006_token_language" "token_language",
     7 "0007_payments" "payments",
     8 "0008_payment_service" "payment_service",
+    9 "0009_terminals" "terminals",
     10 "0010_accounts" "accounts",
 }
 

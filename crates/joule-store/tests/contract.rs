@@ -2306,3 +2306,5 @@ mod payments;
 
 #[path = "contract/accounts.rs"]
 mod accounts;
+#[path = "contract/terminals.rs"]
+mod terminals;

@@ -252,6 +252,27 @@ impl Application {
             .map(|p| format!("{}/pay/{charger}/{connector}", p.settings().public_base_url))
     }
 
+    /// The SIMULATED terminal page of a demo terminal, when payments are
+    /// enabled.
+    pub fn demo_terminal_url(
+        &self,
+        terminal: joule_domain::terminal::TerminalId,
+    ) -> Option<String> {
+        self.payments
+            .as_ref()
+            .map(|p| format!("{}/demo/terminal/{terminal}", p.settings().public_base_url))
+    }
+
+    /// Whether the configured gateway takes test cards (the simulated one):
+    /// then the demo has a simulated terminal.
+    pub fn takes_test_cards(&self) -> bool {
+        self.payments.as_ref().is_some_and(|p| {
+            p.gateways()
+                .default_gateway()
+                .is_some_and(|g| p.gateways().test_cards(g.name()).is_some())
+        })
+    }
+
     pub fn generated_admin_key(&self) -> Option<&str> {
         self.generated_admin_key.as_deref()
     }

@@ -21,9 +21,15 @@ const DEMO_CHARGERS: u32 = 3;
 const DEMO_PREFIX: &str = "DEMO-";
 const DEMO_TAGS: [&str; 3] = ["DEMO-TAG-1", "DEMO-TAG-2", "DEMO-TAG-3"];
 
+/// The name of the demo's payment terminal, found again by it on the next
+/// start (one demo terminal per database).
+const DEMO_TERMINAL: &str = "Demo terminal (SIMULATED)";
+
 /// The simulated chargers of `serve --demo`.
 pub struct DemoFleet {
     ids: Vec<String>,
+    /// The SIMULATED payment terminal, when the simulated gateway is on.
+    terminal: Option<joule_domain::terminal::TerminalId>,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -36,6 +42,13 @@ impl DemoFleet {
                 "  Payments: SIMULATED gateway (demo only, no money moves; test card sim_visa)."
             );
             let _ = writeln!(out, "  Pay page: {pay}");
+        }
+        if let Some(url) = self.terminal.and_then(|t| app.demo_terminal_url(t)) {
+            let _ = writeln!(
+                out,
+                "  Terminal: {url}  (SIMULATED payment terminal for {})",
+                self.ids.join(", ")
+            );
         }
         let _ = writeln!(
             out,
@@ -117,6 +130,11 @@ pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
         }
     }
     ensure_demo_tariff(store.as_ref(), now).await?;
+    let terminal = if app.takes_test_cards() {
+        Some(ensure_demo_terminal(store.as_ref(), &ids, now).await?)
+    } else {
+        None
+    };
     let config = SimConfig {
         base_url: format!("ws://{}/ocpp", loopback(app.ocpp_addr())),
         count: DEMO_CHARGERS,
@@ -136,7 +154,62 @@ pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
     let task = tokio::spawn(async move {
         joule_sim::run_fleet(config, fleet_stop).await;
     });
-    Ok(DemoFleet { ids, stop, task })
+    Ok(DemoFleet {
+        ids,
+        terminal,
+        stop,
+        task,
+    })
+}
+
+/// The demo's SIMULATED payment terminal (created once): it may start every
+/// connector of the demo chargers, at the simulated gateway. Its page
+/// (`/demo/terminal/{id}`) needs no key; an operator issues one with
+/// `POST /api/v1/terminals/{id}/key` to try the terminal API by hand.
+async fn ensure_demo_terminal(
+    store: &dyn joule_domain::store::Store,
+    chargers: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<joule_domain::terminal::TerminalId> {
+    use joule_domain::page::Page;
+    use joule_domain::terminal::{NewTerminal, TerminalId, TerminalScope, TerminalTarget};
+    let mut offset = 0u64;
+    loop {
+        let page = store
+            .list_terminals(Page::new(Some(Page::MAX_LIMIT), Some(offset)))
+            .await?;
+        if let Some(t) = page
+            .items
+            .iter()
+            .find(|t| t.name == DEMO_TERMINAL && t.gateway == "simulated")
+        {
+            return Ok(t.id);
+        }
+        match page.next_offset {
+            Some(next) => offset = next,
+            None => break,
+        }
+    }
+    let targets = chargers
+        .iter()
+        .map(|c| {
+            Ok(TerminalTarget {
+                charger_id: ChargerId::parse(c)?,
+                connector_id: None,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let new = NewTerminal {
+        id: TerminalId::new_v7(),
+        name: DEMO_TERMINAL.to_owned(),
+        site_id: None,
+        scope: TerminalScope::Chargers { targets },
+        gateway: "simulated".to_owned(),
+        enabled: true,
+    }
+    .checked()
+    .map_err(|e| anyhow::anyhow!("the demo terminal: {e}"))?;
+    Ok(store.create_terminal(new, now).await?.id)
 }
 
 /// A default tariff for the demo (when none is set), with a hold, so the

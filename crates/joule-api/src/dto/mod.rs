@@ -15,6 +15,7 @@ pub mod session;
 pub mod site;
 pub mod tariff;
 pub mod tariff_assignment;
+pub mod terminal;
 pub mod user_group;
 
 use serde::{Deserialize, Deserializer};
@@ -126,4 +127,9 @@ paged!(
     /// A page of driver accounts, oldest first.
     AccountPage,
     account::Account
+);
+paged!(
+    /// A page of payment terminals, oldest first.
+    TerminalPage,
+    terminal::Terminal
 );

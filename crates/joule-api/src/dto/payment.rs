@@ -180,6 +180,8 @@ pub struct Payment {
     pub id_tag: Option<String>,
     /// The driver account charged (channel `account`).
     pub account_id: Option<String>,
+    /// The terminal that reported a `terminal` payment (docs/terminals.md).
+    pub terminal_id: Option<String>,
     pub language: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -212,6 +214,7 @@ impl From<domain::Payment> for Payment {
             session_id: p.session_id.map(|s| s.to_string()),
             id_tag: p.id_tag.map(|t| t.as_str().to_owned()),
             account_id: p.account_id,
+            terminal_id: p.terminal_id,
             language: p.language,
             created_at: p.created_at,
             updated_at: p.updated_at,

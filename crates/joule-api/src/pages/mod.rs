@@ -12,6 +12,7 @@
 
 pub mod account_card;
 mod assets;
+mod demo_terminal;
 mod labels;
 mod layout;
 mod pay;
@@ -79,4 +80,9 @@ pub fn routes() -> Router<ApiState> {
             "/accounts/card/{token}/simulated-card",
             post(account_card::simulated_card),
         )
+        .route(
+            "/demo/terminal/{terminal}",
+            get(demo_terminal::terminal_page),
+        )
+        .route("/demo/terminal/{terminal}/tap", post(demo_terminal::tap))
 }

@@ -85,6 +85,7 @@ impl CommandRouter for Responder {
                 description: "no motorised lock".to_owned(),
             }),
             CommandKind::ChangeAvailability => Err(CommandError::ConnectionClosed),
+            CommandKind::RemoteStartTransaction => Ok(json!({"status": "Accepted"})),
             _ => Err(CommandError::Unsupported(command.kind.as_str())),
         }
     }
@@ -104,11 +105,36 @@ pub struct TestApp {
     pub db: joule_store::Database,
     pub clock: Arc<ManualClock>,
     pub key: String,
+    gateway: Option<Arc<joule_payments::SimulatedGateway>>,
     _dir: tempfile::TempDir,
+}
+
+/// Random bytes for receipt tokens and id tags.
+#[derive(Debug)]
+pub struct Random;
+
+impl joule_domain::payment_service::RandomSource for Random {
+    fn bytes16(&self) -> [u8; 16] {
+        *uuid::Uuid::new_v4().as_bytes()
+    }
 }
 
 impl TestApp {
     pub async fn new() -> Self {
+        Self::build(false).await
+    }
+
+    /// With the payment service on the real simulated gateway.
+    pub async fn with_payments() -> Self {
+        Self::build(true).await
+    }
+
+    /// The simulated gateway of an app built [`TestApp::with_payments`].
+    pub fn gateway(&self) -> Arc<joule_payments::SimulatedGateway> {
+        self.gateway.clone().expect("built with payments")
+    }
+
+    async fn build(payments: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/joule.db", dir.path().display());
         let db = joule_store::connect(&url, Default::default())
@@ -118,11 +144,40 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(t0()));
         let (key, new_key) = generate_api_key("test");
         store.create_api_key(new_key, t0()).await.unwrap();
+        let commands: Arc<dyn CommandRouter> = Arc::new(Responder {
+            online: ChargerId::parse(ONLINE).unwrap(),
+        });
+        let gateway = payments.then(|| {
+            Arc::new(joule_payments::SimulatedGateway::with_clock(
+                joule_payments::SimulatedConfig::default(),
+                clock.clone(),
+            ))
+        });
+        let service = gateway.as_ref().map(|g| {
+            joule_domain::payment_service::PaymentService::new(
+                joule_domain::payment_service::PaymentPorts {
+                    payments: store.clone(),
+                    sessions: store.clone(),
+                    tariffs: store.clone(),
+                    chargers: store.clone(),
+                    assignments: store.clone(),
+                    commands: commands.clone(),
+                    clock: clock.clone(),
+                    random: Arc::new(Random),
+                    faults: None,
+                },
+                joule_domain::payment_service::GatewayRegistry::new()
+                    .with(g.clone())
+                    .with_test_cards("simulated", g.clone()),
+                joule_domain::payment_service::PaymentSettings {
+                    public_base_url: PUBLIC_BASE_URL.trim_end_matches('/').to_owned(),
+                    ..Default::default()
+                },
+            )
+        });
         let state = ApiState {
             store: store.clone(),
-            commands: Arc::new(Responder {
-                online: ChargerId::parse(ONLINE).unwrap(),
-            }),
+            commands,
             clock: clock.clone(),
             password_hasher: Arc::new(Argon2Hasher),
             pages: Arc::new(PagesConfig::new(
@@ -136,7 +191,7 @@ impl TestApp {
                     complaint_notice: None,
                 },
             )),
-            payments: None,
+            payments: service,
         };
         Self {
             router: router(state),
@@ -144,6 +199,7 @@ impl TestApp {
             db,
             clock,
             key,
+            gateway,
             _dir: dir,
         }
     }
@@ -212,6 +268,33 @@ impl TestApp {
         let (status, _, body) = self
             .send(builder.body(Body::from(body.to_owned())).unwrap())
             .await;
+        (status, body)
+    }
+
+    /// A request with another bearer key (a terminal's) and extra headers.
+    pub async fn call_as(
+        &self,
+        bearer: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {bearer}"));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let body = match body {
+            Some(v) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let (status, _, body) = self.send(builder.body(body).unwrap()).await;
         (status, body)
     }
 

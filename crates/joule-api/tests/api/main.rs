@@ -19,4 +19,5 @@ mod payments;
 mod sessions;
 mod sites;
 mod tariffs;
+mod terminals;
 mod user_groups;

@@ -50,4 +50,20 @@ pub enum PaymentError {
     /// Unknown or already used card-setup link.
     #[error("card setup not found")]
     CardSetupNotFound,
+    /// Terminals (docs/terminals.md): the terminal was disabled by the
+    /// operator.
+    #[error("this terminal is disabled")]
+    TerminalDisabled,
+    /// The terminal's scope does not include this connector.
+    #[error("this terminal may not start connector {connector} of charger {charger}")]
+    ChargerNotAllowed { charger: String, connector: u32 },
+    /// The reported hold is not one Joule can take over: not authorized,
+    /// another amount, currency or card than reported, or unknown to the
+    /// gateway. Nothing was recorded.
+    #[error("the hold cannot be used: {0}")]
+    HoldNotUsable(String),
+    /// The hold already pays for another payment (another terminal, another
+    /// connector, or a web payment).
+    #[error("this hold is already recorded for another payment")]
+    IntentAlreadyUsed,
 }

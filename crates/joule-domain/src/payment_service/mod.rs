@@ -1,7 +1,7 @@
 //! The payment service: web payments end to end (docs/payments.md, "Web
-//! payment flow"), capture and void exactly once, and the recovery and
-//! sweeping that finish what a crash or a gateway outage left open
-//! ("Recovery and sweeper").
+//! payment flow"), terminal payments (docs/terminals.md), capture and void
+//! exactly once, and the recovery and sweeping that finish what a crash or
+//! a gateway outage left open ("Recovery and sweeper").
 //!
 //! Every gateway call follows the same three beats: the step is stored as
 //! intended (with its derived idempotency key) BEFORE the call, the call is
@@ -19,6 +19,7 @@ mod ports;
 mod recovery;
 mod settle;
 mod status;
+mod terminal;
 mod web;
 
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub use errors::PaymentError;
 pub use ports::{FaultHook, FaultPhase, FaultPoint, GatewayRegistry, RandomSource, TestCardEntry};
 pub use recovery::PassReport;
 pub use status::{CostView, PaymentStatusView, WebState};
+pub use terminal::{TerminalReport, TerminalReported};
 pub use web::WebPaymentCreated;
 
 use crate::clock::Clock;

@@ -43,6 +43,9 @@ impl PaymentService {
                 }
             }
         }
+        let terminals = self.recover_terminal_recordings().await?;
+        report.finished += terminals.finished;
+        report.failed += terminals.failed;
         Ok(report)
     }
 

@@ -9,6 +9,7 @@ mod accounts;
 mod ops;
 mod payments;
 mod placement;
+mod terminals;
 
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -40,14 +41,15 @@ use joule_domain::session::{
 };
 use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
-    AccountStore, ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog,
-    MessageLogStore, PaymentStore, SessionStore, SiteStore, Store, StoreResult,
-    TariffAssignmentStore, TariffStore, TokenStore, UserGroupStore,
+    AccountStore, ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog, MessageLogStore, PaymentStore, SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore, TerminalStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
+use joule_domain::terminal::{
+    NewTerminal, Terminal, TerminalError, TerminalId, TerminalKey, TerminalPatch,
+};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
 use joule_domain::user_group::{
     ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
@@ -754,6 +756,47 @@ impl ApiIdempotencyStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<IdempotencyRecord> {
         in_tx!(self, c => payments::complete_idempotent(c, scope, key, status, &body, at))
+    }
+
+    async fn release_idempotent(&self, scope: &str, key: &str) -> StoreResult<bool> {
+        in_tx!(self, c => payments::release_idempotent(c, scope, key))
+    }
+}
+
+#[async_trait]
+impl TerminalStore for PgStore {
+    async fn create_terminal(&self, new: NewTerminal, at: DateTime<Utc>) -> StoreResult<Terminal> {
+        in_tx!(self, c => terminals::create_terminal(c, &new, at))
+    }
+
+    async fn get_terminal(&self, id: TerminalId) -> StoreResult<Option<Terminal>> {
+        on_conn!(self, c => terminals::get_terminal(c, id))
+    }
+
+    async fn list_terminals(&self, page: Page) -> StoreResult<Paged<Terminal>> {
+        on_conn!(self, c => terminals::list_terminals(c, page))
+    }
+
+    async fn update_terminal(
+        &self,
+        id: TerminalId,
+        patch: TerminalPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Result<Terminal, TerminalError>>> {
+        in_tx!(self, c => terminals::update_terminal(c, id, &patch, at))
+    }
+
+    async fn set_terminal_key(
+        &self,
+        id: TerminalId,
+        key: TerminalKey,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Terminal>> {
+        in_tx!(self, c => terminals::set_terminal_key(c, id, &key, at))
+    }
+
+    async fn terminal_by_key_prefix(&self, prefix: &str) -> StoreResult<Option<Terminal>> {
+        on_conn!(self, c => terminals::terminal_by_key_prefix(c, prefix))
     }
 }
 

@@ -695,3 +695,15 @@ pub(crate) async fn complete_idempotent(
             entity: "idempotency key",
         })
 }
+
+pub(crate) async fn release_idempotent(c: &mut PgConnection, scope: &str, key: &str) -> R<bool> {
+    let done = sqlx::query(
+        "DELETE FROM api_idempotency WHERE scope = $1 AND key = $2 AND response_status IS NULL",
+    )
+    .bind(scope)
+    .bind(key)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(done.rows_affected() > 0)
+}

@@ -9,6 +9,7 @@ mod accounts;
 mod ops;
 mod payments;
 mod placement;
+mod terminals;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -42,14 +43,15 @@ use joule_domain::session::{
 };
 use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
-    AccountStore, ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog,
-    MessageLogStore, PaymentStore, SessionStore, SiteStore, Store, StoreResult,
-    TariffAssignmentStore, TariffStore, TokenStore, UserGroupStore,
+    AccountStore, ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog, MessageLogStore, PaymentStore, SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore, TerminalStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
 };
 use joule_domain::tariffs::{NewTariff, StoredTariff};
+use joule_domain::terminal::{
+    NewTerminal, Terminal, TerminalError, TerminalId, TerminalKey, TerminalPatch,
+};
 use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
 use joule_domain::user_group::{
     ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
@@ -873,6 +875,54 @@ impl ApiIdempotencyStore for SqliteStore {
     ) -> StoreResult<IdempotencyRecord> {
         let (scope, key) = (scope.to_owned(), key.to_owned());
         self.write(move |c| payments::complete_idempotent(c, &scope, &key, status, &body, at))
+            .await
+    }
+
+    async fn release_idempotent(&self, scope: &str, key: &str) -> StoreResult<bool> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.write(move |c| payments::release_idempotent(c, &scope, &key))
+            .await
+    }
+}
+
+#[async_trait]
+impl TerminalStore for SqliteStore {
+    async fn create_terminal(&self, new: NewTerminal, at: DateTime<Utc>) -> StoreResult<Terminal> {
+        self.write(move |c| terminals::create_terminal(c, &new, at))
+            .await
+    }
+
+    async fn get_terminal(&self, id: TerminalId) -> StoreResult<Option<Terminal>> {
+        self.read(move |c| terminals::get_terminal(c, id)).await
+    }
+
+    async fn list_terminals(&self, page: Page) -> StoreResult<Paged<Terminal>> {
+        self.read(move |c| terminals::list_terminals(c, page)).await
+    }
+
+    async fn update_terminal(
+        &self,
+        id: TerminalId,
+        patch: TerminalPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Result<Terminal, TerminalError>>> {
+        self.write(move |c| terminals::update_terminal(c, id, &patch, at))
+            .await
+    }
+
+    async fn set_terminal_key(
+        &self,
+        id: TerminalId,
+        key: TerminalKey,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Terminal>> {
+        self.write(move |c| terminals::set_terminal_key(c, id, &key, at))
+            .await
+    }
+
+    async fn terminal_by_key_prefix(&self, prefix: &str) -> StoreResult<Option<Terminal>> {
+        let prefix = prefix.to_owned();
+        self.read(move |c| terminals::terminal_by_key_prefix(c, &prefix))
             .await
     }
 }

@@ -595,3 +595,11 @@ pub(crate) fn complete_idempotent(
         entity: "idempotency key",
     })
 }
+
+pub(crate) fn release_idempotent(c: &Connection, scope: &str, key: &str) -> R<bool> {
+    Ok(exec(
+        c,
+        "DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2 AND response_status IS NULL",
+        params![scope, key],
+    )? > 0)
+}

@@ -1,0 +1,199 @@
+//! PostgreSQL SQL for payment terminals (see `crate::terminal_common` for
+//! what both backends share).
+
+use chrono::{DateTime, Utc};
+use joule_domain::error::StoreError;
+use joule_domain::page::{Page, Paged};
+use joule_domain::site::SiteId;
+use joule_domain::terminal::{
+    NewTerminal, Terminal, TerminalError, TerminalId, TerminalKey, TerminalPatch,
+};
+use sqlx::postgres::PgRow;
+use sqlx::PgConnection;
+
+use super::ops::{get, insert_event, limit_offset, map_rows, pg, unique_as_conflict, R};
+use super::placement::get_site;
+use crate::placement as p;
+use crate::terminal_common as tc;
+
+macro_rules! terminal_cols {
+    () => {
+        "SELECT id, name, site_id, scope, targets::text, gateway, enabled, key_prefix, \
+         key_hash, key_issued_at, created_at, updated_at FROM terminals"
+    };
+}
+
+fn terminal_row(row: &PgRow) -> R<Terminal> {
+    Ok(Terminal {
+        id: tc::terminal_id(&get::<String>(row, 0)?)?,
+        name: get(row, 1)?,
+        site_id: get::<Option<String>>(row, 2)?
+            .map(|s| p::site_id(&s))
+            .transpose()?,
+        scope: tc::parse_scope(
+            &get::<String>(row, 3)?,
+            get::<Option<String>>(row, 4)?.as_deref(),
+        )?,
+        gateway: get(row, 5)?,
+        enabled: get(row, 6)?,
+        key: tc::key_of(get(row, 7)?, get(row, 8)?, get(row, 9)?),
+        created_at: get(row, 10)?,
+        updated_at: get(row, 11)?,
+    })
+}
+
+async fn one_terminal(c: &mut PgConnection, sql: &'static str, arg: String) -> R<Option<Terminal>> {
+    let row = sqlx::query(sql)
+        .bind(arg)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?;
+    row.as_ref().map(terminal_row).transpose()
+}
+
+pub(crate) async fn get_terminal(c: &mut PgConnection, id: TerminalId) -> R<Option<Terminal>> {
+    one_terminal(
+        c,
+        concat!(terminal_cols!(), " WHERE id = $1"),
+        id.to_string(),
+    )
+    .await
+}
+
+async fn lock_terminal(c: &mut PgConnection, id: TerminalId) -> R<Option<Terminal>> {
+    one_terminal(
+        c,
+        concat!(terminal_cols!(), " WHERE id = $1 FOR UPDATE"),
+        id.to_string(),
+    )
+    .await
+}
+
+pub(crate) async fn list_terminals(c: &mut PgConnection, page: Page) -> R<Paged<Terminal>> {
+    let (limit, offset) = limit_offset(page);
+    let rows = sqlx::query(concat!(
+        terminal_cols!(),
+        " ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(Paged::from_overfetch(map_rows(rows, terminal_row)?, page))
+}
+
+pub(crate) async fn terminal_by_key_prefix(
+    c: &mut PgConnection,
+    prefix: &str,
+) -> R<Option<Terminal>> {
+    one_terminal(
+        c,
+        concat!(terminal_cols!(), " WHERE key_prefix = $1"),
+        prefix.to_owned(),
+    )
+    .await
+}
+
+async fn require_site(c: &mut PgConnection, site: Option<&SiteId>) -> R<()> {
+    if let Some(s) = site {
+        get_site(c, s)
+            .await?
+            .ok_or(StoreError::NotFound { entity: "site" })?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn create_terminal(
+    c: &mut PgConnection,
+    new: &NewTerminal,
+    at: DateTime<Utc>,
+) -> R<Terminal> {
+    require_site(c, new.site_id.as_ref()).await?;
+    let (scope, targets) = tc::scope_cols(&new.scope);
+    sqlx::query(
+        "INSERT INTO terminals (id, name, site_id, scope, targets, gateway, enabled, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $8)",
+    )
+    .bind(new.id.to_string())
+    .bind(&new.name)
+    .bind(new.site_id.as_ref().map(SiteId::as_str))
+    .bind(scope)
+    .bind(targets)
+    .bind(&new.gateway)
+    .bind(new.enabled)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(unique_as_conflict("terminal"))?;
+    let terminal = get_terminal(c, new.id)
+        .await?
+        .ok_or(StoreError::NotFound { entity: "terminal" })?;
+    insert_event(c, &tc::ev_terminal_created(&terminal)).await?;
+    Ok(terminal)
+}
+
+pub(crate) async fn update_terminal(
+    c: &mut PgConnection,
+    id: TerminalId,
+    patch: &TerminalPatch,
+    at: DateTime<Utc>,
+) -> R<Option<Result<Terminal, TerminalError>>> {
+    let Some(current) = lock_terminal(c, id).await? else {
+        return Ok(None);
+    };
+    let next = match current.patched(patch, at) {
+        Ok(next) => next,
+        Err(refused) => return Ok(Some(Err(refused))),
+    };
+    require_site(c, next.site_id.as_ref()).await?;
+    let (scope, targets) = tc::scope_cols(&next.scope);
+    sqlx::query(
+        "UPDATE terminals SET name = $2, site_id = $3, scope = $4, targets = $5::jsonb, \
+         gateway = $6, enabled = $7, updated_at = $8 WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(&next.name)
+    .bind(next.site_id.as_ref().map(SiteId::as_str))
+    .bind(scope)
+    .bind(targets)
+    .bind(&next.gateway)
+    .bind(next.enabled)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    let terminal = get_terminal(c, id)
+        .await?
+        .ok_or(StoreError::NotFound { entity: "terminal" })?;
+    insert_event(c, &tc::ev_terminal_updated(&terminal)).await?;
+    Ok(Some(Ok(terminal)))
+}
+
+pub(crate) async fn set_terminal_key(
+    c: &mut PgConnection,
+    id: TerminalId,
+    key: &TerminalKey,
+    at: DateTime<Utc>,
+) -> R<Option<Terminal>> {
+    let done = sqlx::query(
+        "UPDATE terminals SET key_prefix = $2, key_hash = $3, key_issued_at = $4, \
+         updated_at = $5 WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(&key.prefix)
+    .bind(&key.secret_hash)
+    .bind(key.issued_at)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(unique_as_conflict("terminal key"))?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let terminal = get_terminal(c, id)
+        .await?
+        .ok_or(StoreError::NotFound { entity: "terminal" })?;
+    insert_event(c, &tc::ev_terminal_key_rotated(&terminal)).await?;
+    Ok(Some(terminal))
+}
