@@ -1330,6 +1330,7 @@ fn new_tariff(id: &str, energy_price: &str) -> NewTariff {
             idle_grace_period_s: 600,
             idle_fee_only_after_charging_finished: false,
             hold_amount_minor: Some(5000),
+            ..Default::default()
         },
     }
 }

@@ -14,6 +14,7 @@
 //! a random source and (tests) a fault hook. No I/O of its own.
 
 mod errors;
+mod hold_limit;
 mod ports;
 mod recovery;
 mod settle;
@@ -29,6 +30,7 @@ use chrono::{DateTime, Utc};
 
 pub use crate::session_cost::SessionCostNow;
 pub use errors::PaymentError;
+pub use hold_limit::{HoldCheck, STOP_RETRY_S};
 pub use ports::{FaultHook, FaultPhase, FaultPoint, GatewayRegistry, RandomSource, TestCardEntry};
 pub use recovery::PassReport;
 pub use status::{CostView, PaymentStatusView, WebState};
@@ -39,7 +41,9 @@ use crate::command::CommandRouter;
 use crate::gateway::{GatewayError, IntentRef, PaymentGateway};
 use crate::money::Money;
 use crate::payment::{Payment, PaymentDetail, PaymentStep, StepOutcome, StepRequest};
-use crate::store::{ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore};
+use crate::store::{
+    ChargerStore, HoldLimitStore, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore,
+};
 
 /// How the payment service behaves; from `[payments]` in the settings.
 #[derive(Debug, Clone)]
@@ -99,6 +103,8 @@ pub struct PaymentService {
     ports: PaymentPorts,
     gateways: GatewayRegistry,
     settings: PaymentSettings,
+    /// Hold limits' stop claims; set with `with_hold_limits`.
+    holds: Option<Arc<dyn HoldLimitStore>>,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -116,6 +122,7 @@ impl PaymentService {
             ports,
             gateways,
             settings,
+            holds: None,
         }
     }
 

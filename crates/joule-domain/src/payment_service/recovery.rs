@@ -84,7 +84,8 @@ impl PaymentService {
                 }
                 Ok(())
             }
-            StepKind::IncrementAuthorization | StepKind::ChargeOffSession => {
+            StepKind::IncrementAuthorization => self.recover_increment(detail, step).await,
+            StepKind::ChargeOffSession => {
                 tracing::warn!(kind = %step.kind, "no recovery for this step kind yet");
                 Ok(())
             }
