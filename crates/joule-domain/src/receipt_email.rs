@@ -42,7 +42,12 @@ impl EmailAddress {
             return Err(InvalidEmail);
         }
         let bad_char = |c: char| {
-            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\\' | '[' | ']')
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(
+                    c,
+                    '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\\' | '[' | ']'
+                )
         };
         if raw.chars().any(bad_char) {
             return Err(InvalidEmail);

@@ -83,14 +83,7 @@ pub async fn receipt_for_payment(
         .as_ref()
         .map_or(chrono_tz::UTC, |c| c.time_zone());
     let site = candidates.and_then(|c| c.site).map(site_info);
-    let price = price_session_cost(
-        &session,
-        &meter_values,
-        &statuses,
-        &tariff,
-        time_zone,
-        now,
-    )?;
+    let price = price_session_cost(&session, &meter_values, &statuses, &tariff, time_zone, now)?;
     let method = match &payment.card {
         Some(card) => PaymentMethod::Card(card.clone()),
         None => PaymentMethod::Account,

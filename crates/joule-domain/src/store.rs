@@ -20,11 +20,11 @@ use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
 use crate::message_log::{LogEntry, LogFilter, StoredLogEntry};
 use crate::meter::MeterReport;
 use crate::page::{Page, Paged};
-use crate::receipt_email::{EmailAddress, ReceiptEmail, ReceiptEmailJob, ReceiptEmailOutcome};
 use crate::payment::{
     ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
     ReceiptToken, StaleHold, StepError, StepOutcome, StepRequest,
 };
+use crate::receipt_email::{EmailAddress, ReceiptEmail, ReceiptEmailJob, ReceiptEmailOutcome};
 use crate::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };

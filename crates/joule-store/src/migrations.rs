@@ -42,6 +42,7 @@ migrations! {
     6 "0006_token_language" "token_language",
     7 "0007_payments" "payments",
     8 "0008_payment_service" "payment_service",
+    11 "0011_hold_limits_receipt_emails" "hold_limits_receipt_emails",
 }
 
 /// What an applied-version check found wrong.

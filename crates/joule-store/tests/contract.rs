@@ -2302,5 +2302,7 @@ async fn session_records_the_chosen_tariff_or_none_if_deleted(h: &Harness) {
     assert_eq!(s.start_session(gone).await.unwrap().session.tariff, None);
 }
 
+#[path = "contract/holds.rs"]
+mod holds;
 #[path = "contract/payments.rs"]
 mod payments;

@@ -59,7 +59,9 @@ impl From<HoldLimitPolicy> for DomainHoldLimitPolicy {
     fn from(p: HoldLimitPolicy) -> Self {
         match p {
             HoldLimitPolicy::StopSession => DomainHoldLimitPolicy::StopSession,
-            HoldLimitPolicy::IncrementAuthorization => DomainHoldLimitPolicy::IncrementAuthorization,
+            HoldLimitPolicy::IncrementAuthorization => {
+                DomainHoldLimitPolicy::IncrementAuthorization
+            }
         }
     }
 }
@@ -68,7 +70,9 @@ impl From<DomainHoldLimitPolicy> for HoldLimitPolicy {
     fn from(p: DomainHoldLimitPolicy) -> Self {
         match p {
             DomainHoldLimitPolicy::StopSession => HoldLimitPolicy::StopSession,
-            DomainHoldLimitPolicy::IncrementAuthorization => HoldLimitPolicy::IncrementAuthorization,
+            DomainHoldLimitPolicy::IncrementAuthorization => {
+                HoldLimitPolicy::IncrementAuthorization
+            }
         }
     }
 }

@@ -108,10 +108,7 @@ pub enum HoldAction {
 /// The margin kept below the hold: the tariff's, or the last interval's
 /// cost when that was more.
 pub fn margin(limits: &HoldLimits, reading: &HoldReading) -> i64 {
-    limits
-        .margin_minor
-        .max(reading.last_interval_minor)
-        .max(0)
+    limits.margin_minor.max(reading.last_interval_minor).max(0)
 }
 
 /// The rule. Acts when `cost + margin ≥ hold`; with the increment policy
@@ -241,7 +238,10 @@ mod tests {
             ..TariffExtensions::default()
         };
         let l = HoldLimits::from_extensions(HoldLimitPolicy::IncrementAuthorization, &ext, 2000);
-        assert_eq!((l.increment_minor, l.max_minor, l.margin_minor), (2000, 2000, 0));
+        assert_eq!(
+            (l.increment_minor, l.max_minor, l.margin_minor),
+            (2000, 2000, 0)
+        );
         // Without a maximum there is no consent to grow: stop.
         assert_eq!(
             decide(&l, &reading(2000, 1990, 20)),
@@ -254,7 +254,10 @@ mod tests {
             ..ext
         };
         let l = HoldLimits::from_extensions(HoldLimitPolicy::IncrementAuthorization, &ext, 2000);
-        assert_eq!((l.increment_minor, l.max_minor, l.margin_minor), (500, 6000, 100));
+        assert_eq!(
+            (l.increment_minor, l.max_minor, l.margin_minor),
+            (500, 6000, 100)
+        );
     }
 
     #[test]

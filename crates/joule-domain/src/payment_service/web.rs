@@ -7,8 +7,8 @@ use crate::gateway::{HoldRequest, IntentStatus};
 use crate::ids::{ChargerId, ConnectorId, IdTag};
 use crate::language::Language;
 use crate::payment::{
-    NewPayment, Payment, PaymentChannel, PaymentId, PaymentState, PaymentStep,
-    ReceiptToken, StepKind, StepOutcome, StepRequest, StepSuccess,
+    NewPayment, Payment, PaymentChannel, PaymentId, PaymentState, PaymentStep, ReceiptToken,
+    StepKind, StepOutcome, StepRequest, StepSuccess,
 };
 use crate::tariffs::tariff_in_force;
 

@@ -499,7 +499,9 @@ fn check_hold_limits(problems: &mut Problems, e: &TariffExtensions) {
         problems.push("extensions.hold_margin_minor", "must not be negative");
     }
     match (e.hold_max_minor, e.hold_amount_minor) {
-        (Some(max), _) if max <= 0 => problems.push("extensions.hold_max_minor", "must be positive"),
+        (Some(max), _) if max <= 0 => {
+            problems.push("extensions.hold_max_minor", "must be positive")
+        }
         (Some(max), Some(hold)) if max < hold => problems.push(
             "extensions.hold_max_minor",
             format!("must not be less than hold_amount_minor {hold}"),
