@@ -66,6 +66,15 @@ pub struct StopRequest {
     pub transaction_data: Vec<MeterSample>,
 }
 
+/// Told after a connector's meter values are stored, without waiting:
+/// how the hold-limit check (docs/payments.md, "Hold limits") hears of new
+/// costs of a session with an open card hold. An implementation must be
+/// cheap for every other session (an in-memory lookup, no store read) and
+/// must not block.
+pub trait MeterObserver: Send + Sync {
+    fn meter_values_stored(&self, charger: &ChargerId, connector: ConnectorId);
+}
+
 /// The charger-facing use cases.
 #[derive(Clone)]
 pub struct ChargingService {
@@ -80,6 +89,8 @@ pub struct ChargingService {
     /// token table may be a web payment's (docs/payments.md, "Web payment
     /// flow").
     payments: Option<Arc<dyn PaymentStore>>,
+    /// Set when payments are enabled: the hold-limit watch.
+    meter_observer: Option<Arc<dyn MeterObserver>>,
 }
 
 impl std::fmt::Debug for ChargingService {
@@ -109,7 +120,14 @@ impl ChargingService {
             clock,
             settings,
             payments: None,
+            meter_observer: None,
         }
+    }
+
+    /// Tells `observer` of every stored batch of meter values.
+    pub fn with_meter_observer(mut self, observer: Arc<dyn MeterObserver>) -> Self {
+        self.meter_observer = Some(observer);
+        self
     }
 
     /// Accepts the id tags of authorized, not yet started web payments at
@@ -306,7 +324,11 @@ impl ChargingService {
         id: &ChargerId,
         report: MeterReport,
     ) -> Result<(), DomainError> {
+        let connector = report.connector_id;
         self.sessions.record_meter_values(id, report).await?;
+        if let Some(observer) = &self.meter_observer {
+            observer.meter_values_stored(id, connector);
+        }
         Ok(())
     }
 

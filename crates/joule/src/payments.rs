@@ -76,7 +76,10 @@ pub fn gateway_registry(settings: &PaymentsSettings) -> anyhow::Result<GatewayRe
                 gateway = "simulated",
                 "SIMULATED payment gateway in use: no real money moves (demo and tests only)"
             );
-            let gateway = Arc::new(SimulatedGateway::new(SimulatedConfig::default()));
+            let gateway = Arc::new(SimulatedGateway::new(SimulatedConfig {
+                supports_increment: settings.simulated_supports_increment,
+                ..SimulatedConfig::default()
+            }));
             GatewayRegistry::new()
                 .with(gateway.clone())
                 .with_test_cards("simulated", gateway)
@@ -91,6 +94,7 @@ pub fn gateway_registry(settings: &PaymentsSettings) -> anyhow::Result<GatewayRe
                 .clone()
                 .context("payments.stripe_webhook_secret is required with gateway = \"stripe\"")?;
             let mut config = StripeConfig::new(Secret::new(secret), Secret::new(webhook));
+            config.supports_increment = settings.stripe_supports_increment;
             if let Some(url) = &settings.stripe_base_url {
                 config.base_url = url.trim_end_matches('/').to_owned();
             }
@@ -133,6 +137,7 @@ pub fn payment_service(
     settings: PaymentSettings,
 ) -> PaymentService {
     let faults: Option<Arc<dyn FaultHook>> = CrashAfter::from_env().map(|c| Arc::new(c) as _);
+    let holds: Arc<dyn joule_domain::store::HoldLimitStore> = store.clone();
     PaymentService::new(
         PaymentPorts {
             payments: store.clone(),
@@ -148,4 +153,5 @@ pub fn payment_service(
         gateways,
         settings,
     )
+    .with_hold_limits(holds)
 }

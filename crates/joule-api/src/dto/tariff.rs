@@ -342,6 +342,12 @@ pub struct PriceQuote {
     #[serde(with = "decimal_number::option")]
     #[schema(value_type = Option<f64>)]
     pub hold_amount: Option<Decimal>,
+    /// What happens when the running cost nears the hold.
+    pub hold_limit_policy: HoldLimitPolicy,
+    /// With `increment_authorization`: what one increment adds, and the
+    /// most the hold may grow to (minor units).
+    pub hold_increment_minor: Option<i64>,
+    pub hold_max_minor: Option<i64>,
     /// The OCPI tariff elements, for every price and its restrictions.
     #[schema(value_type = Object)]
     pub elements: serde_json::Value,
@@ -397,6 +403,9 @@ impl PriceQuote {
                 .idle_fee_only_after_charging_finished,
             hold_amount_minor: hold.map(|m| m.minor()),
             hold_amount: hold.map(|m| m.to_decimal()),
+            hold_limit_policy: t.extensions.hold_limit_policy.into(),
+            hold_increment_minor: t.extensions.hold_increment_minor,
+            hold_max_minor: t.extensions.hold_max_minor,
             elements: serde_json::to_value(&t.tariff.elements).unwrap_or(serde_json::Value::Null),
             time_zone: time_zone.name().to_owned(),
             access: access.as_str().to_owned(),
