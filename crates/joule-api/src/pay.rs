@@ -93,10 +93,9 @@ pub async fn create_payment(
     // Checked before anything is held: a typo is a 422, not a lost receipt.
     let email = match request.email.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(raw) => Some(
-            EmailAddress::parse(raw)
-                .map_err(|e| ApiError::field("email", e.to_string()))?,
-        ),
+        Some(raw) => {
+            Some(EmailAddress::parse(raw).map_err(|e| ApiError::field("email", e.to_string()))?)
+        }
     };
     let created = service
         .create_web_payment(&charger, connector, request.language.as_deref())

@@ -11,4 +11,6 @@ pub mod receipt_emails;
 
 pub use hold_limits::{spawn_hold_watch, HoldWatch};
 pub use payments::{spawn_payment_workers, PAYMENTS_CONSUMER};
-pub use receipt_emails::{spawn_receipt_emailer, EmailerSettings, ReceiptEmailer, RECEIPTS_CONSUMER};
+pub use receipt_emails::{
+    spawn_receipt_emailer, EmailerSettings, ReceiptEmailer, RECEIPTS_CONSUMER,
+};

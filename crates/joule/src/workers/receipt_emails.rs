@@ -50,7 +50,10 @@ pub struct ReceiptEmailer {
 }
 
 /// Starts the consumer and sender loop.
-pub fn spawn_receipt_emailer(emailer: ReceiptEmailer, shutdown: CancellationToken) -> JoinHandle<()> {
+pub fn spawn_receipt_emailer(
+    emailer: ReceiptEmailer,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(emailer.settings.poll);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
