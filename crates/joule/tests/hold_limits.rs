@@ -428,6 +428,21 @@ async fn an_increment_the_issuer_refuses_stops_the_session_and_the_capture_is_ca
         "{inc:?}"
     );
     assert_eq!(detail.payment.authorized_minor, 200);
+    // Checked again: the issuer is not asked again, the stop not resent.
+    w.meter(tx, 31, 6500).await;
+    assert_eq!(
+        w.payments.check_hold_limit(session).await.unwrap(),
+        HoldCheck::StopAlreadyRequested(StopReason::IncrementRefused)
+    );
+    let p = w.store.payment_for_session(session).await.unwrap().unwrap();
+    let steps = w.store.get_payment(p.id).await.unwrap().unwrap().steps;
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|s| s.kind == StepKind::IncrementAuthorization)
+            .count(),
+        1
+    );
     // The charger was slow to stop: 7.5 kWh = 2.25 EUR, but the driver
     // pays at most the hold they agreed to.
     w.stop(tx, 35, 7500).await;

@@ -19,7 +19,9 @@ use crate::command::{ChargerCommand, CommandKind};
 use crate::ids::SessionId;
 use crate::money::Money;
 use crate::payment::hold_limit::{decide, HoldAction, HoldLimits, HoldReading, StopReason};
-use crate::payment::{Payment, PaymentDetail, PaymentState, StepKind, StepOutcome, StepRequest};
+use crate::payment::{
+    Payment, PaymentDetail, PaymentState, StepKind, StepOutcome, StepRequest, StepStatus,
+};
 use crate::session::{Session, SessionState};
 use crate::session_cost::price_session_cost;
 use crate::store::HoldLimitStore;
@@ -85,6 +87,14 @@ impl PaymentService {
         else {
             return Ok(HoldCheck::NotHeld);
         };
+        // One increment per crossing: after a refused (or unanswered) one,
+        // the gateway is not asked again; the session is stopped.
+        let last_increment_refused = detail
+            .steps
+            .iter()
+            .rev()
+            .find(|st| st.kind == StepKind::IncrementAuthorization)
+            .is_some_and(|st| st.status != StepStatus::Succeeded);
         let payment = detail.payment;
         let supports_increment = self.gateway_of(&payment)?.capabilities().supports_increment;
         let reading = HoldReading {
@@ -98,6 +108,10 @@ impl PaymentService {
                 hold_minor: payment.authorized_minor,
                 cost_minor,
             }),
+            HoldAction::Increment { .. } if last_increment_refused => {
+                self.stop_for_hold(&payment, &s, StopReason::IncrementRefused)
+                    .await
+            }
             HoldAction::Increment { new_total_minor } => {
                 match self.increment_hold(&payment, new_total_minor).await {
                     Ok(_) => Ok(HoldCheck::Incremented { new_total_minor }),
