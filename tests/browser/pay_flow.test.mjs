@@ -79,6 +79,12 @@ async function payAndCharge(t, joule, { pay, gateway, paid }) {
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`${joule.base}/pay/CP-FLOW/1`);
+    // The optional receipt email: a typo is refused before anything is held.
+    const email = page.getByLabel('Email for your receipt (optional)');
+    await email.fill('driver@');
+    await page.getByRole('button', { name: 'Continue to payment' }).click();
+    await page.locator('#message.error', { hasText: 'valid email address' }).waitFor();
+    await email.fill('driver@example.org');
     await page.getByRole('button', { name: 'Continue to payment' }).click();
     if (gateway === 'simulated') {
       const demo = page.locator('#demo');

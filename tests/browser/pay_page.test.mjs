@@ -36,9 +36,9 @@ describe('pay page', { skip: skip ? `skipped: ${skip}` : false }, () => {
     return { context, page, errors };
   }
 
-  for (const [lang, energy, hold, button] of [
-    ['en', '0.363 EUR/kWh', '50.00 EUR', 'Continue to payment'],
-    ['es', '0,363 EUR/kWh', '50,00 EUR', 'Continuar al pago'],
+  for (const [lang, energy, hold, button, emailLabel] of [
+    ['en', '0.363 EUR/kWh', '50.00 EUR', 'Continue to payment', 'Email for your receipt (optional)'],
+    ['es', '0,363 EUR/kWh', '50,00 EUR', 'Continuar al pago', 'Correo electrónico para el recibo (opcional)'],
   ]) {
     test(`renders the price and the hold in ${lang}, fits a 360 px phone`, async () => {
       const { context, page, errors } = await phone(lang === 'es' ? 'es-ES' : 'en-US');
@@ -60,12 +60,20 @@ describe('pay page', { skip: skip ? `skipped: ${skip}` : false }, () => {
         .filter((el) => !(el.getAttribute('aria-label') || el.textContent.trim() || (el.labels && el.labels.length)))
         .map((el) => el.outerHTML));
       assert.deepEqual(unnamed, []);
-      // Keyboard: the first Tab reaches the pay button, with a visible outline.
-      await page.keyboard.press('Tab');
-      const focus = await page.evaluate(() => {
+      // The optional receipt email field is labelled in the page's language.
+      assert.equal(await page.getByLabel(emailLabel).count(), 1);
+      // Keyboard: the first Tab reaches the email field, the second the pay
+      // button, each with a visible outline.
+      const focused = async () => page.evaluate(() => {
         const el = document.activeElement;
         return { id: el && el.id, outline: el && getComputedStyle(el).outlineStyle };
       });
+      await page.keyboard.press('Tab');
+      const first = await focused();
+      assert.equal(first.id, 'email');
+      assert.notEqual(first.outline, 'none');
+      await page.keyboard.press('Tab');
+      const focus = await focused();
       assert.equal(focus.id, 'start');
       assert.notEqual(focus.outline, 'none');
       assert.deepEqual(errors, []);

@@ -9,6 +9,7 @@ use axum::Json;
 use joule_domain::gateway::WebhookPayload;
 use joule_domain::payment::ReceiptToken;
 use joule_domain::payment_service::{PaymentError, PaymentService};
+use joule_domain::receipt_email::EmailAddress;
 use joule_domain::ConnectorId;
 
 use crate::dto::payment::{
@@ -70,7 +71,7 @@ fn token(raw: &str) -> ApiResult<ReceiptToken> {
         (status = 201, description = "The payment, waiting for the card", body = WebPayment),
         (status = 404, description = "Unknown or private charger (`charger_not_found`) or no tariff / hold amount (`no_tariff`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Connector not available (`connector_busy`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid path (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path or email address (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Payments disabled (`payments_disabled`) or gateway down (`gateway_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many pay requests from this address, or new payments at this connector (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -99,9 +100,22 @@ pub async fn create_payment(
     } else {
         parse_json(&body)?
     };
+    // Checked before anything is held: a typo is a 422, not a lost receipt.
+    let email = match request.email.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => {
+            Some(EmailAddress::parse(raw).map_err(|e| ApiError::field("email", e.to_string()))?)
+        }
+    };
     let created = service
         .create_web_payment(&charger, connector, request.language.as_deref())
         .await?;
+    if let Some(email) = &email {
+        state
+            .store
+            .set_receipt_email(created.payment.id, email, state.clock.now())
+            .await?;
+    }
     let token = created.payment.receipt_token.clone();
     Ok((
         StatusCode::CREATED,

@@ -39,6 +39,8 @@ pub mod payment_service;
 pub mod price_display;
 pub mod pricing;
 pub mod receipt;
+pub mod receipt_email;
+pub mod receipt_source;
 pub mod service;
 pub mod session;
 pub mod session_cost;

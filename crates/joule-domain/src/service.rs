@@ -68,6 +68,15 @@ pub struct StopRequest {
     pub transaction_data: Vec<MeterSample>,
 }
 
+/// Told after a connector's meter values are stored, without waiting:
+/// how the hold-limit check (docs/payments.md, "Hold limits") hears of new
+/// costs of a session with an open card hold. An implementation must be
+/// cheap for every other session (an in-memory lookup, no store read) and
+/// must not block.
+pub trait MeterObserver: Send + Sync {
+    fn meter_values_stored(&self, charger: &ChargerId, connector: ConnectorId);
+}
+
 /// The charger-facing use cases.
 #[derive(Clone)]
 pub struct ChargingService {
@@ -86,6 +95,8 @@ pub struct ChargingService {
     /// is also held to the account's standing (docs/payments.md,
     /// "Accounts").
     accounts: Option<(Arc<dyn AccountStore>, AccountRules)>,
+    /// Set when payments are enabled: the hold-limit watch.
+    meter_observer: Option<Arc<dyn MeterObserver>>,
 }
 
 impl std::fmt::Debug for ChargingService {
@@ -116,7 +127,14 @@ impl ChargingService {
             settings,
             payments: None,
             accounts: None,
+            meter_observer: None,
         }
+    }
+
+    /// Tells `observer` of every stored batch of meter values.
+    pub fn with_meter_observer(mut self, observer: Arc<dyn MeterObserver>) -> Self {
+        self.meter_observer = Some(observer);
+        self
     }
 
     /// Accepts the id tags of authorized, not yet started web payments at
@@ -336,7 +354,11 @@ impl ChargingService {
         id: &ChargerId,
         report: MeterReport,
     ) -> Result<(), DomainError> {
+        let connector = report.connector_id;
         self.sessions.record_meter_values(id, report).await?;
+        if let Some(observer) = &self.meter_observer {
+            observer.meter_values_stored(id, connector);
+        }
         Ok(())
     }
 

@@ -650,6 +650,7 @@ mod tests {
                 idle_grace_period_s: grace_s,
                 idle_fee_only_after_charging_finished: only_after_charging,
                 hold_amount_minor: None,
+                ..Default::default()
             },
             version: 1,
             created_at: t(0),

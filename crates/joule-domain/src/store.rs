@@ -28,6 +28,7 @@ use crate::payment::{
     ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
     ReceiptToken, StaleHold, StepError, StepOutcome, StepRequest,
 };
+use crate::receipt_email::{EmailAddress, ReceiptEmail, ReceiptEmailJob, ReceiptEmailOutcome};
 use crate::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
@@ -403,6 +404,66 @@ pub trait PaymentStore: Send + Sync {
     ) -> StoreResult<Vec<crate::payment::StepTally>>;
 }
 
+/// Hold limits (docs/payments.md, "Hold limits"): the open holds of running
+/// sessions, and one stop request per session.
+#[async_trait]
+pub trait HoldLimitStore: Send + Sync {
+    /// Payments in state `authorized` whose linked session is still active:
+    /// what the hold-limit check watches. Oldest first.
+    async fn held_active_sessions(&self, limit: u32) -> StoreResult<Vec<Payment>>;
+    /// Claims sending the hold-limit stop of a payment's session: `true`
+    /// (and records `at`) when no stop was requested yet, or the last one
+    /// was before `retry_before` (the charger was offline or refused);
+    /// `false` otherwise, so the stop is sent once, not on every meter
+    /// value. `NotFound` for an unknown payment.
+    async fn claim_hold_stop(
+        &self,
+        id: PaymentId,
+        at: DateTime<Utc>,
+        retry_before: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
+/// Receipt emails (docs/payments.md, "Receipt emails"; see
+/// [`crate::receipt_email`]): the driver's address and an exactly-once
+/// sending queue. Bookkeeping of a sender, so no outbox events.
+#[async_trait]
+pub trait ReceiptEmailStore: Send + Sync {
+    /// Records the address a driver gave for a payment's receipt (replacing
+    /// one given before, until the email is due). `NotFound` for an unknown
+    /// payment; `Conflict` once the email is due or sent.
+    async fn set_receipt_email(
+        &self,
+        payment: PaymentId,
+        address: &EmailAddress,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The payment was captured: its email (when an address was given and
+    /// it is `waiting`) becomes due at `at`. `true` when it did; repeating
+    /// it changes nothing.
+    async fn receipt_email_due(&self, payment: PaymentId, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Claims up to `limit` emails to send now: `due` ones whose time has
+    /// come, and `sending` ones claimed before `stale_before` (the sender
+    /// died) that were not resent after a crash yet. A `sending` one that
+    /// was already resent after a crash is marked `failed` instead. Each
+    /// claim counts an attempt.
+    async fn claim_receipt_emails(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReceiptEmailJob>>;
+    /// Records how a claimed email ended; `Sent` erases the address.
+    /// `NotFound` for an unknown one.
+    async fn finish_receipt_email(
+        &self,
+        payment: PaymentId,
+        outcome: ReceiptEmailOutcome,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn receipt_email(&self, payment: PaymentId) -> StoreResult<Option<ReceiptEmail>>;
+}
+
 /// Stored responses of money-moving API calls, keyed by the client's
 /// `Idempotency-Key` within a scope (see [`crate::api_idempotency`]).
 #[async_trait]
@@ -684,6 +745,8 @@ pub trait Store:
     + ConsumerCursorStore
     + AccountStore
     + TerminalStore
+    + HoldLimitStore
+    + ReceiptEmailStore
 {
     /// `sqlite` or `postgres`, for logs and health output.
     fn backend(&self) -> &'static str;

@@ -44,6 +44,7 @@ migrations! {
     8 "0008_payment_service" "payment_service",
     9 "0009_terminals" "terminals",
     10 "0010_accounts" "accounts",
+    11 "0011_hold_limits_receipt_emails" "hold_limits_receipt_emails",
 }
 
 /// What an applied-version check found wrong.

@@ -1330,6 +1330,7 @@ fn new_tariff(id: &str, energy_price: &str) -> NewTariff {
             idle_grace_period_s: 600,
             idle_fee_only_after_charging_finished: false,
             hold_amount_minor: Some(5000),
+            ..Default::default()
         },
     }
 }
@@ -2301,6 +2302,8 @@ async fn session_records_the_chosen_tariff_or_none_if_deleted(h: &Harness) {
     assert_eq!(s.start_session(gone).await.unwrap().session.tariff, None);
 }
 
+#[path = "contract/holds.rs"]
+mod holds;
 #[path = "contract/payments.rs"]
 mod payments;
 

@@ -113,10 +113,13 @@ impl Application {
                 boot_retry_interval_s: settings.ocpp.boot_retry_interval_s,
             },
         );
-        let service = if gateways.is_empty() {
-            service
-        } else {
-            service.with_web_payments(store.clone())
+        // Hold limits: told of every stored meter value (payments only).
+        let hold_watch = (!gateways.is_empty()).then(crate::workers::HoldWatch::new);
+        let service = match &hold_watch {
+            None => service,
+            Some((watch, _)) => service
+                .with_web_payments(store.clone())
+                .with_meter_observer(watch.clone()),
         };
         // Tokens linked to a driver account are held to its standing
         // (docs/payments.md, "Accounts"), whether or not a gateway is set.
@@ -177,10 +180,42 @@ impl Application {
             )
         });
         if let Some(service) = &payments {
+            let interval = Duration::from_secs(settings.payments.worker_interval_s.max(1));
             tasks.extend(crate::workers::spawn_payment_workers(
                 store.clone(),
                 service.clone(),
-                Duration::from_secs(settings.payments.worker_interval_s.max(1)),
+                interval,
+                shutdown.clone(),
+            ));
+            if let Some((watch, rx)) = hold_watch {
+                tasks.push(crate::workers::spawn_hold_watch(
+                    watch,
+                    rx,
+                    service.clone(),
+                    interval,
+                    Duration::from_secs(settings.payments.hold_check_interval_s.max(1)),
+                    shutdown.clone(),
+                ));
+            }
+        }
+        if let Some(smtp) = settings.receipts.smtp() {
+            let mailer = joule_receipts::ReceiptMailer::new(&smtp)
+                .context("the [receipts] SMTP settings")?;
+            let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(3600));
+            tracing::info!(host = %smtp.host, "receipt emails on");
+            tasks.push(crate::workers::spawn_receipt_emailer(
+                crate::workers::ReceiptEmailer {
+                    store: store.clone(),
+                    mailer,
+                    operator: settings.operator.info(),
+                    clock: clock.clone(),
+                    settings: crate::workers::EmailerSettings {
+                        poll: Duration::from_secs(settings.receipts.poll_interval_s.max(1)),
+                        retry_initial: secs(settings.receipts.retry_initial_s.max(1)),
+                        max_attempts: settings.receipts.max_attempts.max(1),
+                        stale_after: secs(settings.receipts.smtp_timeout_s.max(1) * 4 + 60),
+                    },
+                },
                 shutdown.clone(),
             ));
         }

@@ -230,8 +230,12 @@ async fn ensure_demo_tariff(
         "tariff_alt_text": [{"language": "en", "text": "0.40 EUR/kWh incl. VAT (demo)"}],
         "last_updated": "2026-01-01T00:00:00Z"
     }))?;
+    // Hold limits on show: the simulated gateway raises the 30.00 EUR hold
+    // by 30.00 at a time, up to 90.00 (the pay page says so).
     let extensions = joule_domain::pricing::TariffExtensions {
         hold_amount_minor: Some(3000),
+        hold_limit_policy: joule_domain::payment::HoldLimitPolicy::IncrementAuthorization,
+        hold_max_minor: Some(9000),
         ..Default::default()
     };
     let created = store

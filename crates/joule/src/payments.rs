@@ -90,7 +90,10 @@ pub fn gateway_registry(settings: &PaymentsSettings) -> anyhow::Result<GatewayRe
                 gateway = "simulated",
                 "SIMULATED payment gateway in use: no real money moves (demo and tests only)"
             );
-            let gateway = Arc::new(SimulatedGateway::new(SimulatedConfig::default()));
+            let gateway = Arc::new(SimulatedGateway::new(SimulatedConfig {
+                supports_increment: settings.simulated_supports_increment,
+                ..SimulatedConfig::default()
+            }));
             GatewayRegistry::new()
                 .with(gateway.clone())
                 .with_test_cards("simulated", gateway)
@@ -106,6 +109,7 @@ pub fn gateway_registry(settings: &PaymentsSettings) -> anyhow::Result<GatewayRe
                 .context("payments.stripe_webhook_secret is required with gateway = \"stripe\"")?;
             let mut config = StripeConfig::new(Secret::new(secret), Secret::new(webhook));
             config.request_timeout_s = settings.stripe_request_timeout_s.max(1);
+            config.supports_increment = settings.stripe_supports_increment;
             if let Some(url) = &settings.stripe_base_url {
                 config.base_url = url.trim_end_matches('/').to_owned();
             }
@@ -149,6 +153,7 @@ pub fn payment_service(
 ) -> PaymentService {
     let faults: Option<Arc<dyn FaultHook>> = CrashAfter::from_env().map(|c| Arc::new(c) as _);
     let accounts: Arc<dyn joule_domain::store::AccountStore> = store.clone();
+    let holds: Arc<dyn joule_domain::store::HoldLimitStore> = store.clone();
     PaymentService::new(
         PaymentPorts {
             payments: store.clone(),
@@ -165,4 +170,5 @@ pub fn payment_service(
         settings,
     )
     .with_accounts(accounts)
+    .with_hold_limits(holds)
 }

@@ -21,6 +21,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub operator: OperatorSettings,
     pub payments: PaymentsSettings,
+    pub receipts: ReceiptSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -241,6 +242,15 @@ pub struct PaymentsSettings {
     /// Refuse (`Blocked`) a token whose account has no saved card; when
     /// false such sessions are allowed and their charge becomes debt.
     pub account_requires_card: bool,
+    /// Seconds between hold-limit checks of every running session with an
+    /// open hold (the safety net; each meter value is checked at once).
+    pub hold_check_interval_s: u64,
+    /// Whether the Stripe account may increment authorizations (Stripe
+    /// enables it per account; localstripe has none).
+    pub stripe_supports_increment: bool,
+    /// Whether the simulated gateway increments authorizations (tests of a
+    /// gateway without it set `false`).
+    pub simulated_supports_increment: bool,
 }
 
 impl Default for PaymentsSettings {
@@ -260,7 +270,71 @@ impl Default for PaymentsSettings {
             worker_interval_s: 5,
             block_accounts_in_debt: true,
             account_requires_card: true,
+            hold_check_interval_s: 30,
+            stripe_supports_increment: false,
+            simulated_supports_increment: true,
         }
+    }
+}
+
+/// `[receipts]`: emailing each captured payment's receipt to the address
+/// the driver gave (docs/payments.md, "Receipt emails"). Off while
+/// `smtp_host` is unset.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptSettings {
+    pub smtp_host: Option<String>,
+    /// Default: 25, 587 or 465 by `smtp_security`.
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default), `tls`, or `none` (a local relay or test server).
+    pub smtp_security: joule_receipts::SmtpSecurity,
+    pub smtp_username: Option<String>,
+    /// Never logged.
+    #[serde(skip_serializing)]
+    pub smtp_password: Option<String>,
+    /// The sender, e.g. `Joule Charging <receipts@example.com>`.
+    pub from: String,
+    /// Per SMTP command.
+    pub smtp_timeout_s: u64,
+    /// Seconds before the first retry of a failed send; doubled each
+    /// time, at most an hour.
+    pub retry_initial_s: u64,
+    /// Attempts before an email is given up.
+    pub max_attempts: u32,
+    /// Seconds between looks for emails to send.
+    pub poll_interval_s: u64,
+}
+
+impl Default for ReceiptSettings {
+    fn default() -> Self {
+        Self {
+            smtp_host: None,
+            smtp_port: None,
+            smtp_security: joule_receipts::SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            from: "Joule <receipts@localhost>".to_owned(),
+            smtp_timeout_s: 30,
+            retry_initial_s: 30,
+            max_attempts: 8,
+            poll_interval_s: 2,
+        }
+    }
+}
+
+impl ReceiptSettings {
+    /// The SMTP server, when receipt emails are on.
+    pub fn smtp(&self) -> Option<joule_receipts::SmtpConfig> {
+        let host = self.smtp_host.clone().filter(|h| !h.is_empty())?;
+        Some(joule_receipts::SmtpConfig {
+            host,
+            port: self.smtp_port,
+            security: self.smtp_security,
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            from: self.from.clone(),
+            timeout_s: self.smtp_timeout_s,
+        })
     }
 }
 

@@ -18,6 +18,9 @@ use joule_domain::page::Page;
 pub struct CreateWebPayment {
     /// The driver's language (ISO 639-1: en, es, fr, de); else the site's.
     pub language: Option<String>,
+    /// Where to email the receipt once the payment is captured (optional;
+    /// sent once, then erased).
+    pub email: Option<String>,
 }
 
 /// A web payment waiting for the card.

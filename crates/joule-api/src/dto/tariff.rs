@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use joule_domain::money::{decimal_number, Decimal};
+use joule_domain::payment::HoldLimitPolicy as DomainHoldLimitPolicy;
 use joule_domain::pricing::{
     PriceComponent, Tariff as OcpiTariff, TariffDimensionType, TariffExtensions as Extensions,
     ValidTariff,
@@ -30,6 +31,50 @@ pub struct TariffExtensions {
     /// Pre-authorization amount for ad hoc card payments, in the currency's
     /// minor units.
     pub hold_amount_minor: Option<i64>,
+    /// When the running cost nears the hold: `stop_session` (default) or
+    /// `increment_authorization` (raise the hold where the gateway can, up
+    /// to `hold_max_minor`; else stop). docs/payments.md, "Hold limits".
+    pub hold_limit_policy: HoldLimitPolicy,
+    /// What one increment adds, in minor units; default: the hold amount.
+    pub hold_increment_minor: Option<i64>,
+    /// The most a hold may grow to by increments (shown to the driver on
+    /// the pay page); required with `increment_authorization`.
+    pub hold_max_minor: Option<i64>,
+    /// The least headroom kept below the hold, in minor units: Joule acts
+    /// when the running cost plus this (or plus the last meter interval's
+    /// cost, if more) reaches the hold.
+    pub hold_margin_minor: Option<i64>,
+}
+
+/// What happens when a session's running cost nears its card hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldLimitPolicy {
+    #[default]
+    StopSession,
+    IncrementAuthorization,
+}
+
+impl From<HoldLimitPolicy> for DomainHoldLimitPolicy {
+    fn from(p: HoldLimitPolicy) -> Self {
+        match p {
+            HoldLimitPolicy::StopSession => DomainHoldLimitPolicy::StopSession,
+            HoldLimitPolicy::IncrementAuthorization => {
+                DomainHoldLimitPolicy::IncrementAuthorization
+            }
+        }
+    }
+}
+
+impl From<DomainHoldLimitPolicy> for HoldLimitPolicy {
+    fn from(p: DomainHoldLimitPolicy) -> Self {
+        match p {
+            DomainHoldLimitPolicy::StopSession => HoldLimitPolicy::StopSession,
+            DomainHoldLimitPolicy::IncrementAuthorization => {
+                HoldLimitPolicy::IncrementAuthorization
+            }
+        }
+    }
 }
 
 impl From<TariffExtensions> for Extensions {
@@ -38,6 +83,10 @@ impl From<TariffExtensions> for Extensions {
             idle_grace_period_s: e.idle_grace_period_s,
             idle_fee_only_after_charging_finished: e.idle_fee_only_after_charging_finished,
             hold_amount_minor: e.hold_amount_minor,
+            hold_limit_policy: e.hold_limit_policy.into(),
+            hold_increment_minor: e.hold_increment_minor,
+            hold_max_minor: e.hold_max_minor,
+            hold_margin_minor: e.hold_margin_minor,
         }
     }
 }
@@ -48,6 +97,10 @@ impl From<Extensions> for TariffExtensions {
             idle_grace_period_s: e.idle_grace_period_s,
             idle_fee_only_after_charging_finished: e.idle_fee_only_after_charging_finished,
             hold_amount_minor: e.hold_amount_minor,
+            hold_limit_policy: e.hold_limit_policy.into(),
+            hold_increment_minor: e.hold_increment_minor,
+            hold_max_minor: e.hold_max_minor,
+            hold_margin_minor: e.hold_margin_minor,
         }
     }
 }
@@ -289,6 +342,12 @@ pub struct PriceQuote {
     #[serde(with = "decimal_number::option")]
     #[schema(value_type = Option<f64>)]
     pub hold_amount: Option<Decimal>,
+    /// What happens when the running cost nears the hold.
+    pub hold_limit_policy: HoldLimitPolicy,
+    /// With `increment_authorization`: what one increment adds, and the
+    /// most the hold may grow to (minor units).
+    pub hold_increment_minor: Option<i64>,
+    pub hold_max_minor: Option<i64>,
     /// The OCPI tariff elements, for every price and its restrictions.
     #[schema(value_type = Object)]
     pub elements: serde_json::Value,
@@ -344,6 +403,9 @@ impl PriceQuote {
                 .idle_fee_only_after_charging_finished,
             hold_amount_minor: hold.map(|m| m.minor()),
             hold_amount: hold.map(|m| m.to_decimal()),
+            hold_limit_policy: t.extensions.hold_limit_policy.into(),
+            hold_increment_minor: t.extensions.hold_increment_minor,
+            hold_max_minor: t.extensions.hold_max_minor,
             elements: serde_json::to_value(&t.tariff.elements).unwrap_or(serde_json::Value::Null),
             time_zone: time_zone.name().to_owned(),
             access: access.as_str().to_owned(),

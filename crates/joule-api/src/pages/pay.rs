@@ -16,7 +16,7 @@ use super::labels::{labels, Labels};
 use super::layout::{
     choose, content_security_policy, message_page, page, respond_with_csp, server_error, HTML,
 };
-use crate::dto::tariff::{PriceQuote, UnitPrice};
+use crate::dto::tariff::{HoldLimitPolicy, PriceQuote, UnitPrice};
 use crate::extract::{path_charger_id, ApiPath};
 use crate::problem::ApiError;
 use crate::tariffs::{path_connector_id, quote};
@@ -184,6 +184,30 @@ fn render(q: &PriceQuote, language: Language, stripe_js_url: &str) -> Markup {
             .ok()
             .map(|c| texts.money(&Money::from_minor(minor, c)))
     });
+    // What happens at the hold (docs/payments.md, "Hold limits"): the
+    // driver's consent to increments is the maximum shown here.
+    let money = |minor: Option<i64>| {
+        minor.and_then(|m| {
+            Currency::parse(&q.currency)
+                .ok()
+                .map(|c| texts.money(&Money::from_minor(m, c)))
+        })
+    };
+    let hold_limit = hold.as_ref().map(|_| match q.hold_limit_policy {
+        HoldLimitPolicy::StopSession => l.hold_limit_stop.to_owned(),
+        HoldLimitPolicy::IncrementAuthorization => {
+            match (
+                money(q.hold_increment_minor.or(q.hold_amount_minor)),
+                money(q.hold_max_minor),
+            ) {
+                (Some(step), Some(max)) => l
+                    .hold_limit_increment
+                    .replace("{step}", &step)
+                    .replace("{max}", &max),
+                _ => l.hold_limit_stop.to_owned(),
+            }
+        }
+    });
     let idle_start = texts.idle_fee_start(
         q.idle_grace_period_s,
         q.idle_fee_only_after_charging_finished,
@@ -246,6 +270,9 @@ fn render(q: &PriceQuote, language: Language, stripe_js_url: &str) -> Markup {
                     }
                 }
                 p { (l.hold_release) }
+                @if let Some(limit) = &hold_limit {
+                    p #hold-limit { (limit) }
+                }
             }
             section #pay aria-labelledby="card-heading" {
                 h2 #card-heading { (l.card_heading) }
@@ -260,6 +287,12 @@ fn render(q: &PriceQuote, language: Language, stripe_js_url: &str) -> Markup {
                     p { (l.demo_text) }
                     button type="button" data-card="sim_visa" { (l.demo_visa) }
                     button type="button" .secondary data-card="sim_declined" { (l.demo_declined) }
+                }
+                div.field {
+                    label for="email" { (l.email_label) }
+                    input #email type="email" name="email" autocomplete="email"
+                        inputmode="email" maxlength="254" aria-describedby="email-hint";
+                    p #email-hint .note { (l.email_hint) }
                 }
                 button #start type="button" { (l.start_button) }
                 p #message role="status" aria-live="polite" {}

@@ -10,14 +10,13 @@ use axum::response::{IntoResponse, Response};
 use joule_domain::error::StoreError;
 use joule_domain::language::Language;
 use joule_domain::payment::{Payment, PaymentState, ReceiptToken};
-use joule_domain::receipt::{
-    PaymentMethod, Receipt, ReceiptContext, ReceiptError, ReceiptNumber, SiteInfo,
-};
-use joule_domain::session::{Session, StoredMeterValue};
+use joule_domain::receipt::Receipt;
+use joule_domain::receipt_source::{receipt_for_payment, ReceiptBuildError, ReceiptSources};
+use joule_domain::session::Session;
 use joule_domain::session_cost::{
     price_session_cost, status_range, SessionCostError, SessionPrice,
 };
-use joule_domain::site::Site;
+use joule_domain::tariffs::charger_time_zone;
 use joule_receipts::ReceiptRenderError;
 use tracing::Instrument;
 
@@ -33,7 +32,7 @@ pub(super) enum BuildError {
     #[error("the session cannot be priced: {0}")]
     Price(#[from] SessionCostError),
     #[error(transparent)]
-    Receipt(#[from] ReceiptError),
+    Receipt(#[from] ReceiptBuildError),
     #[error(transparent)]
     Render(#[from] ReceiptRenderError),
 }
@@ -86,13 +85,10 @@ pub async fn receipt(
 
 /// A session priced as `GET /api/v1/sessions/{id}` prices it: its frozen
 /// tariff version, its connector's status history (idle time), its site's
-/// time zone; with the site. `None` (logged) when the session has no
-/// tariff or its version is gone: a price must not be guessed.
+/// time zone. `None` (logged) when the session has no tariff or its version
+/// is gone: a price must not be guessed.
 pub(super) struct Priced {
     pub price: SessionPrice,
-    pub meter_values: Vec<StoredMeterValue>,
-    pub time_zone: chrono_tz::Tz,
-    pub site: Option<Site>,
 }
 
 pub(super) async fn price_session(
@@ -118,74 +114,22 @@ pub(super) async fn price_session(
     let statuses = store
         .connector_status_range(&session.charger_id, session.connector_id, from, to)
         .await?;
-    let candidates = store.tariff_candidates(&session.charger_id, None).await?;
-    let time_zone = candidates
-        .as_ref()
-        .map_or(chrono_tz::UTC, |c| c.time_zone());
-    let site = candidates.and_then(|c| c.site);
+    let time_zone = charger_time_zone(store, &session.charger_id).await?;
     let price = price_session_cost(session, &meter_values, &statuses, &tariff, time_zone, now)?;
-    Ok(Some(Priced {
-        price,
-        meter_values,
-        time_zone,
-        site,
-    }))
+    Ok(Some(Priced { price }))
 }
 
-/// The receipt of a captured payment; `None` (logged) when its session or
-/// tariff version is missing, since a receipt must not be guessed.
+/// The receipt of a captured payment (see
+/// [`joule_domain::receipt_source`]: the same receipt the email carries).
 async fn build(state: &ApiState, payment: &Payment) -> Result<Option<Receipt>, BuildError> {
-    let Some(session_id) = payment.session_id else {
-        tracing::warn!("a captured payment without a session has no receipt");
-        return Ok(None);
+    let store = state.store.as_ref();
+    let sources = ReceiptSources {
+        sessions: store,
+        tariffs: store,
+        chargers: store,
+        assignments: store,
     };
-    let Some(session) = state.store.get_session(session_id).await? else {
-        tracing::warn!("the payment's session is missing");
-        return Ok(None);
-    };
-    let Some(priced) = price_session(state, &session).await? else {
-        return Ok(None);
-    };
-    let site = priced.site.map(site_info);
-    let method = match &payment.card {
-        Some(card) => PaymentMethod::Card(card.clone()),
-        None => PaymentMethod::Account,
-    };
-    let receipt = Receipt::new(
-        &session,
-        &priced.price.breakdown,
-        ReceiptContext {
-            number: ReceiptNumber::for_session(&session.id),
-            operator: &state.pages.operator,
-            site: site.as_ref(),
-            evse_id: None,
-            time_zone: priced.time_zone,
-            payment: method,
-            language: Language::from_tag(&payment.language),
-            meter_values: &priced.meter_values,
-            // The capture is the last change of a captured payment.
-            issued_at: payment.updated_at,
-        },
-    )?;
-    Ok(Some(receipt))
-}
-
-fn site_info(site: Site) -> SiteInfo {
-    let a = site.address;
-    let city_line = [a.postal_code, a.city]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let address = [a.street, Some(city_line), a.state, a.country]
-        .into_iter()
-        .flatten()
-        .filter(|line| !line.is_empty())
-        .collect();
-    SiteInfo {
-        name: Some(site.name),
-        address,
-    }
+    Ok(receipt_for_payment(sources, payment, &state.pages.operator, state.clock.now()).await?)
 }
 
 fn missing(language: Language) -> Response {

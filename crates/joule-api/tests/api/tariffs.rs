@@ -55,7 +55,9 @@ async fn tariff_lifecycle() {
     assert_eq!(created["tariff"], ocpi("T1"));
     assert_eq!(
         created["extensions"],
-        json!({"idle_grace_period_s": 600, "idle_fee_only_after_charging_finished": false, "hold_amount_minor": 5000})
+        json!({"idle_grace_period_s": 600, "idle_fee_only_after_charging_finished": false, "hold_amount_minor": 5000,
+               "hold_limit_policy": "stop_session", "hold_increment_minor": null, "hold_max_minor": null,
+               "hold_margin_minor": null})
     );
     assert_eq!(created["created_at"], "2026-03-01T08:00:00Z");
 
@@ -226,6 +228,7 @@ async fn default_tariff_and_public_price() {
     assert_eq!(quote["idle_grace_period_s"], 600);
     assert_eq!(quote["hold_amount_minor"], 5000);
     assert_eq!(quote["hold_amount"], 50.0);
+    assert_eq!(quote["hold_limit_policy"], "stop_session");
 
     // Unknown language: English.
     let (_, quote) = public_get(
@@ -351,4 +354,75 @@ async fn charger_tariff_takes_precedence_over_the_default() {
     assert_eq!(b["tariff_id"], json!(null));
     let (_, quote) = public_get(&app, "/api/v1/public/chargers/CP1/connectors/1/price").await;
     assert_eq!(quote["tariff_id"], "DEF");
+}
+
+/// Hold limits (docs/payments.md, "Hold limits"): stored and returned, and
+/// every bad setting named at once.
+#[tokio::test]
+async fn hold_limit_settings_are_validated_and_stored() {
+    let app = TestApp::new().await;
+    let mut good = body("HOLD1");
+    good["extensions"] = json!({
+        "hold_amount_minor": 2000, "hold_limit_policy": "increment_authorization",
+        "hold_increment_minor": 1000, "hold_max_minor": 6000, "hold_margin_minor": 125
+    });
+    let (status, created) = app.post("/api/v1/tariffs", good).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let ext = &created["extensions"];
+    assert_eq!(ext["hold_limit_policy"], "increment_authorization");
+    assert_eq!(
+        (
+            ext["hold_increment_minor"].clone(),
+            ext["hold_max_minor"].clone(),
+            ext["hold_margin_minor"].clone()
+        ),
+        (json!(1000), json!(6000), json!(125))
+    );
+    // The public quote carries what the pay page shows the driver.
+    app.charger("CP1").await;
+    let (status, set) = app
+        .put("/api/v1/tariffs/default", json!({"tariff_id": "HOLD1"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    let (status, quote) = public_get(&app, "/api/v1/public/chargers/CP1/connectors/1/price").await;
+    assert_eq!(status, StatusCode::OK, "{quote}");
+    assert_eq!(quote["hold_limit_policy"], "increment_authorization");
+    assert_eq!(
+        (
+            quote["hold_increment_minor"].clone(),
+            quote["hold_max_minor"].clone()
+        ),
+        (json!(1000), json!(6000))
+    );
+
+    let mut bad = body("HOLD2");
+    bad["extensions"] = json!({
+        "hold_amount_minor": 2000, "hold_limit_policy": "increment_authorization",
+        "hold_increment_minor": 0, "hold_margin_minor": -1
+    });
+    let (status, problem) = app.post("/api/v1/tariffs", bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            "extensions.hold_increment_minor",
+            "extensions.hold_margin_minor",
+            "extensions.hold_max_minor",
+        ]
+    );
+    let mut below = body("HOLD3");
+    below["extensions"] = json!({"hold_amount_minor": 2000, "hold_max_minor": 1000});
+    let (status, problem) = app.post("/api/v1/tariffs", below).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "extensions.hold_max_minor");
+    let mut unknown = body("HOLD4");
+    unknown["extensions"] = json!({"hold_limit_policy": "charge_more"});
+    let (status, problem) = app.post("/api/v1/tariffs", unknown).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
 }

@@ -14,6 +14,7 @@
 //! No gateway here: the gateway port lives in `crate::gateway` (another
 //! module); this module only knows gateways by name.
 
+pub mod hold_limit;
 mod id;
 mod kpi;
 mod kpi_report;
@@ -24,6 +25,7 @@ mod step;
 #[cfg(test)]
 mod properties;
 
+pub use hold_limit::{HoldAction, HoldLimits, HoldReading, StopReason};
 pub use id::{PaymentId, ReceiptToken};
 pub use kpi::ChannelKpis;
 pub use kpi_report::{payment_kpis, KpiGrouping, PaymentKpiGroup, StepTally, TallyOutcome};

@@ -2,7 +2,7 @@
 //! gateway, and how much is held, captured and refunded.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::id::{PaymentId, ReceiptToken};
 use super::step::PaymentStep;
@@ -99,10 +99,10 @@ pub enum RefundState {
 }
 
 /// What happens when a session's running cost reaches the hold (issue 4,
-/// point 5), snapshotted from the tariff when the payment is created so a
-/// tariff edit cannot change a running session's rule. Kept here rather
-/// than in the tariff extensions until the tariff API carries it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+/// point 5): set per tariff (`TariffExtensions::hold_limit_policy`) and
+/// snapshotted on the payment when it is created, so a tariff edit cannot
+/// change a running session's rule (docs/payments.md, "Hold limits").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldLimitPolicy {
     /// Ask the gateway for a larger hold (incremental authorization); stop

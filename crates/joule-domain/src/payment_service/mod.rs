@@ -15,6 +15,7 @@
 
 mod account;
 mod errors;
+mod hold_limit;
 mod ports;
 mod recovery;
 mod settle;
@@ -32,6 +33,7 @@ use chrono::{DateTime, Utc};
 pub use crate::session_cost::SessionCostNow;
 pub use account::{AccountPassReport, CardSetupStarted};
 pub use errors::PaymentError;
+pub use hold_limit::{HoldCheck, STOP_RETRY_S};
 pub use ports::{FaultHook, FaultPhase, FaultPoint, GatewayRegistry, RandomSource, TestCardEntry};
 pub use recovery::PassReport;
 pub use status::{CostView, PaymentStatusView, WebState};
@@ -44,7 +46,8 @@ use crate::gateway::{GatewayError, IntentRef, PaymentGateway};
 use crate::money::Money;
 use crate::payment::{Payment, PaymentDetail, PaymentStep, StepOutcome, StepRequest};
 use crate::store::{
-    AccountStore, ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TariffStore,
+    AccountStore, ChargerStore, HoldLimitStore, PaymentStore, SessionStore, TariffAssignmentStore,
+    TariffStore,
 };
 
 /// How the payment service behaves; from `[payments]` in the settings.
@@ -107,6 +110,8 @@ pub struct PaymentService {
     settings: PaymentSettings,
     /// Set when driver accounts are enabled (docs/payments.md, "Accounts").
     accounts: Option<Arc<dyn AccountStore>>,
+    /// Hold limits' stop claims; set with `with_hold_limits`.
+    holds: Option<Arc<dyn HoldLimitStore>>,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -125,6 +130,7 @@ impl PaymentService {
             gateways,
             settings,
             accounts: None,
+            holds: None,
         }
     }
 

@@ -71,10 +71,7 @@ impl PaymentService {
             StepKind::Void => self.recover_void(detail, step).await,
             StepKind::Refund => self.recover_refund(detail, step).await,
             StepKind::ChargeOffSession => self.recover_charge_off_session(payment, step).await,
-            StepKind::IncrementAuthorization => {
-                tracing::warn!(kind = %step.kind, "no recovery for this step kind yet");
-                Ok(())
-            }
+            StepKind::IncrementAuthorization => self.recover_increment(detail, step).await,
         }
     }
 

@@ -8,8 +8,8 @@ use crate::idempotency::IdempotencyKey;
 use crate::ids::{ChargerId, ConnectorId, IdTag};
 use crate::language::Language;
 use crate::payment::{
-    HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentId, PaymentState, PaymentStep,
-    ReceiptToken, StepKind, StepOutcome, StepRequest, StepSuccess,
+    NewPayment, Payment, PaymentChannel, PaymentId, PaymentState, PaymentStep, ReceiptToken,
+    StepKind, StepOutcome, StepRequest, StepSuccess,
 };
 use crate::tariffs::tariff_in_force;
 
@@ -126,7 +126,8 @@ impl PaymentService {
                 connector_id: connector,
                 account_id: None,
                 terminal_id: None,
-                hold_limit_policy: HoldLimitPolicy::StopSession,
+                // The tariff's rule, snapshotted: the pay page showed it.
+                hold_limit_policy: tariff.extensions.hold_limit_policy,
                 receipt_token: ReceiptToken::from_random_bytes(self.ports.random.bytes16()),
                 language: language.code().to_owned(),
                 id_tag: Some(id_tag),

@@ -142,6 +142,7 @@ fn extensions() -> impl Strategy<Value = TariffExtensions> {
             idle_grace_period_s: grace,
             idle_fee_only_after_charging_finished: after,
             hold_amount_minor: None,
+            ..Default::default()
         }
     })
 }

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::money::{decimal_number, Decimal};
+use crate::payment::HoldLimitPolicy;
 
 /// OCPI 2.2.1 `Tariff`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,6 +259,26 @@ pub struct TariffExtensions {
     /// tariff currency's minor units (used by payments).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hold_amount_minor: Option<i64>,
+    /// What Joule does when a session's running cost nears its card hold
+    /// (docs/payments.md, "Hold limits"): stop the session at the hold
+    /// (the default), or raise the hold by `hold_increment_minor` up to
+    /// `hold_max_minor`, which the pay page shows the driver before they
+    /// pay, where the gateway supports incremental authorization.
+    pub hold_limit_policy: HoldLimitPolicy,
+    /// How much one increment raises the hold by; default: the hold amount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_increment_minor: Option<i64>,
+    /// The largest a hold may grow to by increments: the driver's consent,
+    /// shown on the pay page. Required with `increment_authorization`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_max_minor: Option<i64>,
+    /// The least headroom kept below the hold: Joule acts when the running
+    /// cost plus this margin (or plus what the last meter interval cost, if
+    /// more) reaches the hold. Set it to what one meter interval at the
+    /// fastest charger on this tariff costs; default 0 (the observed rise
+    /// alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_margin_minor: Option<i64>,
 }
 
 /// OCPI objects may send `null` for an empty list.

@@ -10,6 +10,7 @@ use super::tariff::{
     TariffExtensions, TariffRestrictions,
 };
 use crate::money::{Currency, Decimal};
+use crate::payment::HoldLimitPolicy;
 
 /// One thing wrong with a tariff: where (`elements[1].price_components[0].step_size`)
 /// and what.
@@ -200,6 +201,7 @@ fn compile(
             problems.push("extensions.hold_amount_minor", "must not be negative");
         }
     }
+    check_hold_limits(problems, extensions);
 
     if tariff.elements.is_empty() {
         problems.push("elements", "a tariff needs at least one element");
@@ -484,4 +486,33 @@ fn parse_date(
         );
     }
     parsed
+}
+
+/// The hold-limit settings (docs/payments.md, "Hold limits"): positive
+/// steps, a non-negative margin, and a maximum (the driver's consent to
+/// increments) that increments need and that is not below the hold.
+fn check_hold_limits(problems: &mut Problems, e: &TariffExtensions) {
+    if e.hold_increment_minor.is_some_and(|v| v <= 0) {
+        problems.push("extensions.hold_increment_minor", "must be positive");
+    }
+    if e.hold_margin_minor.is_some_and(|v| v < 0) {
+        problems.push("extensions.hold_margin_minor", "must not be negative");
+    }
+    match (e.hold_max_minor, e.hold_amount_minor) {
+        (Some(max), _) if max <= 0 => {
+            problems.push("extensions.hold_max_minor", "must be positive")
+        }
+        (Some(max), Some(hold)) if max < hold => problems.push(
+            "extensions.hold_max_minor",
+            format!("must not be less than hold_amount_minor {hold}"),
+        ),
+        _ => {}
+    }
+    if e.hold_limit_policy == HoldLimitPolicy::IncrementAuthorization && e.hold_max_minor.is_none()
+    {
+        problems.push(
+            "extensions.hold_max_minor",
+            "is required with hold_limit_policy increment_authorization (the most the driver agrees to)",
+        );
+    }
 }

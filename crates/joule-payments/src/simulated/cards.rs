@@ -8,6 +8,9 @@ use joule_domain::card::CardSummary;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardOutcome {
     Approve,
+    /// Holds and charges are approved; the issuer declines every
+    /// incremental authorization (`card_declined`), as some do.
+    ApproveNoIncrement,
     /// Saving the card works; every charge and hold is declined with this
     /// code (like Stripe's `4000000000000341`).
     Decline {
@@ -46,6 +49,12 @@ pub const TEST_CARDS: &[TestCard] = &[
         brand: "mastercard",
         last4: "4444",
         outcome: CardOutcome::Approve,
+    },
+    TestCard {
+        token: "sim_no_increment",
+        brand: "visa",
+        last4: "5556",
+        outcome: CardOutcome::ApproveNoIncrement,
     },
     TestCard {
         token: "sim_declined",

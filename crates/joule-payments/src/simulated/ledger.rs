@@ -180,7 +180,7 @@ impl Ledger {
         i.card = Some(card);
         i.decline = None;
         match card.outcome {
-            CardOutcome::Approve => {
+            CardOutcome::Approve | CardOutcome::ApproveNoIncrement => {
                 i.status = Status::Authorized;
                 let capturable = i.amount;
                 self.emit(
@@ -350,6 +350,14 @@ impl Ledger {
             return Err(unexpected_state(intent, i.status));
         }
         same_currency(i.amount, new_total)?;
+        if i.card
+            .is_some_and(|c| c.outcome == CardOutcome::ApproveNoIncrement)
+        {
+            return Err(GatewayError::Declined {
+                code: "card_declined".to_owned(),
+                message: "The issuer declined the incremental authorization.".to_owned(),
+            });
+        }
         if new_total.minor() <= i.amount.minor() {
             return Err(refused(
                 "amount_too_small",
@@ -470,7 +478,7 @@ impl Ledger {
         let i = self.intent_mut(&intent)?;
         i.card = Some(method.card);
         match method.card.outcome {
-            CardOutcome::Approve => {
+            CardOutcome::Approve | CardOutcome::ApproveNoIncrement => {
                 i.status = Status::Succeeded;
                 i.captured = Some(amount);
                 self.emit(

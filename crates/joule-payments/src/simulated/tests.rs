@@ -204,6 +204,35 @@ fn increment_raises_the_hold_and_can_be_turned_off() {
 }
 
 #[test]
+fn an_issuer_may_decline_increments_only() {
+    block_on(async {
+        let gw = gateway();
+        let hold = gw
+            .create_hold(
+                &HoldRequest {
+                    amount: eur(1000),
+                    reference: "pay2".into(),
+                },
+                &key("hold2"),
+            )
+            .await
+            .unwrap();
+        gw.confirm_hold(&hold.intent, "sim_no_increment").unwrap();
+        let r = gw
+            .increment_authorization(&hold.intent, eur(2000), &key("inc2"))
+            .await;
+        assert!(
+            matches!(&r, Err(GatewayError::Declined { code, .. }) if code == "card_declined"),
+            "{r:?}"
+        );
+        // The hold itself is untouched and can be captured.
+        gw.capture(&hold.intent, eur(900), &key("cap2"))
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
 fn saved_cards_are_charged_off_session() {
     block_on(async {
         let gw = gateway();

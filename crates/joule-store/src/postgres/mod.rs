@@ -6,6 +6,7 @@
 //! statement, flushed on [`PgStore::flush`] and [`PgStore::close`].
 
 mod accounts;
+mod holds;
 mod ops;
 mod payments;
 mod placement;
@@ -797,6 +798,63 @@ impl TerminalStore for PgStore {
 
     async fn terminal_by_key_prefix(&self, prefix: &str) -> StoreResult<Option<Terminal>> {
         on_conn!(self, c => terminals::terminal_by_key_prefix(c, prefix))
+    }
+}
+
+#[async_trait]
+impl joule_domain::store::HoldLimitStore for PgStore {
+    async fn held_active_sessions(&self, limit: u32) -> StoreResult<Vec<Payment>> {
+        on_conn!(self, c => holds::held_active_sessions(c, limit))
+    }
+
+    async fn claim_hold_stop(
+        &self,
+        id: PaymentId,
+        at: DateTime<Utc>,
+        retry_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        in_tx!(self, c => holds::claim_hold_stop(c, id, at, retry_before))
+    }
+}
+
+#[async_trait]
+impl joule_domain::store::ReceiptEmailStore for PgStore {
+    async fn set_receipt_email(
+        &self,
+        payment: PaymentId,
+        address: &joule_domain::receipt_email::EmailAddress,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        in_tx!(self, c => holds::set_receipt_email(c, payment, address, at))
+    }
+
+    async fn receipt_email_due(&self, payment: PaymentId, at: DateTime<Utc>) -> StoreResult<bool> {
+        in_tx!(self, c => holds::receipt_email_due(c, payment, at))
+    }
+
+    async fn claim_receipt_emails(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<joule_domain::receipt_email::ReceiptEmailJob>> {
+        in_tx!(self, c => holds::claim_receipt_emails(c, now, stale_before, limit))
+    }
+
+    async fn finish_receipt_email(
+        &self,
+        payment: PaymentId,
+        outcome: joule_domain::receipt_email::ReceiptEmailOutcome,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        in_tx!(self, c => holds::finish_receipt_email(c, payment, &outcome, at))
+    }
+
+    async fn receipt_email(
+        &self,
+        payment: PaymentId,
+    ) -> StoreResult<Option<joule_domain::receipt_email::ReceiptEmail>> {
+        on_conn!(self, c => holds::receipt_email(c, payment))
     }
 }
 

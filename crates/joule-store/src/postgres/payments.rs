@@ -24,7 +24,7 @@ use super::ops::{
 use crate::common::corrupt;
 use crate::payment_common::{self as pc, Applied, FinishWrite, PaymentRow, StepRow};
 
-fn payment_row(row: &PgRow) -> R<Payment> {
+pub(super) fn payment_row(row: &PgRow) -> R<Payment> {
     PaymentRow {
         id: PaymentId::from_uuid(get(row, 0)?),
         channel: get(row, 1)?,

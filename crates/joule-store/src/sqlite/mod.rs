@@ -6,6 +6,7 @@
 //! which WAL lets run beside the writer.
 
 mod accounts;
+mod holds;
 mod ops;
 mod payments;
 mod placement;
@@ -1018,6 +1019,70 @@ impl TariffAssignmentStore for SqliteStore {
         let id_tag = id_tag.cloned();
         self.read(move |c| placement::tariff_candidates(c, &charger, id_tag.as_ref()))
             .await
+    }
+}
+
+#[async_trait]
+impl joule_domain::store::HoldLimitStore for SqliteStore {
+    async fn held_active_sessions(&self, limit: u32) -> StoreResult<Vec<Payment>> {
+        self.read(move |c| holds::held_active_sessions(c, limit))
+            .await
+    }
+
+    async fn claim_hold_stop(
+        &self,
+        id: PaymentId,
+        at: DateTime<Utc>,
+        retry_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.write(move |c| holds::claim_hold_stop(c, id, at, retry_before))
+            .await
+    }
+}
+
+#[async_trait]
+impl joule_domain::store::ReceiptEmailStore for SqliteStore {
+    async fn set_receipt_email(
+        &self,
+        payment: PaymentId,
+        address: &joule_domain::receipt_email::EmailAddress,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let address = address.clone();
+        self.write(move |c| holds::set_receipt_email(c, payment, &address, at))
+            .await
+    }
+
+    async fn receipt_email_due(&self, payment: PaymentId, at: DateTime<Utc>) -> StoreResult<bool> {
+        self.write(move |c| holds::receipt_email_due(c, payment, at))
+            .await
+    }
+
+    async fn claim_receipt_emails(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<joule_domain::receipt_email::ReceiptEmailJob>> {
+        self.write(move |c| holds::claim_receipt_emails(c, now, stale_before, limit))
+            .await
+    }
+
+    async fn finish_receipt_email(
+        &self,
+        payment: PaymentId,
+        outcome: joule_domain::receipt_email::ReceiptEmailOutcome,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.write(move |c| holds::finish_receipt_email(c, payment, &outcome, at))
+            .await
+    }
+
+    async fn receipt_email(
+        &self,
+        payment: PaymentId,
+    ) -> StoreResult<Option<joule_domain::receipt_email::ReceiptEmail>> {
+        self.read(move |c| holds::receipt_email(c, payment)).await
     }
 }
 

@@ -27,7 +27,7 @@ fn payment_id(raw: &str) -> R<PaymentId> {
     PaymentId::parse(raw).map_err(corrupt)
 }
 
-fn payment_row(row: &Row<'_>) -> R<Payment> {
+pub(super) fn payment_row(row: &Row<'_>) -> R<Payment> {
     PaymentRow {
         id: payment_id(&get::<String>(row, 0)?)?,
         channel: get(row, 1)?,

@@ -62,11 +62,11 @@ fn new_payment(channel: PaymentChannel, charger: &str, at: i64) -> NewPayment {
     }
 }
 
-async fn step(h: &Harness, id: PaymentId, r: StepRequest, at: i64) -> PaymentStep {
+pub(super) async fn step(h: &Harness, id: PaymentId, r: StepRequest, at: i64) -> PaymentStep {
     h.store.intend_step(id, r, t(at)).await.unwrap().unwrap()
 }
 
-async fn ok(h: &Harness, id: PaymentId, seq: u32, gateway_ref: &str, at: i64) {
+pub(super) async fn ok(h: &Harness, id: PaymentId, seq: u32, gateway_ref: &str, at: i64) {
     h.store
         .finish_step(
             id,
@@ -79,7 +79,12 @@ async fn ok(h: &Harness, id: PaymentId, seq: u32, gateway_ref: &str, at: i64) {
 }
 
 /// A payment with a hold of `hold` placed (authorize step 1 succeeded).
-async fn authorized(h: &Harness, channel: PaymentChannel, hold: i64, at: i64) -> PaymentId {
+pub(super) async fn authorized(
+    h: &Harness,
+    channel: PaymentChannel,
+    hold: i64,
+    at: i64,
+) -> PaymentId {
     let p = h
         .store
         .create_payment(new_payment(channel, "CP-1", at))

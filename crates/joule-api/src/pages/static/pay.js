@@ -11,6 +11,7 @@
   var startButton = document.getElementById('start');
   var payButton = document.getElementById('pay-button');
   var message = document.getElementById('message');
+  var emailInput = document.getElementById('email');
   var payment = null;
   var stripe = null;
   var card = null;
@@ -28,6 +29,10 @@
   function problemText(status, body) {
     var code = body && body.code;
     if (code === 'connector_busy') { return L.error_busy; }
+    if (code === 'validation_failed' && body.errors &&
+        body.errors.some(function (e) { return e.field === 'email'; })) {
+      return L.error_email;
+    }
     if (code === 'payment_declined' || status === 402) { return L.error_declined; }
     if (code === 'gateway_unavailable' || code === 'no_tariff' || code === 'charger_not_found') {
       return L.error_unavailable;
@@ -152,7 +157,11 @@
   startButton.addEventListener('click', async function () {
     busy(true);
     try {
-      var res = await post(base + '/payments', { language: data.language });
+      // The receipt email is optional: sent only when the driver typed one.
+      var email = emailInput ? emailInput.value.trim() : '';
+      var request = { language: data.language };
+      if (email) { request.email = email; }
+      var res = await post(base + '/payments', request);
       if (!res.ok) {
         busy(false);
         say(problemText(res.status, res.body), true);
