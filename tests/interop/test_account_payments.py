@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 
+import pytest
 import requests
 from ocpp.v16 import call
 
@@ -212,16 +213,18 @@ def test_account_card_off_session_charge_debt_and_settlement(tmp_path, charger_i
         assert card_numbers(f.read_bytes().decode("latin-1")) == [], f
 
 
-def test_crash_after_the_off_session_charge_records_it_once(tmp_path, charger_id, password, localstripe):
-    """The process dies after localstripe took the charge and before Joule
-    recorded it (JOULE_FAULT=crash_after:charge_off_session_called, like a
-    SIGKILL). localstripe ignores idempotency keys, so a blind repeat would
-    charge twice: after the restart the recovery worker finds the charge at
-    the gateway by the payment's reference and records it; exactly one
-    charge is taken."""
+@pytest.mark.parametrize("point", ["charge_off_session_intended", "charge_off_session_called"])
+def test_sigkill_around_the_off_session_charge_charges_once(tmp_path, charger_id, password, localstripe, point):
+    """The process is SIGKILLed once the charge is intended, and once
+    localstripe took the charge but before Joule recorded it
+    (JOULE_FAULT=crash_after:<point>). localstripe ignores idempotency keys,
+    so a blind repeat would charge twice: after the restart the recovery
+    worker looks the charge up at the gateway by the payment's reference,
+    records it if it was made and makes it otherwise; exactly one charge is
+    taken."""
     url = database_url(tmp_path)
     first = JouleServer(data_dir=tmp_path, database_url=url, env={
-        **stripe_env(localstripe), "JOULE_FAULT": "crash_after:charge_off_session_called",
+        **stripe_env(localstripe), "JOULE_FAULT": f"crash_after:{point}",
     }).start()
     first.create_charger(charger_id, password)
     tariff_for(first, charger_id)
@@ -243,8 +246,8 @@ def test_crash_after_the_off_session_charge_records_it_once(tmp_path, charger_id
                 pass  # the server may die while the charger still talks
 
     asyncio.run(scenario())
-    first.process.wait(30)
-    assert any("JOULE_FAULT: crashing after charge_off_session_called" in line for line in first.output), first.output[-20:]
+    assert first.process.wait(30) == -9, "killed by SIGKILL"
+    assert any(f"JOULE_FAULT: crashing after {point}" in line for line in first.output), first.output[-20:]
     second = JouleServer(data_dir=tmp_path, database_url=url, admin_key=first.admin_key,
                          pg_schema=first.pg_schema, env=stripe_env(localstripe)).start()
     try:

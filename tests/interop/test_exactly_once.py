@@ -1,8 +1,10 @@
 """Exactly once (issue 4, point 6; docs/payments.md "Exactly once, proven"):
-every gateway step of the web flow is interrupted by SIGKILL once stored
+every gateway step of the web and terminal flows is interrupted by SIGKILL once stored
 as intended and once the gateway has answered, then Joule is restarted;
 the gateway fails with 5xx before or after applying a call, or times out;
-webhooks arrive twice; the charger sends StopTransaction twice. After every
+webhooks arrive twice; the charger sends StopTransaction twice. (The
+account flow's off-session charge is killed the same way in
+test_account_payments.py.) After every
 scenario: at most one capture, of the right amount, agreed on by Joule and
 localstripe, no step left open, and no hold left open at the gateway.
 
@@ -21,6 +23,7 @@ from ocpp.v16 import call
 from charger import connected, now_iso
 from gateway_faults import GatewayFaults, wait_until
 from joule_server import JouleServer, database_url
+from test_terminal_payments import new_terminal, report, vendor_hold
 from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
     SECRET_KEY,
     available,
@@ -277,6 +280,45 @@ def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, lo
                            headers={"Idempotency-Key": "refund-crash"})
         assert again.status_code == 409 and again.json()["code"] == "request_in_progress", again.text
         assert refunded_at_stripe(localstripe, after) == 120
+    finally:
+        assert second.stop() == 0
+
+
+@pytest.mark.parametrize("point,captured", [
+    ("authorize_intended", 0), ("authorize_called", 0), ("capture_intended", COST), ("capture_called", COST),
+])
+def test_sigkill_in_the_terminal_flow(tmp_path, charger_id, password, localstripe, point, captured):
+    """A terminal's hold (placed at localstripe by the test, as a vendor's
+    cloud would) is reported; Joule dies while recording it or while
+    capturing. Recording: on restart the hold is recorded and the charger,
+    not reconnected yet, cannot start, so the hold is released. Capturing:
+    one capture."""
+    first = crashing(tmp_path, localstripe, point)
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+    _, key = new_terminal(first, charger_id)
+    intent = vendor_hold(localstripe)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            if point.startswith("authorize"):
+                with pytest.raises(requests.RequestException):
+                    await asyncio.to_thread(report, first, key, intent, charger_id, "report-1")
+                return
+            r = await asyncio.to_thread(report, first, key, intent, charger_id, "report-1")
+            assert r.status_code == 201, r.text
+            await tolerate_crash(charge_with(cp, (await remote_start(cp))["id_tag"]))
+
+    asyncio.run(scenario())
+    died_at(first, point)
+    second = restart(first, stripe_env(localstripe))
+    try:
+        final = "captured" if captured else "voided"
+        assert wait_until(lambda: payment_detail(second, charger_id)["state"] == final), payment_detail(second, charger_id)
+        detail = assert_settled(second, charger_id, localstripe, captured)
+        assert detail["channel"] == "terminal" and detail["gateway_payment_ref"] == intent
     finally:
         assert second.stop() == 0
 

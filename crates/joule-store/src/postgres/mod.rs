@@ -42,7 +42,9 @@ use joule_domain::session::{
 };
 use joule_domain::site::{NewSite, Site, SiteId};
 use joule_domain::store::{
-    AccountStore, ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog, MessageLogStore, PaymentStore, SessionStore, SiteStore, Store, StoreResult, TariffAssignmentStore, TariffStore, TerminalStore, TokenStore, UserGroupStore,
+    AccountStore, ApiIdempotencyStore, ApiKeyStore, ChargerStore, ConsumerCursorStore, EventLog,
+    MessageLogStore, PaymentStore, SessionStore, SiteStore, Store, StoreResult,
+    TariffAssignmentStore, TariffStore, TerminalStore, TokenStore, UserGroupStore,
 };
 use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
