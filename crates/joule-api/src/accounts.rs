@@ -6,24 +6,20 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
 use joule_domain::account::{AccountDetail as DomainDetail, AccountId, ChargeStatus};
-use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
 use joule_domain::api_key::ApiKey;
 use joule_domain::error::StoreError;
 use joule_domain::payment::StepStatus;
-use sha2::{Digest, Sha256};
 
 use crate::dto::account::{AccountDetail, AccountQuery, CardSetup, CreateAccount, UpdateAccount};
 use crate::dto::AccountPage;
 use crate::extract::{path_id_tag, ApiJson, ApiPath, ApiQuery};
+use crate::idempotency::{self, idempotency_key, stored_response, IdempotentCall};
 use crate::pay::service;
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::ApiState;
-
-/// Longest `Idempotency-Key` accepted.
-const MAX_KEY_LEN: usize = 255;
 
 fn account_id(raw: &str) -> ApiResult<AccountId> {
     AccountId::parse(raw).map_err(|e| ApiError::field("id", e.to_string()))
@@ -278,72 +274,19 @@ pub async fn settle_debt(
     ApiPath(raw): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(ApiError::IdempotencyKeyMissing)?;
-    if key.len() > MAX_KEY_LEN {
-        return Err(ApiError::field(
-            "Idempotency-Key",
-            format!("must be at most {MAX_KEY_LEN} characters"),
-        ));
-    }
+    let key = idempotency_key(&headers)?;
     let id = account_id(&raw)?;
     let scope = format!("{}:settle-debt", api_key.id);
-    let hash = hex::encode(Sha256::digest(id.to_string().as_bytes()));
-    let begun = state
-        .store
-        .begin_idempotent(NewIdempotencyRecord {
-            scope: scope.clone(),
-            key: key.to_owned(),
-            request_hash: hash,
-            created_at: state.clock.now(),
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict { .. } => ApiError::IdempotencyKeyReused,
-            e => ApiError::Store(e),
-        })?;
-    match begun {
-        IdempotencyBegin::Completed(record) => {
-            let Some(stored) = record.response else {
-                return Err(ApiError::RequestInProgress);
-            };
-            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-            return Ok((status, Json(stored.body)).into_response());
-        }
-        IdempotencyBegin::InProgress(_) => return Err(ApiError::RequestInProgress),
-        IdempotencyBegin::New(_) => {}
-    }
-    let outcome = settle(&state, id).await;
+    let call = match idempotency::begin(&state, scope, key, &id.to_string()).await? {
+        IdempotentCall::Repeat(answer) => return Ok(stored_response(answer)),
+        IdempotentCall::New(call) => call,
+    };
     // Stored whatever it is, so a repeat gets the same answer; the account
     // (GET) shows what changed since.
-    let (status, body) = match &outcome {
-        Ok(detail) => (
-            StatusCode::OK,
-            serde_json::to_value(detail).map_err(|e| ApiError::Internal(e.to_string()))?,
-        ),
-        Err(e) => (
-            e.code().status(),
-            serde_json::to_value(e.problem()).map_err(|e| ApiError::Internal(e.to_string()))?,
-        ),
-    };
-    state
-        .store
-        .complete_idempotent(
-            &scope,
-            key,
-            status.as_u16(),
-            body.clone(),
-            state.clock.now(),
-        )
+    let answer = call
+        .complete(settle(&state, id).await, StatusCode::OK)
         .await?;
-    match outcome {
-        Ok(_) => Ok((status, Json(body)).into_response()),
-        Err(e) => Err(e),
-    }
+    Ok(stored_response(answer))
 }
 
 async fn settle(state: &ApiState, id: AccountId) -> ApiResult<AccountDetail> {

@@ -27,6 +27,7 @@ pub mod commands;
 pub mod dto;
 pub mod extract;
 pub mod id_tokens;
+pub mod idempotency;
 pub mod kpis;
 pub mod messages;
 pub mod openapi;

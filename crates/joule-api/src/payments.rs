@@ -5,23 +5,18 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
-use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
 use joule_domain::api_key::ApiKey;
-use joule_domain::error::StoreError;
 use joule_domain::payment::PaymentId;
-use sha2::{Digest, Sha256};
 
 use crate::dto::payment::{PaymentDetail, PaymentQuery, RefundRequest};
 use crate::dto::PaymentPage;
 use crate::extract::{parse_json, ApiPath, ApiQuery};
+use crate::idempotency::{self, idempotency_key, stored_response, IdempotentCall};
 use crate::pay::service;
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::ApiState;
-
-/// Longest `Idempotency-Key` accepted.
-const MAX_KEY_LEN: usize = 255;
 
 fn payment_id(raw: &str) -> ApiResult<PaymentId> {
     PaymentId::parse(raw).map_err(|e| ApiError::field("id", e.to_string()))
@@ -100,18 +95,7 @@ pub async fn refund(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(ApiError::IdempotencyKeyMissing)?;
-    if key.len() > MAX_KEY_LEN {
-        return Err(ApiError::field(
-            "Idempotency-Key",
-            format!("must be at most {MAX_KEY_LEN} characters"),
-        ));
-    }
+    let key = idempotency_key(&headers)?;
     let id = payment_id(&raw)?;
     let request: RefundRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefundRequest::default()
@@ -119,67 +103,23 @@ pub async fn refund(
         parse_json(&body)?
     };
     let scope = format!("{}:refund", api_key.id);
-    let hash = hex::encode(Sha256::digest(
-        format!("{id}:{:?}", request.amount_minor).as_bytes(),
-    ));
-    let begun = state
-        .store
-        .begin_idempotent(NewIdempotencyRecord {
-            scope: scope.clone(),
-            key: key.to_owned(),
-            request_hash: hash,
-            created_at: state.clock.now(),
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict { .. } => ApiError::IdempotencyKeyReused,
-            e => ApiError::Store(e),
-        })?;
-    match begun {
-        IdempotencyBegin::Completed(record) => {
-            let Some(stored) = record.response else {
-                return Err(ApiError::RequestInProgress);
-            };
-            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-            return Ok((status, Json(stored.body)).into_response());
-        }
-        IdempotencyBegin::InProgress(_) => return Err(ApiError::RequestInProgress),
-        IdempotencyBegin::New(_) => {}
-    }
+    let request_id = format!("{id}:{:?}", request.amount_minor);
+    let call = match idempotency::begin(&state, scope, key, &request_id).await? {
+        IdempotentCall::Repeat(answer) => return Ok(stored_response(answer)),
+        IdempotentCall::New(call) => call,
+    };
     let outcome = match service(&state) {
         Ok(service) => service
             .refund(id, request.amount_minor)
             .await
+            .map(PaymentDetail::from)
             .map_err(ApiError::from),
         Err(e) => Err(e),
     };
-    // Store the answer, success or refusal, so a repeat gets the same one.
-    // A 503 (gateway outcome unknown) is stored too: the refund step stays
+    // Stored, success or refusal, so a repeat gets the same answer. A 503
+    // (gateway outcome unknown) is stored too: the refund step stays
     // intended and the recovery worker finishes it; the payment (GET) shows
     // when it did.
-    let (status, body) = match &outcome {
-        Ok(detail) => (
-            StatusCode::OK,
-            serde_json::to_value(PaymentDetail::from(detail.clone()))
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
-        ),
-        Err(e) => (
-            e.code().status(),
-            serde_json::to_value(e.problem()).map_err(|e| ApiError::Internal(e.to_string()))?,
-        ),
-    };
-    state
-        .store
-        .complete_idempotent(
-            &scope,
-            key,
-            status.as_u16(),
-            body.clone(),
-            state.clock.now(),
-        )
-        .await?;
-    match outcome {
-        Ok(_) => Ok((status, Json(body)).into_response()),
-        Err(e) => Err(e),
-    }
+    let answer = call.complete(outcome, StatusCode::OK).await?;
+    Ok(stored_response(answer))
 }

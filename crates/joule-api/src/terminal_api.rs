@@ -10,22 +10,17 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
-use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
-use joule_domain::error::StoreError;
 use joule_domain::payment::PaymentId;
 use joule_domain::terminal::Terminal as DomainTerminal;
-use sha2::{Digest, Sha256};
 
 use crate::dto::terminal::{ReportTerminalPayment, Terminal, TerminalPayment};
 use crate::extract::{parse_json, ApiPath};
+use crate::idempotency::{self, idempotency_key, stored_response, IdempotentCall};
 use crate::pay::service;
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::ApiState;
-
-/// Longest `Idempotency-Key` accepted.
-const MAX_KEY_LEN: usize = 255;
 
 /// The calling terminal: its name, site and what it may start (to offer
 /// the driver only connectors Joule will accept).
@@ -69,33 +64,10 @@ pub async fn report_payment(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(ApiError::IdempotencyKeyMissing)?;
-    if key.len() > MAX_KEY_LEN {
-        return Err(ApiError::field(
-            "Idempotency-Key",
-            format!("must be at most {MAX_KEY_LEN} characters"),
-        ));
-    }
+    let key = idempotency_key(&headers)?;
     let request: ReportTerminalPayment = parse_json(&body)?;
     let (status, body) = report(&state, &terminal, key, &request).await?;
-    Ok(stored_answer(status, body))
-}
-
-/// An answer as first given: a replayed refusal is problem JSON again.
-fn stored_answer(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut response = (status, Json(body)).into_response();
-    if status.is_client_error() || status.is_server_error() {
-        response.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static(crate::problem::PROBLEM_CONTENT_TYPE),
-        );
-    }
-    response
+    Ok(stored_response((status, body)))
 }
 
 /// The report, with its idempotency record: what the route does, and what
@@ -110,84 +82,47 @@ pub(crate) async fn report(
     let report = request.validate()?;
     let service = service(state)?;
     let scope = format!("terminal:{}:payments", terminal.id);
-    let hash = hex::encode(Sha256::digest(
-        format!(
-            "{}|{}|{}|{}|{}|{:?}|{:?}|{}|{}|{:?}",
-            request.gateway_payment_ref,
-            request.amount_minor,
-            request.currency,
-            request.card.brand,
-            request.card.last4,
-            request.card.exp_month,
-            request.card.exp_year,
-            request.charger_id,
-            request.connector_id,
-            request.language
-        )
-        .as_bytes(),
-    ));
-    let begun = state
-        .store
-        .begin_idempotent(NewIdempotencyRecord {
-            scope: scope.clone(),
-            key: key.to_owned(),
-            request_hash: hash,
-            created_at: state.clock.now(),
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict { .. } => ApiError::IdempotencyKeyReused,
-            e => ApiError::Store(e),
-        })?;
-    match begun {
-        IdempotencyBegin::Completed(record) => {
-            let Some(stored) = record.response else {
-                return Err(ApiError::RequestInProgress);
-            };
-            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-            return Ok((status, stored.body));
-        }
-        IdempotencyBegin::InProgress(_) => return Err(ApiError::RequestInProgress),
-        IdempotencyBegin::New(_) => {}
-    }
+    let request_id = format!(
+        "{}|{}|{}|{}|{}|{:?}|{:?}|{}|{}|{:?}",
+        request.gateway_payment_ref,
+        request.amount_minor,
+        request.currency,
+        request.card.brand,
+        request.card.last4,
+        request.card.exp_month,
+        request.card.exp_year,
+        request.charger_id,
+        request.connector_id,
+        request.language
+    );
+    let call = match idempotency::begin(state, scope, key, &request_id).await? {
+        IdempotentCall::Repeat(answer) => return Ok(answer),
+        IdempotentCall::New(call) => call,
+    };
     let outcome = service
         .report_terminal_payment(terminal, report)
         .await
         .map_err(ApiError::from);
-    let (status, body) = match &outcome {
-        Ok(reported) => (
-            if reported.existing {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            },
-            serde_json::to_value(TerminalPayment::from(reported.status.clone()))
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
-        ),
+    match outcome {
         Err(e) if e.code().status().is_server_error() => {
             // Nothing to replay: the report is idempotent by its hold
             // anyway, so the same key may simply be sent again.
-            state.store.release_idempotent(&scope, key).await?;
-            return Err(outcome.err().unwrap_or(ApiError::GatewayUnavailable));
+            call.release().await?;
+            Err(e)
         }
-        Err(e) => (
-            e.code().status(),
-            serde_json::to_value(e.problem()).map_err(|e| ApiError::Internal(e.to_string()))?,
-        ),
-    };
-    state
-        .store
-        .complete_idempotent(
-            &scope,
-            key,
-            status.as_u16(),
-            body.clone(),
-            state.clock.now(),
-        )
-        .await?;
-    match outcome {
-        Ok(_) => Ok((status, body)),
-        Err(e) => Err(e),
+        Ok(reported) => {
+            let ok = if reported.existing {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            call.complete(Ok(TerminalPayment::from(reported.status)), ok)
+                .await
+        }
+        Err(e) => {
+            call.complete(Err::<TerminalPayment, _>(e), StatusCode::OK)
+                .await
+        }
     }
 }
 
