@@ -9,6 +9,7 @@ import email
 import email.policy
 import threading
 import time
+import uuid
 
 import pytest
 import requests
@@ -198,5 +199,43 @@ def test_a_payment_without_an_address_sends_nothing_and_an_smtp_outage_is_retrie
         msgs = box.wait_for(2)
         assert [m["rcpt"] for m in msgs] == [["driver@example.org"], ["conductor@example.org"]]
         assert msgs[1]["subject"].startswith("Recibo de recarga R-")
+    finally:
+        assert server.stop() == 0
+
+
+def test_an_account_charge_is_emailed_to_the_accounts_address(tmp_path, charger_id, password, localstripe, inbox, smtp_port):
+    """A session charged off-session to a driver account: the receipt goes
+    to the account's address, in the account's language, once."""
+    from test_account_payments import GOOD_CARD, charge_session, save_card
+
+    box, controller = inbox
+    controller.start()
+    server = JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path),
+                         env=smtp_env(smtp_port, stripe_env(localstripe))).start()
+    try:
+        server.create_charger(charger_id, password)
+        tariff_for(server, charger_id)
+        tag = f"RF{uuid.uuid4().hex[:10].upper()}"
+        server.create_token(tag)
+        r = server.api("POST", "/accounts", json={"email": "fahrer@example.de", "name": "Kim", "language": "de"})
+        assert r.status_code == 201, r.text
+        aid = r.json()["id"]
+        assert server.api("PUT", f"/accounts/{aid}/id-tokens/{tag}").status_code == 200
+        save_card(server, localstripe, aid, GOOD_CARD)
+
+        async def scenario():
+            async with connected(server, charger_id, password) as cp:
+                await cp.boot()
+                await available(cp)
+                await charge_session(cp, tag)
+
+        asyncio.run(scenario())
+        messages = box.wait_for(1)
+        assert len(messages) == 1, messages
+        assert messages[0]["rcpt"] == ["fahrer@example.de"]
+        assert messages[0]["subject"].startswith("Ladequittung R-"), messages[0]["subject"]
+        assert "3,00" in messages[0]["text"]
+        assert messages[0]["pdf"].startswith(b"%PDF")
+        assert box.wait_for(2, timeout=3) == messages  # and only once
     finally:
         assert server.stop() == 0

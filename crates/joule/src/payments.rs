@@ -154,6 +154,7 @@ pub fn payment_service(
     let faults: Option<Arc<dyn FaultHook>> = CrashAfter::from_env().map(|c| Arc::new(c) as _);
     let accounts: Arc<dyn joule_domain::store::AccountStore> = store.clone();
     let holds: Arc<dyn joule_domain::store::HoldLimitStore> = store.clone();
+    let receipt_emails: Arc<dyn joule_domain::store::ReceiptEmailStore> = store.clone();
     PaymentService::new(
         PaymentPorts {
             payments: store.clone(),
@@ -171,4 +172,5 @@ pub fn payment_service(
     )
     .with_accounts(accounts)
     .with_hold_limits(holds)
+    .with_receipt_emails(receipt_emails)
 }

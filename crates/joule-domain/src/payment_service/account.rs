@@ -343,6 +343,7 @@ impl PaymentService {
         if created {
             tracing::info!(account_id = %account_id, amount_minor, payment_id = ?line.payment_id,
                 "session charged to the account");
+            self.email_receipt_to(&account.email, line.payment_id).await;
         }
         self.continue_charge(line).await.map(Some)
     }
@@ -636,4 +637,22 @@ async fn charge_with(
         gateway_ref: Some(charged.intent.to_string()),
         card: charged.card,
     }))
+}
+
+impl PaymentService {
+    /// Puts down the account's address for the receipt of its charge, before
+    /// the charge is made, so the email follows the capture. A bad stored
+    /// address or a store error costs the email, never the charge.
+    async fn email_receipt_to(&self, address: &str, payment: Option<crate::payment::PaymentId>) {
+        let (Some(store), Some(payment)) = (&self.receipt_emails, payment) else {
+            return;
+        };
+        let Ok(address) = crate::receipt_email::EmailAddress::parse(address) else {
+            tracing::warn!(payment_id = %payment, "the account's email address is not usable; no receipt email");
+            return;
+        };
+        if let Err(error) = store.set_receipt_email(payment, &address, self.now()).await {
+            tracing::warn!(payment_id = %payment, %error, "recording the receipt address failed");
+        }
+    }
 }

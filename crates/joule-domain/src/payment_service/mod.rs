@@ -46,8 +46,8 @@ use crate::gateway::{GatewayError, IntentRef, PaymentGateway};
 use crate::money::Money;
 use crate::payment::{Payment, PaymentDetail, PaymentStep, StepOutcome, StepRequest};
 use crate::store::{
-    AccountStore, ChargerStore, HoldLimitStore, PaymentStore, SessionStore, TariffAssignmentStore,
-    TariffStore,
+    AccountStore, ChargerStore, HoldLimitStore, PaymentStore, ReceiptEmailStore, SessionStore,
+    TariffAssignmentStore, TariffStore,
 };
 
 /// How the payment service behaves; from `[payments]` in the settings.
@@ -112,6 +112,9 @@ pub struct PaymentService {
     accounts: Option<Arc<dyn AccountStore>>,
     /// Hold limits' stop claims; set with `with_hold_limits`.
     holds: Option<Arc<dyn HoldLimitStore>>,
+    /// Where an account's address is put down for its charges' receipt
+    /// emails; set with `with_receipt_emails`.
+    receipt_emails: Option<Arc<dyn ReceiptEmailStore>>,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -131,7 +134,15 @@ impl PaymentService {
             settings,
             accounts: None,
             holds: None,
+            receipt_emails: None,
         }
+    }
+
+    /// Account charges get their receipt emailed to the account's address
+    /// (web payments give theirs on the pay page).
+    pub fn with_receipt_emails(mut self, store: Arc<dyn ReceiptEmailStore>) -> Self {
+        self.receipt_emails = Some(store);
+        self
     }
 
     /// Enables driver accounts: card setup, off-session charges of ended
