@@ -43,3 +43,23 @@ def password() -> str:
 @pytest.fixture
 def id_tag() -> str:
     return f"T{secrets.token_hex(6).upper()}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows the end of the logs of the Joule processes it
+    started, so a failure in CI can be read without running it again."""
+    before = item.stash.get(_servers_before, None)
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when == "call" and before is not None:
+        for server in STARTED[before:]:
+            report.sections.append((f"joule {server.api_host} (last 80 lines)", "\n".join(server.output[-80:])))
+
+
+_servers_before = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_servers_before] = len(STARTED)
