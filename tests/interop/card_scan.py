@@ -14,7 +14,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-CANDIDATE = re.compile(r"(?<![0-9A-Za-z])\d{13,19}(?![0-9A-Za-z])")
+# A run of 13-19 digits standing alone: not part of an identifier, a UUID or
+# a date (a UUID's last group can be all digits and run into the year of a
+# timestamp stored next to it).
+CANDIDATE = re.compile(r"(?<![0-9A-Za-z-])\d{13,19}(?![0-9A-Za-z-])")
 GATEWAY_DIRS = {"ls"}
 
 

@@ -22,6 +22,8 @@ def test_luhn_valid_runs_are_found_and_others_are_not():
     assert card_scan.card_numbers("ch_4242424242424242abc") == []  # part of an id
     assert card_scan.card_numbers("key_4242424242424242") == ["4242424242424242"]  # "_" separates: flagged
     assert card_scan.card_numbers("1700000000000") == []  # a 13-digit timestamp, Luhn fails
+    # a UUID whose last group is all digits, stored against a timestamp
+    assert card_scan.card_numbers("01a20b9e-b869-7039-b7ef-8668591458232026-11-24T03:34:41Z") == []
 
 
 def test_logs_and_files_are_scanned_but_the_gateways_folder_is_not(tmp_path):
