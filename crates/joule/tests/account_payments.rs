@@ -8,13 +8,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::Random;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use joule_domain::account::{AccountId, AccountRules, ChargeStatus, NewAccount};
 use joule_domain::auth::{AuthorizationReason, AuthorizationStatus};
-use joule_domain::charger::{NewCharger, RegistrationStatus};
 use joule_domain::clock::ManualClock;
 use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
 use joule_domain::gateway::GatewayEventKind;
@@ -55,15 +57,6 @@ impl CommandRouter for NoCommands {
     }
 }
 
-#[derive(Debug)]
-struct Random;
-
-impl joule_domain::payment_service::RandomSource for Random {
-    fn bytes16(&self) -> [u8; 16] {
-        *uuid::Uuid::new_v4().as_bytes()
-    }
-}
-
 struct World {
     _dir: tempfile::TempDir,
     _db: joule_store::Database,
@@ -78,27 +71,8 @@ struct World {
 }
 
 async fn world(rules: AccountRules) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("joule.db").display());
-    let db = joule_store::connect(&url, joule_store::StoreOptions::default())
-        .await
-        .unwrap();
-    let store = db.store();
+    let (dir, db, store, cp) = common::store_with_charger("CP-ACC", t0(), false).await;
     let clock = Arc::new(ManualClock::new(t0()));
-    let cp = ChargerId::parse("CP-ACC").unwrap();
-    store
-        .create_charger(
-            NewCharger {
-                id: cp.clone(),
-                label: None,
-                location: None,
-                registration: RegistrationStatus::Accepted,
-                password_hash: None,
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
     // 0.30 EUR/kWh: 10 kWh cost 3.00 EUR.
     let tariff = serde_json::from_value(serde_json::json!({
         "country_code": "DE", "party_id": "JOU", "id": "T1", "currency": "EUR",

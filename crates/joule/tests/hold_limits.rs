@@ -7,11 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::Random;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use joule_domain::charger::{ConnectorStatus, NewCharger, RegistrationStatus, StatusReport};
 use joule_domain::clock::ManualClock;
 use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};
 use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway};
@@ -64,15 +66,6 @@ impl Charger {
     }
 }
 
-#[derive(Debug)]
-struct Random;
-
-impl joule_domain::payment_service::RandomSource for Random {
-    fn bytes16(&self) -> [u8; 16] {
-        *uuid::Uuid::new_v4().as_bytes()
-    }
-}
-
 struct World {
     _dir: tempfile::TempDir,
     _db: joule_store::Database,
@@ -91,43 +84,8 @@ fn conn() -> ConnectorId {
 
 /// 0.30 EUR/kWh (no VAT), a 2.00 EUR hold, and `extensions`' hold limits.
 async fn world(extensions: TariffExtensions) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("joule.db").display());
-    let db = joule_store::connect(&url, joule_store::StoreOptions::default())
-        .await
-        .unwrap();
-    let store = db.store();
+    let (dir, db, store, cp) = common::store_with_charger("CP-HOLD", t0(), true).await;
     let clock = Arc::new(ManualClock::new(t0()));
-    let cp = ChargerId::parse("CP-HOLD").unwrap();
-    store
-        .create_charger(
-            NewCharger {
-                id: cp.clone(),
-                label: None,
-                location: None,
-                registration: RegistrationStatus::Accepted,
-                password_hash: None,
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    store
-        .record_status(
-            &cp,
-            StatusReport {
-                connector_id: conn(),
-                status: ConnectorStatus::Available,
-                error_code: None,
-                info: None,
-                vendor_id: None,
-                vendor_error_code: None,
-                reported_at: Some(t0()),
-                received_at: t0(),
-            },
-        )
-        .await
-        .unwrap();
     let tariff = serde_json::from_value(serde_json::json!({
         "country_code": "DE", "party_id": "JOU", "id": "T-HOLD", "currency": "EUR",
         "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
