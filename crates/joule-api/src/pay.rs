@@ -46,6 +46,9 @@ impl From<PaymentError> for ApiError {
             PaymentError::ChargerNotAllowed { .. } => ApiError::ChargerNotAllowed(e.to_string()),
             PaymentError::HoldNotUsable(_) => ApiError::HoldNotUsable(e.to_string()),
             PaymentError::IntentAlreadyUsed => ApiError::HoldAlreadyUsed,
+            PaymentError::Busy { .. } | PaymentError::ClaimLost => {
+                ApiError::PaymentBusy(format!("{e}; retry later"))
+            }
         }
     }
 }

@@ -116,6 +116,11 @@ pub async fn refund(
             .map_err(ApiError::from),
         Err(e) => Err(e),
     };
+    if let Err(e @ ApiError::PaymentBusy(_)) = outcome {
+        // Nothing was recorded: the same key may simply be sent again.
+        call.release().await?;
+        return Err(e);
+    }
     // Stored, success or refusal, so a repeat gets the same answer. A 503
     // (gateway outcome unknown) is stored too: the refund step stays
     // intended and the recovery worker finishes it; the payment (GET) shows

@@ -62,6 +62,7 @@ pub enum ErrorCode {
     IdempotencyKeyMissing,
     IdempotencyKeyReused,
     RequestInProgress,
+    PaymentBusy,
     BadSignature,
     RateLimited,
     AccountNotFound,
@@ -73,7 +74,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 47] = [
+    pub const ALL: [ErrorCode; 48] = [
         Self::InvalidJson,
         Self::Unauthorized,
         Self::Forbidden,
@@ -113,6 +114,7 @@ impl ErrorCode {
         Self::IdempotencyKeyMissing,
         Self::IdempotencyKeyReused,
         Self::RequestInProgress,
+        Self::PaymentBusy,
         Self::BadSignature,
         Self::RateLimited,
         Self::AccountNotFound,
@@ -255,6 +257,11 @@ impl ErrorCode {
                 "request_in_progress",
                 S::CONFLICT,
                 "A request with this Idempotency-Key is in progress",
+            ),
+            Self::PaymentBusy => (
+                "payment_busy",
+                S::CONFLICT,
+                "Another actor is handling this payment",
             ),
             Self::BadSignature => (
                 "bad_signature",
@@ -419,6 +426,8 @@ pub enum ApiError {
     #[error("a request with this Idempotency-Key is still in progress; retry later")]
     RequestInProgress,
     #[error("{0}")]
+    PaymentBusy(String),
+    #[error("{0}")]
     BadSignature(String),
     /// Too many requests from one client or for one connector; retry
     /// after `retry_after_s` seconds (also sent as `Retry-After`).
@@ -504,6 +513,7 @@ impl ApiError {
             Self::IdempotencyKeyMissing => ErrorCode::IdempotencyKeyMissing,
             Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             Self::RequestInProgress => ErrorCode::RequestInProgress,
+            Self::PaymentBusy(_) => ErrorCode::PaymentBusy,
             Self::BadSignature(_) => ErrorCode::BadSignature,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::AccountNotFound => ErrorCode::AccountNotFound,

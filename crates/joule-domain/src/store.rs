@@ -25,8 +25,9 @@ use crate::message_log::{LogEntry, LogFilter, StoredLogEntry};
 use crate::meter::MeterReport;
 use crate::page::{Page, Paged};
 use crate::payment::{
-    ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
-    ReceiptToken, StaleHold, StepError, StepOutcome, StepRequest,
+    ChannelKpis, ClaimHeld, ClaimRequest, ClaimToken, NewPayment, Payment, PaymentClaim,
+    PaymentDetail, PaymentFilter, PaymentId, PaymentStep, ReceiptToken, RemoteStart, StaleHold,
+    StartStatus, StepError, StepOutcome, StepRequest,
 };
 use crate::receipt_email::{EmailAddress, ReceiptEmail, ReceiptEmailJob, ReceiptEmailOutcome};
 use crate::session::{
@@ -333,9 +334,10 @@ pub trait PaymentStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<Payment>;
     /// Links the session the payment pays for. Idempotent for the same
-    /// session; `Conflict` when another is linked or the session is on
-    /// another charger or connector; `NotFound` (entity `payment` or
-    /// `session`) when either is unknown.
+    /// session; `Conflict` when another is linked, the session is on
+    /// another charger or connector, or the hold is no longer usable (not
+    /// authorized, or its release is in progress); `NotFound` (entity
+    /// `payment` or `session`) when either is unknown.
     async fn link_session(
         &self,
         id: PaymentId,
@@ -345,10 +347,15 @@ pub trait PaymentStore: Send + Sync {
     /// Records `request` as an intended step, if the state machine allows
     /// it now; the refusal is the inner error. `NotFound` for an unknown
     /// payment.
+    ///
+    /// Only the holder of the payment's claim (`claim`, see
+    /// [`PaymentStore::claim_payment`]) may: anyone else is refused with
+    /// [`StepError::NotClaimHolder`], checked in the same transaction.
     async fn intend_step(
         &self,
         id: PaymentId,
         request: StepRequest,
+        claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<Result<PaymentStep, StepError>>;
     /// Records how step `seq` ended and applies it to the payment, with
@@ -356,13 +363,56 @@ pub trait PaymentStore: Send + Sync {
     /// again with the same outcome (see [`StepOutcome`]) returns it
     /// unchanged; with a different outcome it is a `Conflict`. `NotFound`
     /// (entity `payment step`) for an unknown step.
+    ///
+    /// Only the holder of the payment's claim may: anyone else gets a
+    /// `Conflict` whose entity is [`crate::payment::CLAIM_ENTITY`], checked in the same
+    /// transaction.
     async fn finish_step(
         &self,
         id: PaymentId,
         seq: u32,
         outcome: StepOutcome,
+        claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<PaymentDetail>;
+    /// Takes the payment's claim for `request.owner` (issue 9, docs/
+    /// payments.md "One owner at a time"): granted when nobody holds it,
+    /// the holder's claim lapsed, or the holder renews it with its own
+    /// token ([`crate::payment::may_claim`]); the payment as it is once
+    /// claimed is returned, read in the same transaction, so the new owner
+    /// decides from fresh data. `NotFound` for an unknown payment.
+    async fn claim_payment(
+        &self,
+        id: PaymentId,
+        request: ClaimRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentDetail, ClaimHeld>>;
+    /// Gives the claim back (nothing when `token` no longer holds it).
+    async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()>;
+    /// The payment's claim, live or lapsed.
+    async fn payment_claim(&self, id: PaymentId) -> StoreResult<Option<PaymentClaim>>;
+    /// The remote starts sent for the payment's hold, if any.
+    async fn remote_start(&self, id: PaymentId) -> StoreResult<Option<RemoteStart>>;
+    /// Records an attempt or its answer ([`RemoteStart::next`]); only the
+    /// claim's holder may (else `Conflict` on [`crate::payment::CLAIM_ENTITY`]).
+    /// `NotFound` for an unknown payment.
+    async fn record_remote_start(
+        &self,
+        id: PaymentId,
+        status: StartStatus,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<RemoteStart>;
+    /// Authorized holds with an id tag, no session linked and no step in
+    /// progress, authorized after `authorized_after`, whose start may be
+    /// sent again (never sent, or last sent without a definite answer or to
+    /// an offline charger): what the starter retries until the sweeper
+    /// releases the hold. Oldest first.
+    async fn payments_awaiting_start(
+        &self,
+        authorized_after: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Payment>>;
     /// Payments with a step intended before `older_than` and not finished:
     /// what the recovery worker must finish (the gateway call may or may
     /// not have happened). Oldest step first.
@@ -380,8 +430,9 @@ pub trait PaymentStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<StaleHold>>;
     /// The open hold a charger may start with `id_tag`: a payment on
-    /// `charger` in state `authorized`, with that id tag and no session
-    /// linked yet (web payments; docs/payments.md "Web payment flow").
+    /// `charger` in state `authorized`, with that id tag, no session
+    /// linked yet and no release in progress (web payments; docs/payments.md
+    /// "Web payment flow").
     async fn open_payment_for_id_tag(
         &self,
         charger: &ChargerId,

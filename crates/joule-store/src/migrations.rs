@@ -45,6 +45,7 @@ migrations! {
     9 "0009_terminals" "terminals",
     10 "0010_accounts" "accounts",
     11 "0011_hold_limits_receipt_emails" "hold_limits_receipt_emails",
+    12 "0012_payment_claims" "payment_claims",
 }
 
 /// What an applied-version check found wrong.

@@ -172,6 +172,23 @@ pub(crate) fn same_connector(p: &Payment, session_charger: &str, same_connector:
     }
 }
 
+/// A session may only be linked to a payment that can still pay for it:
+/// not released or failed, and no release in progress (issue 9: a late
+/// StartTransaction and the sweeper's release cannot both win).
+pub(crate) fn hold_usable(p: &Payment, steps: &[PaymentStep]) -> R<()> {
+    let releasing = steps
+        .iter()
+        .any(|s| s.kind == StepKind::Void && !s.is_finished());
+    let closed = matches!(p.state, PaymentState::Voided | PaymentState::Failed);
+    if !closed && !releasing {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            entity: "payment hold",
+        })
+    }
+}
+
 // ---- outbox events -------------------------------------------------------
 
 fn payment_payload(p: &Payment) -> serde_json::Value {
@@ -436,5 +453,62 @@ pub(crate) fn already_completed(
         Some(_) => Err(StoreError::Conflict {
             entity: "idempotency key",
         }),
+    }
+}
+
+// ---- claims and remote starts (issue 9) ------------------------------------
+
+/// A `payment_claims` row with backend types already converted.
+pub(crate) struct ClaimRow {
+    pub payment_id: PaymentId,
+    pub owner: String,
+    pub token: String,
+    pub claimed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl ClaimRow {
+    pub(crate) fn into_claim(self) -> R<payment::PaymentClaim> {
+        Ok(payment::PaymentClaim {
+            payment_id: self.payment_id,
+            owner: payment::ClaimOwner::parse(&self.owner)
+                .ok_or_else(|| corrupt("payment claim owner"))?,
+            token: payment::ClaimToken::parse(&self.token)
+                .ok_or_else(|| corrupt("payment claim token"))?,
+            claimed_at: self.claimed_at,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+/// A `payment_starts` row with backend types already converted.
+pub(crate) struct StartRow {
+    pub payment_id: PaymentId,
+    pub status: String,
+    pub attempts: i64,
+    pub may_have_started: bool,
+    pub first_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl StartRow {
+    pub(crate) fn into_start(self) -> R<payment::RemoteStart> {
+        Ok(payment::RemoteStart {
+            payment_id: self.payment_id,
+            status: payment::StartStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("payment start status"))?,
+            attempts: u32::try_from(self.attempts)
+                .map_err(|_| corrupt("payment start attempts"))?,
+            may_have_started: self.may_have_started,
+            first_at: self.first_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// The refusal of a write by an actor that does not hold the claim.
+pub(crate) fn not_claim_holder() -> StoreError {
+    StoreError::Conflict {
+        entity: payment::CLAIM_ENTITY,
     }
 }

@@ -355,11 +355,14 @@ async fn recorded_before_a_crash_with_tag(
         })
         .await
         .unwrap();
+    // The request held the payment's claim when it died (it lapses).
+    let claim = common::claim_of_a_crashed_request(w.store.as_ref(), payment.id, t0()).await;
     if intend {
         w.store
             .intend_step(
                 payment.id,
                 StepRequest::Authorize { amount_minor: 3000 },
+                &claim,
                 t0(),
             )
             .await

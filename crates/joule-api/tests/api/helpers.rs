@@ -330,3 +330,28 @@ impl TestApp {
 pub fn problem_type(code: &str) -> String {
     format!("{}{code}", joule_api::problem::PROBLEM_TYPE_BASE)
 }
+
+/// Takes `payment`'s claim for a test that records steps straight into the
+/// store (as the payment service would under it).
+pub async fn claim_payment(
+    store: &dyn joule_domain::store::PaymentStore,
+    payment: joule_domain::payment::PaymentId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> joule_domain::payment::ClaimToken {
+    use joule_domain::payment::{ClaimOwner, ClaimRequest, ClaimToken};
+    let token = ClaimToken::new();
+    store
+        .claim_payment(
+            payment,
+            ClaimRequest {
+                owner: ClaimOwner::Confirm,
+                token,
+                expires_at: at + chrono::Duration::seconds(60),
+            },
+            at,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    token
+}

@@ -44,17 +44,18 @@ async fn payment(
         })
         .await
         .unwrap();
+    let claim = crate::helpers::claim_payment(app.store.as_ref(), id, t0()).await;
     for (i, (request, outcome)) in steps.iter().enumerate() {
         let at = t0() + Duration::minutes(i as i64);
         let step = app
             .store
-            .intend_step(id, *request, at)
+            .intend_step(id, *request, &claim, at)
             .await
             .unwrap()
             .unwrap();
         if let Some(outcome) = outcome {
             app.store
-                .finish_step(id, step.seq, outcome.clone(), at)
+                .finish_step(id, step.seq, outcome.clone(), &claim, at)
                 .await
                 .unwrap();
         }

@@ -231,10 +231,12 @@ async fn paid_session(app: &TestApp) -> (PaymentId, ReceiptToken) {
         .await
         .unwrap();
     let s = app.store.as_ref();
+    let claim = crate::helpers::claim_payment(s, payment.id, t0()).await;
     let step = s
         .intend_step(
             payment.id,
             StepRequest::Authorize { amount_minor: 5000 },
+            &claim,
             t0(),
         )
         .await
@@ -247,6 +249,7 @@ async fn paid_session(app: &TestApp) -> (PaymentId, ReceiptToken) {
             gateway_ref: Some("sim_pi_1".into()),
             card: Some(CardSummary::new("visa", "4242", Some(12), Some(2030)).unwrap()),
         }),
+        &claim,
         t0(),
     )
     .await
@@ -296,8 +299,14 @@ async fn stop_and_capture(app: &TestApp, payment: PaymentId) {
     .await
     .unwrap();
     // 10 kWh × 0.363 + 0.605 session fee = 4.235 → 4.24 EUR.
+    let claim = crate::helpers::claim_payment(s, payment, end).await;
     let step = s
-        .intend_step(payment, StepRequest::Capture { amount_minor: 424 }, end)
+        .intend_step(
+            payment,
+            StepRequest::Capture { amount_minor: 424 },
+            &claim,
+            end,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -305,6 +314,7 @@ async fn stop_and_capture(app: &TestApp, payment: PaymentId) {
         payment,
         step.seq,
         StepOutcome::succeeded(Some("sim_pi_1".into())),
+        &claim,
         end,
     )
     .await

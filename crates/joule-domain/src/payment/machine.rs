@@ -39,6 +39,13 @@ pub enum StepError {
     Overflow,
     #[error("step {seq} belongs to another payment or is not the payment's open step")]
     NotOpenStep { seq: u32 },
+    /// The caller does not hold the payment's claim (issue 9): another
+    /// actor owns it now.
+    #[error("another actor is handling this payment")]
+    NotClaimHolder,
+    /// A release of an unused hold after a session was linked to it.
+    #[error("a session uses this hold; it is settled from that session")]
+    HoldInUse,
 }
 
 /// The step that `request` becomes on `payment`, given every step recorded
@@ -84,6 +91,12 @@ pub fn plan(
             amount
         }
         (StepRequest::Void, PaymentState::Authorized) => payment.authorized_minor,
+        (StepRequest::VoidUnused, PaymentState::Authorized) => {
+            if payment.session_id.is_some() {
+                return Err(StepError::HoldInUse);
+            }
+            payment.authorized_minor
+        }
         (StepRequest::Refund { amount_minor }, PaymentState::Captured) => {
             let amount = positive(amount_minor)?;
             if amount > payment.refundable_minor() {
@@ -393,6 +406,22 @@ pub(super) mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn an_unused_hold_is_released_only_while_no_session_uses_it() {
+        let (mut p, mut steps) = authorized(5000);
+        let void = plan(&p, &steps, StepRequest::VoidUnused, at(3)).unwrap();
+        assert_eq!((void.kind, void.amount_minor), (StepKind::Void, 5000));
+        p.session_id = Some(crate::ids::SessionId::new_v7());
+        assert_eq!(
+            plan(&p, &steps, StepRequest::VoidUnused, at(3)),
+            Err(StepError::HoldInUse)
+        );
+        // The settlement of that session may still release it (nothing owed).
+        assert!(plan(&p, &steps, StepRequest::Void, at(3)).is_ok());
+        done(&mut p, &mut steps, StepRequest::Void);
+        assert_eq!(p.state, PaymentState::Voided);
     }
 
     #[test]

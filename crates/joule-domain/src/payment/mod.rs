@@ -14,17 +14,23 @@
 //! No gateway here: the gateway port lives in `crate::gateway` (another
 //! module); this module only knows gateways by name.
 
+pub mod claim;
 pub mod hold_limit;
 mod id;
 mod kpi;
 mod kpi_report;
 pub mod machine;
 mod model;
+mod start;
 mod step;
 
 #[cfg(test)]
 mod properties;
 
+pub use claim::{
+    check_holder, may_claim, ClaimHeld, ClaimOwner, ClaimRequest, ClaimToken, PaymentClaim,
+    CLAIM_ENTITY,
+};
 pub use hold_limit::{HoldAction, HoldLimits, HoldReading, StopReason};
 pub use id::{PaymentId, ReceiptToken};
 pub use kpi::ChannelKpis;
@@ -34,6 +40,7 @@ pub use model::{
     HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentFilter,
     PaymentState, RefundState, StaleHold, StaleHoldReason,
 };
+pub use start::{RemoteStart, StartStatus};
 pub use step::{
     PaymentStep, StepFailure, StepKind, StepOutcome, StepRequest, StepStatus, StepSuccess,
 };

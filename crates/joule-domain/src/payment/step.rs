@@ -66,12 +66,26 @@ impl fmt::Display for StepKind {
 /// whole open hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepRequest {
-    Authorize { amount_minor: i64 },
-    IncrementAuthorization { by_minor: i64 },
-    Capture { amount_minor: i64 },
+    Authorize {
+        amount_minor: i64,
+    },
+    IncrementAuthorization {
+        by_minor: i64,
+    },
+    Capture {
+        amount_minor: i64,
+    },
     Void,
-    Refund { amount_minor: i64 },
-    ChargeOffSession { amount_minor: i64 },
+    /// Release a hold nobody used (the sweeper, a refused start): refused
+    /// once a session is linked, so a late StartTransaction and the
+    /// release cannot both win (issue 9).
+    VoidUnused,
+    Refund {
+        amount_minor: i64,
+    },
+    ChargeOffSession {
+        amount_minor: i64,
+    },
 }
 
 impl StepRequest {
@@ -80,7 +94,7 @@ impl StepRequest {
             Self::Authorize { .. } => StepKind::Authorize,
             Self::IncrementAuthorization { .. } => StepKind::IncrementAuthorization,
             Self::Capture { .. } => StepKind::Capture,
-            Self::Void => StepKind::Void,
+            Self::Void | Self::VoidUnused => StepKind::Void,
             Self::Refund { .. } => StepKind::Refund,
             Self::ChargeOffSession { .. } => StepKind::ChargeOffSession,
         }

@@ -24,13 +24,13 @@ use crate::idempotency::IdempotencyKey;
 use crate::ids::SessionId;
 use crate::money::Money;
 use crate::payment::{
-    HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
-    PaymentStep, ReceiptToken, StepKind, StepOutcome, StepRequest, StepSuccess,
+    ClaimOwner, HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentId,
+    PaymentState, PaymentStep, ReceiptToken, StepKind, StepOutcome, StepRequest, StepSuccess,
 };
 use crate::session::SessionState;
 use crate::store::AccountStore;
 
-use super::{PaymentError, PaymentService};
+use super::{Claim, PaymentError, PaymentService};
 
 /// How many lines one sweeper pass handles.
 const BATCH: u32 = 50;
@@ -381,10 +381,21 @@ impl PaymentService {
             .await?
             .ok_or(PaymentError::PaymentNotFound)?;
         if detail.payment.state == PaymentState::Created && detail.steps.is_empty() {
-            match self
-                .charge_account_payment(&detail.payment, line.amount_minor)
-                .await
-            {
+            let (claim, claimed) = match self.claim(payment_id, ClaimOwner::AccountCharge).await {
+                Ok(claimed) => claimed,
+                // Another actor is charging it right now.
+                Err(PaymentError::Busy { .. }) => return Ok(line),
+                Err(e) => return Err(e),
+            };
+            let charged =
+                if claimed.payment.state == PaymentState::Created && claimed.steps.is_empty() {
+                    self.charge_account_payment(&claim, &claimed.payment, line.amount_minor)
+                        .await
+                } else {
+                    Ok(claimed)
+                };
+            self.release(&claim).await;
+            match charged {
                 Ok(d) => detail = d,
                 Err(PaymentError::GatewayUnavailable(error)) => {
                     tracing::warn!(payment_id = %payment_id, %error,
@@ -418,25 +429,32 @@ impl PaymentService {
     #[tracing::instrument(skip(self, payment), fields(payment_id = %payment.id))]
     async fn charge_account_payment(
         &self,
+        claim: &Claim,
         payment: &Payment,
         amount_minor: i64,
     ) -> Result<PaymentDetail, PaymentError> {
         let step = self
-            .intend(payment, StepRequest::ChargeOffSession { amount_minor })
+            .intend(
+                claim,
+                payment,
+                StepRequest::ChargeOffSession { amount_minor },
+            )
             .await?;
-        self.call_charge_off_session(payment, &step).await
+        self.call_charge_off_session(claim, payment, &step).await
     }
 
     /// The gateway call of an intended off-session charge, and its finish:
     /// the first attempt and the recovery worker's repeat (same key).
     async fn call_charge_off_session(
         &self,
+        claim: &Claim,
         payment: &Payment,
         step: &PaymentStep,
     ) -> Result<PaymentDetail, PaymentError> {
         let Some(card) = self.card_of(payment).await? else {
             return self
                 .finish(
+                    claim,
                     step,
                     StepOutcome::failed("no_saved_card", "the account has no saved card"),
                 )
@@ -451,8 +469,8 @@ impl PaymentService {
             reference: payment.id.to_string(),
         };
         match charge_with(gateway.as_ref(), &charge, step).await {
-            Ok(outcome) => self.finish(step, outcome).await,
-            Err(e) => self.finish_from_error(step, e).await,
+            Ok(outcome) => self.finish(claim, step, outcome).await,
+            Err(e) => self.finish_from_error(claim, step, e).await,
         }
     }
 
@@ -462,6 +480,7 @@ impl PaymentService {
     /// first charge (docs/payments.md, "Accounts": localstripe does not).
     pub(super) async fn recover_charge_off_session(
         &self,
+        claim: &Claim,
         payment: &Payment,
         step: &PaymentStep,
     ) -> Result<(), PaymentError> {
@@ -475,12 +494,12 @@ impl PaymentService {
                 .find_off_session_charge(&customer, &payment.id.to_string())
                 .await
             {
-                Ok(Some(found)) => return self.record_found_charge(step, found).await,
+                Ok(Some(found)) => return self.record_found_charge(claim, step, found).await,
                 Ok(None) | Err(GatewayError::Unsupported { .. }) => {}
                 Err(e) => return Err(PaymentError::GatewayUnavailable(e.to_string())),
             }
         }
-        self.call_charge_off_session(payment, step).await?;
+        self.call_charge_off_session(claim, payment, step).await?;
         Ok(())
     }
 
@@ -488,6 +507,7 @@ impl PaymentService {
     /// A charge still in flight is left for the next pass.
     async fn record_found_charge(
         &self,
+        claim: &Claim,
         step: &PaymentStep,
         found: IntentState,
     ) -> Result<(), PaymentError> {
@@ -514,7 +534,7 @@ impl PaymentService {
             | IntentStatus::RequiresConfirmation
             | IntentStatus::Authorized { .. } => return Ok(()),
         };
-        self.finish(step, outcome).await?;
+        self.finish(claim, step, outcome).await?;
         Ok(())
     }
 

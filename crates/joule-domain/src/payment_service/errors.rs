@@ -3,7 +3,9 @@
 
 use crate::error::StoreError;
 use crate::gateway::GatewayError;
-use crate::payment::StepError;
+use chrono::{DateTime, Utc};
+
+use crate::payment::{ClaimOwner, StepError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
@@ -66,4 +68,15 @@ pub enum PaymentError {
     /// connector, or a web payment).
     #[error("this hold is already recorded for another payment")]
     IntentAlreadyUsed,
+    /// Another actor holds the payment's claim (issue 9): it is being
+    /// handled; look again later.
+    #[error("the payment is being handled by {owner} until {until}")]
+    Busy {
+        owner: ClaimOwner,
+        until: DateTime<Utc>,
+    },
+    /// The claim this actor held was taken over (it lapsed while the actor
+    /// waited): nothing was recorded, the new owner finishes the work.
+    #[error("the payment's claim was taken over by another actor")]
+    ClaimLost,
 }

@@ -20,14 +20,15 @@ use crate::ids::SessionId;
 use crate::money::Money;
 use crate::payment::hold_limit::{decide, HoldAction, HoldLimits, HoldReading, StopReason};
 use crate::payment::{
-    Payment, PaymentDetail, PaymentState, StepKind, StepOutcome, StepRequest, StepStatus,
+    ClaimOwner, Payment, PaymentDetail, PaymentState, StepKind, StepOutcome, StepRequest,
+    StepStatus,
 };
 use crate::session::{Session, SessionState};
 use crate::session_cost::price_session_cost;
 use crate::store::HoldLimitStore;
 use crate::tariffs::charger_time_zone;
 
-use super::{PaymentError, PaymentService};
+use super::{Claim, PaymentError, PaymentService};
 
 /// A stop not followed by the session's end within this long is sent
 /// again (the charger was offline, refused, or its StopTransaction is
@@ -47,6 +48,17 @@ pub enum HoldCheck {
     StopRequested(StopReason),
     /// A stop was sent recently; not sent again.
     StopAlreadyRequested(StopReason),
+    /// Another actor holds the payment (the capture at the session's end,
+    /// recovery): nothing was done; the next meter value checks again.
+    Busy { owner: ClaimOwner },
+}
+
+/// What the rule says, before anything is done.
+enum Decision {
+    NotHeld,
+    Within(HoldCheck),
+    /// The action, and whether the last increment was refused.
+    Act(HoldAction, bool),
 }
 
 impl PaymentService {
@@ -82,10 +94,41 @@ impl PaymentService {
         let Some(detail) = self.ports.payments.get_payment(payment.id).await? else {
             return Ok(HoldCheck::NotHeld);
         };
-        let Some((limits, cost_minor, last_interval_minor)) =
-            self.running_cost(&detail, &s).await?
+        // Most checks find the cost within the hold: decided without a
+        // claim (a read only); an action is decided again under it.
+        match self.hold_decision(&detail, &s).await? {
+            Decision::Within(check) => return Ok(check),
+            Decision::NotHeld => return Ok(HoldCheck::NotHeld),
+            Decision::Act(..) => {}
+        }
+        let (claim, detail) = match self.claim(payment.id, ClaimOwner::HoldWatch).await {
+            Ok(claimed) => claimed,
+            // The capture at the session's end (or recovery) holds it: the
+            // next meter value checks again.
+            Err(PaymentError::Busy { owner, .. }) => return Ok(HoldCheck::Busy { owner }),
+            Err(e) => return Err(e),
+        };
+        let result = self.act_on_hold(&claim, &detail, &s).await;
+        self.release(&claim).await;
+        result
+    }
+
+    /// What the rule says for `detail`'s hold and the session's cost now.
+    async fn hold_decision(
+        &self,
+        detail: &PaymentDetail,
+        s: &Session,
+    ) -> Result<Decision, PaymentError> {
+        let payment = &detail.payment;
+        if payment.state != PaymentState::Authorized
+            || payment.session_id != Some(s.id)
+            || detail.steps.iter().any(|st| !st.is_finished())
+        {
+            return Ok(Decision::NotHeld);
+        }
+        let Some((limits, cost_minor, last_interval_minor)) = self.running_cost(detail, s).await?
         else {
-            return Ok(HoldCheck::NotHeld);
+            return Ok(Decision::NotHeld);
         };
         // One increment per crossing: after a refused (or unanswered) one,
         // the gateway is not asked again; the session is stopped.
@@ -95,35 +138,56 @@ impl PaymentService {
             .rev()
             .find(|st| st.kind == StepKind::IncrementAuthorization)
             .is_some_and(|st| st.status != StepStatus::Succeeded);
-        let payment = detail.payment;
-        let supports_increment = self.gateway_of(&payment)?.capabilities().supports_increment;
+        let supports_increment = self.gateway_of(payment)?.capabilities().supports_increment;
         let reading = HoldReading {
             hold_minor: payment.authorized_minor,
             cost_minor,
             last_interval_minor,
             supports_increment,
         };
-        match decide(&limits, &reading) {
-            HoldAction::WithinHold => Ok(HoldCheck::WithinHold {
+        Ok(match decide(&limits, &reading) {
+            HoldAction::WithinHold => Decision::Within(HoldCheck::WithinHold {
                 hold_minor: payment.authorized_minor,
                 cost_minor,
             }),
-            HoldAction::Increment { .. } if last_increment_refused => {
-                self.stop_for_hold(&payment, &s, StopReason::IncrementRefused)
+            action => Decision::Act(action, last_increment_refused),
+        })
+    }
+
+    /// Carries out the rule's action under the payment's claim, deciding
+    /// again from the payment as read under it.
+    async fn act_on_hold(
+        &self,
+        claim: &Claim,
+        detail: &PaymentDetail,
+        s: &Session,
+    ) -> Result<HoldCheck, PaymentError> {
+        let payment = &detail.payment;
+        match self.hold_decision(detail, s).await? {
+            Decision::NotHeld => Ok(HoldCheck::NotHeld),
+            Decision::Within(check) => Ok(check),
+            Decision::Act(HoldAction::Increment { .. }, true) => {
+                self.stop_for_hold(payment, s, StopReason::IncrementRefused)
                     .await
             }
-            HoldAction::Increment { new_total_minor } => {
-                match self.increment_hold(&payment, new_total_minor).await {
+            Decision::Act(HoldAction::Increment { new_total_minor }, false) => {
+                match self.increment_hold(claim, payment, new_total_minor).await {
                     Ok(_) => Ok(HoldCheck::Incremented { new_total_minor }),
                     Err(error) => {
                         tracing::warn!(payment_id = %payment.id, session_id = %s.id, %error,
                             "the hold could not be raised; stopping the session");
-                        self.stop_for_hold(&payment, &s, StopReason::IncrementRefused)
+                        self.stop_for_hold(payment, s, StopReason::IncrementRefused)
                             .await
                     }
                 }
             }
-            HoldAction::Stop(reason) => self.stop_for_hold(&payment, &s, reason).await,
+            Decision::Act(HoldAction::Stop(reason), _) => {
+                self.stop_for_hold(payment, s, reason).await
+            }
+            Decision::Act(HoldAction::WithinHold, _) => Ok(HoldCheck::WithinHold {
+                hold_minor: payment.authorized_minor,
+                cost_minor: 0,
+            }),
         }
     }
 
@@ -201,12 +265,17 @@ impl PaymentService {
     /// (or an unknown outcome, left to the recovery worker) is an error.
     async fn increment_hold(
         &self,
+        claim: &Claim,
         payment: &Payment,
         new_total_minor: i64,
     ) -> Result<PaymentDetail, PaymentError> {
         let by_minor = new_total_minor - payment.authorized_minor;
         let step = self
-            .intend(payment, StepRequest::IncrementAuthorization { by_minor })
+            .intend(
+                claim,
+                payment,
+                StepRequest::IncrementAuthorization { by_minor },
+            )
             .await?;
         let gateway = self.gateway_of(payment)?.clone();
         let intent = Self::intent_of(payment)?;
@@ -218,6 +287,7 @@ impl PaymentService {
             Ok(_) => {
                 tracing::info!(payment_id = %payment.id, new_total_minor, "hold raised");
                 self.finish(
+                    claim,
                     &step,
                     StepOutcome::succeeded(Some(intent.as_str().to_owned())),
                 )
@@ -225,7 +295,7 @@ impl PaymentService {
             }
             Err(error) => {
                 let (code, message) = super::failure_of(&error);
-                self.finish_from_error(&step, error).await?;
+                self.finish_from_error(claim, &step, error).await?;
                 Err(PaymentError::GatewayRefused { code, message })
             }
         }
@@ -259,6 +329,7 @@ impl PaymentService {
     /// whether it was applied; otherwise it is repeated with its own key.
     pub(super) async fn recover_increment(
         &self,
+        claim: &Claim,
         detail: &PaymentDetail,
         step: &crate::payment::PaymentStep,
     ) -> Result<(), PaymentError> {
@@ -274,7 +345,7 @@ impl PaymentService {
         let done = StepOutcome::succeeded(Some(intent.as_str().to_owned()));
         match state.status {
             IntentStatus::Authorized { capturable } if capturable.minor() >= target => {
-                self.finish(step, done).await?;
+                self.finish(claim, step, done).await?;
             }
             IntentStatus::Authorized { .. } => {
                 let total = Money::from_minor(target, payment.currency);
@@ -283,15 +354,16 @@ impl PaymentService {
                     .await
                 {
                     Ok(_) => {
-                        self.finish(step, done).await?;
+                        self.finish(claim, step, done).await?;
                     }
                     Err(e) => {
-                        self.finish_from_error(step, e).await?;
+                        self.finish_from_error(claim, step, e).await?;
                     }
                 }
             }
             _ => {
                 self.finish(
+                    claim,
                     step,
                     StepOutcome::failed("not_authorized", "the intent holds nothing to raise"),
                 )

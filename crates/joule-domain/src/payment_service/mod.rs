@@ -42,9 +42,13 @@ pub use web::WebPaymentCreated;
 
 use crate::clock::Clock;
 use crate::command::CommandRouter;
+use crate::error::StoreError;
 use crate::gateway::{GatewayError, IntentRef, PaymentGateway};
 use crate::money::Money;
-use crate::payment::{Payment, PaymentDetail, PaymentStep, StepOutcome, StepRequest};
+use crate::payment::{
+    ClaimOwner, ClaimRequest, ClaimToken, Payment, PaymentDetail, PaymentId, PaymentStep,
+    StepError, StepOutcome, StepRequest, CLAIM_ENTITY,
+};
 use crate::store::{
     AccountStore, ChargerStore, HoldLimitStore, PaymentStore, ReceiptEmailStore, SessionStore,
     TariffAssignmentStore, TariffStore,
@@ -100,6 +104,18 @@ pub struct PaymentPorts {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
     pub faults: Option<Arc<dyn FaultHook>>,
+}
+
+/// A payment's claim this service holds (issue 9; docs/payments.md "One
+/// owner at a time"): taken with [`PaymentService::claim`] before an actor
+/// acts on a payment, passed to every step it records, given back with
+/// [`PaymentService::release`] (or lapsing after `recovery_after` when the
+/// process died).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Claim {
+    pub payment_id: PaymentId,
+    pub token: ClaimToken,
+    pub owner: ClaimOwner,
 }
 
 /// Web payments, capture, void, refund, recovery and sweeping.
@@ -184,33 +200,99 @@ impl PaymentService {
         IntentRef::parse(raw).map_err(|_| PaymentError::NoGatewayReference)
     }
 
-    /// Stores `request` as intended; the state machine's refusal is an error.
+    /// Takes the payment's claim for `owner`, or says who holds it
+    /// ([`PaymentError::Busy`]). The payment is returned as read under the
+    /// claim: decide from it, not from what was read before.
+    pub(crate) async fn claim(
+        &self,
+        id: PaymentId,
+        owner: ClaimOwner,
+    ) -> Result<(Claim, PaymentDetail), PaymentError> {
+        let now = self.now();
+        let token = ClaimToken::new();
+        let request = ClaimRequest {
+            owner,
+            token,
+            expires_at: now + self.settings.recovery_after,
+        };
+        match self.ports.payments.claim_payment(id, request, now).await {
+            Ok(Ok(detail)) => Ok((
+                Claim {
+                    payment_id: id,
+                    token,
+                    owner,
+                },
+                detail,
+            )),
+            Ok(Err(held)) => {
+                tracing::debug!(payment_id = %id, %owner, holder = %held.owner,
+                    "payment claimed by another actor; leaving it alone");
+                Err(PaymentError::Busy {
+                    owner: held.owner,
+                    until: held.until,
+                })
+            }
+            Err(StoreError::NotFound { .. }) => Err(PaymentError::PaymentNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Gives a claim back. A failure only delays the next owner until the
+    /// claim lapses, so it is logged, not returned.
+    pub(crate) async fn release(&self, claim: &Claim) {
+        if let Err(error) = self
+            .ports
+            .payments
+            .release_payment_claim(claim.payment_id, &claim.token)
+            .await
+        {
+            tracing::warn!(payment_id = %claim.payment_id, %error,
+                "releasing a payment claim failed; it lapses by itself");
+        }
+    }
+
+    /// Stores `request` as intended under `claim`; the state machine's
+    /// refusal is an error, a lost claim is [`PaymentError::ClaimLost`].
     async fn intend(
         &self,
+        claim: &Claim,
         payment: &Payment,
         request: StepRequest,
     ) -> Result<PaymentStep, PaymentError> {
         let step = self
             .ports
             .payments
-            .intend_step(payment.id, request, self.now())
+            .intend_step(payment.id, request, &claim.token, self.now())
             .await?
-            .map_err(PaymentError::Step)?;
+            .map_err(|e| match e {
+                StepError::NotClaimHolder => PaymentError::ClaimLost,
+                e => PaymentError::Step(e),
+            })?;
         self.fault(FaultPoint::intended(step.kind));
         Ok(step)
     }
 
     async fn finish(
         &self,
+        claim: &Claim,
         step: &PaymentStep,
         outcome: StepOutcome,
     ) -> Result<PaymentDetail, PaymentError> {
         self.fault(FaultPoint::called(step.kind));
-        Ok(self
+        match self
             .ports
             .payments
-            .finish_step(step.payment_id, step.seq, outcome, self.now())
-            .await?)
+            .finish_step(step.payment_id, step.seq, outcome, &claim.token, self.now())
+            .await
+        {
+            Ok(detail) => Ok(detail),
+            Err(StoreError::Conflict { entity }) if entity == CLAIM_ENTITY => {
+                tracing::warn!(payment_id = %step.payment_id, seq = step.seq, owner = %claim.owner,
+                    "the payment's claim was taken over; the new owner finishes the step");
+                Err(PaymentError::ClaimLost)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Finishes `step` from a gateway error: a refusal is recorded as the
@@ -218,6 +300,7 @@ impl PaymentService {
     /// intended for the recovery worker and is returned as an error.
     async fn finish_from_error(
         &self,
+        claim: &Claim,
         step: &PaymentStep,
         error: GatewayError,
     ) -> Result<PaymentDetail, PaymentError> {
@@ -227,7 +310,8 @@ impl PaymentService {
             return Err(PaymentError::GatewayUnavailable(error.to_string()));
         }
         let (code, message) = failure_of(&error);
-        self.finish(step, StepOutcome::failed(code, message)).await
+        self.finish(claim, step, StepOutcome::failed(code, message))
+            .await
     }
 }
 

@@ -5,14 +5,17 @@
 use crate::gateway::{GatewayEventKind, IntentStatus, WebhookPayload};
 use crate::money::Money;
 use crate::payment::{
-    PaymentDetail, PaymentState, PaymentStep, StaleHoldReason, StepKind, StepOutcome,
+    ClaimOwner, PaymentDetail, PaymentState, PaymentStep, StepError, StepKind, StepOutcome,
 };
 
 use super::web::AuthorizeResult;
-use super::{PaymentError, PaymentService};
+use super::{Claim, PaymentError, PaymentService};
 
 /// How many payments one pass of a worker handles.
 const BATCH: u32 = 50;
+
+/// How often the starter asks a charger again to start a waiting hold.
+const STARTER_RETRY: chrono::Duration = chrono::Duration::seconds(10);
 
 /// What one pass did, for logs and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,22 +38,87 @@ impl PaymentService {
             .await?;
         let mut report = PassReport::default();
         for detail in open {
-            match self.recover_one(&detail).await {
+            let id = detail.payment.id;
+            let (claim, detail) = match self.claim(id, ClaimOwner::Recovery).await {
+                Ok(claimed) => claimed,
+                // Its owner is still on it (a driver still typing the card
+                // holds no claim; a confirm in flight does).
+                Err(PaymentError::Busy { .. }) => continue,
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(payment_id = %id, %error, "recovery could not claim the payment");
+                    continue;
+                }
+            };
+            let result = self.recover_one(&claim, &detail).await;
+            self.release(&claim).await;
+            match result {
                 Ok(()) => report.finished += 1,
                 Err(error) => {
                     report.failed += 1;
-                    tracing::warn!(payment_id = %detail.payment.id, %error, "recovery failed; retried on the next pass");
+                    tracing::warn!(payment_id = %id, %error, "recovery failed; retried on the next pass");
                 }
             }
         }
+        let starts = self.start_waiting_holds().await?;
+        report.finished += starts.finished;
+        report.failed += starts.failed;
         let terminals = self.recover_terminal_recordings().await?;
         report.finished += terminals.finished;
         report.failed += terminals.failed;
         Ok(report)
     }
 
-    #[tracing::instrument(skip(self, detail), fields(payment_id = %detail.payment.id))]
-    async fn recover_one(&self, detail: &PaymentDetail) -> Result<(), PaymentError> {
+    /// Holds authorized whose charger was never asked to start, or whose
+    /// start never got a definite answer (a crash between the authorization
+    /// and the start, an offline charger, a time-out): asked again on each
+    /// pass while their hold is younger than `start_timeout`, once the
+    /// charger is back; the sweeper releases the rest.
+    async fn start_waiting_holds(&self) -> Result<PassReport, PaymentError> {
+        let after = self.now() - self.settings.start_timeout;
+        let waiting = self
+            .ports
+            .payments
+            .payments_awaiting_start(after, BATCH)
+            .await?;
+        let mut report = PassReport::default();
+        for payment in waiting {
+            let (claim, detail) = match self.claim(payment.id, ClaimOwner::Starter).await {
+                Ok(claimed) => claimed,
+                Err(PaymentError::Busy { .. }) => continue,
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(payment_id = %payment.id, %error, "the starter could not claim the payment");
+                    continue;
+                }
+            };
+            // Asked at most once per STARTER_RETRY: a pass that just tried
+            // (the recovery above, an earlier pass) leaves it for later.
+            let recent = self
+                .ports
+                .payments
+                .remote_start(payment.id)
+                .await?
+                .is_some_and(|r| self.now() - r.updated_at < STARTER_RETRY);
+            if recent || detail.steps.iter().any(|s| !s.is_finished()) {
+                self.release(&claim).await;
+                continue;
+            }
+            let result = self.remote_start(&claim, &detail.payment, false).await;
+            self.release(&claim).await;
+            match result {
+                Ok(()) => report.finished += 1,
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(payment_id = %payment.id, %error, "starting a waiting hold failed");
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    #[tracing::instrument(skip(self, claim, detail), fields(payment_id = %detail.payment.id))]
+    async fn recover_one(&self, claim: &Claim, detail: &PaymentDetail) -> Result<(), PaymentError> {
         let Some(step) = detail.steps.iter().find(|s| !s.is_finished()) else {
             return Ok(());
         };
@@ -60,23 +128,29 @@ impl PaymentService {
             StepKind::Authorize => {
                 let abandon = self.now() - step.intended_at >= self.settings.card_timeout;
                 if let AuthorizeResult::Authorized(p) =
-                    self.settle_authorize(payment, step, abandon).await?
+                    self.settle_authorize(claim, payment, step, abandon).await?
                 {
-                    // The driver confirmed, then Joule died before starting.
-                    self.remote_start(&p).await?;
+                    // The driver confirmed, then Joule died before starting
+                    // (or the driver never came back to the page). The
+                    // charger may be offline: then the starter tries again
+                    // until the sweeper's time-out.
+                    self.remote_start(claim, &p, false).await?;
                 }
                 Ok(())
             }
-            StepKind::Capture => self.recover_capture(detail, step).await,
-            StepKind::Void => self.recover_void(detail, step).await,
-            StepKind::Refund => self.recover_refund(detail, step).await,
-            StepKind::ChargeOffSession => self.recover_charge_off_session(payment, step).await,
-            StepKind::IncrementAuthorization => self.recover_increment(detail, step).await,
+            StepKind::Capture => self.recover_capture(claim, detail, step).await,
+            StepKind::Void => self.recover_void(claim, detail, step).await,
+            StepKind::Refund => self.recover_refund(claim, detail, step).await,
+            StepKind::ChargeOffSession => {
+                self.recover_charge_off_session(claim, payment, step).await
+            }
+            StepKind::IncrementAuthorization => self.recover_increment(claim, detail, step).await,
         }
     }
 
     async fn recover_capture(
         &self,
+        claim: &Claim,
         detail: &PaymentDetail,
         step: &PaymentStep,
     ) -> Result<(), PaymentError> {
@@ -91,7 +165,7 @@ impl PaymentService {
         match state.status {
             IntentStatus::Succeeded { .. } => {
                 tracing::info!("the gateway had captured; recording it");
-                self.finish(step, done).await?;
+                self.finish(claim, step, done).await?;
             }
             IntentStatus::Authorized { .. } => {
                 let amount = Money::from_minor(step.amount_minor, payment.currency);
@@ -101,15 +175,16 @@ impl PaymentService {
                 {
                     Ok(_) => {
                         tracing::info!("captured on recovery");
-                        self.finish(step, done).await?;
+                        self.finish(claim, step, done).await?;
                     }
                     Err(e) => {
-                        self.finish_from_error(step, e).await?;
+                        self.finish_from_error(claim, step, e).await?;
                     }
                 }
             }
             IntentStatus::Canceled => {
                 self.finish(
+                    claim,
                     step,
                     StepOutcome::failed("canceled", "the hold was cancelled"),
                 )
@@ -117,6 +192,7 @@ impl PaymentService {
             }
             _ => {
                 self.finish(
+                    claim,
                     step,
                     StepOutcome::failed("not_capturable", "the intent holds nothing to capture"),
                 )
@@ -132,6 +208,7 @@ impl PaymentService {
     /// repeat would refund twice).
     async fn recover_refund(
         &self,
+        claim: &Claim,
         detail: &PaymentDetail,
         step: &PaymentStep,
     ) -> Result<(), PaymentError> {
@@ -154,11 +231,15 @@ impl PaymentService {
         };
         match result {
             Ok(r) => {
-                self.finish(step, StepOutcome::succeeded(Some(r.refund.to_string())))
-                    .await?;
+                self.finish(
+                    claim,
+                    step,
+                    StepOutcome::succeeded(Some(r.refund.to_string())),
+                )
+                .await?;
             }
             Err(e) => {
-                self.finish_from_error(step, e).await?;
+                self.finish_from_error(claim, step, e).await?;
             }
         }
         Ok(())
@@ -166,6 +247,7 @@ impl PaymentService {
 
     async fn recover_void(
         &self,
+        claim: &Claim,
         detail: &PaymentDetail,
         step: &PaymentStep,
     ) -> Result<(), PaymentError> {
@@ -179,10 +261,11 @@ impl PaymentService {
         let done = StepOutcome::succeeded(Some(intent.as_str().to_owned()));
         match state.status {
             IntentStatus::Canceled => {
-                self.finish(step, done).await?;
+                self.finish(claim, step, done).await?;
             }
             IntentStatus::Succeeded { .. } => {
                 self.finish(
+                    claim,
                     step,
                     StepOutcome::failed("already_captured", "the intent was captured"),
                 )
@@ -190,10 +273,10 @@ impl PaymentService {
             }
             _ => match gateway.cancel(&intent, &step.idempotency_key).await {
                 Ok(()) => {
-                    self.finish(step, done).await?;
+                    self.finish(claim, step, done).await?;
                 }
                 Err(e) => {
-                    self.finish_from_error(step, e).await?;
+                    self.finish_from_error(claim, step, e).await?;
                 }
             },
         }
@@ -213,16 +296,17 @@ impl PaymentService {
         let mut report = PassReport::default();
         for hold in stale {
             let id = hold.payment.id;
-            let result = match (hold.reason, hold.payment.session_id) {
-                (StaleHoldReason::SessionNeverStarted, _) => {
-                    tracing::info!(payment_id = %id, "session never started; voiding the hold");
-                    self.void(&hold.payment).await.map(|_| ())
+            let (claim, detail) = match self.claim(id, ClaimOwner::Sweeper).await {
+                Ok(claimed) => claimed,
+                Err(PaymentError::Busy { .. }) => continue,
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(payment_id = %id, %error, "the sweeper could not claim the payment");
+                    continue;
                 }
-                (StaleHoldReason::SessionEnded, Some(session)) => {
-                    self.settle_session(session).await.map(|_| ())
-                }
-                (StaleHoldReason::SessionEnded, None) => Ok(()),
             };
+            let result = self.sweep_one(&claim, &detail).await;
+            self.release(&claim).await;
             match result {
                 Ok(()) => report.finished += 1,
                 Err(error) => {
@@ -232,6 +316,31 @@ impl PaymentService {
             }
         }
         Ok(report)
+    }
+
+    /// One stale hold, decided again from the payment as read under the
+    /// claim: a session linked meanwhile is settled from that session,
+    /// never released as unused.
+    async fn sweep_one(&self, claim: &Claim, detail: &PaymentDetail) -> Result<(), PaymentError> {
+        let payment = &detail.payment;
+        if payment.state != PaymentState::Authorized
+            || detail.steps.iter().any(|s| !s.is_finished())
+        {
+            return Ok(());
+        }
+        match payment.session_id {
+            None => {
+                tracing::info!(payment_id = %payment.id, "session never started; voiding the hold");
+                match self.void_unused(claim, payment).await {
+                    Ok(_) | Err(PaymentError::Step(StepError::HoldInUse)) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Some(session) => self
+                .settle_claimed(claim, detail, session)
+                .await
+                .map(|_| ()),
+        }
     }
 
     /// A webhook from `gateway`: verified, then the payment it names is
@@ -272,29 +381,56 @@ impl PaymentService {
             return Ok(());
         };
         tracing::info!(event_id = %event.id, payment_id = %payment.id, "webhook");
-        let Some(detail) = self.ports.payments.get_payment(payment.id).await? else {
-            return Ok(());
+        let (claim, detail) = match self.claim(payment.id, ClaimOwner::Webhook).await {
+            Ok(claimed) => claimed,
+            // A webhook is only a nudge: the actor holding the payment
+            // finishes it (and recovery finishes what it leaves).
+            Err(PaymentError::Busy { owner, .. }) => {
+                tracing::info!(event_id = %event.id, payment_id = %payment.id, %owner,
+                    "webhook: the payment is being handled; nothing to do");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
         };
+        let result = self
+            .handle_claimed_webhook(&claim, &detail, &event.kind, intent)
+            .await;
+        self.release(&claim).await;
+        result
+    }
+
+    async fn handle_claimed_webhook(
+        &self,
+        claim: &Claim,
+        detail: &PaymentDetail,
+        kind: &GatewayEventKind,
+        intent: &crate::gateway::IntentRef,
+    ) -> Result<(), PaymentError> {
+        let payment = &detail.payment;
         match detail.steps.iter().find(|s| !s.is_finished()) {
             Some(step) if step.kind == StepKind::Authorize => {
                 if let AuthorizeResult::Authorized(p) =
-                    self.settle_authorize(&payment, step, false).await?
+                    self.settle_authorize(claim, payment, step, false).await?
                 {
-                    self.remote_start(&p).await?;
+                    self.remote_start(claim, &p, false).await?;
                 }
             }
-            Some(_) => self.recover_one(&detail).await?,
+            Some(_) => self.recover_one(claim, detail).await?,
             None => {
-                if matches!(event.kind, GatewayEventKind::IntentCanceled { .. })
+                if matches!(kind, GatewayEventKind::IntentCanceled { .. })
                     && payment.state == PaymentState::Authorized
                 {
                     // Cancelled at the gateway (its dashboard, expiry):
                     // record the release the gateway already made.
                     let step = self
-                        .intend(&payment, crate::payment::StepRequest::Void)
+                        .intend(claim, payment, crate::payment::StepRequest::Void)
                         .await?;
-                    self.finish(&step, StepOutcome::succeeded(Some(intent.to_string())))
-                        .await?;
+                    self.finish(
+                        claim,
+                        &step,
+                        StepOutcome::succeeded(Some(intent.to_string())),
+                    )
+                    .await?;
                 }
             }
         }

@@ -3,40 +3,70 @@
 
 use crate::ids::SessionId;
 use crate::money::Money;
-use crate::payment::{Payment, PaymentDetail, PaymentId, PaymentState, StepOutcome, StepRequest};
+use crate::payment::{
+    ClaimOwner, Payment, PaymentDetail, PaymentId, PaymentState, StepOutcome, StepRequest,
+};
 use crate::session::SessionState;
 
-use super::{PaymentError, PaymentService};
+use super::{Claim, PaymentError, PaymentService};
 
 impl PaymentService {
-    /// Releases the whole hold.
-    #[tracing::instrument(skip(self, payment), fields(payment_id = %payment.id))]
-    pub async fn void(&self, payment: &Payment) -> Result<PaymentDetail, PaymentError> {
-        let step = self.intend(payment, StepRequest::Void).await?;
+    /// Releases the whole hold (a settlement with nothing owed).
+    #[tracing::instrument(skip(self, claim, payment), fields(payment_id = %payment.id))]
+    pub(super) async fn void(
+        &self,
+        claim: &Claim,
+        payment: &Payment,
+    ) -> Result<PaymentDetail, PaymentError> {
+        self.release_hold(claim, payment, StepRequest::Void).await
+    }
+
+    /// Releases a hold no session uses (never started, refused start): the
+    /// state machine refuses once a session is linked, so a late
+    /// StartTransaction and this release cannot both win.
+    #[tracing::instrument(skip(self, claim, payment), fields(payment_id = %payment.id))]
+    pub(super) async fn void_unused(
+        &self,
+        claim: &Claim,
+        payment: &Payment,
+    ) -> Result<PaymentDetail, PaymentError> {
+        self.release_hold(claim, payment, StepRequest::VoidUnused)
+            .await
+    }
+
+    async fn release_hold(
+        &self,
+        claim: &Claim,
+        payment: &Payment,
+        request: StepRequest,
+    ) -> Result<PaymentDetail, PaymentError> {
+        let step = self.intend(claim, payment, request).await?;
         let gateway = self.gateway_of(payment)?.clone();
         let intent = Self::intent_of(payment)?;
         match gateway.cancel(&intent, &step.idempotency_key).await {
             Ok(()) => {
                 tracing::info!("hold voided");
                 self.finish(
+                    claim,
                     &step,
                     StepOutcome::succeeded(Some(intent.as_str().to_owned())),
                 )
                 .await
             }
-            Err(e) => self.finish_from_error(&step, e).await,
+            Err(e) => self.finish_from_error(claim, &step, e).await,
         }
     }
 
     /// Captures `amount_minor` (at most the hold; the rest is released).
-    #[tracing::instrument(skip(self, payment), fields(payment_id = %payment.id))]
-    pub async fn capture(
+    #[tracing::instrument(skip(self, claim, payment), fields(payment_id = %payment.id))]
+    pub(super) async fn capture(
         &self,
+        claim: &Claim,
         payment: &Payment,
         amount_minor: i64,
     ) -> Result<PaymentDetail, PaymentError> {
         let step = self
-            .intend(payment, StepRequest::Capture { amount_minor })
+            .intend(claim, payment, StepRequest::Capture { amount_minor })
             .await?;
         let gateway = self.gateway_of(payment)?.clone();
         let intent = Self::intent_of(payment)?;
@@ -48,43 +78,56 @@ impl PaymentService {
             Ok(_) => {
                 tracing::info!(amount_minor, "hold captured");
                 self.finish(
+                    claim,
                     &step,
                     StepOutcome::succeeded(Some(intent.as_str().to_owned())),
                 )
                 .await
             }
-            Err(e) => self.finish_from_error(&step, e).await,
+            Err(e) => self.finish_from_error(claim, &step, e).await,
         }
     }
 
     /// Gives back `amount_minor` (default: all that is refundable). The
-    /// state machine refuses more than captured minus refunded.
+    /// state machine refuses more than captured minus refunded; another
+    /// actor on the payment is [`PaymentError::Busy`].
     #[tracing::instrument(skip(self))]
     pub async fn refund(
         &self,
         id: PaymentId,
         amount_minor: Option<i64>,
     ) -> Result<PaymentDetail, PaymentError> {
-        let payment = self
-            .ports
-            .payments
-            .get_payment(id)
-            .await?
-            .ok_or(PaymentError::PaymentNotFound)?
-            .payment;
+        let (claim, detail) = self.claim(id, ClaimOwner::Refund).await?;
+        let result = self
+            .refund_claimed(&claim, &detail.payment, amount_minor)
+            .await;
+        self.release(&claim).await;
+        result
+    }
+
+    async fn refund_claimed(
+        &self,
+        claim: &Claim,
+        payment: &Payment,
+        amount_minor: Option<i64>,
+    ) -> Result<PaymentDetail, PaymentError> {
         let amount_minor = amount_minor.unwrap_or_else(|| payment.refundable_minor());
         let step = self
-            .intend(&payment, StepRequest::Refund { amount_minor })
+            .intend(claim, payment, StepRequest::Refund { amount_minor })
             .await?;
-        let gateway = self.gateway_of(&payment)?.clone();
-        let intent = Self::intent_of(&payment)?;
+        let gateway = self.gateway_of(payment)?.clone();
+        let intent = Self::intent_of(payment)?;
         let amount = Money::from_minor(amount_minor, payment.currency);
         match gateway.refund(&intent, amount, &step.idempotency_key).await {
             Ok(r) => {
-                self.finish(&step, StepOutcome::succeeded(Some(r.refund.to_string())))
-                    .await
+                self.finish(
+                    claim,
+                    &step,
+                    StepOutcome::succeeded(Some(r.refund.to_string())),
+                )
+                .await
             }
-            Err(e) => self.finish_from_error(&step, e).await,
+            Err(e) => self.finish_from_error(claim, &step, e).await,
         }
     }
 
@@ -131,6 +174,28 @@ impl PaymentService {
         if payment.state != PaymentState::Authorized {
             return Ok(None);
         }
+        let (claim, detail) = self.claim(payment.id, ClaimOwner::Settle).await?;
+        let result = self.settle_claimed(&claim, &detail, session).await;
+        self.release(&claim).await;
+        result
+    }
+
+    /// [`PaymentService::settle_session`] under the payment's claim, from
+    /// the payment as read under it.
+    pub(super) async fn settle_claimed(
+        &self,
+        claim: &Claim,
+        detail: &PaymentDetail,
+        session: SessionId,
+    ) -> Result<Option<PaymentDetail>, PaymentError> {
+        let payment = &detail.payment;
+        if payment.state != PaymentState::Authorized || payment.session_id != Some(session) {
+            return Ok(None);
+        }
+        if detail.steps.iter().any(|s| !s.is_finished()) {
+            // The recovery worker finishes that step first.
+            return Ok(None);
+        }
         let Some(s) = self.ports.sessions.get_session(session).await? else {
             return Ok(None);
         };
@@ -160,9 +225,9 @@ impl PaymentService {
         };
         let amount = owed.min(payment.authorized_minor);
         let detail = if amount <= 0 {
-            self.void(&payment).await?
+            self.void(claim, payment).await?
         } else {
-            self.capture(&payment, amount).await?
+            self.capture(claim, payment, amount).await?
         };
         Ok(Some(detail))
     }

@@ -18,13 +18,13 @@ use crate::ids::{ChargerId, ConnectorId};
 use crate::language::Language;
 use crate::money::Money;
 use crate::payment::{
-    HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentId, PaymentState, ReceiptToken,
-    StepOutcome, StepRequest, StepSuccess,
+    ClaimOwner, HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentId, PaymentState,
+    ReceiptToken, StepOutcome, StepRequest, StepSuccess,
 };
 use crate::terminal::Terminal;
 
 use super::web::{open_authorize, payment_id_tag, AuthorizeResult};
-use super::{PaymentError, PaymentService, PaymentStatusView};
+use super::{Claim, PaymentError, PaymentService, PaymentStatusView};
 
 /// What a terminal reports: the hold it placed, the card it read, and the
 /// connector the driver chose.
@@ -170,9 +170,17 @@ impl PaymentService {
             Err(e) => return Err(e.into()),
         };
         tracing::info!(payment_id = %payment.id, "terminal hold recorded");
-        self.authorize_verified(&payment, report.amount.minor(), card)
-            .await?;
-        self.start_and_answer(&payment.id, false).await
+        let (claim, _) = self.claim(payment.id, ClaimOwner::TerminalReport).await?;
+        let result = match self
+            .authorize_verified(&claim, &payment, report.amount.minor(), card)
+            .await
+        {
+            Ok(authorized) => self.remote_start(&claim, &authorized, true).await,
+            Err(e) => Err(e),
+        };
+        self.release(&claim).await;
+        result?;
+        self.answer(&payment.id, false).await
     }
 
     /// The Authorize step of a hold the terminal placed: intended, then
@@ -181,31 +189,28 @@ impl PaymentService {
     /// finished by the recovery worker, which reads the intent again.
     async fn authorize_verified(
         &self,
+        claim: &Claim,
         payment: &Payment,
         amount_minor: i64,
         card: CardSummary,
     ) -> Result<Payment, PaymentError> {
         let step = self
-            .intend(payment, StepRequest::Authorize { amount_minor })
+            .intend(claim, payment, StepRequest::Authorize { amount_minor })
             .await?;
         let outcome = StepOutcome::Succeeded(StepSuccess {
             gateway_ref: payment.gateway_payment_ref.clone(),
             card: Some(card),
         });
-        Ok(self.finish(&step, outcome).await?.payment)
+        Ok(self.finish(claim, &step, outcome).await?.payment)
     }
 
-    /// Remote-starts an authorized payment's connector (a refusal voids
-    /// the hold at once) and answers with its status.
-    async fn start_and_answer(
+    /// The terminal's answer: the payment's status.
+    async fn answer(
         &self,
         id: &PaymentId,
         existing: bool,
     ) -> Result<TerminalReported, PaymentError> {
         let payment = self.payment(*id).await?;
-        if !existing && payment.state == PaymentState::Authorized {
-            self.remote_start(&payment).await?;
-        }
         Ok(TerminalReported {
             status: self.status(&payment.receipt_token).await?,
             existing,
@@ -230,47 +235,53 @@ impl PaymentService {
             return Err(PaymentError::IntentAlreadyUsed);
         }
         if existing.state != PaymentState::Created {
-            return self.start_and_answer(&existing.id, true).await;
+            return self.answer(&existing.id, true).await;
         }
         // Recorded but not authorized yet: either another request is
-        // recording it right now (leave it alone, or the charger would be
-        // asked twice and a second, refused start would void the hold of
-        // the first), or that request died. Only then finish it, as the
-        // recovery worker would.
-        let detail = self
-            .ports
-            .payments
-            .get_payment(existing.id)
-            .await?
-            .ok_or(PaymentError::PaymentNotFound)?;
-        let since = detail
-            .steps
-            .iter()
-            .map(|s| s.intended_at)
-            .max()
-            .unwrap_or(existing.created_at);
-        if self.now() - since < self.settings.recovery_after {
-            return self.start_and_answer(&existing.id, true).await;
+        // recording it right now (it holds the payment's claim: leave it
+        // alone, or the charger would be asked twice), or that request died
+        // and its claim lapsed. Only then finish it, as the recovery worker
+        // would.
+        let (claim, detail) = match self.claim(existing.id, ClaimOwner::TerminalReport).await {
+            Ok(claimed) => claimed,
+            Err(PaymentError::Busy { .. }) => return self.answer(&existing.id, true).await,
+            Err(e) => return Err(e),
+        };
+        let result = self.finish_report(&claim, &detail, report).await;
+        self.release(&claim).await;
+        let started = result?;
+        self.answer(&existing.id, !started).await
+    }
+
+    /// Finishes a recording a crashed request left (under its claim);
+    /// `true` when this request authorized the hold and started the
+    /// connector.
+    async fn finish_report(
+        &self,
+        claim: &Claim,
+        detail: &crate::payment::PaymentDetail,
+        report: &TerminalReport,
+    ) -> Result<bool, PaymentError> {
+        let existing = &detail.payment;
+        if existing.state != PaymentState::Created {
+            return Ok(false);
         }
-        match open_authorize(&detail.steps) {
-            Some(step) => {
-                if let AuthorizeResult::Authorized(_) =
-                    self.settle_authorize(&existing, step, false).await?
-                {
-                    return self.start_and_answer(&existing.id, false).await;
-                }
-            }
+        let authorized = match open_authorize(&detail.steps) {
+            Some(step) => match self.settle_authorize(claim, existing, step, false).await? {
+                AuthorizeResult::Authorized(p) => *p,
+                _ => return Ok(false),
+            },
             None if detail.steps.is_empty() => {
-                let gateway = self.gateway_of(&existing)?.clone();
+                let gateway = self.gateway_of(existing)?.clone();
                 let state = read_hold(gateway.as_ref(), &report.intent).await?;
                 let card = verified_card(&state, report)?;
-                self.authorize_verified(&existing, report.amount.minor(), card)
-                    .await?;
-                return self.start_and_answer(&existing.id, false).await;
+                self.authorize_verified(claim, existing, report.amount.minor(), card)
+                    .await?
             }
-            None => {}
-        }
-        self.start_and_answer(&existing.id, true).await
+            None => return Ok(false),
+        };
+        self.remote_start(claim, &authorized, true).await?;
+        Ok(true)
     }
 
     /// Terminal payments recorded but never authorized: the process died
@@ -299,7 +310,18 @@ impl PaymentService {
             if payment.created_at >= older_than {
                 continue;
             }
-            match self.finish_recording(&payment).await {
+            let (claim, detail) = match self.claim(payment.id, ClaimOwner::Recovery).await {
+                Ok(claimed) => claimed,
+                Err(PaymentError::Busy { .. }) => continue,
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(payment_id = %payment.id, %error, "recovery could not claim the payment");
+                    continue;
+                }
+            };
+            let result = self.finish_recording(&claim, &detail).await;
+            self.release(&claim).await;
+            match result {
                 Ok(true) => report.finished += 1,
                 Ok(false) => {}
                 Err(error) => {
@@ -314,14 +336,13 @@ impl PaymentService {
 
     /// One recording left without steps; `false` when it has steps (the
     /// step recovery owns it).
-    async fn finish_recording(&self, payment: &Payment) -> Result<bool, PaymentError> {
-        let detail = self
-            .ports
-            .payments
-            .get_payment(payment.id)
-            .await?
-            .ok_or(PaymentError::PaymentNotFound)?;
-        if !detail.steps.is_empty() {
+    async fn finish_recording(
+        &self,
+        claim: &Claim,
+        detail: &crate::payment::PaymentDetail,
+    ) -> Result<bool, PaymentError> {
+        let payment = &detail.payment;
+        if payment.state != PaymentState::Created || !detail.steps.is_empty() {
             return Ok(false);
         }
         let gateway = self.gateway_of(payment)?.clone();
@@ -340,6 +361,7 @@ impl PaymentService {
             let status = status_name(&state.status);
             return self
                 .fail_recording(
+                    claim,
                     payment,
                     state.amount.minor(),
                     format!("the hold is {status} at the gateway"),
@@ -352,9 +374,9 @@ impl PaymentService {
             .ok_or(PaymentError::NoGatewayReference)?;
         tracing::info!(payment_id = %payment.id, "finishing a terminal payment's recording");
         let authorized = self
-            .authorize_verified(payment, capturable.minor(), card)
+            .authorize_verified(claim, payment, capturable.minor(), card)
             .await?;
-        self.remote_start(&authorized).await?;
+        self.remote_start(claim, &authorized, false).await?;
         Ok(true)
     }
 
@@ -363,19 +385,21 @@ impl PaymentService {
     /// intent's amount that failed, which fails the payment.
     async fn fail_recording(
         &self,
+        claim: &Claim,
         payment: &Payment,
         amount_minor: i64,
         message: String,
     ) -> Result<bool, PaymentError> {
         let step = self
             .intend(
+                claim,
                 payment,
                 StepRequest::Authorize {
                     amount_minor: amount_minor.max(1),
                 },
             )
             .await?;
-        self.finish(&step, StepOutcome::failed("not_authorized", message))
+        self.finish(claim, &step, StepOutcome::failed("not_authorized", message))
             .await?;
         Ok(true)
     }

@@ -2,18 +2,19 @@
 //! card, remote-start the connector with the payment's own id tag.
 
 use crate::charger::ConnectorStatus;
-use crate::command::{ChargerCommand, CommandKind};
+use crate::command::{ChargerCommand, CommandError, CommandKind};
 use crate::gateway::{CardEntryConfirmation, GatewayError, HoldRequest, IntentStatus, SetupRef};
 use crate::idempotency::IdempotencyKey;
 use crate::ids::{ChargerId, ConnectorId, IdTag};
 use crate::language::Language;
 use crate::payment::{
-    NewPayment, Payment, PaymentChannel, PaymentId, PaymentState, PaymentStep, ReceiptToken,
-    StepKind, StepOutcome, StepRequest, StepSuccess,
+    ClaimOwner, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
+    PaymentStep, ReceiptToken, RemoteStart, StartStatus, StepError, StepKind, StepOutcome,
+    StepRequest, StepSuccess, CLAIM_ENTITY,
 };
 use crate::tariffs::tariff_in_force;
 
-use super::{PaymentError, PaymentService, PaymentStatusView};
+use super::{Claim, PaymentError, PaymentService, PaymentStatusView};
 
 /// A web payment waiting for the driver's card.
 #[derive(Debug, Clone)]
@@ -134,9 +135,25 @@ impl PaymentService {
                 created_at: now,
             })
             .await?;
+        // Nobody else knows the payment yet; the claim keeps the recovery
+        // worker off it should the gateway be slow past recovery_after.
+        let (claim, _) = self.claim(payment.id, ClaimOwner::Confirm).await?;
+        let result = self.create_hold(&claim, &payment, hold, &gateway).await;
+        self.release(&claim).await;
+        result
+    }
+
+    async fn create_hold(
+        &self,
+        claim: &Claim,
+        payment: &Payment,
+        hold: crate::money::Money,
+        gateway: &std::sync::Arc<dyn crate::gateway::PaymentGateway>,
+    ) -> Result<WebPaymentCreated, PaymentError> {
         let step = self
             .intend(
-                &payment,
+                claim,
+                payment,
                 StepRequest::Authorize {
                     amount_minor: hold.minor(),
                 },
@@ -150,7 +167,7 @@ impl PaymentService {
             Ok(created) => gateway
                 .create_card_entry(
                     &payment.id.to_string(),
-                    &card_entry_key(&payment, &step, "card_entry"),
+                    &card_entry_key(payment, &step, "card_entry"),
                 )
                 .await
                 .map(|entry| (created, entry)),
@@ -179,7 +196,7 @@ impl PaymentService {
                 // at once; the driver may try again.
                 tracing::warn!(payment_id = %payment.id, %error, "creating the hold failed");
                 let (code, message) = super::failure_of(&error);
-                self.finish(&step, StepOutcome::failed(code, message))
+                self.finish(claim, &step, StepOutcome::failed(code, message))
                     .await?;
                 Err(PaymentError::GatewayUnavailable(error.to_string()))
             }
@@ -259,26 +276,51 @@ impl PaymentService {
                 ))
             }
         }
-        let detail = self
-            .ports
-            .payments
-            .get_payment(payment.id)
-            .await?
-            .ok_or(PaymentError::PaymentNotFound)?;
+        let (claim, detail) = match self.claim(payment.id, ClaimOwner::Confirm).await {
+            Ok(claimed) => claimed,
+            // Another confirm (a double click), the recovery worker or a
+            // webhook is on it right now: it finishes what this one would
+            // have done; the status says where it stands. A card entry only
+            // this request carries must still be attached: the browser is
+            // told to send it again (409 `payment_busy`).
+            Err(PaymentError::Busy { .. }) if setup.is_none() => return self.status(token).await,
+            Err(e) => return Err(e),
+        };
+        let result = self.confirm_claimed(&claim, &detail, setup).await;
+        self.release(&claim).await;
+        result?;
+        self.status(token).await
+    }
+
+    async fn confirm_claimed(
+        &self,
+        claim: &Claim,
+        detail: &PaymentDetail,
+        setup: Option<&str>,
+    ) -> Result<(), PaymentError> {
+        let payment = &detail.payment;
+        match payment.state {
+            PaymentState::Created => {}
+            // Finished by another actor between our first look and the
+            // claim: only a start it did not get to is still ours to send.
+            PaymentState::Authorized => return self.remote_start(claim, payment, true).await,
+            PaymentState::Captured => return Ok(()),
+            PaymentState::Voided | PaymentState::Failed => {
+                return Err(PaymentError::NotConfirmable(
+                    "the payment is closed (failed or voided)",
+                ))
+            }
+        }
         let Some(step) = open_authorize(&detail.steps) else {
             return Err(PaymentError::NotConfirmable(
                 "the payment is not waiting for confirmation",
             ));
         };
         if let Some(setup) = setup {
-            self.confirm_card_entry(&payment, step, setup).await?;
+            self.confirm_card_entry(claim, payment, step, setup).await?;
         }
-        let confirmed = self.settle_authorize(&payment, step, false).await?;
-        match confirmed {
-            AuthorizeResult::Authorized(p) => {
-                self.remote_start(&p).await?;
-                self.status(token).await
-            }
+        match self.settle_authorize(claim, payment, step, false).await? {
+            AuthorizeResult::Authorized(p) => self.remote_start(claim, &p, true).await,
             AuthorizeResult::Declined { code, message } => {
                 Err(PaymentError::Declined { code, message })
             }
@@ -293,6 +335,7 @@ impl PaymentService {
     /// (the payment fails; nothing is held).
     async fn confirm_card_entry(
         &self,
+        claim: &Claim,
         payment: &Payment,
         step: &PaymentStep,
         setup: &str,
@@ -313,8 +356,12 @@ impl PaymentService {
             Ok(_) | Err(GatewayError::RequiresAction) => Ok(()),
             Err(GatewayError::Declined { code, message }) => {
                 tracing::info!(payment_id = %payment.id, code = %code, "card declined");
-                self.finish(step, StepOutcome::failed(code.clone(), message.clone()))
-                    .await?;
+                self.finish(
+                    claim,
+                    step,
+                    StepOutcome::failed(code.clone(), message.clone()),
+                )
+                .await?;
                 Err(PaymentError::Declined { code, message })
             }
             Err(e) if e.is_retryable() => Err(PaymentError::GatewayUnavailable(e.to_string())),
@@ -330,6 +377,7 @@ impl PaymentService {
     /// (the recovery worker, past the card time-out).
     pub(super) async fn settle_authorize(
         &self,
+        claim: &Claim,
         payment: &Payment,
         step: &PaymentStep,
         abandon: bool,
@@ -340,6 +388,7 @@ impl PaymentService {
             // gateway answered): nothing is held.
             if abandon {
                 self.finish(
+                    claim,
                     step,
                     StepOutcome::failed("abandoned", "no hold was created"),
                 )
@@ -367,12 +416,13 @@ impl PaymentService {
                     gateway_ref: Some(intent.as_str().to_owned()),
                     card: state.card,
                 });
-                let detail = self.finish(step, outcome).await?;
+                let detail = self.finish(claim, step, outcome).await?;
                 tracing::info!(payment_id = %payment.id, "hold authorized");
                 Ok(AuthorizeResult::Authorized(Box::new(detail.payment)))
             }
             IntentStatus::Canceled => {
                 self.finish(
+                    claim,
                     step,
                     StepOutcome::failed("canceled", "the hold was cancelled"),
                 )
@@ -391,8 +441,12 @@ impl PaymentService {
                     self.cancel_unconfirmed(&gateway, payment, step, &intent)
                         .await;
                 }
-                self.finish(step, StepOutcome::failed(code.clone(), message.clone()))
-                    .await?;
+                self.finish(
+                    claim,
+                    step,
+                    StepOutcome::failed(code.clone(), message.clone()),
+                )
+                .await?;
                 tracing::info!(payment_id = %payment.id, code = %code, "hold not authorized");
                 Ok(AuthorizeResult::Declined { code, message })
             }
@@ -404,7 +458,7 @@ impl PaymentService {
                 self.cancel_unconfirmed(&gateway, payment, step, &intent)
                     .await;
                 let (code, message) = ("abandoned", "no card was confirmed in time");
-                self.finish(step, StepOutcome::failed(code, message))
+                self.finish(claim, step, StepOutcome::failed(code, message))
                     .await?;
                 Ok(AuthorizeResult::Declined {
                     code: code.into(),
@@ -433,13 +487,35 @@ impl PaymentService {
         }
     }
 
-    /// Asks the charger to start with the payment's id tag. A refusal (or
-    /// an offline charger) releases the hold at once.
-    #[tracing::instrument(skip(self, payment), fields(payment_id = %payment.id, charger_id = %payment.charger_id))]
-    pub(super) async fn remote_start(&self, payment: &Payment) -> Result<(), PaymentError> {
+    /// Asks the charger to start with the payment's id tag, once per hold
+    /// (issue 9): every attempt is recorded before it is sent and with its
+    /// answer, under the payment's claim, so no second actor starts the
+    /// same hold again, and a refusal releases the hold only when no
+    /// earlier attempt can have started the charger and no session uses
+    /// it. `driver_waiting`: the driver is at the charger (pay page,
+    /// terminal), so an offline charger releases the hold at once; the
+    /// workers instead wait for it to come back, up to `start_timeout`
+    /// (the sweeper then releases the hold).
+    #[tracing::instrument(skip(self, claim, payment), fields(payment_id = %payment.id, charger_id = %payment.charger_id))]
+    pub(super) async fn remote_start(
+        &self,
+        claim: &Claim,
+        payment: &Payment,
+        driver_waiting: bool,
+    ) -> Result<(), PaymentError> {
         let Some(tag) = &payment.id_tag else {
             return Ok(());
         };
+        if payment.state != PaymentState::Authorized || payment.session_id.is_some() {
+            return Ok(());
+        }
+        let prior = self.ports.payments.remote_start(payment.id).await?;
+        if prior.as_ref().is_some_and(|p| !p.may_send_again()) {
+            tracing::debug!(status = ?prior.map(|p| p.status), "start already answered; not sent again");
+            return Ok(());
+        }
+        self.record_start(claim, payment, StartStatus::Sending)
+            .await?;
         let command = ChargerCommand {
             kind: CommandKind::RemoteStartTransaction,
             payload: serde_json::json!({
@@ -448,16 +524,66 @@ impl PaymentService {
             }),
         };
         let answer = self.ports.commands.send(&payment.charger_id, command).await;
-        let accepted = match &answer {
-            Ok(v) => v.get("status").and_then(|s| s.as_str()) == Some("Accepted"),
-            Err(_) => false,
+        let status = match &answer {
+            Ok(v) if v.get("status").and_then(|s| s.as_str()) == Some("Accepted") => {
+                StartStatus::Accepted
+            }
+            Ok(_) => StartStatus::Refused,
+            // Never left Joule: the charger was not connected, or the
+            // command could not be sent.
+            Err(
+                CommandError::Offline(_)
+                | CommandError::Busy(_)
+                | CommandError::InvalidPayload(_)
+                | CommandError::Unsupported(_),
+            ) => StartStatus::Unreachable,
+            // The charger answered, with an error: nothing started.
+            Err(CommandError::CallError { .. }) => StartStatus::Refused,
+            // Sent; whether it arrived is unknown.
+            Err(_) => StartStatus::Unanswered,
         };
-        if accepted {
-            tracing::info!("remote start accepted");
+        let record = self.record_start(claim, payment, status).await?;
+        let release = match status {
+            StartStatus::Accepted => {
+                tracing::info!("remote start accepted");
+                return Ok(());
+            }
+            StartStatus::Refused => !record.may_have_started,
+            StartStatus::Unreachable => driver_waiting && !record.may_have_started,
+            StartStatus::Sending | StartStatus::Unanswered => false,
+        };
+        if !release {
+            tracing::info!(answer = ?answer, %status, may_have_started = record.may_have_started,
+                "remote start not accepted; the hold stays until a session uses it or the sweeper releases it");
             return Ok(());
         }
-        tracing::info!(answer = ?answer, "remote start not accepted; releasing the hold");
-        self.void(payment).await.map(|_| ())
+        tracing::info!(answer = ?answer, %status, "remote start not accepted; releasing the hold");
+        match self.void_unused(claim, payment).await {
+            Ok(_) => Ok(()),
+            // A session started on it after all: it is settled from there.
+            Err(PaymentError::Step(StepError::HoldInUse)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn record_start(
+        &self,
+        claim: &Claim,
+        payment: &Payment,
+        status: StartStatus,
+    ) -> Result<RemoteStart, PaymentError> {
+        match self
+            .ports
+            .payments
+            .record_remote_start(payment.id, status, &claim.token, self.now())
+            .await
+        {
+            Ok(r) => Ok(r),
+            Err(crate::error::StoreError::Conflict { entity }) if entity == CLAIM_ENTITY => {
+                Err(PaymentError::ClaimLost)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

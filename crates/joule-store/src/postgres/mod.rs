@@ -37,6 +37,9 @@ use joule_domain::payment::{
     ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
     ReceiptToken, StaleHold, StepError, StepOutcome, StepRequest,
 };
+use joule_domain::payment::{
+    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, RemoteStart, StartStatus,
+};
 use joule_domain::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
@@ -688,9 +691,10 @@ impl PaymentStore for PgStore {
         &self,
         id: PaymentId,
         request: StepRequest,
+        claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<Result<PaymentStep, StepError>> {
-        in_tx!(self, c => payments::intend_step(c, id, request, at))
+        in_tx!(self, c => payments::intend_step(c, id, request, claim, at))
     }
 
     async fn finish_step(
@@ -698,9 +702,49 @@ impl PaymentStore for PgStore {
         id: PaymentId,
         seq: u32,
         outcome: StepOutcome,
+        claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<PaymentDetail> {
-        in_tx!(self, c => payments::finish_step(c, id, seq, &outcome, at))
+        in_tx!(self, c => payments::finish_step(c, id, seq, &outcome, claim, at))
+    }
+
+    async fn claim_payment(
+        &self,
+        id: PaymentId,
+        request: ClaimRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentDetail, ClaimHeld>> {
+        in_tx!(self, c => payments::claim_payment(c, id, &request, at))
+    }
+
+    async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()> {
+        on_conn!(self, c => payments::release_payment_claim(c, id, token))
+    }
+
+    async fn payment_claim(&self, id: PaymentId) -> StoreResult<Option<PaymentClaim>> {
+        on_conn!(self, c => payments::claim_of(c, id))
+    }
+
+    async fn remote_start(&self, id: PaymentId) -> StoreResult<Option<RemoteStart>> {
+        on_conn!(self, c => payments::remote_start(c, id))
+    }
+
+    async fn record_remote_start(
+        &self,
+        id: PaymentId,
+        status: StartStatus,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<RemoteStart> {
+        in_tx!(self, c => payments::record_remote_start(c, id, status, claim, at))
+    }
+
+    async fn payments_awaiting_start(
+        &self,
+        authorized_after: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Payment>> {
+        on_conn!(self, c => payments::payments_awaiting_start(c, authorized_after, limit))
     }
 
     async fn payments_with_unfinished_steps(

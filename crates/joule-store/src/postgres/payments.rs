@@ -14,6 +14,9 @@ use joule_domain::payment::{
     self, ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
     ReceiptToken, StaleHold, StaleHoldReason, StepError, StepOutcome, StepRequest,
 };
+use joule_domain::payment::{
+    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, RemoteStart, StartStatus,
+};
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -22,7 +25,9 @@ use super::ops::{
     cid, connector, get, insert_event, limit_offset, map_rows, pg, unique_as_conflict, R,
 };
 use crate::common::corrupt;
-use crate::payment_common::{self as pc, Applied, FinishWrite, PaymentRow, StepRow};
+use crate::payment_common::{
+    self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow,
+};
 
 pub(super) fn payment_row(row: &PgRow) -> R<Payment> {
     PaymentRow {
@@ -184,7 +189,8 @@ pub(crate) async fn open_payment_for_id_tag(
         "SELECT ",
         payment_cols!(),
         " FROM payments WHERE id_tag = $1 AND charger_id = $2 AND state = 'authorized' \
-         AND session_id IS NULL"
+         AND session_id IS NULL AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+         WHERE st.payment_id = payments.id AND st.status = 'intended' AND st.kind = 'void')"
     ))
     .bind(id_tag.as_str())
     .bind(charger.as_str())
@@ -378,7 +384,8 @@ pub(crate) async fn link_session(
     session: SessionId,
     at: DateTime<Utc>,
 ) -> R<Payment> {
-    let mut p = lock_payment(c, id).await?.payment;
+    let detail = lock_payment(c, id).await?;
+    let mut p = detail.payment;
     match p.session_id {
         Some(s) if s == session => return Ok(p),
         Some(_) => {
@@ -388,6 +395,7 @@ pub(crate) async fn link_session(
         }
         None => {}
     }
+    pc::hold_usable(&p, &detail.steps)?;
     let row = sqlx::query("SELECT charger_id, connector_id FROM sessions WHERE id = $1")
         .bind(session.as_uuid())
         .fetch_optional(&mut *c)
@@ -432,9 +440,13 @@ pub(crate) async fn intend_step(
     c: &mut PgConnection,
     id: PaymentId,
     request: StepRequest,
+    claim: &ClaimToken,
     at: DateTime<Utc>,
 ) -> R<Result<PaymentStep, StepError>> {
     let detail = lock_payment(c, id).await?;
+    if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
+        return Ok(Err(StepError::NotClaimHolder));
+    }
     let step = match payment::plan(&detail.payment, &detail.steps, request, at) {
         Ok(step) => step,
         Err(refused) => return Ok(Err(refused)),
@@ -449,9 +461,13 @@ pub(crate) async fn finish_step(
     id: PaymentId,
     seq: u32,
     outcome: &StepOutcome,
+    claim: &ClaimToken,
     at: DateTime<Utc>,
 ) -> R<PaymentDetail> {
     let detail = lock_payment(c, id).await?;
+    if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
+        return Err(pc::not_claim_holder());
+    }
     match pc::decide_finish(&detail, seq, outcome, at)? {
         FinishWrite::Unchanged => Ok(detail),
         FinishWrite::Apply(applied) => {
@@ -706,4 +722,150 @@ pub(crate) async fn release_idempotent(c: &mut PgConnection, scope: &str, key: &
     .await
     .map_err(pg)?;
     Ok(done.rows_affected() > 0)
+}
+
+// ---- claims and remote starts (issue 9) --------------------------------------
+
+pub(crate) async fn claim_of(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentClaim>> {
+    sqlx::query(
+        "SELECT payment_id, owner, token, claimed_at, expires_at FROM payment_claims \
+         WHERE payment_id = $1",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(pg)?
+    .map(|row| {
+        ClaimRow {
+            payment_id: PaymentId::from_uuid(get(&row, 0)?),
+            owner: get(&row, 1)?,
+            token: get::<Uuid>(&row, 2)?.to_string(),
+            claimed_at: get(&row, 3)?,
+            expires_at: get(&row, 4)?,
+        }
+        .into_claim()
+    })
+    .transpose()
+}
+
+pub(crate) async fn claim_payment(
+    c: &mut PgConnection,
+    id: PaymentId,
+    request: &ClaimRequest,
+    at: DateTime<Utc>,
+) -> R<Result<PaymentDetail, ClaimHeld>> {
+    // The payment row's lock orders this claim with every step write.
+    let detail = lock_payment(c, id).await?;
+    let claim = match payment::may_claim(id, claim_of(c, id).await?.as_ref(), request, at) {
+        Ok(claim) => claim,
+        Err(held) => return Ok(Err(held)),
+    };
+    sqlx::query(
+        "INSERT INTO payment_claims (payment_id, owner, token, claimed_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_id) DO UPDATE SET \
+         owner = excluded.owner, token = excluded.token, claimed_at = excluded.claimed_at, \
+         expires_at = excluded.expires_at",
+    )
+    .bind(id.as_uuid())
+    .bind(claim.owner.as_str())
+    .bind(claim.token.as_uuid())
+    .bind(claim.claimed_at)
+    .bind(claim.expires_at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(Ok(detail))
+}
+
+pub(crate) async fn release_payment_claim(
+    c: &mut PgConnection,
+    id: PaymentId,
+    token: &ClaimToken,
+) -> R<()> {
+    sqlx::query("DELETE FROM payment_claims WHERE payment_id = $1 AND token = $2")
+        .bind(id.as_uuid())
+        .bind(token.as_uuid())
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?;
+    Ok(())
+}
+
+pub(crate) async fn remote_start(c: &mut PgConnection, id: PaymentId) -> R<Option<RemoteStart>> {
+    sqlx::query(
+        "SELECT payment_id, status, attempts, may_have_started, first_at, updated_at \
+         FROM payment_starts WHERE payment_id = $1",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(pg)?
+    .map(|row| {
+        StartRow {
+            payment_id: PaymentId::from_uuid(get(&row, 0)?),
+            status: get(&row, 1)?,
+            attempts: i64::from(get::<i32>(&row, 2)?),
+            may_have_started: get(&row, 3)?,
+            first_at: get(&row, 4)?,
+            updated_at: get(&row, 5)?,
+        }
+        .into_start()
+    })
+    .transpose()
+}
+
+pub(crate) async fn record_remote_start(
+    c: &mut PgConnection,
+    id: PaymentId,
+    status: StartStatus,
+    claim: &ClaimToken,
+    at: DateTime<Utc>,
+) -> R<RemoteStart> {
+    lock_payment(c, id).await?;
+    if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
+        return Err(pc::not_claim_holder());
+    }
+    let next = RemoteStart::next(id, remote_start(c, id).await?.as_ref(), status, at);
+    sqlx::query(
+        "INSERT INTO payment_starts (payment_id, status, attempts, may_have_started, first_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_id) DO UPDATE SET \
+         status = excluded.status, attempts = excluded.attempts, \
+         may_have_started = excluded.may_have_started, updated_at = excluded.updated_at",
+    )
+    .bind(id.as_uuid())
+    .bind(next.status.as_str())
+    .bind(i32::try_from(next.attempts).unwrap_or(i32::MAX))
+    .bind(next.may_have_started)
+    .bind(next.first_at)
+    .bind(next.updated_at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(next)
+}
+
+pub(crate) async fn payments_awaiting_start(
+    c: &mut PgConnection,
+    authorized_after: DateTime<Utc>,
+    limit: u32,
+) -> R<Vec<Payment>> {
+    sqlx::query(concat!(
+        "SELECT ",
+        payment_cols!(),
+        " FROM payments WHERE state = 'authorized' AND id_tag IS NOT NULL \
+         AND session_id IS NULL AND updated_at > $1 \
+         AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                         WHERE st.payment_id = payments.id AND st.status = 'intended') \
+         AND NOT EXISTS (SELECT 1 FROM payment_starts ps WHERE ps.payment_id = payments.id \
+                         AND ps.status IN ('accepted', 'refused')) \
+         ORDER BY updated_at, id LIMIT $2"
+    ))
+    .bind(authorized_after)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *c)
+    .await
+    .map_err(pg)?
+    .iter()
+    .map(payment_row)
+    .collect()
 }

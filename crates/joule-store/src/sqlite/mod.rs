@@ -39,6 +39,9 @@ use joule_domain::payment::{
     ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
     ReceiptToken, StaleHold, StepError, StepOutcome, StepRequest,
 };
+use joule_domain::payment::{
+    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, RemoteStart, StartStatus,
+};
 use joule_domain::session::{
     Session, SessionFilter, StartOutcome, StartSession, StopOutcome, StopSession, StoredMeterValue,
 };
@@ -797,9 +800,11 @@ impl PaymentStore for SqliteStore {
         &self,
         id: PaymentId,
         request: StepRequest,
+        claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<Result<PaymentStep, StepError>> {
-        self.write(move |c| payments::intend_step(c, id, request, at))
+        let claim = *claim;
+        self.write(move |c| payments::intend_step(c, id, request, &claim, at))
             .await
     }
 
@@ -808,9 +813,56 @@ impl PaymentStore for SqliteStore {
         id: PaymentId,
         seq: u32,
         outcome: StepOutcome,
+        claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<PaymentDetail> {
-        self.write(move |c| payments::finish_step(c, id, seq, &outcome, at))
+        let claim = *claim;
+        self.write(move |c| payments::finish_step(c, id, seq, &outcome, &claim, at))
+            .await
+    }
+
+    async fn claim_payment(
+        &self,
+        id: PaymentId,
+        request: ClaimRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentDetail, ClaimHeld>> {
+        self.write(move |c| payments::claim_payment(c, id, &request, at))
+            .await
+    }
+
+    async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()> {
+        let token = *token;
+        self.write(move |c| payments::release_payment_claim(c, id, &token))
+            .await
+    }
+
+    async fn payment_claim(&self, id: PaymentId) -> StoreResult<Option<PaymentClaim>> {
+        self.read(move |c| payments::payment_claim(c, id)).await
+    }
+
+    async fn remote_start(&self, id: PaymentId) -> StoreResult<Option<RemoteStart>> {
+        self.read(move |c| payments::remote_start(c, id)).await
+    }
+
+    async fn record_remote_start(
+        &self,
+        id: PaymentId,
+        status: StartStatus,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<RemoteStart> {
+        let claim = *claim;
+        self.write(move |c| payments::record_remote_start(c, id, status, &claim, at))
+            .await
+    }
+
+    async fn payments_awaiting_start(
+        &self,
+        authorized_after: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Payment>> {
+        self.read(move |c| payments::payments_awaiting_start(c, authorized_after, limit))
             .await
     }
 

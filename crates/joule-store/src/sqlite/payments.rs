@@ -14,6 +14,9 @@ use joule_domain::payment::{
     self, ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
     ReceiptToken, StaleHold, StaleHoldReason, StepError, StepOutcome, StepRequest,
 };
+use joule_domain::payment::{
+    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, RemoteStart, StartStatus,
+};
 use rusqlite::{params, Connection, Row};
 
 use super::ops::{
@@ -21,7 +24,9 @@ use super::ops::{
     unique_as_conflict, R,
 };
 use crate::common::corrupt;
-use crate::payment_common::{self as pc, Applied, FinishWrite, PaymentRow, StepRow};
+use crate::payment_common::{
+    self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow,
+};
 
 fn payment_id(raw: &str) -> R<PaymentId> {
     PaymentId::parse(raw).map_err(corrupt)
@@ -262,7 +267,8 @@ pub(crate) fn open_payment_for_id_tag(
             "SELECT ",
             payment_cols!(),
             " FROM payments WHERE id_tag = ?1 AND charger_id = ?2 AND state = 'authorized' \
-             AND session_id IS NULL"
+             AND session_id IS NULL AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+             WHERE st.payment_id = payments.id AND st.status = 'intended' AND st.kind = 'void')"
         ),
         params![id_tag.as_str(), charger.as_str()],
         payment_row,
@@ -325,7 +331,8 @@ pub(crate) fn link_session(
     session: SessionId,
     at: DateTime<Utc>,
 ) -> R<Payment> {
-    let mut p = require_payment(c, id)?.payment;
+    let detail = require_payment(c, id)?;
+    let mut p = detail.payment;
     match p.session_id {
         Some(s) if s == session => return Ok(p),
         Some(_) => {
@@ -335,6 +342,7 @@ pub(crate) fn link_session(
         }
         None => {}
     }
+    pc::hold_usable(&p, &detail.steps)?;
     let (charger, connector_id): (String, i64) = one(
         c,
         "SELECT charger_id, connector_id FROM sessions WHERE id = ?1",
@@ -383,9 +391,13 @@ pub(crate) fn intend_step(
     c: &Connection,
     id: PaymentId,
     request: StepRequest,
+    claim: &ClaimToken,
     at: DateTime<Utc>,
 ) -> R<Result<PaymentStep, StepError>> {
     let detail = require_payment(c, id)?;
+    if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
+        return Ok(Err(StepError::NotClaimHolder));
+    }
     let step = match payment::plan(&detail.payment, &detail.steps, request, at) {
         Ok(step) => step,
         Err(refused) => return Ok(Err(refused)),
@@ -400,9 +412,13 @@ pub(crate) fn finish_step(
     id: PaymentId,
     seq: u32,
     outcome: &StepOutcome,
+    claim: &ClaimToken,
     at: DateTime<Utc>,
 ) -> R<PaymentDetail> {
     let detail = require_payment(c, id)?;
+    if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
+        return Err(pc::not_claim_holder());
+    }
     match pc::decide_finish(&detail, seq, outcome, at)? {
         FinishWrite::Unchanged => Ok(detail),
         FinishWrite::Apply(applied) => {
@@ -602,4 +618,139 @@ pub(crate) fn release_idempotent(c: &Connection, scope: &str, key: &str) -> R<bo
         "DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2 AND response_status IS NULL",
         params![scope, key],
     )? > 0)
+}
+
+// ---- claims and remote starts (issue 9) --------------------------------------
+
+fn claim_of(c: &Connection, id: PaymentId) -> R<Option<PaymentClaim>> {
+    one(
+        c,
+        "SELECT payment_id, owner, token, claimed_at, expires_at FROM payment_claims \
+         WHERE payment_id = ?1",
+        [id.to_string()],
+        |row| {
+            ClaimRow {
+                payment_id: payment_id(&get::<String>(row, 0)?)?,
+                owner: get(row, 1)?,
+                token: get(row, 2)?,
+                claimed_at: get_ts(row, 3)?,
+                expires_at: get_ts(row, 4)?,
+            }
+            .into_claim()
+        },
+    )
+}
+
+pub(crate) fn payment_claim(c: &Connection, id: PaymentId) -> R<Option<PaymentClaim>> {
+    claim_of(c, id)
+}
+
+pub(crate) fn claim_payment(
+    c: &Connection,
+    id: PaymentId,
+    request: &ClaimRequest,
+    at: DateTime<Utc>,
+) -> R<Result<PaymentDetail, ClaimHeld>> {
+    let detail = require_payment(c, id)?;
+    let claim = match payment::may_claim(id, claim_of(c, id)?.as_ref(), request, at) {
+        Ok(claim) => claim,
+        Err(held) => return Ok(Err(held)),
+    };
+    exec(
+        c,
+        "INSERT INTO payment_claims (payment_id, owner, token, claimed_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (payment_id) DO UPDATE SET \
+         owner = excluded.owner, token = excluded.token, claimed_at = excluded.claimed_at, \
+         expires_at = excluded.expires_at",
+        params![
+            id.to_string(),
+            claim.owner.as_str(),
+            claim.token.to_string(),
+            ts(claim.claimed_at),
+            ts(claim.expires_at),
+        ],
+    )?;
+    Ok(Ok(detail))
+}
+
+pub(crate) fn release_payment_claim(c: &Connection, id: PaymentId, token: &ClaimToken) -> R<()> {
+    exec(
+        c,
+        "DELETE FROM payment_claims WHERE payment_id = ?1 AND token = ?2",
+        params![id.to_string(), token.to_string()],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn remote_start(c: &Connection, id: PaymentId) -> R<Option<RemoteStart>> {
+    one(
+        c,
+        "SELECT payment_id, status, attempts, may_have_started, first_at, updated_at \
+         FROM payment_starts WHERE payment_id = ?1",
+        [id.to_string()],
+        |row| {
+            StartRow {
+                payment_id: payment_id(&get::<String>(row, 0)?)?,
+                status: get(row, 1)?,
+                attempts: get(row, 2)?,
+                may_have_started: get(row, 3)?,
+                first_at: get_ts(row, 4)?,
+                updated_at: get_ts(row, 5)?,
+            }
+            .into_start()
+        },
+    )
+}
+
+pub(crate) fn record_remote_start(
+    c: &Connection,
+    id: PaymentId,
+    status: StartStatus,
+    claim: &ClaimToken,
+    at: DateTime<Utc>,
+) -> R<RemoteStart> {
+    require_payment(c, id)?;
+    if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
+        return Err(pc::not_claim_holder());
+    }
+    let next = RemoteStart::next(id, remote_start(c, id)?.as_ref(), status, at);
+    exec(
+        c,
+        "INSERT INTO payment_starts (payment_id, status, attempts, may_have_started, first_at, \
+         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (payment_id) DO UPDATE SET \
+         status = excluded.status, attempts = excluded.attempts, \
+         may_have_started = excluded.may_have_started, updated_at = excluded.updated_at",
+        params![
+            id.to_string(),
+            next.status.as_str(),
+            next.attempts,
+            next.may_have_started,
+            ts(next.first_at),
+            ts(next.updated_at),
+        ],
+    )?;
+    Ok(next)
+}
+
+pub(crate) fn payments_awaiting_start(
+    c: &Connection,
+    authorized_after: DateTime<Utc>,
+    limit: u32,
+) -> R<Vec<Payment>> {
+    collect(
+        c,
+        concat!(
+            "SELECT ",
+            payment_cols!(),
+            " FROM payments WHERE state = 'authorized' AND id_tag IS NOT NULL \
+             AND session_id IS NULL AND updated_at > ?1 \
+             AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                             WHERE st.payment_id = payments.id AND st.status = 'intended') \
+             AND NOT EXISTS (SELECT 1 FROM payment_starts ps WHERE ps.payment_id = payments.id \
+                             AND ps.status IN ('accepted', 'refused')) \
+             ORDER BY updated_at, id LIMIT ?2"
+        ),
+        params![ts(authorized_after), i64::from(limit)],
+        payment_row,
+    )
 }

@@ -9,11 +9,13 @@ use joule_domain::ids::IdTag;
 use joule_domain::money::Currency;
 use joule_domain::page::Page;
 use joule_domain::payment::{payment_kpis, KpiGrouping, TallyOutcome};
+use joule_domain::payment::{ClaimOwner, ClaimRequest, ClaimToken};
 use joule_domain::payment::{
     HoldLimitPolicy, NewPayment, PaymentChannel, PaymentFilter, PaymentId, PaymentState,
     PaymentStep, ReceiptToken, StaleHoldReason, StepError, StepKind, StepOutcome, StepRequest,
     StepStatus, StepSuccess,
 };
+use joule_domain::store::Store;
 use serde_json::json;
 
 use super::{
@@ -35,6 +37,10 @@ contract_tests!(
     api_idempotency_begin_and_complete,
     open_payment_found_by_id_tag,
     consumer_cursors_are_durable_and_monotonic,
+    concurrent_claims_grant_exactly_one_owner,
+    only_the_claim_holder_changes_a_payment,
+    remote_starts_are_recorded_by_the_holder,
+    a_release_in_progress_refuses_a_late_session,
 );
 
 fn token() -> ReceiptToken {
@@ -63,7 +69,30 @@ fn new_payment(channel: PaymentChannel, charger: &str, at: i64) -> NewPayment {
 }
 
 pub(super) async fn step(h: &Harness, id: PaymentId, r: StepRequest, at: i64) -> PaymentStep {
-    h.store.intend_step(id, r, t(at)).await.unwrap().unwrap()
+    h.store
+        .intend_step(id, r, &holder(h.store.as_ref(), id).await, t(at))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The claim the contract tests act under: one token per payment (from
+/// its id), renewed at every use, as the payment service holds it.
+pub(super) async fn holder(s: &dyn Store, id: PaymentId) -> ClaimToken {
+    let token = ClaimToken::from_uuid(id.as_uuid());
+    s.claim_payment(
+        id,
+        ClaimRequest {
+            owner: ClaimOwner::Recovery,
+            token,
+            expires_at: t(1_000_000),
+        },
+        t(0),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    token
 }
 
 pub(super) async fn ok(h: &Harness, id: PaymentId, seq: u32, gateway_ref: &str, at: i64) {
@@ -72,6 +101,7 @@ pub(super) async fn ok(h: &Harness, id: PaymentId, seq: u32, gateway_ref: &str, 
             id,
             seq,
             StepOutcome::succeeded(Some(gateway_ref.into())),
+            &holder(h.store.as_ref(), id).await,
             t(at),
         )
         .await
@@ -215,7 +245,14 @@ async fn payment_steps_authorize_capture_refund(h: &Harness) {
     );
     // One step at a time.
     assert_eq!(
-        s.intend_step(p.id, StepRequest::Void, t(11)).await.unwrap(),
+        s.intend_step(
+            p.id,
+            StepRequest::Void,
+            &holder(s.as_ref(), p.id).await,
+            t(11)
+        )
+        .await
+        .unwrap(),
         Err(StepError::StepInProgress { seq: 1 })
     );
     let card = CardSummary::new("visa", "4242", Some(12), Some(2030));
@@ -227,6 +264,7 @@ async fn payment_steps_authorize_capture_refund(h: &Harness) {
                 gateway_ref: Some("pi_9".into()),
                 card: card.clone(),
             }),
+            &holder(s.as_ref(), p.id).await,
             t(12),
         )
         .await
@@ -247,9 +285,14 @@ async fn payment_steps_authorize_capture_refund(h: &Harness) {
     );
 
     assert_eq!(
-        s.intend_step(p.id, StepRequest::Capture { amount_minor: 5001 }, t(20))
-            .await
-            .unwrap(),
+        s.intend_step(
+            p.id,
+            StepRequest::Capture { amount_minor: 5001 },
+            &holder(s.as_ref(), p.id).await,
+            t(20)
+        )
+        .await
+        .unwrap(),
         Err(StepError::CaptureAboveHold {
             amount_minor: 5001,
             authorized_minor: 5000
@@ -267,9 +310,14 @@ async fn payment_steps_authorize_capture_refund(h: &Harness) {
     assert_eq!(capture.seq, 3);
     ok(h, p.id, 3, "pi_9", 31).await;
     assert_eq!(
-        s.intend_step(p.id, StepRequest::Capture { amount_minor: 1 }, t(32))
-            .await
-            .unwrap(),
+        s.intend_step(
+            p.id,
+            StepRequest::Capture { amount_minor: 1 },
+            &holder(s.as_ref(), p.id).await,
+            t(32)
+        )
+        .await
+        .unwrap(),
         Err(StepError::NotAllowed {
             kind: StepKind::Capture,
             state: PaymentState::Captured
@@ -278,9 +326,14 @@ async fn payment_steps_authorize_capture_refund(h: &Harness) {
     step(h, p.id, StepRequest::Refund { amount_minor: 500 }, 40).await;
     ok(h, p.id, 4, "re_1", 41).await;
     assert_eq!(
-        s.intend_step(p.id, StepRequest::Refund { amount_minor: 5001 }, t(42))
-            .await
-            .unwrap(),
+        s.intend_step(
+            p.id,
+            StepRequest::Refund { amount_minor: 5001 },
+            &holder(s.as_ref(), p.id).await,
+            t(42)
+        )
+        .await
+        .unwrap(),
         Err(StepError::RefundAboveCaptured {
             amount_minor: 5001,
             refundable_minor: 5000
@@ -310,13 +363,24 @@ async fn payment_steps_authorize_capture_refund(h: &Harness) {
 
     // Unknown payment or step.
     assert!(matches!(
-        s.intend_step(PaymentId::new_v7(), StepRequest::Void, t(50))
-            .await,
+        s.intend_step(
+            PaymentId::new_v7(),
+            StepRequest::Void,
+            &ClaimToken::new(),
+            t(50)
+        )
+        .await,
         Err(StoreError::NotFound { entity: "payment" })
     ));
     assert!(matches!(
-        s.finish_step(p.id, 99, StepOutcome::succeeded(None), t(50))
-            .await,
+        s.finish_step(
+            p.id,
+            99,
+            StepOutcome::succeeded(None),
+            &holder(s.as_ref(), p.id).await,
+            t(50)
+        )
+        .await,
         Err(StoreError::NotFound {
             entity: "payment step"
         })
@@ -347,32 +411,62 @@ async fn finishing_twice_is_idempotent_or_a_conflict(h: &Harness) {
     let id = authorized(h, PaymentChannel::Web, 3000, 0).await;
     step(h, id, StepRequest::Capture { amount_minor: 1200 }, 10).await;
     let first = s
-        .finish_step(id, 2, StepOutcome::succeeded(Some("ch_1".into())), t(11))
+        .finish_step(
+            id,
+            2,
+            StepOutcome::succeeded(Some("ch_1".into())),
+            &holder(s.as_ref(), id).await,
+            t(11),
+        )
         .await
         .unwrap();
     let events = s.events_after(0, 1000).await.unwrap().len();
     // A duplicate webhook, or the recovery worker after a crash.
     let again = s
-        .finish_step(id, 2, StepOutcome::succeeded(Some("ch_1".into())), t(20))
+        .finish_step(
+            id,
+            2,
+            StepOutcome::succeeded(Some("ch_1".into())),
+            &holder(s.as_ref(), id).await,
+            t(20),
+        )
         .await
         .unwrap();
     assert_eq!(again, first, "unchanged, finished_at included");
     let again = s
-        .finish_step(id, 2, StepOutcome::succeeded(None), t(21))
+        .finish_step(
+            id,
+            2,
+            StepOutcome::succeeded(None),
+            &holder(s.as_ref(), id).await,
+            t(21),
+        )
         .await
         .unwrap();
     assert_eq!(again, first);
     assert_eq!(s.events_after(0, 1000).await.unwrap().len(), events);
     assert!(matches!(
-        s.finish_step(id, 2, StepOutcome::failed("card_declined", "no"), t(22))
-            .await,
+        s.finish_step(
+            id,
+            2,
+            StepOutcome::failed("card_declined", "no"),
+            &holder(s.as_ref(), id).await,
+            t(22)
+        )
+        .await,
         Err(StoreError::Conflict {
             entity: "payment step"
         })
     ));
     assert!(matches!(
-        s.finish_step(id, 2, StepOutcome::succeeded(Some("ch_2".into())), t(22))
-            .await,
+        s.finish_step(
+            id,
+            2,
+            StepOutcome::succeeded(Some("ch_2".into())),
+            &holder(s.as_ref(), id).await,
+            t(22)
+        )
+        .await,
         Err(StoreError::Conflict { .. })
     ));
     let detail = s.get_payment(id).await.unwrap().unwrap();
@@ -396,6 +490,7 @@ async fn declined_authorization_fails_the_payment(h: &Harness) {
             p.id,
             1,
             StepOutcome::failed("card_declined", "Your card was declined."),
+            &holder(s.as_ref(), p.id).await,
             t(2),
         )
         .await
@@ -414,14 +509,20 @@ async fn declined_authorization_fails_the_payment(h: &Harness) {
             p.id,
             1,
             StepOutcome::failed("card_declined", "Declined"),
+            &holder(s.as_ref(), p.id).await,
             t(3)
         )
         .await
         .is_ok());
     assert_eq!(
-        s.intend_step(p.id, StepRequest::Authorize { amount_minor: 1 }, t(4))
-            .await
-            .unwrap(),
+        s.intend_step(
+            p.id,
+            StepRequest::Authorize { amount_minor: 1 },
+            &holder(s.as_ref(), p.id).await,
+            t(4)
+        )
+        .await
+        .unwrap(),
         Err(StepError::PaymentClosed {
             state: PaymentState::Failed
         })
@@ -433,7 +534,13 @@ async fn declined_authorization_fails_the_payment(h: &Harness) {
     let id = authorized(h, PaymentChannel::Web, 100, 10).await;
     step(h, id, StepRequest::Capture { amount_minor: 50 }, 11).await;
     let d = s
-        .finish_step(id, 2, StepOutcome::failed("expired", "hold expired"), t(12))
+        .finish_step(
+            id,
+            2,
+            StepOutcome::failed("expired", "hold expired"),
+            &holder(s.as_ref(), id).await,
+            t(12),
+        )
         .await
         .unwrap();
     assert_eq!(d.payment.state, PaymentState::Authorized);
@@ -451,6 +558,7 @@ async fn concurrent_capture_intents_admit_exactly_one(h: &Harness) {
                 StepRequest::Capture {
                     amount_minor: 4000 + i,
                 },
+                &holder(s.as_ref(), id).await,
                 t(10),
             )
             .await
@@ -485,6 +593,7 @@ async fn concurrent_duplicate_finishes_capture_once(h: &Harness) {
                 id,
                 2,
                 StepOutcome::succeeded(Some("ch_1".into())),
+                &holder(s.as_ref(), id).await,
                 t(20 + i),
             )
             .await
@@ -711,6 +820,7 @@ async fn payment_step_tallies_per_site_and_currency(h: &Harness) {
         declined.id,
         1,
         StepOutcome::failed("card_declined", "no"),
+        &holder(s.as_ref(), declined.id).await,
         t(121),
     )
     .await
@@ -742,6 +852,7 @@ async fn payment_step_tallies_per_site_and_currency(h: &Harness) {
         poor.id,
         1,
         StepOutcome::failed("insufficient_funds", "no"),
+        &holder(s.as_ref(), poor.id).await,
         t(141),
     )
     .await
@@ -826,6 +937,7 @@ async fn payment_kpis_per_channel(h: &Harness) {
         declined.id,
         1,
         StepOutcome::failed("card_declined", "no"),
+        &holder(s.as_ref(), declined.id).await,
         t(102),
     )
     .await
@@ -1044,5 +1156,263 @@ async fn consumer_cursors_are_durable_and_monotonic(h: &Harness) {
         event_kinds(h).await.len(),
         before,
         "a cursor writes no outbox event"
+    );
+}
+
+/// An authorized payment with nobody holding it (the set-up's own claim
+/// given back).
+async fn unclaimed(h: &Harness) -> PaymentId {
+    let id = authorized(h, PaymentChannel::Web, 5000, 0).await;
+    h.store
+        .release_payment_claim(id, &ClaimToken::from_uuid(id.as_uuid()))
+        .await
+        .unwrap();
+    id
+}
+
+fn claim_request(owner: ClaimOwner, until: i64) -> (ClaimToken, ClaimRequest) {
+    let token = ClaimToken::new();
+    (
+        token,
+        ClaimRequest {
+            owner,
+            token,
+            expires_at: t(until),
+        },
+    )
+}
+
+/// Issue 9: the request path and every worker asking for the same payment
+/// at once: one owner, the others told who holds it.
+async fn concurrent_claims_grant_exactly_one_owner(h: &Harness) {
+    let id = unclaimed(h).await;
+    let mut tasks = Vec::new();
+    for owner in ClaimOwner::ALL {
+        let s = h.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let (token, request) = claim_request(owner, 200);
+            (token, s.claim_payment(id, request, t(100)).await.unwrap())
+        }));
+    }
+    let mut granted = Vec::new();
+    for task in tasks {
+        let (token, result) = task.await.unwrap();
+        match result {
+            Ok(detail) => {
+                assert_eq!(detail.payment.id, id);
+                granted.push(token);
+            }
+            Err(held) => assert_eq!(held.until, t(200)),
+        }
+    }
+    assert_eq!(granted.len(), 1);
+    let claim = h.store.payment_claim(id).await.unwrap().unwrap();
+    assert_eq!(claim.token, granted[0]);
+    // Released, it is free again; lapsed, it can be taken over.
+    h.store
+        .release_payment_claim(id, &granted[0])
+        .await
+        .unwrap();
+    assert!(h.store.payment_claim(id).await.unwrap().is_none());
+    let (first, request) = claim_request(ClaimOwner::Confirm, 300);
+    h.store
+        .claim_payment(id, request, t(250))
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, early) = claim_request(ClaimOwner::Recovery, 400);
+    assert!(h
+        .store
+        .claim_payment(id, early, t(299))
+        .await
+        .unwrap()
+        .is_err());
+    let (second, late) = claim_request(ClaimOwner::Recovery, 400);
+    h.store
+        .claim_payment(id, late, t(300))
+        .await
+        .unwrap()
+        .unwrap();
+    // The lapsed owner's release changes nothing.
+    h.store.release_payment_claim(id, &first).await.unwrap();
+    assert_eq!(
+        h.store.payment_claim(id).await.unwrap().unwrap().token,
+        second
+    );
+    assert!(matches!(
+        h.store
+            .claim_payment(
+                PaymentId::new_v7(),
+                claim_request(ClaimOwner::Sweeper, 1).1,
+                t(0)
+            )
+            .await,
+        Err(StoreError::NotFound { entity: "payment" })
+    ));
+}
+
+/// Every state change checks the claim in its own transaction: an actor
+/// whose claim was taken over can neither intend nor finish a step.
+async fn only_the_claim_holder_changes_a_payment(h: &Harness) {
+    let s = &h.store;
+    let id = unclaimed(h).await;
+    let (old, request) = claim_request(ClaimOwner::Confirm, 60);
+    s.claim_payment(id, request, t(0)).await.unwrap().unwrap();
+    let step = s
+        .intend_step(id, StepRequest::Capture { amount_minor: 100 }, &old, t(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let (new, request) = claim_request(ClaimOwner::Recovery, 200);
+    s.claim_payment(id, request, t(61)).await.unwrap().unwrap();
+    assert!(matches!(
+        s.finish_step(id, step.seq, StepOutcome::succeeded(None), &old, t(62))
+            .await,
+        Err(StoreError::Conflict {
+            entity: "payment claim"
+        })
+    ));
+    assert_eq!(
+        s.intend_step(id, StepRequest::Void, &ClaimToken::new(), t(62))
+            .await
+            .unwrap(),
+        Err(StepError::NotClaimHolder)
+    );
+    let done = s
+        .finish_step(id, step.seq, StepOutcome::succeeded(None), &new, t(63))
+        .await
+        .unwrap();
+    assert_eq!(done.payment.state, PaymentState::Captured);
+}
+
+/// One hold, one start: the attempts are recorded by the claim's holder,
+/// and a lost answer is remembered as "may have started".
+async fn remote_starts_are_recorded_by_the_holder(h: &Harness) {
+    use joule_domain::payment::StartStatus;
+    let s = &h.store;
+    let id = unclaimed(h).await;
+    assert!(s.remote_start(id).await.unwrap().is_none());
+    assert_eq!(s.payments_awaiting_start(t(-1), 10).await.unwrap().len(), 1);
+    let (token, request) = claim_request(ClaimOwner::Confirm, 60);
+    s.claim_payment(id, request, t(1)).await.unwrap().unwrap();
+    assert!(matches!(
+        s.record_remote_start(id, StartStatus::Sending, &ClaimToken::new(), t(2))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    s.record_remote_start(id, StartStatus::Sending, &token, t(2))
+        .await
+        .unwrap();
+    let r = s
+        .record_remote_start(id, StartStatus::Unreachable, &token, t(3))
+        .await
+        .unwrap();
+    assert!(!r.may_have_started);
+    assert_eq!(s.payments_awaiting_start(t(-1), 10).await.unwrap().len(), 1);
+    s.record_remote_start(id, StartStatus::Sending, &token, t(4))
+        .await
+        .unwrap();
+    let r = s
+        .record_remote_start(id, StartStatus::Accepted, &token, t(5))
+        .await
+        .unwrap();
+    assert_eq!(r.attempts, 2);
+    assert!(r.may_have_started);
+    assert_eq!(s.remote_start(id).await.unwrap().unwrap(), r);
+    assert!(s
+        .payments_awaiting_start(t(-1), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// The sweeper's release of an unused hold and a late StartTransaction:
+/// once the release is intended, the tag finds no hold and the session is
+/// not linked; once a session is linked, the release is refused.
+async fn a_release_in_progress_refuses_a_late_session(h: &Harness) {
+    let s = &h.store;
+    let mut new = new_payment(PaymentChannel::Web, "CP-1", 0);
+    let tag = IdTag::parse("PAY0000000000000001").unwrap();
+    new.id_tag = Some(tag.clone());
+    let p = s.create_payment(new).await.unwrap();
+    let token = holder(s.as_ref(), p.id).await;
+    let a = s
+        .intend_step(
+            p.id,
+            StepRequest::Authorize { amount_minor: 5000 },
+            &token,
+            t(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    s.finish_step(
+        p.id,
+        a.seq,
+        StepOutcome::succeeded(Some("pi_1".into())),
+        &token,
+        t(2),
+    )
+    .await
+    .unwrap();
+    s.intend_step(p.id, StepRequest::VoidUnused, &token, t(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(s
+        .open_payment_for_id_tag(&cid("CP-1"), &tag)
+        .await
+        .unwrap()
+        .is_none());
+    let session = s
+        .start_session(start("CP-1", "PAY0000000000000001", 0, 4))
+        .await
+        .unwrap()
+        .session
+        .id;
+    assert!(matches!(
+        s.link_session(p.id, session, t(5)).await,
+        Err(StoreError::Conflict {
+            entity: "payment hold"
+        })
+    ));
+
+    // Linked first: the release of an unused hold is refused.
+    let mut new = new_payment(PaymentChannel::Web, "CP-1", 10);
+    let tag = IdTag::parse("PAY0000000000000002").unwrap();
+    new.id_tag = Some(tag.clone());
+    let q = s.create_payment(new).await.unwrap();
+    let token = holder(s.as_ref(), q.id).await;
+    let a = s
+        .intend_step(
+            q.id,
+            StepRequest::Authorize { amount_minor: 5000 },
+            &token,
+            t(11),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    s.finish_step(
+        q.id,
+        a.seq,
+        StepOutcome::succeeded(Some("pi_2".into())),
+        &token,
+        t(12),
+    )
+    .await
+    .unwrap();
+    let session = s
+        .start_session(start("CP-1", "PAY0000000000000002", 0, 13))
+        .await
+        .unwrap()
+        .session
+        .id;
+    s.link_session(q.id, session, t(14)).await.unwrap();
+    assert_eq!(
+        s.intend_step(q.id, StepRequest::VoidUnused, &token, t(15))
+            .await
+            .unwrap(),
+        Err(StepError::HoldInUse)
     );
 }

@@ -60,8 +60,8 @@ async fn outbox_consumer(
 
 /// Reads the events after the cursor and handles them in order. The cursor
 /// moves past an event once it is handled, or when handling it failed in a
-/// way retrying cannot fix; a store or gateway outage stops the pass so the
-/// event is handled again next time.
+/// way retrying cannot fix; a store or gateway outage, or a payment another
+/// actor holds, stops the pass so the event is handled again next time.
 pub async fn consume_once(
     store: &dyn Store,
     service: &PaymentService,
@@ -72,7 +72,14 @@ pub async fn consume_once(
     for event in events {
         match handle(service, &event).await {
             Ok(()) => {}
-            Err(error @ (PaymentError::Store(_) | PaymentError::GatewayUnavailable(_))) => {
+            // An outage, or another actor holding the payment (an increment
+            // in flight, recovery): the event is handled again next poll.
+            Err(
+                error @ (PaymentError::Store(_)
+                | PaymentError::GatewayUnavailable(_)
+                | PaymentError::Busy { .. }
+                | PaymentError::ClaimLost),
+            ) => {
                 return Err(error);
             }
             Err(error) => {

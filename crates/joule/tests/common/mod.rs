@@ -74,3 +74,30 @@ pub async fn store_with_charger(
     }
     (dir, db, store, cp)
 }
+
+/// The claim a request held on `payment` when its process died at `at`
+/// (it lapses after a minute, as `payments.recovery_after_s` says): what a
+/// test that plays a crashed request records its steps under.
+#[allow(dead_code)]
+pub async fn claim_of_a_crashed_request(
+    store: &dyn joule_domain::store::PaymentStore,
+    payment: joule_domain::payment::PaymentId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> joule_domain::payment::ClaimToken {
+    use joule_domain::payment::{ClaimOwner, ClaimRequest, ClaimToken};
+    let token = ClaimToken::new();
+    store
+        .claim_payment(
+            payment,
+            ClaimRequest {
+                owner: ClaimOwner::Confirm,
+                token,
+                expires_at: at + chrono::Duration::seconds(60),
+            },
+            at,
+        )
+        .await
+        .expect("store")
+        .expect("the payment is free");
+    token
+}

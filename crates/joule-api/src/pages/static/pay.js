@@ -69,11 +69,21 @@
     });
   }
 
+  function isBusy(res) {
+    return res.status === 409 && res.body && res.body.code === 'payment_busy';
+  }
+
   // Asks Joule to confirm the hold (`body.card_entry`: the card entry the
   // browser just confirmed at Stripe) and, on success, opens the status page.
   async function confirm(body) {
     var url = '/pay/payments/' + encodeURIComponent(payment.token) + '/confirm';
     var res = await post(url, body);
+    // Joule's recovery worker may be looking at this payment right now
+    // (`payment_busy`): nothing was done, so the same request is sent again.
+    for (var tries = 0; tries < 10 && isBusy(res); tries++) {
+      await new Promise(function (r) { setTimeout(r, 1000); });
+      res = await post(url, body);
+    }
     if (res.status === 409 && body && body.card_entry) {
       // The card needs 3-D Secure: Stripe.js shows the bank's step for the
       // hold Joule confirmed, then Joule reads the hold again.

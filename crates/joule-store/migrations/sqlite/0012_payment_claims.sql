@@ -1,0 +1,21 @@
+-- One owner at a time for each payment (issue 9; docs/payments.md "One
+-- owner at a time"): the claim an actor holds while it acts on a payment,
+-- checked in the transaction of every step it records; and the remote
+-- starts sent for a hold, so one hold gets one start.
+CREATE TABLE payment_claims (
+    payment_id  TEXT PRIMARY KEY NOT NULL REFERENCES payments (id),
+    owner       TEXT NOT NULL,
+    token       TEXT NOT NULL,
+    claimed_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+);
+
+CREATE TABLE payment_starts (
+    payment_id        TEXT PRIMARY KEY NOT NULL REFERENCES payments (id),
+    status            TEXT NOT NULL
+                      CHECK (status IN ('sending', 'accepted', 'refused', 'unreachable', 'unanswered')),
+    attempts          INTEGER NOT NULL,
+    may_have_started  INTEGER NOT NULL,
+    first_at          TEXT NOT NULL,
+    updated_at        TEXT NOT NULL
+);

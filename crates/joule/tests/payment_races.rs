@@ -1,0 +1,854 @@
+//! Issue 9: one owner at a time for each payment. Real requests and the
+//! workers run at the same time on the same payment, on the real SQLite
+//! store and the real simulated gateway; each race is made deterministic by
+//! pausing one actor inside its gateway call (it holds the payment's claim
+//! there) while the other acts. The charger behaves like a real one: a
+//! second RemoteStartTransaction for a connector that already accepted one
+//! is refused. Timing-driven versions of the same races run against real
+//! chargers in tests/interop/.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::Random;
+use joule_domain::clock::{Clock, ManualClock};
+use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};
+use joule_domain::gateway::{
+    Capabilities, Captured, CardEntryConfirmation, Charged, CustomerRef, CustomerRequest,
+    GatewayError, GatewayEvent, HoldCreated, HoldRequest, Incremented, IntentRef, IntentState,
+    IntentStatus, OffSessionCharge, PaymentGateway, PaymentMethodRef, Refunded, SavedPaymentMethod,
+    SetupCreated, SetupRef, SetupState, WebhookPayload,
+};
+use joule_domain::idempotency::IdempotencyKey;
+use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
+use joule_domain::money::Money;
+use joule_domain::payment::{PaymentId, PaymentState, StartStatus, StepKind, StepStatus};
+use joule_domain::payment_service::{
+    GatewayRegistry, HoldCheck, PaymentPorts, PaymentService, PaymentSettings, WebState,
+};
+use joule_domain::service::{ChargingService, ChargingSettings, StartRequest, StopRequest};
+use joule_domain::store::Store;
+use joule_payments::{SimulatedConfig, SimulatedGateway};
+use tokio::sync::Notify;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
+}
+
+fn conn(n: u32) -> ConnectorId {
+    ConnectorId::new(n).unwrap()
+}
+
+/// A charger like a real one: it accepts one RemoteStartTransaction per
+/// connector and refuses any further one (it is already starting or
+/// charging), or it is offline.
+#[derive(Debug, Default)]
+struct RealisticCharger {
+    started: Mutex<Vec<u64>>,
+    sent: Mutex<Vec<ChargerCommand>>,
+    offline: AtomicBool,
+}
+
+#[async_trait]
+impl CommandRouter for RealisticCharger {
+    async fn send(
+        &self,
+        charger: &ChargerId,
+        command: ChargerCommand,
+    ) -> Result<serde_json::Value, CommandError> {
+        if self.offline.load(Ordering::SeqCst) {
+            return Err(CommandError::Offline(charger.clone()));
+        }
+        self.sent.lock().unwrap().push(command.clone());
+        if command.kind != CommandKind::RemoteStartTransaction {
+            return Ok(serde_json::json!({ "status": "Accepted" }));
+        }
+        let connector = command.payload["connectorId"].as_u64().unwrap();
+        let mut started = self.started.lock().unwrap();
+        if started.contains(&connector) {
+            return Ok(serde_json::json!({ "status": "Rejected" }));
+        }
+        started.push(connector);
+        Ok(serde_json::json!({ "status": "Accepted" }))
+    }
+
+    fn is_connected(&self, _charger: &ChargerId) -> bool {
+        !self.offline.load(Ordering::SeqCst)
+    }
+}
+
+impl RealisticCharger {
+    fn commands(&self, kind: CommandKind) -> Vec<ChargerCommand> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.kind == kind)
+            .cloned()
+            .collect()
+    }
+
+    fn id_tag(&self) -> IdTag {
+        let starts = self.commands(CommandKind::RemoteStartTransaction);
+        IdTag::parse(starts[0].payload["idTag"].as_str().unwrap()).unwrap()
+    }
+
+    fn record(&self, command: ChargerCommand) {
+        self.sent.lock().unwrap().push(command);
+    }
+}
+
+/// Which gateway call a test pauses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    ReadIntent,
+    Cancel,
+    Increment,
+}
+
+/// The simulated gateway, with one call that can be held: the actor making
+/// it (and holding the payment's claim) waits inside it until the test
+/// releases it, so another actor can be run exactly then.
+#[derive(Debug)]
+struct PausingGateway {
+    inner: Arc<SimulatedGateway>,
+    armed: Mutex<Option<Call>>,
+    entered: Notify,
+    release: Notify,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl PausingGateway {
+    fn new(inner: Arc<SimulatedGateway>) -> Self {
+        Self {
+            inner,
+            armed: Mutex::new(None),
+            entered: Notify::new(),
+            release: Notify::new(),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn pause_next(&self, call: Call) {
+        *self.armed.lock().unwrap() = Some(call);
+    }
+
+    async fn hold_if_armed(&self, call: Call, name: &'static str) {
+        self.calls.lock().unwrap().push(name);
+        let armed = {
+            let mut a = self.armed.lock().unwrap();
+            if *a == Some(call) {
+                *a = None;
+                true
+            } else {
+                false
+            }
+        };
+        if armed {
+            self.entered.notify_one();
+            self.release.notified().await;
+        }
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| **c == name)
+            .count()
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for PausingGateway {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn create_hold(
+        &self,
+        request: &HoldRequest,
+        key: &IdempotencyKey,
+    ) -> Result<HoldCreated, GatewayError> {
+        self.calls.lock().unwrap().push("create_hold");
+        self.inner.create_hold(request, key).await
+    }
+    async fn read_intent(&self, intent: &IntentRef) -> Result<IntentState, GatewayError> {
+        self.hold_if_armed(Call::ReadIntent, "read_intent").await;
+        self.inner.read_intent(intent).await
+    }
+    async fn capture(
+        &self,
+        intent: &IntentRef,
+        amount: Money,
+        key: &IdempotencyKey,
+    ) -> Result<Captured, GatewayError> {
+        self.calls.lock().unwrap().push("capture");
+        self.inner.capture(intent, amount, key).await
+    }
+    async fn cancel(&self, intent: &IntentRef, key: &IdempotencyKey) -> Result<(), GatewayError> {
+        self.hold_if_armed(Call::Cancel, "cancel").await;
+        self.inner.cancel(intent, key).await
+    }
+    async fn refund(
+        &self,
+        intent: &IntentRef,
+        amount: Money,
+        key: &IdempotencyKey,
+    ) -> Result<Refunded, GatewayError> {
+        self.calls.lock().unwrap().push("refund");
+        self.inner.refund(intent, amount, key).await
+    }
+    async fn find_refund(
+        &self,
+        intent: &IntentRef,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Refunded>, GatewayError> {
+        self.inner.find_refund(intent, key).await
+    }
+    async fn increment_authorization(
+        &self,
+        intent: &IntentRef,
+        new_total: Money,
+        key: &IdempotencyKey,
+    ) -> Result<Incremented, GatewayError> {
+        self.hold_if_armed(Call::Increment, "increment").await;
+        self.inner
+            .increment_authorization(intent, new_total, key)
+            .await
+    }
+    async fn create_customer(
+        &self,
+        request: &CustomerRequest,
+        key: &IdempotencyKey,
+    ) -> Result<CustomerRef, GatewayError> {
+        self.inner.create_customer(request, key).await
+    }
+    async fn create_setup(
+        &self,
+        customer: &CustomerRef,
+        key: &IdempotencyKey,
+    ) -> Result<SetupCreated, GatewayError> {
+        self.inner.create_setup(customer, key).await
+    }
+    async fn read_setup(&self, setup: &SetupRef) -> Result<SetupState, GatewayError> {
+        self.inner.read_setup(setup).await
+    }
+    async fn read_payment_method(
+        &self,
+        payment_method: &PaymentMethodRef,
+    ) -> Result<SavedPaymentMethod, GatewayError> {
+        self.inner.read_payment_method(payment_method).await
+    }
+    async fn charge_off_session(
+        &self,
+        charge: &OffSessionCharge,
+        key: &IdempotencyKey,
+    ) -> Result<Charged, GatewayError> {
+        self.inner.charge_off_session(charge, key).await
+    }
+    async fn create_card_entry(
+        &self,
+        reference: &str,
+        key: &IdempotencyKey,
+    ) -> Result<Option<SetupCreated>, GatewayError> {
+        self.inner.create_card_entry(reference, key).await
+    }
+    async fn confirm_hold_with_card_entry(
+        &self,
+        intent: &IntentRef,
+        entry: &CardEntryConfirmation,
+        key: &IdempotencyKey,
+    ) -> Result<IntentState, GatewayError> {
+        self.inner
+            .confirm_hold_with_card_entry(intent, entry, key)
+            .await
+    }
+    fn verify_webhook(
+        &self,
+        payload: &WebhookPayload<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<GatewayEvent, GatewayError> {
+        self.inner.verify_webhook(payload, now)
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    db: joule_store::Database,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    sim: Arc<SimulatedGateway>,
+    gateway: Arc<PausingGateway>,
+    charger: Arc<RealisticCharger>,
+    payments: PaymentService,
+    charging: ChargingService,
+    cp: ChargerId,
+}
+
+/// A world with a 0.30 EUR/kWh tariff, a 30.00 EUR hold, and `extensions`
+/// added to the tariff's Joule extensions.
+async fn world(extensions: serde_json::Value) -> World {
+    let (dir, db, store, cp) = common::store_with_charger("CP-RACE", t0(), true).await;
+    let clock = Arc::new(ManualClock::new(t0()));
+    let tariff = serde_json::from_value(serde_json::json!({
+        "country_code": "DE", "party_id": "JOU", "id": "T1", "currency": "EUR",
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
+        "last_updated": "2026-01-01T00:00:00Z"
+    }))
+    .unwrap();
+    let mut ext = serde_json::json!({ "hold_amount_minor": 3000 });
+    ext.as_object_mut()
+        .unwrap()
+        .extend(extensions.as_object().unwrap().clone());
+    store
+        .create_tariff(
+            joule_domain::tariffs::NewTariff {
+                tariff,
+                extensions: serde_json::from_value(ext).unwrap(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    store.set_default_tariff(Some("T1"), t0()).await.unwrap();
+    let sim = Arc::new(SimulatedGateway::with_clock(
+        SimulatedConfig::default(),
+        clock.clone(),
+    ));
+    let gateway = Arc::new(PausingGateway::new(sim.clone()));
+    let charger = Arc::new(RealisticCharger::default());
+    let payments = PaymentService::new(
+        PaymentPorts {
+            payments: store.clone(),
+            sessions: store.clone(),
+            tariffs: store.clone(),
+            chargers: store.clone(),
+            assignments: store.clone(),
+            commands: charger.clone(),
+            clock: clock.clone(),
+            random: Arc::new(Random),
+            faults: None,
+        },
+        GatewayRegistry::new()
+            .with(gateway.clone())
+            .with_test_cards("simulated", sim.clone()),
+        PaymentSettings::default(),
+    )
+    .with_hold_limits(store.clone());
+    let charging = ChargingService::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        clock.clone(),
+        ChargingSettings::default(),
+    )
+    .with_web_payments(store.clone());
+    World {
+        _dir: dir,
+        db,
+        store,
+        clock,
+        sim,
+        gateway,
+        charger,
+        payments,
+        charging,
+        cp,
+    }
+}
+
+impl World {
+    /// A web payment whose card the driver entered (not yet confirmed).
+    async fn card_entered(&self) -> (PaymentId, joule_domain::payment::ReceiptToken) {
+        let created = self
+            .payments
+            .create_web_payment(&self.cp, conn(1), None)
+            .await
+            .unwrap();
+        let token = created.payment.receipt_token.clone();
+        self.payments
+            .enter_test_card(&token, "sim_visa")
+            .await
+            .unwrap();
+        (created.payment.id, token)
+    }
+
+    async fn start(&self, tag: &IdTag, at: DateTime<Utc>) -> (TransactionId, bool) {
+        let (outcome, decision) = self
+            .charging
+            .start_transaction(
+                &self.cp,
+                StartRequest {
+                    connector_id: conn(1),
+                    id_tag: tag.clone(),
+                    meter_start_wh: 1000,
+                    timestamp: at,
+                    reservation_id: None,
+                },
+            )
+            .await
+            .unwrap();
+        (
+            TransactionId::new(outcome.session.transaction_id.get()).unwrap(),
+            decision.is_accepted(),
+        )
+    }
+
+    async fn stop(&self, tx: TransactionId, wh: i64, at: DateTime<Utc>) {
+        self.charging
+            .stop_transaction(
+                &self.cp,
+                StopRequest {
+                    transaction_id: tx,
+                    id_tag: None,
+                    meter_stop_wh: wh,
+                    timestamp: at,
+                    reason: None,
+                    transaction_data: vec![],
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn steps(&self, id: PaymentId) -> Vec<(StepKind, StepStatus)> {
+        self.store
+            .get_payment(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .steps
+            .into_iter()
+            .map(|s| (s.kind, s.status))
+            .collect()
+    }
+
+    async fn state(&self, id: PaymentId) -> PaymentState {
+        self.store
+            .get_payment(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .payment
+            .state
+    }
+
+    /// Notes the start a previous process sent with the payment's tag (so
+    /// the test can read the tag back).
+    async fn sent_start_tag(&self, id: PaymentId) {
+        let tag = self
+            .store
+            .get_payment(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .payment
+            .id_tag
+            .unwrap();
+        self.charger.record(ChargerCommand {
+            kind: CommandKind::RemoteStartTransaction,
+            payload: serde_json::json!({ "connectorId": 1, "idTag": tag.as_str() }),
+        });
+    }
+
+    /// The charger reports the register at `wh`, at `at`.
+    async fn meter(&self, tx: TransactionId, wh: i64, at: DateTime<Utc>) {
+        self.clock.set(at);
+        self.charging
+            .meter_values(
+                &self.cp,
+                MeterReport {
+                    connector_id: conn(1),
+                    transaction_id: Some(tx),
+                    samples: vec![MeterSample {
+                        timestamp: at,
+                        values: vec![SampledValue {
+                            value: wh.to_string(),
+                            context: None,
+                            format: None,
+                            measurand: None,
+                            phase: None,
+                            location: None,
+                            unit: None,
+                        }],
+                    }],
+                    received_at: at,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    fn starts(&self) -> usize {
+        self.charger
+            .commands(CommandKind::RemoteStartTransaction)
+            .len()
+    }
+
+    /// Charges 10 kWh and ends the session; the final cost is 3.00 EUR.
+    async fn charge_and_stop(&self, id: PaymentId) {
+        let tag = self.charger.id_tag();
+        let (tx, accepted) = self.start(&tag, t0()).await;
+        assert!(accepted);
+        self.stop(tx, 11_000, t0() + Duration::minutes(30)).await;
+        let session = self
+            .store
+            .get_payment(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .payment
+            .session_id
+            .unwrap();
+        self.payments.settle_session(session).await.unwrap();
+    }
+
+    /// Exactly one capture of 3.00 EUR, at Joule and at the gateway.
+    async fn captured_once(&self, id: PaymentId) {
+        let detail = self.store.get_payment(id).await.unwrap().unwrap();
+        assert_eq!(detail.payment.state, PaymentState::Captured, "{detail:?}");
+        assert_eq!(detail.payment.captured_minor, 300);
+        let captures = detail
+            .steps
+            .iter()
+            .filter(|s| s.kind == StepKind::Capture)
+            .count();
+        assert_eq!(captures, 1);
+        assert!(!detail.steps.iter().any(|s| s.kind == StepKind::Void));
+        assert_eq!(self.gateway.count("capture"), 1);
+        assert_eq!(self.gateway.count("cancel"), 0);
+        let intent = IntentRef::parse(detail.payment.gateway_payment_ref.unwrap()).unwrap();
+        assert!(matches!(
+            self.sim.read_intent(&intent).await.unwrap().status,
+            IntentStatus::Succeeded { .. }
+        ));
+    }
+}
+
+/// The race of the issue, recovery first: the driver took longer than
+/// `recovery_after` to enter the card; recovery reads the intent (and holds
+/// the payment) exactly when the driver confirms. The confirm leaves the
+/// payment to recovery; one start, no void, one capture.
+#[tokio::test]
+async fn confirm_while_recovery_holds_the_payment_starts_once_and_captures_once() {
+    let w = world(serde_json::json!({})).await;
+    let (id, token) = w.card_entered().await;
+    w.clock.advance(Duration::seconds(61));
+    w.gateway.pause_next(Call::ReadIntent);
+    let recovery = {
+        let payments = w.payments.clone();
+        tokio::spawn(async move { payments.recover().await })
+    };
+    w.gateway.entered.notified().await;
+    // Recovery is inside its gateway read, holding the payment.
+    let status = w.payments.confirm(&token).await.unwrap();
+    assert_eq!(status.state, WebState::AwaitingCard);
+    assert_eq!(w.starts(), 0);
+    w.gateway.release.notify_one();
+    assert_eq!(recovery.await.unwrap().unwrap().finished, 1);
+    assert_eq!(w.starts(), 1);
+    // The driver's page asks again: the status, nothing more.
+    assert_eq!(
+        w.payments.confirm(&token).await.unwrap().state,
+        WebState::Starting
+    );
+    assert_eq!(w.starts(), 1);
+    w.charge_and_stop(id).await;
+    w.captured_once(id).await;
+    w.db.close().await.unwrap();
+}
+
+/// The same race, confirm first: recovery's pass finds the payment held
+/// and leaves it; the confirm starts the charger once.
+#[tokio::test]
+async fn recovery_while_confirm_holds_the_payment_leaves_it_alone() {
+    let w = world(serde_json::json!({})).await;
+    let (id, token) = w.card_entered().await;
+    w.clock.advance(Duration::seconds(61));
+    w.gateway.pause_next(Call::ReadIntent);
+    let confirm = {
+        let payments = w.payments.clone();
+        let token = token.clone();
+        tokio::spawn(async move { payments.confirm(&token).await })
+    };
+    w.gateway.entered.notified().await;
+    assert_eq!(w.payments.recover().await.unwrap().finished, 0);
+    // A webhook about the same intent, mid-confirm, is a nudge only.
+    for event in w.sim.take_events() {
+        let signed = w.sim.signed_webhook(&event).unwrap();
+        let headers = [(
+            joule_payments::simulated::SIGNATURE_HEADER,
+            signed.signature.as_str(),
+        )];
+        w.payments
+            .handle_webhook(
+                "simulated",
+                &WebhookPayload {
+                    headers: &headers,
+                    body: &signed.body,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(w.starts(), 0);
+    w.gateway.release.notify_one();
+    assert_eq!(confirm.await.unwrap().unwrap().state, WebState::Starting);
+    assert_eq!(w.starts(), 1);
+    assert_eq!(w.payments.recover().await.unwrap().finished, 0);
+    assert_eq!(w.starts(), 1);
+    w.charge_and_stop(id).await;
+    w.captured_once(id).await;
+    w.db.close().await.unwrap();
+}
+
+/// A double-clicked confirm button: two confirms at the same moment, one
+/// start.
+#[tokio::test]
+async fn two_confirms_at_once_start_the_charger_once() {
+    let w = world(serde_json::json!({})).await;
+    let (id, token) = w.card_entered().await;
+    w.gateway.pause_next(Call::ReadIntent);
+    let first = {
+        let payments = w.payments.clone();
+        let token = token.clone();
+        tokio::spawn(async move { payments.confirm(&token).await })
+    };
+    w.gateway.entered.notified().await;
+    let second = w.payments.confirm(&token).await.unwrap();
+    assert_eq!(second.state, WebState::AwaitingCard);
+    w.gateway.release.notify_one();
+    assert_eq!(first.await.unwrap().unwrap().state, WebState::Starting);
+    assert_eq!(w.starts(), 1);
+    w.charge_and_stop(id).await;
+    w.captured_once(id).await;
+    w.db.close().await.unwrap();
+}
+
+/// A second start refused while the payment's own session runs is never a
+/// reason to release its hold (before issue 9 the second actor voided the
+/// hold of the running session).
+#[tokio::test]
+async fn a_refused_repeat_start_never_releases_the_hold_of_a_started_charger() {
+    let w = world(serde_json::json!({})).await;
+    let (id, token) = w.card_entered().await;
+    // The connector refuses (it is already busy with something else).
+    *w.charger.started.lock().unwrap() = vec![1];
+    w.payments.confirm(&token).await.unwrap();
+    assert_eq!(w.state(id).await, PaymentState::Voided);
+    let start = w.store.remote_start(id).await.unwrap().unwrap();
+    assert_eq!(start.status, StartStatus::Refused);
+    assert!(!start.may_have_started);
+    // A refused first start does release the hold at once: the charger
+    // said no and nothing can have started.
+    assert_eq!(
+        w.steps(id).await.last().unwrap(),
+        &(StepKind::Void, StepStatus::Succeeded)
+    );
+
+    // Now the lost-answer case: a first start went out and its answer was
+    // lost (recorded as unanswered); the charger did start.
+    let w = world(serde_json::json!({})).await;
+    let (id, token) = w.card_entered().await;
+    let claim = common::claim_of_a_crashed_request(w.store.as_ref(), id, t0()).await;
+    w.store
+        .record_remote_start(id, StartStatus::Sending, &claim, t0())
+        .await
+        .unwrap();
+    w.store
+        .record_remote_start(id, StartStatus::Unanswered, &claim, t0())
+        .await
+        .unwrap();
+    w.store.release_payment_claim(id, &claim).await.unwrap();
+    *w.charger.started.lock().unwrap() = vec![1];
+    w.sent_start_tag(id).await;
+    w.payments.confirm(&token).await.unwrap();
+    assert_eq!(w.state(id).await, PaymentState::Authorized);
+    assert!(!w.steps(id).await.iter().any(|(k, _)| *k == StepKind::Void));
+    // Its session arrives and is settled from that session.
+    w.charge_and_stop(id).await;
+    w.captured_once(id).await;
+    w.db.close().await.unwrap();
+}
+
+/// The sweeper releases a hold nobody used while a late StartTransaction
+/// arrives: the start finds no usable hold (its tag is refused), and a
+/// start linked first makes the sweeper settle from the session instead.
+#[tokio::test]
+async fn the_sweepers_release_and_a_late_start_cannot_both_win() {
+    let w = world(serde_json::json!({})).await;
+    let (id, token) = w.card_entered().await;
+    w.payments.confirm(&token).await.unwrap();
+    let tag = w.charger.id_tag();
+    w.clock.advance(Duration::seconds(121));
+    w.gateway.pause_next(Call::Cancel);
+    let sweep = {
+        let payments = w.payments.clone();
+        tokio::spawn(async move { payments.sweep().await })
+    };
+    w.gateway.entered.notified().await;
+    // The release is intended: the late start is refused, not linked.
+    let (_, accepted) = w.start(&tag, w.clock.now()).await;
+    assert!(!accepted);
+    w.gateway.release.notify_one();
+    assert_eq!(sweep.await.unwrap().unwrap().finished, 1);
+    assert_eq!(w.state(id).await, PaymentState::Voided);
+    assert!(w
+        .store
+        .get_payment(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .payment
+        .session_id
+        .is_none());
+
+    // Start first: the sweeper finds the session linked and leaves the
+    // hold to it; the session is captured once at its end.
+    let w = world(serde_json::json!({})).await;
+    let (id, token) = w.card_entered().await;
+    w.payments.confirm(&token).await.unwrap();
+    let tag = w.charger.id_tag();
+    let (tx, accepted) = w.start(&tag, t0()).await;
+    assert!(accepted);
+    w.clock.advance(Duration::seconds(121));
+    assert_eq!(w.payments.sweep().await.unwrap().finished, 0);
+    assert_eq!(w.state(id).await, PaymentState::Authorized);
+    w.stop(tx, 11_000, t0() + Duration::minutes(30)).await;
+    w.clock.advance(Duration::seconds(121));
+    // The sweeper and the outbox consumer on one session: one capture.
+    let session = w
+        .store
+        .get_payment(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .payment
+        .session_id
+        .unwrap();
+    let (swept, settled) = tokio::join!(w.payments.sweep(), w.payments.settle_session(session));
+    // One of them captured; the other found the payment held or settled.
+    swept.unwrap();
+    assert!(
+        matches!(
+            settled,
+            Ok(_) | Err(joule_domain::payment_service::PaymentError::Busy { .. })
+        ),
+        "{settled:?}"
+    );
+    w.payments.sweep().await.unwrap();
+    w.payments.settle_session(session).await.unwrap();
+    w.captured_once(id).await;
+    w.db.close().await.unwrap();
+}
+
+/// A hold increment in flight when the session ends: the capture waits for
+/// the increment (the outbox consumer is told the payment is busy and
+/// retries), then captures once, within the raised hold.
+#[tokio::test]
+async fn a_hold_increment_and_the_final_capture_do_not_overlap() {
+    let w = world(serde_json::json!({
+        "hold_limit_policy": "increment_authorization",
+        "hold_increment_minor": 2000,
+        "hold_max_minor": 9000,
+    }))
+    .await;
+    let (id, token) = w.card_entered().await;
+    w.payments.confirm(&token).await.unwrap();
+    let tag = w.charger.id_tag();
+    let (tx, accepted) = w.start(&tag, t0()).await;
+    assert!(accepted);
+    let session = w
+        .store
+        .get_payment(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .payment
+        .session_id
+        .unwrap();
+    // 95 kWh so far: 28.50 EUR against a 30.00 EUR hold, near its limit.
+    w.meter(tx, 96_000, t0() + Duration::minutes(50)).await;
+    w.gateway.pause_next(Call::Increment);
+    let check = {
+        let payments = w.payments.clone();
+        tokio::spawn(async move { payments.check_hold_limit(session).await })
+    };
+    w.gateway.entered.notified().await;
+    w.stop(tx, 96_000, t0() + Duration::minutes(51)).await;
+    let settled = w.payments.settle_session(session).await;
+    assert!(
+        matches!(
+            settled,
+            Err(joule_domain::payment_service::PaymentError::Busy { .. })
+        ),
+        "{settled:?}"
+    );
+    w.gateway.release.notify_one();
+    assert!(matches!(
+        check.await.unwrap().unwrap(),
+        HoldCheck::Incremented { .. }
+    ));
+    let detail = w.payments.settle_session(session).await.unwrap().unwrap();
+    assert_eq!(detail.payment.state, PaymentState::Captured);
+    assert_eq!(detail.payment.captured_minor, 2850);
+    assert_eq!(w.gateway.count("capture"), 1);
+    w.db.close().await.unwrap();
+}
+
+/// A hold recovered while its charger is offline is not released at once:
+/// the starter asks again when the charger is back (within
+/// `start_timeout`); one that never comes back is released by the sweeper.
+#[tokio::test]
+async fn a_recovered_hold_waits_for_its_charger_to_come_back() {
+    let w = world(serde_json::json!({})).await;
+    let (id, _token) = w.card_entered().await;
+    // The driver confirmed in the browser; Joule died before recording it.
+    w.charger.offline.store(true, Ordering::SeqCst);
+    w.clock.advance(Duration::seconds(61));
+    assert_eq!(w.payments.recover().await.unwrap().finished, 1);
+    assert_eq!(w.state(id).await, PaymentState::Authorized);
+    assert_eq!(
+        w.store.remote_start(id).await.unwrap().unwrap().status,
+        StartStatus::Unreachable
+    );
+    w.clock.advance(Duration::seconds(30));
+    w.payments.recover().await.unwrap();
+    assert_eq!(w.starts(), 0);
+    w.charger.offline.store(false, Ordering::SeqCst);
+    w.clock.advance(Duration::seconds(30));
+    w.payments.recover().await.unwrap();
+    assert_eq!(w.starts(), 1);
+    assert_eq!(
+        w.store.remote_start(id).await.unwrap().unwrap().status,
+        StartStatus::Accepted
+    );
+    w.charge_and_stop(id).await;
+    w.captured_once(id).await;
+
+    // Never back: released after start_timeout, once.
+    let w = world(serde_json::json!({})).await;
+    let (id, _token) = w.card_entered().await;
+    w.charger.offline.store(true, Ordering::SeqCst);
+    w.clock.advance(Duration::seconds(61));
+    w.payments.recover().await.unwrap();
+    w.clock.advance(Duration::seconds(121));
+    w.payments.recover().await.unwrap();
+    w.payments.sweep().await.unwrap();
+    assert_eq!(w.state(id).await, PaymentState::Voided);
+    assert_eq!(w.gateway.count("cancel"), 1);
+    w.db.close().await.unwrap();
+}
