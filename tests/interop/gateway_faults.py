@@ -51,15 +51,16 @@ class Rule:
 class GatewayFaults:
     upstream: str
     rules: list[Rule] = field(default_factory=list)
-    seen: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, what was done), on arrival
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-    release: threading.Event = field(default_factory=threading.Event)
+    # (method, path, what was done), on arrival
+    seen: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    release: threading.Event = field(default_factory=threading.Event, repr=False)
     latency_s: float = 0.0
     jitter_s: float = 0.0
-    rng: random.Random = field(default_factory=random.Random)
-    # (wall clock, method, path, action, latency added, status answered)
-    journal: list[dict] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    # every call: when it arrived and was applied, the latency added, the answer
+    journal: list[dict] = field(default_factory=list, repr=False)
 
     def set_latency(self, latency_s: float, jitter_s: float = 0.0, seed: int | None = None) -> None:
         """Every call from now on takes latency_s + uniform(0, jitter_s)
