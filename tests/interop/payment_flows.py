@@ -135,6 +135,8 @@ class Incarnations:
         self.all = [first]
         self.timeline = timeline
         self.kills = 0
+        # the last reconciliation's payments, sessions and intents (kept on failure)
+        self.snapshot: dict = {}
 
     @property
     def current(self) -> JouleServer:
@@ -536,7 +538,7 @@ def play(joule: Incarnations, base: str, chargers: list[LiveCharger], drivers: l
         timeline.add("test", f"drivers done; settling (kills: {joule.kills})")
         # The chargers stay connected while the workers settle: a late
         # remote start still reaches one (and lapses: no car comes).
-        result = await asyncio.to_thread(settle, joule.current, base, chargers, settle_s)
+        result = await asyncio.to_thread(settle, joule.current, base, chargers, settle_s, joule.snapshot)
         timeline.add("test", f"settled: {len(result[0])} violation(s)")
         stop.set()
         await asyncio.gather(*runners, return_exceptions=True)
@@ -582,18 +584,24 @@ def joule_sessions(server: JouleServer, charger_ids) -> list[dict]:
     return out
 
 
-def reconcile(server: JouleServer, base: str, chargers: list[LiveCharger]) -> tuple[list[str], dict]:
+def reconcile(server: JouleServer, base: str, chargers: list[LiveCharger],
+              snapshot: dict | None = None) -> tuple[list[str], dict]:
     """Every payment against the chargers' meters and localstripe. Returns
     (violations, facts). A payment whose id tag delivered energy is captured
     exactly once, for that energy's cost, at Joule and at localstripe; one
     without energy captured nothing; every payment has reached its end
     (captured, voided or failed; no step left open); every intent
     localstripe has belongs to a Joule payment and is succeeded or
-    canceled (none requires_capture: no hold left open)."""
+    canceled (none requires_capture: no hold left open). `snapshot` gets
+    what was read."""
     ids = [c.id for c in chargers]
     payments = joule_payments(server, ids)
     sessions = joule_sessions(server, ids)
     intents = {pi["id"]: pi for pi in stripe_intents(base)}
+    if snapshot is not None:
+        snapshot.update(payments=payments, sessions=sessions, intents=list(intents.values()),
+                        transactions={c.id: c.connectors.transactions for c in chargers},
+                        remote_starts={c.id: c.remote_starts() for c in chargers})
     transactions = [t for c in chargers for t in c.connectors.transactions]
     delivered: dict[str, int] = {}
     for t in transactions:
@@ -673,7 +681,8 @@ def reconcile(server: JouleServer, base: str, chargers: list[LiveCharger]) -> tu
     return violations, facts
 
 
-def settle(server: JouleServer, base: str, chargers: list[LiveCharger], timeout: float) -> tuple[list[str], dict]:
+def settle(server: JouleServer, base: str, chargers: list[LiveCharger], timeout: float,
+           snapshot: dict | None = None) -> tuple[list[str], dict]:
     """Reconciles until nothing is wrong, or until what is wrong can no
     longer change (every payment final, the same violations for 5 s), or
     `timeout` passes (the workers finish what is left open on their own
@@ -681,7 +690,7 @@ def settle(server: JouleServer, base: str, chargers: list[LiveCharger], timeout:
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while True:
-        violations, facts = reconcile(server, base, chargers)
+        violations, facts = reconcile(server, base, chargers, snapshot)
         if not violations or time.monotonic() > deadline:
             return violations, facts
         if violations != last:
@@ -693,9 +702,11 @@ def settle(server: JouleServer, base: str, chargers: list[LiveCharger], timeout:
 
 def keep_failure(dest: Path, joule: Incarnations, timeline: Timeline, faults=None, drivers=(), facts=None,
                  violations=(), seed=None, localstripe_log: Path | None = None) -> Path:
-    """Copies what a failed run leaves behind (the database files, every
-    Joule process's output, the gateway proxy's journal, the timeline of
-    drivers, chargers and kills, the drivers' answers) to `dest`."""
+    """Copies what a failed run leaves behind (the SQLite database files,
+    every Joule process's output, the last reconciliation's view of
+    payments, sessions, intents and the chargers' transactions, the gateway
+    proxy's journal, the timeline of drivers, chargers and kills, the
+    drivers' answers) to `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     first = joule.all[0]
     data = Path(first.data_dir)
@@ -704,10 +715,16 @@ def keep_failure(dest: Path, joule: Incarnations, timeline: Timeline, faults=Non
     for n, server in enumerate(joule.all):
         (dest / f"joule-{n}.log").write_text("\n".join(server.output) + "\n")
     (dest / "timeline.txt").write_text(timeline.text())
+    # what Joule's API, localstripe and the chargers said at the end (also
+    # for PostgreSQL, whose database is not a file here)
+    (dest / "state.json").write_text(json.dumps(joule.snapshot, indent=1, default=str))
     if faults is not None:
         faults.write_journal(dest / "gateway.jsonl")
     if localstripe_log is not None and localstripe_log.exists():
-        shutil.copy2(localstripe_log, dest / "localstripe.log")
+        # The gateway's own log may hold the test card: in a folder named
+        # "ls", which the PCI scan knows as the gateway's (card_scan.py).
+        (dest / "ls").mkdir(exist_ok=True)
+        shutil.copy2(localstripe_log, dest / "ls" / "localstripe.log")
     (dest / "drivers.json").write_text(json.dumps([{
         "driver": d.label, "path": d.path, "confirm_at": round(d.confirm_at, 3), "clicks": d.clicks,
         "intents": d.intents, "confirms": d.confirms, "started_tag": d.started_tag,
