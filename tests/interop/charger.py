@@ -76,6 +76,14 @@ class Connectors:
         self.pending[connector_id] = (id_tag, time.monotonic() + timeout_s)
         return connector_id
 
+    def occupant(self, connector: int | None) -> str | None:
+        """The id tag charging on `connector`, or holding it with an
+        accepted remote start (None: free, or no connector named)."""
+        if connector in self.charging:
+            running = [t for t in self.transactions if t["connector"] == connector and t["meter_stop"] is None]
+            return running[-1]["id_tag"] if running else None
+        return self.reserved_for(connector) if connector is not None else None
+
     def reserved_for(self, connector: int) -> str | None:
         """The id tag of the live remote start on `connector`, if any."""
         reserved = self.pending.get(connector)
@@ -156,11 +164,14 @@ class TestCharger(ChargePoint):
     @on(Action.remote_start_transaction)
     def on_remote_start(self, id_tag, connector_id=None, charging_profile=None):
         """Accepted only for a free connector (and never when the test says
-        refuse); the record says which answer was given."""
+        refuse); the record says which answer was given and, for a
+        refusal, which id tag held the connector."""
+        occupant = self.connectors.occupant(connector_id)
         chosen = None if self.refuse_remote_start else self.connectors.reserve(
             connector_id, id_tag, self.connection_timeout_s)
         status = "Rejected" if chosen is None else "Accepted"
-        self._record("RemoteStartTransaction", id_tag=id_tag, connector_id=connector_id, status=status)
+        self._record("RemoteStartTransaction", id_tag=id_tag, connector_id=connector_id, status=status,
+                     occupant=occupant if chosen is None else None)
         return call_result.RemoteStartTransaction(status=status)
 
     @on(Action.remote_stop_transaction)

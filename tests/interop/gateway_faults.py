@@ -17,7 +17,9 @@ everything else passes through untouched. Besides the rules, latency can
 be put on EVERY call (``set_latency``): a fixed part plus a jitter drawn
 from a seeded RNG, half spent before the call reaches localstripe and half
 after it was applied (so another actor can see its effect before the
-caller does), as a gateway across a network behaves. Requests seen are
+caller does), as a gateway across a network behaves; and, with a given
+probability, a call is slow before it is applied (a random
+``slow_then_apply``, e.g. past Joule's time-out). Requests seen are
 recorded so a test can count, e.g., how many captures reached the gateway;
 ``journal`` has each call's timing and answer, for a failed test's report."""
 
@@ -58,23 +60,28 @@ class GatewayFaults:
     release: threading.Event = field(default_factory=threading.Event, repr=False)
     latency_s: float = 0.0
     jitter_s: float = 0.0
+    slow_p: float = 0.0
+    slow_s: tuple = (0.0, 0.0)
     rng: random.Random = field(default_factory=random.Random, repr=False)
     # every call: when it arrived and was applied, the latency added, the answer
     journal: list[dict] = field(default_factory=list, repr=False)
 
-    def set_latency(self, latency_s: float, jitter_s: float = 0.0, seed: int | None = None) -> None:
+    def set_latency(self, latency_s: float, jitter_s: float = 0.0, seed: int | None = None,
+                    slow_p: float = 0.0, slow_s: tuple = (0.0, 0.0)) -> None:
         """Every call from now on takes latency_s + uniform(0, jitter_s)
-        longer (the jitter from an RNG seeded with `seed`)."""
+        longer, and one call in 1/slow_p waits uniform(*slow_s) more before
+        it is applied (drawn from an RNG seeded with `seed`)."""
         with self.lock:
-            self.latency_s, self.jitter_s = latency_s, jitter_s
+            self.latency_s, self.jitter_s, self.slow_p, self.slow_s = latency_s, jitter_s, slow_p, slow_s
             if seed is not None:
                 self.rng = random.Random(seed)
 
-    def _delay(self) -> float:
+    def _delay(self) -> tuple[float, float]:
+        """(network latency, extra wait before applying) for one call."""
         with self.lock:
-            if self.latency_s <= 0 and self.jitter_s <= 0:
-                return 0.0
-            return self.latency_s + self.rng.uniform(0, self.jitter_s)
+            latency = self.latency_s + self.rng.uniform(0, self.jitter_s) if self.jitter_s > 0 else self.latency_s
+            slow = self.rng.uniform(*self.slow_s) if self.slow_p > 0 and self.rng.random() < self.slow_p else 0.0
+            return max(latency, 0.0), slow
 
     def write_journal(self, path) -> None:
         with self.lock:
@@ -119,9 +126,11 @@ class GatewayFaults:
                     entry = {"at": time.time(), "method": self.command, "path": path,
                              "action": rule.action if rule else "forward"}
                     faults.journal.append(entry)
-                delay = faults._delay()
+                delay, slow = faults._delay()
                 entry["latency_s"] = round(delay, 3)
-                faults.release.wait(delay / 2)
+                if slow:
+                    entry["slow_s"] = round(slow, 3)
+                faults.release.wait(delay / 2 + slow)
                 if rule and rule.action == "error_before":
                     return self._answer(500, b'{"error":{"type":"api_error","message":"injected: before"}}', entry)
                 if rule and rule.action == "slow_then_apply":

@@ -646,6 +646,17 @@ def reconcile(server: JouleServer, base: str, chargers: list[LiveCharger],
                               f"{pi.get('metadata')}): no Joule payment has it as its gateway reference")
         elif pi["status"] == "requires_capture":
             violations.append(f"open hold: intent {pi['id']} still requires_capture")
+    # A start refused because the payment's own session holds the connector
+    # (a duplicate) is never a reason to release that payment's hold.
+    by_tag = {p["id_tag"]: p for p in payments}
+    for c in chargers:
+        for st in c.remote_starts():
+            p = by_tag.get(st["id_tag"])
+            if st["status"] != "Accepted" and st.get("occupant") == st["id_tag"] and p is not None \
+                    and any(x["kind"] == "void" and x["status"] == "succeeded" for x in p["steps"]):
+                violations.append(f"payment {p['id']} ({st['id_tag']}): hold voided although the remote start "
+                                  f"{c.id} refused was a duplicate for its own session, which held connector "
+                                  f"{st['connector_id']}")
     for tag, energy in delivered.items():
         if energy > 0 and tag not in tags:
             violations.append(f"{energy} Wh delivered on id tag {tag}, which no payment has")
