@@ -538,11 +538,12 @@ def play(joule: Incarnations, base: str, chargers: list[LiveCharger], drivers: l
         timeline.add("test", f"drivers done; settling (kills: {joule.kills})")
         # The chargers stay connected while the workers settle: a late
         # remote start still reaches one (and lapses: no car comes).
-        result = await asyncio.to_thread(settle, joule.current, base, chargers, settle_s, joule.snapshot)
-        timeline.add("test", f"settled: {len(result[0])} violation(s)")
+        violations, facts = await asyncio.to_thread(settle, joule.current, base, chargers, settle_s, joule.snapshot)
+        violations += drivers_told_wrong(drivers, joule.snapshot.get("payments", []))
+        timeline.add("test", f"settled: {len(violations)} violation(s)")
         stop.set()
         await asyncio.gather(*runners, return_exceptions=True)
-        return result
+        return violations, facts
 
     loop = asyncio.new_event_loop()
     # Requests run in threads: enough of them that a double-click is two
@@ -609,6 +610,7 @@ def reconcile(server: JouleServer, base: str, chargers: list[LiveCharger],
             delivered[t["id_tag"]] = delivered.get(t["id_tag"], 0) + t["meter_stop"] - t["meter_start"]
     violations = []
     by_ref = {p["gateway_payment_ref"]: p for p in payments if p["gateway_payment_ref"]}
+    by_id = {p["id"]: p for p in payments}
     tags = {p["id_tag"] for p in payments}
     for p in payments:
         who = f"payment {p['id']} ({p['charger_id']}/{p['connector_id']} {p['id_tag']} {p['gateway_payment_ref']})"
@@ -642,8 +644,11 @@ def reconcile(server: JouleServer, base: str, chargers: list[LiveCharger],
         if pi["id"] not in by_ref:
             money = ("holds no money: no card was ever confirmed on it" if pi["status"] in
                      ("requires_payment_method", "canceled") else f"status {pi['status']}")
-            violations.append(f"orphan intent {pi['id']} ({money}; amount {pi['amount']}, metadata "
-                              f"{pi.get('metadata')}): no Joule payment has it as its gateway reference")
+            named = by_id.get((pi.get("metadata") or {}).get("joule_payment"))
+            whose = (f"the payment its metadata names is {named['state']} with gateway reference "
+                     f"{named['gateway_payment_ref']}" if named else f"metadata {pi.get('metadata')}")
+            violations.append(f"orphan intent {pi['id']} ({money}; amount {pi['amount']}): no Joule payment has it "
+                              f"as its gateway reference; {whose}")
         elif pi["status"] == "requires_capture":
             violations.append(f"open hold: intent {pi['id']} still requires_capture")
     # A start refused because the payment's own session holds the connector
@@ -690,6 +695,21 @@ def reconcile(server: JouleServer, base: str, chargers: list[LiveCharger],
                                if delivered.get(p["id_tag"], 0) > 0 and p["state"] == "voided"],
     }
     return violations, facts
+
+
+def drivers_told_wrong(drivers: list[Driver], payments: list[dict]) -> list[str]:
+    """A driver whose Pay got 200 (the page then shows the status page,
+    "starting") had their card taken: their payment may end captured or
+    voided (the session did not start), never failed (no hold was ever
+    made, e.g. the card entry was dropped and the payment abandoned)."""
+    by_ref = {p["gateway_payment_ref"]: p for p in payments if p["gateway_payment_ref"]}
+    out = []
+    for d in drivers:
+        p = by_ref.get(d.intents[-1]) if d.intents else None
+        if d.confirmed and p is not None and p["state"] == "failed":
+            steps = [(s["kind"], s["status"], s.get("failure_code")) for s in p["steps"]]
+            out.append(f"{d.label}: Pay answered {d.confirms} ({d.path}), but payment {p['id']} failed {steps}")
+    return out
 
 
 def settle(server: JouleServer, base: str, chargers: list[LiveCharger], timeout: float,
