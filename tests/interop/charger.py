@@ -2,13 +2,21 @@
 
 It validates every message Joule sends against the official JSON schemas (a
 handler exists for every CSMS-initiated action, so each is checked) and
-records what it received so tests can assert on it."""
+records what it received so tests can assert on it.
+
+Like a real charger it knows what its own connectors are doing, from the
+calls it makes itself (`Connectors`): a RemoteStartTransaction for a
+connector that is charging, or that already accepted a remote start whose
+StartTransaction has not been sent yet, is answered Rejected; a test can
+make it refuse every remote start (`refuse_remote_start = True`)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import contextlib
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import websockets
@@ -34,10 +42,93 @@ def basic_auth(user: str, password: str) -> dict:
     return {"Authorization": f"Basic {token}"}
 
 
+@dataclass
+class Connectors:
+    """What a charger knows of its connectors, learnt from the calls it
+    makes itself (never from what Joule says): a connector is charging from
+    the StartTransaction it sends until the StopTransaction of that
+    transaction (whatever Joule answers: the charger decides), and reserved
+    by an accepted remote start until it sends a StartTransaction on that
+    connector or its ConnectionTimeOut lapses. Survives a reconnect when
+    the next connection is handed the same object (`connected(...,
+    connectors=...)`), as a real charger's memory survives a lost socket."""
+
+    count: int = 2  # NumberOfConnectors
+    # connector → transaction id (None until the StartTransaction is answered)
+    charging: dict = field(default_factory=dict)
+    # connector → (id tag, time.monotonic() deadline) of an accepted remote start
+    pending: dict = field(default_factory=dict)
+    # every transaction started: dicts with connector, id_tag, meter_start,
+    # transaction_id, status (Joule's idTagInfo), meter_stop (None while running)
+    transactions: list = field(default_factory=list)
+
+    def busy(self, connector: int) -> bool:
+        reserved = self.pending.get(connector)
+        return connector in self.charging or (reserved is not None and reserved[1] > time.monotonic())
+
+    def reserve(self, connector_id: int | None, id_tag: str, timeout_s: float) -> int | None:
+        """The connector a remote start may use (None: refused). Without a
+        connector id the charger picks a free one, as the spec allows."""
+        if connector_id is None:
+            connector_id = next((c for c in range(1, self.count + 1) if not self.busy(c)), None)
+        if connector_id is None or not 1 <= connector_id <= self.count or self.busy(connector_id):
+            return None
+        self.pending[connector_id] = (id_tag, time.monotonic() + timeout_s)
+        return connector_id
+
+    def occupant(self, connector: int | None) -> str | None:
+        """The id tag charging on `connector`, or holding it with an
+        accepted remote start (None: free, or no connector named)."""
+        if connector in self.charging:
+            running = [t for t in self.transactions if t["connector"] == connector and t["meter_stop"] is None]
+            return running[-1]["id_tag"] if running else None
+        return self.reserved_for(connector) if connector is not None else None
+
+    def reserved_for(self, connector: int) -> str | None:
+        """The id tag of the live remote start on `connector`, if any."""
+        reserved = self.pending.get(connector)
+        return reserved[0] if reserved and reserved[1] > time.monotonic() else None
+
+    def sending(self, payload) -> None:
+        """A call the charger is about to send (also a resend)."""
+        if isinstance(payload, call.StartTransaction):
+            c = payload.connector_id
+            self.pending.pop(c, None)
+            if c not in self.charging:
+                self.charging[c] = None
+                self.transactions.append({"connector": c, "id_tag": payload.id_tag,
+                                          "meter_start": payload.meter_start, "timestamp": payload.timestamp,
+                                          "transaction_id": None, "status": None, "meter_stop": None})
+        elif isinstance(payload, call.StopTransaction):
+            for c, tx in list(self.charging.items()):
+                if tx == payload.transaction_id:
+                    del self.charging[c]
+            for t in self.transactions:
+                if t["transaction_id"] == payload.transaction_id and t["meter_stop"] is None:
+                    t["meter_stop"] = payload.meter_stop
+
+    def answered(self, payload, result) -> None:
+        if isinstance(payload, call.StartTransaction) and result is not None:
+            c = payload.connector_id
+            if c in self.charging and self.charging[c] is None:
+                self.charging[c] = result.transaction_id
+            for t in self.transactions:
+                if (t["connector"], t["id_tag"], t["timestamp"]) == (c, payload.id_tag, payload.timestamp):
+                    t["transaction_id"] = result.transaction_id
+                    t["status"] = result.id_tag_info["status"]
+
+
 class TestCharger(ChargePoint):
-    """Answers every CSMS call the way a cooperative charger would."""
+    """Answers every CSMS call the way a cooperative charger would, and
+    refuses what a real one refuses (module doc)."""
 
     __test__ = False  # not a pytest class
+
+    # A test may make the charger refuse every remote start.
+    refuse_remote_start: bool = False
+    # OCPP ConnectionTimeOut: how long an accepted remote start waits for
+    # the cable (its StartTransaction) before the connector is free again.
+    connection_timeout_s: float = 60.0
 
     # Answer to Joule's price-display probe, GetConfiguration of
     # CustomDisplayCostAndPrice (OCA California Pricing): None answers it as
@@ -53,10 +144,18 @@ class TestCharger(ChargePoint):
         "CustomIdleFeeAfterStop", "Language",
     }
 
-    def __init__(self, charger_id, connection, **kwargs):
+    def __init__(self, charger_id, connection, connectors: Connectors | None = None, **kwargs):
         super().__init__(charger_id, connection, response_timeout=30, **kwargs)
         self.received: list[tuple[str, dict]] = []
         self.events: asyncio.Queue = asyncio.Queue()
+        self.connectors = connectors if connectors is not None else Connectors()
+
+    async def call(self, payload, *args, **kwargs):
+        """Every call the charger makes, also the connector state it implies."""
+        self.connectors.sending(payload)
+        result = await super().call(payload, *args, **kwargs)
+        self.connectors.answered(payload, result)
+        return result
 
     def _record(self, action, **payload):
         self.received.append((action, payload))
@@ -64,8 +163,16 @@ class TestCharger(ChargePoint):
 
     @on(Action.remote_start_transaction)
     def on_remote_start(self, id_tag, connector_id=None, charging_profile=None):
-        self._record("RemoteStartTransaction", id_tag=id_tag, connector_id=connector_id)
-        return call_result.RemoteStartTransaction(status="Accepted")
+        """Accepted only for a free connector (and never when the test says
+        refuse); the record says which answer was given and, for a
+        refusal, which id tag held the connector."""
+        occupant = self.connectors.occupant(connector_id)
+        chosen = None if self.refuse_remote_start else self.connectors.reserve(
+            connector_id, id_tag, self.connection_timeout_s)
+        status = "Rejected" if chosen is None else "Accepted"
+        self._record("RemoteStartTransaction", id_tag=id_tag, connector_id=connector_id, status=status,
+                     occupant=occupant if chosen is None else None)
+        return call_result.RemoteStartTransaction(status=status)
 
     @on(Action.remote_stop_transaction)
     def on_remote_stop(self, transaction_id):
@@ -197,9 +304,11 @@ class TestCharger(ChargePoint):
 
 @contextlib.asynccontextmanager
 async def connected(
-    server, charger_id, password=None, subprotocols=(SUBPROTOCOL,), user=None, charger_class=None
+    server, charger_id, password=None, subprotocols=(SUBPROTOCOL,), user=None, charger_class=None,
+    connectors: Connectors | None = None,
 ):
-    """Connects a TestCharger and runs its receive loop for the block."""
+    """Connects a TestCharger and runs its receive loop for the block
+    (`connectors`: the state of a charger that reconnects)."""
     headers = basic_auth(user or charger_id, password) if password is not None else {}
     ws = await websockets.connect(
         f"{server.ocpp_url}/{charger_id}",
@@ -208,7 +317,7 @@ async def connected(
         open_timeout=30,
     )
     assert ws.subprotocol == SUBPROTOCOL, ws.subprotocol
-    cp = (charger_class or TestCharger)(charger_id, ws)
+    cp = (charger_class or TestCharger)(charger_id, ws, connectors=connectors)
     task = asyncio.create_task(cp.start())
     try:
         yield cp

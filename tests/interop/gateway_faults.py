@@ -6,14 +6,27 @@ keys, so the failures a real gateway has are made here, per request:
 - ``error_after``: forward, let localstripe apply it, then answer 502 (the
   gateway did it, Joule never hears so);
 - ``hang_after``: forward, then hold the answer past Joule's request
-  time-out (a time-out whose outcome is unknown).
+  time-out (a time-out whose outcome is unknown);
+- ``slow_then_apply``: wait ``hang_s`` first, then forward and answer what
+  localstripe answered (a slow gateway that does apply the call: past
+  Joule's time-out it is applied after Joule gave up; below it, every
+  other actor's calls run while this one is in flight).
 
 Rules match on method and a path regex and fire a given number of times;
-everything else passes through untouched. Requests seen are recorded so a
-test can count, e.g., how many captures reached the gateway."""
+everything else passes through untouched. Besides the rules, latency can
+be put on EVERY call (``set_latency``): a fixed part plus a jitter drawn
+from a seeded RNG, half spent before the call reaches localstripe and half
+after it was applied (so another actor can see its effect before the
+caller does), as a gateway across a network behaves; and, with a given
+probability, a call is slow before it is applied (a random
+``slow_then_apply``, e.g. past Joule's time-out). Requests seen are
+recorded so a test can count, e.g., how many captures reached the gateway;
+``journal`` has each call's timing and answer, for a failed test's report."""
 
 from __future__ import annotations
 
+import json
+import random
 import re
 import threading
 import time
@@ -27,7 +40,7 @@ import requests
 class Rule:
     method: str
     path: str  # regex, searched in the path without the query
-    action: str  # error_before | error_after | hang_after
+    action: str  # error_before | error_after | hang_after | slow_then_apply
     times: int = 1
     hang_s: float = 0.0
     fired: int = 0
@@ -40,10 +53,41 @@ class Rule:
 class GatewayFaults:
     upstream: str
     rules: list[Rule] = field(default_factory=list)
-    seen: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, what was done), on arrival
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-    release: threading.Event = field(default_factory=threading.Event)
+    # (method, path, what was done), on arrival
+    seen: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    release: threading.Event = field(default_factory=threading.Event, repr=False)
+    latency_s: float = 0.0
+    jitter_s: float = 0.0
+    slow_p: float = 0.0
+    slow_s: tuple = (0.0, 0.0)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    # every call: when it arrived and was applied, the latency added, the answer
+    journal: list[dict] = field(default_factory=list, repr=False)
+
+    def set_latency(self, latency_s: float, jitter_s: float = 0.0, seed: int | None = None,
+                    slow_p: float = 0.0, slow_s: tuple = (0.0, 0.0)) -> None:
+        """Every call from now on takes latency_s + uniform(0, jitter_s)
+        longer, and one call in 1/slow_p waits uniform(*slow_s) more before
+        it is applied (drawn from an RNG seeded with `seed`)."""
+        with self.lock:
+            self.latency_s, self.jitter_s, self.slow_p, self.slow_s = latency_s, jitter_s, slow_p, slow_s
+            if seed is not None:
+                self.rng = random.Random(seed)
+
+    def _delay(self) -> tuple[float, float]:
+        """(network latency, extra wait before applying) for one call."""
+        with self.lock:
+            latency = self.latency_s + self.rng.uniform(0, self.jitter_s) if self.jitter_s > 0 else self.latency_s
+            slow = self.rng.uniform(*self.slow_s) if self.slow_p > 0 and self.rng.random() < self.slow_p else 0.0
+            return max(latency, 0.0), slow
+
+    def write_journal(self, path) -> None:
+        with self.lock:
+            lines = [json.dumps(entry) for entry in self.journal]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
     @property
     def url(self) -> str:
@@ -79,27 +123,41 @@ class GatewayFaults:
                     if rule:
                         rule.fired += 1
                     faults.seen.append((self.command, path, rule.action if rule else "forward"))
+                    entry = {"at": time.time(), "method": self.command, "path": path,
+                             "action": rule.action if rule else "forward"}
+                    faults.journal.append(entry)
+                delay, slow = faults._delay()
+                entry["latency_s"] = round(delay, 3)
+                if slow:
+                    entry["slow_s"] = round(slow, 3)
+                faults.release.wait(delay / 2 + slow)
                 if rule and rule.action == "error_before":
-                    return self._answer(500, b'{"error":{"type":"api_error","message":"injected: before"}}', path)
+                    return self._answer(500, b'{"error":{"type":"api_error","message":"injected: before"}}', entry)
+                if rule and rule.action == "slow_then_apply":
+                    faults.release.wait(rule.hang_s)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
                 upstream = requests.request(self.command, faults.upstream + self.path, data=body,
                                             headers=headers, timeout=30)
+                entry["applied_at"] = time.time()
+                faults.release.wait(delay / 2)
                 if rule and rule.action == "error_after":
-                    return self._answer(502, b'{"error":{"type":"api_error","message":"injected: after"}}', path)
+                    return self._answer(502, b'{"error":{"type":"api_error","message":"injected: after"}}', entry)
                 if rule and rule.action == "hang_after":
                     faults.release.wait(rule.hang_s)
-                    try:
-                        return self._answer(upstream.status_code, upstream.content, path)
-                    except OSError:
-                        return None  # Joule gave up waiting, as intended
-                return self._answer(upstream.status_code, upstream.content, path)
+                return self._answer(upstream.status_code, upstream.content, entry)
 
-            def _answer(self, status: int, content: bytes, path: str):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
+            def _answer(self, status: int, content: bytes, entry: dict):
+                entry["status"] = status
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(content)))
+                    self.end_headers()
+                    self.wfile.write(content)
+                except OSError:
+                    # Joule gave up waiting (its time-out) or died: the call
+                    # was made all the same, as with a real gateway.
+                    entry["status"] = f"{status} (caller gone)"
 
             do_GET = _handle
             do_POST = _handle

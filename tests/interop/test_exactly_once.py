@@ -23,9 +23,9 @@ from ocpp.v16 import call
 from charger import connected, now_iso
 from gateway_faults import GatewayFaults, wait_until
 from joule_server import JouleServer, database_url
+from payment_flows import money_at_stripe, restart, stripe_intents
 from test_terminal_payments import new_terminal, report, vendor_hold
 from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
-    SECRET_KEY,
     available,
     browser_confirm,
     charge_with,
@@ -42,29 +42,6 @@ from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
 )
 
 COST = 300  # 10 kWh × 0.30 EUR, the amount every charging scenario owes
-AUTH = {"Authorization": f"Bearer {SECRET_KEY}"}
-
-
-def stripe_intents(base):
-    r = requests.get(f"{base}/v1/payment_intents", headers=AUTH, params={"limit": 100}, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()["data"]
-
-
-def money_at_stripe(base, intent):
-    """(captured, refunded) as localstripe holds them. localstripe records
-    the release of an uncaptured rest as a refund of the charge; Joule's own
-    refunds carry its idempotency key as metadata, which tells them apart."""
-    pi = requests.get(f"{base}/v1/payment_intents/{intent}", headers=AUTH, timeout=10).json()
-    charges = pi.get("charges", {}).get("data", [])
-    if not charges:
-        return 0, 0
-    assert len(charges) == 1, charges
-    r = requests.get(f"{base}/v1/refunds", headers=AUTH, params={"payment_intent": intent, "limit": 100}, timeout=10)
-    assert r.status_code == 200, r.text
-    ours = [x["amount"] for x in r.json()["data"] if "joule_idempotency_key" in (x.get("metadata") or {})]
-    released = sum(x["amount"] for x in r.json()["data"]) - sum(ours)
-    return charges[0]["amount"] - released, sum(ours)
 
 
 def assert_settled(server, charger_id, base, captured):
@@ -90,12 +67,6 @@ def assert_settled(server, charger_id, base, captured):
     holds = [pi["id"] for pi in stripe_intents(base) if pi["status"] == "requires_capture"]
     assert holds == [], holds
     return detail
-
-
-def restart(first, env):
-    """The same database, admin key and schema; the crash point is gone."""
-    return JouleServer(data_dir=first.data_dir, database_url=first.database_url, admin_key=first.admin_key,
-                       pg_schema=first.pg_schema, env=env).start()
 
 
 def died_at(server, point):

@@ -12,9 +12,6 @@ import asyncio
 import uuid
 
 import requests
-from ocpp.routing import on
-from ocpp.v16 import call_result
-from ocpp.v16.enums import Action
 
 from charger import TestCharger, connected
 from joule_server import JouleServer, database_url
@@ -179,11 +176,7 @@ class RefusingCharger(TestCharger):
     """A charger that says no to every remote start."""
 
     __test__ = False
-
-    @on(Action.remote_start_transaction)
-    def on_remote_start(self, id_tag, connector_id=None, charging_profile=None):
-        self._record("RemoteStartTransaction", id_tag=id_tag, connector_id=connector_id)
-        return call_result.RemoteStartTransaction(status="Rejected")
+    refuse_remote_start = True
 
 
 def test_refused_remote_start_cancels_the_hold_at_the_gateway(tmp_path, charger_id, password, localstripe):
@@ -200,7 +193,7 @@ def test_refused_remote_start_cancels_the_hold_at_the_gateway(tmp_path, charger_
                 await cp.boot()
                 await available(cp)
                 r = await asyncio.to_thread(report, server, key, intent, charger_id, "refused-1")
-                await remote_start(cp)
+                assert (await remote_start(cp))["status"] == "Rejected"
                 return r
 
         r = asyncio.run(scenario())
