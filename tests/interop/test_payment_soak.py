@@ -28,6 +28,7 @@ import os
 import random
 import time
 
+import payment_flows
 from gateway_faults import GatewayFaults
 from payment_flows import (
     Driver,
@@ -116,6 +117,8 @@ def test_payment_soak(tmp_path, tmp_path_factory, localstripe):  # noqa: F811
         faults.stop()
         facts["seed"] = seed
         print(f"soak facts: {facts}")
+        for line in payment_flows.ORPHANS_WITHOUT_MONEY:
+            print(f"warning (known gap): {line}")
         if violations or code != 0:
             kept = keep_failure(tmp_path_factory.getbasetemp() / f"soak-failed-seed-{seed}", joule, timeline,
                                 faults, drivers, facts, violations, seed,

@@ -277,9 +277,16 @@ pub async fn settle_debt(
     let key = idempotency_key(&headers)?;
     let id = account_id(&raw)?;
     let scope = format!("{}:settle-debt", api_key.id);
-    let call = match idempotency::begin(&state, scope, key, &id.to_string()).await? {
+    // Settling is itself idempotent (it retries debts and finishes pending
+    // lines), so a repeat after the first request died simply runs it again
+    // once that request's claims have lapsed.
+    let resume_after = state
+        .payments
+        .as_ref()
+        .map(|p| p.settings().recovery_after);
+    let call = match idempotency::begin(&state, scope, key, &id.to_string(), resume_after).await? {
         IdempotentCall::Repeat(answer) => return Ok(stored_response(answer)),
-        IdempotentCall::New(call) => call,
+        IdempotentCall::New(call) | IdempotentCall::Resume(call, _) => call,
     };
     // Stored whatever it is, so a repeat gets the same answer; the account
     // (GET) shows what changed since.

@@ -44,6 +44,11 @@ pub type StoredAnswer = (StatusCode, serde_json::Value);
 pub enum IdempotentCall<'a> {
     Repeat(StoredAnswer),
     New(NewCall<'a>),
+    /// The first request with this key began at the given time and never
+    /// answered, longer ago than the route's `resume_after`: its process
+    /// died. The route finishes or redoes its work (tied to what the first
+    /// one recorded), then completes the record.
+    Resume(NewCall<'a>, chrono::DateTime<chrono::Utc>),
 }
 
 /// A request seen for the first time under its key.
@@ -58,11 +63,16 @@ pub struct NewCall<'a> {
 /// same key with another request is 422 `idempotency_key_reused`; a repeat
 /// while the first is running, or after it died before answering, is 409
 /// `request_in_progress`.
+///
+/// `resume_after`: for routes that can tie a repeat to the work the first
+/// request recorded (issue 9), a repeat of a request still in progress after
+/// this long is [`IdempotentCall::Resume`]d instead of refused.
 pub async fn begin<'a>(
     state: &'a ApiState,
     scope: String,
     key: &'a str,
     request: &str,
+    resume_after: Option<chrono::Duration>,
 ) -> ApiResult<IdempotentCall<'a>> {
     let begun = state
         .store
@@ -83,7 +93,12 @@ pub async fn begin<'a>(
             let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
             Ok(IdempotentCall::Repeat((status, stored.body)))
         }
-        IdempotencyBegin::InProgress(_) => Err(ApiError::RequestInProgress),
+        IdempotencyBegin::InProgress(record) => match resume_after {
+            Some(after) if record.created_at <= state.clock.now() - after => Ok(
+                IdempotentCall::Resume(NewCall { state, scope, key }, record.created_at),
+            ),
+            _ => Err(ApiError::RequestInProgress),
+        },
         IdempotencyBegin::New(_) => Ok(IdempotentCall::New(NewCall { state, scope, key })),
     }
 }

@@ -104,16 +104,25 @@ pub async fn refund(
     };
     let scope = format!("{}:refund", api_key.id);
     let request_id = format!("{id}:{:?}", request.amount_minor);
-    let call = match idempotency::begin(&state, scope, key, &request_id).await? {
-        IdempotentCall::Repeat(answer) => return Ok(stored_response(answer)),
-        IdempotentCall::New(call) => call,
-    };
+    // A repeat after the first request died is tied to the refund step it
+    // made, once its claim on the payment has lapsed (recovery_after_s).
+    let resume_after = state
+        .payments
+        .as_ref()
+        .map(|p| p.settings().recovery_after);
+    let (call, resumed) =
+        match idempotency::begin(&state, scope, key, &request_id, resume_after).await? {
+            IdempotentCall::Repeat(answer) => return Ok(stored_response(answer)),
+            IdempotentCall::New(call) => (call, None),
+            IdempotentCall::Resume(call, since) => (call, Some(since)),
+        };
     let outcome = match service(&state) {
-        Ok(service) => service
-            .refund(id, request.amount_minor)
-            .await
-            .map(PaymentDetail::from)
-            .map_err(ApiError::from),
+        Ok(service) => match resumed {
+            None => service.refund(id, request.amount_minor).await,
+            Some(since) => service.resume_refund(id, request.amount_minor, since).await,
+        }
+        .map(PaymentDetail::from)
+        .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     if let Err(e @ ApiError::PaymentBusy(_)) = outcome {

@@ -95,9 +95,9 @@ pub(crate) async fn report(
         request.connector_id,
         request.language
     );
-    let call = match idempotency::begin(state, scope, key, &request_id).await? {
+    let call = match idempotency::begin(state, scope, key, &request_id, None).await? {
         IdempotentCall::Repeat(answer) => return Ok(answer),
-        IdempotentCall::New(call) => call,
+        IdempotentCall::New(call) | IdempotentCall::Resume(call, _) => call,
     };
     let outcome = service
         .report_terminal_payment(terminal, report)

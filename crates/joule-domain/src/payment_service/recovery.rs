@@ -206,7 +206,7 @@ impl PaymentService {
     /// refund with the step's key exists, and only when none does is the
     /// call repeated with that key (localstripe ignores keys: a blind
     /// repeat would refund twice).
-    async fn recover_refund(
+    pub(super) async fn recover_refund(
         &self,
         claim: &Claim,
         detail: &PaymentDetail,

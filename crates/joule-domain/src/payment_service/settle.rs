@@ -105,6 +105,56 @@ impl PaymentService {
         result
     }
 
+    /// A refund request repeated with its `Idempotency-Key` after the
+    /// first one died mid-way (its record stayed in progress since
+    /// `since`; its claim on the payment has lapsed): the refund it made is
+    /// found (a refund step of that amount intended since then), finished
+    /// if the process died during the gateway call, and answered; when it
+    /// made none, the refund is made now. Never a second refund for one
+    /// request; at worst (another client's refund of the same amount in
+    /// that window) one refund answers both.
+    #[tracing::instrument(skip(self))]
+    pub async fn resume_refund(
+        &self,
+        id: PaymentId,
+        amount_minor: Option<i64>,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<PaymentDetail, PaymentError> {
+        let (claim, detail) = self.claim(id, ClaimOwner::Refund).await?;
+        let made = detail
+            .steps
+            .iter()
+            .rev()
+            .find(|s| {
+                s.kind == crate::payment::StepKind::Refund
+                    && s.intended_at >= since
+                    && amount_minor.is_none_or(|a| a == s.amount_minor)
+            })
+            .cloned();
+        let result = match made {
+            Some(step) if !step.is_finished() => {
+                tracing::info!(seq = step.seq, "finishing the refund a crashed request left");
+                match self.recover_refund(&claim, &detail, &step).await {
+                    Ok(()) => self
+                        .ports
+                        .payments
+                        .get_payment(id)
+                        .await
+                        .map_err(PaymentError::from)
+                        .and_then(|d| d.ok_or(PaymentError::PaymentNotFound)),
+                    Err(e) => Err(e),
+                }
+            }
+            Some(step) => {
+                tracing::info!(seq = step.seq, "the crashed request's refund was made");
+                Ok(detail)
+            }
+            None => self.refund_claimed(&claim, &detail.payment, amount_minor).await,
+        };
+        self.release(&claim).await;
+        result
+    }
+
     async fn refund_claimed(
         &self,
         claim: &Claim,

@@ -164,13 +164,21 @@ impl PaymentService {
             reference: payment.id.to_string(),
         };
         let created = match gateway.create_hold(&request, &step.idempotency_key).await {
-            Ok(created) => gateway
-                .create_card_entry(
-                    &payment.id.to_string(),
-                    &card_entry_key(payment, &step, "card_entry"),
-                )
-                .await
-                .map(|entry| (created, entry)),
+            Ok(created) => {
+                // Recorded at once, before any further call: an intent Joule
+                // knows is one recovery can cancel.
+                self.ports
+                    .payments
+                    .set_gateway_ref(payment.id, created.intent.as_str(), self.now())
+                    .await?;
+                gateway
+                    .create_card_entry(
+                        &payment.id.to_string(),
+                        &card_entry_key(payment, &step, "card_entry"),
+                    )
+                    .await
+                    .map(|entry| (created, entry))
+            }
             Err(error) => Err(error),
         };
         match created {
@@ -178,8 +186,10 @@ impl PaymentService {
                 let payment = self
                     .ports
                     .payments
-                    .set_gateway_ref(payment.id, created.intent.as_str(), self.now())
-                    .await?;
+                    .get_payment(payment.id)
+                    .await?
+                    .ok_or(PaymentError::PaymentNotFound)?
+                    .payment;
                 tracing::info!(payment_id = %payment.id, intent = %created.intent, "hold created");
                 Ok(WebPaymentCreated {
                     payment,
@@ -193,8 +203,17 @@ impl PaymentService {
             Err(error) => {
                 // Nothing is held yet (an intent without a card holds no
                 // money, and a card entry is no hold), so the payment fails
-                // at once; the driver may try again.
+                // at once; the driver may try again. An intent already
+                // created is cancelled, so no card can be confirmed on it.
                 tracing::warn!(payment_id = %payment.id, %error, "creating the hold failed");
+                let known = self.ports.payments.get_payment(payment.id).await?;
+                if let Some(intent) = known
+                    .as_ref()
+                    .and_then(|d| Self::intent_of(&d.payment).ok())
+                {
+                    self.cancel_unconfirmed(gateway, payment, &step, &intent)
+                        .await;
+                }
                 let (code, message) = super::failure_of(&error);
                 self.finish(claim, &step, StepOutcome::failed(code, message))
                     .await?;
