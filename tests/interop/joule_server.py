@@ -100,6 +100,13 @@ class JouleServer:
             raise RuntimeError("joule did not become ready:\n" + "\n".join(self.output[-50:]))
         return self
 
+    def assert_crash_point_armed(self) -> None:
+        """A server started with JOULE_FAULT must be a test build: the
+        binary an operator builds has no crash points and ignores it."""
+        assert any("JOULE_FAULT set: this process will crash on purpose" in line for line in self.output), (
+            "this joule binary has no crash points: build it with "
+            "`cargo build --features joule/fault-injection` (scripts/test does)\n" + "\n".join(self.output[-20:]))
+
     @property
     def ocpp_url(self) -> str:
         return f"ws://{self.ocpp_host}/ocpp"

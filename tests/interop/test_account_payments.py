@@ -226,6 +226,7 @@ def test_sigkill_around_the_off_session_charge_charges_once(tmp_path, charger_id
     first = JouleServer(data_dir=tmp_path, database_url=url, env={
         **stripe_env(localstripe), "JOULE_FAULT": f"crash_after:{point}",
     }).start()
+    first.assert_crash_point_armed()
     first.create_charger(charger_id, password)
     tariff_for(first, charger_id)
     tag = f"RF{uuid.uuid4().hex[:10].upper()}"

@@ -75,8 +75,12 @@ def died_at(server, point):
 
 
 def crashing(tmp_path, base, point):
-    return JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path),
-                       env={**stripe_env(base), "JOULE_FAULT": f"crash_after:{point}"}).start()
+    """A test build of Joule (--features joule/fault-injection) that kills
+    itself at `point`."""
+    server = JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path),
+                         env={**stripe_env(base), "JOULE_FAULT": f"crash_after:{point}"}).start()
+    server.assert_crash_point_armed()
+    return server
 
 
 async def tolerate_crash(coro):

@@ -23,10 +23,15 @@ from card_scan import card_numbers
 from charger import connected, now_iso
 from joule_server import JouleServer, database_url
 
+# Workers that act within seconds. Joule refuses to start with a
+# recovery_after_s below 2 × (gateway time-out + ocpp.call_timeout_s)
+# (docs/configuration.md): with the simulated gateway, which answers at once,
+# 2 × 2 s; stripe_env below adds the Stripe time-out.
 FAST = {
     "JOULE_PAYMENTS__WORKER_INTERVAL_S": "1",
-    "JOULE_PAYMENTS__RECOVERY_AFTER_S": "1",
+    "JOULE_PAYMENTS__RECOVERY_AFTER_S": "4",
     "JOULE_PAYMENTS__START_TIMEOUT_S": "3",
+    "JOULE_OCPP__CALL_TIMEOUT_S": "2",
 }
 
 
@@ -324,6 +329,9 @@ def stripe_env(base):
         "JOULE_PAYMENTS__STRIPE_PUBLISHABLE_KEY": "pk_test_joule_interop",
         "JOULE_PAYMENTS__STRIPE_BASE_URL": base,
         **FAST,
+        # 2 × (stripe_request_timeout_s + ocpp.call_timeout_s) = 2 × (2 + 2)
+        "JOULE_PAYMENTS__STRIPE_REQUEST_TIMEOUT_S": "2",
+        "JOULE_PAYMENTS__RECOVERY_AFTER_S": "8",
     }
 
 

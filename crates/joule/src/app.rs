@@ -83,6 +83,8 @@ pub fn redact(url: &str) -> String {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Unsafe combinations are refused before anything is opened.
+        settings.check()?;
         let database = open_database(&settings).await?;
         let store = database.store();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);

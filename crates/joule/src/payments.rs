@@ -1,5 +1,6 @@
 //! Wiring of the payment service from `[payments]`: the gateway, the
-//! random source, and the test-only fault hook (`JOULE_FAULT`).
+//! random source, and, in test builds only (the `fault-injection`
+//! feature), the crash-point hook (`JOULE_FAULT`).
 
 use std::sync::Arc;
 
@@ -8,8 +9,7 @@ use joule_domain::clock::Clock;
 use joule_domain::command::CommandRouter;
 use joule_domain::money::{Currency, Money};
 use joule_domain::payment_service::{
-    FaultHook, FaultPoint, GatewayRegistry, PaymentPorts, PaymentService, PaymentSettings,
-    RandomSource,
+    FaultHook, GatewayRegistry, PaymentPorts, PaymentService, PaymentSettings, RandomSource,
 };
 use joule_domain::store::Store;
 use joule_payments::{Secret, SimulatedConfig, SimulatedGateway, StripeConfig, StripeGateway};
@@ -30,55 +30,76 @@ impl RandomSource for OsRandom {
     }
 }
 
-/// TEST ONLY: `JOULE_FAULT=crash_after:<point>` kills the process with
-/// SIGKILL the moment a flow reaches `<point>` (`<step kind>_intended` or
+/// The payment service's crash-point hook. Only a test build (the
+/// `fault-injection` feature, which scripts/test turns on) has one, read
+/// from `JOULE_FAULT`; the binary an operator builds has no code that
+/// reads that variable, so this is `None` whatever the environment says.
+pub fn fault_hook() -> Option<Arc<dyn FaultHook>> {
+    #[cfg(feature = "fault-injection")]
+    {
+        crash_after::CrashAfter::from_env().map(|c| Arc::new(c) as Arc<dyn FaultHook>)
+    }
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        None
+    }
+}
+
+/// TEST BUILDS ONLY (`--features joule/fault-injection`):
+/// `JOULE_FAULT=crash_after:<point>` kills the process with SIGKILL the
+/// moment a flow reaches `<point>` (`<step kind>_intended` or
 /// `<step kind>_called`, e.g. `capture_intended`, `void_called`; see
 /// `FaultPoint`), as a power cut would: no destructor, flush or commit
 /// runs. It proves that recovery finishes the step exactly once after a
-/// restart. Never set it in production.
-#[derive(Debug)]
-pub struct CrashAfter(FaultPoint);
+/// restart.
+#[cfg(feature = "fault-injection")]
+mod crash_after {
+    use joule_domain::payment_service::{FaultHook, FaultPoint};
 
-impl CrashAfter {
-    pub fn from_env() -> Option<Self> {
-        let raw = std::env::var("JOULE_FAULT").ok()?;
-        let point = raw.strip_prefix("crash_after:").and_then(FaultPoint::parse);
-        match point {
-            Some(p) => {
-                tracing::warn!(
-                    point = %p.name(),
-                    "JOULE_FAULT set: this process will crash on purpose (tests only)"
-                );
-                Some(Self(p))
-            }
-            None => {
-                tracing::warn!(value = %raw, "JOULE_FAULT not understood; ignored");
-                None
+    #[derive(Debug)]
+    pub(super) struct CrashAfter(FaultPoint);
+
+    impl CrashAfter {
+        pub(super) fn from_env() -> Option<Self> {
+            let raw = std::env::var("JOULE_FAULT").ok()?;
+            let point = raw.strip_prefix("crash_after:").and_then(FaultPoint::parse);
+            match point {
+                Some(p) => {
+                    tracing::warn!(
+                        point = %p.name(),
+                        "JOULE_FAULT set: this process will crash on purpose (tests only)"
+                    );
+                    Some(Self(p))
+                }
+                None => {
+                    tracing::warn!(value = %raw, "JOULE_FAULT not understood; ignored");
+                    None
+                }
             }
         }
     }
-}
 
-impl FaultHook for CrashAfter {
-    fn reached(&self, point: FaultPoint) {
-        if point == self.0 {
-            eprintln!("JOULE_FAULT: crashing after {}", point.name());
-            kill_self();
+    impl FaultHook for CrashAfter {
+        fn reached(&self, point: FaultPoint) {
+            if point == self.0 {
+                eprintln!("JOULE_FAULT: crashing after {}", point.name());
+                kill_self();
+            }
         }
     }
-}
 
-#[cfg(unix)]
-fn kill_self() {
-    use rustix::process::{getpid, kill_process, Signal};
-    // Only an error when the signal cannot be sent to ourselves; abort then.
-    let _ = kill_process(getpid(), Signal::KILL);
-    std::process::abort();
-}
+    #[cfg(unix)]
+    fn kill_self() {
+        use rustix::process::{getpid, kill_process, Signal};
+        // Only an error when the signal cannot be sent to ourselves; abort then.
+        let _ = kill_process(getpid(), Signal::KILL);
+        std::process::abort();
+    }
 
-#[cfg(not(unix))]
-fn kill_self() {
-    std::process::abort();
+    #[cfg(not(unix))]
+    fn kill_self() {
+        std::process::abort();
+    }
 }
 
 /// The configured gateways; empty when payments are disabled.
@@ -151,7 +172,7 @@ pub fn payment_service(
     gateways: GatewayRegistry,
     settings: PaymentSettings,
 ) -> PaymentService {
-    let faults: Option<Arc<dyn FaultHook>> = CrashAfter::from_env().map(|c| Arc::new(c) as _);
+    let faults = fault_hook();
     let accounts: Arc<dyn joule_domain::store::AccountStore> = store.clone();
     let holds: Arc<dyn joule_domain::store::HoldLimitStore> = store.clone();
     let receipt_emails: Arc<dyn joule_domain::store::ReceiptEmailStore> = store.clone();
@@ -173,4 +194,29 @@ pub fn payment_service(
     .with_accounts(accounts)
     .with_hold_limits(holds)
     .with_receipt_emails(receipt_emails)
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own error
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    /// The binary an operator builds ignores `JOULE_FAULT`: no fault hook
+    /// whatever it says. A test build (`fault-injection`) reads it.
+    #[test]
+    fn joule_fault_is_read_by_test_builds_only() {
+        Jail::expect_with(|jail| {
+            jail.set_env("JOULE_FAULT", "crash_after:capture_intended");
+            let hook = fault_hook();
+            if cfg!(feature = "fault-injection") {
+                assert!(hook.is_some(), "a test build reads JOULE_FAULT");
+            } else {
+                assert!(hook.is_none(), "the default build must ignore JOULE_FAULT");
+            }
+            jail.set_env("JOULE_FAULT", "crash_after:no_such_point");
+            assert!(fault_hook().is_none());
+            Ok(())
+        });
+    }
 }

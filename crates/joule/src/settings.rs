@@ -232,7 +232,9 @@ pub struct PaymentsSettings {
     /// abandoned.
     pub card_timeout_s: u64,
     /// Seconds a step may stay intended before the recovery worker
-    /// finishes it.
+    /// finishes it. At least [`PaymentsSettings::min_recovery_after_s`]:
+    /// twice the longest its owner may still be waiting (start-up refuses
+    /// less, see [`Settings::check`]).
     pub recovery_after_s: u64,
     /// Seconds between passes of the recovery worker and the sweeper.
     pub worker_interval_s: u64,
@@ -266,7 +268,8 @@ impl Default for PaymentsSettings {
             default_hold_currency: "EUR".to_owned(),
             start_timeout_s: 120,
             card_timeout_s: 900,
-            recovery_after_s: 60,
+            // 2 × (stripe_request_timeout_s + ocpp.call_timeout_s)
+            recovery_after_s: 120,
             worker_interval_s: 5,
             block_accounts_in_debt: true,
             account_requires_card: true,
@@ -274,6 +277,71 @@ impl Default for PaymentsSettings {
             stripe_supports_increment: false,
             simulated_supports_increment: true,
         }
+    }
+}
+
+impl PaymentsSettings {
+    /// How long one gateway request may keep its caller waiting: the
+    /// Stripe request time-out (at least 1 s, as the gateway is built);
+    /// nothing for the simulated gateway, which answers in-process. `None`
+    /// when payments are off.
+    fn gateway_wait_s(&self) -> Option<u64> {
+        match self.gateway {
+            GatewayKind::None => None,
+            GatewayKind::Simulated => Some(0),
+            GatewayKind::Stripe => Some(self.stripe_request_timeout_s.max(1)),
+        }
+    }
+
+    /// The least `recovery_after_s` that is safe with these time-outs:
+    /// `2 × (gateway wait + ocpp.call_timeout_s)`. The owner of a payment
+    /// step (the request that stored it as intended, or whoever holds the
+    /// payment's claim) may wait for one gateway request and then for the
+    /// charger's answer to one command, the RemoteStart sent once a hold
+    /// is confirmed; the recovery worker must not take the step over while
+    /// that owner can still act, and twice that time leaves a margin as
+    /// long as the wait itself for the store, a slow worker pass or a busy
+    /// host. `None` when payments are off (no recovery worker runs).
+    pub fn min_recovery_after_s(&self, ocpp: &OcppSettings) -> Option<u64> {
+        let wait = self.gateway_wait_s()?.saturating_add(ocpp.call_timeout_s);
+        Some(wait.saturating_mul(2))
+    }
+}
+
+impl Settings {
+    /// Refuses settings that are unsafe to run with, before anything is
+    /// opened or bound: a `payments.recovery_after_s` below
+    /// [`PaymentsSettings::min_recovery_after_s`] would let the recovery
+    /// worker finish a step whose request is still waiting for the gateway
+    /// or the charger, so that both act (two remote starts for one hold,
+    /// or a hold voided under a running session).
+    pub fn check(&self) -> anyhow::Result<()> {
+        let p = &self.payments;
+        if let Some(min) = p.min_recovery_after_s(&self.ocpp) {
+            if p.recovery_after_s < min {
+                let formula = match p.gateway {
+                    GatewayKind::Stripe => format!(
+                        "2 × (payments.stripe_request_timeout_s + ocpp.call_timeout_s) = 2 × ({} + {})",
+                        p.stripe_request_timeout_s.max(1),
+                        self.ocpp.call_timeout_s
+                    ),
+                    GatewayKind::Simulated | GatewayKind::None => format!(
+                        "2 × ocpp.call_timeout_s = 2 × {} (the simulated gateway answers at once)",
+                        self.ocpp.call_timeout_s
+                    ),
+                };
+                anyhow::bail!(
+                    "unsafe settings: payments.recovery_after_s = {} must be at least {formula} = {min}: \
+                     with less, the recovery worker could take over a payment step while the request \
+                     that owns it still waits for the gateway or for the charger, and both would act \
+                     (two remote starts for one hold, a hold voided under a running session). \
+                     Raise payments.recovery_after_s or lower the time-outs (docs/configuration.md, \
+                     \"Payment timing\")",
+                    p.recovery_after_s
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -483,6 +551,58 @@ mod tests {
             assert_eq!(limits.client_ip_header.as_deref(), Some("x-forwarded-for"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn recovery_after_must_be_twice_the_longest_wait_of_a_step_owner() {
+        let mut s = Settings::default();
+        // Payments off: no recovery worker, nothing to check.
+        s.payments.recovery_after_s = 1;
+        s.check().unwrap();
+
+        s = Settings::default();
+        s.payments.gateway = GatewayKind::Stripe;
+        // The defaults are safe: 2 × (30 + 30) = 120.
+        assert_eq!(s.payments.min_recovery_after_s(&s.ocpp), Some(120));
+        s.check().unwrap();
+        s.payments.recovery_after_s = 119;
+        let refused = s.check().unwrap_err().to_string();
+        assert!(
+            refused.contains("payments.recovery_after_s = 119"),
+            "{refused}"
+        );
+        assert!(
+            refused.contains(
+                "2 × (payments.stripe_request_timeout_s + ocpp.call_timeout_s) = 2 × (30 + 30) = 120"
+            ),
+            "{refused}"
+        );
+        // Shorter time-outs allow a shorter recovery delay.
+        s.payments.stripe_request_timeout_s = 20;
+        s.ocpp.call_timeout_s = 10;
+        s.payments.recovery_after_s = 60;
+        s.check().unwrap();
+        s.payments.recovery_after_s = 59;
+        assert!(s.check().is_err());
+        // 0 s is taken as 1 s by the Stripe client, and checked as such.
+        s.payments.stripe_request_timeout_s = 0;
+        s.ocpp.call_timeout_s = 2;
+        s.payments.recovery_after_s = 5;
+        assert!(s.check().is_err());
+        s.payments.recovery_after_s = 6;
+        s.check().unwrap();
+
+        // The simulated gateway answers at once: only the charger's wait.
+        s.payments.gateway = GatewayKind::Simulated;
+        s.payments.stripe_request_timeout_s = 30;
+        s.payments.recovery_after_s = 4;
+        s.check().unwrap();
+        s.payments.recovery_after_s = 3;
+        let refused = s.check().unwrap_err().to_string();
+        assert!(
+            refused.contains("2 × ocpp.call_timeout_s = 2 × 2"),
+            "{refused}"
+        );
     }
 
     #[test]
