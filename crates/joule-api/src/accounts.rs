@@ -280,10 +280,7 @@ pub async fn settle_debt(
     // Settling is itself idempotent (it retries debts and finishes pending
     // lines), so a repeat after the first request died simply runs it again
     // once that request's claims have lapsed.
-    let resume_after = state
-        .payments
-        .as_ref()
-        .map(|p| p.settings().recovery_after);
+    let resume_after = state.payments.as_ref().map(|p| p.settings().recovery_after);
     let call = match idempotency::begin(&state, scope, key, &id.to_string(), resume_after).await? {
         IdempotentCall::Repeat(answer) => return Ok(stored_response(answer)),
         IdempotentCall::New(call) | IdempotentCall::Resume(call, _) => call,

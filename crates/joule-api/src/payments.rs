@@ -106,10 +106,7 @@ pub async fn refund(
     let request_id = format!("{id}:{:?}", request.amount_minor);
     // A repeat after the first request died is tied to the refund step it
     // made, once its claim on the payment has lapsed (recovery_after_s).
-    let resume_after = state
-        .payments
-        .as_ref()
-        .map(|p| p.settings().recovery_after);
+    let resume_after = state.payments.as_ref().map(|p| p.settings().recovery_after);
     let (call, resumed) =
         match idempotency::begin(&state, scope, key, &request_id, resume_after).await? {
             IdempotentCall::Repeat(answer) => return Ok(stored_response(answer)),

@@ -83,8 +83,11 @@ pub fn redact(url: &str) -> String {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        // Unsafe combinations are refused before anything is opened.
-        settings.check()?;
+        // Unsafe combinations are refused before anything is opened;
+        // costly ones are logged loudly.
+        for warning in settings.check()? {
+            tracing::warn!("{warning}");
+        }
         let database = open_database(&settings).await?;
         let store = database.store();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -293,32 +293,55 @@ impl PaymentsSettings {
         }
     }
 
-    /// The least `recovery_after_s` that is safe with these time-outs:
+    /// The `recovery_after_s` these time-outs call for:
     /// `2 × (gateway wait + ocpp.call_timeout_s)`. The owner of a payment
-    /// step (the request that stored it as intended, or whoever holds the
-    /// payment's claim) may wait for one gateway request and then for the
-    /// charger's answer to one command, the RemoteStart sent once a hold
-    /// is confirmed; the recovery worker must not take the step over while
-    /// that owner can still act, and twice that time leaves a margin as
-    /// long as the wait itself for the store, a slow worker pass or a busy
-    /// host. `None` when payments are off (no recovery worker runs).
-    pub fn min_recovery_after_s(&self, ocpp: &OcppSettings) -> Option<u64> {
+    /// step (whoever holds the payment's claim, which lapses after
+    /// `recovery_after_s`) may wait for one gateway request and then for the
+    /// charger's answer to the RemoteStart sent once a hold is confirmed;
+    /// twice that leaves a margin as long as the wait itself. Below it the
+    /// claim can lapse under a live owner: its later writes are refused and
+    /// recovery takes over (reading the gateway first), so nothing is done
+    /// twice, but calls and remote starts are repeated for nothing. `None`
+    /// when payments are off (no recovery worker runs).
+    pub fn recommended_recovery_after_s(&self, ocpp: &OcppSettings) -> Option<u64> {
         let wait = self.gateway_wait_s()?.saturating_add(ocpp.call_timeout_s);
         Some(wait.saturating_mul(2))
+    }
+
+    /// The least `recovery_after_s` Joule starts with: comfortably above
+    /// the gateway time-out (twice it), or recovery would take over nearly
+    /// every step while its request still waits for the gateway.
+    pub fn min_recovery_after_s(&self) -> Option<u64> {
+        Some(self.gateway_wait_s()?.saturating_mul(2))
     }
 }
 
 impl Settings {
     /// Refuses settings that are unsafe to run with, before anything is
-    /// opened or bound: a `payments.recovery_after_s` below
-    /// [`PaymentsSettings::min_recovery_after_s`] would let the recovery
-    /// worker finish a step whose request is still waiting for the gateway
-    /// or the charger, so that both act (two remote starts for one hold,
-    /// or a hold voided under a running session).
-    pub fn check(&self) -> anyhow::Result<()> {
+    /// opened or bound, and returns warnings about settings that work but
+    /// cost something (to be logged loudly): a `payments.recovery_after_s`
+    /// below [`PaymentsSettings::min_recovery_after_s`] is refused, one
+    /// below [`PaymentsSettings::recommended_recovery_after_s`] is warned
+    /// about (docs/configuration.md, "Payment timing").
+    pub fn check(&self) -> anyhow::Result<Vec<String>> {
         let p = &self.payments;
-        if let Some(min) = p.min_recovery_after_s(&self.ocpp) {
-            if p.recovery_after_s < min {
+        let mut warnings = Vec::new();
+        if let Some(min) = p.min_recovery_after_s() {
+            if p.recovery_after_s < min.max(1) {
+                anyhow::bail!(
+                    "unsafe settings: payments.recovery_after_s = {} must be at least \
+                     2 × payments.stripe_request_timeout_s = 2 × {} = {}: with less, the recovery \
+                     worker would take over nearly every payment step while its request still \
+                     waits for the gateway. Raise payments.recovery_after_s or lower the time-out \
+                     (docs/configuration.md, \"Payment timing\")",
+                    p.recovery_after_s,
+                    p.stripe_request_timeout_s.max(1),
+                    min.max(1)
+                );
+            }
+        }
+        if let Some(recommended) = p.recommended_recovery_after_s(&self.ocpp) {
+            if p.recovery_after_s < recommended {
                 let formula = match p.gateway {
                     GatewayKind::Stripe => format!(
                         "2 × (payments.stripe_request_timeout_s + ocpp.call_timeout_s) = 2 × ({} + {})",
@@ -330,18 +353,17 @@ impl Settings {
                         self.ocpp.call_timeout_s
                     ),
                 };
-                anyhow::bail!(
-                    "unsafe settings: payments.recovery_after_s = {} must be at least {formula} = {min}: \
-                     with less, the recovery worker could take over a payment step while the request \
-                     that owns it still waits for the gateway or for the charger, and both would act \
-                     (two remote starts for one hold, a hold voided under a running session). \
-                     Raise payments.recovery_after_s or lower the time-outs (docs/configuration.md, \
+                warnings.push(format!(
+                    "payments.recovery_after_s = {} is below {formula} = {recommended}: a payment's \
+                     claim can lapse while its owner still waits for the gateway or the charger; \
+                     nothing is done twice (the lapsed owner's writes are refused), but gateway \
+                     calls and remote starts will be repeated for nothing (docs/configuration.md, \
                      \"Payment timing\")",
                     p.recovery_after_s
-                );
+                ));
             }
         }
-        Ok(())
+        Ok(warnings)
     }
 }
 
@@ -554,54 +576,58 @@ mod tests {
     }
 
     #[test]
-    fn recovery_after_must_be_twice_the_longest_wait_of_a_step_owner() {
+    fn recovery_after_is_refused_near_the_gateway_time_out_and_warned_about_below_the_owners_wait()
+    {
         let mut s = Settings::default();
         // Payments off: no recovery worker, nothing to check.
         s.payments.recovery_after_s = 1;
-        s.check().unwrap();
+        assert!(s.check().unwrap().is_empty());
 
         s = Settings::default();
         s.payments.gateway = GatewayKind::Stripe;
-        // The defaults are safe: 2 × (30 + 30) = 120.
-        assert_eq!(s.payments.min_recovery_after_s(&s.ocpp), Some(120));
-        s.check().unwrap();
+        // The defaults: 2 × (30 + 30) = 120, no warning.
+        assert_eq!(s.payments.recommended_recovery_after_s(&s.ocpp), Some(120));
+        assert!(s.check().unwrap().is_empty());
         s.payments.recovery_after_s = 119;
-        let refused = s.check().unwrap_err().to_string();
+        let warned = s.check().unwrap();
+        assert_eq!(warned.len(), 1);
         assert!(
-            refused.contains("payments.recovery_after_s = 119"),
-            "{refused}"
-        );
-        assert!(
-            refused.contains(
+            warned[0].contains(
                 "2 × (payments.stripe_request_timeout_s + ocpp.call_timeout_s) = 2 × (30 + 30) = 120"
             ),
+            "{warned:?}"
+        );
+        // Not comfortably above the gateway time-out: refused.
+        s.payments.recovery_after_s = 59;
+        let refused = s.check().unwrap_err().to_string();
+        assert!(
+            refused.contains("payments.recovery_after_s = 59"),
             "{refused}"
         );
-        // Shorter time-outs allow a shorter recovery delay.
-        s.payments.stripe_request_timeout_s = 20;
-        s.ocpp.call_timeout_s = 10;
+        assert!(
+            refused.contains("2 × payments.stripe_request_timeout_s = 2 × 30 = 60"),
+            "{refused}"
+        );
         s.payments.recovery_after_s = 60;
-        s.check().unwrap();
-        s.payments.recovery_after_s = 59;
-        assert!(s.check().is_err());
+        assert_eq!(s.check().unwrap().len(), 1);
         // 0 s is taken as 1 s by the Stripe client, and checked as such.
         s.payments.stripe_request_timeout_s = 0;
         s.ocpp.call_timeout_s = 2;
-        s.payments.recovery_after_s = 5;
+        s.payments.recovery_after_s = 1;
         assert!(s.check().is_err());
         s.payments.recovery_after_s = 6;
-        s.check().unwrap();
+        assert!(s.check().unwrap().is_empty());
 
         // The simulated gateway answers at once: only the charger's wait.
         s.payments.gateway = GatewayKind::Simulated;
         s.payments.stripe_request_timeout_s = 30;
         s.payments.recovery_after_s = 4;
-        s.check().unwrap();
+        assert!(s.check().unwrap().is_empty());
         s.payments.recovery_after_s = 3;
-        let refused = s.check().unwrap_err().to_string();
+        let warned = s.check().unwrap();
         assert!(
-            refused.contains("2 × ocpp.call_timeout_s = 2 × 2"),
-            "{refused}"
+            warned[0].contains("2 × ocpp.call_timeout_s = 2 × 2"),
+            "{warned:?}"
         );
     }
 

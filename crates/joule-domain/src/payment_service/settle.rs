@@ -133,7 +133,10 @@ impl PaymentService {
             .cloned();
         let result = match made {
             Some(step) if !step.is_finished() => {
-                tracing::info!(seq = step.seq, "finishing the refund a crashed request left");
+                tracing::info!(
+                    seq = step.seq,
+                    "finishing the refund a crashed request left"
+                );
                 match self.recover_refund(&claim, &detail, &step).await {
                     Ok(()) => self
                         .ports
@@ -149,7 +152,10 @@ impl PaymentService {
                 tracing::info!(seq = step.seq, "the crashed request's refund was made");
                 Ok(detail)
             }
-            None => self.refund_claimed(&claim, &detail.payment, amount_minor).await,
+            None => {
+                self.refund_claimed(&claim, &detail.payment, amount_minor)
+                    .await
+            }
         };
         self.release(&claim).await;
         result
