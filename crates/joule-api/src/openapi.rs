@@ -133,7 +133,7 @@ pub const TERMINAL_SECURITY_SCHEME: &str = "terminal_key";
         site::Site, site::SiteInput, site::SiteAddress, site::ChargerSite, SitePage,
         tariff_assignment::TariffAssignment, tariff_assignment::CreateTariffAssignment,
         tariff_assignment::Scope, TariffAssignmentPage,
-        payment::Payment, payment::PaymentDetail, payment::PaymentStep, payment::Card,
+        payment::Payment, payment::PaymentDetail, payment::PaymentFlag, payment::PaymentStep, payment::Card,
         payment::RefundRequest, payment::CreateWebPayment, payment::WebPayment,
         payment::SimulatedCard, payment::ConfirmWebPayment, payment::PaymentStatus, payment::PayCost, PaymentPage,
         crate::dto::kpi::PaymentKpis, crate::dto::kpi::PaymentKpiReport,

@@ -261,8 +261,11 @@ pub fn session_timeline(
     let mut periods: Vec<ChargingPeriod> = Vec::with_capacity(intervals.len());
     for (from, to, rise) in intervals {
         let parts = split_by_activity(activity, from, to);
+        // Exact durations: stored timestamps keep microseconds, so two
+        // distinct readings always weigh something (in milliseconds, two
+        // readings under 1 ms apart weighed 0 and their energy was lost).
         let weight = |p: &(DateTime<Utc>, DateTime<Utc>, Activity)| {
-            Decimal::from((p.1 - p.0).num_milliseconds())
+            Decimal::from((p.1 - p.0).num_microseconds().unwrap_or(i64::MAX))
         };
         let charging: Decimal = parts
             .iter()
@@ -292,6 +295,16 @@ pub fn session_timeline(
                 Activity::Idle => period.idle_s = secs,
             }
             periods.push(period);
+        }
+        // An interval with no duration at all still delivered its rise: it
+        // goes to the interval's last period, never lost.
+        if total.is_zero() && rise != 0 {
+            if parts.is_empty() {
+                periods.push(ChargingPeriod::at(from));
+            }
+            if let Some(last) = periods.last_mut() {
+                last.energy_kwh += Decimal::from(rise) / Decimal::ONE_THOUSAND;
+            }
         }
     }
     if periods.is_empty() {
@@ -559,6 +572,44 @@ mod tests {
                 (30, Decimal::new(5, 0), Decimal::from(1800)),
             ]
         );
+    }
+
+    /// Issue 9's hold-limit flake: a charger that stamps its readings
+    /// less than 1 ms apart. Their energy was dropped (a millisecond weight
+    /// of 0), so a session ran past its hold and was billed too little.
+    #[test]
+    fn readings_under_a_millisecond_apart_keep_their_energy() {
+        let s = session(None);
+        let at = |us: i64| StoredMeterValue {
+            timestamp: t(1) + Duration::microseconds(us),
+            ..register(1, "0", None)
+        };
+        let values = [
+            StoredMeterValue {
+                value: SampledValue {
+                    value: "2000".into(),
+                    ..register(1, "0", None).value
+                },
+                ..at(0)
+            },
+            StoredMeterValue {
+                value: SampledValue {
+                    value: "3000".into(),
+                    ..register(1, "0", None).value
+                },
+                ..at(400)
+            },
+            StoredMeterValue {
+                value: SampledValue {
+                    value: "4000".into(),
+                    ..register(1, "0", None).value
+                },
+                ..at(800)
+            },
+        ];
+        let tl = session_timeline(&s, &values, &[], Tz::UTC, t(2));
+        let kwh: Decimal = tl.periods.iter().map(|p| p.energy_kwh).sum();
+        assert_eq!(kwh, Decimal::new(3, 0));
     }
 
     #[test]
@@ -924,6 +975,34 @@ mod tests {
         /// Adding idle time (unplugging later) never lowers the total, with
         /// or without grace period and "only after charging finished".
         #[test]
+        /// Whatever the spacing of the readings (down to 1 µs) and the
+        /// status reports, the periods' energy adds up to the register's
+        /// rise.
+        #[test]
+        fn energy_adds_up_to_the_register_rise_at_any_spacing(
+            steps in proptest::collection::vec((1i64..2_000_000, 0i64..5_000), 1..30),
+            reports in any_reports(),
+        ) {
+            let s = session(None);
+            let mut at = t(0);
+            let mut wh = 1000;
+            let mut values = Vec::new();
+            for (gap_us, rise) in &steps {
+                at += Duration::microseconds(*gap_us);
+                wh += rise;
+                values.push(StoredMeterValue {
+                    timestamp: at,
+                    value: SampledValue { value: wh.to_string(), ..register(0, "0", None).value },
+                    ..register(0, "0", None)
+                });
+            }
+            let now = at + Duration::seconds(1);
+            let activity = activity_periods(&s, &reports, false, now);
+            let tl = session_timeline(&s, &values, &activity, Tz::UTC, now);
+            let kwh: Decimal = tl.periods.iter().map(|p| p.energy_kwh).sum();
+            prop_assert_eq!(kwh * Decimal::ONE_THOUSAND, Decimal::from(wh - 1000));
+        }
+
         fn more_idle_never_costs_less(
             reports in any_reports(),
             unplug in 61i64..180,

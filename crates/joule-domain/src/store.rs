@@ -387,6 +387,18 @@ pub trait PaymentStore: Send + Sync {
         request: ClaimRequest,
         at: DateTime<Utc>,
     ) -> StoreResult<Result<PaymentDetail, ClaimHeld>>;
+    /// Flags the payment for an operator (the first flag stays; a second
+    /// changes nothing); only the claim's holder may (else `Conflict` on
+    /// [`crate::payment::CLAIM_ENTITY`]). The sweeper no longer offers a
+    /// flagged payment.
+    async fn flag_payment(
+        &self,
+        id: PaymentId,
+        reason: &str,
+        detail: &str,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail>;
     /// Gives the claim back (nothing when `token` no longer holds it).
     async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()>;
     /// The payment's claim, live or lapsed.

@@ -852,3 +852,64 @@ async fn a_recovered_hold_waits_for_its_charger_to_come_back() {
     assert_eq!(w.gateway.count("cancel"), 1);
     w.db.close().await.unwrap();
 }
+
+/// A capture the gateway refuses (the hold expired or was cancelled there)
+/// is not tried again on every sweep: the payment is flagged for an
+/// operator with the gateway's reason, and the workers leave it alone.
+#[tokio::test]
+async fn a_refused_capture_is_flagged_for_an_operator_once() {
+    let w = world(serde_json::json!({})).await;
+    let (id, token) = w.card_entered().await;
+    w.payments.confirm(&token).await.unwrap();
+    let intent = IntentRef::parse(
+        w.store
+            .get_payment(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .payment
+            .gateway_payment_ref
+            .unwrap(),
+    )
+    .unwrap();
+    // Released at the gateway behind Joule's back (an expired hold).
+    w.sim
+        .cancel(&intent, &IdempotencyKey::derive(id, format_args!("test")))
+        .await
+        .unwrap();
+    let tag = w.charger.id_tag();
+    let (tx, accepted) = w.start(&tag, t0()).await;
+    assert!(accepted);
+    w.stop(tx, 11_000, t0() + Duration::minutes(30)).await;
+    let session = w
+        .store
+        .get_payment(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .payment
+        .session_id
+        .unwrap();
+    let detail = w.payments.settle_session(session).await.unwrap().unwrap();
+    let flag = detail.flag.expect("flagged");
+    assert_eq!(flag.reason, "capture_failed");
+    assert!(flag.detail.contains("capture of 300 refused"), "{flag:?}");
+    w.clock.advance(Duration::minutes(10));
+    assert_eq!(w.payments.sweep().await.unwrap().finished, 0);
+    assert!(w.payments.settle_session(session).await.unwrap().is_none());
+    assert_eq!(w.gateway.count("capture"), 1);
+    let flagged = w
+        .store
+        .list_payments(
+            joule_domain::payment::PaymentFilter {
+                flagged: Some(true),
+                ..Default::default()
+            },
+            joule_domain::page::Page::new(None, None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(flagged.items.len(), 1);
+    assert_eq!(flagged.items[0].id, id);
+    w.db.close().await.unwrap();
+}

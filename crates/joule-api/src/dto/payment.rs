@@ -271,6 +271,21 @@ pub struct PaymentDetail {
     #[serde(flatten)]
     pub payment: Payment,
     pub steps: Vec<PaymentStep>,
+    /// Set when Joule could not bring the payment to its end by itself
+    /// (a capture the gateway refused, a cost it cannot compute): an
+    /// operator must look at it (docs/payments.md, "Flagged for an
+    /// operator").
+    pub flag: Option<PaymentFlag>,
+}
+
+/// Why a payment needs an operator.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentFlag {
+    /// `capture_failed` or `cost_unavailable`.
+    pub reason: String,
+    /// What happened (the gateway's code and message).
+    pub detail: String,
+    pub flagged_at: DateTime<Utc>,
 }
 
 impl From<domain::PaymentDetail> for PaymentDetail {
@@ -278,6 +293,11 @@ impl From<domain::PaymentDetail> for PaymentDetail {
         Self {
             payment: d.payment.into(),
             steps: d.steps.into_iter().map(PaymentStep::from).collect(),
+            flag: d.flag.map(|f| PaymentFlag {
+                reason: f.reason,
+                detail: f.detail,
+                flagged_at: f.flagged_at,
+            }),
         }
     }
 }
@@ -300,6 +320,10 @@ pub struct PaymentQuery {
     pub channel: Option<String>,
     pub charger_id: Option<String>,
     pub session_id: Option<String>,
+    /// `true`: only payments flagged for an operator (`flag`); `false`:
+    /// only the others.
+    #[param(value_type = Option<bool>)]
+    pub flagged: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(value_type = Option<u32>)]
     pub limit: Option<String>,
@@ -322,6 +346,11 @@ impl PaymentQuery {
         let session_id = errors.opt("session_id", self.session_id.as_deref(), |raw| {
             joule_domain::SessionId::parse(raw).map_err(|e| e.to_string())
         });
+        let flagged = errors.opt("flagged", self.flagged.as_deref(), |raw| match raw {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err("must be true or false"),
+        });
         let page = errors.page(self.limit.as_deref(), self.offset.as_deref());
         errors.finish()?;
         Ok((
@@ -330,6 +359,7 @@ impl PaymentQuery {
                 channel,
                 charger_id,
                 session_id,
+                flagged,
             },
             page,
         ))

@@ -38,7 +38,7 @@ pub use kpi_report::{payment_kpis, KpiGrouping, PaymentKpiGroup, StepTally, Tall
 pub use machine::{finish, plan, StepError};
 pub use model::{
     HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentFilter,
-    PaymentState, RefundState, StaleHold, StaleHoldReason,
+    PaymentFlag, PaymentState, RefundState, StaleHold, StaleHoldReason,
 };
 pub use start::{RemoteStart, StartStatus};
 pub use step::{

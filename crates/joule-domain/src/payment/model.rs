@@ -251,6 +251,21 @@ impl NewPayment {
 pub struct PaymentDetail {
     pub payment: Payment,
     pub steps: Vec<PaymentStep>,
+    /// Set when Joule could not bring the payment to its end by itself
+    /// (issue 9): an operator must look at it.
+    pub flag: Option<PaymentFlag>,
+}
+
+/// Why a payment needs an operator: the one end besides captured and
+/// voided (docs/payments.md, "Flagged for an operator"). The workers leave
+/// a flagged payment alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentFlag {
+    /// Machine-readable: `capture_failed`, `cost_unavailable`.
+    pub reason: String,
+    /// What happened, for the operator (the gateway's code and message).
+    pub detail: String,
+    pub flagged_at: DateTime<Utc>,
 }
 
 /// Filters for listing payments (all optional, combined with AND).
@@ -260,6 +275,8 @@ pub struct PaymentFilter {
     pub channel: Option<PaymentChannel>,
     pub charger_id: Option<ChargerId>,
     pub session_id: Option<SessionId>,
+    /// `Some(true)`: only payments flagged for an operator.
+    pub flagged: Option<bool>,
 }
 
 /// Why the sweeper must close a hold.

@@ -252,6 +252,15 @@ impl PaymentService {
             // The recovery worker finishes that step first.
             return Ok(None);
         }
+        if detail.flag.is_some() {
+            return Ok(None);
+        }
+        if let Some(refused) = refused_capture(detail) {
+            return self
+                .flag(claim, payment.id, "capture_failed", &refused)
+                .await
+                .map(Some);
+        }
         let Some(s) = self.ports.sessions.get_session(session).await? else {
             return Ok(None);
         };
@@ -271,11 +280,15 @@ impl PaymentService {
             None => 0,
             Some(c) if !c.is_final => return Ok(None),
             Some(c) if c.price.breakdown.currency != payment.currency => {
-                return Err(PaymentError::Cost(format!(
+                let why = format!(
                     "the session is priced in {}, the hold is in {}",
                     c.price.breakdown.currency.code(),
                     payment.currency.code()
-                )))
+                );
+                return self
+                    .flag(claim, payment.id, "cost_unavailable", &why)
+                    .await
+                    .map(Some);
             }
             Some(c) => c.incl_vat_minor(),
         };
@@ -285,6 +298,59 @@ impl PaymentService {
         } else {
             self.capture(claim, payment, amount).await?
         };
-        Ok(Some(detail))
+        match refused_capture(&detail) {
+            Some(refused) => self
+                .flag(claim, payment.id, "capture_failed", &refused)
+                .await
+                .map(Some),
+            None => Ok(Some(detail)),
+        }
+    }
+
+    /// Flags the payment for an operator: Joule cannot bring it to an end
+    /// by itself (docs/payments.md, "Flagged for an operator").
+    async fn flag(
+        &self,
+        claim: &Claim,
+        id: PaymentId,
+        reason: &str,
+        detail: &str,
+    ) -> Result<PaymentDetail, PaymentError> {
+        tracing::error!(payment_id = %id, reason, detail,
+            "payment flagged for an operator: energy was delivered and nothing could be captured");
+        match self
+            .ports
+            .payments
+            .flag_payment(id, reason, detail, &claim.token, self.now())
+            .await
+        {
+            Ok(d) => Ok(d),
+            Err(crate::error::StoreError::Conflict { entity })
+                if entity == crate::payment::CLAIM_ENTITY =>
+            {
+                Err(PaymentError::ClaimLost)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The gateway's refusal of the payment's latest capture, if it refused:
+/// a capture is not tried again after a refusal (the hold expired or was
+/// cancelled, the issuer said no).
+fn refused_capture(detail: &PaymentDetail) -> Option<String> {
+    let last = detail
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.kind == crate::payment::StepKind::Capture)?;
+    match (&last.status, detail.payment.state) {
+        (crate::payment::StepStatus::Failed { code, message }, PaymentState::Authorized) => {
+            Some(format!(
+                "capture of {} refused: {code}: {message}",
+                last.amount_minor
+            ))
+        }
+        _ => None,
     }
 }

@@ -19,3 +19,13 @@ CREATE TABLE payment_starts (
     first_at          TIMESTAMPTZ NOT NULL,
     updated_at        TIMESTAMPTZ NOT NULL
 );
+
+-- Payments Joule could not bring to an end by itself (a capture the gateway
+-- refused, a cost it cannot compute): flagged for an operator; the workers
+-- leave them alone.
+CREATE TABLE payment_flags (
+    payment_id  UUID PRIMARY KEY REFERENCES payments (id),
+    reason      TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    flagged_at  TIMESTAMPTZ NOT NULL
+);

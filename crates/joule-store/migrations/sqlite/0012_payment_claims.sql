@@ -19,3 +19,13 @@ CREATE TABLE payment_starts (
     first_at          TEXT NOT NULL,
     updated_at        TEXT NOT NULL
 );
+
+-- Payments Joule could not bring to an end by itself (a capture the gateway
+-- refused, a cost it cannot compute): flagged for an operator; the workers
+-- leave them alone.
+CREATE TABLE payment_flags (
+    payment_id  TEXT PRIMARY KEY NOT NULL REFERENCES payments (id),
+    reason      TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    flagged_at  TEXT NOT NULL
+);

@@ -717,6 +717,17 @@ impl PaymentStore for PgStore {
         in_tx!(self, c => payments::claim_payment(c, id, &request, at))
     }
 
+    async fn flag_payment(
+        &self,
+        id: PaymentId,
+        reason: &str,
+        detail: &str,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail> {
+        in_tx!(self, c => payments::flag_payment(c, id, reason, detail, claim, at))
+    }
+
     async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()> {
         on_conn!(self, c => payments::release_payment_claim(c, id, token))
     }

@@ -15,7 +15,7 @@ use joule_domain::payment::{
     ReceiptToken, StaleHold, StaleHoldReason, StepError, StepOutcome, StepRequest,
 };
 use joule_domain::payment::{
-    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, RemoteStart, StartStatus,
+    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, PaymentFlag, RemoteStart, StartStatus,
 };
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
@@ -124,7 +124,54 @@ async fn detail(c: &mut PgConnection, id: PaymentId, lock: bool) -> R<Option<Pay
         return Ok(None);
     };
     let steps = steps_of(c, id).await?;
-    Ok(Some(PaymentDetail { payment, steps }))
+    let flag = flag_of(c, id).await?;
+    Ok(Some(PaymentDetail {
+        payment,
+        steps,
+        flag,
+    }))
+}
+
+async fn flag_of(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentFlag>> {
+    sqlx::query("SELECT reason, detail, flagged_at FROM payment_flags WHERE payment_id = $1")
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .map(|row| {
+            Ok(PaymentFlag {
+                reason: get(&row, 0)?,
+                detail: get(&row, 1)?,
+                flagged_at: get(&row, 2)?,
+            })
+        })
+        .transpose()
+}
+
+pub(crate) async fn flag_payment(
+    c: &mut PgConnection,
+    id: PaymentId,
+    reason: &str,
+    detail: &str,
+    claim: &ClaimToken,
+    at: DateTime<Utc>,
+) -> R<PaymentDetail> {
+    lock_payment(c, id).await?;
+    if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
+        return Err(pc::not_claim_holder());
+    }
+    sqlx::query(
+        "INSERT INTO payment_flags (payment_id, reason, detail, flagged_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING",
+    )
+    .bind(id.as_uuid())
+    .bind(reason)
+    .bind(detail)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    lock_payment(c, id).await
 }
 
 pub(crate) async fn get_payment(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentDetail>> {
@@ -274,6 +321,8 @@ pub(crate) async fn list_payments(
         " FROM payments WHERE ($1::text IS NULL OR state = $1) \
          AND ($2::text IS NULL OR channel = $2) AND ($3::text IS NULL OR charger_id = $3) \
          AND ($4::uuid IS NULL OR session_id = $4) \
+         AND ($7::bool IS NULL OR $7 = EXISTS (SELECT 1 FROM payment_flags f \
+                                               WHERE f.payment_id = payments.id)) \
          ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
     ))
     .bind(filter.state.map(|s| s.as_str()))
@@ -282,6 +331,7 @@ pub(crate) async fn list_payments(
     .bind(filter.session_id.map(|s| s.as_uuid()))
     .bind(limit)
     .bind(offset)
+    .bind(filter.flagged)
     .fetch_all(&mut *c)
     .await
     .map_err(pg)?;
@@ -534,6 +584,7 @@ pub(crate) async fn authorized_holds_older_than(
            WHERE p.state = 'authorized' \
            AND NOT EXISTS (SELECT 1 FROM payment_steps st \
                            WHERE st.payment_id = p.id AND st.status = 'intended') \
+           AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.payment_id = p.id) \
            AND ((p.session_id IS NULL AND p.updated_at < $1) \
                 OR (s.state = 'ended' AND s.updated_at < $1)) \
          ) h ON h.hold_id = payments.id \

@@ -831,6 +831,19 @@ impl PaymentStore for SqliteStore {
             .await
     }
 
+    async fn flag_payment(
+        &self,
+        id: PaymentId,
+        reason: &str,
+        detail: &str,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail> {
+        let (reason, detail, claim) = (reason.to_owned(), detail.to_owned(), *claim);
+        self.write(move |c| payments::flag_payment(c, id, &reason, &detail, &claim, at))
+            .await
+    }
+
     async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()> {
         let token = *token;
         self.write(move |c| payments::release_payment_claim(c, id, &token))

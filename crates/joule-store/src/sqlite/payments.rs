@@ -15,7 +15,7 @@ use joule_domain::payment::{
     ReceiptToken, StaleHold, StaleHoldReason, StepError, StepOutcome, StepRequest,
 };
 use joule_domain::payment::{
-    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, RemoteStart, StartStatus,
+    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, PaymentFlag, RemoteStart, StartStatus,
 };
 use rusqlite::{params, Connection, Row};
 
@@ -109,7 +109,48 @@ pub(crate) fn get_payment(c: &Connection, id: PaymentId) -> R<Option<PaymentDeta
         return Ok(None);
     };
     let steps = steps_of(c, id)?;
-    Ok(Some(PaymentDetail { payment, steps }))
+    let flag = flag_of(c, id)?;
+    Ok(Some(PaymentDetail {
+        payment,
+        steps,
+        flag,
+    }))
+}
+
+fn flag_of(c: &Connection, id: PaymentId) -> R<Option<PaymentFlag>> {
+    one(
+        c,
+        "SELECT reason, detail, flagged_at FROM payment_flags WHERE payment_id = ?1",
+        [id.to_string()],
+        |row| {
+            Ok(PaymentFlag {
+                reason: get(row, 0)?,
+                detail: get(row, 1)?,
+                flagged_at: get_ts(row, 2)?,
+            })
+        },
+    )
+}
+
+pub(crate) fn flag_payment(
+    c: &Connection,
+    id: PaymentId,
+    reason: &str,
+    detail: &str,
+    claim: &ClaimToken,
+    at: DateTime<Utc>,
+) -> R<PaymentDetail> {
+    require_payment(c, id)?;
+    if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
+        return Err(pc::not_claim_holder());
+    }
+    exec(
+        c,
+        "INSERT INTO payment_flags (payment_id, reason, detail, flagged_at) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (payment_id) DO NOTHING",
+        params![id.to_string(), reason, detail, ts(at)],
+    )?;
+    require_payment(c, id)
 }
 
 fn require_payment(c: &Connection, id: PaymentId) -> R<PaymentDetail> {
@@ -198,6 +239,8 @@ pub(crate) fn list_payments(
             payment_cols!(),
             " FROM payments WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR channel = ?2) \
              AND (?3 IS NULL OR charger_id = ?3) AND (?4 IS NULL OR session_id = ?4) \
+             AND (?7 IS NULL OR ?7 = EXISTS (SELECT 1 FROM payment_flags f \
+                                             WHERE f.payment_id = payments.id)) \
              ORDER BY created_at DESC, id DESC LIMIT ?5 OFFSET ?6"
         ),
         params![
@@ -207,6 +250,7 @@ pub(crate) fn list_payments(
             filter.session_id.map(|s| s.to_string()),
             limit,
             offset,
+            filter.flagged,
         ],
         payment_row,
     )?;
@@ -484,6 +528,7 @@ pub(crate) fn authorized_holds_older_than(
                WHERE p.state = 'authorized' \
                AND NOT EXISTS (SELECT 1 FROM payment_steps st \
                                WHERE st.payment_id = p.id AND st.status = 'intended') \
+               AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.payment_id = p.id) \
                AND ((p.session_id IS NULL AND p.updated_at < ?1) \
                     OR (s.state = 'ended' AND s.updated_at < ?1)) \
              ) h ON h.hold_id = payments.id \
