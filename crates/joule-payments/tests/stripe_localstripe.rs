@@ -285,6 +285,21 @@ async fn a_hold_is_voided_by_cancel() {
     );
 }
 
+/// A hold whose creation's answer was lost is found by Joule's payment
+/// reference (issue 9: no orphan intent), and only that one.
+#[tokio::test]
+async fn a_hold_is_found_by_its_payment_reference() {
+    let Some(ls) = Localstripe::start().await else {
+        return;
+    };
+    let gw = ls.gateway();
+    let other = hold(&gw, 1000, "pay-10").await;
+    let lost = hold(&gw, 2500, "pay-11").await;
+    assert_eq!(gw.find_hold("pay-11").await.unwrap(), Some(lost.intent));
+    assert_eq!(gw.find_hold("pay-10").await.unwrap(), Some(other.intent));
+    assert_eq!(gw.find_hold("pay-12").await.unwrap(), None);
+}
+
 #[tokio::test]
 async fn unknown_intents_are_invalid_requests_not_retries() {
     let Some(ls) = Localstripe::start().await else {

@@ -162,6 +162,19 @@ pub trait PaymentGateway: Send + Sync + std::fmt::Debug {
         })
     }
 
+    /// Finds the hold created for `reference` (Joule's payment id, stored
+    /// with the intent) whose creation's answer was lost (a crash, a
+    /// time-out): how Joule learns of an intent it never recorded, so it
+    /// can cancel it rather than leave it orphaned at the gateway.
+    /// `Ok(None)` when the gateway has none. Adapters that cannot search
+    /// keep this default ([`GatewayError::Unsupported`]).
+    async fn find_hold(&self, reference: &str) -> Result<Option<IntentRef>, GatewayError> {
+        let _ = reference;
+        Err(GatewayError::Unsupported {
+            operation: "find_hold",
+        })
+    }
+
     /// Finds the off-session charge made for `reference` (Joule's payment
     /// id, stored with the charge) on `customer`: how recovery learns the
     /// outcome of a charge whose answer was lost, instead of charging again

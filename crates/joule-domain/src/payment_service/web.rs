@@ -207,12 +207,20 @@ impl PaymentService {
                 // created is cancelled, so no card can be confirmed on it.
                 tracing::warn!(payment_id = %payment.id, %error, "creating the hold failed");
                 let known = self.ports.payments.get_payment(payment.id).await?;
-                if let Some(intent) = known
+                match known
                     .as_ref()
                     .and_then(|d| Self::intent_of(&d.payment).ok())
                 {
-                    self.cancel_unconfirmed(gateway, payment, &step, &intent)
-                        .await;
+                    Some(intent) => {
+                        self.cancel_unconfirmed(gateway, payment, &step, &intent)
+                            .await
+                    }
+                    // The creation's answer was lost: the gateway may have
+                    // made the intent all the same.
+                    None if error.is_retryable() => {
+                        self.cancel_lost_hold(gateway, payment, &step).await
+                    }
+                    None => {}
                 }
                 let (code, message) = super::failure_of(&error);
                 self.finish(claim, &step, StepOutcome::failed(code, message))
@@ -403,9 +411,12 @@ impl PaymentService {
     ) -> Result<AuthorizeResult, PaymentError> {
         let gateway = self.gateway_of(payment)?.clone();
         let Ok(intent) = Self::intent_of(payment) else {
-            // The hold was never created (the process died before the
-            // gateway answered): nothing is held.
+            // The hold was never recorded (the process died before the
+            // gateway answered): nothing is held, but the intent the
+            // gateway may have made is found and cancelled, never left
+            // orphaned (nobody got its client secret, so no card is on it).
             if abandon {
+                self.cancel_lost_hold(&gateway, payment, step).await;
                 self.finish(
                     claim,
                     step,
@@ -485,6 +496,30 @@ impl PaymentService {
                 })
             }
             _ => Ok(AuthorizeResult::Pending),
+        }
+    }
+
+    /// Finds the intent a lost `create_hold` answer may have made (by the
+    /// payment's reference) and cancels it. Best effort: a gateway that
+    /// cannot search, or is down, leaves an intent that holds no money.
+    async fn cancel_lost_hold(
+        &self,
+        gateway: &std::sync::Arc<dyn crate::gateway::PaymentGateway>,
+        payment: &Payment,
+        step: &PaymentStep,
+    ) {
+        match gateway.find_hold(&payment.id.to_string()).await {
+            Ok(Some(intent)) => {
+                tracing::info!(payment_id = %payment.id, %intent,
+                    "cancelling the intent of a hold whose creation was never recorded");
+                self.cancel_unconfirmed(gateway, payment, step, &intent)
+                    .await;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(payment_id = %payment.id, %error,
+                    "could not look for the intent of a hold whose creation was never recorded");
+            }
         }
     }
 

@@ -559,6 +559,21 @@ impl PaymentGateway for StripeGateway {
         })
     }
 
+    /// Lists the newest 100 PaymentIntents (ample for a hold created
+    /// moments before) and picks the one whose `metadata.joule_payment` is
+    /// `reference`.
+    #[tracing::instrument(skip_all, fields(gateway = "stripe", reference))]
+    async fn find_hold(&self, reference: &str) -> Result<Option<IntentRef>, GatewayError> {
+        let list: IntentList = self
+            .get("find_hold", "/v1/payment_intents", &[("limit", "100")])
+            .await?;
+        list.data
+            .into_iter()
+            .find(|i| i.metadata.get("joule_payment").map(String::as_str) == Some(reference))
+            .map(|i| intent_ref(&i.intent.id))
+            .transpose()
+    }
+
     /// Lists the customer's PaymentIntents (newest 100, ample for a
     /// charge made moments before) and picks the one whose
     /// `metadata.joule_payment` is `reference`. localstripe refuses the
