@@ -913,3 +913,49 @@ async fn a_refused_capture_is_flagged_for_an_operator_once() {
     assert_eq!(flagged.items[0].id, id);
     w.db.close().await.unwrap();
 }
+
+/// A refund request whose process died: its repeat with the same
+/// Idempotency-Key (once the request's claim lapsed) finishes the refund
+/// step that request made, or makes the refund when it made none; never a
+/// second refund for one request.
+#[tokio::test]
+async fn a_repeated_refund_after_a_crash_resumes_the_refund_it_made() {
+    let w = world(serde_json::json!({})).await;
+    let (id, token) = w.card_entered().await;
+    w.payments.confirm(&token).await.unwrap();
+    w.charge_and_stop(id).await;
+    w.captured_once(id).await;
+    // The request began, intended a refund of 1.00 EUR under its claim,
+    // and died before calling the gateway.
+    let began = w.clock.now();
+    let claim = common::claim_of_a_crashed_request(w.store.as_ref(), id, began).await;
+    w.store
+        .intend_step(
+            id,
+            joule_domain::payment::StepRequest::Refund { amount_minor: 100 },
+            &claim,
+            began,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    // While its claim is live the payment is busy.
+    assert!(matches!(
+        w.payments.resume_refund(id, Some(100), began).await,
+        Err(joule_domain::payment_service::PaymentError::Busy { .. })
+    ));
+    w.clock.advance(Duration::seconds(61));
+    let detail = w.payments.resume_refund(id, Some(100), began).await.unwrap();
+    assert_eq!(detail.payment.refunded_minor, 100);
+    assert_eq!(w.gateway.count("refund"), 1);
+    // Asked again: the same refund answers, no second one.
+    let again = w.payments.resume_refund(id, Some(100), began).await.unwrap();
+    assert_eq!(again.payment.refunded_minor, 100);
+    assert_eq!(w.gateway.count("refund"), 1);
+    // A request that died before making any refund: made now, once.
+    let later = w.clock.now();
+    let made = w.payments.resume_refund(id, Some(50), later).await.unwrap();
+    assert_eq!(made.payment.refunded_minor, 150);
+    assert_eq!(w.gateway.count("refund"), 2);
+    w.db.close().await.unwrap();
+}
