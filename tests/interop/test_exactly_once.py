@@ -250,10 +250,16 @@ def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, lo
         refunds = [s for s in after["steps"] if s["kind"] == "refund"]
         assert [(s["status"], s["amount_minor"]) for s in refunds] == [("succeeded", 120)]
         assert refunded_at_stripe(localstripe, after) == 120
-        # The client's repeat of the interrupted request is not run again.
+        # The client's repeat of the interrupted request (its claim lapsed
+        # long ago) answers with the refund that request made: no second one.
         again = second.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
                            headers={"Idempotency-Key": "refund-crash"})
-        assert again.status_code == 409 and again.json()["code"] == "request_in_progress", again.text
+        assert again.status_code == 200 and again.json()["refunded_minor"] == 120, again.text
+        assert refunded_at_stripe(localstripe, after) == 120
+        # And from then on the stored answer.
+        stored = second.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
+                            headers={"Idempotency-Key": "refund-crash"})
+        assert stored.status_code == 200 and stored.json() == again.json(), stored.text
         assert refunded_at_stripe(localstripe, after) == 120
     finally:
         assert second.stop() == 0
