@@ -436,6 +436,17 @@ impl World {
             .collect()
     }
 
+    async fn session_of(&self, id: PaymentId) -> joule_domain::ids::SessionId {
+        self.store
+            .get_payment(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .payment
+            .session_id
+            .unwrap()
+    }
+
     async fn state(&self, id: PaymentId) -> PaymentState {
         self.store
             .get_payment(id)
@@ -504,15 +515,7 @@ impl World {
         let (tx, accepted) = self.start(&tag, t0()).await;
         assert!(accepted);
         self.stop(tx, 11_000, t0() + Duration::minutes(30)).await;
-        let session = self
-            .store
-            .get_payment(id)
-            .await
-            .unwrap()
-            .unwrap()
-            .payment
-            .session_id
-            .unwrap();
+        let session = self.session_of(id).await;
         self.payments.settle_session(session).await.unwrap();
     }
 
@@ -730,15 +733,7 @@ async fn the_sweepers_release_and_a_late_start_cannot_both_win() {
     w.stop(tx, 11_000, t0() + Duration::minutes(30)).await;
     w.clock.advance(Duration::seconds(121));
     // The sweeper and the outbox consumer on one session: one capture.
-    let session = w
-        .store
-        .get_payment(id)
-        .await
-        .unwrap()
-        .unwrap()
-        .payment
-        .session_id
-        .unwrap();
+    let session = w.session_of(id).await;
     let (swept, settled) = tokio::join!(w.payments.sweep(), w.payments.settle_session(session));
     // One of them captured; the other found the payment held or settled.
     swept.unwrap();
@@ -771,15 +766,7 @@ async fn a_hold_increment_and_the_final_capture_do_not_overlap() {
     let tag = w.charger.id_tag();
     let (tx, accepted) = w.start(&tag, t0()).await;
     assert!(accepted);
-    let session = w
-        .store
-        .get_payment(id)
-        .await
-        .unwrap()
-        .unwrap()
-        .payment
-        .session_id
-        .unwrap();
+    let session = w.session_of(id).await;
     // 95 kWh so far: 28.50 EUR against a 30.00 EUR hold, near its limit.
     w.meter(tx, 96_000, t0() + Duration::minutes(50)).await;
     w.gateway.pause_next(Call::Increment);
@@ -881,15 +868,7 @@ async fn a_refused_capture_is_flagged_for_an_operator_once() {
     let (tx, accepted) = w.start(&tag, t0()).await;
     assert!(accepted);
     w.stop(tx, 11_000, t0() + Duration::minutes(30)).await;
-    let session = w
-        .store
-        .get_payment(id)
-        .await
-        .unwrap()
-        .unwrap()
-        .payment
-        .session_id
-        .unwrap();
+    let session = w.session_of(id).await;
     let detail = w.payments.settle_session(session).await.unwrap().unwrap();
     let flag = detail.flag.expect("flagged");
     assert_eq!(flag.reason, "capture_failed");
@@ -945,11 +924,19 @@ async fn a_repeated_refund_after_a_crash_resumes_the_refund_it_made() {
         Err(joule_domain::payment_service::PaymentError::Busy { .. })
     ));
     w.clock.advance(Duration::seconds(61));
-    let detail = w.payments.resume_refund(id, Some(100), began).await.unwrap();
+    let detail = w
+        .payments
+        .resume_refund(id, Some(100), began)
+        .await
+        .unwrap();
     assert_eq!(detail.payment.refunded_minor, 100);
     assert_eq!(w.gateway.count("refund"), 1);
     // Asked again: the same refund answers, no second one.
-    let again = w.payments.resume_refund(id, Some(100), began).await.unwrap();
+    let again = w
+        .payments
+        .resume_refund(id, Some(100), began)
+        .await
+        .unwrap();
     assert_eq!(again.payment.refunded_minor, 100);
     assert_eq!(w.gateway.count("refund"), 1);
     // A request that died before making any refund: made now, once.
