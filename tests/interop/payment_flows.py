@@ -480,7 +480,10 @@ class DriverSession:
             if any(isinstance(code, int) and code < 500 and code != 429 and what != "payment_busy"
                    for code, what in results):
                 return  # declined, not confirmable, refused: the page shows it
-            await asyncio.sleep(1.0 if any(what == "payment_busy" for _, what in results) else 0.3)
+            # Jittered like pay.js, so a retry does not keep meeting the
+            # same worker pass.
+            await asyncio.sleep(random.uniform(0.5, 1.5) if any(what == "payment_busy" for _, what in results)
+                                else 0.3)
 
     async def run(self, d: Driver) -> None:
         """The whole visit: pay, then (if the charger accepts a remote start

@@ -119,7 +119,8 @@ enum Call {
 #[derive(Debug)]
 struct PausingGateway {
     inner: Arc<SimulatedGateway>,
-    armed: Mutex<Option<Call>>,
+    /// The call to hold, after letting this many of its kind pass.
+    armed: Mutex<Option<(Call, usize)>>,
     entered: Notify,
     release: Notify,
     calls: Mutex<Vec<&'static str>>,
@@ -137,18 +138,27 @@ impl PausingGateway {
     }
 
     fn pause_next(&self, call: Call) {
-        *self.armed.lock().unwrap() = Some(call);
+        self.pause_after(call, 0);
+    }
+
+    fn pause_after(&self, call: Call, skip: usize) {
+        *self.armed.lock().unwrap() = Some((call, skip));
     }
 
     async fn hold_if_armed(&self, call: Call, name: &'static str) {
         self.calls.lock().unwrap().push(name);
         let armed = {
             let mut a = self.armed.lock().unwrap();
-            if *a == Some(call) {
-                *a = None;
-                true
-            } else {
-                false
+            match *a {
+                Some((c, 0)) if c == call => {
+                    *a = None;
+                    true
+                }
+                Some((c, n)) if c == call => {
+                    *a = Some((c, n - 1));
+                    false
+                }
+                _ => false,
             }
         };
         if armed {
@@ -550,7 +560,9 @@ async fn confirm_while_recovery_holds_the_payment_starts_once_and_captures_once(
     let w = world(serde_json::json!({})).await;
     let (id, token) = w.card_entered().await;
     w.clock.advance(Duration::seconds(61));
-    w.gateway.pause_next(Call::ReadIntent);
+    // Recovery looks at the intent first without the claim (the card is
+    // confirmed, so it acts), then reads it again under the claim: held there.
+    w.gateway.pause_after(Call::ReadIntent, 1);
     let recovery = {
         let payments = w.payments.clone();
         tokio::spawn(async move { payments.recover().await })
@@ -944,5 +956,69 @@ async fn a_repeated_refund_after_a_crash_resumes_the_refund_it_made() {
     let made = w.payments.resume_refund(id, Some(50), later).await.unwrap();
     assert_eq!(made.payment.refunded_minor, 150);
     assert_eq!(w.gateway.count("refund"), 2);
+    w.db.close().await.unwrap();
+}
+
+/// Recovery looks at a payment whose driver is still entering the card
+/// without taking it: the driver's own confirm is never kept waiting (or
+/// told `payment_busy`) by a pass that would do nothing.
+#[tokio::test]
+async fn recovery_does_not_hold_a_payment_still_waiting_for_its_card() {
+    let w = world(serde_json::json!({})).await;
+    let created = w
+        .payments
+        .create_web_payment(&w.cp, conn(1), None)
+        .await
+        .unwrap();
+    let id = created.payment.id;
+    w.clock.advance(Duration::seconds(61));
+    w.gateway.pause_next(Call::ReadIntent);
+    let recovery = {
+        let payments = w.payments.clone();
+        tokio::spawn(async move { payments.recover().await })
+    };
+    w.gateway.entered.notified().await;
+    assert!(w.store.payment_claim(id).await.unwrap().is_none());
+    // The driver confirms meanwhile: not busy.
+    let token = created.payment.receipt_token.clone();
+    w.payments
+        .enter_test_card(&token, "sim_visa")
+        .await
+        .unwrap();
+    assert_eq!(
+        w.payments.confirm(&token).await.unwrap().state,
+        WebState::Starting
+    );
+    w.gateway.release.notify_one();
+    recovery.await.unwrap().unwrap();
+    assert_eq!(w.starts(), 1);
+    w.db.close().await.unwrap();
+}
+
+/// A charger that stamps its readings less than a millisecond apart: the
+/// last interval's cost is still seen, so the hold is raised (with 1 ms
+/// steps it cost 0 and the session ran past its hold).
+#[tokio::test]
+async fn readings_under_a_millisecond_apart_still_reach_the_hold() {
+    let w = world(serde_json::json!({
+        "hold_limit_policy": "increment_authorization",
+        "hold_increment_minor": 2000,
+        "hold_max_minor": 9000,
+    }))
+    .await;
+    let (id, token) = w.card_entered().await;
+    w.payments.confirm(&token).await.unwrap();
+    let tag = w.charger.id_tag();
+    let (tx, _) = w.start(&tag, t0()).await;
+    let session = w.session_of(id).await;
+    let at = t0() + Duration::minutes(50);
+    w.meter(tx, 90_000, at).await;
+    // 9 kWh more, 400 µs later: 29.40 EUR against a 30.00 hold, and the
+    // margin (the last interval's 2.70) crosses it.
+    w.meter(tx, 99_000, at + Duration::microseconds(400)).await;
+    assert!(matches!(
+        w.payments.check_hold_limit(session).await.unwrap(),
+        HoldCheck::Incremented { .. }
+    ));
     w.db.close().await.unwrap();
 }

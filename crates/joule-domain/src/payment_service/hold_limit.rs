@@ -221,7 +221,7 @@ impl PaymentService {
         let now = self.now().max(
             readings
                 .last()
-                .map_or(s.started_at, |t| *t + Duration::milliseconds(1)),
+                .map_or(s.started_at, |t| *t + Duration::microseconds(1)),
         );
         let statuses = self
             .ports
@@ -242,7 +242,10 @@ impl PaymentService {
             }
             Ok(price.breakdown.total_cost.incl_vat.minor())
         };
-        let just_after = |t: DateTime<Utc>| t + Duration::milliseconds(1);
+        // One microsecond, the stored timestamps' resolution: readings less
+        // than a millisecond apart are still told apart (with 1 ms the last
+        // interval of two such readings cost 0 and the hold was passed).
+        let just_after = |t: DateTime<Utc>| t + Duration::microseconds(1);
         let cost = cost_at(now)?;
         // What the last meter interval added: between the two latest
         // readings (or the start and the only one).

@@ -39,6 +39,12 @@ impl PaymentService {
         let mut report = PassReport::default();
         for detail in open {
             let id = detail.payment.id;
+            // A driver still entering the card needs nothing: looked at
+            // without taking the payment, so the driver's own confirm is
+            // never kept waiting by a pass that would do nothing.
+            if self.waiting_for_card(&detail).await {
+                continue;
+            }
             let (claim, detail) = match self.claim(id, ClaimOwner::Recovery).await {
                 Ok(claimed) => claimed,
                 // Its owner is still on it (a driver still typing the card
@@ -67,6 +73,37 @@ impl PaymentService {
         report.finished += terminals.finished;
         report.failed += terminals.failed;
         Ok(report)
+    }
+
+    /// Whether the payment's open step is an Authorize still waiting for
+    /// the driver's card (before the card time-out): read without a claim;
+    /// anything else, or a failed read, is decided under the claim.
+    async fn waiting_for_card(&self, detail: &PaymentDetail) -> bool {
+        let Some(step) = detail.steps.iter().find(|s| !s.is_finished()) else {
+            return false;
+        };
+        if step.kind != StepKind::Authorize
+            || self.now() - step.intended_at >= self.settings.card_timeout
+        {
+            return false;
+        }
+        let (Ok(gateway), Ok(intent)) = (
+            self.gateway_of(&detail.payment),
+            Self::intent_of(&detail.payment),
+        ) else {
+            // No intent recorded yet: nothing to do before the time-out.
+            return true;
+        };
+        match gateway.read_intent(&intent).await {
+            Ok(state) => match state.status {
+                IntentStatus::RequiresConfirmation
+                | IntentStatus::RequiresAction
+                | IntentStatus::Processing => true,
+                IntentStatus::RequiresPaymentMethod => state.decline.is_none(),
+                _ => false,
+            },
+            Err(_) => false,
+        }
     }
 
     /// Holds authorized whose charger was never asked to start, or whose

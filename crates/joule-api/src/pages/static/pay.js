@@ -81,7 +81,8 @@
     // Joule's recovery worker may be looking at this payment right now
     // (`payment_busy`): nothing was done, so the same request is sent again.
     for (var tries = 0; tries < 10 && isBusy(res); tries++) {
-      await new Promise(function (r) { setTimeout(r, 1000); });
+      // Jittered, so the retry does not keep meeting the same worker pass.
+      await new Promise(function (r) { setTimeout(r, 500 + Math.random() * 1000); });
       res = await post(url, body);
     }
     if (res.status === 409 && body && body.card_entry) {
