@@ -139,6 +139,9 @@ class GatewayFaults:
                 upstream = requests.request(self.command, faults.upstream + self.path, data=body,
                                             headers=headers, timeout=30)
                 entry["applied_at"] = time.time()
+                entry["upstream_status"] = upstream.status_code
+                if self.command == "POST" and path == "/v1/refunds":
+                    entry["payment_intent"] = _form_field(body, "payment_intent")
                 faults.release.wait(delay / 2)
                 if rule and rule.action == "error_after":
                     return self._answer(502, b'{"error":{"type":"api_error","message":"injected: after"}}', entry)
@@ -173,6 +176,21 @@ class GatewayFaults:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+
+
+def _form_field(body: bytes, name: str):
+    from urllib.parse import parse_qs
+    try:
+        values = parse_qs(body.decode(), keep_blank_values=True).get(name)
+    except UnicodeDecodeError:
+        return None
+    return values[0] if values else None
+
+
+def applied(entry: dict) -> bool:
+    """Whether the gateway applied this call (localstripe answered 2xx),
+    whatever Joule was told."""
+    return 200 <= (entry.get("upstream_status") or 0) < 300
 
 
 def wait_until(fn, timeout: float = 30.0, interval: float = 0.1):
