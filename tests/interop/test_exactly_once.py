@@ -451,6 +451,83 @@ def test_sigkill_in_the_terminal_flow(tmp_path, charger_id, password, localstrip
         assert second.stop() == 0
 
 
+@pytest.mark.parametrize("point", ["void_intended", "void_called"])
+def test_sigkill_around_the_void_of_a_terminal_hold_releases_it_once(tmp_path, charger_id, password, localstripe, faults, point):
+    """A terminal's hold is reported and the charger started, but no cable
+    follows: the sweeper releases the hold after the start time-out, and
+    Joule dies around that void. One release at the gateway."""
+    first = crashing(tmp_path, faults, point)
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+    _, key = new_terminal(first, charger_id)
+    intent = vendor_hold(localstripe)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            r = await asyncio.to_thread(report, first, key, intent, charger_id, "report-1")
+            assert r.status_code == 201, r.text
+            await remote_start(cp)  # no cable follows
+
+    asyncio.run(scenario())
+    died_at(first, point)
+    second = restart(first, via(faults))
+    try:
+        assert wait_until(lambda: payment_detail(second, charger_id)["state"] == "voided"), payment_detail(second, charger_id)
+        detail = assert_settled(second, charger_id, localstripe, 0)
+        assert_gateway_calls(faults, [detail])
+        assert detail["channel"] == "terminal" and detail["gateway_payment_ref"] == intent
+        assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("void", "succeeded")]
+        assert intent_of(localstripe, detail)["status"] == "canceled"
+    finally:
+        assert second.stop() == 0
+
+
+@pytest.mark.parametrize("point", ["refund_intended", "refund_called"])
+def test_sigkill_around_the_refund_of_a_terminal_payment_refunds_once(tmp_path, charger_id, password, localstripe, faults, point):
+    """A terminal payment, captured at the end of its session, is partly
+    refunded; Joule dies around the refund. One refund at the gateway; the
+    client's repeat (same Idempotency-Key) answers it and refunds nothing
+    more."""
+    first = crashing(tmp_path, faults, point)
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+    _, key = new_terminal(first, charger_id)
+    intent = vendor_hold(localstripe)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            r = await asyncio.to_thread(report, first, key, intent, charger_id, "report-1")
+            assert r.status_code == 201, r.text
+            await charge_with(cp, (await remote_start(cp))["id_tag"])
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: payment_detail(first, charger_id)["state"] == "captured"), payment_detail(first, charger_id)
+    detail = payment_detail(first, charger_id)
+    with pytest.raises(requests.RequestException):
+        first.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
+                  headers={"Idempotency-Key": "terminal-refund-crash"})
+    died_at(first, point)
+    second = restart(first, via(faults))
+    try:
+        assert wait_until(lambda: payment_detail(second, charger_id)["refunded_minor"] == 120), payment_detail(second, charger_id)
+        after = assert_settled(second, charger_id, localstripe, COST)
+        assert after["channel"] == "terminal"
+        refunds = [s for s in after["steps"] if s["kind"] == "refund"]
+        assert [(s["status"], s["amount_minor"]) for s in refunds] == [("succeeded", 120)]
+        assert refunded_at_stripe(localstripe, after) == 120
+        again = second.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
+                           headers={"Idempotency-Key": "terminal-refund-crash"})
+        assert again.status_code == 200 and again.json()["refunded_minor"] == 120, again.text
+        assert refunded_at_stripe(localstripe, after) == 120
+        assert_gateway_calls(faults, [payment_detail(second, charger_id)])
+    finally:
+        assert second.stop() == 0
+
+
 # --- gateway 5xx and time-outs ----------------------------------------------
 
 
