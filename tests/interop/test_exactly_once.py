@@ -25,6 +25,7 @@ from charger import connected, now_iso
 from gateway_faults import GatewayFaults, applied, wait_until
 from joule_server import JouleServer, database_url
 from payment_flows import AUTH, CARD, NO_RATE_LIMITS, money_at_stripe, restart, stripe_intents
+from test_hold_limits import finish, hold_tariff, meter, pay, start
 from test_terminal_payments import new_terminal, report, vendor_hold
 from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
     available,
@@ -524,6 +525,65 @@ def test_sigkill_around_the_refund_of_a_terminal_payment_refunds_once(tmp_path, 
         assert again.status_code == 200 and again.json()["refunded_minor"] == 120, again.text
         assert refunded_at_stripe(localstripe, after) == 120
         assert_gateway_calls(faults, [payment_detail(second, charger_id)])
+    finally:
+        assert second.stop() == 0
+
+
+@pytest.mark.parametrize("point", ["increment_authorization_intended", "increment_authorization_called"])
+def test_sigkill_around_the_hold_increment_raises_it_once(tmp_path, charger_id, password, localstripe, faults, point):
+    """The `increment_authorization` hold-limit policy: a 2.00 EUR hold,
+    raised by 2.00 up to 4.00 when the session's cost nears it. Joule dies
+    once the increment is intended, and once the gateway raised the hold
+    but before Joule recorded it. (localstripe has no incremental
+    authorization: the fault proxy plays it, see
+    GatewayFaults.emulate_increments; captures stay at localstripe.) After
+    the restart the charger reconnects and goes on: one increment step
+    finished, the increment applied at the gateway once, and the session
+    settled once (183 for 6.1 kWh, within the original hold)."""
+    faults.emulate_increments()
+    limits = {"JOULE_PAYMENTS__STRIPE_SUPPORTS_INCREMENT": "true", "JOULE_PAYMENTS__HOLD_CHECK_INTERVAL_S": "1"}
+    first = crashing(tmp_path, faults, point, env=limits)
+    first.create_charger(charger_id, password)
+    hold_tariff(first, charger_id, hold_limit_policy="increment_authorization",
+                hold_increment_minor=200, hold_max_minor=400)
+    seen = {}
+
+    async def before():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            seen["created"] = await pay(first, cp, confirm=browser_confirm(localstripe))
+            seen["tx"] = await start(cp, (await remote_start(cp))["id_tag"])
+            # 1.80 EUR + 0.30 reaches the 2.00 hold: the hold watch raises it.
+            for wh in [1000, 2000, 3000, 4000, 5000, 6000]:
+                await meter(cp, seen["tx"], wh)
+            await asyncio.to_thread(first.process.wait, 30)
+
+    asyncio.run(tolerate_crash(before()))
+    died_at(first, point)
+    created, tx = seen["created"], seen["tx"]
+    second = restart(first, {**via(faults), **limits})
+    try:
+        async def after():
+            async with connected(second, charger_id, password) as cp:
+                await cp.boot()
+                await meter(cp, tx, 6050)
+                raised = await asyncio.to_thread(
+                    wait_until, lambda: payment_detail(second, charger_id)["authorized_minor"] == 400, 40)
+                assert raised, payment_detail(second, charger_id)
+                await finish(cp, tx, 6100)
+
+        asyncio.run(after())
+        assert wait_until(lambda: status_of(second, created["token"])["state"] == "captured"), status_of(second, created["token"])
+        detail = assert_settled(second, charger_id, localstripe, 183)
+        assert_gateway_calls(faults, [detail])
+        steps = [(s["kind"], s["status"], s["amount_minor"]) for s in detail["steps"]]
+        assert steps == [("authorize", "succeeded", 200), ("increment_authorization", "succeeded", 200),
+                         ("capture", "succeeded", 183)], steps
+        assert detail["authorized_minor"] == 400
+        calls, _ = applied_calls(faults)
+        assert [(i, e["path"]) for i, e in calls["increment_authorization"] if applied(e)] == [
+            (detail["gateway_payment_ref"], f"/v1/payment_intents/{detail['gateway_payment_ref']}/increment_authorization")]
     finally:
         assert second.stop() == 0
 
