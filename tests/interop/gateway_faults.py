@@ -65,6 +65,8 @@ class GatewayFaults:
     rng: random.Random = field(default_factory=random.Random, repr=False)
     # every call: when it arrived and was applied, the latency added, the answer
     journal: list[dict] = field(default_factory=list, repr=False)
+    # emulate_increments(): intent -> the hold raised to (minor units)
+    increments: dict | None = field(default=None, repr=False)
 
     def set_latency(self, latency_s: float, jitter_s: float = 0.0, seed: int | None = None,
                     slow_p: float = 0.0, slow_s: tuple = (0.0, 0.0)) -> None:
@@ -99,6 +101,48 @@ class GatewayFaults:
         with self.lock:
             self.rules.append(rule)
         return rule
+
+    def emulate_increments(self) -> None:
+        """localstripe has no incremental authorization: from now on the
+        proxy plays it. `POST .../increment_authorization` on a held intent
+        is applied here (the raised hold remembered, the intent answered
+        with it), and every later read of a still-held intent shows the
+        raised `amount_capturable`. Captures go to localstripe unchanged,
+        so a scenario must capture at most the original hold."""
+        with self.lock:
+            self.increments = {}
+
+    def _increment(self, path: str, body: bytes, headers: dict, entry: dict):
+        """(status, content) of an emulated increment, or None."""
+        m = re.fullmatch(r"/v1/payment_intents/([^/]+)/increment_authorization", path)
+        if self.increments is None or m is None:
+            return None
+        pi = requests.get(f"{self.upstream}/v1/payment_intents/{m.group(1)}", headers=headers, timeout=30)
+        amount = _form_field(body, "amount")
+        if pi.status_code != 200 or pi.json().get("status") != "requires_capture" or not (amount or "").isdigit():
+            status, content = 400, b'{"error":{"type":"invalid_request_error","code":"payment_intent_unexpected_state","message":"emulated: not held"}}'
+        else:
+            with self.lock:
+                self.increments[m.group(1)] = int(amount)
+            status, content = 200, self._raised(m.group(1), pi.content)
+        entry["applied_at"] = time.time()
+        entry["upstream_status"] = status
+        entry["emulated"] = True
+        return status, content
+
+    def _raised(self, intent: str, content: bytes) -> bytes:
+        with self.lock:
+            raised = (self.increments or {}).get(intent)
+        if raised is None:
+            return content
+        try:
+            pi = json.loads(content)
+        except ValueError:
+            return content
+        if pi.get("status") == "requires_capture":
+            pi["amount"] = raised
+            pi["amount_capturable"] = raised
+        return json.dumps(pi).encode()
 
     def count(self, method: str, path: str) -> int:
         """Requests that matched, whatever Joule was told."""
@@ -136,15 +180,25 @@ class GatewayFaults:
                 if rule and rule.action == "slow_then_apply":
                     faults.release.wait(rule.hang_s)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+                emulated = faults._increment(path, body, headers, entry) if self.command == "POST" else None
+                if emulated:
+                    faults.release.wait(delay / 2)
+                    return self._answer(*emulated, entry)
                 upstream = requests.request(self.command, faults.upstream + self.path, data=body,
                                             headers=headers, timeout=30)
                 entry["applied_at"] = time.time()
+                entry["upstream_status"] = upstream.status_code
+                if self.command == "POST" and path == "/v1/refunds":
+                    entry["payment_intent"] = _form_field(body, "payment_intent")
                 faults.release.wait(delay / 2)
                 if rule and rule.action == "error_after":
                     return self._answer(502, b'{"error":{"type":"api_error","message":"injected: after"}}', entry)
                 if rule and rule.action == "hang_after":
                     faults.release.wait(rule.hang_s)
-                return self._answer(upstream.status_code, upstream.content, entry)
+                content = upstream.content
+                if self.command == "GET" and re.fullmatch(r"/v1/payment_intents/[^/]+", path):
+                    content = faults._raised(path.rsplit("/", 1)[1], content)
+                return self._answer(upstream.status_code, content, entry)
 
             def _answer(self, status: int, content: bytes, entry: dict):
                 entry["status"] = status
@@ -173,6 +227,21 @@ class GatewayFaults:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+
+
+def _form_field(body: bytes, name: str):
+    from urllib.parse import parse_qs
+    try:
+        values = parse_qs(body.decode(), keep_blank_values=True).get(name)
+    except UnicodeDecodeError:
+        return None
+    return values[0] if values else None
+
+
+def applied(entry: dict) -> bool:
+    """Whether the gateway applied this call (localstripe answered 2xx),
+    whatever Joule was told."""
+    return 200 <= (entry.get("upstream_status") or 0) < 300
 
 
 def wait_until(fn, timeout: float = 30.0, interval: float = 0.1):

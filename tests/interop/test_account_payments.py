@@ -264,3 +264,84 @@ def test_sigkill_around_the_off_session_charge_charges_once(tmp_path, charger_id
         assert taken[0]["id"] == detail["gateway_payment_ref"]
     finally:
         assert second.stop() == 0
+
+
+@pytest.mark.parametrize("point", ["charge_off_session_intended", "charge_off_session_called"])
+def test_sigkill_around_the_settle_debt_charge_charges_once(tmp_path, charger_id, password, localstripe, point):
+    """A declined off-session charge leaves the account in debt; a good card
+    is saved; `POST /accounts/{id}/settle-debt` (with an Idempotency-Key)
+    dies once its charge is intended, and once localstripe took it but
+    before Joule recorded it. After the restart exactly one settling charge
+    is taken at the gateway, the debt is settled, and the client's repeat
+    with the same Idempotency-Key, once the dead request's claim has lapsed
+    (recovery_after_s), answers the result instead of 409 for ever."""
+    url = database_url(tmp_path)
+    setup = JouleServer(data_dir=tmp_path, database_url=url, env=stripe_env(localstripe)).start()
+    setup.create_charger(charger_id, password)
+    tariff_for(setup, charger_id)
+    tag = f"RF{uuid.uuid4().hex[:10].upper()}"
+    setup.create_token(tag)
+    r = setup.api("POST", "/accounts", json={"email": f"{tag.lower()}@example.com", "name": "Cy"})
+    assert r.status_code == 201, r.text
+    aid = r.json()["id"]
+    assert setup.api("PUT", f"/accounts/{aid}/id-tokens/{tag}").status_code == 200
+    save_card(setup, localstripe, aid, DECLINING_CARD)
+
+    async def declined_session():
+        async with connected(setup, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            await charge_session(cp, tag)
+
+    asyncio.run(declined_session())
+    got = poll(lambda: setup.api("GET", f"/accounts/{aid}").json(), lambda a: a["in_debt"])
+    assert [(d["amount_minor"], d["status"]) for d in got["debts"]] == [(300, "debt")], got
+    save_card(setup, localstripe, aid, GOOD_CARD)
+    assert setup.stop() == 0
+    charged_before = {p["id"] for p in stripe_charges(localstripe, lambda p: p["status"] == "succeeded")}
+    assert charged_before == set()
+
+    def joule(env):
+        return JouleServer(data_dir=tmp_path, database_url=url, admin_key=setup.admin_key,
+                           pg_schema=setup.pg_schema, env=env).start()
+
+    first = joule({**stripe_env(localstripe), "JOULE_FAULT": f"crash_after:{point}"})
+    first.assert_crash_point_armed()
+    key = {"Idempotency-Key": f"settle-crash-{uuid.uuid4().hex}"}
+    with pytest.raises(requests.RequestException):
+        first.api("POST", f"/accounts/{aid}/settle-debt", headers=key)
+    assert first.process.wait(30) == -9, "killed by SIGKILL"
+    assert any(f"JOULE_FAULT: crashing after {point}" in line for line in first.output), first.output[-20:]
+
+    second = joule(stripe_env(localstripe))
+    try:
+        account = poll(lambda: second.api("GET", f"/accounts/{aid}").json(), lambda a: not a["in_debt"])
+        assert account["in_debt"] is False and account["debts"] == [], account
+
+        # The client repeats the request: while the dead request's claim
+        # holds, Joule may answer 409 (in progress / busy); once it lapsed,
+        # the settled result.
+        def repeat():
+            r = second.api("POST", f"/accounts/{aid}/settle-debt", headers=key)
+            if r.status_code == 409:
+                time.sleep(0.5)
+                return None
+            return r
+
+        again = poll(repeat, lambda r: r is not None)
+        assert again is not None, "the repeat of the crashed settle-debt answered 409 for ever"
+        assert again.status_code == 200, again.text
+        assert again.json()["in_debt"] is False and again.json()["debts"] == [], again.text
+        # One settling charge at the gateway, of the debt's amount, and the
+        # repeat took nothing more.
+        taken = stripe_charges(localstripe, lambda p: p["status"] == "succeeded")
+        assert [p["amount"] for p in taken] == [300], taken
+        payments = account_payments(second)
+        captured = [p for p in payments if p["state"] == "captured"]
+        assert len(captured) == 1 and captured[0]["captured_minor"] == 300, payments
+        assert captured[0]["gateway_payment_ref"] == taken[0]["id"]
+        detail = second.api("GET", f"/payments/{captured[0]['id']}").json()
+        assert [(s["kind"], s["status"], s["amount_minor"]) for s in detail["steps"]] == [
+            ("charge_off_session", "succeeded", 300)], detail["steps"]
+    finally:
+        assert second.stop() == 0

@@ -14,6 +14,7 @@ ignores idempotency keys, which is what makes these scenarios sharp)."""
 
 import asyncio
 import json
+import re
 import time
 
 import pytest
@@ -21,9 +22,10 @@ import requests
 from ocpp.v16 import call
 
 from charger import connected, now_iso
-from gateway_faults import GatewayFaults, wait_until
+from gateway_faults import GatewayFaults, applied, wait_until
 from joule_server import JouleServer, database_url
-from payment_flows import money_at_stripe, restart, stripe_intents
+from payment_flows import AUTH, CARD, NO_RATE_LIMITS, money_at_stripe, restart, stripe_intents
+from test_hold_limits import finish, hold_tariff, meter, pay, start
 from test_terminal_payments import new_terminal, report, vendor_hold
 from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
     available,
@@ -74,13 +76,72 @@ def died_at(server, point):
     assert any(f"JOULE_FAULT: crashing after {point}" in line for line in server.output), server.output[-20:]
 
 
-def crashing(tmp_path, base, point):
+def via(faults):
+    """Joule's gateway settings: localstripe behind the fault proxy, whose
+    journal records every call Joule makes (the test itself reads
+    localstripe directly)."""
+    return {**stripe_env(faults.upstream), "JOULE_PAYMENTS__STRIPE_BASE_URL": faults.url, **NO_RATE_LIMITS}
+
+
+def crashing(tmp_path, faults, point, env=None):
     """A test build of Joule (--features joule/fault-injection) that kills
-    itself at `point`."""
+    itself at `point`, its gateway calls journaled by `faults`."""
     server = JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path),
-                         env={**stripe_env(base), "JOULE_FAULT": f"crash_after:{point}"}).start()
+                         env={**via(faults), **(env or {}), "JOULE_FAULT": f"crash_after:{point}"}).start()
     server.assert_crash_point_armed()
     return server
+
+
+# The gateway call that applies each kind of step. A call the gateway did
+# not apply may be repeated (recovery repeats it with the same key); once
+# one was applied, no other call of that kind may reach the same intent:
+# recovery reads the intent (or finds the refund by its key) first.
+APPLIES = {
+    "capture": ("POST", r"^/v1/payment_intents/([^/]+)/capture$"),
+    "void": ("POST", r"^/v1/payment_intents/([^/]+)/cancel$"),
+    "confirm": ("POST", r"^/v1/payment_intents/([^/]+)/confirm$"),
+    "increment_authorization": ("POST", r"^/v1/payment_intents/([^/]+)/increment_authorization$"),
+    "refund": ("POST", r"^/v1/refunds$"),
+}
+ONCE_PER_INTENT = ("capture", "void", "confirm")
+
+
+def applied_calls(faults):
+    """{step kind: [(intent, journal entry) of every call the gateway applied]},
+    and the journal, for the failure message."""
+    with faults.lock:
+        journal = [dict(e) for e in faults.journal]
+    out = {kind: [] for kind in APPLIES}
+    for e in journal:
+        for kind, (method, rx) in APPLIES.items():
+            m = re.search(rx, e["path"])
+            if e["method"] == method and m:
+                intent = e.get("payment_intent") if kind == "refund" else m.group(1)
+                out[kind].append((intent, e))
+    return out, journal
+
+
+def assert_gateway_calls(faults, details):
+    """Gateway call counts for every step kind, not capture alone: what
+    localstripe applied (seen at the proxy) is what Joule recorded as
+    succeeded, and no call was made again after the gateway applied it."""
+    calls, journal = applied_calls(faults)
+    report = "\n".join(json.dumps(e) for e in journal)
+    for kind in ONCE_PER_INTENT:
+        done = set()
+        for intent, e in calls[kind]:
+            assert intent not in done, f"{kind} on {intent} called again after the gateway applied it:\n{report}"
+            if applied(e):
+                done.add(intent)
+    for detail in details:
+        intent = detail["gateway_payment_ref"]
+        for kind in APPLIES:
+            if kind == "confirm":
+                continue  # the browser confirms on most paths, not Joule
+            made = sum(1 for i, e in calls[kind] if i == intent and applied(e))
+            recorded = [s for s in detail["steps"] if s["kind"] == kind and s["status"] == "succeeded"]
+            assert made == len(recorded), (kind, intent, detail["steps"], report)
+    return calls
 
 
 async def tolerate_crash(coro):
@@ -95,8 +156,8 @@ async def tolerate_crash(coro):
 
 
 @pytest.mark.parametrize("point", ["capture_intended", "capture_called"])
-def test_sigkill_around_the_capture_leaves_one_capture(tmp_path, charger_id, password, localstripe, point):
-    first = crashing(tmp_path, localstripe, point)
+def test_sigkill_around_the_capture_leaves_one_capture(tmp_path, charger_id, password, localstripe, faults, point):
+    first = crashing(tmp_path, faults, point)
     first.create_charger(charger_id, password)
     tariff_for(first, charger_id)
 
@@ -112,17 +173,17 @@ def test_sigkill_around_the_capture_leaves_one_capture(tmp_path, charger_id, pas
 
     created = asyncio.run(scenario())
     died_at(first, point)
-    second = restart(first, stripe_env(localstripe))
+    second = restart(first, via(faults))
     try:
         st = wait_until(lambda: status_of(second, created["token"])["state"] == "captured")
         assert st, status_of(second, created["token"])
-        assert_settled(second, charger_id, localstripe, COST)
+        assert_gateway_calls(faults, [assert_settled(second, charger_id, localstripe, COST)])
     finally:
         assert second.stop() == 0
 
 
-def test_sigkill_before_the_hold_is_created_holds_nothing(tmp_path, charger_id, password, localstripe):
-    first = crashing(tmp_path, localstripe, "authorize_intended")
+def test_sigkill_before_the_hold_is_created_holds_nothing(tmp_path, charger_id, password, localstripe, faults):
+    first = crashing(tmp_path, faults, "authorize_intended")
     first.create_charger(charger_id, password)
     tariff_for(first, charger_id)
 
@@ -137,10 +198,11 @@ def test_sigkill_before_the_hold_is_created_holds_nothing(tmp_path, charger_id, 
     died_at(first, "authorize_intended")
     # The driver's page never got a card form; the payment is abandoned at
     # the card time-out.
-    second = restart(first, {**stripe_env(localstripe), "JOULE_PAYMENTS__CARD_TIMEOUT_S": "2"})
+    second = restart(first, {**via(faults), "JOULE_PAYMENTS__CARD_TIMEOUT_S": "2"})
     try:
         assert wait_until(lambda: payment_detail(second, charger_id)["state"] == "failed")
         detail = assert_settled(second, charger_id, localstripe, 0)
+        assert_gateway_calls(faults, [detail])
         assert detail["gateway_payment_ref"] is None
         assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "failed")]
         assert stripe_intents(localstripe) == []
@@ -148,12 +210,12 @@ def test_sigkill_before_the_hold_is_created_holds_nothing(tmp_path, charger_id, 
         assert second.stop() == 0
 
 
-def test_sigkill_after_the_card_is_confirmed_releases_the_hold(tmp_path, charger_id, password, localstripe):
+def test_sigkill_after_the_card_is_confirmed_releases_the_hold(tmp_path, charger_id, password, localstripe, faults):
     """The driver's card is authorized at the gateway; Joule dies before
     recording it. On restart the recovery worker records the hold and tries
     the remote start; the charger has not reconnected, so the hold is
     released at once rather than left open (the driver pays again)."""
-    first = crashing(tmp_path, localstripe, "authorize_called")
+    first = crashing(tmp_path, faults, "authorize_called")
     first.create_charger(charger_id, password)
     tariff_for(first, charger_id)
 
@@ -171,10 +233,11 @@ def test_sigkill_after_the_card_is_confirmed_releases_the_hold(tmp_path, charger
 
     created = asyncio.run(scenario())
     died_at(first, "authorize_called")
-    second = restart(first, stripe_env(localstripe))
+    second = restart(first, via(faults))
     try:
         assert wait_until(lambda: status_of(second, created["token"])["state"] == "voided"), status_of(second, created["token"])
         detail = assert_settled(second, charger_id, localstripe, 0)
+        assert_gateway_calls(faults, [detail])
         assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("void", "succeeded")]
         assert intent_of(localstripe, detail)["status"] == "canceled"
     finally:
@@ -182,10 +245,10 @@ def test_sigkill_after_the_card_is_confirmed_releases_the_hold(tmp_path, charger
 
 
 @pytest.mark.parametrize("point", ["void_intended", "void_called"])
-def test_sigkill_around_the_void_releases_the_hold_once(tmp_path, charger_id, password, localstripe, point):
+def test_sigkill_around_the_void_releases_the_hold_once(tmp_path, charger_id, password, localstripe, faults, point):
     """No cable: the sweeper voids the hold after the start time-out, and
     Joule dies around that void."""
-    first = crashing(tmp_path, localstripe, point)
+    first = crashing(tmp_path, faults, point)
     first.create_charger(charger_id, password)
     tariff_for(first, charger_id)
 
@@ -200,12 +263,94 @@ def test_sigkill_around_the_void_releases_the_hold_once(tmp_path, charger_id, pa
 
     created = asyncio.run(scenario())
     died_at(first, point)
-    second = restart(first, stripe_env(localstripe))
+    second = restart(first, via(faults))
     try:
         assert wait_until(lambda: status_of(second, created["token"])["state"] == "voided")
         detail = assert_settled(second, charger_id, localstripe, 0)
+        assert_gateway_calls(faults, [detail])
         assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("void", "succeeded")]
         assert intent_of(localstripe, detail)["status"] == "canceled"
+    finally:
+        assert second.stop() == 0
+
+
+def card_entry(base, created):
+    """What the real pay page does (pay.js, stripe.confirmCardSetup): the
+    card is saved with the card-entry SetupIntent at the gateway, never
+    Joule; the confirm body for Joule names the SetupIntent, and Joule
+    attaches the card and confirms the hold itself."""
+    secret = created["card_entry_client_secret"]
+    setup = secret.split("_secret_")[0]
+    pm = requests.post(f"{base}/v1/payment_methods", headers=AUTH, data=CARD, timeout=10)
+    assert pm.status_code == 200, pm.text
+    r = requests.post(f"{base}/v1/setup_intents/{setup}/confirm", headers=AUTH,
+                      data={"client_secret": secret, "payment_method": pm.json()["id"]}, timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    return {"card_entry": setup}
+
+
+def confirm_until_answered(server, token, body, timeout=30):
+    """The pay page presses Pay again while Joule is unreachable, answers
+    5xx or 409 payment_busy; the first other answer is final."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = requests.post(pay_url(server, f"/pay/payments/{token}/confirm"), json=body, timeout=60)
+            busy = r.status_code == 429 or (r.status_code == 409 and r.json().get("code") == "payment_busy")
+            if (r.status_code < 500 and not busy) or time.monotonic() > deadline:
+                return r
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
+def test_sigkill_after_the_hold_is_confirmed_from_a_card_entry_starts_once(tmp_path, charger_id, password, localstripe, faults):
+    """The card-entry path of the real pay page: the card is saved with a
+    SetupIntent, the confirm carries it, and Joule confirms the hold at the
+    gateway itself; Joule dies once the gateway has confirmed the hold,
+    before recording it. (`authorize_intended` on this path is reached
+    when the payment is created, before any card: the scenario above.)
+    The charger reconnects to the restarted Joule and the driver's page
+    presses Pay again: one hold, one remote start, one capture, and the
+    hold was confirmed at the gateway once."""
+    first = crashing(tmp_path, faults, "authorize_called")
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+
+    async def before():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            r = await asyncio.to_thread(requests.post, pay_url(first, f"/pay/{cp.id}/1/payments"), json={"language": "en"}, timeout=30)
+            assert r.status_code == 201, r.text
+            created = r.json()
+            body = await asyncio.to_thread(card_entry, localstripe, created)
+            with pytest.raises(requests.RequestException):
+                await asyncio.to_thread(requests.post, pay_url(first, f"/pay/payments/{created['token']}/confirm"), json=body, timeout=30)
+            return created, body
+
+    created, body = asyncio.run(before())
+    died_at(first, "authorize_called")
+    second = restart(first, via(faults))
+    try:
+        async def after():
+            async with connected(second, charger_id, password) as cp:
+                await cp.boot()
+                await available(cp)
+                answer = await asyncio.to_thread(confirm_until_answered, second, created["token"], body)
+                tag = (await remote_start(cp))["id_tag"]
+                await charge_with(cp, tag)
+                return answer, [a for a, _ in cp.received].count("RemoteStartTransaction")
+
+        answer, starts = asyncio.run(after())
+        assert wait_until(lambda: status_of(second, created["token"])["state"] == "captured"), status_of(second, created["token"])
+        detail = assert_settled(second, charger_id, localstripe, COST)
+        assert_gateway_calls(faults, [detail])
+        assert starts == 1, starts
+        assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("capture", "succeeded")]
+        assert len(stripe_intents(localstripe)) == 1  # one hold for the driver's one attempt
+        assert answer.status_code == 200, answer.text
     finally:
         assert second.stop() == 0
 
@@ -233,8 +378,8 @@ def refunded_at_stripe(base, detail):
 
 
 @pytest.mark.parametrize("point", ["refund_intended", "refund_called"])
-def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, localstripe, point):
-    first = crashing(tmp_path, localstripe, point)
+def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, localstripe, faults, point):
+    first = crashing(tmp_path, faults, point)
     first.create_charger(charger_id, password)
     tariff_for(first, charger_id)
     detail = charged_and_captured(first, charger_id, password, localstripe)
@@ -242,11 +387,12 @@ def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, lo
         first.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
                   headers={"Idempotency-Key": "refund-crash"})
     died_at(first, point)
-    second = restart(first, stripe_env(localstripe))
+    second = restart(first, via(faults))
     try:
         done = wait_until(lambda: payment_detail(second, charger_id)["refunded_minor"] == 120)
         assert done, payment_detail(second, charger_id)
         after = assert_settled(second, charger_id, localstripe, COST)
+        assert_gateway_calls(faults, [after])
         refunds = [s for s in after["steps"] if s["kind"] == "refund"]
         assert [(s["status"], s["amount_minor"]) for s in refunds] == [("succeeded", 120)]
         assert refunded_at_stripe(localstripe, after) == 120
@@ -261,6 +407,7 @@ def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, lo
                             headers={"Idempotency-Key": "refund-crash"})
         assert stored.status_code == 200 and stored.json() == again.json(), stored.text
         assert refunded_at_stripe(localstripe, after) == 120
+        assert_gateway_calls(faults, [payment_detail(second, charger_id)])
     finally:
         assert second.stop() == 0
 
@@ -268,13 +415,13 @@ def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, lo
 @pytest.mark.parametrize("point,captured", [
     ("authorize_intended", 0), ("authorize_called", 0), ("capture_intended", COST), ("capture_called", COST),
 ])
-def test_sigkill_in_the_terminal_flow(tmp_path, charger_id, password, localstripe, point, captured):
+def test_sigkill_in_the_terminal_flow(tmp_path, charger_id, password, localstripe, faults, point, captured):
     """A terminal's hold (placed at localstripe by the test, as a vendor's
     cloud would) is reported; Joule dies while recording it or while
     capturing. Recording: on restart the hold is recorded and the charger,
     not reconnected yet, cannot start, so the hold is released. Capturing:
     one capture."""
-    first = crashing(tmp_path, localstripe, point)
+    first = crashing(tmp_path, faults, point)
     first.create_charger(charger_id, password)
     tariff_for(first, charger_id)
     _, key = new_terminal(first, charger_id)
@@ -294,12 +441,149 @@ def test_sigkill_in_the_terminal_flow(tmp_path, charger_id, password, localstrip
 
     asyncio.run(scenario())
     died_at(first, point)
-    second = restart(first, stripe_env(localstripe))
+    second = restart(first, via(faults))
     try:
         final = "captured" if captured else "voided"
         assert wait_until(lambda: payment_detail(second, charger_id)["state"] == final), payment_detail(second, charger_id)
         detail = assert_settled(second, charger_id, localstripe, captured)
+        assert_gateway_calls(faults, [detail])
         assert detail["channel"] == "terminal" and detail["gateway_payment_ref"] == intent
+    finally:
+        assert second.stop() == 0
+
+
+@pytest.mark.parametrize("point", ["void_intended", "void_called"])
+def test_sigkill_around_the_void_of_a_terminal_hold_releases_it_once(tmp_path, charger_id, password, localstripe, faults, point):
+    """A terminal's hold is reported and the charger started, but no cable
+    follows: the sweeper releases the hold after the start time-out, and
+    Joule dies around that void. One release at the gateway."""
+    first = crashing(tmp_path, faults, point)
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+    _, key = new_terminal(first, charger_id)
+    intent = vendor_hold(localstripe)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            r = await asyncio.to_thread(report, first, key, intent, charger_id, "report-1")
+            assert r.status_code == 201, r.text
+            await remote_start(cp)  # no cable follows
+
+    asyncio.run(scenario())
+    died_at(first, point)
+    second = restart(first, via(faults))
+    try:
+        assert wait_until(lambda: payment_detail(second, charger_id)["state"] == "voided"), payment_detail(second, charger_id)
+        detail = assert_settled(second, charger_id, localstripe, 0)
+        assert_gateway_calls(faults, [detail])
+        assert detail["channel"] == "terminal" and detail["gateway_payment_ref"] == intent
+        assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("void", "succeeded")]
+        assert intent_of(localstripe, detail)["status"] == "canceled"
+    finally:
+        assert second.stop() == 0
+
+
+@pytest.mark.parametrize("point", ["refund_intended", "refund_called"])
+def test_sigkill_around_the_refund_of_a_terminal_payment_refunds_once(tmp_path, charger_id, password, localstripe, faults, point):
+    """A terminal payment, captured at the end of its session, is partly
+    refunded; Joule dies around the refund. One refund at the gateway; the
+    client's repeat (same Idempotency-Key) answers it and refunds nothing
+    more."""
+    first = crashing(tmp_path, faults, point)
+    first.create_charger(charger_id, password)
+    tariff_for(first, charger_id)
+    _, key = new_terminal(first, charger_id)
+    intent = vendor_hold(localstripe)
+
+    async def scenario():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            r = await asyncio.to_thread(report, first, key, intent, charger_id, "report-1")
+            assert r.status_code == 201, r.text
+            await charge_with(cp, (await remote_start(cp))["id_tag"])
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: payment_detail(first, charger_id)["state"] == "captured"), payment_detail(first, charger_id)
+    detail = payment_detail(first, charger_id)
+    with pytest.raises(requests.RequestException):
+        first.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
+                  headers={"Idempotency-Key": "terminal-refund-crash"})
+    died_at(first, point)
+    second = restart(first, via(faults))
+    try:
+        assert wait_until(lambda: payment_detail(second, charger_id)["refunded_minor"] == 120), payment_detail(second, charger_id)
+        after = assert_settled(second, charger_id, localstripe, COST)
+        assert after["channel"] == "terminal"
+        refunds = [s for s in after["steps"] if s["kind"] == "refund"]
+        assert [(s["status"], s["amount_minor"]) for s in refunds] == [("succeeded", 120)]
+        assert refunded_at_stripe(localstripe, after) == 120
+        again = second.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
+                           headers={"Idempotency-Key": "terminal-refund-crash"})
+        assert again.status_code == 200 and again.json()["refunded_minor"] == 120, again.text
+        assert refunded_at_stripe(localstripe, after) == 120
+        assert_gateway_calls(faults, [payment_detail(second, charger_id)])
+    finally:
+        assert second.stop() == 0
+
+
+@pytest.mark.parametrize("point", ["increment_authorization_intended", "increment_authorization_called"])
+def test_sigkill_around_the_hold_increment_raises_it_once(tmp_path, charger_id, password, localstripe, faults, point):
+    """The `increment_authorization` hold-limit policy: a 2.00 EUR hold,
+    raised by 2.00 up to 4.00 when the session's cost nears it. Joule dies
+    once the increment is intended, and once the gateway raised the hold
+    but before Joule recorded it. (localstripe has no incremental
+    authorization: the fault proxy plays it, see
+    GatewayFaults.emulate_increments; captures stay at localstripe.) After
+    the restart the charger reconnects and goes on: one increment step
+    finished, the increment applied at the gateway once, and the session
+    settled once (183 for 6.1 kWh, within the original hold)."""
+    faults.emulate_increments()
+    limits = {"JOULE_PAYMENTS__STRIPE_SUPPORTS_INCREMENT": "true", "JOULE_PAYMENTS__HOLD_CHECK_INTERVAL_S": "1"}
+    first = crashing(tmp_path, faults, point, env=limits)
+    first.create_charger(charger_id, password)
+    hold_tariff(first, charger_id, hold_limit_policy="increment_authorization",
+                hold_increment_minor=200, hold_max_minor=400)
+    seen = {}
+
+    async def before():
+        async with connected(first, charger_id, password) as cp:
+            await cp.boot()
+            await available(cp)
+            seen["created"] = await pay(first, cp, confirm=browser_confirm(localstripe))
+            seen["tx"] = await start(cp, (await remote_start(cp))["id_tag"])
+            # 1.80 EUR + 0.30 reaches the 2.00 hold: the hold watch raises it.
+            for wh in [1000, 2000, 3000, 4000, 5000, 6000]:
+                await meter(cp, seen["tx"], wh)
+            await asyncio.to_thread(first.process.wait, 30)
+
+    asyncio.run(tolerate_crash(before()))
+    died_at(first, point)
+    created, tx = seen["created"], seen["tx"]
+    second = restart(first, {**via(faults), **limits})
+    try:
+        async def after():
+            async with connected(second, charger_id, password) as cp:
+                await cp.boot()
+                await meter(cp, tx, 6050)
+                raised = await asyncio.to_thread(
+                    wait_until, lambda: payment_detail(second, charger_id)["authorized_minor"] == 400, 40)
+                assert raised, payment_detail(second, charger_id)
+                await finish(cp, tx, 6100)
+
+        asyncio.run(after())
+        assert wait_until(lambda: status_of(second, created["token"])["state"] == "captured"), status_of(second, created["token"])
+        detail = assert_settled(second, charger_id, localstripe, 183)
+        assert_gateway_calls(faults, [detail])
+        steps = [(s["kind"], s["status"], s["amount_minor"]) for s in detail["steps"]]
+        assert steps == [("authorize", "succeeded", 200), ("increment_authorization", "succeeded", 200),
+                         ("capture", "succeeded", 183)], steps
+        assert detail["authorized_minor"] == 400
+        calls, _ = applied_calls(faults)
+        assert [(i, e["path"]) for i, e in calls["increment_authorization"] if applied(e)] == [
+            (detail["gateway_payment_ref"], f"/v1/payment_intents/{detail['gateway_payment_ref']}/increment_authorization")]
     finally:
         assert second.stop() == 0
 
