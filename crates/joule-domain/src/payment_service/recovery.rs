@@ -66,6 +66,7 @@ impl PaymentService {
                 }
             }
         }
+        report.finished += self.cancel_lost_holds().await?;
         let starts = self.start_waiting_holds().await?;
         report.finished += starts.finished;
         report.failed += starts.failed;
@@ -73,6 +74,58 @@ impl PaymentService {
         report.finished += terminals.finished;
         report.failed += terminals.failed;
         Ok(report)
+    }
+
+    /// Web payments that failed because `create_hold` got no answer (a
+    /// time-out, an outage) and whose intent Joule never learnt: the call
+    /// may still have reached the gateway after Joule gave up, so the
+    /// intent is looked for on every pass for `card_timeout` and, once
+    /// found, recorded on the payment and cancelled (no orphan intent).
+    async fn cancel_lost_holds(&self) -> Result<u32, PaymentError> {
+        let filter = crate::payment::PaymentFilter {
+            state: Some(crate::payment::PaymentState::Failed),
+            channel: Some(crate::payment::PaymentChannel::Web),
+            ..Default::default()
+        };
+        let failed = self
+            .ports
+            .payments
+            .list_payments(filter, crate::page::Page::new(Some(BATCH), None))
+            .await?;
+        let since = self.now() - self.settings.card_timeout;
+        let mut cancelled = 0;
+        for payment in failed.items {
+            if payment.gateway_payment_ref.is_some() || payment.created_at < since {
+                continue;
+            }
+            let Some(detail) = self.ports.payments.get_payment(payment.id).await? else {
+                continue;
+            };
+            let lost = detail.steps.iter().any(|s| {
+                s.kind == StepKind::Authorize
+                    && matches!(&s.status, crate::payment::StepStatus::Failed { code, .. }
+                        if code == "timeout" || code == "unavailable")
+            });
+            let Some(step) = detail.steps.first().filter(|_| lost) else {
+                continue;
+            };
+            let Ok(gateway) = self.gateway_of(&payment) else {
+                continue;
+            };
+            let Ok(Some(intent)) = gateway.find_hold(&payment.id.to_string()).await else {
+                continue;
+            };
+            tracing::info!(payment_id = %payment.id, %intent,
+                "the intent of a hold whose creation timed out reached the gateway late; cancelling it");
+            self.ports
+                .payments
+                .set_gateway_ref(payment.id, intent.as_str(), self.now())
+                .await?;
+            self.cancel_unconfirmed(&gateway, &payment, step, &intent)
+                .await;
+            cancelled += 1;
+        }
+        Ok(cancelled)
     }
 
     /// Whether the payment's open step is an Authorize still waiting for

@@ -512,6 +512,16 @@ impl PaymentService {
             Ok(Some(intent)) => {
                 tracing::info!(payment_id = %payment.id, %intent,
                     "cancelling the intent of a hold whose creation was never recorded");
+                // Recorded first: the payment names its intent, and the
+                // lost-hold pass does not look for it again.
+                if let Err(error) = self
+                    .ports
+                    .payments
+                    .set_gateway_ref(payment.id, intent.as_str(), self.now())
+                    .await
+                {
+                    tracing::warn!(payment_id = %payment.id, %error, "recording a found intent failed");
+                }
                 self.cancel_unconfirmed(gateway, payment, step, &intent)
                     .await;
             }
@@ -525,7 +535,7 @@ impl PaymentService {
 
     /// Cancels an intent nobody confirmed, so a late confirmation in the
     /// browser cannot place a hold Joule no longer tracks.
-    async fn cancel_unconfirmed(
+    pub(super) async fn cancel_unconfirmed(
         &self,
         gateway: &std::sync::Arc<dyn crate::gateway::PaymentGateway>,
         payment: &Payment,
