@@ -121,7 +121,7 @@ impl PaymentService {
                 .payments
                 .set_gateway_ref(payment.id, intent.as_str(), self.now())
                 .await?;
-            self.cancel_unconfirmed(&gateway, &payment, step, &intent)
+            self.cancel_unconfirmed(gateway, &payment, step, &intent)
                 .await;
             cancelled += 1;
         }
