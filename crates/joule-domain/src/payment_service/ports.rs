@@ -39,13 +39,13 @@ pub trait TestCardEntry: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Points in a flow where a test can make the process die (issue 4, point
-/// 6: prove exactly-once with crashes between steps). Every gateway step
+/// Points in a flow where a test can make the process die, to prove
+/// exactly-once with crashes between steps. Every gateway step
 /// has two: once it is stored as intended (the gateway not yet called),
 /// and once the gateway has answered (the outcome not yet stored). The
 /// payment service reaches them in its two beats, so a new flow's steps get
-/// crash points without code of their own. Test-only; the binary wires it
-/// from `JOULE_FAULT`.
+/// crash points without code of their own. Test-only: only a binary built
+/// with the `fault-injection` feature wires it, from `JOULE_FAULT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaultPoint {
     pub kind: StepKind,
