@@ -2,7 +2,7 @@
 """Fails when a dependency arrow points outward (CONVENTIONS.md §2):
 the domain depends on no web, SQL or protocol crate and on nothing of ours;
 adapters depend on the domain and never on each other; nothing depends on
-the binary."""
+the binary; receipt rendering is pure (no runtime, no mail transport)."""
 
 import json
 import subprocess
@@ -12,7 +12,9 @@ meta = json.loads(subprocess.check_output(["cargo", "metadata", "--format-versio
 deps = {p["name"]: {d["name"] for d in p["dependencies"] if d["kind"] is None} for p in meta["packages"]}
 
 FORBIDDEN_IN_DOMAIN = {"tokio", "axum", "sqlx", "rusqlite", "tokio-tungstenite", "tungstenite", "hyper", "reqwest", "utoipa", "jsonschema"}
-ADAPTERS = {"joule-ocpp", "joule-store", "joule-csms", "joule-api", "joule-sim", "joule-payments", "joule-ocpi"}
+ADAPTERS = {"joule-ocpp", "joule-store", "joule-csms", "joule-api", "joule-sim", "joule-payments", "joule-ocpi", "joule-mail"}
+# rendering only: a receipt in, bytes out (sending is joule-mail's)
+FORBIDDEN_IN_RECEIPTS = {"tokio", "lettre", "reqwest", "hyper", "axum", "sqlx", "rusqlite"}
 ALLOWED = {
     # the OCPP wire crate is a library of the protocol adapters, not an adapter with I/O
     "joule-csms": {"joule-domain", "joule-ocpp"},
@@ -22,9 +24,12 @@ ALLOWED = {
     # serves the driver pages: receipts and QR codes are rendered by joule-receipts
     "joule-api": {"joule-domain", "joule-receipts"},
     "joule-payments": {"joule-domain"},
-    # renders receipts and QR codes and sends receipt email: a library the
-    # payment service and the API call, itself depending on the domain only
+    # renders receipts (HTML, PDF, text, email content) and QR codes: a pure
+    # library the API and the mail adapter call, on the domain only
     "joule-receipts": {"joule-domain"},
+    # the SMTP adapter behind the domain's ReceiptMailer port; what it sends
+    # is rendered by joule-receipts
+    "joule-mail": {"joule-domain", "joule-receipts"},
 }
 
 errors = []
@@ -34,6 +39,10 @@ for name, d in deps.items():
         bad = (d & FORBIDDEN_IN_DOMAIN) | (d & ours)
         if bad:
             errors.append(f"joule-domain must not depend on {sorted(bad)}")
+    if name == "joule-receipts":
+        bad = d & FORBIDDEN_IN_RECEIPTS
+        if bad:
+            errors.append(f"joule-receipts renders only; it must not depend on {sorted(bad)}")
     if "joule" in d:
         errors.append(f"{name} depends on the binary crate")
     if name in ALLOWED:

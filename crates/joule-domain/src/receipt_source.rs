@@ -4,6 +4,8 @@
 //! summary and the operator. One place for the receipt page and the receipt
 //! email, so both show the same receipt.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
@@ -14,15 +16,27 @@ use crate::receipt::{
 };
 use crate::session_cost::{price_session_cost, status_range, SessionCostError};
 use crate::site::Site;
-use crate::store::{ChargerStore, SessionStore, TariffAssignmentStore, TariffStore};
+use crate::store::{ChargerStore, SessionStore, Store, TariffAssignmentStore, TariffStore};
 
 /// The store ports a receipt is read through.
-#[derive(Clone, Copy)]
-pub struct ReceiptSources<'a> {
-    pub sessions: &'a dyn SessionStore,
-    pub tariffs: &'a dyn TariffStore,
-    pub chargers: &'a dyn ChargerStore,
-    pub assignments: &'a dyn TariffAssignmentStore,
+#[derive(Clone)]
+pub struct ReceiptSources {
+    pub sessions: Arc<dyn SessionStore>,
+    pub tariffs: Arc<dyn TariffStore>,
+    pub chargers: Arc<dyn ChargerStore>,
+    pub assignments: Arc<dyn TariffAssignmentStore>,
+}
+
+/// One backend provides all four.
+impl From<Arc<dyn Store>> for ReceiptSources {
+    fn from(store: Arc<dyn Store>) -> Self {
+        Self {
+            sessions: store.clone(),
+            tariffs: store.clone(),
+            chargers: store.clone(),
+            assignments: store,
+        }
+    }
 }
 
 /// Why a receipt that should exist could not be built.
@@ -40,7 +54,7 @@ pub enum ReceiptBuildError {
 /// captured, or its session or tariff version is missing: a receipt must not
 /// be guessed.
 pub async fn receipt_for_payment(
-    src: ReceiptSources<'_>,
+    src: &ReceiptSources,
     payment: &Payment,
     operator: &OperatorInfo,
     now: DateTime<Utc>,

@@ -16,8 +16,8 @@ use crate::meter::{MeterReport, MeterSample};
 use crate::payment::Payment;
 use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
 use crate::store::{
-    AccountStore, ChargerStore, PaymentStore, SessionStore, TariffAssignmentStore, TokenStore,
-    UserGroupStore,
+    AccountStore, ChargerStore, PaymentStore, SessionStore, Store, TariffAssignmentStore,
+    TokenStore, UserGroupStore,
 };
 use crate::user_group::ChargerAccessRule;
 
@@ -77,6 +77,30 @@ pub trait MeterObserver: Send + Sync {
     fn meter_values_stored(&self, charger: &ChargerId, connector: ConnectorId);
 }
 
+/// The store ports the charging use cases read and write. Separate so a
+/// test or another backend can provide them separately; one backend
+/// usually provides all of them (`From<Arc<dyn Store>>`).
+#[derive(Clone)]
+pub struct ChargingPorts {
+    pub chargers: Arc<dyn ChargerStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub groups: Arc<dyn UserGroupStore>,
+    pub assignments: Arc<dyn TariffAssignmentStore>,
+}
+
+impl From<Arc<dyn Store>> for ChargingPorts {
+    fn from(store: Arc<dyn Store>) -> Self {
+        Self {
+            chargers: store.clone(),
+            tokens: store.clone(),
+            sessions: store.clone(),
+            groups: store.clone(),
+            assignments: store,
+        }
+    }
+}
+
 /// The charger-facing use cases.
 #[derive(Clone)]
 pub struct ChargingService {
@@ -108,15 +132,14 @@ impl std::fmt::Debug for ChargingService {
 }
 
 impl ChargingService {
-    pub fn new(
-        chargers: Arc<dyn ChargerStore>,
-        tokens: Arc<dyn TokenStore>,
-        sessions: Arc<dyn SessionStore>,
-        groups: Arc<dyn UserGroupStore>,
-        assignments: Arc<dyn TariffAssignmentStore>,
-        clock: Arc<dyn Clock>,
-        settings: ChargingSettings,
-    ) -> Self {
+    pub fn new(ports: ChargingPorts, clock: Arc<dyn Clock>, settings: ChargingSettings) -> Self {
+        let ChargingPorts {
+            chargers,
+            tokens,
+            sessions,
+            groups,
+            assignments,
+        } = ports;
         Self {
             chargers,
             tokens,

@@ -1,18 +1,18 @@
 //! # joule-receipts
 //!
 //! What a driver takes home from a paid session: the receipt
-//! ([`joule_domain::receipt::Receipt`]) rendered as an HTML page, a PDF and an
-//! email sent over SMTP, in English, Spanish, French or German; and the QR
-//! code images that lead to a pay page or a receipt.
+//! ([`joule_domain::receipt::Receipt`]) rendered as an HTML page, a PDF, plain
+//! text and an email's content, in English, Spanish, French or German; and
+//! the QR code images that lead to a pay page or a receipt.
 //!
-//! **May depend on:** joule-domain, and the rendering and mail crates (maud,
-//! printpdf, qrcode, png, lettre). Never on the store, the API or the CSMS:
-//! the payment service decides when a receipt is issued and who gets it, and
-//! the API serves the page; both call in here.
+//! **May depend on:** joule-domain, and the rendering crates (maud,
+//! printpdf, qrcode, png). Never on an I/O crate (no tokio, no mail
+//! transport: sending is joule-mail's), the store, the API or the CSMS: the
+//! domain decides when a receipt is issued and who gets it, the API serves
+//! the page and the mail adapter sends it; all of them call in here.
 //!
-//! **Concurrency model:** rendering is synchronous and pure (a receipt in,
-//! bytes out); [`ReceiptMailer::send`] is async (tokio) and holds a pooled
-//! SMTP transport that is `Send + Sync`.
+//! **Concurrency model:** none: rendering is synchronous and pure (a
+//! receipt in, bytes out).
 
 mod email;
 mod format;
@@ -23,7 +23,7 @@ mod qr;
 mod text;
 mod view;
 
-pub use email::{receipt_message, EmailError, ReceiptMailer, SmtpConfig, SmtpSecurity};
+pub use email::{render_email, ReceiptEmail};
 pub use html::render_html;
 pub use pdf::render_pdf;
 pub use qr::{qr_png, qr_svg, QrError};

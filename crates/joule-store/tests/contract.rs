@@ -317,7 +317,7 @@ async fn event_kinds(h: &Harness) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str().to_owned())
         .collect()
 }
 
@@ -604,7 +604,7 @@ async fn status_history_and_late_status(h: &Harness) {
     let events = s.events_after(0, 100).await.unwrap();
     let changes: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == "connector.status_changed")
+        .filter(|e| e.kind.as_str() == "connector.status_changed")
         .collect();
     // Available, Charging (c1); Faulted, Faulted+error (c2).
     assert_eq!(changes.len(), 4);
@@ -725,7 +725,7 @@ async fn token_language_set_patch_and_clear(h: &Harness) {
     let events = s.events_after(0, 100).await.unwrap();
     let updates: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == "token.updated")
+        .filter(|e| e.kind.as_str() == "token.updated")
         .collect();
     assert_eq!(updates.len(), 3);
     assert_eq!(updates[0].payload["language"], "fr");
@@ -899,7 +899,7 @@ async fn start_is_idempotent(h: &Harness) {
     let events = s.events_after(0, 100).await.unwrap();
     let started: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == "session.started")
+        .filter(|e| e.kind.as_str() == "session.started")
         .collect();
     assert_eq!(started.len(), 2);
     assert_eq!(
@@ -1160,7 +1160,7 @@ async fn api_keys(h: &Harness) {
     assert!(s.find_api_key("jk_nope").await.unwrap().is_none());
     let events = s.events_after(0, 10).await.unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].kind, "api_key.created");
+    assert_eq!(events[0].kind.as_str(), "api_key.created");
     assert!(events[0].payload.get("secret_hash").is_none());
 }
 
@@ -1526,7 +1526,7 @@ async fn charger_tariff_takes_precedence_over_the_default(h: &Harness) {
     let events = s.events_after(0, 100).await.unwrap();
     let changes: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == "charger.tariff_changed")
+        .filter(|e| e.kind.as_str() == "charger.tariff_changed")
         .map(|e| e.payload["tariff_id"].clone())
         .collect();
     assert_eq!(
@@ -1583,7 +1583,7 @@ async fn default_tariff_set_clear_and_delete(h: &Harness) {
     let events = s.events_after(0, 100).await.unwrap();
     let changes: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == "tariff.default_changed")
+        .filter(|e| e.kind.as_str() == "tariff.default_changed")
         .map(|e| e.payload.clone())
         .collect();
     assert_eq!(
@@ -1934,7 +1934,7 @@ async fn sites_crud_charger_site_and_inherited_access(h: &Harness) {
     );
     let moved = events
         .iter()
-        .find(|e| e.kind == "charger.site_changed")
+        .find(|e| e.kind.as_str() == "charger.site_changed")
         .unwrap();
     assert_eq!(moved.payload["site_id"], "madrid");
 }
@@ -2171,7 +2171,7 @@ async fn tariff_assignments_crud_filters_and_cleanup(h: &Harness) {
     );
     let created = events
         .iter()
-        .find(|e| e.kind == "tariff_assignment.created")
+        .find(|e| e.kind.as_str() == "tariff_assignment.created")
         .unwrap();
     assert_eq!(created.payload["scope"], "id_token");
     assert_eq!(created.payload["id_tag"], "tag1");

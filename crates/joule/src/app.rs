@@ -8,12 +8,20 @@ use std::time::Duration;
 
 use anyhow::Context;
 use joule_domain::clock::{Clock, SystemClock};
-use joule_domain::service::{ChargingService, ChargingSettings};
+use joule_domain::outbox_runner::{CursorHome, OutboxRunner, RunnerSettings};
+use joule_domain::payment_service::{PaymentService, PaymentsConsumer};
+use joule_domain::receipt_sender::{ReceiptEmailPorts, ReceiptEmails, SenderSettings};
+use joule_domain::service::{ChargingPorts, ChargingService, ChargingSettings};
 use joule_domain::store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::settings::{Settings, SqliteSynchronous, UnknownChargers};
+
+/// Events the durable outbox consumers read per query.
+const EVENT_BATCH: u32 = 200;
+/// How often the payments consumer reads the outbox.
+const PAYMENTS_POLL: Duration = Duration::from_millis(500);
 
 /// A built, listening Joule.
 pub struct Application {
@@ -23,7 +31,7 @@ pub struct Application {
     database: joule_store::Database,
     csms: Arc<joule_csms::Csms>,
     /// Set when a payment gateway is configured.
-    payments: Option<joule_domain::payment_service::PaymentService>,
+    payments: Option<PaymentService>,
     /// Set when this start created the admin key itself; shown once.
     generated_admin_key: Option<String>,
     shutdown: CancellationToken,
@@ -82,148 +90,59 @@ pub fn redact(url: &str) -> String {
 }
 
 impl Application {
+    /// Wires Joule in the order its parts need each other: the store, the
+    /// charging use cases, the OCPP endpoint, the API's address (every link
+    /// Joule hands out starts with it), the payment service, the background
+    /// workers, then the API itself.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // Unsafe combinations are refused before anything is opened;
         // costly ones are logged loudly.
         for warning in settings.check()? {
             tracing::warn!("{warning}");
         }
-        let database = open_database(&settings).await?;
-        let store = database.store();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-
-        // No connection of a previous run can still be alive.
-        let stale = store.mark_all_disconnected(clock.now()).await?;
-        if stale > 0 {
-            tracing::info!(
-                chargers = stale,
-                "marked chargers of the previous run disconnected"
-            );
-        }
-        let generated_admin_key =
-            ensure_admin_key(store.as_ref(), &settings, clock.as_ref()).await?;
-
+        let (database, store, generated_admin_key) = open_store(&settings, clock.as_ref()).await?;
         let gateways = crate::payments::gateway_registry(&settings.payments)?;
         // Checked before anything is bound; links are set once the API is.
         crate::payments::payment_settings(&settings.payments, "")?;
-        let service = ChargingService::new(
-            store.clone(),
-            store.clone(),
-            store.clone(),
-            store.clone(),
-            store.clone(),
-            clock.clone(),
-            ChargingSettings {
-                heartbeat_interval_s: settings.ocpp.heartbeat_interval_s,
-                boot_retry_interval_s: settings.ocpp.boot_retry_interval_s,
-            },
-        );
         // Hold limits: told of every stored meter value (payments only).
         let hold_watch = (!gateways.is_empty()).then(crate::workers::HoldWatch::new);
-        let service = match &hold_watch {
-            None => service,
-            Some((watch, _)) => service
-                .with_web_payments(store.clone())
-                .with_meter_observer(watch.clone()),
-        };
-        // Tokens linked to a driver account are held to its standing
-        // (docs/payments.md, "Accounts"), whether or not a gateway is set.
-        let service = service.with_accounts(
-            store.clone(),
-            joule_domain::account::AccountRules {
-                block_in_debt: settings.payments.block_accounts_in_debt,
-                require_card: settings.payments.account_requires_card,
-            },
+        let charging = charging_service(
+            &settings,
+            &store,
+            &clock,
+            hold_watch.as_ref().map(|(watch, _)| watch.clone()),
         );
         let passwords = Arc::new(joule_csms::Argon2Passwords::default());
-        let csms = joule_csms::Csms::new(
-            csms_settings(&settings),
-            service,
-            store.clone(),
-            store.clone(),
-            passwords.clone(),
-        );
-        csms.enable_price_display(store.clone());
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 
-        let (ocpp_addr, ocpp_server) = csms
-            .bind()
-            .await
-            .with_context(|| format!("binding the OCPP endpoint on {}", settings.ocpp.listen))?;
+        let (csms, ocpp_addr, ocpp_server) =
+            start_csms(&settings, charging, &store, passwords.clone()).await?;
         tasks.push(tokio::spawn(ocpp_server));
-
-        let listener = tokio::net::TcpListener::bind(settings.api.listen)
-            .await
-            .with_context(|| format!("binding the REST API on {}", settings.api.listen))?;
-        let api_addr = listener.local_addr()?;
-        // One public address for every link Joule hands out (pay pages, QR
-        // codes, status, receipts): `[api] public_base_url`, else this very
-        // API once it is bound (the demo, tests).
-        let public_base_url = settings
-            .api
-            .public_base_url
-            .clone()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| {
-                let addr = if api_addr.ip().is_unspecified() {
-                    SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), api_addr.port())
-                } else {
-                    api_addr
-                };
-                format!("http://{addr}")
-            });
-        let payment_settings =
-            crate::payments::payment_settings(&settings.payments, &public_base_url)?;
-        let payments = (!gateways.is_empty()).then(|| {
-            crate::payments::payment_service(
-                store.clone(),
-                csms.clone(),
-                clock.clone(),
-                gateways,
-                payment_settings,
-            )
-        });
+        let (listener, api_addr, public_base_url) = bind_api(&settings).await?;
+        let payments = (!gateways.is_empty())
+            .then(|| {
+                anyhow::Ok(crate::payments::payment_service(
+                    store.clone(),
+                    csms.clone(),
+                    clock.clone(),
+                    gateways,
+                    crate::payments::payment_settings(&settings.payments, &public_base_url)?,
+                ))
+            })
+            .transpose()?;
+        let workers = Workers {
+            settings: &settings,
+            store: &store,
+            clock: &clock,
+            shutdown: &shutdown,
+        };
         if let Some(service) = &payments {
-            let interval = Duration::from_secs(settings.payments.worker_interval_s.max(1));
-            tasks.extend(crate::workers::spawn_payment_workers(
-                store.clone(),
-                service.clone(),
-                interval,
-                shutdown.clone(),
-            ));
-            if let Some((watch, rx)) = hold_watch {
-                tasks.push(crate::workers::spawn_hold_watch(
-                    watch,
-                    rx,
-                    service.clone(),
-                    interval,
-                    Duration::from_secs(settings.payments.hold_check_interval_s.max(1)),
-                    shutdown.clone(),
-                ));
-            }
+            tasks.extend(workers.payments(service, hold_watch));
         }
-        if let Some(smtp) = settings.receipts.smtp() {
-            let mailer = joule_receipts::ReceiptMailer::new(&smtp)
-                .context("the [receipts] SMTP settings")?;
-            let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(3600));
-            tracing::info!(host = %smtp.host, "receipt emails on");
-            tasks.push(crate::workers::spawn_receipt_emailer(
-                crate::workers::ReceiptEmailer {
-                    store: store.clone(),
-                    mailer,
-                    operator: settings.operator.info(),
-                    clock: clock.clone(),
-                    settings: crate::workers::EmailerSettings {
-                        poll: Duration::from_secs(settings.receipts.poll_interval_s.max(1)),
-                        retry_initial: secs(settings.receipts.retry_initial_s.max(1)),
-                        max_attempts: settings.receipts.max_attempts.max(1),
-                        stale_after: secs(settings.receipts.smtp_timeout_s.max(1) * 4 + 60),
-                    },
-                },
-                shutdown.clone(),
-            ));
-        }
+        tasks.extend(workers.receipt_emails()?);
+        tasks.push(workers.retention());
 
         let api_state = joule_api::ApiState {
             store: store.clone(),
@@ -240,25 +159,7 @@ impl Application {
             ),
             payments: payments.clone(),
         };
-        let api_shutdown = shutdown.clone();
-        let router = joule_api::router(api_state);
-        tasks.push(tokio::spawn(async move {
-            // The peer address is the pay routes' rate-limit key.
-            let router = router.into_make_service_with_connect_info::<SocketAddr>();
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { api_shutdown.cancelled().await })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "REST API server failed");
-            }
-        }));
-
-        tasks.push(tokio::spawn(retention_task(
-            store.clone(),
-            clock.clone(),
-            settings.message_log.retention_days,
-            shutdown.clone(),
-        )));
+        tasks.push(serve_api(listener, api_state, shutdown.clone()));
 
         Ok(Self {
             ocpp_addr,
@@ -340,6 +241,231 @@ impl Application {
             .context("committing pending writes at shutdown")?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Opens the database, marks every charger of a previous run disconnected
+/// and makes sure an admin key exists (returned when generated now).
+async fn open_store(
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> anyhow::Result<(joule_store::Database, Arc<dyn Store>, Option<String>)> {
+    let database = open_database(settings).await?;
+    let store = database.store();
+    // No connection of a previous run can still be alive.
+    let stale = store.mark_all_disconnected(clock.now()).await?;
+    if stale > 0 {
+        tracing::info!(
+            chargers = stale,
+            "marked chargers of the previous run disconnected"
+        );
+    }
+    let generated_admin_key = ensure_admin_key(store.as_ref(), settings, clock).await?;
+    Ok((database, store, generated_admin_key))
+}
+
+/// The charger-facing use cases, with web payments and the hold-limit
+/// watch when a gateway is configured.
+fn charging_service(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    hold_watch: Option<Arc<crate::workers::HoldWatch>>,
+) -> ChargingService {
+    let service = ChargingService::new(
+        ChargingPorts::from(store.clone()),
+        clock.clone(),
+        ChargingSettings {
+            heartbeat_interval_s: settings.ocpp.heartbeat_interval_s,
+            boot_retry_interval_s: settings.ocpp.boot_retry_interval_s,
+        },
+    );
+    let service = match hold_watch {
+        None => service,
+        Some(watch) => service
+            .with_web_payments(store.clone())
+            .with_meter_observer(watch),
+    };
+    // Tokens linked to a driver account are held to its standing
+    // (docs/payments.md, "Accounts"), whether or not a gateway is set.
+    service.with_accounts(
+        store.clone(),
+        joule_domain::account::AccountRules {
+            block_in_debt: settings.payments.block_accounts_in_debt,
+            require_card: settings.payments.account_requires_card,
+        },
+    )
+}
+
+/// The OCPP endpoint, bound, with price display on; returns the server
+/// future to spawn.
+async fn start_csms(
+    settings: &Settings,
+    charging: ChargingService,
+    store: &Arc<dyn Store>,
+    passwords: Arc<joule_csms::Argon2Passwords>,
+) -> anyhow::Result<(
+    Arc<joule_csms::Csms>,
+    SocketAddr,
+    impl std::future::Future<Output = ()> + Send + 'static,
+)> {
+    let csms = joule_csms::Csms::new(
+        csms_settings(settings),
+        charging,
+        store.clone(),
+        store.clone(),
+        passwords,
+    );
+    csms.enable_price_display(store.clone());
+    let (addr, server) = csms
+        .bind()
+        .await
+        .with_context(|| format!("binding the OCPP endpoint on {}", settings.ocpp.listen))?;
+    Ok((csms, addr, server))
+}
+
+/// Binds the REST API's listener and says which public address every link
+/// Joule hands out (pay pages, QR codes, status, receipts) starts with:
+/// `[api] public_base_url`, else this very API (the demo, tests).
+async fn bind_api(
+    settings: &Settings,
+) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr, String)> {
+    let listener = tokio::net::TcpListener::bind(settings.api.listen)
+        .await
+        .with_context(|| format!("binding the REST API on {}", settings.api.listen))?;
+    let api_addr = listener.local_addr()?;
+    let public_base_url = settings
+        .api
+        .public_base_url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            let addr = if api_addr.ip().is_unspecified() {
+                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), api_addr.port())
+            } else {
+                api_addr
+            };
+            format!("http://{addr}")
+        });
+    Ok((listener, api_addr, public_base_url))
+}
+
+/// Serves the REST API until shutdown, letting requests in flight finish.
+fn serve_api(
+    listener: tokio::net::TcpListener,
+    state: joule_api::ApiState,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let router = joule_api::router(state);
+    tokio::spawn(async move {
+        // The peer address is the pay routes' rate-limit key.
+        let router = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "REST API server failed");
+        }
+    })
+}
+
+/// What the background workers are started from.
+struct Workers<'a> {
+    settings: &'a Settings,
+    store: &'a Arc<dyn Store>,
+    clock: &'a Arc<dyn Clock>,
+    shutdown: &'a CancellationToken,
+}
+
+impl Workers<'_> {
+    /// A runner over the store's outbox with a durable cursor. The back-off
+    /// ceiling is the poll: a consumer retries an event on its next poll.
+    fn durable_runner(&self, poll: Duration) -> OutboxRunner {
+        OutboxRunner::new(
+            self.store.clone(),
+            CursorHome::Durable {
+                cursors: self.store.clone(),
+                clock: self.clock.clone(),
+            },
+            RunnerSettings {
+                poll,
+                batch: EVENT_BATCH,
+                max_backoff: poll,
+            },
+        )
+    }
+
+    /// The payments outbox consumer, recovery and sweepers, and the
+    /// hold-limit watch.
+    fn payments(
+        &self,
+        service: &PaymentService,
+        hold_watch: Option<(
+            Arc<crate::workers::HoldWatch>,
+            tokio::sync::mpsc::Receiver<joule_domain::ids::SessionId>,
+        )>,
+    ) -> Vec<JoinHandle<()>> {
+        let interval = Duration::from_secs(self.settings.payments.worker_interval_s.max(1));
+        let mut tasks = vec![
+            crate::workers::spawn_consumer(
+                self.durable_runner(PAYMENTS_POLL),
+                Arc::new(PaymentsConsumer::new(service.clone())),
+                self.shutdown.clone(),
+            ),
+            crate::workers::spawn_recovery_and_sweeper(
+                service.clone(),
+                interval,
+                self.shutdown.clone(),
+            ),
+        ];
+        if let Some((watch, rx)) = hold_watch {
+            tasks.push(crate::workers::spawn_hold_watch(
+                watch,
+                rx,
+                service.clone(),
+                interval,
+                Duration::from_secs(self.settings.payments.hold_check_interval_s.max(1)),
+                self.shutdown.clone(),
+            ));
+        }
+        tasks
+    }
+
+    /// The receipt email consumer and sender, when SMTP is configured.
+    fn receipt_emails(&self) -> anyhow::Result<Option<JoinHandle<()>>> {
+        let receipts = &self.settings.receipts;
+        let Some(smtp) = receipts.smtp() else {
+            return Ok(None);
+        };
+        let mailer = joule_mail::SmtpMailer::new(&smtp).context("the [receipts] SMTP settings")?;
+        let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(3600));
+        tracing::info!(host = %smtp.host, "receipt emails on");
+        let emails = ReceiptEmails {
+            ports: ReceiptEmailPorts::from(self.store.clone()),
+            mailer: Arc::new(mailer),
+            operator: self.settings.operator.info(),
+            clock: self.clock.clone(),
+            settings: SenderSettings {
+                retry_initial: secs(receipts.retry_initial_s.max(1)),
+                max_attempts: receipts.max_attempts.max(1),
+                stale_after: secs(receipts.smtp_timeout_s.max(1) * 4 + 60),
+            },
+        };
+        Ok(Some(crate::workers::spawn_consumer(
+            self.durable_runner(Duration::from_secs(receipts.poll_interval_s.max(1))),
+            Arc::new(emails),
+            self.shutdown.clone(),
+        )))
+    }
+
+    /// Deletes message-log rows older than `[message_log] retention_days`.
+    fn retention(&self) -> JoinHandle<()> {
+        tokio::spawn(retention_task(
+            self.store.clone(),
+            self.clock.clone(),
+            self.settings.message_log.retention_days,
+            self.shutdown.clone(),
+        ))
     }
 }
 

@@ -172,28 +172,17 @@ pub fn payment_service(
     gateways: GatewayRegistry,
     settings: PaymentSettings,
 ) -> PaymentService {
-    let faults = fault_hook();
     let accounts: Arc<dyn joule_domain::store::AccountStore> = store.clone();
     let holds: Arc<dyn joule_domain::store::HoldLimitStore> = store.clone();
     let receipt_emails: Arc<dyn joule_domain::store::ReceiptEmailStore> = store.clone();
-    PaymentService::new(
-        PaymentPorts {
-            payments: store.clone(),
-            sessions: store.clone(),
-            tariffs: store.clone(),
-            chargers: store.clone(),
-            assignments: store,
-            commands,
-            clock,
-            random: Arc::new(OsRandom),
-            faults,
-        },
-        gateways,
-        settings,
-    )
-    .with_accounts(accounts)
-    .with_hold_limits(holds)
-    .with_receipt_emails(receipt_emails)
+    let ports = PaymentPorts {
+        faults: fault_hook(),
+        ..PaymentPorts::new(store, commands, clock, Arc::new(OsRandom))
+    };
+    PaymentService::new(ports, gateways, settings)
+        .with_accounts(accounts)
+        .with_hold_limits(holds)
+        .with_receipt_emails(receipt_emails)
 }
 
 #[cfg(test)]

@@ -377,7 +377,7 @@ pub struct ReceiptSettings {
     /// Default: 25, 587 or 465 by `smtp_security`.
     pub smtp_port: Option<u16>,
     /// `starttls` (default), `tls`, or `none` (a local relay or test server).
-    pub smtp_security: joule_receipts::SmtpSecurity,
+    pub smtp_security: joule_mail::SmtpSecurity,
     pub smtp_username: Option<String>,
     /// Never logged.
     #[serde(skip_serializing)]
@@ -400,7 +400,7 @@ impl Default for ReceiptSettings {
         Self {
             smtp_host: None,
             smtp_port: None,
-            smtp_security: joule_receipts::SmtpSecurity::Starttls,
+            smtp_security: joule_mail::SmtpSecurity::Starttls,
             smtp_username: None,
             smtp_password: None,
             from: "Joule <receipts@localhost>".to_owned(),
@@ -414,9 +414,9 @@ impl Default for ReceiptSettings {
 
 impl ReceiptSettings {
     /// The SMTP server, when receipt emails are on.
-    pub fn smtp(&self) -> Option<joule_receipts::SmtpConfig> {
+    pub fn smtp(&self) -> Option<joule_mail::SmtpConfig> {
         let host = self.smtp_host.clone().filter(|h| !h.is_empty())?;
-        Some(joule_receipts::SmtpConfig {
+        Some(joule_mail::SmtpConfig {
             host,
             port: self.smtp_port,
             security: self.smtp_security,

@@ -28,7 +28,9 @@ use joule_domain::payment::{PaymentChannel, PaymentFilter, PaymentState, StepKin
 use joule_domain::payment_service::{
     GatewayRegistry, PaymentError, PaymentPorts, PaymentService, PaymentSettings,
 };
-use joule_domain::service::{ChargingService, ChargingSettings, StartRequest, StopRequest};
+use joule_domain::service::{
+    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
+};
 use joule_domain::store::Store;
 use joule_domain::token::{NewIdToken, TokenKind, TokenStatus};
 use joule_payments::simulated::Fault;
@@ -114,11 +116,7 @@ async fn world(rules: AccountRules) -> World {
     )
     .with_accounts(store.clone());
     let charging = ChargingService::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
+        ChargingPorts::from(store.clone()),
         clock.clone(),
         ChargingSettings::default(),
     )

@@ -24,7 +24,9 @@ use joule_domain::payment_service::{
     GatewayRegistry, HoldCheck, PaymentPorts, PaymentService, PaymentSettings, STOP_RETRY_S,
 };
 use joule_domain::pricing::TariffExtensions;
-use joule_domain::service::{ChargingService, ChargingSettings, StartRequest, StopRequest};
+use joule_domain::service::{
+    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
+};
 use joule_domain::store::Store;
 use joule_payments::{SimulatedConfig, SimulatedGateway};
 
@@ -133,11 +135,7 @@ async fn world(extensions: TariffExtensions) -> World {
     )
     .with_hold_limits(store.clone());
     let charging = ChargingService::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
+        ChargingPorts::from(store.clone()),
         clock.clone(),
         ChargingSettings::default(),
     )

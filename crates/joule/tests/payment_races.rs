@@ -33,7 +33,9 @@ use joule_domain::payment::{PaymentId, PaymentState, StartStatus, StepKind, Step
 use joule_domain::payment_service::{
     GatewayRegistry, HoldCheck, PaymentPorts, PaymentService, PaymentSettings, WebState,
 };
-use joule_domain::service::{ChargingService, ChargingSettings, StartRequest, StopRequest};
+use joule_domain::service::{
+    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
+};
 use joule_domain::store::Store;
 use joule_payments::{SimulatedConfig, SimulatedGateway};
 use tokio::sync::Notify;
@@ -357,11 +359,7 @@ async fn world(extensions: serde_json::Value) -> World {
     )
     .with_hold_limits(store.clone());
     let charging = ChargingService::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
+        ChargingPorts::from(store.clone()),
         clock.clone(),
         ChargingSettings::default(),
     )

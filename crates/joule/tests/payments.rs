@@ -18,13 +18,23 @@ use joule_domain::auth::AuthorizationStatus;
 use joule_domain::charger::{ConnectorStatus, StatusReport};
 use joule_domain::clock::{Clock, ManualClock};
 use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
+use joule_domain::consumer::Pacer;
 use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway};
 use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::language::Language;
+use joule_domain::mailer::{MailError, ReceiptMailer};
+use joule_domain::outbox_runner::{CursorHome, OutboxRunner, RunnerSettings};
 use joule_domain::payment::{PaymentState, StepKind, StepStatus};
+use joule_domain::payment_service::PaymentsConsumer;
 use joule_domain::payment_service::{
     GatewayRegistry, PaymentError, PaymentPorts, PaymentService, PaymentSettings, WebState,
 };
-use joule_domain::service::{ChargingService, ChargingSettings, StartRequest, StopRequest};
+use joule_domain::receipt::{OperatorInfo, Receipt};
+use joule_domain::receipt_email::{EmailAddress, ReceiptEmailState};
+use joule_domain::receipt_sender::{ReceiptEmailPorts, ReceiptEmails, SenderSettings};
+use joule_domain::service::{
+    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
+};
 use joule_domain::store::Store;
 use joule_payments::simulated::Fault;
 use joule_payments::{SimulatedConfig, SimulatedGateway};
@@ -124,11 +134,7 @@ async fn world(answer: &'static str) -> World {
         PaymentSettings::default(),
     );
     let charging = ChargingService::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
+        ChargingPorts::from(store.clone()),
         clock.clone(),
         ChargingSettings::default(),
     )
@@ -367,6 +373,167 @@ async fn an_outage_while_voiding_is_finished_by_recovery_and_busy_connectors_ref
     assert!(
         matches!(busy, Err(PaymentError::ConnectorBusy { .. })),
         "{busy:?}"
+    );
+    w.db.close().await.unwrap();
+}
+
+/// The mail port as a test sees it: answers from a script (`Ok` once it is
+/// used up) and records who got which receipt.
+#[derive(Debug, Default)]
+struct FakeMailer {
+    answers: Mutex<Vec<Result<(), MailError>>>,
+    sent: Mutex<Vec<(String, Language)>>,
+}
+
+#[async_trait]
+impl ReceiptMailer for FakeMailer {
+    async fn send(&self, receipt: &Receipt, to: &EmailAddress) -> Result<(), MailError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((to.as_str().to_owned(), receipt.language));
+        self.answers.lock().unwrap().pop().unwrap_or(Ok(()))
+    }
+}
+
+/// One pass, then stop.
+struct OnePass;
+
+#[async_trait]
+impl Pacer for OnePass {
+    async fn pause(&self, _delay: std::time::Duration) -> bool {
+        false
+    }
+
+    fn stopping(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_consumers_capture_a_session_and_email_its_receipt_once() {
+    let w = world("Accepted").await;
+    let created = w
+        .payments
+        .create_web_payment(&w.cp, conn(1), Some("de"))
+        .await
+        .unwrap();
+    let token = created.payment.receipt_token.clone();
+    let driver = EmailAddress::parse("driver@example.org").unwrap();
+    w.store
+        .set_receipt_email(created.payment.id, &driver, t0())
+        .await
+        .unwrap();
+    w.payments
+        .enter_test_card(&token, "sim_visa")
+        .await
+        .unwrap();
+    w.payments.confirm(&token).await.unwrap();
+    let tag = w.charger.id_tag();
+    let (start, _) = w
+        .charging
+        .start_transaction(
+            &w.cp,
+            StartRequest {
+                connector_id: conn(1),
+                id_tag: tag.clone(),
+                meter_start_wh: 1000,
+                timestamp: t0(),
+                reservation_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    w.clock.advance(chrono::Duration::minutes(30));
+    w.charging
+        .stop_transaction(
+            &w.cp,
+            StopRequest {
+                transaction_id: TransactionId::new(start.session.transaction_id.get()).unwrap(),
+                id_tag: Some(tag),
+                meter_stop_wh: 11_000,
+                timestamp: t0() + chrono::Duration::minutes(30),
+                reason: None,
+                transaction_data: vec![],
+            },
+        )
+        .await
+        .unwrap();
+
+    let runner = OutboxRunner::new(
+        w.store.clone(),
+        CursorHome::Durable {
+            cursors: w.store.clone(),
+            clock: w.clock.clone(),
+        },
+        RunnerSettings {
+            poll: std::time::Duration::from_millis(1),
+            batch: 200,
+            max_backoff: std::time::Duration::from_millis(1),
+        },
+    );
+    // session.ended → the payments consumer captures the final cost.
+    runner
+        .run(&PaymentsConsumer::new(w.payments.clone()), &OnePass)
+        .await;
+    let detail = w
+        .store
+        .get_payment(created.payment.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.payment.state, PaymentState::Captured);
+    assert_eq!(detail.payment.captured_minor, 300);
+
+    // payment.captured → the email is due; the server asks to try later.
+    let mailer = Arc::new(FakeMailer {
+        answers: Mutex::new(vec![Err(MailError::Retry("421 busy".into()))]),
+        ..FakeMailer::default()
+    });
+    let emails = ReceiptEmails {
+        ports: ReceiptEmailPorts::from(w.store.clone()),
+        mailer: mailer.clone(),
+        operator: OperatorInfo {
+            name: "Joule Charging GmbH".into(),
+            ..OperatorInfo::default()
+        },
+        clock: w.clock.clone(),
+        settings: SenderSettings {
+            retry_initial: chrono::Duration::minutes(1),
+            max_attempts: 3,
+            stale_after: chrono::Duration::minutes(10),
+        },
+    };
+    runner.run(&emails, &OnePass).await;
+    let email = w
+        .store
+        .receipt_email(created.payment.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(email.state, ReceiptEmailState::Due);
+    assert_eq!(email.last_error.as_deref(), Some("421 busy"));
+    // Not before its retry time; then sent, in the driver's language.
+    runner.run(&emails, &OnePass).await;
+    assert_eq!(mailer.sent.lock().unwrap().len(), 1);
+    w.clock.advance(chrono::Duration::minutes(1));
+    runner.run(&emails, &OnePass).await;
+    let email = w
+        .store
+        .receipt_email(created.payment.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(email.state, ReceiptEmailState::Sent);
+    assert_eq!(email.address, None, "erased once sent");
+    // Exactly once: later passes send nothing more.
+    runner.run(&emails, &OnePass).await;
+    assert_eq!(
+        *mailer.sent.lock().unwrap(),
+        vec![
+            ("driver@example.org".to_owned(), Language::De),
+            ("driver@example.org".to_owned(), Language::De),
+        ]
     );
     w.db.close().await.unwrap();
 }

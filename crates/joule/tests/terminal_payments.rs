@@ -29,7 +29,9 @@ use joule_domain::payment::{
 use joule_domain::payment_service::{
     GatewayRegistry, PaymentPorts, PaymentService, PaymentSettings, TerminalReport, WebState,
 };
-use joule_domain::service::{ChargingService, ChargingSettings, StartRequest, StopRequest};
+use joule_domain::service::{
+    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
+};
 use joule_domain::store::Store;
 use joule_domain::terminal::{NewTerminal, Terminal, TerminalId, TerminalScope, TerminalTarget};
 use joule_payments::{SimulatedConfig, SimulatedGateway};
@@ -159,11 +161,7 @@ async fn world(answer: &'static str) -> World {
         PaymentSettings::default(),
     );
     let charging = ChargingService::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
+        ChargingPorts::from(store.clone()),
         clock.clone(),
         ChargingSettings::default(),
     )

@@ -122,14 +122,8 @@ pub(super) async fn price_session(
 /// The receipt of a captured payment (see
 /// [`joule_domain::receipt_source`]: the same receipt the email carries).
 async fn build(state: &ApiState, payment: &Payment) -> Result<Option<Receipt>, BuildError> {
-    let store = state.store.as_ref();
-    let sources = ReceiptSources {
-        sessions: store,
-        tariffs: store,
-        chargers: store,
-        assignments: store,
-    };
-    Ok(receipt_for_payment(sources, payment, &state.pages.operator, state.clock.now()).await?)
+    let sources = ReceiptSources::from(state.store.clone());
+    Ok(receipt_for_payment(&sources, payment, &state.pages.operator, state.clock.now()).await?)
 }
 
 fn missing(language: Language) -> Response {

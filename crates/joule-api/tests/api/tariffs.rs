@@ -282,7 +282,7 @@ async fn default_tariff_and_public_price() {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str().to_owned())
         .filter(|k| k.starts_with("tariff."))
         .collect();
     assert_eq!(

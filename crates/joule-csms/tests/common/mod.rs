@@ -9,7 +9,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use joule_csms::{Argon2Passwords, Csms, CsmsSettings};
 use joule_domain::charger::{NewCharger, RegistrationStatus};
 use joule_domain::clock::SystemClock;
-use joule_domain::service::{ChargingService, ChargingSettings};
+use joule_domain::service::{ChargingPorts, ChargingService, ChargingSettings};
 use joule_domain::store::ChargerStore as _;
 use joule_domain::store::TokenStore as _;
 use joule_domain::ChargerId;
@@ -43,11 +43,7 @@ pub async fn spawn(configure: impl FnOnce(&mut CsmsSettings)) -> App {
     };
     let sqlite = Arc::clone(sqlite);
     let service = ChargingService::new(
-        sqlite.clone(),
-        sqlite.clone(),
-        sqlite.clone(),
-        sqlite.clone(),
-        sqlite.clone(),
+        ChargingPorts::from(sqlite.clone() as Arc<dyn joule_domain::store::Store>),
         Arc::new(SystemClock),
         ChargingSettings::default(),
     );

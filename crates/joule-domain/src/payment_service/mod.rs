@@ -16,6 +16,7 @@
 mod account;
 mod errors;
 mod hold_limit;
+mod outbox_consumer;
 mod ports;
 mod recovery;
 mod settle;
@@ -34,6 +35,7 @@ pub use crate::session_cost::SessionCostNow;
 pub use account::{AccountPassReport, CardSetupStarted};
 pub use errors::PaymentError;
 pub use hold_limit::{HoldCheck, STOP_RETRY_S};
+pub use outbox_consumer::PaymentsConsumer;
 pub use ports::{FaultHook, FaultPhase, FaultPoint, GatewayRegistry, RandomSource, TestCardEntry};
 pub use recovery::PassReport;
 pub use status::{CostView, PaymentStatusView, WebState};
@@ -51,7 +53,7 @@ use crate::payment::{
 };
 use crate::store::{
     AccountStore, ChargerStore, HoldLimitStore, PaymentStore, ReceiptEmailStore, SessionStore,
-    TariffAssignmentStore, TariffStore,
+    Store, TariffAssignmentStore, TariffStore,
 };
 
 /// How the payment service behaves; from `[payments]` in the settings.
@@ -104,6 +106,28 @@ pub struct PaymentPorts {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
     pub faults: Option<Arc<dyn FaultHook>>,
+}
+
+impl PaymentPorts {
+    /// Every store port from one backend, and no fault hook.
+    pub fn new(
+        store: Arc<dyn Store>,
+        commands: Arc<dyn CommandRouter>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn RandomSource>,
+    ) -> Self {
+        Self {
+            payments: store.clone(),
+            sessions: store.clone(),
+            tariffs: store.clone(),
+            chargers: store.clone(),
+            assignments: store,
+            commands,
+            clock,
+            random,
+            faults: None,
+        }
+    }
 }
 
 /// A payment's claim this service holds (issue 9; docs/payments.md "One

@@ -9,7 +9,7 @@ use joule_domain::charger::{
     ConnectorStatus, Location, NewCharger, RegistrationStatus, StatusReport,
 };
 use joule_domain::error::StoreError;
-use joule_domain::event::{NewEvent, StoredEvent};
+use joule_domain::event::{NewEvent, StoredEvent, StoredKind};
 use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
 use joule_domain::language::LanguageCode;
 use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter, StoredLogEntry};
@@ -138,7 +138,7 @@ pub(crate) async fn events_after(
     map_rows(rows, |row| {
         Ok(StoredEvent {
             id: get(row, 0)?,
-            kind: get(row, 1)?,
+            kind: StoredKind::from_stored(get(row, 1)?),
             charger_id: get(row, 2)?,
             session_id: get::<Option<Uuid>>(row, 3)?.map(|u| u.to_string()),
             payload: get(row, 4)?,

@@ -10,7 +10,7 @@ use joule_domain::charger::{
     ConnectorStatus, Location, NewCharger, RegistrationStatus, StatusReport,
 };
 use joule_domain::error::StoreError;
-use joule_domain::event::{NewEvent, StoredEvent};
+use joule_domain::event::{NewEvent, StoredEvent, StoredKind};
 use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
 use joule_domain::language::LanguageCode;
 use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter, StoredLogEntry};
@@ -210,7 +210,7 @@ pub(crate) fn events_after(c: &Connection, after: i64, limit: u32) -> R<Vec<Stor
             let payload: String = get(row, 4)?;
             Ok(StoredEvent {
                 id: get(row, 0)?,
-                kind: get(row, 1)?,
+                kind: StoredKind::from_stored(get(row, 1)?),
                 charger_id: get(row, 2)?,
                 session_id: get(row, 3)?,
                 payload: serde_json::from_str(&payload).map_err(corrupt)?,

@@ -395,7 +395,7 @@ async fn payment_steps_authorize_capture_refund(h: &Harness) {
     let events = s.events_after(0, 1000).await.unwrap();
     let captured = events
         .iter()
-        .find(|e| e.kind == "payment.captured")
+        .find(|e| e.kind.as_str() == "payment.captured")
         .unwrap();
     assert_eq!(captured.charger_id.as_deref(), Some("CP-1"));
     assert_eq!(captured.payload["captured_minor"], json!(5500));
@@ -768,7 +768,7 @@ async fn link_session_and_gateway_ref(h: &Harness) {
     let events = s.events_after(0, 1000).await.unwrap();
     let link = events
         .iter()
-        .find(|e| e.kind == "payment.session_linked")
+        .find(|e| e.kind.as_str() == "payment.session_linked")
         .unwrap();
     assert_eq!(
         link.session_id.as_deref(),

@@ -191,7 +191,7 @@ async fn terminal_keys_are_found_by_prefix_and_rotated(h: &Harness) {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "terminal.key_rotated")
+        .filter(|e| e.kind.as_str() == "terminal.key_rotated")
         .collect();
     assert_eq!(rotated.len(), 2);
     // Events name the key's prefix, never its hash.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use joule_domain::receipt::{fixtures, Language, Receipt, ReceiptNumber};
-use joule_receipts::{EmailError, ReceiptMailer, SmtpConfig, SmtpSecurity};
+use joule_mail::{EmailError, SmtpConfig, SmtpMailer, SmtpSecurity};
 use serde_json::Value;
 
 fn python() -> Option<PathBuf> {
@@ -123,7 +123,7 @@ fn part<'a>(msg: &'a Value, content_type: &str) -> &'a Value {
 async fn receipt_email_reaches_a_real_smtp_server() {
     let Some(python) = python() else { return };
     let sink = SmtpSink::start(&python, None);
-    let mailer = ReceiptMailer::new(&sink.config(None)).unwrap();
+    let mailer = SmtpMailer::new(&sink.config(None)).unwrap();
     mailer
         .send(&receipt(Language::De), "Fahrer <driver@example.org>")
         .await
@@ -166,14 +166,14 @@ async fn smtp_credentials_are_used_and_a_wrong_password_is_an_error() {
     let Some(python) = python() else { return };
     let sink = SmtpSink::start(&python, Some(("joule", "s3cret")));
 
-    let mailer = ReceiptMailer::new(&sink.config(Some(("joule", "s3cret")))).unwrap();
+    let mailer = SmtpMailer::new(&sink.config(Some(("joule", "s3cret")))).unwrap();
     mailer
         .send(&receipt(Language::En), "driver@example.org")
         .await
         .unwrap();
     assert_eq!(sink.message(1)["auth"], true);
 
-    let wrong = ReceiptMailer::new(&sink.config(Some(("joule", "wrong")))).unwrap();
+    let wrong = SmtpMailer::new(&sink.config(Some(("joule", "wrong")))).unwrap();
     let err = wrong
         .send(&receipt(Language::En), "driver@example.org")
         .await
@@ -195,18 +195,18 @@ fn bad_settings_fail_early_and_the_password_is_never_printed() {
     };
     assert!(!format!("{config:?}").contains("s3cret"));
     assert!(matches!(
-        ReceiptMailer::new(&config),
+        SmtpMailer::new(&config),
         Err(EmailError::Address { field: "from", .. })
     ));
     config.from = "receipts@joule.example".into();
     config.password = None;
     assert!(matches!(
-        ReceiptMailer::new(&config),
+        SmtpMailer::new(&config),
         Err(EmailError::Config(_))
     ));
     let r = receipt(Language::En);
     assert!(matches!(
-        joule_receipts::receipt_message(&r, "receipts@joule.example", "nobody"),
+        joule_mail::receipt_message(&r, "receipts@joule.example", "nobody"),
         Err(EmailError::Address { field: "to", .. })
     ));
 }
