@@ -203,3 +203,115 @@ pub struct ConnectorState {
     pub vendor_error_code: Option<String>,
     pub since: DateTime<Utc>,
 }
+
+/// What a status report does to its connector's current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    /// Older than the current state (a late message): it goes into the
+    /// history only, the newer current state stands.
+    HistoryOnly,
+    /// It becomes the current state. `announce` is true when what operators
+    /// see changes (status or error code), which is worth an outbox event;
+    /// a repeat of the same status only moves `since`.
+    Replace { announce: bool },
+}
+
+/// The rule both stores apply to a StatusNotification: a report is placed
+/// at the instant it took effect ([`StatusReport::effective_at`]), so one
+/// that arrives after a newer report cannot overwrite it.
+pub fn apply_status(current: Option<&ConnectorState>, report: &StatusReport) -> StatusChange {
+    match current {
+        Some(cur) if report.effective_at() < cur.since => StatusChange::HistoryOnly,
+        Some(cur) => StatusChange::Replace {
+            announce: cur.status != report.status || cur.error_code != report.error_code,
+        },
+        None => StatusChange::Replace { announce: true },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, second).unwrap()
+    }
+
+    fn report(status: ConnectorStatus, error: Option<&str>, second: u32) -> StatusReport {
+        StatusReport {
+            connector_id: ConnectorId::new(1).unwrap(),
+            status,
+            error_code: error.map(str::to_owned),
+            info: None,
+            vendor_id: None,
+            vendor_error_code: None,
+            reported_at: Some(at(second)),
+            received_at: at(59),
+        }
+    }
+
+    fn state(status: ConnectorStatus, error: Option<&str>, second: u32) -> ConnectorState {
+        ConnectorState {
+            connector_id: ConnectorId::new(1).unwrap(),
+            status,
+            error_code: error.map(str::to_owned),
+            info: None,
+            vendor_id: None,
+            vendor_error_code: None,
+            since: at(second),
+        }
+    }
+
+    #[test]
+    fn a_first_report_becomes_the_state_and_is_announced() {
+        let r = report(ConnectorStatus::Available, None, 10);
+        assert_eq!(
+            apply_status(None, &r),
+            StatusChange::Replace { announce: true }
+        );
+    }
+
+    #[test]
+    fn a_late_report_goes_to_history_only() {
+        let cur = state(ConnectorStatus::Charging, None, 20);
+        let r = report(ConnectorStatus::Preparing, None, 10);
+        assert_eq!(apply_status(Some(&cur), &r), StatusChange::HistoryOnly);
+    }
+
+    #[test]
+    fn a_report_at_the_same_instant_replaces() {
+        let cur = state(ConnectorStatus::Preparing, None, 20);
+        let r = report(ConnectorStatus::Charging, None, 20);
+        assert_eq!(
+            apply_status(Some(&cur), &r),
+            StatusChange::Replace { announce: true }
+        );
+    }
+
+    #[test]
+    fn a_repeat_replaces_quietly_and_an_error_change_is_announced() {
+        let cur = state(ConnectorStatus::Faulted, Some("GroundFailure"), 10);
+        let same = report(ConnectorStatus::Faulted, Some("GroundFailure"), 20);
+        assert_eq!(
+            apply_status(Some(&cur), &same),
+            StatusChange::Replace { announce: false }
+        );
+        let other = report(ConnectorStatus::Faulted, Some("OverVoltage"), 20);
+        assert_eq!(
+            apply_status(Some(&cur), &other),
+            StatusChange::Replace { announce: true }
+        );
+    }
+
+    #[test]
+    fn without_a_charger_clock_the_arrival_places_the_report() {
+        let cur = state(ConnectorStatus::Charging, None, 30);
+        let mut r = report(ConnectorStatus::Available, None, 0);
+        r.reported_at = None;
+        assert_eq!(
+            apply_status(Some(&cur), &r),
+            StatusChange::Replace { announce: true }
+        );
+    }
+}

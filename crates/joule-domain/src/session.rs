@@ -182,6 +182,68 @@ pub fn apply_meter_summary(session: &mut Session, summary: MeterSummary) {
     session.peak_power_w = merged.peak_power_w;
 }
 
+/// Which columns make two starts the same start: a charger that resends a
+/// StartTransaction after a lost reply sends the same charger, connector, id
+/// tag (compared case-folded), meter start and timestamp. The stores keep
+/// one session per identity (a unique index on these columns) and answer a
+/// resend with the session already recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartIdentity {
+    pub charger_id: ChargerId,
+    pub connector_id: ConnectorId,
+    /// [`IdTag::key`]: the case-folded id tag.
+    pub id_tag_key: String,
+    pub started_at: DateTime<Utc>,
+    pub meter_start_wh: i64,
+}
+
+impl StartIdentity {
+    pub fn of(start: &StartSession) -> Self {
+        Self {
+            charger_id: start.charger_id.clone(),
+            connector_id: start.connector_id,
+            id_tag_key: start.id_tag.key(),
+            started_at: start.started_at,
+            meter_start_wh: start.meter_start_wh,
+        }
+    }
+
+    /// Whether `session` was recorded from a start with this identity.
+    pub fn matches(&self, session: &Session) -> bool {
+        session.charger_id == self.charger_id
+            && session.connector_id == self.connector_id
+            && session.id_tag.key() == self.id_tag_key
+            && session.started_at == self.started_at
+            && session.meter_start_wh == self.meter_start_wh
+    }
+}
+
+/// What recording a StopTransaction does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopDecision {
+    /// No session of this transaction on this charger: nothing changes; an
+    /// anomaly event (`session.stop_unmatched`) is written.
+    Unmatched,
+    /// The session was already stopped (a resend after a lost reply): the
+    /// first stop stands; a `session.stop_duplicated` event is written.
+    Duplicate,
+    /// The session ends: its transaction data become samples, its running
+    /// figures follow them, and `session.ended` is written.
+    Stop,
+}
+
+/// The rule both stores apply to a stop. `existing` is the session with the
+/// stop's transaction id, whichever charger it belongs to: a transaction id
+/// another charger uses is not this charger's session.
+pub fn stop_decision(existing: Option<&Session>, stop: &StopSession) -> StopDecision {
+    match existing {
+        Some(s) if s.charger_id != stop.charger_id => StopDecision::Unmatched,
+        None => StopDecision::Unmatched,
+        Some(s) if s.state == SessionState::Ended => StopDecision::Duplicate,
+        Some(_) => StopDecision::Stop,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +292,86 @@ mod tests {
         s.state = SessionState::Ended;
         s.meter_stop_wh = Some(10);
         assert_eq!(s.energy_wh(), 0);
+    }
+
+    fn stop(charger: &str) -> StopSession {
+        StopSession {
+            charger_id: ChargerId::parse(charger).unwrap(),
+            transaction_id: TransactionId::new(1).unwrap(),
+            id_tag: None,
+            meter_stop_wh: 2000,
+            stopped_at: Utc.with_ymd_and_hms(2026, 1, 1, 1, 0, 0).unwrap(),
+            reason: None,
+            transaction_data: Vec::new(),
+            received_at: Utc.with_ymd_and_hms(2026, 1, 1, 1, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_stop_ends_an_active_session_of_its_charger() {
+        assert_eq!(
+            stop_decision(Some(&session()), &stop("CP1")),
+            StopDecision::Stop
+        );
+    }
+
+    #[test]
+    fn a_stop_of_an_ended_session_is_a_duplicate() {
+        let mut s = session();
+        s.state = SessionState::Ended;
+        assert_eq!(
+            stop_decision(Some(&s), &stop("CP1")),
+            StopDecision::Duplicate
+        );
+    }
+
+    #[test]
+    fn an_unknown_transaction_or_another_chargers_is_unmatched() {
+        assert_eq!(stop_decision(None, &stop("CP1")), StopDecision::Unmatched);
+        let mut s = session();
+        s.state = SessionState::Ended;
+        assert_eq!(
+            stop_decision(Some(&s), &stop("CP2")),
+            StopDecision::Unmatched
+        );
+    }
+
+    fn start() -> StartSession {
+        let s = session();
+        StartSession {
+            charger_id: s.charger_id,
+            connector_id: s.connector_id,
+            id_tag: IdTag::parse("tag").unwrap(),
+            meter_start_wh: s.meter_start_wh,
+            started_at: s.started_at,
+            reservation_id: None,
+            authorization: AuthorizationStatus::Accepted,
+            received_at: s.started_at,
+            tariff_id: None,
+        }
+    }
+
+    #[test]
+    fn a_resent_start_is_the_same_start_whatever_the_tag_case() {
+        let identity = StartIdentity::of(&start());
+        assert_eq!(identity.id_tag_key, "TAG");
+        assert!(identity.matches(&session()));
+    }
+
+    #[test]
+    fn another_meter_start_connector_or_time_is_another_start() {
+        let s = session();
+        let mut other = start();
+        other.meter_start_wh += 1;
+        assert!(!StartIdentity::of(&other).matches(&s));
+        let mut other = start();
+        other.connector_id = ConnectorId::new(2).unwrap();
+        assert!(!StartIdentity::of(&other).matches(&s));
+        let mut other = start();
+        other.started_at += chrono::Duration::seconds(1);
+        assert!(!StartIdentity::of(&other).matches(&s));
+        let mut other = start();
+        other.id_tag = IdTag::parse("OTHER").unwrap();
+        assert!(!StartIdentity::of(&other).matches(&s));
     }
 }

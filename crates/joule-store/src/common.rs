@@ -162,14 +162,6 @@ pub(crate) fn ev_status_changed(
         }))
 }
 
-/// Whether a status report changes what operators see of the connector.
-pub(crate) fn status_differs(report: &StatusReport, current: Option<&ConnectorState>) -> bool {
-    match current {
-        None => true,
-        Some(c) => c.status != report.status || c.error_code != report.error_code,
-    }
-}
-
 pub(crate) fn ev_firmware(id: &ChargerId, status: &str, at: DateTime<Utc>) -> NewEvent {
     NewEvent::new(EventKind::FirmwareStatusChanged, at)
         .charger(id)

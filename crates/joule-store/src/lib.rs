@@ -97,6 +97,7 @@ pub mod migrations;
 mod payment_common;
 mod placement;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 mod terminal_common;
 

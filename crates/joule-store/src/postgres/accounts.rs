@@ -1,8 +1,12 @@
-//! The SQL of driver accounts on PostgreSQL. Each write takes its row lock
-//! (or inserts its row) before writing any outbox event: `insert_event`
-//! holds the outbox lock until commit, so nothing may wait for a row lock
-//! after it.
+//! Driver accounts (`AccountStore`): accounts, token links, card setups
+//! and the charge line of each session charged to an account.
 
+use super::events::insert_event;
+use super::payments::{create_payment, link_session};
+use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
+use super::PgStore;
+use crate::account_common::{self as ac, AccountRow, ChargeRow};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::account::{
     Account, AccountCharge, AccountId, AccountPatch, AccountStanding, CardSetup, ChargeStatus,
@@ -14,25 +18,165 @@ use joule_domain::gateway::ClientSecret;
 use joule_domain::ids::{IdTag, SessionId};
 use joule_domain::page::{Page, Paged};
 use joule_domain::payment::{NewPayment, PaymentId};
+use joule_domain::store::{AccountStore, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::ops::{get, insert_event, limit_offset, map_rows, pg, unique_as_conflict, R};
-use super::payments;
-use crate::account_common::{self as ac, AccountRow, ChargeRow};
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn create_account(&self, new: NewAccount, at: DateTime<Utc>) -> StoreResult<Account> {
+        in_tx!(self, c => create_account(c, &new, at))
+    }
 
-const ACCOUNT_COLS: &str = "id, email, name, language, currency, customer_gateway, customer_ref, \
+    async fn get_account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        on_conn!(self, c => get_account(c, id))
+    }
+
+    async fn list_accounts(&self, page: Page) -> StoreResult<Paged<Account>> {
+        on_conn!(self, c => list_accounts(c, page))
+    }
+
+    async fn update_account(
+        &self,
+        id: AccountId,
+        patch: AccountPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        in_tx!(self, c => update_account(c, id, &patch, at))
+    }
+
+    async fn set_account_customer(
+        &self,
+        id: AccountId,
+        gateway: &str,
+        customer_ref: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Account> {
+        let (gateway, customer_ref) = (gateway.to_owned(), customer_ref.to_owned());
+        in_tx!(self, c => set_account_customer(c, id, &gateway, &customer_ref, at))
+    }
+
+    async fn create_card_setup(&self, setup: CardSetup) -> StoreResult<CardSetup> {
+        in_tx!(self, c => create_card_setup(c, &setup))
+    }
+
+    async fn card_setup(&self, token: &str) -> StoreResult<Option<CardSetup>> {
+        let token = token.to_owned();
+        on_conn!(self, c => card_setup(c, &token))
+    }
+
+    async fn card_setup_by_ref(
+        &self,
+        gateway: &str,
+        setup_ref: &str,
+    ) -> StoreResult<Option<CardSetup>> {
+        let (gateway, setup_ref) = (gateway.to_owned(), setup_ref.to_owned());
+        on_conn!(self, c => card_setup_by_ref(c, &gateway, &setup_ref))
+    }
+
+    async fn save_account_card(
+        &self,
+        setup_token: &str,
+        card: StoredCard,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Account> {
+        let token = setup_token.to_owned();
+        in_tx!(self, c => save_account_card(c, &token, &card, at))
+    }
+
+    async fn link_account_token(
+        &self,
+        id: AccountId,
+        id_tag: &IdTag,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<IdTag>> {
+        let tag = id_tag.clone();
+        in_tx!(self, c => link_account_token(c, id, &tag, at))
+    }
+
+    async fn unlink_account_token(
+        &self,
+        id: AccountId,
+        id_tag: &IdTag,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let tag = id_tag.clone();
+        in_tx!(self, c => unlink_account_token(c, id, &tag, at))
+    }
+
+    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdTag>> {
+        on_conn!(self, c => account_tokens(c, id))
+    }
+
+    async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>> {
+        let tag = id_tag.clone();
+        on_conn!(self, c => account_standing(c, &tag))
+    }
+
+    async fn account_for_session(&self, session: SessionId) -> StoreResult<Option<AccountId>> {
+        on_conn!(self, c => account_for_session(c, session))
+    }
+
+    async fn begin_account_charge(
+        &self,
+        charge: NewAccountCharge,
+        payment: Option<NewPayment>,
+    ) -> StoreResult<(AccountCharge, bool)> {
+        in_tx!(self, c => begin_account_charge(c, &charge, payment.as_ref()))
+    }
+
+    async fn account_charge(&self, session: SessionId) -> StoreResult<Option<AccountCharge>> {
+        on_conn!(self, c => account_charge(c, session))
+    }
+
+    async fn set_account_charge_status(
+        &self,
+        session: SessionId,
+        status: ChargeStatus,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AccountCharge> {
+        in_tx!(self, c => set_account_charge_status(c, session, status, at))
+    }
+
+    async fn retry_account_charge(
+        &self,
+        session: SessionId,
+        payment: NewPayment,
+    ) -> StoreResult<Option<AccountCharge>> {
+        in_tx!(self, c => retry_account_charge(c, session, &payment))
+    }
+
+    async fn account_debts(&self, id: AccountId) -> StoreResult<Vec<AccountCharge>> {
+        on_conn!(self, c => account_debts(c, id))
+    }
+
+    async fn pending_account_charges(&self, limit: u32) -> StoreResult<Vec<AccountCharge>> {
+        on_conn!(self, c => pending_account_charges(c, limit))
+    }
+
+    async fn uncharged_account_sessions(
+        &self,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<SessionId>> {
+        on_conn!(self, c => uncharged_account_sessions(c, ended_before, limit))
+    }
+}
+
+pub(super) const ACCOUNT_COLS: &str =
+    "id, email, name, language, currency, customer_gateway, customer_ref, \
      card_gateway, card_customer_ref, card_payment_method, card_brand, card_last4, \
      card_exp_month, card_exp_year, card_saved_at, created_at, updated_at";
 
-const CHARGE_COLS: &str = "session_id, account_id, amount_minor, currency, status, payment_id, \
+pub(super) const CHARGE_COLS: &str =
+    "session_id, account_id, amount_minor, currency, status, payment_id, \
      debt_since, created_at, updated_at";
 
-const SETUP_COLS: &str =
+pub(super) const SETUP_COLS: &str =
     "token, account_id, gateway, setup_ref, client_secret, created_at, completed_at";
 
-fn account_row(row: &PgRow) -> R<Account> {
+pub(super) fn account_row(row: &PgRow) -> R<Account> {
     AccountRow {
         id: AccountId::from_uuid(get(row, 0)?),
         email: get(row, 1)?,
@@ -55,7 +199,7 @@ fn account_row(row: &PgRow) -> R<Account> {
     .into_account()
 }
 
-fn charge_row(row: &PgRow) -> R<AccountCharge> {
+pub(super) fn charge_row(row: &PgRow) -> R<AccountCharge> {
     ChargeRow {
         session_id: SessionId::from_uuid(get(row, 0)?),
         account_id: AccountId::from_uuid(get(row, 1)?),
@@ -70,7 +214,7 @@ fn charge_row(row: &PgRow) -> R<AccountCharge> {
     .into_charge()
 }
 
-fn setup_row(row: &PgRow) -> R<CardSetup> {
+pub(super) fn setup_row(row: &PgRow) -> R<CardSetup> {
     Ok(CardSetup {
         token: get(row, 0)?,
         account_id: AccountId::from_uuid(get(row, 1)?),
@@ -82,7 +226,11 @@ fn setup_row(row: &PgRow) -> R<CardSetup> {
     })
 }
 
-async fn account_only(c: &mut PgConnection, id: AccountId, lock: bool) -> R<Option<Account>> {
+pub(super) async fn account_only(
+    c: &mut PgConnection,
+    id: AccountId,
+    lock: bool,
+) -> R<Option<Account>> {
     let sql = format!(
         "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1{}",
         if lock { " FOR UPDATE" } else { "" }
@@ -101,7 +249,7 @@ pub(crate) async fn get_account(c: &mut PgConnection, id: AccountId) -> R<Option
     account_only(c, id, false).await
 }
 
-async fn require_account(c: &mut PgConnection, id: AccountId, lock: bool) -> R<Account> {
+pub(super) async fn require_account(c: &mut PgConnection, id: AccountId, lock: bool) -> R<Account> {
     account_only(c, id, lock)
         .await?
         .ok_or(StoreError::NotFound { entity: "account" })
@@ -438,7 +586,7 @@ pub(crate) async fn account_for_session(
     .transpose()
 }
 
-async fn charge_only(
+pub(super) async fn charge_only(
     c: &mut PgConnection,
     session: SessionId,
     lock: bool,
@@ -464,7 +612,11 @@ pub(crate) async fn account_charge(
     charge_only(c, session, false).await
 }
 
-async fn require_charge(c: &mut PgConnection, session: SessionId, lock: bool) -> R<AccountCharge> {
+pub(super) async fn require_charge(
+    c: &mut PgConnection,
+    session: SessionId,
+    lock: bool,
+) -> R<AccountCharge> {
     charge_only(c, session, lock)
         .await?
         .ok_or(StoreError::NotFound {
@@ -503,8 +655,8 @@ pub(crate) async fn begin_account_charge(
         return Ok((require_charge(c, new.session_id, false).await?, false));
     }
     if let Some(p) = payment {
-        let stored = payments::create_payment(c, p).await?;
-        payments::link_session(c, stored.id, new.session_id, new.created_at).await?;
+        let stored = create_payment(c, p).await?;
+        link_session(c, stored.id, new.session_id, new.created_at).await?;
         sqlx::query("UPDATE account_charges SET payment_id = $2 WHERE session_id = $1")
             .bind(new.session_id.as_uuid())
             .bind(stored.id.as_uuid())
@@ -556,7 +708,7 @@ pub(crate) async fn retry_account_charge(
     if before.status != ChargeStatus::Debt {
         return Ok(None);
     }
-    let stored = payments::create_payment(c, payment).await?;
+    let stored = create_payment(c, payment).await?;
     let at = payment.created_at;
     sqlx::query(
         "UPDATE account_charges SET status = 'pending', payment_id = $2, updated_at = $3 \

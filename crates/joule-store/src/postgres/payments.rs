@@ -1,33 +1,190 @@
-//! The SQL of payments, their steps and API idempotency records on
-//! PostgreSQL. Every read-decide-write locks the payment row first
-//! (`FOR UPDATE`), so two nodes (or two tasks) cannot both intend a capture
-//! of one payment: the second waits, then sees the first one's step.
+//! Payments, their steps, claims and remote starts (`PaymentStore`).
 
-use chrono::{DateTime, Utc};
-use joule_domain::api_idempotency::{
-    IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord, StoredResponse,
+use super::events::insert_event;
+use super::sql::{cid, connector, get, limit_offset, map_rows, pg, unique_as_conflict, R};
+use super::PgStore;
+use crate::payment_common::{
+    self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow,
 };
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
 use joule_domain::ids::{ChargerId, IdTag, SessionId};
 use joule_domain::page::{Page, Paged};
+use joule_domain::payment;
 use joule_domain::payment::{
-    self, ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
-    ReceiptToken, StaleHold, StaleHoldReason, StepError, StepOutcome, StepRequest,
+    ChannelKpis, ClaimHeld, ClaimRequest, ClaimToken, NewPayment, Payment, PaymentClaim,
+    PaymentDetail, PaymentFilter, PaymentFlag, PaymentId, PaymentStep, ReceiptToken, RemoteStart,
+    StaleHold, StaleHoldReason, StartStatus, StepError, StepOutcome, StepRequest,
 };
-use joule_domain::payment::{
-    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, PaymentFlag, RemoteStart, StartStatus,
-};
+use joule_domain::store::{PaymentStore, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::ops::{
-    cid, connector, get, insert_event, limit_offset, map_rows, pg, unique_as_conflict, R,
-};
-use crate::common::corrupt;
-use crate::payment_common::{
-    self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow,
-};
+#[async_trait]
+impl PaymentStore for PgStore {
+    async fn create_payment(&self, new: NewPayment) -> StoreResult<Payment> {
+        in_tx!(self, c => create_payment(c, &new))
+    }
+
+    async fn get_payment(&self, id: PaymentId) -> StoreResult<Option<PaymentDetail>> {
+        on_conn!(self, c => get_payment(c, id))
+    }
+
+    async fn list_payments(
+        &self,
+        filter: PaymentFilter,
+        page: Page,
+    ) -> StoreResult<Paged<Payment>> {
+        on_conn!(self, c => list_payments(c, &filter, page))
+    }
+
+    async fn payment_by_gateway_ref(
+        &self,
+        gateway: &str,
+        gateway_ref: &str,
+    ) -> StoreResult<Option<Payment>> {
+        on_conn!(self, c => payment_by_gateway_ref(c, gateway, gateway_ref))
+    }
+
+    async fn payment_by_receipt_token(&self, token: &ReceiptToken) -> StoreResult<Option<Payment>> {
+        on_conn!(self, c => payment_by_receipt_token(c, token))
+    }
+
+    async fn payment_for_session(&self, session: SessionId) -> StoreResult<Option<Payment>> {
+        on_conn!(self, c => payment_for_session(c, session))
+    }
+
+    async fn set_gateway_ref(
+        &self,
+        id: PaymentId,
+        gateway_ref: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        in_tx!(self, c => set_gateway_ref(c, id, gateway_ref, at))
+    }
+
+    async fn link_session(
+        &self,
+        id: PaymentId,
+        session: SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        in_tx!(self, c => link_session(c, id, session, at))
+    }
+
+    async fn intend_step(
+        &self,
+        id: PaymentId,
+        request: StepRequest,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentStep, StepError>> {
+        in_tx!(self, c => intend_step(c, id, request, claim, at))
+    }
+
+    async fn finish_step(
+        &self,
+        id: PaymentId,
+        seq: u32,
+        outcome: StepOutcome,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail> {
+        in_tx!(self, c => finish_step(c, id, seq, &outcome, claim, at))
+    }
+
+    async fn claim_payment(
+        &self,
+        id: PaymentId,
+        request: ClaimRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentDetail, ClaimHeld>> {
+        in_tx!(self, c => claim_payment(c, id, &request, at))
+    }
+
+    async fn flag_payment(
+        &self,
+        id: PaymentId,
+        reason: &str,
+        detail: &str,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail> {
+        in_tx!(self, c => flag_payment(c, id, reason, detail, claim, at))
+    }
+
+    async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()> {
+        on_conn!(self, c => release_payment_claim(c, id, token))
+    }
+
+    async fn payment_claim(&self, id: PaymentId) -> StoreResult<Option<PaymentClaim>> {
+        on_conn!(self, c => claim_of(c, id))
+    }
+
+    async fn remote_start(&self, id: PaymentId) -> StoreResult<Option<RemoteStart>> {
+        on_conn!(self, c => remote_start(c, id))
+    }
+
+    async fn record_remote_start(
+        &self,
+        id: PaymentId,
+        status: StartStatus,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<RemoteStart> {
+        in_tx!(self, c => record_remote_start(c, id, status, claim, at))
+    }
+
+    async fn payments_awaiting_start(
+        &self,
+        authorized_after: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Payment>> {
+        on_conn!(self, c => payments_awaiting_start(c, authorized_after, limit))
+    }
+
+    async fn payments_with_unfinished_steps(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentDetail>> {
+        on_conn!(self, c => payments_with_unfinished_steps(c, older_than, limit))
+    }
+
+    async fn authorized_holds_older_than(
+        &self,
+        at: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<StaleHold>> {
+        on_conn!(self, c => authorized_holds_older_than(c, at, limit))
+    }
+
+    async fn open_payment_for_id_tag(
+        &self,
+        charger: &ChargerId,
+        id_tag: &IdTag,
+    ) -> StoreResult<Option<Payment>> {
+        on_conn!(self, c => open_payment_for_id_tag(c, charger, id_tag))
+    }
+
+    async fn payment_kpis(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<ChannelKpis>> {
+        on_conn!(self, c => payment_kpis(c, from, to))
+    }
+
+    async fn payment_step_tallies(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<joule_domain::payment::StepTally>> {
+        on_conn!(self, c => payment_step_tallies(c, from, to))
+    }
+}
 
 pub(super) fn payment_row(row: &PgRow) -> R<Payment> {
     PaymentRow {
@@ -59,7 +216,7 @@ pub(super) fn payment_row(row: &PgRow) -> R<Payment> {
     .into_payment()
 }
 
-fn step_row(row: &PgRow) -> R<PaymentStep> {
+pub(super) fn step_row(row: &PgRow) -> R<PaymentStep> {
     StepRow {
         payment_id: PaymentId::from_uuid(get(row, 0)?),
         seq: i64::from(get::<i32>(row, 1)?),
@@ -76,17 +233,21 @@ fn step_row(row: &PgRow) -> R<PaymentStep> {
     .into_step()
 }
 
-fn seq_i32(seq: u32) -> R<i32> {
+pub(super) fn seq_i32(seq: u32) -> R<i32> {
     i32::try_from(seq).map_err(|_| StoreError::NotFound {
         entity: "payment step",
     })
 }
 
-fn opt_i32(v: Option<i64>) -> Option<i32> {
+pub(super) fn opt_i32(v: Option<i64>) -> Option<i32> {
     v.and_then(|v| i32::try_from(v).ok())
 }
 
-async fn payment_only(c: &mut PgConnection, id: PaymentId, lock: bool) -> R<Option<Payment>> {
+pub(super) async fn payment_only(
+    c: &mut PgConnection,
+    id: PaymentId,
+    lock: bool,
+) -> R<Option<Payment>> {
     let sql = if lock {
         concat!(
             "SELECT ",
@@ -106,7 +267,7 @@ async fn payment_only(c: &mut PgConnection, id: PaymentId, lock: bool) -> R<Opti
         .transpose()
 }
 
-async fn steps_of(c: &mut PgConnection, id: PaymentId) -> R<Vec<PaymentStep>> {
+pub(super) async fn steps_of(c: &mut PgConnection, id: PaymentId) -> R<Vec<PaymentStep>> {
     let rows = sqlx::query(concat!(
         "SELECT ",
         step_cols!(),
@@ -119,7 +280,11 @@ async fn steps_of(c: &mut PgConnection, id: PaymentId) -> R<Vec<PaymentStep>> {
     map_rows(rows, step_row)
 }
 
-async fn detail(c: &mut PgConnection, id: PaymentId, lock: bool) -> R<Option<PaymentDetail>> {
+pub(super) async fn detail(
+    c: &mut PgConnection,
+    id: PaymentId,
+    lock: bool,
+) -> R<Option<PaymentDetail>> {
     let Some(payment) = payment_only(c, id, lock).await? else {
         return Ok(None);
     };
@@ -132,7 +297,7 @@ async fn detail(c: &mut PgConnection, id: PaymentId, lock: bool) -> R<Option<Pay
     }))
 }
 
-async fn flag_of(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentFlag>> {
+pub(super) async fn flag_of(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentFlag>> {
     sqlx::query("SELECT reason, detail, flagged_at FROM payment_flags WHERE payment_id = $1")
         .bind(id.as_uuid())
         .fetch_optional(&mut *c)
@@ -179,7 +344,7 @@ pub(crate) async fn get_payment(c: &mut PgConnection, id: PaymentId) -> R<Option
 }
 
 /// The payment and its steps, its row locked until the transaction ends.
-async fn lock_payment(c: &mut PgConnection, id: PaymentId) -> R<PaymentDetail> {
+pub(super) async fn lock_payment(c: &mut PgConnection, id: PaymentId) -> R<PaymentDetail> {
     detail(c, id, true)
         .await?
         .ok_or(StoreError::NotFound { entity: "payment" })
@@ -283,7 +448,7 @@ pub(crate) async fn set_consumer_cursor(
 }
 
 /// Writes every mutable column of `p`.
-async fn write_payment(c: &mut PgConnection, p: &Payment) -> R<()> {
+pub(super) async fn write_payment(c: &mut PgConnection, p: &Payment) -> R<()> {
     let (brand, last4, exp_month, exp_year) = pc::card_cols(p.card.as_ref());
     sqlx::query(
         "UPDATE payments SET gateway_payment_ref = $2, authorized_minor = $3, \
@@ -338,7 +503,7 @@ pub(crate) async fn list_payments(
     Ok(Paged::from_overfetch(map_rows(rows, payment_row)?, page))
 }
 
-async fn one_payment(
+pub(super) async fn one_payment(
     c: &mut PgConnection,
     sql: &'static str,
     bind: impl FnOnce(
@@ -462,7 +627,7 @@ pub(crate) async fn link_session(
     Ok(p)
 }
 
-async fn insert_step(c: &mut PgConnection, s: &PaymentStep) -> R<()> {
+pub(super) async fn insert_step(c: &mut PgConnection, s: &PaymentStep) -> R<()> {
     let (status, code, message) = pc::status_cols(&s.status);
     sqlx::query(concat!(
         "INSERT INTO payment_steps (",
@@ -656,126 +821,6 @@ pub(crate) async fn payment_step_tallies(
     })?;
     pc::fold_tallies(rows)
 }
-
-// ---- API idempotency ---------------------------------------------------------
-
-fn idempotency_row(row: &PgRow) -> R<IdempotencyRecord> {
-    let status: Option<i32> = get(row, 3)?;
-    let body: Option<serde_json::Value> = get(row, 4)?;
-    let response = match (status, body) {
-        (Some(status), Some(body)) => Some(StoredResponse {
-            status: u16::try_from(status).map_err(|_| corrupt("idempotency status"))?,
-            body,
-        }),
-        _ => None,
-    };
-    Ok(IdempotencyRecord {
-        scope: get(row, 0)?,
-        key: get(row, 1)?,
-        request_hash: get(row, 2)?,
-        response,
-        created_at: get(row, 5)?,
-        completed_at: get(row, 6)?,
-    })
-}
-
-async fn idempotency_record(
-    c: &mut PgConnection,
-    scope: &str,
-    key: &str,
-    lock: bool,
-) -> R<Option<IdempotencyRecord>> {
-    let sql = if lock {
-        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
-         completed_at FROM api_idempotency WHERE scope = $1 AND key = $2 FOR UPDATE"
-    } else {
-        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
-         completed_at FROM api_idempotency WHERE scope = $1 AND key = $2"
-    };
-    sqlx::query(sql)
-        .bind(scope)
-        .bind(key)
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(pg)?
-        .as_ref()
-        .map(idempotency_row)
-        .transpose()
-}
-
-pub(crate) async fn begin_idempotent(
-    c: &mut PgConnection,
-    new: &NewIdempotencyRecord,
-) -> R<IdempotencyBegin> {
-    let inserted = sqlx::query(
-        "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
-    )
-    .bind(&new.scope)
-    .bind(&new.key)
-    .bind(&new.request_hash)
-    .bind(new.created_at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected()
-        > 0;
-    let record = idempotency_record(c, &new.scope, &new.key, false)
-        .await?
-        .ok_or(StoreError::NotFound {
-            entity: "idempotency key",
-        })?;
-    pc::begin_outcome(inserted, record, &new.request_hash)
-}
-
-pub(crate) async fn complete_idempotent(
-    c: &mut PgConnection,
-    scope: &str,
-    key: &str,
-    status: u16,
-    body: &serde_json::Value,
-    at: DateTime<Utc>,
-) -> R<IdempotencyRecord> {
-    let record = idempotency_record(c, scope, key, true)
-        .await?
-        .ok_or(StoreError::NotFound {
-            entity: "idempotency key",
-        })?;
-    if let Some(done) = pc::already_completed(record, status, body)? {
-        return Ok(done);
-    }
-    sqlx::query(
-        "UPDATE api_idempotency SET response_status = $3, response_body = $4, completed_at = $5 \
-         WHERE scope = $1 AND key = $2",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(i32::from(status))
-    .bind(body)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    idempotency_record(c, scope, key, false)
-        .await?
-        .ok_or(StoreError::NotFound {
-            entity: "idempotency key",
-        })
-}
-
-pub(crate) async fn release_idempotent(c: &mut PgConnection, scope: &str, key: &str) -> R<bool> {
-    let done = sqlx::query(
-        "DELETE FROM api_idempotency WHERE scope = $1 AND key = $2 AND response_status IS NULL",
-    )
-    .bind(scope)
-    .bind(key)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(done.rows_affected() > 0)
-}
-
-// ---- claims and remote starts (issue 9) --------------------------------------
 
 pub(crate) async fn claim_of(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentClaim>> {
     sqlx::query(

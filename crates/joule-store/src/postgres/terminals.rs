@@ -1,20 +1,58 @@
-//! PostgreSQL SQL for payment terminals (see `crate::terminal_common` for
-//! what both backends share).
+//! Payment terminals (`TerminalStore`).
 
+use super::events::insert_event;
+use super::sites::get_site;
+use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
+use super::PgStore;
+use crate::{placement as p, terminal_common as tc};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
 use joule_domain::page::{Page, Paged};
 use joule_domain::site::SiteId;
+use joule_domain::store::{StoreResult, TerminalStore};
 use joule_domain::terminal::{
     NewTerminal, Terminal, TerminalError, TerminalId, TerminalKey, TerminalPatch,
 };
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 
-use super::ops::{get, insert_event, limit_offset, map_rows, pg, unique_as_conflict, R};
-use super::placement::get_site;
-use crate::placement as p;
-use crate::terminal_common as tc;
+#[async_trait]
+impl TerminalStore for PgStore {
+    async fn create_terminal(&self, new: NewTerminal, at: DateTime<Utc>) -> StoreResult<Terminal> {
+        in_tx!(self, c => create_terminal(c, &new, at))
+    }
+
+    async fn get_terminal(&self, id: TerminalId) -> StoreResult<Option<Terminal>> {
+        on_conn!(self, c => get_terminal(c, id))
+    }
+
+    async fn list_terminals(&self, page: Page) -> StoreResult<Paged<Terminal>> {
+        on_conn!(self, c => list_terminals(c, page))
+    }
+
+    async fn update_terminal(
+        &self,
+        id: TerminalId,
+        patch: TerminalPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Result<Terminal, TerminalError>>> {
+        in_tx!(self, c => update_terminal(c, id, &patch, at))
+    }
+
+    async fn set_terminal_key(
+        &self,
+        id: TerminalId,
+        key: TerminalKey,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Terminal>> {
+        in_tx!(self, c => set_terminal_key(c, id, &key, at))
+    }
+
+    async fn terminal_by_key_prefix(&self, prefix: &str) -> StoreResult<Option<Terminal>> {
+        on_conn!(self, c => terminal_by_key_prefix(c, prefix))
+    }
+}
 
 macro_rules! terminal_cols {
     () => {
@@ -23,7 +61,7 @@ macro_rules! terminal_cols {
     };
 }
 
-fn terminal_row(row: &PgRow) -> R<Terminal> {
+pub(super) fn terminal_row(row: &PgRow) -> R<Terminal> {
     Ok(Terminal {
         id: tc::terminal_id(&get::<String>(row, 0)?)?,
         name: get(row, 1)?,
@@ -42,7 +80,11 @@ fn terminal_row(row: &PgRow) -> R<Terminal> {
     })
 }
 
-async fn one_terminal(c: &mut PgConnection, sql: &'static str, arg: String) -> R<Option<Terminal>> {
+pub(super) async fn one_terminal(
+    c: &mut PgConnection,
+    sql: &'static str,
+    arg: String,
+) -> R<Option<Terminal>> {
     let row = sqlx::query(sql)
         .bind(arg)
         .fetch_optional(&mut *c)
@@ -60,7 +102,7 @@ pub(crate) async fn get_terminal(c: &mut PgConnection, id: TerminalId) -> R<Opti
     .await
 }
 
-async fn lock_terminal(c: &mut PgConnection, id: TerminalId) -> R<Option<Terminal>> {
+pub(super) async fn lock_terminal(c: &mut PgConnection, id: TerminalId) -> R<Option<Terminal>> {
     one_terminal(
         c,
         concat!(terminal_cols!(), " WHERE id = $1 FOR UPDATE"),
@@ -95,7 +137,7 @@ pub(crate) async fn terminal_by_key_prefix(
     .await
 }
 
-async fn require_site(c: &mut PgConnection, site: Option<&SiteId>) -> R<()> {
+pub(super) async fn require_site(c: &mut PgConnection, site: Option<&SiteId>) -> R<()> {
     if let Some(s) = site {
         get_site(c, s)
             .await?

@@ -1,7 +1,16 @@
-//! The SQL of driver accounts on SQLite: accounts, token links, card
-//! setups and the charge line of each session charged to an account.
-//! Writes run in the single writer's transaction (one savepoint per job).
+//! Driver accounts (`AccountStore`): accounts, token links, card setups
+//! and the charge line of each session charged to an account.
 
+use super::events::insert_event;
+use super::payments::{create_payment, link_session};
+use super::sql::{
+    collect, db, exec, get, get_opt_ts, get_ts, limit_offset, one, opt_ts, ts, unique_as_conflict,
+    R,
+};
+use super::SqliteStore;
+use crate::account_common::{self as ac, AccountRow, ChargeRow};
+use crate::common::corrupt;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::account::{
     Account, AccountCharge, AccountId, AccountPatch, AccountStanding, CardSetup, ChargeStatus,
@@ -13,31 +22,176 @@ use joule_domain::gateway::ClientSecret;
 use joule_domain::ids::{IdTag, SessionId};
 use joule_domain::page::{Page, Paged};
 use joule_domain::payment::{NewPayment, PaymentId};
+use joule_domain::store::{AccountStore, StoreResult};
 use rusqlite::{params, Connection, Row};
 
-use super::ops::{
-    collect, exec, get, get_opt_ts, get_ts, insert_event, limit_offset, one, opt_ts, ts,
-    unique_as_conflict, R,
-};
-use super::payments;
-use crate::account_common::{self as ac, AccountRow, ChargeRow};
-use crate::common::corrupt;
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_account(&self, new: NewAccount, at: DateTime<Utc>) -> StoreResult<Account> {
+        self.write(move |c| create_account(c, &new, at)).await
+    }
 
-const ACCOUNT_COLS: &str = "id, email, name, language, currency, customer_gateway, customer_ref, \
+    async fn get_account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        self.read(move |c| get_account(c, id)).await
+    }
+
+    async fn list_accounts(&self, page: Page) -> StoreResult<Paged<Account>> {
+        self.read(move |c| list_accounts(c, page)).await
+    }
+
+    async fn update_account(
+        &self,
+        id: AccountId,
+        patch: AccountPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        self.write(move |c| update_account(c, id, &patch, at)).await
+    }
+
+    async fn set_account_customer(
+        &self,
+        id: AccountId,
+        gateway: &str,
+        customer_ref: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Account> {
+        let (gateway, customer_ref) = (gateway.to_owned(), customer_ref.to_owned());
+        self.write(move |c| set_account_customer(c, id, &gateway, &customer_ref, at))
+            .await
+    }
+
+    async fn create_card_setup(&self, setup: CardSetup) -> StoreResult<CardSetup> {
+        self.write(move |c| create_card_setup(c, &setup)).await
+    }
+
+    async fn card_setup(&self, token: &str) -> StoreResult<Option<CardSetup>> {
+        let token = token.to_owned();
+        self.read(move |c| card_setup(c, &token)).await
+    }
+
+    async fn card_setup_by_ref(
+        &self,
+        gateway: &str,
+        setup_ref: &str,
+    ) -> StoreResult<Option<CardSetup>> {
+        let (gateway, setup_ref) = (gateway.to_owned(), setup_ref.to_owned());
+        self.read(move |c| card_setup_by_ref(c, &gateway, &setup_ref))
+            .await
+    }
+
+    async fn save_account_card(
+        &self,
+        setup_token: &str,
+        card: StoredCard,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Account> {
+        let token = setup_token.to_owned();
+        self.write(move |c| save_account_card(c, &token, &card, at))
+            .await
+    }
+
+    async fn link_account_token(
+        &self,
+        id: AccountId,
+        id_tag: &IdTag,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<IdTag>> {
+        let tag = id_tag.clone();
+        self.write(move |c| link_account_token(c, id, &tag, at))
+            .await
+    }
+
+    async fn unlink_account_token(
+        &self,
+        id: AccountId,
+        id_tag: &IdTag,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let tag = id_tag.clone();
+        self.write(move |c| unlink_account_token(c, id, &tag, at))
+            .await
+    }
+
+    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdTag>> {
+        self.read(move |c| account_tokens(c, id)).await
+    }
+
+    async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>> {
+        let tag = id_tag.clone();
+        self.read(move |c| account_standing(c, &tag)).await
+    }
+
+    async fn account_for_session(&self, session: SessionId) -> StoreResult<Option<AccountId>> {
+        self.read(move |c| account_for_session(c, session)).await
+    }
+
+    async fn begin_account_charge(
+        &self,
+        charge: NewAccountCharge,
+        payment: Option<NewPayment>,
+    ) -> StoreResult<(AccountCharge, bool)> {
+        self.write(move |c| begin_account_charge(c, &charge, payment.as_ref()))
+            .await
+    }
+
+    async fn account_charge(&self, session: SessionId) -> StoreResult<Option<AccountCharge>> {
+        self.read(move |c| account_charge(c, session)).await
+    }
+
+    async fn set_account_charge_status(
+        &self,
+        session: SessionId,
+        status: ChargeStatus,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AccountCharge> {
+        self.write(move |c| set_account_charge_status(c, session, status, at))
+            .await
+    }
+
+    async fn retry_account_charge(
+        &self,
+        session: SessionId,
+        payment: NewPayment,
+    ) -> StoreResult<Option<AccountCharge>> {
+        self.write(move |c| retry_account_charge(c, session, &payment))
+            .await
+    }
+
+    async fn account_debts(&self, id: AccountId) -> StoreResult<Vec<AccountCharge>> {
+        self.read(move |c| account_debts(c, id)).await
+    }
+
+    async fn pending_account_charges(&self, limit: u32) -> StoreResult<Vec<AccountCharge>> {
+        self.read(move |c| pending_account_charges(c, limit)).await
+    }
+
+    async fn uncharged_account_sessions(
+        &self,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<SessionId>> {
+        self.read(move |c| uncharged_account_sessions(c, ended_before, limit))
+            .await
+    }
+}
+
+pub(super) const ACCOUNT_COLS: &str =
+    "id, email, name, language, currency, customer_gateway, customer_ref, \
      card_gateway, card_customer_ref, card_payment_method, card_brand, card_last4, \
      card_exp_month, card_exp_year, card_saved_at, created_at, updated_at";
 
-const CHARGE_COLS: &str = "session_id, account_id, amount_minor, currency, status, payment_id, \
+pub(super) const CHARGE_COLS: &str =
+    "session_id, account_id, amount_minor, currency, status, payment_id, \
      debt_since, created_at, updated_at";
 
-const SETUP_COLS: &str =
+pub(super) const SETUP_COLS: &str =
     "token, account_id, gateway, setup_ref, client_secret, created_at, completed_at";
 
-fn account_id(raw: &str) -> R<AccountId> {
+pub(super) fn account_id(raw: &str) -> R<AccountId> {
     AccountId::parse(raw).map_err(corrupt)
 }
 
-fn account_row(row: &Row<'_>) -> R<Account> {
+pub(super) fn account_row(row: &Row<'_>) -> R<Account> {
     AccountRow {
         id: account_id(&get::<String>(row, 0)?)?,
         email: get(row, 1)?,
@@ -60,7 +214,7 @@ fn account_row(row: &Row<'_>) -> R<Account> {
     .into_account()
 }
 
-fn charge_row(row: &Row<'_>) -> R<AccountCharge> {
+pub(super) fn charge_row(row: &Row<'_>) -> R<AccountCharge> {
     ChargeRow {
         session_id: SessionId::parse(&get::<String>(row, 0)?).map_err(corrupt)?,
         account_id: account_id(&get::<String>(row, 1)?)?,
@@ -78,7 +232,7 @@ fn charge_row(row: &Row<'_>) -> R<AccountCharge> {
     .into_charge()
 }
 
-fn setup_row(row: &Row<'_>) -> R<CardSetup> {
+pub(super) fn setup_row(row: &Row<'_>) -> R<CardSetup> {
     Ok(CardSetup {
         token: get(row, 0)?,
         account_id: account_id(&get::<String>(row, 1)?)?,
@@ -99,7 +253,7 @@ pub(crate) fn get_account(c: &Connection, id: AccountId) -> R<Option<Account>> {
     )
 }
 
-fn require_account(c: &Connection, id: AccountId) -> R<Account> {
+pub(super) fn require_account(c: &Connection, id: AccountId) -> R<Account> {
     get_account(c, id)?.ok_or(StoreError::NotFound { entity: "account" })
 }
 
@@ -108,7 +262,7 @@ pub(crate) fn create_account(c: &Connection, new: &NewAccount, at: DateTime<Utc>
         "INSERT INTO accounts (id, email, name, language, currency, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     )
-    .map_err(super::ops::db)?
+    .map_err(db)?
     .execute(params![
         new.id.to_string(),
         new.email,
@@ -159,7 +313,7 @@ pub(crate) fn update_account(
         "UPDATE accounts SET email = ?2, name = ?3, language = ?4, currency = ?5, \
          updated_at = ?6 WHERE id = ?1",
     )
-    .map_err(super::ops::db)?
+    .map_err(db)?
     .execute(params![
         id.to_string(),
         a.email,
@@ -200,7 +354,7 @@ pub(crate) fn create_card_setup(c: &Connection, s: &CardSetup) -> R<CardSetup> {
     c.prepare_cached(&format!(
         "INSERT INTO account_card_setups ({SETUP_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))
-    .map_err(super::ops::db)?
+    .map_err(db)?
     .execute(params![
         s.token,
         s.account_id.to_string(),
@@ -395,7 +549,7 @@ pub(crate) fn account_charge(c: &Connection, session: SessionId) -> R<Option<Acc
     )
 }
 
-fn require_charge(c: &Connection, session: SessionId) -> R<AccountCharge> {
+pub(super) fn require_charge(c: &Connection, session: SessionId) -> R<AccountCharge> {
     account_charge(c, session)?.ok_or(StoreError::NotFound {
         entity: "account charge",
     })
@@ -412,8 +566,8 @@ pub(crate) fn begin_account_charge(
     require_account(c, new.account_id)?;
     let payment_id = match payment {
         Some(p) => {
-            let stored = payments::create_payment(c, p)?;
-            payments::link_session(c, stored.id, new.session_id, new.created_at)?;
+            let stored = create_payment(c, p)?;
+            link_session(c, stored.id, new.session_id, new.created_at)?;
             Some(stored.id)
         }
         None => None,
@@ -482,7 +636,7 @@ pub(crate) fn retry_account_charge(
     if before.status != ChargeStatus::Debt {
         return Ok(None);
     }
-    let stored = payments::create_payment(c, payment)?;
+    let stored = create_payment(c, payment)?;
     let at = payment.created_at;
     exec(
         c,

@@ -1,19 +1,32 @@
-//! Hold limits and receipt emails on SQLite (migration 0011): the open
-//! holds of running sessions, the once-per-session stop claim, and the
-//! receipt email queue. Writes run on the single writer, so a claim cannot
-//! interleave with another.
+//! Hold limits (`HoldLimitStore`): open holds of running sessions and the
+//! once-per-session stop claim.
 
+use super::payments::payment_row;
+use super::sql::{collect, exec, one, ts, R};
+use super::SqliteStore;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
 use joule_domain::payment::{Payment, PaymentId};
-use joule_domain::receipt_email::{
-    EmailAddress, ReceiptEmail, ReceiptEmailJob, ReceiptEmailOutcome, ReceiptEmailState,
-};
-use rusqlite::{params, Connection, Row};
+use joule_domain::store::StoreResult;
+use rusqlite::{params, Connection};
 
-use super::ops::{collect, exec, get, get_opt_ts, get_ts, one, opt_ts, ts, R};
-use super::payments::payment_row;
-use crate::common::corrupt;
+#[async_trait]
+impl joule_domain::store::HoldLimitStore for SqliteStore {
+    async fn held_active_sessions(&self, limit: u32) -> StoreResult<Vec<Payment>> {
+        self.read(move |c| held_active_sessions(c, limit)).await
+    }
+
+    async fn claim_hold_stop(
+        &self,
+        id: PaymentId,
+        at: DateTime<Utc>,
+        retry_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.write(move |c| claim_hold_stop(c, id, at, retry_before))
+            .await
+    }
+}
 
 pub(crate) fn held_active_sessions(c: &Connection, limit: u32) -> R<Vec<Payment>> {
     collect(
@@ -55,174 +68,4 @@ pub(crate) fn claim_hold_stop(
     exists
         .map(|()| false)
         .ok_or(StoreError::NotFound { entity: "payment" })
-}
-
-macro_rules! email_cols {
-    () => {
-        "payment_id, address, state, attempts, resent_after_crash, next_attempt_at, sent_at, \
-         last_error, updated_at"
-    };
-}
-
-fn email_row(row: &Row<'_>) -> R<ReceiptEmail> {
-    let state: String = get(row, 2)?;
-    Ok(ReceiptEmail {
-        payment_id: PaymentId::parse(&get::<String>(row, 0)?).map_err(corrupt)?,
-        address: get::<Option<String>>(row, 1)?
-            .map(|a| EmailAddress::parse(&a).map_err(corrupt))
-            .transpose()?,
-        state: ReceiptEmailState::parse(&state).ok_or_else(|| corrupt("receipt email state"))?,
-        attempts: u32::try_from(get::<i64>(row, 3)?).map_err(corrupt)?,
-        resent_after_crash: get(row, 4)?,
-        next_attempt_at: get_opt_ts(row, 5)?,
-        sent_at: get_opt_ts(row, 6)?,
-        last_error: get(row, 7)?,
-        updated_at: get_ts(row, 8)?,
-    })
-}
-
-pub(crate) fn receipt_email(c: &Connection, payment: PaymentId) -> R<Option<ReceiptEmail>> {
-    one(
-        c,
-        concat!(
-            "SELECT ",
-            email_cols!(),
-            " FROM receipt_emails WHERE payment_id = ?1"
-        ),
-        [payment.to_string()],
-        email_row,
-    )
-}
-
-pub(crate) fn set_receipt_email(
-    c: &Connection,
-    payment: PaymentId,
-    address: &EmailAddress,
-    at: DateTime<Utc>,
-) -> R<()> {
-    let exists = one(
-        c,
-        "SELECT 1 FROM payments WHERE id = ?1",
-        [payment.to_string()],
-        |_| Ok(()),
-    )?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound { entity: "payment" });
-    }
-    let written = exec(
-        c,
-        "INSERT INTO receipt_emails (payment_id, address, state, created_at, updated_at) \
-         VALUES (?1, ?2, 'waiting', ?3, ?3) \
-         ON CONFLICT (payment_id) DO UPDATE SET address = excluded.address, \
-         updated_at = excluded.updated_at WHERE receipt_emails.state = 'waiting'",
-        params![payment.to_string(), address.as_str(), ts(at)],
-    )?;
-    if written == 0 {
-        return Err(StoreError::Conflict {
-            entity: "receipt email",
-        });
-    }
-    Ok(())
-}
-
-pub(crate) fn receipt_email_due(c: &Connection, payment: PaymentId, at: DateTime<Utc>) -> R<bool> {
-    Ok(exec(
-        c,
-        "UPDATE receipt_emails SET state = 'due', next_attempt_at = ?2, updated_at = ?2 \
-         WHERE payment_id = ?1 AND state = 'waiting'",
-        params![payment.to_string(), ts(at)],
-    )? > 0)
-}
-
-pub(crate) fn claim_receipt_emails(
-    c: &Connection,
-    now: DateTime<Utc>,
-    stale_before: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<ReceiptEmailJob>> {
-    // A second crash while sending the same email: give up rather than
-    // risk a third copy.
-    exec(
-        c,
-        "UPDATE receipt_emails SET state = 'failed', updated_at = ?1, \
-         last_error = 'the sender stopped twice while sending; not sent again' \
-         WHERE state = 'sending' AND claimed_at < ?2 AND resent_after_crash = 1",
-        params![ts(now), ts(stale_before)],
-    )?;
-    let ids: Vec<String> = collect(
-        c,
-        "SELECT payment_id FROM receipt_emails \
-         WHERE (state = 'due' AND next_attempt_at <= ?1) \
-            OR (state = 'sending' AND claimed_at < ?2) \
-         ORDER BY next_attempt_at, payment_id LIMIT ?3",
-        params![ts(now), ts(stale_before), i64::from(limit)],
-        |row| get::<String>(row, 0),
-    )?;
-    let mut jobs = Vec::with_capacity(ids.len());
-    for id in ids {
-        exec(
-            c,
-            "UPDATE receipt_emails SET \
-             resent_after_crash = CASE WHEN state = 'sending' THEN 1 ELSE resent_after_crash END, \
-             state = 'sending', attempts = attempts + 1, claimed_at = ?2, updated_at = ?2 \
-             WHERE payment_id = ?1",
-            params![id, ts(now)],
-        )?;
-        let email = one(
-            c,
-            concat!(
-                "SELECT ",
-                email_cols!(),
-                " FROM receipt_emails WHERE payment_id = ?1"
-            ),
-            [id.as_str()],
-            email_row,
-        )?
-        .ok_or(StoreError::NotFound {
-            entity: "receipt email",
-        })?;
-        if let Some(address) = email.address {
-            jobs.push(ReceiptEmailJob {
-                payment_id: email.payment_id,
-                address,
-                attempt: email.attempts,
-            });
-        }
-    }
-    Ok(jobs)
-}
-
-pub(crate) fn finish_receipt_email(
-    c: &Connection,
-    payment: PaymentId,
-    outcome: &ReceiptEmailOutcome,
-    at: DateTime<Utc>,
-) -> R<()> {
-    let id = payment.to_string();
-    let changed = match outcome {
-        ReceiptEmailOutcome::Sent => exec(
-            c,
-            "UPDATE receipt_emails SET state = 'sent', address = NULL, sent_at = ?2, \
-             last_error = NULL, updated_at = ?2 WHERE payment_id = ?1",
-            params![id, ts(at)],
-        )?,
-        ReceiptEmailOutcome::Retry { at: next, error } => exec(
-            c,
-            "UPDATE receipt_emails SET state = 'due', next_attempt_at = ?3, last_error = ?4, \
-             updated_at = ?2 WHERE payment_id = ?1 AND state = 'sending'",
-            params![id, ts(at), opt_ts(Some(*next)), error],
-        )?,
-        ReceiptEmailOutcome::Failed { error } => exec(
-            c,
-            "UPDATE receipt_emails SET state = 'failed', last_error = ?3, updated_at = ?2 \
-             WHERE payment_id = ?1 AND state = 'sending'",
-            params![id, ts(at), error],
-        )?,
-    };
-    if changed == 0 && receipt_email(c, payment)?.is_none() {
-        return Err(StoreError::NotFound {
-            entity: "receipt email",
-        });
-    }
-    Ok(())
 }

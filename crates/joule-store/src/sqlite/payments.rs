@@ -1,34 +1,216 @@
-//! The SQL of payments, their steps and API idempotency records on SQLite.
-//! Writes run in the single writer's transaction, so reading the payment,
-//! deciding with the domain's state machine and writing cannot interleave
-//! with another write.
+//! Payments, their steps, claims and remote starts (`PaymentStore`).
 
-use chrono::{DateTime, Utc};
-use joule_domain::api_idempotency::{
-    IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord, StoredResponse,
-};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag, SessionId};
-use joule_domain::page::{Page, Paged};
-use joule_domain::payment::{
-    self, ChannelKpis, NewPayment, Payment, PaymentDetail, PaymentFilter, PaymentId, PaymentStep,
-    ReceiptToken, StaleHold, StaleHoldReason, StepError, StepOutcome, StepRequest,
-};
-use joule_domain::payment::{
-    ClaimHeld, ClaimRequest, ClaimToken, PaymentClaim, PaymentFlag, RemoteStart, StartStatus,
-};
-use rusqlite::{params, Connection, Row};
-
-use super::ops::{
-    collect, connector, exec, get, get_opt_ts, get_ts, insert_event, limit_offset, one, opt_ts, ts,
+use super::events::insert_event;
+use super::sql::{
+    collect, connector, db, exec, get, get_opt_ts, get_ts, limit_offset, one, opt_ts, ts,
     unique_as_conflict, R,
 };
+use super::SqliteStore;
 use crate::common::corrupt;
 use crate::payment_common::{
     self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow,
 };
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use joule_domain::error::StoreError;
+use joule_domain::ids::{ChargerId, IdTag, SessionId};
+use joule_domain::page::{Page, Paged};
+use joule_domain::payment;
+use joule_domain::payment::{
+    ChannelKpis, ClaimHeld, ClaimRequest, ClaimToken, NewPayment, Payment, PaymentClaim,
+    PaymentDetail, PaymentFilter, PaymentFlag, PaymentId, PaymentStep, ReceiptToken, RemoteStart,
+    StaleHold, StaleHoldReason, StartStatus, StepError, StepOutcome, StepRequest,
+};
+use joule_domain::store::{PaymentStore, StoreResult};
+use rusqlite::{params, Connection, Row};
 
-fn payment_id(raw: &str) -> R<PaymentId> {
+#[async_trait]
+impl PaymentStore for SqliteStore {
+    async fn create_payment(&self, new: NewPayment) -> StoreResult<Payment> {
+        self.write(move |c| create_payment(c, &new)).await
+    }
+
+    async fn get_payment(&self, id: PaymentId) -> StoreResult<Option<PaymentDetail>> {
+        self.read(move |c| get_payment(c, id)).await
+    }
+
+    async fn list_payments(
+        &self,
+        filter: PaymentFilter,
+        page: Page,
+    ) -> StoreResult<Paged<Payment>> {
+        self.read(move |c| list_payments(c, &filter, page)).await
+    }
+
+    async fn payment_by_gateway_ref(
+        &self,
+        gateway: &str,
+        gateway_ref: &str,
+    ) -> StoreResult<Option<Payment>> {
+        let (gateway, gateway_ref) = (gateway.to_owned(), gateway_ref.to_owned());
+        self.read(move |c| payment_by_gateway_ref(c, &gateway, &gateway_ref))
+            .await
+    }
+
+    async fn payment_by_receipt_token(&self, token: &ReceiptToken) -> StoreResult<Option<Payment>> {
+        let token = token.clone();
+        self.read(move |c| payment_by_receipt_token(c, &token))
+            .await
+    }
+
+    async fn payment_for_session(&self, session: SessionId) -> StoreResult<Option<Payment>> {
+        self.read(move |c| payment_for_session(c, session)).await
+    }
+
+    async fn set_gateway_ref(
+        &self,
+        id: PaymentId,
+        gateway_ref: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        let gateway_ref = gateway_ref.to_owned();
+        self.write(move |c| set_gateway_ref(c, id, &gateway_ref, at))
+            .await
+    }
+
+    async fn link_session(
+        &self,
+        id: PaymentId,
+        session: SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        self.write(move |c| link_session(c, id, session, at)).await
+    }
+
+    async fn intend_step(
+        &self,
+        id: PaymentId,
+        request: StepRequest,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentStep, StepError>> {
+        let claim = *claim;
+        self.write(move |c| intend_step(c, id, request, &claim, at))
+            .await
+    }
+
+    async fn finish_step(
+        &self,
+        id: PaymentId,
+        seq: u32,
+        outcome: StepOutcome,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail> {
+        let claim = *claim;
+        self.write(move |c| finish_step(c, id, seq, &outcome, &claim, at))
+            .await
+    }
+
+    async fn claim_payment(
+        &self,
+        id: PaymentId,
+        request: ClaimRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Result<PaymentDetail, ClaimHeld>> {
+        self.write(move |c| claim_payment(c, id, &request, at))
+            .await
+    }
+
+    async fn flag_payment(
+        &self,
+        id: PaymentId,
+        reason: &str,
+        detail: &str,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PaymentDetail> {
+        let (reason, detail, claim) = (reason.to_owned(), detail.to_owned(), *claim);
+        self.write(move |c| flag_payment(c, id, &reason, &detail, &claim, at))
+            .await
+    }
+
+    async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()> {
+        let token = *token;
+        self.write(move |c| release_payment_claim(c, id, &token))
+            .await
+    }
+
+    async fn payment_claim(&self, id: PaymentId) -> StoreResult<Option<PaymentClaim>> {
+        self.read(move |c| payment_claim(c, id)).await
+    }
+
+    async fn remote_start(&self, id: PaymentId) -> StoreResult<Option<RemoteStart>> {
+        self.read(move |c| remote_start(c, id)).await
+    }
+
+    async fn record_remote_start(
+        &self,
+        id: PaymentId,
+        status: StartStatus,
+        claim: &ClaimToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<RemoteStart> {
+        let claim = *claim;
+        self.write(move |c| record_remote_start(c, id, status, &claim, at))
+            .await
+    }
+
+    async fn payments_awaiting_start(
+        &self,
+        authorized_after: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Payment>> {
+        self.read(move |c| payments_awaiting_start(c, authorized_after, limit))
+            .await
+    }
+
+    async fn payments_with_unfinished_steps(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentDetail>> {
+        self.read(move |c| payments_with_unfinished_steps(c, older_than, limit))
+            .await
+    }
+
+    async fn authorized_holds_older_than(
+        &self,
+        at: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<StaleHold>> {
+        self.read(move |c| authorized_holds_older_than(c, at, limit))
+            .await
+    }
+
+    async fn open_payment_for_id_tag(
+        &self,
+        charger: &ChargerId,
+        id_tag: &IdTag,
+    ) -> StoreResult<Option<Payment>> {
+        let (charger, id_tag) = (charger.clone(), id_tag.clone());
+        self.read(move |c| open_payment_for_id_tag(c, &charger, &id_tag))
+            .await
+    }
+
+    async fn payment_kpis(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<ChannelKpis>> {
+        self.read(move |c| payment_kpis(c, from, to)).await
+    }
+
+    async fn payment_step_tallies(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<joule_domain::payment::StepTally>> {
+        self.read(move |c| payment_step_tallies(c, from, to)).await
+    }
+}
+
+pub(super) fn payment_id(raw: &str) -> R<PaymentId> {
     PaymentId::parse(raw).map_err(corrupt)
 }
 
@@ -65,7 +247,7 @@ pub(super) fn payment_row(row: &Row<'_>) -> R<Payment> {
     .into_payment()
 }
 
-fn step_row(row: &Row<'_>) -> R<PaymentStep> {
+pub(super) fn step_row(row: &Row<'_>) -> R<PaymentStep> {
     StepRow {
         payment_id: payment_id(&get::<String>(row, 0)?)?,
         seq: get(row, 1)?,
@@ -82,7 +264,7 @@ fn step_row(row: &Row<'_>) -> R<PaymentStep> {
     .into_step()
 }
 
-fn payment_only(c: &Connection, id: PaymentId) -> R<Option<Payment>> {
+pub(super) fn payment_only(c: &Connection, id: PaymentId) -> R<Option<Payment>> {
     one(
         c,
         concat!("SELECT ", payment_cols!(), " FROM payments WHERE id = ?1"),
@@ -91,7 +273,7 @@ fn payment_only(c: &Connection, id: PaymentId) -> R<Option<Payment>> {
     )
 }
 
-fn steps_of(c: &Connection, id: PaymentId) -> R<Vec<PaymentStep>> {
+pub(super) fn steps_of(c: &Connection, id: PaymentId) -> R<Vec<PaymentStep>> {
     collect(
         c,
         concat!(
@@ -117,7 +299,7 @@ pub(crate) fn get_payment(c: &Connection, id: PaymentId) -> R<Option<PaymentDeta
     }))
 }
 
-fn flag_of(c: &Connection, id: PaymentId) -> R<Option<PaymentFlag>> {
+pub(super) fn flag_of(c: &Connection, id: PaymentId) -> R<Option<PaymentFlag>> {
     one(
         c,
         "SELECT reason, detail, flagged_at FROM payment_flags WHERE payment_id = ?1",
@@ -153,7 +335,7 @@ pub(crate) fn flag_payment(
     require_payment(c, id)
 }
 
-fn require_payment(c: &Connection, id: PaymentId) -> R<PaymentDetail> {
+pub(super) fn require_payment(c: &Connection, id: PaymentId) -> R<PaymentDetail> {
     get_payment(c, id)?.ok_or(StoreError::NotFound { entity: "payment" })
 }
 
@@ -166,7 +348,7 @@ pub(crate) fn create_payment(c: &Connection, new: &NewPayment) -> R<Payment> {
         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
          ?18, ?19, ?20, ?21, ?22, ?22, ?23)"
     ))
-    .map_err(super::ops::db)?
+    .map_err(db)?
     .execute(params![
         p.id.to_string(),
         p.channel.as_str(),
@@ -199,7 +381,7 @@ pub(crate) fn create_payment(c: &Connection, new: &NewPayment) -> R<Payment> {
 }
 
 /// Writes every mutable column of `p`.
-fn write_payment(c: &Connection, p: &Payment) -> R<()> {
+pub(super) fn write_payment(c: &Connection, p: &Payment) -> R<()> {
     let (brand, last4, exp_month, exp_year) = pc::card_cols(p.card.as_ref());
     c.prepare_cached(
         "UPDATE payments SET gateway_payment_ref = ?2, authorized_minor = ?3, \
@@ -207,7 +389,7 @@ fn write_payment(c: &Connection, p: &Payment) -> R<()> {
          card_last4 = ?8, card_exp_month = ?9, card_exp_year = ?10, session_id = ?11, \
          updated_at = ?12 WHERE id = ?1",
     )
-    .map_err(super::ops::db)?
+    .map_err(db)?
     .execute(params![
         p.id.to_string(),
         p.gateway_payment_ref,
@@ -406,14 +588,14 @@ pub(crate) fn link_session(
     Ok(p)
 }
 
-fn insert_step(c: &Connection, s: &PaymentStep) -> R<()> {
+pub(super) fn insert_step(c: &Connection, s: &PaymentStep) -> R<()> {
     let (status, code, message) = pc::status_cols(&s.status);
     c.prepare_cached(concat!(
         "INSERT INTO payment_steps (",
         step_cols!(),
         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))
-    .map_err(super::ops::db)?
+    .map_err(db)?
     .execute(params![
         s.payment_id.to_string(),
         s.seq,
@@ -587,87 +769,7 @@ pub(crate) fn payment_step_tallies(
     pc::fold_tallies(rows)
 }
 
-// ---- API idempotency ---------------------------------------------------------
-
-fn idempotency_row(row: &Row<'_>) -> R<IdempotencyRecord> {
-    let status: Option<i64> = get(row, 3)?;
-    let body: Option<String> = get(row, 4)?;
-    let response = match (status, body) {
-        (Some(status), Some(body)) => Some(StoredResponse {
-            status: u16::try_from(status).map_err(|_| corrupt("idempotency status"))?,
-            body: serde_json::from_str(&body).map_err(corrupt)?,
-        }),
-        _ => None,
-    };
-    Ok(IdempotencyRecord {
-        scope: get(row, 0)?,
-        key: get(row, 1)?,
-        request_hash: get(row, 2)?,
-        response,
-        created_at: get_ts(row, 5)?,
-        completed_at: get_opt_ts(row, 6)?,
-    })
-}
-
-fn idempotency_record(c: &Connection, scope: &str, key: &str) -> R<Option<IdempotencyRecord>> {
-    one(
-        c,
-        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
-         completed_at FROM api_idempotency WHERE scope = ?1 AND key = ?2",
-        params![scope, key],
-        idempotency_row,
-    )
-}
-
-pub(crate) fn begin_idempotent(c: &Connection, new: &NewIdempotencyRecord) -> R<IdempotencyBegin> {
-    let inserted = exec(
-        c,
-        "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
-         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scope, key) DO NOTHING",
-        params![new.scope, new.key, new.request_hash, ts(new.created_at)],
-    )? > 0;
-    let record = idempotency_record(c, &new.scope, &new.key)?.ok_or(StoreError::NotFound {
-        entity: "idempotency key",
-    })?;
-    pc::begin_outcome(inserted, record, &new.request_hash)
-}
-
-pub(crate) fn complete_idempotent(
-    c: &Connection,
-    scope: &str,
-    key: &str,
-    status: u16,
-    body: &serde_json::Value,
-    at: DateTime<Utc>,
-) -> R<IdempotencyRecord> {
-    let record = idempotency_record(c, scope, key)?.ok_or(StoreError::NotFound {
-        entity: "idempotency key",
-    })?;
-    if let Some(done) = pc::already_completed(record, status, body)? {
-        return Ok(done);
-    }
-    exec(
-        c,
-        "UPDATE api_idempotency SET response_status = ?3, response_body = ?4, completed_at = ?5 \
-         WHERE scope = ?1 AND key = ?2",
-        params![scope, key, i64::from(status), body.to_string(), ts(at)],
-    )?;
-    idempotency_record(c, scope, key)?.ok_or(StoreError::NotFound {
-        entity: "idempotency key",
-    })
-}
-
-pub(crate) fn release_idempotent(c: &Connection, scope: &str, key: &str) -> R<bool> {
-    Ok(exec(
-        c,
-        "DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2 AND response_status IS NULL",
-        params![scope, key],
-    )? > 0)
-}
-
-// ---- claims and remote starts (issue 9) --------------------------------------
-
-fn claim_of(c: &Connection, id: PaymentId) -> R<Option<PaymentClaim>> {
+pub(super) fn claim_of(c: &Connection, id: PaymentId) -> R<Option<PaymentClaim>> {
     one(
         c,
         "SELECT payment_id, owner, token, claimed_at, expires_at FROM payment_claims \

@@ -1,27 +1,68 @@
-//! SQLite SQL for payment terminals (see `crate::terminal_common` for what
-//! both backends share).
+//! Payment terminals (`TerminalStore`).
 
+use super::events::insert_event;
+use super::sites::get_site;
+use super::sql::{
+    collect, db, exec, get, get_opt_ts, get_ts, limit_offset, one, opt_ts, ts, unique_as_conflict,
+    R,
+};
+use super::SqliteStore;
+use crate::{placement as p, terminal_common as tc};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
 use joule_domain::page::{Page, Paged};
 use joule_domain::site::SiteId;
+use joule_domain::store::{StoreResult, TerminalStore};
 use joule_domain::terminal::{
     NewTerminal, Terminal, TerminalError, TerminalId, TerminalKey, TerminalPatch,
 };
 use rusqlite::{params, Connection, Row};
 
-use super::ops::{
-    collect, exec, get, get_opt_ts, get_ts, insert_event, limit_offset, one, opt_ts, ts,
-    unique_as_conflict, R,
-};
-use super::placement::get_site;
-use crate::placement as p;
-use crate::terminal_common as tc;
+#[async_trait]
+impl TerminalStore for SqliteStore {
+    async fn create_terminal(&self, new: NewTerminal, at: DateTime<Utc>) -> StoreResult<Terminal> {
+        self.write(move |c| create_terminal(c, &new, at)).await
+    }
 
-const TERMINAL_COLS: &str = "SELECT id, name, site_id, scope, targets, gateway, enabled, \
+    async fn get_terminal(&self, id: TerminalId) -> StoreResult<Option<Terminal>> {
+        self.read(move |c| get_terminal(c, id)).await
+    }
+
+    async fn list_terminals(&self, page: Page) -> StoreResult<Paged<Terminal>> {
+        self.read(move |c| list_terminals(c, page)).await
+    }
+
+    async fn update_terminal(
+        &self,
+        id: TerminalId,
+        patch: TerminalPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Result<Terminal, TerminalError>>> {
+        self.write(move |c| update_terminal(c, id, &patch, at))
+            .await
+    }
+
+    async fn set_terminal_key(
+        &self,
+        id: TerminalId,
+        key: TerminalKey,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Terminal>> {
+        self.write(move |c| set_terminal_key(c, id, &key, at)).await
+    }
+
+    async fn terminal_by_key_prefix(&self, prefix: &str) -> StoreResult<Option<Terminal>> {
+        let prefix = prefix.to_owned();
+        self.read(move |c| terminal_by_key_prefix(c, &prefix)).await
+    }
+}
+
+pub(super) const TERMINAL_COLS: &str =
+    "SELECT id, name, site_id, scope, targets, gateway, enabled, \
      key_prefix, key_hash, key_issued_at, created_at, updated_at FROM terminals";
 
-fn terminal_row(row: &Row<'_>) -> R<Terminal> {
+pub(super) fn terminal_row(row: &Row<'_>) -> R<Terminal> {
     Ok(Terminal {
         id: tc::terminal_id(&get::<String>(row, 0)?)?,
         name: get(row, 1)?,
@@ -57,7 +98,7 @@ pub(crate) fn terminal_by_key_prefix(c: &Connection, prefix: &str) -> R<Option<T
     one(c, &sql, [prefix], terminal_row)
 }
 
-fn require_site(c: &Connection, site: Option<&SiteId>) -> R<()> {
+pub(super) fn require_site(c: &Connection, site: Option<&SiteId>) -> R<()> {
     if let Some(s) = site {
         get_site(c, s)?.ok_or(StoreError::NotFound { entity: "site" })?;
     }
@@ -71,7 +112,7 @@ pub(crate) fn create_terminal(c: &Connection, new: &NewTerminal, at: DateTime<Ut
         "INSERT INTO terminals (id, name, site_id, scope, targets, gateway, enabled, created_at, \
          updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
     )
-    .map_err(super::ops::db)?
+    .map_err(db)?
     .execute(params![
         new.id.to_string(),
         new.name,
@@ -134,7 +175,7 @@ pub(crate) fn set_terminal_key(
             "UPDATE terminals SET key_prefix = ?2, key_hash = ?3, key_issued_at = ?4, \
              updated_at = ?5 WHERE id = ?1",
         )
-        .map_err(super::ops::db)?
+        .map_err(db)?
         .execute(params![
             id.to_string(),
             key.prefix,

@@ -16,7 +16,7 @@ use joule_domain::message_log::LogEntry;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::ops::{self, db};
+use super::sql::db;
 
 /// What a job tells its caller once the transaction's fate is known.
 type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
@@ -142,7 +142,8 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Msg>) {
         return;
     }
     if !logs.is_empty() {
-        let saved = exec(conn, "SAVEPOINT log").and_then(|_| ops::append_log(conn, &logs));
+        let saved =
+            exec(conn, "SAVEPOINT log").and_then(|_| super::message_log::append_log(conn, &logs));
         match saved {
             Ok(()) => {
                 let _ = exec(conn, "RELEASE log");
@@ -218,13 +219,13 @@ mod tests {
         let mut results = Vec::new();
         for id in ["A", "A", "B"] {
             let new = new_charger(id);
-            let (msg, result) = job(move |c| ops::create_charger(c, &new, at));
+            let (msg, result) = job(move |c| crate::sqlite::chargers::create_charger(c, &new, at));
             tx.send(msg).await.unwrap();
             results.push(result);
         }
         // A job whose SQL fails halfway: its first insert must be undone too.
         let (msg, failing) = job(move |c| {
-            ops::create_charger(c, &new_charger("C"), at)?;
+            crate::sqlite::chargers::create_charger(c, &new_charger("C"), at)?;
             c.execute("INSERT INTO no_such_table VALUES (1)", [])
                 .map_err(db)?;
             Ok(())

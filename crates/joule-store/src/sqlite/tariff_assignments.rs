@@ -1,212 +1,77 @@
-//! SQLite SQL for sites and tariff assignments (see `crate::placement` for
-//! what both backends share).
+//! Tariff assignments and the candidates of the precedence rule
+//! (`TariffAssignmentStore`).
 
+use super::chargers::require_charger;
+use super::events::insert_event;
+use super::sites::get_site;
+use super::sql::{collect, exec, get, get_opt_ts, get_ts, limit_offset, one, opt_ts, ts, R};
+use super::tariffs::{default_tariff, get_tariff};
+use super::tokens::get_token;
+use super::user_groups::{charger_access, get_user_group, token_groups};
+use super::SqliteStore;
+use crate::placement::{self as p, ScopeCols};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
 use joule_domain::ids::{ChargerId, IdTag};
 use joule_domain::page::{Page, Paged};
-use joule_domain::site::{NewSite, Site, SiteId};
+use joule_domain::store::{StoreResult, TariffAssignmentStore};
 use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentId, AssignmentScope, NewTariffAssignment, TariffAssignment,
     TariffCandidates,
 };
-use joule_domain::user_group::{ChargerAccessRule, UserGroupId};
 use rusqlite::{params, Connection, Row};
 
-use super::ops::{
-    collect, default_tariff, exec, get, get_opt_ts, get_tariff, get_token, get_ts, get_user_group,
-    insert_event, limit_offset, one, opt_ts, require_charger, require_groups, token_groups, ts,
-    unique_as_conflict, R,
-};
-use crate::common;
-use crate::placement::{self as p, ScopeCols};
-
-// ---- sites -----------------------------------------------------------------
-
-const SITE_COLS: &str =
-    "SELECT id, name, time_zone, language, address, access, created_at, updated_at FROM sites";
-
-fn site_row(row: &Row<'_>) -> R<Site> {
-    Ok(Site {
-        id: p::site_id(&get::<String>(row, 0)?)?,
-        name: get(row, 1)?,
-        time_zone: p::parse_tz(&get::<String>(row, 2)?)?,
-        language: get(row, 3)?,
-        address: p::parse_address(&get::<String>(row, 4)?)?,
-        access: ChargerAccessRule {
-            access: common::parse_access(&get::<String>(row, 5)?)?,
-            allowed_groups: Vec::new(),
-        },
-        created_at: get_ts(row, 6)?,
-        updated_at: get_ts(row, 7)?,
-    })
-}
-
-fn with_groups(c: &Connection, mut site: Site) -> R<Site> {
-    site.access.allowed_groups = collect(
-        c,
-        "SELECT group_id FROM site_groups WHERE site_id = ?1 ORDER BY group_id",
-        [site.id.as_str()],
-        |row| common::parse_group_id(&get::<String>(row, 0)?),
-    )?;
-    Ok(site)
-}
-
-pub(crate) fn get_site(c: &Connection, id: &SiteId) -> R<Option<Site>> {
-    let sql = format!("{SITE_COLS} WHERE id = ?1");
-    one(c, &sql, [id.as_str()], site_row)?
-        .map(|s| with_groups(c, s))
-        .transpose()
-}
-
-pub(crate) fn list_sites(c: &Connection, page: Page) -> R<Paged<Site>> {
-    let (limit, offset) = limit_offset(page);
-    let sql = format!("{SITE_COLS} ORDER BY id LIMIT ?1 OFFSET ?2");
-    let rows = collect(c, &sql, params![limit, offset], site_row)?
-        .into_iter()
-        .map(|s| with_groups(c, s))
-        .collect::<R<Vec<_>>>()?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-fn write_site_groups(c: &Connection, id: &SiteId, groups: &[UserGroupId]) -> R<()> {
-    exec(
-        c,
-        "DELETE FROM site_groups WHERE site_id = ?1",
-        [id.as_str()],
-    )?;
-    for g in groups {
-        exec(
-            c,
-            "INSERT INTO site_groups (site_id, group_id) VALUES (?1, ?2)",
-            params![id.as_str(), g.as_str()],
-        )?;
+#[async_trait]
+impl TariffAssignmentStore for SqliteStore {
+    async fn create_tariff_assignment(
+        &self,
+        new: NewTariffAssignment,
+        at: DateTime<Utc>,
+    ) -> StoreResult<TariffAssignment> {
+        self.write(move |c| create_assignment(c, &new, at)).await
     }
-    Ok(())
+
+    async fn get_tariff_assignment(
+        &self,
+        id: AssignmentId,
+    ) -> StoreResult<Option<TariffAssignment>> {
+        self.read(move |c| get_assignment(c, id)).await
+    }
+
+    async fn list_tariff_assignments(
+        &self,
+        filter: AssignmentFilter,
+        page: Page,
+    ) -> StoreResult<Paged<TariffAssignment>> {
+        self.read(move |c| list_assignments(c, &filter, page)).await
+    }
+
+    async fn delete_tariff_assignment(
+        &self,
+        id: AssignmentId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.write(move |c| delete_assignment(c, id, at)).await
+    }
+
+    async fn tariff_candidates(
+        &self,
+        charger: &ChargerId,
+        id_tag: Option<&IdTag>,
+    ) -> StoreResult<Option<TariffCandidates>> {
+        let charger = charger.clone();
+        let id_tag = id_tag.cloned();
+        self.read(move |c| tariff_candidates(c, &charger, id_tag.as_ref()))
+            .await
+    }
 }
 
-pub(crate) fn create_site(c: &Connection, new: &NewSite, at: DateTime<Utc>) -> R<Site> {
-    let groups = common::normalized(new.access.allowed_groups.clone());
-    require_groups(c, &groups)?;
-    c.prepare_cached(
-        "INSERT INTO sites (id, name, time_zone, language, address, access, created_at, \
-         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-    )
-    .map_err(super::ops::db)?
-    .execute(params![
-        new.id.as_str(),
-        new.name,
-        new.time_zone.name(),
-        new.language,
-        p::address_json(&new.address)?,
-        new.access.access.as_str(),
-        ts(at)
-    ])
-    .map_err(unique_as_conflict("site"))?;
-    write_site_groups(c, &new.id, &groups)?;
-    let site = get_site(c, &new.id)?.ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &p::ev_site_created(&site))?;
-    Ok(site)
-}
-
-pub(crate) fn update_site(
-    c: &Connection,
-    id: &SiteId,
-    new: &NewSite,
-    at: DateTime<Utc>,
-) -> R<Option<Site>> {
-    let groups = common::normalized(new.access.allowed_groups.clone());
-    require_groups(c, &groups)?;
-    let n = exec(
-        c,
-        "UPDATE sites SET name = ?2, time_zone = ?3, language = ?4, address = ?5, access = ?6, \
-         updated_at = ?7 WHERE id = ?1",
-        params![
-            id.as_str(),
-            new.name,
-            new.time_zone.name(),
-            new.language,
-            p::address_json(&new.address)?,
-            new.access.access.as_str(),
-            ts(at)
-        ],
-    )?;
-    if n == 0 {
-        return Ok(None);
-    }
-    write_site_groups(c, id, &groups)?;
-    let site = get_site(c, id)?.ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &p::ev_site_updated(&site))?;
-    Ok(Some(site))
-}
-
-pub(crate) fn delete_site(c: &Connection, id: &SiteId, at: DateTime<Utc>) -> R<bool> {
-    if exec(c, "DELETE FROM sites WHERE id = ?1", [id.as_str()])? == 0 {
-        return Ok(false);
-    }
-    exec(
-        c,
-        "DELETE FROM site_groups WHERE site_id = ?1",
-        [id.as_str()],
-    )?;
-    let chargers = collect(
-        c,
-        "SELECT id FROM chargers WHERE site_id = ?1 ORDER BY id",
-        [id.as_str()],
-        |row| common::charger_id(&get::<String>(row, 0)?),
-    )?;
-    exec(
-        c,
-        "UPDATE chargers SET site_id = NULL WHERE site_id = ?1",
-        [id.as_str()],
-    )?;
-    for charger in &chargers {
-        insert_event(c, &p::ev_charger_site_changed(charger, None, at))?;
-    }
-    let filter = AssignmentFilter {
-        site_id: Some(id.clone()),
-        ..AssignmentFilter::default()
-    };
-    delete_assignments_where(c, &filter, at)?;
-    insert_event(c, &p::ev_site_deleted(id, at))?;
-    Ok(true)
-}
-
-pub(crate) fn set_charger_site(
-    c: &Connection,
-    id: &ChargerId,
-    site: Option<&SiteId>,
-    at: DateTime<Utc>,
-) -> R<Option<Option<SiteId>>> {
-    let Some(previous) = one(
-        c,
-        "SELECT site_id FROM chargers WHERE id = ?1",
-        [id.as_str()],
-        |row| get::<Option<String>>(row, 0),
-    )?
-    else {
-        return Ok(None);
-    };
-    if let Some(s) = site {
-        get_site(c, s)?.ok_or(StoreError::NotFound { entity: "site" })?;
-    }
-    if previous.as_deref() != site.map(SiteId::as_str) {
-        exec(
-            c,
-            "UPDATE chargers SET site_id = ?2 WHERE id = ?1",
-            params![id.as_str(), site.map(SiteId::as_str)],
-        )?;
-        insert_event(c, &p::ev_charger_site_changed(id, site, at))?;
-    }
-    Ok(Some(site.cloned()))
-}
-
-// ---- tariff assignments ------------------------------------------------------
-
-const ASSIGNMENT_COLS: &str = "SELECT id, tariff_id, scope, site_id, charger_id, connector_id, \
+pub(super) const ASSIGNMENT_COLS: &str =
+    "SELECT id, tariff_id, scope, site_id, charger_id, connector_id, \
      group_id, id_tag, valid_from, valid_until, created_at FROM tariff_assignments";
 
-fn assignment_row(row: &Row<'_>) -> R<TariffAssignment> {
+pub(super) fn assignment_row(row: &Row<'_>) -> R<TariffAssignment> {
     p::assignment(
         &get::<String>(row, 0)?,
         get(row, 1)?,
@@ -226,7 +91,7 @@ fn assignment_row(row: &Row<'_>) -> R<TariffAssignment> {
 }
 
 /// `NotFound` naming what the scope points at when it does not exist.
-fn require_target(c: &Connection, scope: &AssignmentScope) -> R<()> {
+pub(super) fn require_target(c: &Connection, scope: &AssignmentScope) -> R<()> {
     let missing = |entity| Err(StoreError::NotFound { entity });
     match scope {
         AssignmentScope::IdToken { id_tag } => {
@@ -299,11 +164,11 @@ pub(crate) fn get_assignment(c: &Connection, id: AssignmentId) -> R<Option<Tarif
     one(c, &sql, [id.to_string()], assignment_row)
 }
 
-const FILTER: &str = "(?1 IS NULL OR tariff_id = ?1) AND (?2 IS NULL OR scope = ?2) \
+pub(super) const FILTER: &str = "(?1 IS NULL OR tariff_id = ?1) AND (?2 IS NULL OR scope = ?2) \
      AND (?3 IS NULL OR site_id = ?3) AND (?4 IS NULL OR charger_id = ?4) \
      AND (?5 IS NULL OR group_id = ?5) AND (?6 IS NULL OR id_tag_key = ?6)";
 
-fn filter_params(f: &AssignmentFilter) -> [Option<String>; 6] {
+pub(super) fn filter_params(f: &AssignmentFilter) -> [Option<String>; 6] {
     [
         f.tariff_id.clone(),
         f.scope.map(|s| s.as_str().to_owned()),
@@ -388,7 +253,7 @@ pub(crate) fn tariff_candidates(
         Some(s) => get_site(c, &p::site_id(s)?)?,
         None => None,
     };
-    let access = super::ops::charger_access(c, charger)?.unwrap_or_default();
+    let access = charger_access(c, charger)?.unwrap_or_default();
     let groups = match id_tag {
         Some(tag) => token_groups(c, tag)?,
         None => Vec::new(),

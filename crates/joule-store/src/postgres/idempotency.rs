@@ -1,0 +1,153 @@
+//! API idempotency records (`ApiIdempotencyStore`).
+
+use super::sql::{get, pg, R};
+use super::PgStore;
+use crate::common::corrupt;
+use crate::payment_common::{self as pc};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use joule_domain::api_idempotency::{
+    IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord, StoredResponse,
+};
+use joule_domain::error::StoreError;
+use joule_domain::store::{ApiIdempotencyStore, StoreResult};
+use sqlx::postgres::PgRow;
+use sqlx::PgConnection;
+
+#[async_trait]
+impl ApiIdempotencyStore for PgStore {
+    async fn begin_idempotent(&self, new: NewIdempotencyRecord) -> StoreResult<IdempotencyBegin> {
+        in_tx!(self, c => begin_idempotent(c, &new))
+    }
+
+    async fn complete_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyRecord> {
+        in_tx!(self, c => complete_idempotent(c, scope, key, status, &body, at))
+    }
+
+    async fn release_idempotent(&self, scope: &str, key: &str) -> StoreResult<bool> {
+        in_tx!(self, c => release_idempotent(c, scope, key))
+    }
+}
+
+pub(super) fn idempotency_row(row: &PgRow) -> R<IdempotencyRecord> {
+    let status: Option<i32> = get(row, 3)?;
+    let body: Option<serde_json::Value> = get(row, 4)?;
+    let response = match (status, body) {
+        (Some(status), Some(body)) => Some(StoredResponse {
+            status: u16::try_from(status).map_err(|_| corrupt("idempotency status"))?,
+            body,
+        }),
+        _ => None,
+    };
+    Ok(IdempotencyRecord {
+        scope: get(row, 0)?,
+        key: get(row, 1)?,
+        request_hash: get(row, 2)?,
+        response,
+        created_at: get(row, 5)?,
+        completed_at: get(row, 6)?,
+    })
+}
+
+pub(super) async fn idempotency_record(
+    c: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    lock: bool,
+) -> R<Option<IdempotencyRecord>> {
+    let sql = if lock {
+        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
+         completed_at FROM api_idempotency WHERE scope = $1 AND key = $2 FOR UPDATE"
+    } else {
+        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
+         completed_at FROM api_idempotency WHERE scope = $1 AND key = $2"
+    };
+    sqlx::query(sql)
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(idempotency_row)
+        .transpose()
+}
+
+pub(crate) async fn begin_idempotent(
+    c: &mut PgConnection,
+    new: &NewIdempotencyRecord,
+) -> R<IdempotencyBegin> {
+    let inserted = sqlx::query(
+        "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
+    )
+    .bind(&new.scope)
+    .bind(&new.key)
+    .bind(&new.request_hash)
+    .bind(new.created_at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?
+    .rows_affected()
+        > 0;
+    let record = idempotency_record(c, &new.scope, &new.key, false)
+        .await?
+        .ok_or(StoreError::NotFound {
+            entity: "idempotency key",
+        })?;
+    pc::begin_outcome(inserted, record, &new.request_hash)
+}
+
+pub(crate) async fn complete_idempotent(
+    c: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> R<IdempotencyRecord> {
+    let record = idempotency_record(c, scope, key, true)
+        .await?
+        .ok_or(StoreError::NotFound {
+            entity: "idempotency key",
+        })?;
+    if let Some(done) = pc::already_completed(record, status, body)? {
+        return Ok(done);
+    }
+    sqlx::query(
+        "UPDATE api_idempotency SET response_status = $3, response_body = $4, completed_at = $5 \
+         WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(i32::from(status))
+    .bind(body)
+    .bind(at)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    idempotency_record(c, scope, key, false)
+        .await?
+        .ok_or(StoreError::NotFound {
+            entity: "idempotency key",
+        })
+}
+
+pub(crate) async fn release_idempotent(c: &mut PgConnection, scope: &str, key: &str) -> R<bool> {
+    let done = sqlx::query(
+        "DELETE FROM api_idempotency WHERE scope = $1 AND key = $2 AND response_status IS NULL",
+    )
+    .bind(scope)
+    .bind(key)
+    .execute(&mut *c)
+    .await
+    .map_err(pg)?;
+    Ok(done.rows_affected() > 0)
+}

@@ -1,0 +1,17 @@
+//! Tariffs.
+
+use joule_domain::tariffs::StoredTariff;
+
+use super::{RowRead, R};
+use crate::common;
+
+/// `body, extensions, version, created_at, updated_at` of a tariff version.
+pub(crate) fn tariff(row: &impl RowRead) -> R<StoredTariff> {
+    common::parse_tariff(
+        &row.text(0)?,
+        &row.text(1)?,
+        row.int(2)?,
+        row.ts(3)?,
+        row.ts(4)?,
+    )
+}

@@ -1,0 +1,240 @@
+//! Sites (`SiteStore`).
+
+use super::events::insert_event;
+use super::sql::{collect, db, exec, get, get_ts, limit_offset, one, ts, unique_as_conflict, R};
+use super::tariff_assignments::delete_assignments_where;
+use super::user_groups::require_groups;
+use super::SqliteStore;
+use crate::common;
+use crate::placement::{self as p};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use joule_domain::error::StoreError;
+use joule_domain::ids::ChargerId;
+use joule_domain::page::{Page, Paged};
+use joule_domain::site::{NewSite, Site, SiteId};
+use joule_domain::store::{SiteStore, StoreResult};
+use joule_domain::tariff_assignment::AssignmentFilter;
+use joule_domain::user_group::{ChargerAccessRule, UserGroupId};
+use rusqlite::{params, Connection, Row};
+
+#[async_trait]
+impl SiteStore for SqliteStore {
+    async fn create_site(&self, new: NewSite, at: DateTime<Utc>) -> StoreResult<Site> {
+        self.write(move |c| create_site(c, &new, at)).await
+    }
+
+    async fn get_site(&self, id: &SiteId) -> StoreResult<Option<Site>> {
+        let id = id.clone();
+        self.read(move |c| get_site(c, &id)).await
+    }
+
+    async fn list_sites(&self, page: Page) -> StoreResult<Paged<Site>> {
+        self.read(move |c| list_sites(c, page)).await
+    }
+
+    async fn update_site(
+        &self,
+        id: &SiteId,
+        new: NewSite,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Site>> {
+        let id = id.clone();
+        self.write(move |c| update_site(c, &id, &new, at)).await
+    }
+
+    async fn delete_site(&self, id: &SiteId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let id = id.clone();
+        self.write(move |c| delete_site(c, &id, at)).await
+    }
+
+    async fn set_charger_site(
+        &self,
+        id: &ChargerId,
+        site: Option<&SiteId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Option<SiteId>>> {
+        let id = id.clone();
+        let site = site.cloned();
+        self.write(move |c| set_charger_site(c, &id, site.as_ref(), at))
+            .await
+    }
+}
+
+pub(super) const SITE_COLS: &str =
+    "SELECT id, name, time_zone, language, address, access, created_at, updated_at FROM sites";
+
+pub(super) fn site_row(row: &Row<'_>) -> R<Site> {
+    Ok(Site {
+        id: p::site_id(&get::<String>(row, 0)?)?,
+        name: get(row, 1)?,
+        time_zone: p::parse_tz(&get::<String>(row, 2)?)?,
+        language: get(row, 3)?,
+        address: p::parse_address(&get::<String>(row, 4)?)?,
+        access: ChargerAccessRule {
+            access: common::parse_access(&get::<String>(row, 5)?)?,
+            allowed_groups: Vec::new(),
+        },
+        created_at: get_ts(row, 6)?,
+        updated_at: get_ts(row, 7)?,
+    })
+}
+
+pub(super) fn with_groups(c: &Connection, mut site: Site) -> R<Site> {
+    site.access.allowed_groups = collect(
+        c,
+        "SELECT group_id FROM site_groups WHERE site_id = ?1 ORDER BY group_id",
+        [site.id.as_str()],
+        |row| common::parse_group_id(&get::<String>(row, 0)?),
+    )?;
+    Ok(site)
+}
+
+pub(crate) fn get_site(c: &Connection, id: &SiteId) -> R<Option<Site>> {
+    let sql = format!("{SITE_COLS} WHERE id = ?1");
+    one(c, &sql, [id.as_str()], site_row)?
+        .map(|s| with_groups(c, s))
+        .transpose()
+}
+
+pub(crate) fn list_sites(c: &Connection, page: Page) -> R<Paged<Site>> {
+    let (limit, offset) = limit_offset(page);
+    let sql = format!("{SITE_COLS} ORDER BY id LIMIT ?1 OFFSET ?2");
+    let rows = collect(c, &sql, params![limit, offset], site_row)?
+        .into_iter()
+        .map(|s| with_groups(c, s))
+        .collect::<R<Vec<_>>>()?;
+    Ok(Paged::from_overfetch(rows, page))
+}
+
+pub(super) fn write_site_groups(c: &Connection, id: &SiteId, groups: &[UserGroupId]) -> R<()> {
+    exec(
+        c,
+        "DELETE FROM site_groups WHERE site_id = ?1",
+        [id.as_str()],
+    )?;
+    for g in groups {
+        exec(
+            c,
+            "INSERT INTO site_groups (site_id, group_id) VALUES (?1, ?2)",
+            params![id.as_str(), g.as_str()],
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn create_site(c: &Connection, new: &NewSite, at: DateTime<Utc>) -> R<Site> {
+    let groups = common::normalized(new.access.allowed_groups.clone());
+    require_groups(c, &groups)?;
+    c.prepare_cached(
+        "INSERT INTO sites (id, name, time_zone, language, address, access, created_at, \
+         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    )
+    .map_err(db)?
+    .execute(params![
+        new.id.as_str(),
+        new.name,
+        new.time_zone.name(),
+        new.language,
+        p::address_json(&new.address)?,
+        new.access.access.as_str(),
+        ts(at)
+    ])
+    .map_err(unique_as_conflict("site"))?;
+    write_site_groups(c, &new.id, &groups)?;
+    let site = get_site(c, &new.id)?.ok_or(StoreError::NotFound { entity: "site" })?;
+    insert_event(c, &p::ev_site_created(&site))?;
+    Ok(site)
+}
+
+pub(crate) fn update_site(
+    c: &Connection,
+    id: &SiteId,
+    new: &NewSite,
+    at: DateTime<Utc>,
+) -> R<Option<Site>> {
+    let groups = common::normalized(new.access.allowed_groups.clone());
+    require_groups(c, &groups)?;
+    let n = exec(
+        c,
+        "UPDATE sites SET name = ?2, time_zone = ?3, language = ?4, address = ?5, access = ?6, \
+         updated_at = ?7 WHERE id = ?1",
+        params![
+            id.as_str(),
+            new.name,
+            new.time_zone.name(),
+            new.language,
+            p::address_json(&new.address)?,
+            new.access.access.as_str(),
+            ts(at)
+        ],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    write_site_groups(c, id, &groups)?;
+    let site = get_site(c, id)?.ok_or(StoreError::NotFound { entity: "site" })?;
+    insert_event(c, &p::ev_site_updated(&site))?;
+    Ok(Some(site))
+}
+
+pub(crate) fn delete_site(c: &Connection, id: &SiteId, at: DateTime<Utc>) -> R<bool> {
+    if exec(c, "DELETE FROM sites WHERE id = ?1", [id.as_str()])? == 0 {
+        return Ok(false);
+    }
+    exec(
+        c,
+        "DELETE FROM site_groups WHERE site_id = ?1",
+        [id.as_str()],
+    )?;
+    let chargers = collect(
+        c,
+        "SELECT id FROM chargers WHERE site_id = ?1 ORDER BY id",
+        [id.as_str()],
+        |row| common::charger_id(&get::<String>(row, 0)?),
+    )?;
+    exec(
+        c,
+        "UPDATE chargers SET site_id = NULL WHERE site_id = ?1",
+        [id.as_str()],
+    )?;
+    for charger in &chargers {
+        insert_event(c, &p::ev_charger_site_changed(charger, None, at))?;
+    }
+    let filter = AssignmentFilter {
+        site_id: Some(id.clone()),
+        ..AssignmentFilter::default()
+    };
+    delete_assignments_where(c, &filter, at)?;
+    insert_event(c, &p::ev_site_deleted(id, at))?;
+    Ok(true)
+}
+
+pub(crate) fn set_charger_site(
+    c: &Connection,
+    id: &ChargerId,
+    site: Option<&SiteId>,
+    at: DateTime<Utc>,
+) -> R<Option<Option<SiteId>>> {
+    let Some(previous) = one(
+        c,
+        "SELECT site_id FROM chargers WHERE id = ?1",
+        [id.as_str()],
+        |row| get::<Option<String>>(row, 0),
+    )?
+    else {
+        return Ok(None);
+    };
+    if let Some(s) = site {
+        get_site(c, s)?.ok_or(StoreError::NotFound { entity: "site" })?;
+    }
+    if previous.as_deref() != site.map(SiteId::as_str) {
+        exec(
+            c,
+            "UPDATE chargers SET site_id = ?2 WHERE id = ?1",
+            params![id.as_str(), site.map(SiteId::as_str)],
+        )?;
+        insert_event(c, &p::ev_charger_site_changed(id, site, at))?;
+    }
+    Ok(Some(site.cloned()))
+}

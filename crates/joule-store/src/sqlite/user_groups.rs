@@ -1,0 +1,299 @@
+//! User groups, token memberships and charger access (`UserGroupStore`).
+
+use super::events::insert_event;
+use super::sites::get_site;
+use super::sql::{collect, db, exec, get, limit_offset, one, ts, unique_as_conflict, R};
+use super::tariff_assignments::delete_assignments_where;
+use super::tokens::get_token;
+use super::SqliteStore;
+use crate::{common, rows};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use joule_domain::error::StoreError;
+use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::page::{Page, Paged};
+use joule_domain::store::{StoreResult, UserGroupStore};
+use joule_domain::user_group::{
+    ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
+};
+use rusqlite::{params, Connection};
+
+#[async_trait]
+impl UserGroupStore for SqliteStore {
+    async fn create_user_group(
+        &self,
+        new: NewUserGroup,
+        at: DateTime<Utc>,
+    ) -> StoreResult<UserGroup> {
+        self.write(move |c| create_user_group(c, &new, at)).await
+    }
+
+    async fn get_user_group(&self, id: &UserGroupId) -> StoreResult<Option<UserGroup>> {
+        let id = id.clone();
+        self.read(move |c| get_user_group(c, &id)).await
+    }
+
+    async fn list_user_groups(&self, page: Page) -> StoreResult<Paged<UserGroup>> {
+        self.read(move |c| list_user_groups(c, page)).await
+    }
+
+    async fn update_user_group(
+        &self,
+        id: &UserGroupId,
+        patch: UserGroupPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<UserGroup>> {
+        let id = id.clone();
+        self.write(move |c| update_user_group(c, &id, &patch, at))
+            .await
+    }
+
+    async fn delete_user_group(&self, id: &UserGroupId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let id = id.clone();
+        self.write(move |c| delete_user_group(c, &id, at)).await
+    }
+
+    async fn set_token_groups(
+        &self,
+        id_tag: &IdTag,
+        groups: Vec<UserGroupId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<UserGroupId>>> {
+        let id_tag = id_tag.clone();
+        self.write(move |c| set_token_groups(c, &id_tag, groups, at))
+            .await
+    }
+
+    async fn token_groups(&self, id_tag: &IdTag) -> StoreResult<Vec<UserGroupId>> {
+        let id_tag = id_tag.clone();
+        self.read(move |c| token_groups(c, &id_tag)).await
+    }
+
+    async fn set_charger_access(
+        &self,
+        id: &ChargerId,
+        rule: ChargerAccessRule,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<ChargerAccessRule>> {
+        let id = id.clone();
+        self.write(move |c| set_charger_access(c, &id, rule, at))
+            .await
+    }
+
+    async fn charger_access(&self, id: &ChargerId) -> StoreResult<Option<ChargerAccessRule>> {
+        let id = id.clone();
+        self.read(move |c| charger_access(c, &id)).await
+    }
+}
+
+pub(crate) fn get_user_group(c: &Connection, id: &UserGroupId) -> R<Option<UserGroup>> {
+    one(
+        c,
+        "SELECT id, name, created_at, updated_at FROM user_groups WHERE id = ?1",
+        [id.as_str()],
+        |r| rows::user_group(r),
+    )
+}
+
+pub(crate) fn list_user_groups(c: &Connection, page: Page) -> R<Paged<UserGroup>> {
+    let (limit, offset) = limit_offset(page);
+    let rows = collect(
+        c,
+        "SELECT id, name, created_at, updated_at FROM user_groups \
+         ORDER BY id LIMIT ?1 OFFSET ?2",
+        params![limit, offset],
+        |r| rows::user_group(r),
+    )?;
+    Ok(Paged::from_overfetch(rows, page))
+}
+
+pub(crate) fn create_user_group(
+    c: &Connection,
+    new: &NewUserGroup,
+    at: DateTime<Utc>,
+) -> R<UserGroup> {
+    c.prepare_cached(
+        "INSERT INTO user_groups (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+    )
+    .map_err(db)?
+    .execute(params![new.id.as_str(), new.name, ts(at)])
+    .map_err(unique_as_conflict("user group"))?;
+    let group = get_user_group(c, &new.id)?.ok_or(StoreError::NotFound {
+        entity: "user group",
+    })?;
+    insert_event(c, &common::ev_user_group_created(&group))?;
+    Ok(group)
+}
+
+pub(crate) fn update_user_group(
+    c: &Connection,
+    id: &UserGroupId,
+    patch: &UserGroupPatch,
+    at: DateTime<Utc>,
+) -> R<Option<UserGroup>> {
+    let Some(mut group) = get_user_group(c, id)? else {
+        return Ok(None);
+    };
+    if let Some(name) = &patch.name {
+        group.name = name.clone();
+    }
+    exec(
+        c,
+        "UPDATE user_groups SET name = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id.as_str(), group.name, ts(at)],
+    )?;
+    group.updated_at = at;
+    insert_event(c, &common::ev_user_group_updated(&group))?;
+    Ok(Some(group))
+}
+
+pub(crate) fn delete_user_group(c: &Connection, id: &UserGroupId, at: DateTime<Utc>) -> R<bool> {
+    let n = exec(c, "DELETE FROM user_groups WHERE id = ?1", [id.as_str()])?;
+    if n == 0 {
+        return Ok(false);
+    }
+    exec(
+        c,
+        "DELETE FROM token_groups WHERE group_id = ?1",
+        [id.as_str()],
+    )?;
+    exec(
+        c,
+        "DELETE FROM charger_groups WHERE group_id = ?1",
+        [id.as_str()],
+    )?;
+    exec(
+        c,
+        "DELETE FROM site_groups WHERE group_id = ?1",
+        [id.as_str()],
+    )?;
+    let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+        group_id: Some(id.clone()),
+        ..Default::default()
+    };
+    delete_assignments_where(c, &assigned, at)?;
+    insert_event(c, &common::ev_user_group_deleted(id, at))?;
+    Ok(true)
+}
+
+pub(crate) fn require_groups(c: &Connection, groups: &[UserGroupId]) -> R<()> {
+    for g in groups {
+        if get_user_group(c, g)?.is_none() {
+            return Err(StoreError::NotFound {
+                entity: "user group",
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn token_groups(c: &Connection, id_tag: &IdTag) -> R<Vec<UserGroupId>> {
+    collect(
+        c,
+        "SELECT group_id FROM token_groups WHERE id_tag_key = ?1 ORDER BY group_id",
+        [id_tag.key()],
+        |row| common::parse_group_id(&get::<String>(row, 0)?),
+    )
+}
+
+pub(crate) fn set_token_groups(
+    c: &Connection,
+    id_tag: &IdTag,
+    groups: Vec<UserGroupId>,
+    at: DateTime<Utc>,
+) -> R<Option<Vec<UserGroupId>>> {
+    let Some(token) = get_token(c, id_tag)? else {
+        return Ok(None);
+    };
+    let groups = common::normalized(groups);
+    require_groups(c, &groups)?;
+    exec(
+        c,
+        "DELETE FROM token_groups WHERE id_tag_key = ?1",
+        [id_tag.key()],
+    )?;
+    for g in &groups {
+        exec(
+            c,
+            "INSERT INTO token_groups (id_tag_key, group_id) VALUES (?1, ?2)",
+            params![id_tag.key(), g.as_str()],
+        )?;
+    }
+    insert_event(
+        c,
+        &common::ev_token_groups_changed(&token.id_tag, &groups, at),
+    )?;
+    Ok(Some(groups))
+}
+
+/// The charger's effective rule: its own when set explicitly, else its
+/// site's, else public.
+pub(crate) fn charger_access(c: &Connection, id: &ChargerId) -> R<Option<ChargerAccessRule>> {
+    let Some((access, access_set, site_id)) = one(
+        c,
+        "SELECT access, access_set, site_id FROM chargers WHERE id = ?1",
+        [id.as_str()],
+        |row| {
+            Ok((
+                common::parse_access(&get::<String>(row, 0)?)?,
+                get::<bool>(row, 1)?,
+                get::<Option<String>>(row, 2)?,
+            ))
+        },
+    )?
+    else {
+        return Ok(None);
+    };
+    if !access_set {
+        let site = match site_id.as_deref() {
+            Some(s) => get_site(c, &crate::placement::site_id(s)?)?,
+            None => None,
+        };
+        return Ok(Some(site.map(|s| s.access).unwrap_or_default()));
+    }
+    let allowed_groups = collect(
+        c,
+        "SELECT group_id FROM charger_groups WHERE charger_id = ?1 ORDER BY group_id",
+        [id.as_str()],
+        |row| common::parse_group_id(&get::<String>(row, 0)?),
+    )?;
+    Ok(Some(ChargerAccessRule {
+        access,
+        allowed_groups,
+    }))
+}
+
+pub(crate) fn set_charger_access(
+    c: &Connection,
+    id: &ChargerId,
+    rule: ChargerAccessRule,
+    at: DateTime<Utc>,
+) -> R<Option<ChargerAccessRule>> {
+    let rule = ChargerAccessRule {
+        access: rule.access,
+        allowed_groups: common::normalized(rule.allowed_groups),
+    };
+    require_groups(c, &rule.allowed_groups)?;
+    let n = exec(
+        c,
+        "UPDATE chargers SET access = ?2, access_set = 1 WHERE id = ?1",
+        params![id.as_str(), rule.access.as_str()],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    exec(
+        c,
+        "DELETE FROM charger_groups WHERE charger_id = ?1",
+        [id.as_str()],
+    )?;
+    for g in &rule.allowed_groups {
+        exec(
+            c,
+            "INSERT INTO charger_groups (charger_id, group_id) VALUES (?1, ?2)",
+            params![id.as_str(), g.as_str()],
+        )?;
+    }
+    insert_event(c, &common::ev_charger_access_changed(id, &rule, at))?;
+    Ok(Some(rule))
+}
