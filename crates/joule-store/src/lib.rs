@@ -91,15 +91,16 @@ macro_rules! step_cols {
     };
 }
 
-mod account_common;
-mod common;
+mod accounts;
+mod events;
 pub mod migrations;
-mod payment_common;
-mod placement;
+mod payments;
 pub mod postgres;
 mod rows;
+mod scopes;
 pub mod sqlite;
-mod terminal_common;
+mod terminals;
+mod values;
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,11 +1,12 @@
 //! Driver accounts (`AccountStore`): accounts, token links, card setups
 //! and the charge line of each session charged to an account.
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::payments::{create_payment, link_session};
 use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::PgStore;
-use crate::account_common::{self as ac, AccountRow, ChargeRow};
+use crate::accounts::{self as ac, AccountRow, ChargeRow};
+use crate::events;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::account::{
@@ -274,7 +275,7 @@ pub(crate) async fn create_account(
     .await
     .map_err(unique_as_conflict("account"))?;
     let a = require_account(c, new.id, false).await?;
-    insert_event(c, &ac::ev_account(EventKind::AccountCreated, &a, at)).await?;
+    insert_event(c, &events::ev_account(EventKind::AccountCreated, &a, at)).await?;
     Ok(a)
 }
 
@@ -326,7 +327,7 @@ pub(crate) async fn update_account(
     .await
     .map_err(unique_as_conflict("account"))?;
     let a = require_account(c, id, false).await?;
-    insert_event(c, &ac::ev_account(EventKind::AccountUpdated, &a, at)).await?;
+    insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at)).await?;
     Ok(Some(a))
 }
 
@@ -352,7 +353,7 @@ pub(crate) async fn set_account_customer(
     .rows_affected();
     let a = require_account(c, id, false).await?;
     if changed > 0 {
-        insert_event(c, &ac::ev_account(EventKind::AccountUpdated, &a, at)).await?;
+        insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at)).await?;
     }
     Ok(a)
 }
@@ -448,7 +449,7 @@ pub(crate) async fn save_account_card(
     .await
     .map_err(pg)?;
     let a = require_account(c, setup.account_id, false).await?;
-    insert_event(c, &ac::ev_account(EventKind::AccountCardSaved, &a, at)).await?;
+    insert_event(c, &events::ev_account(EventKind::AccountCardSaved, &a, at)).await?;
     Ok(a)
 }
 
@@ -508,7 +509,7 @@ pub(crate) async fn link_account_token(
     } else {
         insert_event(
             c,
-            &ac::ev_token(
+            &events::ev_token(
                 EventKind::AccountTokenLinked,
                 id,
                 &ac::id_tag(&stored_tag)?,
@@ -537,7 +538,7 @@ pub(crate) async fn unlink_account_token(
     if gone {
         insert_event(
             c,
-            &ac::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
+            &events::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
         )
         .await?;
     }
@@ -665,7 +666,7 @@ pub(crate) async fn begin_account_charge(
             .map_err(pg)?;
     }
     let line = require_charge(c, new.session_id, false).await?;
-    insert_event(c, &ac::ev_charge(&line, new.created_at)).await?;
+    insert_event(c, &events::ev_charge(&line, new.created_at)).await?;
     Ok((line, true))
 }
 
@@ -695,7 +696,7 @@ pub(crate) async fn set_account_charge_status(
     .await
     .map_err(pg)?;
     let line = require_charge(c, session, false).await?;
-    insert_event(c, &ac::ev_charge(&line, at)).await?;
+    insert_event(c, &events::ev_charge(&line, at)).await?;
     Ok(line)
 }
 
@@ -721,7 +722,7 @@ pub(crate) async fn retry_account_charge(
     .await
     .map_err(pg)?;
     let line = require_charge(c, session, false).await?;
-    insert_event(c, &ac::ev_charge(&line, at)).await?;
+    insert_event(c, &events::ev_charge(&line, at)).await?;
     Ok(Some(line))
 }
 

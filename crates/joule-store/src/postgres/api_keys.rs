@@ -1,9 +1,10 @@
 //! API keys (`ApiKeyStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{pg, unique_as_conflict, R};
 use super::PgStore;
-use crate::{common, rows};
+use crate::events;
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::api_key::{ApiKey, NewApiKey};
@@ -59,12 +60,12 @@ pub(crate) async fn create_api_key(
     .bind(&new.name)
     .bind(&new.prefix)
     .bind(&new.secret_hash)
-    .bind(common::api_scopes_text(&new.scopes))
+    .bind(values::api_scopes_text(&new.scopes))
     .bind(at)
     .fetch_one(&mut *c)
     .await
     .map_err(unique_as_conflict("api key"))?;
     let key = rows::api_key(&row)?;
-    insert_event(c, &common::ev_api_key_created(&key)).await?;
+    insert_event(c, &events::ev_api_key_created(&key)).await?;
     Ok(key)
 }

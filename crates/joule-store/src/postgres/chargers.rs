@@ -1,12 +1,13 @@
 //! Chargers (`ChargerStore`): registration, boot, connection, heartbeat,
 //! connector status (current state and history) and free-text statuses.
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{cid, get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::PgStore;
-use crate::common::{micros, parse_or_corrupt, STATUS_RANGE_LIMIT};
-use crate::{common, rows};
+use crate::events;
+use crate::values::{micros, parse_or_corrupt, STATUS_RANGE_LIMIT};
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::charger::{
@@ -205,7 +206,7 @@ pub(crate) async fn create_charger(
     .await
     .map_err(unique_as_conflict("charger"))?;
     let charger = loaded(c, &new.id).await?;
-    insert_event(c, &common::ev_charger_created(&charger)).await?;
+    insert_event(c, &events::ev_charger_created(&charger)).await?;
     Ok(charger)
 }
 
@@ -256,7 +257,7 @@ pub(crate) async fn update_charger(
     .await
     .map_err(pg)?;
     let charger = loaded(c, id).await?;
-    insert_event(c, &common::ev_charger_updated(&charger, patch, at)).await?;
+    insert_event(c, &events::ev_charger_updated(&charger, patch, at)).await?;
     Ok(Some(charger))
 }
 
@@ -287,7 +288,7 @@ pub(crate) async fn delete_charger(
             ..AssignmentFilter::default()
         };
         delete_assignments_where(c, &assigned, at).await?;
-        insert_event(c, &common::ev_charger_deleted(id, at)).await?;
+        insert_event(c, &events::ev_charger_deleted(id, at)).await?;
     }
     Ok(n > 0)
 }
@@ -330,7 +331,7 @@ pub(crate) async fn auto_register(
     .map_err(pg)?
     .rows_affected();
     if n > 0 {
-        insert_event(c, &common::ev_charger_auto_registered(id, at)).await?;
+        insert_event(c, &events::ev_charger_auto_registered(id, at)).await?;
     }
     loaded(c, id).await
 }
@@ -369,7 +370,7 @@ pub(crate) async fn record_boot(
         "registration",
         RegistrationStatus::parse,
     )?;
-    insert_event(c, &common::ev_charger_booted(id, boot, registration, at)).await?;
+    insert_event(c, &events::ev_charger_booted(id, boot, registration, at)).await?;
     Ok(Some(registration))
 }
 
@@ -416,7 +417,7 @@ pub(crate) async fn record_connection(
     if n == 0 {
         return Err(StoreError::NotFound { entity: "charger" });
     }
-    insert_event(c, &common::ev_connection(id, protocol, at)).await
+    insert_event(c, &events::ev_connection(id, protocol, at)).await
 }
 
 pub(crate) async fn mark_all_disconnected(c: &mut PgConnection, at: DateTime<Utc>) -> R<u64> {
@@ -428,10 +429,10 @@ pub(crate) async fn mark_all_disconnected(c: &mut PgConnection, at: DateTime<Utc
     .fetch_all(&mut *c)
     .await
     .map_err(pg)?;
-    let mut ids = map_rows(rows, |row| common::charger_id(&get::<String>(row, 0)?))?;
+    let mut ids = map_rows(rows, |row| values::charger_id(&get::<String>(row, 0)?))?;
     ids.sort();
     for id in &ids {
-        insert_event(c, &common::ev_connection(id, None, at)).await?;
+        insert_event(c, &events::ev_connection(id, None, at)).await?;
     }
     Ok(ids.len() as u64)
 }
@@ -496,7 +497,7 @@ pub(crate) async fn record_status(
     .await
     .map_err(pg)?;
     if announce {
-        insert_event(c, &common::ev_status_changed(id, report, current.as_ref())).await?;
+        insert_event(c, &events::ev_status_changed(id, report, current.as_ref())).await?;
     }
     Ok(())
 }
@@ -611,8 +612,8 @@ pub(crate) async fn record_charger_status(
         .map_err(pg)?;
     if previous.as_deref() != Some(status) {
         let event = match field {
-            ChargerStatusField::Firmware => common::ev_firmware(id, status, at),
-            ChargerStatusField::Diagnostics => common::ev_diagnostics(id, status, at),
+            ChargerStatusField::Firmware => events::ev_firmware(id, status, at),
+            ChargerStatusField::Diagnostics => events::ev_diagnostics(id, status, at),
         };
         insert_event(c, &event).await?;
     }

@@ -1,11 +1,10 @@
 //! Payments, their steps, claims and remote starts (`PaymentStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{cid, connector, get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::PgStore;
-use crate::payment_common::{
-    self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow,
-};
+use crate::events;
+use crate::payments::{self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -388,7 +387,7 @@ pub(crate) async fn create_payment(c: &mut PgConnection, new: &NewPayment) -> R<
     let stored = payment_only(c, p.id, false)
         .await?
         .ok_or(StoreError::NotFound { entity: "payment" })?;
-    insert_event(c, &pc::ev_payment_created(&stored)).await?;
+    insert_event(c, &events::ev_payment_created(&stored)).await?;
     Ok(stored)
 }
 
@@ -589,7 +588,7 @@ pub(crate) async fn set_gateway_ref(
     p.gateway_payment_ref = Some(gateway_ref.to_owned());
     p.updated_at = at;
     write_payment(c, &p).await?;
-    insert_event(c, &pc::ev_gateway_ref_recorded(&p, at)).await?;
+    insert_event(c, &events::ev_gateway_ref_recorded(&p, at)).await?;
     Ok(p)
 }
 
@@ -623,7 +622,7 @@ pub(crate) async fn link_session(
     p.session_id = Some(session);
     p.updated_at = at;
     write_payment(c, &p).await?;
-    insert_event(c, &pc::ev_session_linked(&p, at)).await?;
+    insert_event(c, &events::ev_session_linked(&p, at)).await?;
     Ok(p)
 }
 
@@ -667,7 +666,7 @@ pub(crate) async fn intend_step(
         Err(refused) => return Ok(Err(refused)),
     };
     insert_step(c, &step).await?;
-    insert_event(c, &pc::ev_step_intended(&detail.payment, &step)).await?;
+    insert_event(c, &events::ev_step_intended(&detail.payment, &step)).await?;
     Ok(Ok(step))
 }
 

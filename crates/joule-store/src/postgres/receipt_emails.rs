@@ -3,7 +3,7 @@
 use super::holds::payment_exists;
 use super::sql::{get, map_rows, pg, R};
 use super::PgStore;
-use crate::common::corrupt;
+use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;

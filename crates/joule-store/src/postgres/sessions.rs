@@ -1,11 +1,12 @@
 //! Charging sessions and their meter samples (`SessionStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{cid, limit_offset, map_rows, pg, R};
 use super::tariffs::current_version;
 use super::PgStore;
-use crate::common::micros;
-use crate::{common, rows};
+use crate::events;
+use crate::values::micros;
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -166,7 +167,7 @@ pub(crate) async fn start_session(c: &mut PgConnection, start: &StartSession) ->
     .ok_or_else(|| StoreError::Backend("started session vanished".into()))?;
     let session = rows::session(&row)?;
     if created {
-        insert_event(c, &common::ev_session_started(&session)).await?;
+        insert_event(c, &events::ev_session_started(&session)).await?;
     }
     Ok(StartOutcome { session, created })
 }
@@ -187,7 +188,7 @@ pub(super) async fn insert_samples(
     let at: Vec<DateTime<Utc>> = samples.iter().map(|s| s.timestamp).collect();
     let values: Vec<String> = samples
         .iter()
-        .map(|s| common::encode_sampled_values(&s.values))
+        .map(|s| values::encode_sampled_values(&s.values))
         .collect();
     sqlx::query(
         "INSERT INTO meter_samples (session_id, charger_id, connector_id, transaction_id, \
@@ -250,11 +251,11 @@ pub(crate) async fn stop_session(c: &mut PgConnection, stop: &StopSession) -> R<
     let mut session = match (stop_decision(existing.as_ref(), stop), existing) {
         (StopDecision::Stop, Some(session)) => session,
         (StopDecision::Duplicate, Some(session)) => {
-            insert_event(c, &common::ev_stop_duplicated(&session, stop)).await?;
+            insert_event(c, &events::ev_stop_duplicated(&session, stop)).await?;
             return Ok(StopOutcome::AlreadyStopped(session));
         }
         _ => {
-            insert_event(c, &common::ev_stop_unmatched(stop)).await?;
+            insert_event(c, &events::ev_stop_unmatched(stop)).await?;
             return Ok(StopOutcome::UnknownTransaction);
         }
     };
@@ -285,7 +286,7 @@ pub(crate) async fn stop_session(c: &mut PgConnection, stop: &StopSession) -> R<
     let session = get_session_by_transaction(c, stop.transaction_id)
         .await?
         .ok_or(StoreError::NotFound { entity: "session" })?;
-    insert_event(c, &common::ev_session_ended(&session)).await?;
+    insert_event(c, &events::ev_session_ended(&session)).await?;
     Ok(StopOutcome::Stopped(session))
 }
 
@@ -356,5 +357,5 @@ pub(crate) async fn session_meter_values(
     .map_err(pg)?;
     let samples = map_rows(rows, rows::meter_sample)?;
 
-    common::flatten_samples(samples)
+    values::flatten_samples(samples)
 }

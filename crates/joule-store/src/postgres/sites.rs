@@ -1,12 +1,13 @@
 //! Sites (`SiteStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::user_groups::require_groups;
 use super::PgStore;
-use crate::common;
-use crate::placement::{self as p};
+use crate::events;
+use crate::scopes::{self as p};
+use crate::values;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -71,7 +72,7 @@ pub(super) fn site_row(row: &PgRow) -> R<Site> {
         language: get(row, 3)?,
         address: p::parse_address(&get::<String>(row, 4)?)?,
         access: ChargerAccessRule {
-            access: common::parse_access(&get::<String>(row, 5)?)?,
+            access: values::parse_access(&get::<String>(row, 5)?)?,
             allowed_groups: Vec::new(),
         },
         created_at: get(row, 6)?,
@@ -88,7 +89,7 @@ pub(super) async fn with_groups(c: &mut PgConnection, mut site: Site) -> R<Site>
     .await
     .map_err(pg)?;
     site.access.allowed_groups =
-        map_rows(rows, |row| common::parse_group_id(&get::<String>(row, 0)?))?;
+        map_rows(rows, |row| values::parse_group_id(&get::<String>(row, 0)?))?;
     Ok(site)
 }
 
@@ -144,7 +145,7 @@ pub(super) async fn write_site_groups(
 }
 
 pub(crate) async fn create_site(c: &mut PgConnection, new: &NewSite, at: DateTime<Utc>) -> R<Site> {
-    let groups = common::normalized(new.access.allowed_groups.clone());
+    let groups = values::normalized(new.access.allowed_groups.clone());
     require_groups(c, &groups).await?;
     sqlx::query(
         "INSERT INTO sites (id, name, time_zone, language, address, access, created_at, \
@@ -164,7 +165,7 @@ pub(crate) async fn create_site(c: &mut PgConnection, new: &NewSite, at: DateTim
     let site = get_site(c, &new.id)
         .await?
         .ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &p::ev_site_created(&site)).await?;
+    insert_event(c, &events::ev_site_created(&site)).await?;
     Ok(site)
 }
 
@@ -174,7 +175,7 @@ pub(crate) async fn update_site(
     new: &NewSite,
     at: DateTime<Utc>,
 ) -> R<Option<Site>> {
-    let groups = common::normalized(new.access.allowed_groups.clone());
+    let groups = values::normalized(new.access.allowed_groups.clone());
     require_groups(c, &groups).await?;
     let n = sqlx::query(
         "UPDATE sites SET name = $2, time_zone = $3, language = $4, address = $5::jsonb, \
@@ -198,7 +199,7 @@ pub(crate) async fn update_site(
     let site = get_site(c, id)
         .await?
         .ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &p::ev_site_updated(&site)).await?;
+    insert_event(c, &events::ev_site_updated(&site)).await?;
     Ok(Some(site))
 }
 
@@ -225,15 +226,15 @@ pub(crate) async fn delete_site(c: &mut PgConnection, id: &SiteId, at: DateTime<
     let mut chargers = map_rows(rows, |row| get::<String>(row, 0))?;
     chargers.sort();
     for charger in chargers {
-        let charger = common::charger_id(&charger)?;
-        insert_event(c, &p::ev_charger_site_changed(&charger, None, at)).await?;
+        let charger = values::charger_id(&charger)?;
+        insert_event(c, &events::ev_charger_site_changed(&charger, None, at)).await?;
     }
     let filter = AssignmentFilter {
         site_id: Some(id.clone()),
         ..AssignmentFilter::default()
     };
     delete_assignments_where(c, &filter, at).await?;
-    insert_event(c, &p::ev_site_deleted(id, at)).await?;
+    insert_event(c, &events::ev_site_deleted(id, at)).await?;
     Ok(true)
 }
 
@@ -264,7 +265,7 @@ pub(crate) async fn set_charger_site(
             .execute(&mut *c)
             .await
             .map_err(pg)?;
-        insert_event(c, &p::ev_charger_site_changed(id, site, at)).await?;
+        insert_event(c, &events::ev_charger_site_changed(id, site, at)).await?;
     }
     Ok(Some(site.cloned()))
 }

@@ -1,7 +1,7 @@
 //! How this backend speaks SQL: value conversions, error mapping and the
 //! statement helpers every aggregate module uses.
 
-use crate::common::corrupt;
+use crate::values::corrupt;
 use joule_domain::error::StoreError;
 use joule_domain::ids::ConnectorId;
 use joule_domain::page::Page;

@@ -1,14 +1,15 @@
 //! Tariff assignments and the candidates of the precedence rule
 //! (`TariffAssignmentStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sites::get_site;
 use super::sql::{get, limit_offset, map_rows, pg, R};
 use super::tariffs::{default_tariff, get_tariff};
 use super::tokens::get_token;
 use super::user_groups::{charger_access, get_user_group, token_groups};
 use super::PgStore;
-use crate::placement::{self as p, ScopeCols};
+use crate::events;
+use crate::scopes::{self as p, ScopeCols};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -159,7 +160,7 @@ pub(crate) async fn create_assignment(
     let stored = get_assignment(c, id).await?.ok_or(StoreError::NotFound {
         entity: "tariff assignment",
     })?;
-    insert_event(c, &p::ev_assignment_created(&stored)).await?;
+    insert_event(c, &events::ev_assignment_created(&stored)).await?;
     Ok(stored)
 }
 
@@ -242,7 +243,7 @@ pub(crate) async fn delete_assignment(
         .execute(&mut *c)
         .await
         .map_err(pg)?;
-    insert_event(c, &p::ev_assignment_deleted(&a, at)).await?;
+    insert_event(c, &events::ev_assignment_deleted(&a, at)).await?;
     Ok(true)
 }
 
@@ -258,7 +259,7 @@ pub(crate) async fn delete_assignments_where(
             .execute(&mut *c)
             .await
             .map_err(pg)?;
-        insert_event(c, &p::ev_assignment_deleted(&a, at)).await?;
+        insert_event(c, &events::ev_assignment_deleted(&a, at)).await?;
     }
     Ok(())
 }

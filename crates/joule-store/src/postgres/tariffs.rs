@@ -1,11 +1,12 @@
 //! Tariffs, their versions, the default tariff and charger tariffs
 //! (`TariffStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::PgStore;
-use crate::{common, rows};
+use crate::events;
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -113,7 +114,7 @@ pub(crate) async fn create_tariff(
     new: &NewTariff,
     at: DateTime<Utc>,
 ) -> R<StoredTariff> {
-    let (body, ext) = common::tariff_json(new)?;
+    let (body, ext) = values::tariff_json(new)?;
     sqlx::query(
         "INSERT INTO tariffs (id, body, extensions, version, created_at, updated_at) \
          VALUES ($1, $2::jsonb, $3::jsonb, 1, $4, $4)",
@@ -139,7 +140,7 @@ pub(crate) async fn create_tariff(
         .await?
         .ok_or(StoreError::NotFound { entity: "tariff" })?;
     write_tariff_version(c, &stored).await?;
-    insert_event(c, &common::ev_tariff_created(&stored)).await?;
+    insert_event(c, &events::ev_tariff_created(&stored)).await?;
     Ok(stored)
 }
 
@@ -149,7 +150,7 @@ pub(crate) async fn update_tariff(
     new: &NewTariff,
     at: DateTime<Utc>,
 ) -> R<Option<StoredTariff>> {
-    let (body, ext) = common::tariff_json(new)?;
+    let (body, ext) = values::tariff_json(new)?;
     let n = sqlx::query(
         "UPDATE tariffs SET body = $2::jsonb, extensions = $3::jsonb, version = version + 1, \
          updated_at = $4 WHERE id = $1",
@@ -169,7 +170,7 @@ pub(crate) async fn update_tariff(
         .await?
         .ok_or(StoreError::NotFound { entity: "tariff" })?;
     write_tariff_version(c, &stored).await?;
-    insert_event(c, &common::ev_tariff_updated(&stored)).await?;
+    insert_event(c, &events::ev_tariff_updated(&stored)).await?;
     Ok(Some(stored))
 }
 
@@ -214,7 +215,7 @@ pub(crate) async fn delete_tariff(c: &mut PgConnection, id: &str, at: DateTime<U
     if n == 0 {
         return Ok(false);
     }
-    insert_event(c, &common::ev_tariff_deleted(id, at)).await?;
+    insert_event(c, &events::ev_tariff_deleted(id, at)).await?;
     let assigned = AssignmentFilter {
         tariff_id: Some(id.to_owned()),
         ..AssignmentFilter::default()
@@ -232,12 +233,12 @@ pub(crate) async fn delete_tariff(c: &mut PgConnection, id: &str, at: DateTime<U
         .collect::<R<Vec<_>>>()?;
     chargers.sort();
     for charger in chargers {
-        let charger = common::charger_id(&charger)?;
-        insert_event(c, &common::ev_charger_tariff_changed(&charger, None, at)).await?;
+        let charger = values::charger_id(&charger)?;
+        insert_event(c, &events::ev_charger_tariff_changed(&charger, None, at)).await?;
     }
     if default_tariff_id(c, true).await?.as_deref() == Some(id) {
         write_default(c, None, at).await?;
-        insert_event(c, &common::ev_tariff_default_changed(Some(id), None, at)).await?;
+        insert_event(c, &events::ev_tariff_default_changed(Some(id), None, at)).await?;
     }
     Ok(true)
 }
@@ -260,7 +261,7 @@ pub(crate) async fn set_default_tariff(
         write_default(c, id, at).await?;
         insert_event(
             c,
-            &common::ev_tariff_default_changed(previous.as_deref(), id, at),
+            &events::ev_tariff_default_changed(previous.as_deref(), id, at),
         )
         .await?;
     }
@@ -349,7 +350,7 @@ pub(crate) async fn set_charger_tariff(
             .execute(&mut *c)
             .await
             .map_err(pg)?;
-        insert_event(c, &common::ev_charger_tariff_changed(id, tariff_id, at)).await?;
+        insert_event(c, &events::ev_charger_tariff_changed(id, tariff_id, at)).await?;
     }
     Ok(Some(tariff_id.map(str::to_owned)))
 }

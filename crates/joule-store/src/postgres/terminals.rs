@@ -1,10 +1,11 @@
 //! Payment terminals (`TerminalStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sites::get_site;
 use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::PgStore;
-use crate::{placement as p, terminal_common as tc};
+use crate::events;
+use crate::{scopes as p, terminals as tc};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -171,7 +172,7 @@ pub(crate) async fn create_terminal(
     let terminal = get_terminal(c, new.id)
         .await?
         .ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &tc::ev_terminal_created(&terminal)).await?;
+    insert_event(c, &events::ev_terminal_created(&terminal)).await?;
     Ok(terminal)
 }
 
@@ -208,7 +209,7 @@ pub(crate) async fn update_terminal(
     let terminal = get_terminal(c, id)
         .await?
         .ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &tc::ev_terminal_updated(&terminal)).await?;
+    insert_event(c, &events::ev_terminal_updated(&terminal)).await?;
     Ok(Some(Ok(terminal)))
 }
 
@@ -236,6 +237,6 @@ pub(crate) async fn set_terminal_key(
     let terminal = get_terminal(c, id)
         .await?
         .ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &tc::ev_terminal_key_rotated(&terminal)).await?;
+    insert_event(c, &events::ev_terminal_key_rotated(&terminal)).await?;
     Ok(Some(terminal))
 }

@@ -1,10 +1,11 @@
 //! Id tokens (`TokenStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::PgStore;
-use crate::{common, rows};
+use crate::events;
+use crate::rows;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -106,7 +107,7 @@ pub(crate) async fn create_token(
     let token = get_token(c, &new.id_tag)
         .await?
         .ok_or(StoreError::NotFound { entity: "id token" })?;
-    insert_event(c, &common::ev_token_created(&token)).await?;
+    insert_event(c, &events::ev_token_created(&token)).await?;
     Ok(token)
 }
 
@@ -159,7 +160,7 @@ pub(crate) async fn update_token(
     let token = get_token(c, id_tag)
         .await?
         .ok_or(StoreError::NotFound { entity: "id token" })?;
-    insert_event(c, &common::ev_token_updated(&token, patch, at)).await?;
+    insert_event(c, &events::ev_token_updated(&token, patch, at)).await?;
     Ok(Some(token))
 }
 
@@ -185,7 +186,7 @@ pub(crate) async fn delete_token(
             ..AssignmentFilter::default()
         };
         delete_assignments_where(c, &assigned, at).await?;
-        insert_event(c, &common::ev_token_deleted(id_tag, at)).await?;
+        insert_event(c, &events::ev_token_deleted(id_tag, at)).await?;
     }
     Ok(n > 0)
 }

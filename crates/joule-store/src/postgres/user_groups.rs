@@ -1,12 +1,13 @@
 //! User groups, token memberships and charger access (`UserGroupStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sites::get_site;
 use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::tokens::token_by_key;
 use super::PgStore;
-use crate::{common, rows};
+use crate::events;
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -79,7 +80,7 @@ impl UserGroupStore for PgStore {
 }
 
 pub(super) fn group_id_row(row: &PgRow) -> R<UserGroupId> {
-    common::parse_group_id(&get::<String>(row, 0)?)
+    values::parse_group_id(&get::<String>(row, 0)?)
 }
 
 pub(crate) async fn get_user_group(c: &mut PgConnection, id: &UserGroupId) -> R<Option<UserGroup>> {
@@ -129,7 +130,7 @@ pub(crate) async fn create_user_group(
         .ok_or(StoreError::NotFound {
             entity: "user group",
         })?;
-    insert_event(c, &common::ev_user_group_created(&group)).await?;
+    insert_event(c, &events::ev_user_group_created(&group)).await?;
     Ok(group)
 }
 
@@ -155,7 +156,7 @@ pub(crate) async fn update_user_group(
     let group = get_user_group(c, id).await?.ok_or(StoreError::NotFound {
         entity: "user group",
     })?;
-    insert_event(c, &common::ev_user_group_updated(&group)).await?;
+    insert_event(c, &events::ev_user_group_updated(&group)).await?;
     Ok(Some(group))
 }
 
@@ -189,7 +190,7 @@ pub(crate) async fn delete_user_group(
         ..AssignmentFilter::default()
     };
     delete_assignments_where(c, &assigned, at).await?;
-    insert_event(c, &common::ev_user_group_deleted(id, at)).await?;
+    insert_event(c, &events::ev_user_group_deleted(id, at)).await?;
     Ok(true)
 }
 
@@ -231,7 +232,7 @@ pub(crate) async fn set_token_groups(
     let Some(token) = token_by_key(c, &id_tag.key(), true).await? else {
         return Ok(None);
     };
-    let groups = common::normalized(groups);
+    let groups = values::normalized(groups);
     require_groups(c, &groups).await?;
     sqlx::query("DELETE FROM token_groups WHERE id_tag_key = $1")
         .bind(id_tag.key())
@@ -248,7 +249,7 @@ pub(crate) async fn set_token_groups(
     }
     insert_event(
         c,
-        &common::ev_token_groups_changed(&token.id_tag, &groups, at),
+        &events::ev_token_groups_changed(&token.id_tag, &groups, at),
     )
     .await?;
     Ok(Some(groups))
@@ -266,10 +267,10 @@ pub(crate) async fn charger_access(
     else {
         return Ok(None);
     };
-    let access = common::parse_access(&get::<String>(&row, 0)?)?;
+    let access = values::parse_access(&get::<String>(&row, 0)?)?;
     if !get::<bool>(&row, 1)? {
         let site = match get::<Option<String>>(&row, 2)? {
-            Some(s) => get_site(c, &crate::placement::site_id(&s)?).await?,
+            Some(s) => get_site(c, &crate::scopes::site_id(&s)?).await?,
             None => None,
         };
         return Ok(Some(site.map(|s| s.access).unwrap_or_default()));
@@ -295,7 +296,7 @@ pub(crate) async fn set_charger_access(
 ) -> R<Option<ChargerAccessRule>> {
     let rule = ChargerAccessRule {
         access: rule.access,
-        allowed_groups: common::normalized(rule.allowed_groups),
+        allowed_groups: values::normalized(rule.allowed_groups),
     };
     require_groups(c, &rule.allowed_groups).await?;
     let n = sqlx::query("UPDATE chargers SET access = $2, access_set = TRUE WHERE id = $1")
@@ -321,6 +322,6 @@ pub(crate) async fn set_charger_access(
             .await
             .map_err(pg)?;
     }
-    insert_event(c, &common::ev_charger_access_changed(id, &rule, at)).await?;
+    insert_event(c, &events::ev_charger_access_changed(id, &rule, at)).await?;
     Ok(Some(rule))
 }

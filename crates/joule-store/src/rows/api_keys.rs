@@ -3,7 +3,7 @@
 use joule_domain::api_key::ApiKey;
 
 use super::{RowRead, R};
-use crate::common;
+use crate::values;
 
 /// `id, name, prefix, secret_hash, scopes, created_at` of an API key.
 pub(crate) fn api_key(row: &impl RowRead) -> R<ApiKey> {
@@ -12,7 +12,7 @@ pub(crate) fn api_key(row: &impl RowRead) -> R<ApiKey> {
         name: row.text(1)?,
         prefix: row.text(2)?,
         secret_hash: row.text(3)?,
-        scopes: common::parse_api_scopes(&row.text(4)?)?,
+        scopes: values::parse_api_scopes(&row.text(4)?)?,
         created_at: row.ts(5)?,
     })
 }

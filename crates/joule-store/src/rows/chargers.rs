@@ -6,7 +6,7 @@ use joule_domain::charger::{
 };
 
 use super::{RowRead, R};
-use crate::common::{self, corrupt, parse_or_corrupt};
+use crate::values::{self, corrupt, parse_or_corrupt};
 
 /// A row of `charger_cols!()`.
 pub(crate) fn charger(row: &impl RowRead) -> R<Charger> {
@@ -31,7 +31,7 @@ pub(crate) fn charger(row: &impl RowRead) -> R<Charger> {
         None => None,
     };
     Ok(Charger {
-        id: common::charger_id(&row.text(0)?)?,
+        id: values::charger_id(&row.text(0)?)?,
         label: row.opt_text(1)?,
         location,
         registration: parse_or_corrupt(&row.text(3)?, "registration", RegistrationStatus::parse)?,

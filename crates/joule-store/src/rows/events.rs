@@ -3,7 +3,7 @@
 use joule_domain::event::{StoredEvent, StoredKind};
 
 use super::{RowRead, R};
-use crate::common;
+use crate::values;
 
 /// `id, kind, charger_id, session_id, payload, occurred_at, recorded_at` of
 /// an outbox event.
@@ -15,7 +15,7 @@ pub(crate) fn stored_event(row: &impl RowRead) -> R<StoredEvent> {
         session_id: row.opt_uuid(3)?.map(|u| u.to_string()),
         payload: row
             .opt_json(4)?
-            .ok_or_else(|| common::corrupt("event payload is NULL"))?,
+            .ok_or_else(|| values::corrupt("event payload is NULL"))?,
         occurred_at: row.ts(5)?,
         recorded_at: row.ts(6)?,
     })

@@ -26,7 +26,7 @@ use joule_domain::ids::{ConnectorId, TransactionId};
 use sqlx::{Row as _, TypeInfo as _};
 use uuid::Uuid;
 
-use crate::common::corrupt;
+use crate::values::corrupt;
 
 type R<T> = Result<T, StoreError>;
 

@@ -4,17 +4,17 @@ use joule_domain::ids::{SessionId, TransactionId};
 use joule_domain::session::{Session, SessionState};
 
 use super::{RowRead, R};
-use crate::common::{self, corrupt, parse_or_corrupt, SampleRow};
+use crate::values::{self, corrupt, parse_or_corrupt, SampleRow};
 
 /// A row of `session_cols!()`.
 pub(crate) fn session(row: &impl RowRead) -> R<Session> {
     Ok(Session {
         transaction_id: row.transaction(0)?,
         id: SessionId::from_uuid(row.uuid(1)?),
-        charger_id: common::charger_id(&row.text(2)?)?,
+        charger_id: values::charger_id(&row.text(2)?)?,
         connector_id: row.connector(3)?,
-        id_tag: common::id_tag(&row.text(4)?)?,
-        start_authorization: common::parse_auth_status(&row.text(5)?)?,
+        id_tag: values::id_tag(&row.text(4)?)?,
+        start_authorization: values::parse_auth_status(&row.text(5)?)?,
         state: parse_or_corrupt(&row.text(6)?, "session state", SessionState::parse)?,
         reservation_id: row.opt_int(7)?,
         started_at: row.ts(8)?,
@@ -25,19 +25,19 @@ pub(crate) fn session(row: &impl RowRead) -> R<Session> {
         stop_id_tag: row
             .opt_text(13)?
             .as_deref()
-            .map(common::id_tag)
+            .map(values::id_tag)
             .transpose()?,
         last_meter_at: row.opt_ts(14)?,
         last_meter_wh: row.opt_int(15)?,
         peak_power_w: row.opt_int(16)?,
         created_at: row.ts(17)?,
         updated_at: row.ts(18)?,
-        tariff: common::session_tariff(row.opt_text(19)?, row.opt_int(20)?),
+        tariff: values::session_tariff(row.opt_text(19)?, row.opt_int(20)?),
     })
 }
 
 /// A row of `meter_cols!()`, before its sampled values are unpacked
-/// (`common::flatten_samples`).
+/// (`values::flatten_samples`).
 pub(crate) fn meter_sample(row: &impl RowRead) -> R<SampleRow> {
     Ok((
         row.ts(0)?,

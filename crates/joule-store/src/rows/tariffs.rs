@@ -3,11 +3,11 @@
 use joule_domain::tariffs::StoredTariff;
 
 use super::{RowRead, R};
-use crate::common;
+use crate::values;
 
 /// `body, extensions, version, created_at, updated_at` of a tariff version.
 pub(crate) fn tariff(row: &impl RowRead) -> R<StoredTariff> {
-    common::parse_tariff(
+    values::parse_tariff(
         &row.text(0)?,
         &row.text(1)?,
         row.int(2)?,

@@ -4,7 +4,7 @@ use joule_domain::language::LanguageCode;
 use joule_domain::token::{IdToken, TokenKind, TokenStatus};
 
 use super::{RowRead, R};
-use crate::common::{self, corrupt, parse_or_corrupt};
+use crate::values::{self, corrupt, parse_or_corrupt};
 
 /// A row of `token_cols!()`.
 pub(crate) fn token(row: &impl RowRead) -> R<IdToken> {
@@ -13,18 +13,18 @@ pub(crate) fn token(row: &impl RowRead) -> R<IdToken> {
         None => return Err(corrupt("allowed_chargers is NULL")),
     };
     Ok(IdToken {
-        id_tag: common::id_tag(&row.text(0)?)?,
+        id_tag: values::id_tag(&row.text(0)?)?,
         kind: parse_or_corrupt(&row.text(1)?, "token kind", TokenKind::parse)?,
         status: parse_or_corrupt(&row.text(2)?, "token status", TokenStatus::parse)?,
         expires_at: row.opt_ts(3)?,
         parent_id_tag: row
             .opt_text(4)?
             .as_deref()
-            .map(common::id_tag)
+            .map(values::id_tag)
             .transpose()?,
         allowed_chargers: allowed
             .iter()
-            .map(|s| common::charger_id(s))
+            .map(|s| values::charger_id(s))
             .collect::<R<_>>()?,
         label: row.opt_text(6)?,
         created_at: row.ts(7)?,

@@ -1,15 +1,16 @@
 //! Driver accounts (`AccountStore`): accounts, token links, card setups
 //! and the charge line of each session charged to an account.
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::payments::{create_payment, link_session};
 use super::sql::{
     collect, db, exec, get, get_opt_ts, get_ts, limit_offset, one, opt_ts, ts, unique_as_conflict,
     R,
 };
 use super::SqliteStore;
-use crate::account_common::{self as ac, AccountRow, ChargeRow};
-use crate::common::corrupt;
+use crate::accounts::{self as ac, AccountRow, ChargeRow};
+use crate::events;
+use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::account::{
@@ -273,7 +274,7 @@ pub(crate) fn create_account(c: &Connection, new: &NewAccount, at: DateTime<Utc>
     ])
     .map_err(unique_as_conflict("account"))?;
     let a = require_account(c, new.id)?;
-    insert_event(c, &ac::ev_account(EventKind::AccountCreated, &a, at))?;
+    insert_event(c, &events::ev_account(EventKind::AccountCreated, &a, at))?;
     Ok(a)
 }
 
@@ -324,7 +325,7 @@ pub(crate) fn update_account(
     ])
     .map_err(unique_as_conflict("account"))?;
     let a = require_account(c, id)?;
-    insert_event(c, &ac::ev_account(EventKind::AccountUpdated, &a, at))?;
+    insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at))?;
     Ok(Some(a))
 }
 
@@ -344,7 +345,7 @@ pub(crate) fn set_account_customer(
     )?;
     let a = require_account(c, id)?;
     if changed > 0 {
-        insert_event(c, &ac::ev_account(EventKind::AccountUpdated, &a, at))?;
+        insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at))?;
     }
     Ok(a)
 }
@@ -431,7 +432,7 @@ pub(crate) fn save_account_card(
         params![token, ts(at)],
     )?;
     let a = require_account(c, setup.account_id)?;
-    insert_event(c, &ac::ev_account(EventKind::AccountCardSaved, &a, at))?;
+    insert_event(c, &events::ev_account(EventKind::AccountCardSaved, &a, at))?;
     Ok(a)
 }
 
@@ -480,7 +481,7 @@ pub(crate) fn link_account_token(
             )?;
             insert_event(
                 c,
-                &ac::ev_token(
+                &events::ev_token(
                     EventKind::AccountTokenLinked,
                     id,
                     &ac::id_tag(&stored_tag)?,
@@ -506,7 +507,7 @@ pub(crate) fn unlink_account_token(
     if gone {
         insert_event(
             c,
-            &ac::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
+            &events::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
         )?;
     }
     Ok(gone)
@@ -593,7 +594,7 @@ pub(crate) fn begin_account_charge(
         ],
     )?;
     let line = require_charge(c, new.session_id)?;
-    insert_event(c, &ac::ev_charge(&line, new.created_at))?;
+    insert_event(c, &events::ev_charge(&line, new.created_at))?;
     Ok((line, true))
 }
 
@@ -623,7 +624,7 @@ pub(crate) fn set_account_charge_status(
         ],
     )?;
     let line = require_charge(c, session)?;
-    insert_event(c, &ac::ev_charge(&line, at))?;
+    insert_event(c, &events::ev_charge(&line, at))?;
     Ok(line)
 }
 
@@ -645,7 +646,7 @@ pub(crate) fn retry_account_charge(
         params![session.to_string(), stored.id.to_string(), ts(at)],
     )?;
     let line = require_charge(c, session)?;
-    insert_event(c, &ac::ev_charge(&line, at))?;
+    insert_event(c, &events::ev_charge(&line, at))?;
     Ok(Some(line))
 }
 

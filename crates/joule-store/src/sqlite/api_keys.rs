@@ -1,9 +1,10 @@
 //! API keys (`ApiKeyStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{db, one, ts, unique_as_conflict, R};
 use super::SqliteStore;
-use crate::{common, rows};
+use crate::events;
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::api_key::{ApiKey, NewApiKey};
@@ -55,11 +56,11 @@ pub(crate) fn create_api_key(c: &Connection, new: &NewApiKey, at: DateTime<Utc>)
         new.name,
         new.prefix,
         new.secret_hash,
-        common::api_scopes_text(&new.scopes),
+        values::api_scopes_text(&new.scopes),
         ts(at),
     ])
     .map_err(unique_as_conflict("api key"))?;
     let key = find_api_key(c, &new.prefix)?.ok_or(StoreError::NotFound { entity: "api key" })?;
-    insert_event(c, &common::ev_api_key_created(&key))?;
+    insert_event(c, &events::ev_api_key_created(&key))?;
     Ok(key)
 }

@@ -1,12 +1,13 @@
 //! Chargers (`ChargerStore`): registration, boot, connection, heartbeat,
 //! connector status (current state and history) and free-text statuses.
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{collect, db, exec, get, limit_offset, one, opt_ts, ts, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::SqliteStore;
-use crate::common::{micros, parse_or_corrupt, STATUS_RANGE_LIMIT};
-use crate::{common, rows};
+use crate::events;
+use crate::values::{micros, parse_or_corrupt, STATUS_RANGE_LIMIT};
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::charger::{
@@ -218,7 +219,7 @@ pub(crate) fn create_charger(c: &Connection, new: &NewCharger, at: DateTime<Utc>
     ])
     .map_err(unique_as_conflict("charger"))?;
     let charger = loaded(c, &new.id)?;
-    insert_event(c, &common::ev_charger_created(&charger))?;
+    insert_event(c, &events::ev_charger_created(&charger))?;
     Ok(charger)
 }
 
@@ -271,7 +272,7 @@ pub(crate) fn update_charger(
         ],
     )?;
     let charger = loaded(c, id)?;
-    insert_event(c, &common::ev_charger_updated(&charger, patch, at))?;
+    insert_event(c, &events::ev_charger_updated(&charger, patch, at))?;
     Ok(Some(charger))
 }
 
@@ -293,7 +294,7 @@ pub(crate) fn delete_charger(c: &Connection, id: &ChargerId, at: DateTime<Utc>) 
             ..Default::default()
         };
         delete_assignments_where(c, &assigned, at)?;
-        insert_event(c, &common::ev_charger_deleted(id, at))?;
+        insert_event(c, &events::ev_charger_deleted(id, at))?;
     }
     Ok(n > 0)
 }
@@ -324,7 +325,7 @@ pub(crate) fn auto_register(c: &Connection, id: &ChargerId, at: DateTime<Utc>) -
         params![id.as_str(), ts(at)],
     )?;
     if n > 0 {
-        insert_event(c, &common::ev_charger_auto_registered(id, at))?;
+        insert_event(c, &events::ev_charger_auto_registered(id, at))?;
     }
     loaded(c, id)
 }
@@ -360,7 +361,7 @@ pub(crate) fn record_boot(
     )?;
     insert_event(
         c,
-        &common::ev_charger_booted(id, boot, creds.registration, at),
+        &events::ev_charger_booted(id, boot, creds.registration, at),
     )?;
     Ok(Some(creds.registration))
 }
@@ -399,7 +400,7 @@ pub(crate) fn record_connection(
     if n == 0 {
         return Err(StoreError::NotFound { entity: "charger" });
     }
-    insert_event(c, &common::ev_connection(id, protocol, at))
+    insert_event(c, &events::ev_connection(id, protocol, at))
 }
 
 pub(crate) fn mark_all_disconnected(c: &Connection, at: DateTime<Utc>) -> R<u64> {
@@ -407,10 +408,10 @@ pub(crate) fn mark_all_disconnected(c: &Connection, at: DateTime<Utc>) -> R<u64>
         c,
         "UPDATE chargers SET connected = 0, disconnected_at = ?1 WHERE connected = 1 RETURNING id",
         [ts(at)],
-        |row| common::charger_id(&get::<String>(row, 0)?),
+        |row| values::charger_id(&get::<String>(row, 0)?),
     )?;
     for id in &ids {
-        insert_event(c, &common::ev_connection(id, None, at))?;
+        insert_event(c, &events::ev_connection(id, None, at))?;
     }
     Ok(ids.len() as u64)
 }
@@ -468,7 +469,7 @@ pub(crate) fn record_status(c: &Connection, id: &ChargerId, report: &StatusRepor
         ],
     )?;
     if announce {
-        insert_event(c, &common::ev_status_changed(id, report, current.as_ref()))?;
+        insert_event(c, &events::ev_status_changed(id, report, current.as_ref()))?;
     }
     Ok(())
 }
@@ -580,8 +581,8 @@ pub(crate) fn record_charger_status(
     exec(c, update, params![id.as_str(), status, ts(at)])?;
     if previous.as_deref() != Some(status) {
         let event = match field {
-            ChargerStatusField::Firmware => common::ev_firmware(id, status, at),
-            ChargerStatusField::Diagnostics => common::ev_diagnostics(id, status, at),
+            ChargerStatusField::Firmware => events::ev_firmware(id, status, at),
+            ChargerStatusField::Diagnostics => events::ev_diagnostics(id, status, at),
         };
         insert_event(c, &event)?;
     }

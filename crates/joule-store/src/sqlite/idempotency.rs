@@ -2,8 +2,8 @@
 
 use super::sql::{exec, get, get_opt_ts, get_ts, one, ts, R};
 use super::SqliteStore;
-use crate::common::corrupt;
-use crate::payment_common::{self as pc};
+use crate::payments::{self as pc};
+use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::api_idempotency::{

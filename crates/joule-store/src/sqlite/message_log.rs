@@ -3,8 +3,8 @@
 use super::sql::{collect, db, exec, get, get_ts, limit_offset, opt_ts, ts, R};
 use super::SqliteStore;
 use super::{closed, Msg};
-use crate::common;
-use crate::common::parse_or_corrupt;
+use crate::values;
+use crate::values::parse_or_corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::ids::ChargerId;
@@ -91,7 +91,7 @@ pub(crate) fn query_log(
             Ok(StoredLogEntry {
                 id: get(row, 0)?,
                 entry: LogEntry {
-                    charger_id: common::charger_id(&get::<String>(row, 1)?)?,
+                    charger_id: values::charger_id(&get::<String>(row, 1)?)?,
                     direction: parse_or_corrupt(
                         &get::<String>(row, 2)?,
                         "direction",

@@ -1,15 +1,14 @@
 //! Payments, their steps, claims and remote starts (`PaymentStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{
     collect, connector, db, exec, get, get_opt_ts, get_ts, limit_offset, one, opt_ts, ts,
     unique_as_conflict, R,
 };
 use super::SqliteStore;
-use crate::common::corrupt;
-use crate::payment_common::{
-    self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow,
-};
+use crate::events;
+use crate::payments::{self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow};
+use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -376,7 +375,7 @@ pub(crate) fn create_payment(c: &Connection, new: &NewPayment) -> R<Payment> {
     ])
     .map_err(unique_as_conflict("payment"))?;
     let stored = payment_only(c, p.id)?.ok_or(StoreError::NotFound { entity: "payment" })?;
-    insert_event(c, &pc::ev_payment_created(&stored))?;
+    insert_event(c, &events::ev_payment_created(&stored))?;
     Ok(stored)
 }
 
@@ -547,7 +546,7 @@ pub(crate) fn set_gateway_ref(
     p.gateway_payment_ref = Some(gateway_ref.to_owned());
     p.updated_at = at;
     write_payment(c, &p)?;
-    insert_event(c, &pc::ev_gateway_ref_recorded(&p, at))?;
+    insert_event(c, &events::ev_gateway_ref_recorded(&p, at))?;
     Ok(p)
 }
 
@@ -584,7 +583,7 @@ pub(crate) fn link_session(
     p.session_id = Some(session);
     p.updated_at = at;
     write_payment(c, &p)?;
-    insert_event(c, &pc::ev_session_linked(&p, at))?;
+    insert_event(c, &events::ev_session_linked(&p, at))?;
     Ok(p)
 }
 
@@ -629,7 +628,7 @@ pub(crate) fn intend_step(
         Err(refused) => return Ok(Err(refused)),
     };
     insert_step(c, &step)?;
-    insert_event(c, &pc::ev_step_intended(&detail.payment, &step))?;
+    insert_event(c, &events::ev_step_intended(&detail.payment, &step))?;
     Ok(Ok(step))
 }
 

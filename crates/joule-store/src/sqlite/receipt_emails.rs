@@ -2,7 +2,7 @@
 
 use super::sql::{collect, exec, get, get_opt_ts, get_ts, one, opt_ts, ts, R};
 use super::SqliteStore;
-use crate::common::corrupt;
+use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;

@@ -1,11 +1,12 @@
 //! Charging sessions and their meter samples (`SessionStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{collect, db, exec, limit_offset, one, opt_ts, ts, R};
 use super::tariffs::current_version;
 use super::SqliteStore;
-use crate::common::micros;
-use crate::{common, rows};
+use crate::events;
+use crate::values::micros;
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -155,7 +156,7 @@ pub(crate) fn start_session(c: &Connection, start: &StartSession) -> R<StartOutc
     )?
     .ok_or_else(|| StoreError::Backend("started session vanished".into()))?;
     if created {
-        insert_event(c, &common::ev_session_started(&session))?;
+        insert_event(c, &events::ev_session_started(&session))?;
     }
     Ok(StartOutcome { session, created })
 }
@@ -187,7 +188,7 @@ pub(super) fn insert_samples(
             connector_id.get(),
             transaction_id.map(TransactionId::get),
             ts(sample.timestamp),
-            common::encode_sampled_values(&sample.values),
+            values::encode_sampled_values(&sample.values),
             received_at,
         ])
         .map_err(db)?;
@@ -238,11 +239,11 @@ pub(crate) fn stop_session(c: &Connection, stop: &StopSession) -> R<StopOutcome>
     let mut session = match (stop_decision(existing.as_ref(), stop), existing) {
         (StopDecision::Stop, Some(session)) => session,
         (StopDecision::Duplicate, Some(session)) => {
-            insert_event(c, &common::ev_stop_duplicated(&session, stop))?;
+            insert_event(c, &events::ev_stop_duplicated(&session, stop))?;
             return Ok(StopOutcome::AlreadyStopped(session));
         }
         _ => {
-            insert_event(c, &common::ev_stop_unmatched(stop))?;
+            insert_event(c, &events::ev_stop_unmatched(stop))?;
             return Ok(StopOutcome::UnknownTransaction);
         }
     };
@@ -271,7 +272,7 @@ pub(crate) fn stop_session(c: &Connection, stop: &StopSession) -> R<StopOutcome>
     )?;
     let session = get_session_by_transaction(c, stop.transaction_id)?
         .ok_or(StoreError::NotFound { entity: "session" })?;
-    insert_event(c, &common::ev_session_ended(&session))?;
+    insert_event(c, &events::ev_session_ended(&session))?;
     Ok(StopOutcome::Stopped(session))
 }
 
@@ -340,5 +341,5 @@ pub(crate) fn session_meter_values(c: &Connection, id: SessionId) -> R<Vec<Store
         [id.to_string()],
         |r| rows::meter_sample(r),
     )?;
-    common::flatten_samples(samples)
+    values::flatten_samples(samples)
 }

@@ -1,12 +1,13 @@
 //! Sites (`SiteStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{collect, db, exec, get, get_ts, limit_offset, one, ts, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::user_groups::require_groups;
 use super::SqliteStore;
-use crate::common;
-use crate::placement::{self as p};
+use crate::events;
+use crate::scopes::{self as p};
+use crate::values;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -72,7 +73,7 @@ pub(super) fn site_row(row: &Row<'_>) -> R<Site> {
         language: get(row, 3)?,
         address: p::parse_address(&get::<String>(row, 4)?)?,
         access: ChargerAccessRule {
-            access: common::parse_access(&get::<String>(row, 5)?)?,
+            access: values::parse_access(&get::<String>(row, 5)?)?,
             allowed_groups: Vec::new(),
         },
         created_at: get_ts(row, 6)?,
@@ -85,7 +86,7 @@ pub(super) fn with_groups(c: &Connection, mut site: Site) -> R<Site> {
         c,
         "SELECT group_id FROM site_groups WHERE site_id = ?1 ORDER BY group_id",
         [site.id.as_str()],
-        |row| common::parse_group_id(&get::<String>(row, 0)?),
+        |row| values::parse_group_id(&get::<String>(row, 0)?),
     )?;
     Ok(site)
 }
@@ -124,7 +125,7 @@ pub(super) fn write_site_groups(c: &Connection, id: &SiteId, groups: &[UserGroup
 }
 
 pub(crate) fn create_site(c: &Connection, new: &NewSite, at: DateTime<Utc>) -> R<Site> {
-    let groups = common::normalized(new.access.allowed_groups.clone());
+    let groups = values::normalized(new.access.allowed_groups.clone());
     require_groups(c, &groups)?;
     c.prepare_cached(
         "INSERT INTO sites (id, name, time_zone, language, address, access, created_at, \
@@ -143,7 +144,7 @@ pub(crate) fn create_site(c: &Connection, new: &NewSite, at: DateTime<Utc>) -> R
     .map_err(unique_as_conflict("site"))?;
     write_site_groups(c, &new.id, &groups)?;
     let site = get_site(c, &new.id)?.ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &p::ev_site_created(&site))?;
+    insert_event(c, &events::ev_site_created(&site))?;
     Ok(site)
 }
 
@@ -153,7 +154,7 @@ pub(crate) fn update_site(
     new: &NewSite,
     at: DateTime<Utc>,
 ) -> R<Option<Site>> {
-    let groups = common::normalized(new.access.allowed_groups.clone());
+    let groups = values::normalized(new.access.allowed_groups.clone());
     require_groups(c, &groups)?;
     let n = exec(
         c,
@@ -174,7 +175,7 @@ pub(crate) fn update_site(
     }
     write_site_groups(c, id, &groups)?;
     let site = get_site(c, id)?.ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &p::ev_site_updated(&site))?;
+    insert_event(c, &events::ev_site_updated(&site))?;
     Ok(Some(site))
 }
 
@@ -191,7 +192,7 @@ pub(crate) fn delete_site(c: &Connection, id: &SiteId, at: DateTime<Utc>) -> R<b
         c,
         "SELECT id FROM chargers WHERE site_id = ?1 ORDER BY id",
         [id.as_str()],
-        |row| common::charger_id(&get::<String>(row, 0)?),
+        |row| values::charger_id(&get::<String>(row, 0)?),
     )?;
     exec(
         c,
@@ -199,14 +200,14 @@ pub(crate) fn delete_site(c: &Connection, id: &SiteId, at: DateTime<Utc>) -> R<b
         [id.as_str()],
     )?;
     for charger in &chargers {
-        insert_event(c, &p::ev_charger_site_changed(charger, None, at))?;
+        insert_event(c, &events::ev_charger_site_changed(charger, None, at))?;
     }
     let filter = AssignmentFilter {
         site_id: Some(id.clone()),
         ..AssignmentFilter::default()
     };
     delete_assignments_where(c, &filter, at)?;
-    insert_event(c, &p::ev_site_deleted(id, at))?;
+    insert_event(c, &events::ev_site_deleted(id, at))?;
     Ok(true)
 }
 
@@ -234,7 +235,7 @@ pub(crate) fn set_charger_site(
             "UPDATE chargers SET site_id = ?2 WHERE id = ?1",
             params![id.as_str(), site.map(SiteId::as_str)],
         )?;
-        insert_event(c, &p::ev_charger_site_changed(id, site, at))?;
+        insert_event(c, &events::ev_charger_site_changed(id, site, at))?;
     }
     Ok(Some(site.cloned()))
 }

@@ -1,7 +1,7 @@
 //! How this backend speaks SQL: value conversions, error mapping and the
 //! statement helpers every aggregate module uses.
 
-use crate::common::corrupt;
+use crate::values::corrupt;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
 use joule_domain::ids::ConnectorId;
@@ -141,7 +141,7 @@ pub(crate) fn limit_offset(page: Page) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::micros;
+    use crate::values::micros;
     use chrono::TimeZone;
 
     #[test]

@@ -2,14 +2,15 @@
 //! (`TariffAssignmentStore`).
 
 use super::chargers::require_charger;
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sites::get_site;
 use super::sql::{collect, exec, get, get_opt_ts, get_ts, limit_offset, one, opt_ts, ts, R};
 use super::tariffs::{default_tariff, get_tariff};
 use super::tokens::get_token;
 use super::user_groups::{charger_access, get_user_group, token_groups};
 use super::SqliteStore;
-use crate::placement::{self as p, ScopeCols};
+use crate::events;
+use crate::scopes::{self as p, ScopeCols};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -155,7 +156,7 @@ pub(crate) fn create_assignment(
     let stored = get_assignment(c, id)?.ok_or(StoreError::NotFound {
         entity: "tariff assignment",
     })?;
-    insert_event(c, &p::ev_assignment_created(&stored))?;
+    insert_event(c, &events::ev_assignment_created(&stored))?;
     Ok(stored)
 }
 
@@ -205,7 +206,7 @@ pub(crate) fn delete_assignment(c: &Connection, id: AssignmentId, at: DateTime<U
         "DELETE FROM tariff_assignments WHERE id = ?1",
         [id.to_string()],
     )?;
-    insert_event(c, &p::ev_assignment_deleted(&a, at))?;
+    insert_event(c, &events::ev_assignment_deleted(&a, at))?;
     Ok(true)
 }
 
@@ -225,7 +226,7 @@ pub(crate) fn delete_assignments_where(
             "DELETE FROM tariff_assignments WHERE id = ?1",
             [x.id.to_string()],
         )?;
-        insert_event(c, &p::ev_assignment_deleted(&x, at))?;
+        insert_event(c, &events::ev_assignment_deleted(&x, at))?;
     }
     Ok(())
 }

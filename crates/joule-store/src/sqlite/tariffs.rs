@@ -1,11 +1,12 @@
 //! Tariffs, their versions, the default tariff and charger tariffs
 //! (`TariffStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{collect, db, exec, get, limit_offset, one, ts, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::SqliteStore;
-use crate::{common, rows};
+use crate::events;
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -110,7 +111,7 @@ pub(crate) fn list_tariffs(c: &Connection, page: Page) -> R<Paged<StoredTariff>>
 }
 
 pub(crate) fn create_tariff(c: &Connection, new: &NewTariff, at: DateTime<Utc>) -> R<StoredTariff> {
-    let (body, ext) = common::tariff_json(new)?;
+    let (body, ext) = values::tariff_json(new)?;
     c.prepare_cached(
         "INSERT INTO tariffs (id, body, extensions, version, created_at, updated_at) \
          VALUES (?1, ?2, ?3, 1, ?4, ?4)",
@@ -128,7 +129,7 @@ pub(crate) fn create_tariff(c: &Connection, new: &NewTariff, at: DateTime<Utc>) 
     )?;
     let stored = get_tariff(c, &new.tariff.id)?.ok_or(StoreError::NotFound { entity: "tariff" })?;
     write_tariff_version(c, &stored, &body, &ext)?;
-    insert_event(c, &common::ev_tariff_created(&stored))?;
+    insert_event(c, &events::ev_tariff_created(&stored))?;
     Ok(stored)
 }
 
@@ -138,7 +139,7 @@ pub(crate) fn update_tariff(
     new: &NewTariff,
     at: DateTime<Utc>,
 ) -> R<Option<StoredTariff>> {
-    let (body, ext) = common::tariff_json(new)?;
+    let (body, ext) = values::tariff_json(new)?;
     let n = exec(
         c,
         "UPDATE tariffs SET body = ?2, extensions = ?3, version = version + 1, updated_at = ?4 \
@@ -150,7 +151,7 @@ pub(crate) fn update_tariff(
     }
     let stored = get_tariff(c, id)?.ok_or(StoreError::NotFound { entity: "tariff" })?;
     write_tariff_version(c, &stored, &body, &ext)?;
-    insert_event(c, &common::ev_tariff_updated(&stored))?;
+    insert_event(c, &events::ev_tariff_updated(&stored))?;
     Ok(Some(stored))
 }
 
@@ -178,7 +179,7 @@ pub(crate) fn delete_tariff(c: &Connection, id: &str, at: DateTime<Utc>) -> R<bo
     if n == 0 {
         return Ok(false);
     }
-    insert_event(c, &common::ev_tariff_deleted(id, at))?;
+    insert_event(c, &events::ev_tariff_deleted(id, at))?;
     let assigned = joule_domain::tariff_assignment::AssignmentFilter {
         tariff_id: Some(id.to_owned()),
         ..Default::default()
@@ -196,12 +197,12 @@ pub(crate) fn delete_tariff(c: &Connection, id: &str, at: DateTime<Utc>) -> R<bo
             "UPDATE chargers SET tariff_id = NULL WHERE id = ?1",
             [&charger],
         )?;
-        let charger = common::charger_id(&charger)?;
-        insert_event(c, &common::ev_charger_tariff_changed(&charger, None, at))?;
+        let charger = values::charger_id(&charger)?;
+        insert_event(c, &events::ev_charger_tariff_changed(&charger, None, at))?;
     }
     if default_tariff_id(c)?.as_deref() == Some(id) {
         write_default(c, None, at)?;
-        insert_event(c, &common::ev_tariff_default_changed(Some(id), None, at))?;
+        insert_event(c, &events::ev_tariff_default_changed(Some(id), None, at))?;
     }
     Ok(true)
 }
@@ -220,7 +221,7 @@ pub(crate) fn set_default_tariff(
         write_default(c, id, at)?;
         insert_event(
             c,
-            &common::ev_tariff_default_changed(previous.as_deref(), id, at),
+            &events::ev_tariff_default_changed(previous.as_deref(), id, at),
         )?;
     }
     Ok(tariff)
@@ -290,7 +291,7 @@ pub(crate) fn set_charger_tariff(
             "UPDATE chargers SET tariff_id = ?2 WHERE id = ?1",
             params![id.as_str(), tariff_id],
         )?;
-        insert_event(c, &common::ev_charger_tariff_changed(id, tariff_id, at))?;
+        insert_event(c, &events::ev_charger_tariff_changed(id, tariff_id, at))?;
     }
     Ok(Some(tariff_id.map(str::to_owned)))
 }

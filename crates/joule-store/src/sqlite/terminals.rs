@@ -1,13 +1,14 @@
 //! Payment terminals (`TerminalStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sites::get_site;
 use super::sql::{
     collect, db, exec, get, get_opt_ts, get_ts, limit_offset, one, opt_ts, ts, unique_as_conflict,
     R,
 };
 use super::SqliteStore;
-use crate::{placement as p, terminal_common as tc};
+use crate::events;
+use crate::{scopes as p, terminals as tc};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -125,7 +126,7 @@ pub(crate) fn create_terminal(c: &Connection, new: &NewTerminal, at: DateTime<Ut
     ])
     .map_err(unique_as_conflict("terminal"))?;
     let terminal = get_terminal(c, new.id)?.ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &tc::ev_terminal_created(&terminal))?;
+    insert_event(c, &events::ev_terminal_created(&terminal))?;
     Ok(terminal)
 }
 
@@ -160,7 +161,7 @@ pub(crate) fn update_terminal(
         ],
     )?;
     let terminal = get_terminal(c, id)?.ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &tc::ev_terminal_updated(&terminal))?;
+    insert_event(c, &events::ev_terminal_updated(&terminal))?;
     Ok(Some(Ok(terminal)))
 }
 
@@ -188,6 +189,6 @@ pub(crate) fn set_terminal_key(
         return Ok(None);
     }
     let terminal = get_terminal(c, id)?.ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &tc::ev_terminal_key_rotated(&terminal))?;
+    insert_event(c, &events::ev_terminal_key_rotated(&terminal))?;
     Ok(Some(terminal))
 }

@@ -1,10 +1,11 @@
 //! Id tokens (`TokenStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sql::{collect, db, exec, limit_offset, one, opt_ts, ts, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::SqliteStore;
-use crate::{common, rows};
+use crate::events;
+use crate::rows;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -85,7 +86,7 @@ pub(crate) fn create_token(c: &Connection, new: &NewIdToken, at: DateTime<Utc>) 
     ])
     .map_err(unique_as_conflict("id token"))?;
     let token = get_token(c, &new.id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
-    insert_event(c, &common::ev_token_created(&token))?;
+    insert_event(c, &events::ev_token_created(&token))?;
     Ok(token)
 }
 
@@ -136,7 +137,7 @@ pub(crate) fn update_token(
         ],
     )?;
     let token = get_token(c, id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
-    insert_event(c, &common::ev_token_updated(&token, patch, at))?;
+    insert_event(c, &events::ev_token_updated(&token, patch, at))?;
     Ok(Some(token))
 }
 
@@ -157,7 +158,7 @@ pub(crate) fn delete_token(c: &Connection, id_tag: &IdTag, at: DateTime<Utc>) ->
             ..Default::default()
         };
         delete_assignments_where(c, &assigned, at)?;
-        insert_event(c, &common::ev_token_deleted(id_tag, at))?;
+        insert_event(c, &events::ev_token_deleted(id_tag, at))?;
     }
     Ok(n > 0)
 }

@@ -1,12 +1,13 @@
 //! User groups, token memberships and charger access (`UserGroupStore`).
 
-use super::events::insert_event;
+use super::outbox::insert_event;
 use super::sites::get_site;
 use super::sql::{collect, db, exec, get, limit_offset, one, ts, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::tokens::get_token;
 use super::SqliteStore;
-use crate::{common, rows};
+use crate::events;
+use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -121,7 +122,7 @@ pub(crate) fn create_user_group(
     let group = get_user_group(c, &new.id)?.ok_or(StoreError::NotFound {
         entity: "user group",
     })?;
-    insert_event(c, &common::ev_user_group_created(&group))?;
+    insert_event(c, &events::ev_user_group_created(&group))?;
     Ok(group)
 }
 
@@ -143,7 +144,7 @@ pub(crate) fn update_user_group(
         params![id.as_str(), group.name, ts(at)],
     )?;
     group.updated_at = at;
-    insert_event(c, &common::ev_user_group_updated(&group))?;
+    insert_event(c, &events::ev_user_group_updated(&group))?;
     Ok(Some(group))
 }
 
@@ -172,7 +173,7 @@ pub(crate) fn delete_user_group(c: &Connection, id: &UserGroupId, at: DateTime<U
         ..Default::default()
     };
     delete_assignments_where(c, &assigned, at)?;
-    insert_event(c, &common::ev_user_group_deleted(id, at))?;
+    insert_event(c, &events::ev_user_group_deleted(id, at))?;
     Ok(true)
 }
 
@@ -192,7 +193,7 @@ pub(crate) fn token_groups(c: &Connection, id_tag: &IdTag) -> R<Vec<UserGroupId>
         c,
         "SELECT group_id FROM token_groups WHERE id_tag_key = ?1 ORDER BY group_id",
         [id_tag.key()],
-        |row| common::parse_group_id(&get::<String>(row, 0)?),
+        |row| values::parse_group_id(&get::<String>(row, 0)?),
     )
 }
 
@@ -205,7 +206,7 @@ pub(crate) fn set_token_groups(
     let Some(token) = get_token(c, id_tag)? else {
         return Ok(None);
     };
-    let groups = common::normalized(groups);
+    let groups = values::normalized(groups);
     require_groups(c, &groups)?;
     exec(
         c,
@@ -221,7 +222,7 @@ pub(crate) fn set_token_groups(
     }
     insert_event(
         c,
-        &common::ev_token_groups_changed(&token.id_tag, &groups, at),
+        &events::ev_token_groups_changed(&token.id_tag, &groups, at),
     )?;
     Ok(Some(groups))
 }
@@ -235,7 +236,7 @@ pub(crate) fn charger_access(c: &Connection, id: &ChargerId) -> R<Option<Charger
         [id.as_str()],
         |row| {
             Ok((
-                common::parse_access(&get::<String>(row, 0)?)?,
+                values::parse_access(&get::<String>(row, 0)?)?,
                 get::<bool>(row, 1)?,
                 get::<Option<String>>(row, 2)?,
             ))
@@ -246,7 +247,7 @@ pub(crate) fn charger_access(c: &Connection, id: &ChargerId) -> R<Option<Charger
     };
     if !access_set {
         let site = match site_id.as_deref() {
-            Some(s) => get_site(c, &crate::placement::site_id(s)?)?,
+            Some(s) => get_site(c, &crate::scopes::site_id(s)?)?,
             None => None,
         };
         return Ok(Some(site.map(|s| s.access).unwrap_or_default()));
@@ -255,7 +256,7 @@ pub(crate) fn charger_access(c: &Connection, id: &ChargerId) -> R<Option<Charger
         c,
         "SELECT group_id FROM charger_groups WHERE charger_id = ?1 ORDER BY group_id",
         [id.as_str()],
-        |row| common::parse_group_id(&get::<String>(row, 0)?),
+        |row| values::parse_group_id(&get::<String>(row, 0)?),
     )?;
     Ok(Some(ChargerAccessRule {
         access,
@@ -271,7 +272,7 @@ pub(crate) fn set_charger_access(
 ) -> R<Option<ChargerAccessRule>> {
     let rule = ChargerAccessRule {
         access: rule.access,
-        allowed_groups: common::normalized(rule.allowed_groups),
+        allowed_groups: values::normalized(rule.allowed_groups),
     };
     require_groups(c, &rule.allowed_groups)?;
     let n = exec(
@@ -294,6 +295,6 @@ pub(crate) fn set_charger_access(
             params![id.as_str(), g.as_str()],
         )?;
     }
-    insert_event(c, &common::ev_charger_access_changed(id, &rule, at))?;
+    insert_event(c, &events::ev_charger_access_changed(id, &rule, at))?;
     Ok(Some(rule))
 }

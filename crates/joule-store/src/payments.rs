@@ -1,11 +1,13 @@
-//! What both backends share for payments: decoding rows into domain types,
-//! the outbox events of each payment change (so SQLite and PostgreSQL emit
-//! the same payloads), and the decision of what finishing a step writes.
+//! What both backends share for payments: rows decoded into domain types
+//! (`PaymentRow`, `StepRow`, claims and remote starts), the checks a hold
+//! must pass, and the decision of what finishing a step writes
+//! ([`decide_finish`]), which each backend only applies.
 
+use crate::values::{corrupt, parse_or_corrupt};
 use chrono::{DateTime, Utc};
 use joule_domain::card::CardSummary;
 use joule_domain::error::StoreError;
-use joule_domain::event::{EventKind, NewEvent};
+use joule_domain::event::NewEvent;
 use joule_domain::idempotency::IdempotencyKey;
 use joule_domain::ids::{ConnectorId, IdTag, SessionId};
 use joule_domain::money::Currency;
@@ -13,9 +15,6 @@ use joule_domain::payment::{
     self, HoldLimitPolicy, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
     PaymentStep, ReceiptToken, StepKind, StepOutcome, StepStatus,
 };
-use serde_json::json;
-
-use crate::common::{corrupt, parse_or_corrupt};
 
 pub(crate) type R<T> = Result<T, StoreError>;
 
@@ -72,7 +71,7 @@ impl PaymentRow {
             refunded_minor: self.refunded_minor,
             state: parse_or_corrupt(&self.state, "payment state", PaymentState::parse)?,
             card,
-            charger_id: crate::common::charger_id(&self.charger_id)?,
+            charger_id: crate::values::charger_id(&self.charger_id)?,
             connector_id: self.connector_id,
             session_id: self.session_id,
             account_id: self.account_id,
@@ -189,88 +188,6 @@ pub(crate) fn hold_usable(p: &Payment, steps: &[PaymentStep]) -> R<()> {
     }
 }
 
-// ---- outbox events -------------------------------------------------------
-
-fn payment_payload(p: &Payment) -> serde_json::Value {
-    json!({
-        "payment_id": p.id,
-        "channel": p.channel.as_str(),
-        "gateway": p.gateway,
-        "gateway_payment_ref": p.gateway_payment_ref,
-        "state": p.state.as_str(),
-        "currency": p.currency.code(),
-        "authorized_minor": p.authorized_minor,
-        "captured_minor": p.captured_minor,
-        "refunded_minor": p.refunded_minor,
-        "connector_id": p.connector_id.get(),
-    })
-}
-
-fn payment_event(kind: EventKind, p: &Payment, at: DateTime<Utc>) -> NewEvent {
-    let e = NewEvent::new(kind, at).charger(&p.charger_id);
-    match p.session_id {
-        Some(s) => e.session(s),
-        None => e,
-    }
-}
-
-fn with_step(mut payload: serde_json::Value, s: &PaymentStep) -> serde_json::Value {
-    if let Some(obj) = payload.as_object_mut() {
-        obj.insert(
-            "step".into(),
-            json!({
-                "seq": s.seq,
-                "kind": s.kind.as_str(),
-                "amount_minor": s.amount_minor,
-                "idempotency_key": s.idempotency_key.as_str(),
-                "gateway_ref": s.gateway_ref,
-                "failure_code": match &s.status {
-                    StepStatus::Failed { code, .. } => Some(code.as_str()),
-                    _ => None,
-                },
-            }),
-        );
-    }
-    payload
-}
-
-pub(crate) fn ev_payment_created(p: &Payment) -> NewEvent {
-    payment_event(EventKind::PaymentCreated, p, p.created_at).payload(payment_payload(p))
-}
-
-pub(crate) fn ev_gateway_ref_recorded(p: &Payment, at: DateTime<Utc>) -> NewEvent {
-    payment_event(EventKind::PaymentGatewayRefRecorded, p, at).payload(payment_payload(p))
-}
-
-pub(crate) fn ev_session_linked(p: &Payment, at: DateTime<Utc>) -> NewEvent {
-    payment_event(EventKind::PaymentSessionLinked, p, at).payload(payment_payload(p))
-}
-
-pub(crate) fn ev_step_intended(p: &Payment, s: &PaymentStep) -> NewEvent {
-    payment_event(EventKind::PaymentStepIntended, p, s.intended_at)
-        .payload(with_step(payment_payload(p), s))
-}
-
-/// The event of a finished step, on the payment as it is afterwards.
-pub(crate) fn ev_step_finished(p: &Payment, s: &PaymentStep, at: DateTime<Utc>) -> NewEvent {
-    let kind = match (&s.status, s.kind) {
-        (StepStatus::Failed { .. }, StepKind::Authorize | StepKind::ChargeOffSession) => {
-            EventKind::PaymentFailed
-        }
-        (StepStatus::Failed { .. } | StepStatus::Intended, _) => EventKind::PaymentStepFailed,
-        (StepStatus::Succeeded, StepKind::Authorize) => EventKind::PaymentAuthorized,
-        (StepStatus::Succeeded, StepKind::IncrementAuthorization) => {
-            EventKind::PaymentAuthorizationIncremented
-        }
-        (StepStatus::Succeeded, StepKind::Capture | StepKind::ChargeOffSession) => {
-            EventKind::PaymentCaptured
-        }
-        (StepStatus::Succeeded, StepKind::Void) => EventKind::PaymentVoided,
-        (StepStatus::Succeeded, StepKind::Refund) => EventKind::PaymentRefunded,
-    };
-    payment_event(kind, p, at).payload(with_step(payment_payload(p), s))
-}
-
 // ---- finishing a step ----------------------------------------------------
 
 /// The writes of a step that finishes now.
@@ -315,7 +232,7 @@ pub(crate) fn decide_finish(
     // step (the step was planned against this very payment).
     let (payment, step) = payment::finish(&detail.payment, step, outcome, at)
         .map_err(|e| corrupt(format!("payment {} step {seq}: {e}", detail.payment.id)))?;
-    let event = ev_step_finished(&payment, &step, at);
+    let event = crate::events::ev_step_finished(&payment, &step, at);
     Ok(FinishWrite::Apply(Box::new(Applied {
         payment,
         step,

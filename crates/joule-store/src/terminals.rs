@@ -1,14 +1,12 @@
 //! What both backends share about terminals: how a scope is stored
-//! (`scope` + a JSON `targets` column) and the outbox events.
+//! (`scope` + a JSON `targets` column) and how a key is recognised.
 
+use crate::values::{self, corrupt};
 use chrono::{DateTime, Utc};
-use joule_domain::event::{EventKind, NewEvent};
-use joule_domain::ids::ConnectorId;
-use joule_domain::terminal::{Terminal, TerminalId, TerminalKey, TerminalScope, TerminalTarget};
-use serde_json::json;
-
-use crate::common::{self, corrupt};
 use joule_domain::error::StoreError;
+use joule_domain::ids::ConnectorId;
+use joule_domain::terminal::{TerminalId, TerminalKey, TerminalScope, TerminalTarget};
+use serde_json::json;
 
 type R<T> = Result<T, StoreError>;
 
@@ -57,7 +55,7 @@ pub(crate) fn parse_scope(kind: &str, targets: Option<&str>) -> R<TerminalScope>
                         ),
                     };
                     Ok(TerminalTarget {
-                        charger_id: common::charger_id(charger)?,
+                        charger_id: values::charger_id(charger)?,
                         connector_id: connector,
                     })
                 })
@@ -82,46 +80,4 @@ pub(crate) fn key_of(
         }),
         _ => None,
     }
-}
-
-/// What events say about a terminal (never its key's hash).
-fn payload(t: &Terminal) -> serde_json::Value {
-    let (scope, _) = scope_cols(&t.scope);
-    let targets = match &t.scope {
-        TerminalScope::Site => serde_json::Value::Null,
-        TerminalScope::Chargers { targets } => targets
-            .iter()
-            .map(|t| {
-                json!({
-                    "charger_id": t.charger_id.as_str(),
-                    "connector_id": t.connector_id.map(ConnectorId::get),
-                })
-            })
-            .collect(),
-    };
-    json!({
-        "terminal_id": t.id.to_string(),
-        "name": t.name,
-        "site_id": t.site_id.as_ref().map(|s| s.as_str()),
-        "scope": scope,
-        "targets": targets,
-        "gateway": t.gateway,
-        "enabled": t.enabled,
-        "key_prefix": t.key.as_ref().map(|k| k.prefix.as_str()),
-    })
-}
-
-pub(crate) fn ev_terminal_created(t: &Terminal) -> NewEvent {
-    NewEvent::new(EventKind::TerminalCreated, t.updated_at).payload(payload(t))
-}
-
-pub(crate) fn ev_terminal_updated(t: &Terminal) -> NewEvent {
-    NewEvent::new(EventKind::TerminalUpdated, t.updated_at).payload(payload(t))
-}
-
-pub(crate) fn ev_terminal_key_rotated(t: &Terminal) -> NewEvent {
-    NewEvent::new(EventKind::TerminalKeyRotated, t.updated_at).payload(json!({
-        "terminal_id": t.id.to_string(),
-        "key_prefix": t.key.as_ref().map(|k| k.prefix.as_str()),
-    }))
 }

@@ -1,19 +1,15 @@
-//! What both backends share for driver accounts: decoding rows into domain
-//! types and the outbox events of account changes, so SQLite and
-//! PostgreSQL emit the same payloads.
+//! What both backends share for driver accounts: rows decoded into
+//! domain types.
 
+use crate::payments::R;
+use crate::values::{corrupt, parse_or_corrupt};
 use chrono::{DateTime, Utc};
 use joule_domain::account::{Account, AccountCharge, AccountId, ChargeStatus, StoredCard};
 use joule_domain::card::CardSummary;
-use joule_domain::event::{EventKind, NewEvent};
 use joule_domain::ids::{IdTag, SessionId};
 use joule_domain::language::LanguageCode;
 use joule_domain::money::Currency;
 use joule_domain::payment::PaymentId;
-use serde_json::json;
-
-use crate::common::{corrupt, parse_or_corrupt};
-use crate::payment_common::R;
 
 /// An `accounts` row with backend types already converted.
 pub(crate) struct AccountRow {
@@ -109,34 +105,4 @@ impl ChargeRow {
 /// The stored id tag of a token link.
 pub(crate) fn id_tag(raw: &str) -> R<IdTag> {
     IdTag::parse(raw).map_err(corrupt)
-}
-
-/// No email, name or card reference in payloads: consumers (webhooks) get
-/// the id and what changed, and read the rest through the API.
-pub(crate) fn ev_account(kind: EventKind, a: &Account, at: DateTime<Utc>) -> NewEvent {
-    NewEvent::new(kind, at).payload(json!({
-        "account_id": a.id.to_string(),
-        "has_card": a.card.is_some(),
-    }))
-}
-
-pub(crate) fn ev_token(kind: EventKind, id: AccountId, tag: &IdTag, at: DateTime<Utc>) -> NewEvent {
-    NewEvent::new(kind, at).payload(json!({
-        "account_id": id.to_string(),
-        "id_tag": tag.as_str(),
-    }))
-}
-
-pub(crate) fn ev_charge(c: &AccountCharge, at: DateTime<Utc>) -> NewEvent {
-    NewEvent::new(EventKind::AccountChargeChanged, at)
-        .session(c.session_id)
-        .payload(json!({
-            "account_id": c.account_id.to_string(),
-            "session_id": c.session_id.to_string(),
-            "amount_minor": c.amount_minor,
-            "currency": c.currency.code(),
-            "status": c.status.as_str(),
-            "payment_id": c.payment_id.map(|p| p.to_string()),
-            "debt": c.is_debt(),
-        }))
 }

@@ -1,17 +1,13 @@
-//! What both backends share for sites and tariff assignments: how a scope
-//! maps to columns and back, and the outbox events (identical payloads on
-//! SQLite and PostgreSQL).
+//! Where a site or a tariff assignment applies, as both backends store it:
+//! scope columns and back, site ids, addresses and time zones.
 
+use crate::values::corrupt;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::event::{EventKind, NewEvent};
 use joule_domain::ids::{ChargerId, ConnectorId, IdTag};
-use joule_domain::site::{parse_time_zone, Site, SiteAddress, SiteId};
+use joule_domain::site::{parse_time_zone, SiteAddress, SiteId};
 use joule_domain::tariff_assignment::{AssignmentId, AssignmentScope, ScopeKind, TariffAssignment};
 use joule_domain::user_group::UserGroupId;
-use serde_json::json;
-
-use crate::common::corrupt;
 
 /// An assignment's scope as the columns of `tariff_assignments`.
 #[derive(Debug, Default)]
@@ -122,62 +118,4 @@ pub(crate) fn address_json(a: &SiteAddress) -> Result<String, StoreError> {
 
 pub(crate) fn parse_tz(raw: &str) -> Result<chrono_tz::Tz, StoreError> {
     parse_time_zone(raw).map_err(corrupt)
-}
-
-fn site_payload(s: &Site) -> serde_json::Value {
-    json!({
-        "site_id": s.id.as_str(),
-        "name": s.name,
-        "time_zone": s.time_zone.name(),
-        "language": s.language,
-        "address": s.address,
-        "access": s.access.access.as_str(),
-        "allowed_groups": s.access.allowed_groups.iter().map(UserGroupId::as_str).collect::<Vec<_>>(),
-    })
-}
-
-pub(crate) fn ev_site_created(s: &Site) -> NewEvent {
-    NewEvent::new(EventKind::SiteCreated, s.updated_at).payload(site_payload(s))
-}
-
-pub(crate) fn ev_site_updated(s: &Site) -> NewEvent {
-    NewEvent::new(EventKind::SiteUpdated, s.updated_at).payload(site_payload(s))
-}
-
-pub(crate) fn ev_site_deleted(id: &SiteId, at: DateTime<Utc>) -> NewEvent {
-    NewEvent::new(EventKind::SiteDeleted, at).payload(json!({ "site_id": id.as_str() }))
-}
-
-pub(crate) fn ev_charger_site_changed(
-    id: &ChargerId,
-    site: Option<&SiteId>,
-    at: DateTime<Utc>,
-) -> NewEvent {
-    NewEvent::new(EventKind::ChargerSiteChanged, at)
-        .charger(id)
-        .payload(json!({ "site_id": site.map(SiteId::as_str) }))
-}
-
-fn assignment_payload(a: &TariffAssignment) -> serde_json::Value {
-    let cols = scope_cols(&a.scope);
-    json!({
-        "assignment_id": a.id.to_string(),
-        "tariff_id": a.tariff_id,
-        "scope": a.scope.kind().as_str(),
-        "site_id": cols.site_id,
-        "charger_id": cols.charger_id,
-        "connector_id": cols.connector_id,
-        "group_id": cols.group_id,
-        "id_tag": cols.id_tag,
-        "valid_from": a.valid_from,
-        "valid_until": a.valid_until,
-    })
-}
-
-pub(crate) fn ev_assignment_created(a: &TariffAssignment) -> NewEvent {
-    NewEvent::new(EventKind::TariffAssignmentCreated, a.created_at).payload(assignment_payload(a))
-}
-
-pub(crate) fn ev_assignment_deleted(a: &TariffAssignment, at: DateTime<Utc>) -> NewEvent {
-    NewEvent::new(EventKind::TariffAssignmentDeleted, at).payload(assignment_payload(a))
 }

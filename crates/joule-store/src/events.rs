@@ -1,78 +1,22 @@
-//! What both backends share: the outbox events each state change writes
-//! (so SQLite and PostgreSQL emit byte-identical payloads), parsing of stored
-//! enum spellings, and small helpers.
+//! The outbox events each state change writes, in one place so SQLite and
+//! PostgreSQL emit byte-identical payloads. Each builder takes the state
+//! after the change; the backends write its result in the same transaction.
 
 use chrono::{DateTime, Utc};
-use joule_domain::auth::AuthorizationStatus;
+use joule_domain::account::{Account, AccountCharge, AccountId};
 use joule_domain::charger::{Charger, ChargerPatch, ConnectorState, StatusReport};
-use joule_domain::error::StoreError;
 use joule_domain::event::{EventKind, NewEvent};
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::ids::{ChargerId, ConnectorId, IdTag};
+use joule_domain::payment::{Payment, PaymentStep, StepKind, StepStatus};
 use joule_domain::session::{Session, StopSession};
+use joule_domain::site::{Site, SiteId};
+use joule_domain::tariff_assignment::TariffAssignment;
+use joule_domain::terminal::{Terminal, TerminalScope};
 use joule_domain::token::{IdToken, IdTokenPatch};
-use joule_domain::user_group::{ChargerAccess, ChargerAccessRule, UserGroup, UserGroupId};
+use joule_domain::user_group::{ChargerAccessRule, UserGroup, UserGroupId};
 use serde_json::json;
 
-pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-pub(crate) fn parse_auth_status(raw: &str) -> Result<AuthorizationStatus, StoreError> {
-    Ok(match raw {
-        "Accepted" => AuthorizationStatus::Accepted,
-        "Blocked" => AuthorizationStatus::Blocked,
-        "Expired" => AuthorizationStatus::Expired,
-        "Invalid" => AuthorizationStatus::Invalid,
-        "ConcurrentTx" => AuthorizationStatus::ConcurrentTx,
-        other => return Err(corrupt(format!("authorization status {other:?}"))),
-    })
-}
-
-pub(crate) fn parse_or_corrupt<T>(
-    raw: &str,
-    what: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<T, StoreError> {
-    parse(raw).ok_or_else(|| corrupt(format!("{what} {raw:?}")))
-}
-
-pub(crate) fn charger_id(raw: &str) -> Result<ChargerId, StoreError> {
-    ChargerId::parse(raw).map_err(corrupt)
-}
-
-pub(crate) fn id_tag(raw: &str) -> Result<IdTag, StoreError> {
-    IdTag::parse(raw).map_err(corrupt)
-}
-
-/// Truncates to the microsecond both backends store, so comparisons made in
-/// Rust agree with what a later read returns.
-/// The most status reports one pricing read returns (see
-/// `ChargerStore::connector_status_range`): a day of a chatty charger, with
-/// room to spare.
-pub(crate) const STATUS_RANGE_LIMIT: i64 = 10_000;
-
-pub(crate) fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
-}
-
-pub(crate) fn api_scopes_text(scopes: &[joule_domain::api_key::ApiScope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub(crate) fn parse_api_scopes(
-    raw: &str,
-) -> Result<Vec<joule_domain::api_key::ApiScope>, StoreError> {
-    raw.split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| parse_or_corrupt(s, "api scope", joule_domain::api_key::ApiScope::parse))
-        .collect()
-}
-
-// ---- outbox events -------------------------------------------------------
+// ---- chargers, tokens, sessions, API keys, tariffs -------------------------
 
 pub(crate) fn ev_charger_created(c: &Charger) -> NewEvent {
     NewEvent::new(EventKind::ChargerCreated, c.created_at)
@@ -260,131 +204,6 @@ pub(crate) fn ev_api_key_created(k: &joule_domain::api_key::ApiKey) -> NewEvent 
     }))
 }
 
-/// One sampled value as stored inside a meter sample row: the OCPP field
-/// names, absent fields left out.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StoredValue {
-    value: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    context: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    format: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    measurand: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    phase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    location: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    unit: Option<String>,
-}
-
-/// The sampled values of one meter sample as the JSON array stored in its
-/// row. One row per sample (not per value) keeps MeterValues, the bulk of
-/// all traffic, at one row and one index entry per timestamp.
-pub(crate) fn encode_sampled_values(values: &[joule_domain::meter::SampledValue]) -> String {
-    let stored: Vec<StoredValue> = values
-        .iter()
-        .map(|v| StoredValue {
-            value: v.value.clone(),
-            context: v.context.clone(),
-            format: v.format.clone(),
-            measurand: v.measurand.clone(),
-            phase: v.phase.clone(),
-            location: v.location.clone(),
-            unit: v.unit.clone(),
-        })
-        .collect();
-    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
-}
-
-pub(crate) fn decode_sampled_values(
-    raw: &str,
-) -> Result<Vec<joule_domain::meter::SampledValue>, StoreError> {
-    let stored: Vec<StoredValue> =
-        serde_json::from_str(raw).map_err(|e| corrupt(format!("meter sample values: {e}")))?;
-    Ok(stored
-        .into_iter()
-        .map(|v| joule_domain::meter::SampledValue {
-            value: v.value,
-            context: v.context,
-            format: v.format,
-            measurand: v.measurand,
-            phase: v.phase,
-            location: v.location,
-            unit: v.unit,
-        })
-        .collect())
-}
-
-/// A stored meter sample row: time, connector, transaction, the values'
-/// JSON, arrival.
-pub(crate) type SampleRow = (
-    DateTime<Utc>,
-    joule_domain::ids::ConnectorId,
-    Option<joule_domain::ids::TransactionId>,
-    String,
-    DateTime<Utc>,
-);
-
-/// Stored sample rows as the flat list of sampled values the session port
-/// returns.
-pub(crate) fn flatten_samples(
-    rows: Vec<SampleRow>,
-) -> Result<Vec<joule_domain::session::StoredMeterValue>, StoreError> {
-    let mut out = Vec::new();
-    for (timestamp, connector_id, transaction_id, values, received_at) in rows {
-        for value in decode_sampled_values(&values)? {
-            out.push(joule_domain::session::StoredMeterValue {
-                timestamp,
-                connector_id,
-                transaction_id,
-                value,
-                received_at,
-            });
-        }
-    }
-    Ok(out)
-}
-
-// ---- tariffs -------------------------------------------------------------
-
-/// A session's frozen tariff from its two nullable columns.
-pub(crate) fn session_tariff(
-    id: Option<String>,
-    version: Option<i64>,
-) -> Option<joule_domain::session::SessionTariff> {
-    id.zip(version)
-        .map(|(tariff_id, version)| joule_domain::session::SessionTariff { tariff_id, version })
-}
-
-pub(crate) fn tariff_json(
-    new: &joule_domain::tariffs::NewTariff,
-) -> Result<(String, String), StoreError> {
-    let body =
-        serde_json::to_string(&new.tariff).map_err(|e| StoreError::Backend(e.to_string()))?;
-    let ext =
-        serde_json::to_string(&new.extensions).map_err(|e| StoreError::Backend(e.to_string()))?;
-    Ok((body, ext))
-}
-
-pub(crate) fn parse_tariff(
-    body: &str,
-    extensions: &str,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-) -> Result<joule_domain::tariffs::StoredTariff, StoreError> {
-    Ok(joule_domain::tariffs::StoredTariff {
-        tariff: serde_json::from_str(body).map_err(|e| corrupt(format!("tariff body: {e}")))?,
-        extensions: serde_json::from_str(extensions)
-            .map_err(|e| corrupt(format!("tariff extensions: {e}")))?,
-        version,
-        created_at,
-        updated_at,
-    })
-}
-
 fn tariff_payload(t: &joule_domain::tariffs::StoredTariff) -> serde_json::Value {
     json!({
         "tariff_id": t.tariff.id,
@@ -468,50 +287,220 @@ pub(crate) fn ev_charger_access_changed(
         }))
 }
 
-pub(crate) fn parse_group_id(raw: &str) -> Result<UserGroupId, StoreError> {
-    UserGroupId::parse(raw).map_err(|e| corrupt(format!("user group id {raw:?}: {e}")))
+// ---- payments ----------------------------------------------------------------
+
+fn payment_payload(p: &Payment) -> serde_json::Value {
+    json!({
+        "payment_id": p.id,
+        "channel": p.channel.as_str(),
+        "gateway": p.gateway,
+        "gateway_payment_ref": p.gateway_payment_ref,
+        "state": p.state.as_str(),
+        "currency": p.currency.code(),
+        "authorized_minor": p.authorized_minor,
+        "captured_minor": p.captured_minor,
+        "refunded_minor": p.refunded_minor,
+        "connector_id": p.connector_id.get(),
+    })
 }
 
-pub(crate) fn parse_access(raw: &str) -> Result<ChargerAccess, StoreError> {
-    ChargerAccess::parse(raw).ok_or_else(|| corrupt(format!("charger access {raw:?}")))
-}
-
-/// Sorted, without duplicates: what the store keeps and returns.
-pub(crate) fn normalized(mut groups: Vec<UserGroupId>) -> Vec<UserGroupId> {
-    groups.sort();
-    groups.dedup();
-    groups
-}
-
-#[cfg(test)]
-mod sampled_value_tests {
-    use super::*;
-    use joule_domain::meter::SampledValue;
-
-    #[test]
-    fn sampled_values_round_trip_verbatim() {
-        let values = vec![
-            SampledValue {
-                value: "OCMF|{\"FV\":\"1.0\"}|{\"SD\":\"30\"}".into(),
-                context: Some("Transaction.End".into()),
-                format: Some("SignedData".into()),
-                measurand: None,
-                phase: None,
-                location: None,
-                unit: None,
-            },
-            SampledValue {
-                value: "16.1".into(),
-                context: None,
-                format: None,
-                measurand: Some("Current.Import".into()),
-                phase: Some("L1".into()),
-                location: Some("Outlet".into()),
-                unit: Some("A".into()),
-            },
-        ];
-        let raw = encode_sampled_values(&values);
-        assert!(!raw.contains("null"), "{raw}");
-        assert_eq!(decode_sampled_values(&raw).unwrap(), values);
+fn payment_event(kind: EventKind, p: &Payment, at: DateTime<Utc>) -> NewEvent {
+    let e = NewEvent::new(kind, at).charger(&p.charger_id);
+    match p.session_id {
+        Some(s) => e.session(s),
+        None => e,
     }
+}
+
+fn with_step(mut payload: serde_json::Value, s: &PaymentStep) -> serde_json::Value {
+    if let Some(obj) = payload.as_object_mut() {
+        obj.insert(
+            "step".into(),
+            json!({
+                "seq": s.seq,
+                "kind": s.kind.as_str(),
+                "amount_minor": s.amount_minor,
+                "idempotency_key": s.idempotency_key.as_str(),
+                "gateway_ref": s.gateway_ref,
+                "failure_code": match &s.status {
+                    StepStatus::Failed { code, .. } => Some(code.as_str()),
+                    _ => None,
+                },
+            }),
+        );
+    }
+    payload
+}
+
+pub(crate) fn ev_payment_created(p: &Payment) -> NewEvent {
+    payment_event(EventKind::PaymentCreated, p, p.created_at).payload(payment_payload(p))
+}
+
+pub(crate) fn ev_gateway_ref_recorded(p: &Payment, at: DateTime<Utc>) -> NewEvent {
+    payment_event(EventKind::PaymentGatewayRefRecorded, p, at).payload(payment_payload(p))
+}
+
+pub(crate) fn ev_session_linked(p: &Payment, at: DateTime<Utc>) -> NewEvent {
+    payment_event(EventKind::PaymentSessionLinked, p, at).payload(payment_payload(p))
+}
+
+pub(crate) fn ev_step_intended(p: &Payment, s: &PaymentStep) -> NewEvent {
+    payment_event(EventKind::PaymentStepIntended, p, s.intended_at)
+        .payload(with_step(payment_payload(p), s))
+}
+
+/// The event of a finished step, on the payment as it is afterwards.
+pub(crate) fn ev_step_finished(p: &Payment, s: &PaymentStep, at: DateTime<Utc>) -> NewEvent {
+    let kind = match (&s.status, s.kind) {
+        (StepStatus::Failed { .. }, StepKind::Authorize | StepKind::ChargeOffSession) => {
+            EventKind::PaymentFailed
+        }
+        (StepStatus::Failed { .. } | StepStatus::Intended, _) => EventKind::PaymentStepFailed,
+        (StepStatus::Succeeded, StepKind::Authorize) => EventKind::PaymentAuthorized,
+        (StepStatus::Succeeded, StepKind::IncrementAuthorization) => {
+            EventKind::PaymentAuthorizationIncremented
+        }
+        (StepStatus::Succeeded, StepKind::Capture | StepKind::ChargeOffSession) => {
+            EventKind::PaymentCaptured
+        }
+        (StepStatus::Succeeded, StepKind::Void) => EventKind::PaymentVoided,
+        (StepStatus::Succeeded, StepKind::Refund) => EventKind::PaymentRefunded,
+    };
+    payment_event(kind, p, at).payload(with_step(payment_payload(p), s))
+}
+
+// ---- accounts ----------------------------------------------------------------
+
+/// No email, name or card reference in payloads: consumers (webhooks) get
+/// the id and what changed, and read the rest through the API.
+pub(crate) fn ev_account(kind: EventKind, a: &Account, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(kind, at).payload(json!({
+        "account_id": a.id.to_string(),
+        "has_card": a.card.is_some(),
+    }))
+}
+
+pub(crate) fn ev_token(kind: EventKind, id: AccountId, tag: &IdTag, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(kind, at).payload(json!({
+        "account_id": id.to_string(),
+        "id_tag": tag.as_str(),
+    }))
+}
+
+pub(crate) fn ev_charge(c: &AccountCharge, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::AccountChargeChanged, at)
+        .session(c.session_id)
+        .payload(json!({
+            "account_id": c.account_id.to_string(),
+            "session_id": c.session_id.to_string(),
+            "amount_minor": c.amount_minor,
+            "currency": c.currency.code(),
+            "status": c.status.as_str(),
+            "payment_id": c.payment_id.map(|p| p.to_string()),
+            "debt": c.is_debt(),
+        }))
+}
+
+// ---- terminals ---------------------------------------------------------------
+
+/// What events say about a terminal (never its key's hash).
+fn terminal_payload(t: &Terminal) -> serde_json::Value {
+    let (scope, _) = crate::terminals::scope_cols(&t.scope);
+    let targets = match &t.scope {
+        TerminalScope::Site => serde_json::Value::Null,
+        TerminalScope::Chargers { targets } => targets
+            .iter()
+            .map(|t| {
+                json!({
+                    "charger_id": t.charger_id.as_str(),
+                    "connector_id": t.connector_id.map(ConnectorId::get),
+                })
+            })
+            .collect(),
+    };
+    json!({
+        "terminal_id": t.id.to_string(),
+        "name": t.name,
+        "site_id": t.site_id.as_ref().map(|s| s.as_str()),
+        "scope": scope,
+        "targets": targets,
+        "gateway": t.gateway,
+        "enabled": t.enabled,
+        "key_prefix": t.key.as_ref().map(|k| k.prefix.as_str()),
+    })
+}
+
+pub(crate) fn ev_terminal_created(t: &Terminal) -> NewEvent {
+    NewEvent::new(EventKind::TerminalCreated, t.updated_at).payload(terminal_payload(t))
+}
+
+pub(crate) fn ev_terminal_updated(t: &Terminal) -> NewEvent {
+    NewEvent::new(EventKind::TerminalUpdated, t.updated_at).payload(terminal_payload(t))
+}
+
+pub(crate) fn ev_terminal_key_rotated(t: &Terminal) -> NewEvent {
+    NewEvent::new(EventKind::TerminalKeyRotated, t.updated_at).payload(json!({
+        "terminal_id": t.id.to_string(),
+        "key_prefix": t.key.as_ref().map(|k| k.prefix.as_str()),
+    }))
+}
+
+// ---- sites and tariff assignments --------------------------------------------
+
+fn site_payload(s: &Site) -> serde_json::Value {
+    json!({
+        "site_id": s.id.as_str(),
+        "name": s.name,
+        "time_zone": s.time_zone.name(),
+        "language": s.language,
+        "address": s.address,
+        "access": s.access.access.as_str(),
+        "allowed_groups": s.access.allowed_groups.iter().map(UserGroupId::as_str).collect::<Vec<_>>(),
+    })
+}
+
+pub(crate) fn ev_site_created(s: &Site) -> NewEvent {
+    NewEvent::new(EventKind::SiteCreated, s.updated_at).payload(site_payload(s))
+}
+
+pub(crate) fn ev_site_updated(s: &Site) -> NewEvent {
+    NewEvent::new(EventKind::SiteUpdated, s.updated_at).payload(site_payload(s))
+}
+
+pub(crate) fn ev_site_deleted(id: &SiteId, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::SiteDeleted, at).payload(json!({ "site_id": id.as_str() }))
+}
+
+pub(crate) fn ev_charger_site_changed(
+    id: &ChargerId,
+    site: Option<&SiteId>,
+    at: DateTime<Utc>,
+) -> NewEvent {
+    NewEvent::new(EventKind::ChargerSiteChanged, at)
+        .charger(id)
+        .payload(json!({ "site_id": site.map(SiteId::as_str) }))
+}
+
+fn assignment_payload(a: &TariffAssignment) -> serde_json::Value {
+    let cols = crate::scopes::scope_cols(&a.scope);
+    json!({
+        "assignment_id": a.id.to_string(),
+        "tariff_id": a.tariff_id,
+        "scope": a.scope.kind().as_str(),
+        "site_id": cols.site_id,
+        "charger_id": cols.charger_id,
+        "connector_id": cols.connector_id,
+        "group_id": cols.group_id,
+        "id_tag": cols.id_tag,
+        "valid_from": a.valid_from,
+        "valid_until": a.valid_until,
+    })
+}
+
+pub(crate) fn ev_assignment_created(a: &TariffAssignment) -> NewEvent {
+    NewEvent::new(EventKind::TariffAssignmentCreated, a.created_at).payload(assignment_payload(a))
+}
+
+pub(crate) fn ev_assignment_deleted(a: &TariffAssignment, at: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(EventKind::TariffAssignmentDeleted, at).payload(assignment_payload(a))
 }
