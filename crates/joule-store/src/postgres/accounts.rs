@@ -27,15 +27,46 @@ use uuid::Uuid;
 #[async_trait]
 impl AccountStore for PgStore {
     async fn create_account(&self, new: NewAccount, at: DateTime<Utc>) -> StoreResult<Account> {
-        in_tx!(self, c => create_account(c, &new, at))
+        in_tx!(self, c => async {
+            let new = &new;
+            sqlx::query(
+                "INSERT INTO accounts (id, email, name, language, currency, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(new.id.as_uuid())
+            .bind(&new.email)
+            .bind(&new.name)
+            .bind(new.language.as_str())
+            .bind(new.currency.code())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as_conflict("account"))?;
+            let a = require_account(c, new.id, false).await?;
+            insert_event(c, &events::ev_account(EventKind::AccountCreated, &a, at)).await?;
+            Ok(a)
+        })
     }
 
     async fn get_account(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        on_conn!(self, c => get_account(c, id))
+        on_conn!(self, c => async {
+            account_only(c, id, false).await
+        })
     }
 
     async fn list_accounts(&self, page: Page) -> StoreResult<Paged<Account>> {
-        on_conn!(self, c => list_accounts(c, page))
+        on_conn!(self, c => async {
+            let (limit, offset) = limit_offset(page);
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts ORDER BY created_at, id LIMIT $1 OFFSET $2"
+            )))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(Paged::from_overfetch(map_rows(rows, account_row)?, page))
+        })
     }
 
     async fn update_account(
@@ -44,7 +75,40 @@ impl AccountStore for PgStore {
         patch: AccountPatch,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Account>> {
-        in_tx!(self, c => update_account(c, id, &patch, at))
+        in_tx!(self, c => async {
+            let patch = &patch;
+            let Some(mut a) = account_only(c, id, true).await? else {
+                return Ok(None);
+            };
+            if let Some(v) = &patch.email {
+                a.email.clone_from(v);
+            }
+            if let Some(v) = &patch.name {
+                a.name.clone_from(v);
+            }
+            if let Some(v) = &patch.language {
+                a.language = v.clone();
+            }
+            if let Some(v) = patch.currency {
+                a.currency = v;
+            }
+            sqlx::query(
+                "UPDATE accounts SET email = $2, name = $3, language = $4, currency = $5, \
+                 updated_at = $6 WHERE id = $1",
+            )
+            .bind(id.as_uuid())
+            .bind(&a.email)
+            .bind(&a.name)
+            .bind(a.language.as_str())
+            .bind(a.currency.code())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as_conflict("account"))?;
+            let a = require_account(c, id, false).await?;
+            insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at)).await?;
+            Ok(Some(a))
+        })
     }
 
     async fn set_account_customer(
@@ -55,11 +119,51 @@ impl AccountStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Account> {
         let (gateway, customer_ref) = (gateway.to_owned(), customer_ref.to_owned());
-        in_tx!(self, c => set_account_customer(c, id, &gateway, &customer_ref, at))
+        in_tx!(self, c => async {
+            let gateway = &gateway;
+            let customer_ref = &customer_ref;
+            require_account(c, id, true).await?;
+            let changed = sqlx::query(
+                "UPDATE accounts SET customer_gateway = $2, customer_ref = $3, updated_at = $4 \
+                 WHERE id = $1 AND (customer_ref IS NULL OR customer_gateway <> $2)",
+            )
+            .bind(id.as_uuid())
+            .bind(gateway)
+            .bind(customer_ref)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected();
+            let a = require_account(c, id, false).await?;
+            if changed > 0 {
+                insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at)).await?;
+            }
+            Ok(a)
+        })
     }
 
     async fn create_card_setup(&self, setup: CardSetup) -> StoreResult<CardSetup> {
-        in_tx!(self, c => create_card_setup(c, &setup))
+        in_tx!(self, c => async {
+            let s = &setup;
+            require_account(c, s.account_id, false).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO account_card_setups ({SETUP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            )))
+            .bind(&s.token)
+            .bind(s.account_id.as_uuid())
+            .bind(&s.gateway)
+            .bind(&s.setup_ref)
+            .bind(s.client_secret.expose())
+            .bind(s.created_at)
+            .bind(s.completed_at)
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as_conflict("card setup"))?;
+            card_setup(c, &s.token).await?.ok_or(StoreError::NotFound {
+                entity: "card setup",
+            })
+        })
     }
 
     async fn card_setup(&self, token: &str) -> StoreResult<Option<CardSetup>> {
@@ -73,7 +177,21 @@ impl AccountStore for PgStore {
         setup_ref: &str,
     ) -> StoreResult<Option<CardSetup>> {
         let (gateway, setup_ref) = (gateway.to_owned(), setup_ref.to_owned());
-        on_conn!(self, c => card_setup_by_ref(c, &gateway, &setup_ref))
+        on_conn!(self, c => async {
+            let gateway = &gateway;
+            let setup_ref = &setup_ref;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {SETUP_COLS} FROM account_card_setups WHERE gateway = $1 AND setup_ref = $2"
+            )))
+            .bind(gateway)
+            .bind(setup_ref)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?
+            .as_ref()
+            .map(setup_row)
+            .transpose()
+        })
     }
 
     async fn save_account_card(
@@ -83,7 +201,46 @@ impl AccountStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Account> {
         let token = setup_token.to_owned();
-        in_tx!(self, c => save_account_card(c, &token, &card, at))
+        in_tx!(self, c => async {
+            let token = &token;
+            let card = &card;
+            let setup = card_setup(c, token).await?.ok_or(StoreError::NotFound {
+                entity: "card setup",
+            })?;
+            let before = require_account(c, setup.account_id, true).await?;
+            if before.card.as_ref().map(|k| &k.payment_method_ref) == Some(&card.payment_method_ref) {
+                return Ok(before);
+            }
+            let s = &card.summary;
+            sqlx::query(
+                "UPDATE accounts SET card_gateway = $2, card_customer_ref = $3, card_payment_method = $4, \
+                 card_brand = $5, card_last4 = $6, card_exp_month = $7, card_exp_year = $8, \
+                 card_saved_at = $9, updated_at = $9 WHERE id = $1",
+            )
+            .bind(setup.account_id.as_uuid())
+            .bind(&card.gateway)
+            .bind(&card.customer_ref)
+            .bind(&card.payment_method_ref)
+            .bind(&s.brand)
+            .bind(&s.last4)
+            .bind(s.exp_month.map(i32::from))
+            .bind(s.exp_year.map(i32::from))
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            sqlx::query(
+                "UPDATE account_card_setups SET completed_at = $2 WHERE token = $1 AND completed_at IS NULL",
+            )
+            .bind(token)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let a = require_account(c, setup.account_id, false).await?;
+            insert_event(c, &events::ev_account(EventKind::AccountCardSaved, &a, at)).await?;
+            Ok(a)
+        })
     }
 
     async fn link_account_token(
@@ -93,7 +250,59 @@ impl AccountStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<IdTag>> {
         let tag = id_tag.clone();
-        in_tx!(self, c => link_account_token(c, id, &tag, at))
+        in_tx!(self, c => async {
+            let tag = &tag;
+            require_account(c, id, false).await?;
+            let stored_tag: String = sqlx::query("SELECT id_tag FROM id_tokens WHERE id_tag_key = $1")
+                .bind(tag.key())
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(pg)?
+                .as_ref()
+                .map(|row| get::<String>(row, 0))
+                .transpose()?
+                .ok_or(StoreError::NotFound { entity: "id token" })?;
+            let inserted = sqlx::query(
+                "INSERT INTO account_tokens (id_tag_key, id_tag, account_id, linked_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (id_tag_key) DO NOTHING",
+            )
+            .bind(tag.key())
+            .bind(&stored_tag)
+            .bind(id.as_uuid())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected();
+            if inserted == 0 {
+                let owner: Option<Uuid> =
+                    sqlx::query("SELECT account_id FROM account_tokens WHERE id_tag_key = $1")
+                        .bind(tag.key())
+                        .fetch_optional(&mut *c)
+                        .await
+                        .map_err(pg)?
+                        .as_ref()
+                        .map(|row| get::<Uuid>(row, 0))
+                        .transpose()?;
+                if owner != Some(id.as_uuid()) {
+                    return Err(StoreError::Conflict {
+                        entity: "account token",
+                    });
+                }
+            } else {
+                insert_event(
+                    c,
+                    &events::ev_token(
+                        EventKind::AccountTokenLinked,
+                        id,
+                        &ac::id_tag(&stored_tag)?,
+                        at,
+                    ),
+                )
+                .await?;
+            }
+            account_tokens(c, id).await
+        })
     }
 
     async fn unlink_account_token(
@@ -103,7 +312,25 @@ impl AccountStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let tag = id_tag.clone();
-        in_tx!(self, c => unlink_account_token(c, id, &tag, at))
+        in_tx!(self, c => async {
+            let tag = &tag;
+            let gone = sqlx::query("DELETE FROM account_tokens WHERE id_tag_key = $1 AND account_id = $2")
+                .bind(tag.key())
+                .bind(id.as_uuid())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?
+                .rows_affected()
+                > 0;
+            if gone {
+                insert_event(
+                    c,
+                    &events::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
+                )
+                .await?;
+            }
+            Ok(gone)
+        })
     }
 
     async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdTag>> {
@@ -112,11 +339,44 @@ impl AccountStore for PgStore {
 
     async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>> {
         let tag = id_tag.clone();
-        on_conn!(self, c => account_standing(c, &tag))
+        on_conn!(self, c => async {
+            let tag = &tag;
+            sqlx::query(
+                "SELECT a.id, a.card_payment_method IS NOT NULL, \
+                 EXISTS (SELECT 1 FROM account_charges ch WHERE ch.account_id = a.id \
+                         AND (ch.status = 'debt' OR (ch.status = 'pending' AND ch.debt_since IS NOT NULL))) \
+                 FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id_tag_key = $1",
+            )
+            .bind(tag.key())
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?
+            .as_ref()
+            .map(|row| {
+                Ok(AccountStanding {
+                    account_id: AccountId::from_uuid(get(row, 0)?),
+                    has_card: get(row, 1)?,
+                    in_debt: get(row, 2)?,
+                })
+            })
+            .transpose()
+        })
     }
 
     async fn account_for_session(&self, session: SessionId) -> StoreResult<Option<AccountId>> {
-        on_conn!(self, c => account_for_session(c, session))
+        on_conn!(self, c => async {
+            sqlx::query(
+                "SELECT t.account_id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
+                 WHERE s.id = $1 AND s.start_authorization = 'Accepted' AND s.created_at >= t.linked_at",
+            )
+            .bind(session.as_uuid())
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?
+            .as_ref()
+            .map(|row| Ok(AccountId::from_uuid(get(row, 0)?)))
+            .transpose()
+        })
     }
 
     async fn begin_account_charge(
@@ -124,11 +384,54 @@ impl AccountStore for PgStore {
         charge: NewAccountCharge,
         payment: Option<NewPayment>,
     ) -> StoreResult<(AccountCharge, bool)> {
-        in_tx!(self, c => begin_account_charge(c, &charge, payment.as_ref()))
+        in_tx!(self, c => async {
+            let new = &charge;
+            let payment = payment.as_ref();
+            require_account(c, new.account_id, false).await?;
+            let status = if payment.is_some() {
+                ChargeStatus::Pending
+            } else {
+                ChargeStatus::Paid
+            };
+            // The line first: a concurrent charge of the same session waits here
+            // (before any outbox lock) and then finds the line.
+            let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO account_charges ({CHARGE_COLS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $6) \
+                 ON CONFLICT (session_id) DO NOTHING"
+            )))
+            .bind(new.session_id.as_uuid())
+            .bind(new.account_id.as_uuid())
+            .bind(new.amount_minor)
+            .bind(new.currency.code())
+            .bind(status.as_str())
+            .bind(new.created_at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok((require_charge(c, new.session_id, false).await?, false));
+            }
+            if let Some(p) = payment {
+                let stored = create_payment(c, p).await?;
+                link_session(c, stored.id, new.session_id, new.created_at).await?;
+                sqlx::query("UPDATE account_charges SET payment_id = $2 WHERE session_id = $1")
+                    .bind(new.session_id.as_uuid())
+                    .bind(stored.id.as_uuid())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(pg)?;
+            }
+            let line = require_charge(c, new.session_id, false).await?;
+            insert_event(c, &events::ev_charge(&line, new.created_at)).await?;
+            Ok((line, true))
+        })
     }
 
     async fn account_charge(&self, session: SessionId) -> StoreResult<Option<AccountCharge>> {
-        on_conn!(self, c => account_charge(c, session))
+        on_conn!(self, c => async {
+            charge_only(c, session, false).await
+        })
     }
 
     async fn set_account_charge_status(
@@ -137,7 +440,30 @@ impl AccountStore for PgStore {
         status: ChargeStatus,
         at: DateTime<Utc>,
     ) -> StoreResult<AccountCharge> {
-        in_tx!(self, c => set_account_charge_status(c, session, status, at))
+        in_tx!(self, c => async {
+            let before = require_charge(c, session, true).await?;
+            if before.status == status {
+                return Ok(before);
+            }
+            let debt_since = match (status, before.debt_since) {
+                (ChargeStatus::Debt, None) => Some(at),
+                (_, since) => since,
+            };
+            sqlx::query(
+                "UPDATE account_charges SET status = $2, debt_since = $3, updated_at = $4 \
+                 WHERE session_id = $1",
+            )
+            .bind(session.as_uuid())
+            .bind(status.as_str())
+            .bind(debt_since)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let line = require_charge(c, session, false).await?;
+            insert_event(c, &events::ev_charge(&line, at)).await?;
+            Ok(line)
+        })
     }
 
     async fn retry_account_charge(
@@ -145,15 +471,57 @@ impl AccountStore for PgStore {
         session: SessionId,
         payment: NewPayment,
     ) -> StoreResult<Option<AccountCharge>> {
-        in_tx!(self, c => retry_account_charge(c, session, &payment))
+        in_tx!(self, c => async {
+            let payment = &payment;
+            let before = require_charge(c, session, true).await?;
+            if before.status != ChargeStatus::Debt {
+                return Ok(None);
+            }
+            let stored = create_payment(c, payment).await?;
+            let at = payment.created_at;
+            sqlx::query(
+                "UPDATE account_charges SET status = 'pending', payment_id = $2, updated_at = $3 \
+                 WHERE session_id = $1",
+            )
+            .bind(session.as_uuid())
+            .bind(stored.id.as_uuid())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let line = require_charge(c, session, false).await?;
+            insert_event(c, &events::ev_charge(&line, at)).await?;
+            Ok(Some(line))
+        })
     }
 
     async fn account_debts(&self, id: AccountId) -> StoreResult<Vec<AccountCharge>> {
-        on_conn!(self, c => account_debts(c, id))
+        on_conn!(self, c => async {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CHARGE_COLS} FROM account_charges WHERE account_id = $1 \
+                 AND (status = 'debt' OR (status = 'pending' AND debt_since IS NOT NULL)) \
+                 ORDER BY created_at, session_id"
+            )))
+            .bind(id.as_uuid())
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            map_rows(rows, charge_row)
+        })
     }
 
     async fn pending_account_charges(&self, limit: u32) -> StoreResult<Vec<AccountCharge>> {
-        on_conn!(self, c => pending_account_charges(c, limit))
+        on_conn!(self, c => async {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CHARGE_COLS} FROM account_charges WHERE status = 'pending' \
+                 ORDER BY created_at, session_id LIMIT $1"
+            )))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            map_rows(rows, charge_row)
+        })
     }
 
     async fn uncharged_account_sessions(
@@ -161,7 +529,22 @@ impl AccountStore for PgStore {
         ended_before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<SessionId>> {
-        on_conn!(self, c => uncharged_account_sessions(c, ended_before, limit))
+        on_conn!(self, c => async {
+            let rows = sqlx::query(
+                "SELECT s.id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
+                 WHERE s.state = 'ended' AND s.start_authorization = 'Accepted' \
+                 AND s.created_at >= t.linked_at AND s.updated_at <= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM account_charges ch WHERE ch.session_id = s.id) \
+                 AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.session_id = s.id) \
+                 ORDER BY s.updated_at, s.id LIMIT $2",
+            )
+            .bind(ended_before)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            map_rows(rows, |row| Ok(SessionId::from_uuid(get(row, 0)?)))
+        })
     }
 }
 
@@ -246,136 +629,10 @@ pub(super) async fn account_only(
         .transpose()
 }
 
-pub(crate) async fn get_account(c: &mut PgConnection, id: AccountId) -> R<Option<Account>> {
-    account_only(c, id, false).await
-}
-
 pub(super) async fn require_account(c: &mut PgConnection, id: AccountId, lock: bool) -> R<Account> {
     account_only(c, id, lock)
         .await?
         .ok_or(StoreError::NotFound { entity: "account" })
-}
-
-pub(crate) async fn create_account(
-    c: &mut PgConnection,
-    new: &NewAccount,
-    at: DateTime<Utc>,
-) -> R<Account> {
-    sqlx::query(
-        "INSERT INTO accounts (id, email, name, language, currency, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
-    )
-    .bind(new.id.as_uuid())
-    .bind(&new.email)
-    .bind(&new.name)
-    .bind(new.language.as_str())
-    .bind(new.currency.code())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("account"))?;
-    let a = require_account(c, new.id, false).await?;
-    insert_event(c, &events::ev_account(EventKind::AccountCreated, &a, at)).await?;
-    Ok(a)
-}
-
-pub(crate) async fn list_accounts(c: &mut PgConnection, page: Page) -> R<Paged<Account>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ACCOUNT_COLS} FROM accounts ORDER BY created_at, id LIMIT $1 OFFSET $2"
-    )))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(Paged::from_overfetch(map_rows(rows, account_row)?, page))
-}
-
-pub(crate) async fn update_account(
-    c: &mut PgConnection,
-    id: AccountId,
-    patch: &AccountPatch,
-    at: DateTime<Utc>,
-) -> R<Option<Account>> {
-    let Some(mut a) = account_only(c, id, true).await? else {
-        return Ok(None);
-    };
-    if let Some(v) = &patch.email {
-        a.email.clone_from(v);
-    }
-    if let Some(v) = &patch.name {
-        a.name.clone_from(v);
-    }
-    if let Some(v) = &patch.language {
-        a.language = v.clone();
-    }
-    if let Some(v) = patch.currency {
-        a.currency = v;
-    }
-    sqlx::query(
-        "UPDATE accounts SET email = $2, name = $3, language = $4, currency = $5, \
-         updated_at = $6 WHERE id = $1",
-    )
-    .bind(id.as_uuid())
-    .bind(&a.email)
-    .bind(&a.name)
-    .bind(a.language.as_str())
-    .bind(a.currency.code())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("account"))?;
-    let a = require_account(c, id, false).await?;
-    insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at)).await?;
-    Ok(Some(a))
-}
-
-pub(crate) async fn set_account_customer(
-    c: &mut PgConnection,
-    id: AccountId,
-    gateway: &str,
-    customer_ref: &str,
-    at: DateTime<Utc>,
-) -> R<Account> {
-    require_account(c, id, true).await?;
-    let changed = sqlx::query(
-        "UPDATE accounts SET customer_gateway = $2, customer_ref = $3, updated_at = $4 \
-         WHERE id = $1 AND (customer_ref IS NULL OR customer_gateway <> $2)",
-    )
-    .bind(id.as_uuid())
-    .bind(gateway)
-    .bind(customer_ref)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected();
-    let a = require_account(c, id, false).await?;
-    if changed > 0 {
-        insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at)).await?;
-    }
-    Ok(a)
-}
-
-pub(crate) async fn create_card_setup(c: &mut PgConnection, s: &CardSetup) -> R<CardSetup> {
-    require_account(c, s.account_id, false).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO account_card_setups ({SETUP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    )))
-    .bind(&s.token)
-    .bind(s.account_id.as_uuid())
-    .bind(&s.gateway)
-    .bind(&s.setup_ref)
-    .bind(s.client_secret.expose())
-    .bind(s.created_at)
-    .bind(s.completed_at)
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("card setup"))?;
-    card_setup(c, &s.token).await?.ok_or(StoreError::NotFound {
-        entity: "card setup",
-    })
 }
 
 pub(crate) async fn card_setup(c: &mut PgConnection, token: &str) -> R<Option<CardSetup>> {
@@ -391,68 +648,6 @@ pub(crate) async fn card_setup(c: &mut PgConnection, token: &str) -> R<Option<Ca
     .transpose()
 }
 
-pub(crate) async fn card_setup_by_ref(
-    c: &mut PgConnection,
-    gateway: &str,
-    setup_ref: &str,
-) -> R<Option<CardSetup>> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {SETUP_COLS} FROM account_card_setups WHERE gateway = $1 AND setup_ref = $2"
-    )))
-    .bind(gateway)
-    .bind(setup_ref)
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .as_ref()
-    .map(setup_row)
-    .transpose()
-}
-
-pub(crate) async fn save_account_card(
-    c: &mut PgConnection,
-    token: &str,
-    card: &StoredCard,
-    at: DateTime<Utc>,
-) -> R<Account> {
-    let setup = card_setup(c, token).await?.ok_or(StoreError::NotFound {
-        entity: "card setup",
-    })?;
-    let before = require_account(c, setup.account_id, true).await?;
-    if before.card.as_ref().map(|k| &k.payment_method_ref) == Some(&card.payment_method_ref) {
-        return Ok(before);
-    }
-    let s = &card.summary;
-    sqlx::query(
-        "UPDATE accounts SET card_gateway = $2, card_customer_ref = $3, card_payment_method = $4, \
-         card_brand = $5, card_last4 = $6, card_exp_month = $7, card_exp_year = $8, \
-         card_saved_at = $9, updated_at = $9 WHERE id = $1",
-    )
-    .bind(setup.account_id.as_uuid())
-    .bind(&card.gateway)
-    .bind(&card.customer_ref)
-    .bind(&card.payment_method_ref)
-    .bind(&s.brand)
-    .bind(&s.last4)
-    .bind(s.exp_month.map(i32::from))
-    .bind(s.exp_year.map(i32::from))
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    sqlx::query(
-        "UPDATE account_card_setups SET completed_at = $2 WHERE token = $1 AND completed_at IS NULL",
-    )
-    .bind(token)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let a = require_account(c, setup.account_id, false).await?;
-    insert_event(c, &events::ev_account(EventKind::AccountCardSaved, &a, at)).await?;
-    Ok(a)
-}
-
 pub(crate) async fn account_tokens(c: &mut PgConnection, id: AccountId) -> R<Vec<IdTag>> {
     let rows =
         sqlx::query("SELECT id_tag FROM account_tokens WHERE account_id = $1 ORDER BY id_tag_key")
@@ -461,130 +656,6 @@ pub(crate) async fn account_tokens(c: &mut PgConnection, id: AccountId) -> R<Vec
             .await
             .map_err(pg)?;
     map_rows(rows, |row| ac::id_tag(&get::<String>(row, 0)?))
-}
-
-pub(crate) async fn link_account_token(
-    c: &mut PgConnection,
-    id: AccountId,
-    tag: &IdTag,
-    at: DateTime<Utc>,
-) -> R<Vec<IdTag>> {
-    require_account(c, id, false).await?;
-    let stored_tag: String = sqlx::query("SELECT id_tag FROM id_tokens WHERE id_tag_key = $1")
-        .bind(tag.key())
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(pg)?
-        .as_ref()
-        .map(|row| get::<String>(row, 0))
-        .transpose()?
-        .ok_or(StoreError::NotFound { entity: "id token" })?;
-    let inserted = sqlx::query(
-        "INSERT INTO account_tokens (id_tag_key, id_tag, account_id, linked_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (id_tag_key) DO NOTHING",
-    )
-    .bind(tag.key())
-    .bind(&stored_tag)
-    .bind(id.as_uuid())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected();
-    if inserted == 0 {
-        let owner: Option<Uuid> =
-            sqlx::query("SELECT account_id FROM account_tokens WHERE id_tag_key = $1")
-                .bind(tag.key())
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(pg)?
-                .as_ref()
-                .map(|row| get::<Uuid>(row, 0))
-                .transpose()?;
-        if owner != Some(id.as_uuid()) {
-            return Err(StoreError::Conflict {
-                entity: "account token",
-            });
-        }
-    } else {
-        insert_event(
-            c,
-            &events::ev_token(
-                EventKind::AccountTokenLinked,
-                id,
-                &ac::id_tag(&stored_tag)?,
-                at,
-            ),
-        )
-        .await?;
-    }
-    account_tokens(c, id).await
-}
-
-pub(crate) async fn unlink_account_token(
-    c: &mut PgConnection,
-    id: AccountId,
-    tag: &IdTag,
-    at: DateTime<Utc>,
-) -> R<bool> {
-    let gone = sqlx::query("DELETE FROM account_tokens WHERE id_tag_key = $1 AND account_id = $2")
-        .bind(tag.key())
-        .bind(id.as_uuid())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?
-        .rows_affected()
-        > 0;
-    if gone {
-        insert_event(
-            c,
-            &events::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
-        )
-        .await?;
-    }
-    Ok(gone)
-}
-
-pub(crate) async fn account_standing(
-    c: &mut PgConnection,
-    tag: &IdTag,
-) -> R<Option<AccountStanding>> {
-    sqlx::query(
-        "SELECT a.id, a.card_payment_method IS NOT NULL, \
-         EXISTS (SELECT 1 FROM account_charges ch WHERE ch.account_id = a.id \
-                 AND (ch.status = 'debt' OR (ch.status = 'pending' AND ch.debt_since IS NOT NULL))) \
-         FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id_tag_key = $1",
-    )
-    .bind(tag.key())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .as_ref()
-    .map(|row| {
-        Ok(AccountStanding {
-            account_id: AccountId::from_uuid(get(row, 0)?),
-            has_card: get(row, 1)?,
-            in_debt: get(row, 2)?,
-        })
-    })
-    .transpose()
-}
-
-pub(crate) async fn account_for_session(
-    c: &mut PgConnection,
-    session: SessionId,
-) -> R<Option<AccountId>> {
-    sqlx::query(
-        "SELECT t.account_id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
-         WHERE s.id = $1 AND s.start_authorization = 'Accepted' AND s.created_at >= t.linked_at",
-    )
-    .bind(session.as_uuid())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .as_ref()
-    .map(|row| Ok(AccountId::from_uuid(get(row, 0)?)))
-    .transpose()
 }
 
 pub(super) async fn charge_only(
@@ -606,13 +677,6 @@ pub(super) async fn charge_only(
         .transpose()
 }
 
-pub(crate) async fn account_charge(
-    c: &mut PgConnection,
-    session: SessionId,
-) -> R<Option<AccountCharge>> {
-    charge_only(c, session, false).await
-}
-
 pub(super) async fn require_charge(
     c: &mut PgConnection,
     session: SessionId,
@@ -623,154 +687,4 @@ pub(super) async fn require_charge(
         .ok_or(StoreError::NotFound {
             entity: "account charge",
         })
-}
-
-pub(crate) async fn begin_account_charge(
-    c: &mut PgConnection,
-    new: &NewAccountCharge,
-    payment: Option<&NewPayment>,
-) -> R<(AccountCharge, bool)> {
-    require_account(c, new.account_id, false).await?;
-    let status = if payment.is_some() {
-        ChargeStatus::Pending
-    } else {
-        ChargeStatus::Paid
-    };
-    // The line first: a concurrent charge of the same session waits here
-    // (before any outbox lock) and then finds the line.
-    let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO account_charges ({CHARGE_COLS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $6) \
-         ON CONFLICT (session_id) DO NOTHING"
-    )))
-    .bind(new.session_id.as_uuid())
-    .bind(new.account_id.as_uuid())
-    .bind(new.amount_minor)
-    .bind(new.currency.code())
-    .bind(status.as_str())
-    .bind(new.created_at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok((require_charge(c, new.session_id, false).await?, false));
-    }
-    if let Some(p) = payment {
-        let stored = create_payment(c, p).await?;
-        link_session(c, stored.id, new.session_id, new.created_at).await?;
-        sqlx::query("UPDATE account_charges SET payment_id = $2 WHERE session_id = $1")
-            .bind(new.session_id.as_uuid())
-            .bind(stored.id.as_uuid())
-            .execute(&mut *c)
-            .await
-            .map_err(pg)?;
-    }
-    let line = require_charge(c, new.session_id, false).await?;
-    insert_event(c, &events::ev_charge(&line, new.created_at)).await?;
-    Ok((line, true))
-}
-
-pub(crate) async fn set_account_charge_status(
-    c: &mut PgConnection,
-    session: SessionId,
-    status: ChargeStatus,
-    at: DateTime<Utc>,
-) -> R<AccountCharge> {
-    let before = require_charge(c, session, true).await?;
-    if before.status == status {
-        return Ok(before);
-    }
-    let debt_since = match (status, before.debt_since) {
-        (ChargeStatus::Debt, None) => Some(at),
-        (_, since) => since,
-    };
-    sqlx::query(
-        "UPDATE account_charges SET status = $2, debt_since = $3, updated_at = $4 \
-         WHERE session_id = $1",
-    )
-    .bind(session.as_uuid())
-    .bind(status.as_str())
-    .bind(debt_since)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let line = require_charge(c, session, false).await?;
-    insert_event(c, &events::ev_charge(&line, at)).await?;
-    Ok(line)
-}
-
-pub(crate) async fn retry_account_charge(
-    c: &mut PgConnection,
-    session: SessionId,
-    payment: &NewPayment,
-) -> R<Option<AccountCharge>> {
-    let before = require_charge(c, session, true).await?;
-    if before.status != ChargeStatus::Debt {
-        return Ok(None);
-    }
-    let stored = create_payment(c, payment).await?;
-    let at = payment.created_at;
-    sqlx::query(
-        "UPDATE account_charges SET status = 'pending', payment_id = $2, updated_at = $3 \
-         WHERE session_id = $1",
-    )
-    .bind(session.as_uuid())
-    .bind(stored.id.as_uuid())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let line = require_charge(c, session, false).await?;
-    insert_event(c, &events::ev_charge(&line, at)).await?;
-    Ok(Some(line))
-}
-
-pub(crate) async fn account_debts(c: &mut PgConnection, id: AccountId) -> R<Vec<AccountCharge>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CHARGE_COLS} FROM account_charges WHERE account_id = $1 \
-         AND (status = 'debt' OR (status = 'pending' AND debt_since IS NOT NULL)) \
-         ORDER BY created_at, session_id"
-    )))
-    .bind(id.as_uuid())
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    map_rows(rows, charge_row)
-}
-
-pub(crate) async fn pending_account_charges(
-    c: &mut PgConnection,
-    limit: u32,
-) -> R<Vec<AccountCharge>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CHARGE_COLS} FROM account_charges WHERE status = 'pending' \
-         ORDER BY created_at, session_id LIMIT $1"
-    )))
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    map_rows(rows, charge_row)
-}
-
-pub(crate) async fn uncharged_account_sessions(
-    c: &mut PgConnection,
-    ended_before: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<SessionId>> {
-    let rows = sqlx::query(
-        "SELECT s.id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
-         WHERE s.state = 'ended' AND s.start_authorization = 'Accepted' \
-         AND s.created_at >= t.linked_at AND s.updated_at <= $1 \
-         AND NOT EXISTS (SELECT 1 FROM account_charges ch WHERE ch.session_id = s.id) \
-         AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.session_id = s.id) \
-         ORDER BY s.updated_at, s.id LIMIT $2",
-    )
-    .bind(ended_before)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    map_rows(rows, |row| Ok(SessionId::from_uuid(get(row, 0)?)))
 }

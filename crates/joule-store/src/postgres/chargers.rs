@@ -24,7 +24,25 @@ use sqlx::PgConnection;
 #[async_trait]
 impl ChargerStore for PgStore {
     async fn create_charger(&self, new: NewCharger, at: DateTime<Utc>) -> StoreResult<Charger> {
-        in_tx!(self, c => create_charger(c, &new, at))
+        in_tx!(self, c => async {
+            let new = &new;
+            sqlx::query(
+                "INSERT INTO chargers (id, label, location, registration, password_hash, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(new.id.as_str())
+            .bind(&new.label)
+            .bind(location_json(&new.location)?)
+            .bind(new.registration.as_str())
+            .bind(&new.password_hash)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as_conflict("charger"))?;
+            let charger = loaded(c, &new.id).await?;
+            insert_event(c, &events::ev_charger_created(&charger)).await?;
+            Ok(charger)
+        })
     }
 
     async fn get_charger(&self, id: &ChargerId) -> StoreResult<Option<Charger>> {
@@ -32,7 +50,20 @@ impl ChargerStore for PgStore {
     }
 
     async fn list_chargers(&self, page: Page) -> StoreResult<Paged<Charger>> {
-        on_conn!(self, c => list_chargers(c, page))
+        on_conn!(self, c => async {
+            let (limit, offset) = limit_offset(page);
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                charger_cols!(),
+                " FROM chargers ORDER BY id LIMIT $1 OFFSET $2"
+            ))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(Paged::from_overfetch(map_rows(rows, rows::charger)?, page))
+        })
     }
 
     async fn update_charger(
@@ -41,15 +72,103 @@ impl ChargerStore for PgStore {
         patch: ChargerPatch,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Charger>> {
-        in_tx!(self, c => update_charger(c, id, &patch, at))
+        in_tx!(self, c => async {
+            let patch = &patch;
+            let Some(row) = sqlx::query(
+                "SELECT label, location, registration, password_hash FROM chargers WHERE id = $1 \
+                 FOR UPDATE",
+            )
+            .bind(id.as_str())
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?
+            else {
+                return Ok(None);
+            };
+            let mut label: Option<String> = get(&row, 0)?;
+            let mut location: Option<serde_json::Value> = get(&row, 1)?;
+            let mut registration: String = get(&row, 2)?;
+            let mut password_hash: Option<String> = get(&row, 3)?;
+            if let Some(l) = &patch.label {
+                label = l.clone();
+            }
+            if let Some(l) = &patch.location {
+                location = location_json(l)?;
+            }
+            if let Some(r) = patch.registration {
+                registration = r.as_str().to_owned();
+            }
+            if let Some(p) = &patch.password_hash {
+                password_hash = p.clone();
+            }
+            sqlx::query(
+                "UPDATE chargers SET label = $2, location = $3, registration = $4, password_hash = $5, \
+                 updated_at = $6 WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .bind(label)
+            .bind(location)
+            .bind(registration)
+            .bind(password_hash)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let charger = loaded(c, id).await?;
+            insert_event(c, &events::ev_charger_updated(&charger, patch, at)).await?;
+            Ok(Some(charger))
+        })
     }
 
     async fn delete_charger(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<bool> {
-        in_tx!(self, c => delete_charger(c, id, at))
+        in_tx!(self, c => async {
+            sqlx::query("DELETE FROM connector_states WHERE charger_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?;
+            sqlx::query("DELETE FROM charger_groups WHERE charger_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?;
+            let n = sqlx::query("DELETE FROM chargers WHERE id = $1")
+                .bind(id.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?
+                .rows_affected();
+            if n > 0 {
+                let assigned = AssignmentFilter {
+                    charger_id: Some(id.clone()),
+                    ..AssignmentFilter::default()
+                };
+                delete_assignments_where(c, &assigned, at).await?;
+                insert_event(c, &events::ev_charger_deleted(id, at)).await?;
+            }
+            Ok(n > 0)
+        })
     }
 
     async fn charger_credentials(&self, id: &ChargerId) -> StoreResult<Option<ChargerCredentials>> {
-        on_conn!(self, c => charger_credentials(c, id))
+        on_conn!(self, c => async {
+            let Some(row) = sqlx::query("SELECT registration, password_hash FROM chargers WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(pg)?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(ChargerCredentials {
+                registration: parse_or_corrupt(
+                    &get::<String>(&row, 0)?,
+                    "registration",
+                    RegistrationStatus::parse,
+                )?,
+                password_hash: get(&row, 1)?,
+            }))
+        })
     }
 
     async fn auto_register_charger(
@@ -57,7 +176,22 @@ impl ChargerStore for PgStore {
         id: &ChargerId,
         at: DateTime<Utc>,
     ) -> StoreResult<Charger> {
-        in_tx!(self, c => auto_register(c, id, at))
+        in_tx!(self, c => async {
+            let n = sqlx::query(
+                "INSERT INTO chargers (id, registration, created_at, updated_at) \
+                 VALUES ($1, 'pending', $2, $2) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id.as_str())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected();
+            if n > 0 {
+                insert_event(c, &events::ev_charger_auto_registered(id, at)).await?;
+            }
+            loaded(c, id).await
+        })
     }
 
     async fn record_boot(
@@ -66,11 +200,56 @@ impl ChargerStore for PgStore {
         boot: BootInfo,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<RegistrationStatus>> {
-        in_tx!(self, c => record_boot(c, id, &boot, at))
+        in_tx!(self, c => async {
+            let boot = &boot;
+            let Some(row) = sqlx::query(
+                "UPDATE chargers SET boot_vendor = $2, boot_model = $3, boot_charge_point_serial = $4, \
+                 boot_charge_box_serial = $5, boot_firmware_version = $6, boot_iccid = $7, \
+                 boot_imsi = $8, boot_meter_type = $9, boot_meter_serial = $10, booted_at = $11, \
+                 last_seen_at = $11, updated_at = $11 WHERE id = $1 RETURNING registration",
+            )
+            .bind(id.as_str())
+            .bind(&boot.vendor)
+            .bind(&boot.model)
+            .bind(&boot.charge_point_serial_number)
+            .bind(&boot.charge_box_serial_number)
+            .bind(&boot.firmware_version)
+            .bind(&boot.iccid)
+            .bind(&boot.imsi)
+            .bind(&boot.meter_type)
+            .bind(&boot.meter_serial_number)
+            .bind(at)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?
+            else {
+                return Ok(None);
+            };
+            let registration = parse_or_corrupt(
+                &get::<String>(&row, 0)?,
+                "registration",
+                RegistrationStatus::parse,
+            )?;
+            insert_event(c, &events::ev_charger_booted(id, boot, registration, at)).await?;
+            Ok(Some(registration))
+        })
     }
 
     async fn record_heartbeat(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<()> {
-        in_tx!(self, c => record_heartbeat(c, id, at))
+        in_tx!(self, c => async {
+            let n =
+                sqlx::query("UPDATE chargers SET last_heartbeat_at = $2, last_seen_at = $2 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(pg)?
+                    .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound { entity: "charger" });
+            }
+            Ok(())
+        })
     }
 
     async fn record_connection(
@@ -79,15 +258,110 @@ impl ChargerStore for PgStore {
         protocol: Option<&str>,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        in_tx!(self, c => record_connection(c, id, protocol, at))
+        in_tx!(self, c => async {
+            let q = match protocol {
+                Some(p) => sqlx::query(
+                    "UPDATE chargers SET connected = TRUE, protocol = $2, connected_at = $3, \
+                     last_seen_at = $3 WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .bind(p)
+                .bind(at),
+                None => {
+                    sqlx::query("UPDATE chargers SET connected = FALSE, disconnected_at = $2 WHERE id = $1")
+                        .bind(id.as_str())
+                        .bind(at)
+                }
+            };
+            let n = q.execute(&mut *c).await.map_err(pg)?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound { entity: "charger" });
+            }
+            insert_event(c, &events::ev_connection(id, protocol, at)).await
+        })
     }
 
     async fn mark_all_disconnected(&self, at: DateTime<Utc>) -> StoreResult<u64> {
-        in_tx!(self, c => mark_all_disconnected(c, at))
+        in_tx!(self, c => async {
+            let rows = sqlx::query(
+                "UPDATE chargers SET connected = FALSE, disconnected_at = $1 WHERE connected \
+                 RETURNING id",
+            )
+            .bind(at)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            let mut ids = map_rows(rows, |row| values::charger_id(&get::<String>(row, 0)?))?;
+            ids.sort();
+            for id in &ids {
+                insert_event(c, &events::ev_connection(id, None, at)).await?;
+            }
+            Ok(ids.len() as u64)
+        })
     }
 
     async fn record_status(&self, id: &ChargerId, report: StatusReport) -> StoreResult<()> {
-        in_tx!(self, c => record_status(c, id, &report))
+        in_tx!(self, c => async {
+            let report = &report;
+            lock_charger(c, id).await?;
+            let effective = micros(report.effective_at());
+            sqlx::query(
+                "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, \
+                 vendor_id, vendor_error_code, reported_at, received_at, effective_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(id.as_str())
+            .bind(cid(report.connector_id))
+            .bind(report.status.as_str())
+            .bind(&report.error_code)
+            .bind(&report.info)
+            .bind(&report.vendor_id)
+            .bind(&report.vendor_error_code)
+            .bind(report.reported_at)
+            .bind(report.received_at)
+            .bind(effective)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let current = sqlx::query(concat!(
+                "SELECT ",
+                state_cols!(),
+                " FROM connector_states WHERE charger_id = $1 AND connector_id = $2"
+            ))
+            .bind(id.as_str())
+            .bind(cid(report.connector_id))
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?
+            .as_ref()
+            .map(rows::connector_state)
+            .transpose()?;
+            let StatusChange::Replace { announce } = apply_status(current.as_ref(), report) else {
+                return Ok(());
+            };
+            sqlx::query(
+                "INSERT INTO connector_states (charger_id, connector_id, status, error_code, info, \
+                 vendor_id, vendor_error_code, since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status, \
+                 error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
+                 vendor_error_code = excluded.vendor_error_code, since = excluded.since",
+            )
+            .bind(id.as_str())
+            .bind(cid(report.connector_id))
+            .bind(report.status.as_str())
+            .bind(&report.error_code)
+            .bind(&report.info)
+            .bind(&report.vendor_id)
+            .bind(&report.vendor_error_code)
+            .bind(effective)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            if announce {
+                insert_event(c, &events::ev_status_changed(id, report, current.as_ref())).await?;
+            }
+            Ok(())
+        })
     }
 
     async fn connector_states(&self, id: &ChargerId) -> StoreResult<Vec<ConnectorState>> {
@@ -110,7 +384,25 @@ impl ChargerStore for PgStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<StatusReport>> {
-        on_conn!(self, c => connector_status_range(c, id, connector, from, to))
+        on_conn!(self, c => async {
+            let connector_id = connector;
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                status_cols!(),
+                " FROM status_history WHERE charger_id = $1 AND connector_id = $2 \
+                 AND effective_at >= $3 AND effective_at <= $4 \
+                 ORDER BY effective_at, id LIMIT $5"
+            ))
+            .bind(id.as_str())
+            .bind(cid(connector_id))
+            .bind(micros(from))
+            .bind(micros(to))
+            .bind(STATUS_RANGE_LIMIT)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            map_rows(rows, rows::status_report)
+        })
     }
 
     async fn record_firmware_status(
@@ -165,341 +457,11 @@ pub(super) async fn lock_charger(c: &mut PgConnection, id: &ChargerId) -> R<()> 
         .ok_or(StoreError::NotFound { entity: "charger" })
 }
 
-pub(crate) async fn list_chargers(c: &mut PgConnection, page: Page) -> R<Paged<Charger>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        charger_cols!(),
-        " FROM chargers ORDER BY id LIMIT $1 OFFSET $2"
-    ))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(Paged::from_overfetch(map_rows(rows, rows::charger)?, page))
-}
-
 pub(super) fn location_json(l: &Option<Location>) -> R<Option<serde_json::Value>> {
     l.as_ref()
         .map(serde_json::to_value)
         .transpose()
         .map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-pub(crate) async fn create_charger(
-    c: &mut PgConnection,
-    new: &NewCharger,
-    at: DateTime<Utc>,
-) -> R<Charger> {
-    sqlx::query(
-        "INSERT INTO chargers (id, label, location, registration, password_hash, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-    )
-    .bind(new.id.as_str())
-    .bind(&new.label)
-    .bind(location_json(&new.location)?)
-    .bind(new.registration.as_str())
-    .bind(&new.password_hash)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("charger"))?;
-    let charger = loaded(c, &new.id).await?;
-    insert_event(c, &events::ev_charger_created(&charger)).await?;
-    Ok(charger)
-}
-
-pub(crate) async fn update_charger(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    patch: &ChargerPatch,
-    at: DateTime<Utc>,
-) -> R<Option<Charger>> {
-    let Some(row) = sqlx::query(
-        "SELECT label, location, registration, password_hash FROM chargers WHERE id = $1 \
-         FOR UPDATE",
-    )
-    .bind(id.as_str())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    else {
-        return Ok(None);
-    };
-    let mut label: Option<String> = get(&row, 0)?;
-    let mut location: Option<serde_json::Value> = get(&row, 1)?;
-    let mut registration: String = get(&row, 2)?;
-    let mut password_hash: Option<String> = get(&row, 3)?;
-    if let Some(l) = &patch.label {
-        label = l.clone();
-    }
-    if let Some(l) = &patch.location {
-        location = location_json(l)?;
-    }
-    if let Some(r) = patch.registration {
-        registration = r.as_str().to_owned();
-    }
-    if let Some(p) = &patch.password_hash {
-        password_hash = p.clone();
-    }
-    sqlx::query(
-        "UPDATE chargers SET label = $2, location = $3, registration = $4, password_hash = $5, \
-         updated_at = $6 WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .bind(label)
-    .bind(location)
-    .bind(registration)
-    .bind(password_hash)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let charger = loaded(c, id).await?;
-    insert_event(c, &events::ev_charger_updated(&charger, patch, at)).await?;
-    Ok(Some(charger))
-}
-
-pub(crate) async fn delete_charger(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    at: DateTime<Utc>,
-) -> R<bool> {
-    sqlx::query("DELETE FROM connector_states WHERE charger_id = $1")
-        .bind(id.as_str())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?;
-    sqlx::query("DELETE FROM charger_groups WHERE charger_id = $1")
-        .bind(id.as_str())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?;
-    let n = sqlx::query("DELETE FROM chargers WHERE id = $1")
-        .bind(id.as_str())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?
-        .rows_affected();
-    if n > 0 {
-        let assigned = AssignmentFilter {
-            charger_id: Some(id.clone()),
-            ..AssignmentFilter::default()
-        };
-        delete_assignments_where(c, &assigned, at).await?;
-        insert_event(c, &events::ev_charger_deleted(id, at)).await?;
-    }
-    Ok(n > 0)
-}
-
-pub(crate) async fn charger_credentials(
-    c: &mut PgConnection,
-    id: &ChargerId,
-) -> R<Option<ChargerCredentials>> {
-    let Some(row) = sqlx::query("SELECT registration, password_hash FROM chargers WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(pg)?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(ChargerCredentials {
-        registration: parse_or_corrupt(
-            &get::<String>(&row, 0)?,
-            "registration",
-            RegistrationStatus::parse,
-        )?,
-        password_hash: get(&row, 1)?,
-    }))
-}
-
-pub(crate) async fn auto_register(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    at: DateTime<Utc>,
-) -> R<Charger> {
-    let n = sqlx::query(
-        "INSERT INTO chargers (id, registration, created_at, updated_at) \
-         VALUES ($1, 'pending', $2, $2) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(id.as_str())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected();
-    if n > 0 {
-        insert_event(c, &events::ev_charger_auto_registered(id, at)).await?;
-    }
-    loaded(c, id).await
-}
-
-pub(crate) async fn record_boot(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    boot: &BootInfo,
-    at: DateTime<Utc>,
-) -> R<Option<RegistrationStatus>> {
-    let Some(row) = sqlx::query(
-        "UPDATE chargers SET boot_vendor = $2, boot_model = $3, boot_charge_point_serial = $4, \
-         boot_charge_box_serial = $5, boot_firmware_version = $6, boot_iccid = $7, \
-         boot_imsi = $8, boot_meter_type = $9, boot_meter_serial = $10, booted_at = $11, \
-         last_seen_at = $11, updated_at = $11 WHERE id = $1 RETURNING registration",
-    )
-    .bind(id.as_str())
-    .bind(&boot.vendor)
-    .bind(&boot.model)
-    .bind(&boot.charge_point_serial_number)
-    .bind(&boot.charge_box_serial_number)
-    .bind(&boot.firmware_version)
-    .bind(&boot.iccid)
-    .bind(&boot.imsi)
-    .bind(&boot.meter_type)
-    .bind(&boot.meter_serial_number)
-    .bind(at)
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    else {
-        return Ok(None);
-    };
-    let registration = parse_or_corrupt(
-        &get::<String>(&row, 0)?,
-        "registration",
-        RegistrationStatus::parse,
-    )?;
-    insert_event(c, &events::ev_charger_booted(id, boot, registration, at)).await?;
-    Ok(Some(registration))
-}
-
-pub(crate) async fn record_heartbeat(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    at: DateTime<Utc>,
-) -> R<()> {
-    let n =
-        sqlx::query("UPDATE chargers SET last_heartbeat_at = $2, last_seen_at = $2 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(at)
-            .execute(&mut *c)
-            .await
-            .map_err(pg)?
-            .rows_affected();
-    if n == 0 {
-        return Err(StoreError::NotFound { entity: "charger" });
-    }
-    Ok(())
-}
-
-pub(crate) async fn record_connection(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    protocol: Option<&str>,
-    at: DateTime<Utc>,
-) -> R<()> {
-    let q = match protocol {
-        Some(p) => sqlx::query(
-            "UPDATE chargers SET connected = TRUE, protocol = $2, connected_at = $3, \
-             last_seen_at = $3 WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .bind(p)
-        .bind(at),
-        None => {
-            sqlx::query("UPDATE chargers SET connected = FALSE, disconnected_at = $2 WHERE id = $1")
-                .bind(id.as_str())
-                .bind(at)
-        }
-    };
-    let n = q.execute(&mut *c).await.map_err(pg)?.rows_affected();
-    if n == 0 {
-        return Err(StoreError::NotFound { entity: "charger" });
-    }
-    insert_event(c, &events::ev_connection(id, protocol, at)).await
-}
-
-pub(crate) async fn mark_all_disconnected(c: &mut PgConnection, at: DateTime<Utc>) -> R<u64> {
-    let rows = sqlx::query(
-        "UPDATE chargers SET connected = FALSE, disconnected_at = $1 WHERE connected \
-         RETURNING id",
-    )
-    .bind(at)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    let mut ids = map_rows(rows, |row| values::charger_id(&get::<String>(row, 0)?))?;
-    ids.sort();
-    for id in &ids {
-        insert_event(c, &events::ev_connection(id, None, at)).await?;
-    }
-    Ok(ids.len() as u64)
-}
-
-pub(crate) async fn record_status(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    report: &StatusReport,
-) -> R<()> {
-    lock_charger(c, id).await?;
-    let effective = micros(report.effective_at());
-    sqlx::query(
-        "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, \
-         vendor_id, vendor_error_code, reported_at, received_at, effective_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(id.as_str())
-    .bind(cid(report.connector_id))
-    .bind(report.status.as_str())
-    .bind(&report.error_code)
-    .bind(&report.info)
-    .bind(&report.vendor_id)
-    .bind(&report.vendor_error_code)
-    .bind(report.reported_at)
-    .bind(report.received_at)
-    .bind(effective)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let current = sqlx::query(concat!(
-        "SELECT ",
-        state_cols!(),
-        " FROM connector_states WHERE charger_id = $1 AND connector_id = $2"
-    ))
-    .bind(id.as_str())
-    .bind(cid(report.connector_id))
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .as_ref()
-    .map(rows::connector_state)
-    .transpose()?;
-    let StatusChange::Replace { announce } = apply_status(current.as_ref(), report) else {
-        return Ok(());
-    };
-    sqlx::query(
-        "INSERT INTO connector_states (charger_id, connector_id, status, error_code, info, \
-         vendor_id, vendor_error_code, since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status, \
-         error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
-         vendor_error_code = excluded.vendor_error_code, since = excluded.since",
-    )
-    .bind(id.as_str())
-    .bind(cid(report.connector_id))
-    .bind(report.status.as_str())
-    .bind(&report.error_code)
-    .bind(&report.info)
-    .bind(&report.vendor_id)
-    .bind(&report.vendor_error_code)
-    .bind(effective)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    if announce {
-        insert_event(c, &events::ev_status_changed(id, report, current.as_ref())).await?;
-    }
-    Ok(())
 }
 
 pub(crate) async fn connector_states(
@@ -543,31 +505,6 @@ pub(crate) async fn status_history(
         map_rows(rows, rows::status_report)?,
         page,
     ))
-}
-
-pub(crate) async fn connector_status_range(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    connector_id: ConnectorId,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> R<Vec<StatusReport>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        status_cols!(),
-        " FROM status_history WHERE charger_id = $1 AND connector_id = $2 \
-         AND effective_at >= $3 AND effective_at <= $4 \
-         ORDER BY effective_at, id LIMIT $5"
-    ))
-    .bind(id.as_str())
-    .bind(cid(connector_id))
-    .bind(micros(from))
-    .bind(micros(to))
-    .bind(STATUS_RANGE_LIMIT)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    map_rows(rows, rows::status_report)
 }
 
 /// Which of the charger's free-text statuses to set.

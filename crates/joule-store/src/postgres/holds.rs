@@ -14,7 +14,21 @@ use sqlx::PgConnection;
 #[async_trait]
 impl joule_domain::store::HoldLimitStore for PgStore {
     async fn held_active_sessions(&self, limit: u32) -> StoreResult<Vec<Payment>> {
-        on_conn!(self, c => held_active_sessions(c, limit))
+        on_conn!(self, c => async {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                payment_cols!(),
+                " FROM payments WHERE state = 'authorized' AND session_id IS NOT NULL \
+                 AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = payments.session_id \
+                             AND s.state = 'active') \
+                 ORDER BY created_at, id LIMIT $1"
+            ))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            map_rows(rows, payment_row)
+        })
     }
 
     async fn claim_hold_stop(
@@ -23,24 +37,28 @@ impl joule_domain::store::HoldLimitStore for PgStore {
         at: DateTime<Utc>,
         retry_before: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        in_tx!(self, c => claim_hold_stop(c, id, at, retry_before))
+        in_tx!(self, c => async {
+            let claimed = sqlx::query(
+                "UPDATE payments SET hold_stop_requested_at = $2 WHERE id = $1 \
+                 AND (hold_stop_requested_at IS NULL OR hold_stop_requested_at < $3)",
+            )
+            .bind(id.as_uuid())
+            .bind(at)
+            .bind(retry_before)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected();
+            if claimed > 0 {
+                return Ok(true);
+            }
+            if payment_exists(c, id).await? {
+                Ok(false)
+            } else {
+                Err(StoreError::NotFound { entity: "payment" })
+            }
+        })
     }
-}
-
-pub(crate) async fn held_active_sessions(c: &mut PgConnection, limit: u32) -> R<Vec<Payment>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        payment_cols!(),
-        " FROM payments WHERE state = 'authorized' AND session_id IS NOT NULL \
-         AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = payments.session_id \
-                     AND s.state = 'active') \
-         ORDER BY created_at, id LIMIT $1"
-    ))
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    map_rows(rows, payment_row)
 }
 
 pub(super) async fn payment_exists(c: &mut PgConnection, id: PaymentId) -> R<bool> {
@@ -50,31 +68,4 @@ pub(super) async fn payment_exists(c: &mut PgConnection, id: PaymentId) -> R<boo
         .await
         .map_err(pg)?
         .is_some())
-}
-
-pub(crate) async fn claim_hold_stop(
-    c: &mut PgConnection,
-    id: PaymentId,
-    at: DateTime<Utc>,
-    retry_before: DateTime<Utc>,
-) -> R<bool> {
-    let claimed = sqlx::query(
-        "UPDATE payments SET hold_stop_requested_at = $2 WHERE id = $1 \
-         AND (hold_stop_requested_at IS NULL OR hold_stop_requested_at < $3)",
-    )
-    .bind(id.as_uuid())
-    .bind(at)
-    .bind(retry_before)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected();
-    if claimed > 0 {
-        return Ok(true);
-    }
-    if payment_exists(c, id).await? {
-        Ok(false)
-    } else {
-        Err(StoreError::NotFound { entity: "payment" })
-    }
 }

@@ -17,7 +17,28 @@ use sqlx::PgConnection;
 #[async_trait]
 impl ApiIdempotencyStore for PgStore {
     async fn begin_idempotent(&self, new: NewIdempotencyRecord) -> StoreResult<IdempotencyBegin> {
-        in_tx!(self, c => begin_idempotent(c, &new))
+        in_tx!(self, c => async {
+            let new = &new;
+            let inserted = sqlx::query(
+                "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
+            )
+            .bind(&new.scope)
+            .bind(&new.key)
+            .bind(&new.request_hash)
+            .bind(new.created_at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected()
+                > 0;
+            let record = idempotency_record(c, &new.scope, &new.key, false)
+                .await?
+                .ok_or(StoreError::NotFound {
+                    entity: "idempotency key",
+                })?;
+            pc::begin_outcome(inserted, record, &new.request_hash)
+        })
     }
 
     async fn complete_idempotent(
@@ -28,11 +49,48 @@ impl ApiIdempotencyStore for PgStore {
         body: serde_json::Value,
         at: DateTime<Utc>,
     ) -> StoreResult<IdempotencyRecord> {
-        in_tx!(self, c => complete_idempotent(c, scope, key, status, &body, at))
+        in_tx!(self, c => async {
+            let body = &body;
+            let record = idempotency_record(c, scope, key, true)
+                .await?
+                .ok_or(StoreError::NotFound {
+                    entity: "idempotency key",
+                })?;
+            if let Some(done) = pc::already_completed(record, status, body)? {
+                return Ok(done);
+            }
+            sqlx::query(
+                "UPDATE api_idempotency SET response_status = $3, response_body = $4, completed_at = $5 \
+                 WHERE scope = $1 AND key = $2",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(i32::from(status))
+            .bind(body)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            idempotency_record(c, scope, key, false)
+                .await?
+                .ok_or(StoreError::NotFound {
+                    entity: "idempotency key",
+                })
+        })
     }
 
     async fn release_idempotent(&self, scope: &str, key: &str) -> StoreResult<bool> {
-        in_tx!(self, c => release_idempotent(c, scope, key))
+        in_tx!(self, c => async {
+            let done = sqlx::query(
+                "DELETE FROM api_idempotency WHERE scope = $1 AND key = $2 AND response_status IS NULL",
+            )
+            .bind(scope)
+            .bind(key)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(done.rows_affected() > 0)
+        })
     }
 }
 
@@ -78,76 +136,4 @@ pub(super) async fn idempotency_record(
         .as_ref()
         .map(idempotency_row)
         .transpose()
-}
-
-pub(crate) async fn begin_idempotent(
-    c: &mut PgConnection,
-    new: &NewIdempotencyRecord,
-) -> R<IdempotencyBegin> {
-    let inserted = sqlx::query(
-        "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
-    )
-    .bind(&new.scope)
-    .bind(&new.key)
-    .bind(&new.request_hash)
-    .bind(new.created_at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected()
-        > 0;
-    let record = idempotency_record(c, &new.scope, &new.key, false)
-        .await?
-        .ok_or(StoreError::NotFound {
-            entity: "idempotency key",
-        })?;
-    pc::begin_outcome(inserted, record, &new.request_hash)
-}
-
-pub(crate) async fn complete_idempotent(
-    c: &mut PgConnection,
-    scope: &str,
-    key: &str,
-    status: u16,
-    body: &serde_json::Value,
-    at: DateTime<Utc>,
-) -> R<IdempotencyRecord> {
-    let record = idempotency_record(c, scope, key, true)
-        .await?
-        .ok_or(StoreError::NotFound {
-            entity: "idempotency key",
-        })?;
-    if let Some(done) = pc::already_completed(record, status, body)? {
-        return Ok(done);
-    }
-    sqlx::query(
-        "UPDATE api_idempotency SET response_status = $3, response_body = $4, completed_at = $5 \
-         WHERE scope = $1 AND key = $2",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(i32::from(status))
-    .bind(body)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    idempotency_record(c, scope, key, false)
-        .await?
-        .ok_or(StoreError::NotFound {
-            entity: "idempotency key",
-        })
-}
-
-pub(crate) async fn release_idempotent(c: &mut PgConnection, scope: &str, key: &str) -> R<bool> {
-    let done = sqlx::query(
-        "DELETE FROM api_idempotency WHERE scope = $1 AND key = $2 AND response_status IS NULL",
-    )
-    .bind(scope)
-    .bind(key)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(done.rows_affected() > 0)
 }

@@ -31,11 +31,64 @@ impl MessageLogStore for PgStore {
         filter: LogFilter,
         page: Page,
     ) -> StoreResult<Paged<StoredLogEntry>> {
-        on_conn!(self, c => query_log(c, charger, &filter, page))
+        on_conn!(self, c => async {
+            let filter = &filter;
+            let (limit, offset) = limit_offset(page);
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                log_cols!(),
+                " FROM message_log WHERE charger_id = $1 AND ($2::text IS NULL OR direction = $2) \
+                 AND ($3::text IS NULL OR action = $3) AND ($4::timestamptz IS NULL OR at >= $4) \
+                 AND ($5::timestamptz IS NULL OR at < $5) ORDER BY id DESC LIMIT $6 OFFSET $7"
+            ))
+            .bind(charger.as_str())
+            .bind(filter.direction.map(|d| d.as_str()))
+            .bind(&filter.action)
+            .bind(filter.from)
+            .bind(filter.to)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            let rows = map_rows(rows, |row| {
+                Ok(StoredLogEntry {
+                    id: get(row, 0)?,
+                    entry: LogEntry {
+                        charger_id: values::charger_id(&get::<String>(row, 1)?)?,
+                        direction: parse_or_corrupt(
+                            &get::<String>(row, 2)?,
+                            "direction",
+                            Direction::parse,
+                        )?,
+                        kind: parse_or_corrupt(&get::<String>(row, 3)?, "frame kind", FrameKind::parse)?,
+                        action: get(row, 4)?,
+                        message_id: get(row, 5)?,
+                        frame: get(row, 6)?,
+                        note: get(row, 7)?,
+                        at: get(row, 8)?,
+                    },
+                })
+            })?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
     }
 
+    /// Deletes an id range, as on SQLite: log rows are appended in time order,
+    /// so no index on `at` is kept for the hot insert path.
     async fn purge_log_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        on_conn!(self, c => purge_log_before(c, before))
+        on_conn!(self, c => async {
+            Ok(sqlx::query(
+                "DELETE FROM message_log WHERE id < coalesce(\
+                   (SELECT id FROM message_log WHERE at >= $1 ORDER BY id LIMIT 1),\
+                   (SELECT max(id) + 1 FROM message_log))",
+            )
+            .bind(before)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected())
+        })
     }
 }
 
@@ -82,65 +135,4 @@ pub(crate) async fn append_log(c: &mut PgConnection, entries: &[LogEntry]) -> R<
     .await
     .map_err(pg)?;
     Ok(())
-}
-
-pub(crate) async fn query_log(
-    c: &mut PgConnection,
-    charger: &ChargerId,
-    filter: &LogFilter,
-    page: Page,
-) -> R<Paged<StoredLogEntry>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        log_cols!(),
-        " FROM message_log WHERE charger_id = $1 AND ($2::text IS NULL OR direction = $2) \
-         AND ($3::text IS NULL OR action = $3) AND ($4::timestamptz IS NULL OR at >= $4) \
-         AND ($5::timestamptz IS NULL OR at < $5) ORDER BY id DESC LIMIT $6 OFFSET $7"
-    ))
-    .bind(charger.as_str())
-    .bind(filter.direction.map(|d| d.as_str()))
-    .bind(&filter.action)
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    let rows = map_rows(rows, |row| {
-        Ok(StoredLogEntry {
-            id: get(row, 0)?,
-            entry: LogEntry {
-                charger_id: values::charger_id(&get::<String>(row, 1)?)?,
-                direction: parse_or_corrupt(
-                    &get::<String>(row, 2)?,
-                    "direction",
-                    Direction::parse,
-                )?,
-                kind: parse_or_corrupt(&get::<String>(row, 3)?, "frame kind", FrameKind::parse)?,
-                action: get(row, 4)?,
-                message_id: get(row, 5)?,
-                frame: get(row, 6)?,
-                note: get(row, 7)?,
-                at: get(row, 8)?,
-            },
-        })
-    })?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-/// Deletes an id range, as on SQLite: log rows are appended in time order,
-/// so no index on `at` is kept for the hot insert path.
-pub(crate) async fn purge_log_before(c: &mut PgConnection, before: DateTime<Utc>) -> R<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM message_log WHERE id < coalesce(\
-           (SELECT id FROM message_log WHERE at >= $1 ORDER BY id LIMIT 1),\
-           (SELECT max(id) + 1 FROM message_log))",
-    )
-    .bind(before)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected())
 }

@@ -12,11 +12,28 @@ use sqlx::PgConnection;
 #[async_trait]
 impl EventLog for PgStore {
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        on_conn!(self, c => events_after(c, after, limit))
+        on_conn!(self, c => async {
+            let rows = sqlx::query(
+                "SELECT id, kind, charger_id, session_id, payload, occurred_at, recorded_at \
+                 FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            map_rows(rows, rows::stored_event)
+        })
     }
 
     async fn latest_event_id(&self) -> StoreResult<i64> {
-        on_conn!(self, c => latest_event_id(c))
+        on_conn!(self, c => async {
+            let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0)::BIGINT FROM events")
+                .fetch_one(&mut *c)
+                .await
+                .map_err(pg)?;
+            Ok(id)
+        })
     }
 }
 
@@ -50,29 +67,4 @@ pub(crate) async fn insert_event(c: &mut PgConnection, e: &NewEvent) -> R<()> {
     .await
     .map_err(pg)?;
     Ok(())
-}
-
-pub(crate) async fn events_after(
-    c: &mut PgConnection,
-    after: i64,
-    limit: u32,
-) -> R<Vec<StoredEvent>> {
-    let rows = sqlx::query(
-        "SELECT id, kind, charger_id, session_id, payload, occurred_at, recorded_at \
-         FROM events WHERE id > $1 ORDER BY id LIMIT $2",
-    )
-    .bind(after)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    map_rows(rows, rows::stored_event)
-}
-
-pub(crate) async fn latest_event_id(c: &mut PgConnection) -> R<i64> {
-    let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0)::BIGINT FROM events")
-        .fetch_one(&mut *c)
-        .await
-        .map_err(pg)?;
-    Ok(id)
 }

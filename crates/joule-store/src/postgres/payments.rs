@@ -28,7 +28,9 @@ impl PaymentStore for PgStore {
     }
 
     async fn get_payment(&self, id: PaymentId) -> StoreResult<Option<PaymentDetail>> {
-        on_conn!(self, c => get_payment(c, id))
+        on_conn!(self, c => async {
+            detail(c, id, false).await
+        })
     }
 
     async fn list_payments(
@@ -36,7 +38,31 @@ impl PaymentStore for PgStore {
         filter: PaymentFilter,
         page: Page,
     ) -> StoreResult<Paged<Payment>> {
-        on_conn!(self, c => list_payments(c, &filter, page))
+        on_conn!(self, c => async {
+            let filter = &filter;
+            let (limit, offset) = limit_offset(page);
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                payment_cols!(),
+                " FROM payments WHERE ($1::text IS NULL OR state = $1) \
+                 AND ($2::text IS NULL OR channel = $2) AND ($3::text IS NULL OR charger_id = $3) \
+                 AND ($4::uuid IS NULL OR session_id = $4) \
+                 AND ($7::bool IS NULL OR $7 = EXISTS (SELECT 1 FROM payment_flags f \
+                                                       WHERE f.payment_id = payments.id)) \
+                 ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
+            ))
+            .bind(filter.state.map(|s| s.as_str()))
+            .bind(filter.channel.map(|c| c.as_str()))
+            .bind(filter.charger_id.as_ref().map(|c| c.as_str()))
+            .bind(filter.session_id.map(|s| s.as_uuid()))
+            .bind(limit)
+            .bind(offset)
+            .bind(filter.flagged)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(Paged::from_overfetch(map_rows(rows, payment_row)?, page))
+        })
     }
 
     async fn payment_by_gateway_ref(
@@ -44,15 +70,50 @@ impl PaymentStore for PgStore {
         gateway: &str,
         gateway_ref: &str,
     ) -> StoreResult<Option<Payment>> {
-        on_conn!(self, c => payment_by_gateway_ref(c, gateway, gateway_ref))
+        on_conn!(self, c => async {
+            let (gateway, gateway_ref) = (gateway.to_owned(), gateway_ref.to_owned());
+            one_payment(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE gateway = $1 AND gateway_payment_ref = $2"
+                ),
+                |q| q.bind(gateway).bind(gateway_ref),
+            )
+            .await
+        })
     }
 
     async fn payment_by_receipt_token(&self, token: &ReceiptToken) -> StoreResult<Option<Payment>> {
-        on_conn!(self, c => payment_by_receipt_token(c, token))
+        on_conn!(self, c => async {
+            let token = token.as_str().to_owned();
+            one_payment(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE receipt_token = $1"
+                ),
+                |q| q.bind(token),
+            )
+            .await
+        })
     }
 
     async fn payment_for_session(&self, session: SessionId) -> StoreResult<Option<Payment>> {
-        on_conn!(self, c => payment_for_session(c, session))
+        on_conn!(self, c => async {
+            one_payment(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
+                ),
+                |q| q.bind(session.as_uuid()),
+            )
+            .await
+        })
     }
 
     async fn set_gateway_ref(
@@ -61,7 +122,23 @@ impl PaymentStore for PgStore {
         gateway_ref: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<Payment> {
-        in_tx!(self, c => set_gateway_ref(c, id, gateway_ref, at))
+        in_tx!(self, c => async {
+            let mut p = lock_payment(c, id).await?.payment;
+            match p.gateway_payment_ref.as_deref() {
+                Some(r) if r == gateway_ref => return Ok(p),
+                Some(_) => {
+                    return Err(StoreError::Conflict {
+                        entity: "payment gateway reference",
+                    })
+                }
+                None => {}
+            }
+            p.gateway_payment_ref = Some(gateway_ref.to_owned());
+            p.updated_at = at;
+            write_payment(c, &p).await?;
+            insert_event(c, &events::ev_gateway_ref_recorded(&p, at)).await?;
+            Ok(p)
+        })
     }
 
     async fn link_session(
@@ -80,7 +157,19 @@ impl PaymentStore for PgStore {
         claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<Result<PaymentStep, StepError>> {
-        in_tx!(self, c => intend_step(c, id, request, claim, at))
+        in_tx!(self, c => async {
+            let detail = lock_payment(c, id).await?;
+            if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
+                return Ok(Err(StepError::NotClaimHolder));
+            }
+            let step = match payment::plan(&detail.payment, &detail.steps, request, at) {
+                Ok(step) => step,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            insert_step(c, &step).await?;
+            insert_event(c, &events::ev_step_intended(&detail.payment, &step)).await?;
+            Ok(Ok(step))
+        })
     }
 
     async fn finish_step(
@@ -91,7 +180,42 @@ impl PaymentStore for PgStore {
         claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<PaymentDetail> {
-        in_tx!(self, c => finish_step(c, id, seq, &outcome, claim, at))
+        in_tx!(self, c => async {
+            let outcome = &outcome;
+            let detail = lock_payment(c, id).await?;
+            if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
+                return Err(pc::not_claim_holder());
+            }
+            match pc::decide_finish(&detail, seq, outcome, at)? {
+                FinishWrite::Unchanged => Ok(detail),
+                FinishWrite::Apply(applied) => {
+                    let Applied {
+                        payment,
+                        step,
+                        event,
+                    } = *applied;
+                    let (status, code, message) = pc::status_cols(&step.status);
+                    sqlx::query(
+                        "UPDATE payment_steps SET status = $3, failure_code = $4, failure_message = $5, \
+                         gateway_ref = $6, finished_at = $7 WHERE payment_id = $1 AND seq = $2",
+                    )
+                    .bind(id.as_uuid())
+                    .bind(seq_i32(seq)?)
+                    .bind(status)
+                    .bind(code)
+                    .bind(message)
+                    .bind(&step.gateway_ref)
+                    .bind(step.finished_at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(pg)?;
+                    write_payment(c, &payment).await?;
+                    let detail = lock_payment(c, id).await?;
+                    insert_event(c, &event).await?;
+                    Ok(detail)
+                }
+            }
+        })
     }
 
     async fn claim_payment(
@@ -100,7 +224,30 @@ impl PaymentStore for PgStore {
         request: ClaimRequest,
         at: DateTime<Utc>,
     ) -> StoreResult<Result<PaymentDetail, ClaimHeld>> {
-        in_tx!(self, c => claim_payment(c, id, &request, at))
+        in_tx!(self, c => async {
+            let request = &request;
+            // The payment row's lock orders this claim with every step write.
+            let detail = lock_payment(c, id).await?;
+            let claim = match payment::may_claim(id, claim_of(c, id).await?.as_ref(), request, at) {
+                Ok(claim) => claim,
+                Err(held) => return Ok(Err(held)),
+            };
+            sqlx::query(
+                "INSERT INTO payment_claims (payment_id, owner, token, claimed_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_id) DO UPDATE SET \
+                 owner = excluded.owner, token = excluded.token, claimed_at = excluded.claimed_at, \
+                 expires_at = excluded.expires_at",
+            )
+            .bind(id.as_uuid())
+            .bind(claim.owner.as_str())
+            .bind(claim.token.as_uuid())
+            .bind(claim.claimed_at)
+            .bind(claim.expires_at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(Ok(detail))
+        })
     }
 
     async fn flag_payment(
@@ -111,11 +258,36 @@ impl PaymentStore for PgStore {
         claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<PaymentDetail> {
-        in_tx!(self, c => flag_payment(c, id, reason, detail, claim, at))
+        in_tx!(self, c => async {
+            lock_payment(c, id).await?;
+            if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
+                return Err(pc::not_claim_holder());
+            }
+            sqlx::query(
+                "INSERT INTO payment_flags (payment_id, reason, detail, flagged_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING",
+            )
+            .bind(id.as_uuid())
+            .bind(reason)
+            .bind(detail)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            lock_payment(c, id).await
+        })
     }
 
     async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()> {
-        on_conn!(self, c => release_payment_claim(c, id, token))
+        on_conn!(self, c => async {
+            sqlx::query("DELETE FROM payment_claims WHERE payment_id = $1 AND token = $2")
+                .bind(id.as_uuid())
+                .bind(token.as_uuid())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?;
+            Ok(())
+        })
     }
 
     async fn payment_claim(&self, id: PaymentId) -> StoreResult<Option<PaymentClaim>> {
@@ -133,7 +305,29 @@ impl PaymentStore for PgStore {
         claim: &ClaimToken,
         at: DateTime<Utc>,
     ) -> StoreResult<RemoteStart> {
-        in_tx!(self, c => record_remote_start(c, id, status, claim, at))
+        in_tx!(self, c => async {
+            lock_payment(c, id).await?;
+            if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
+                return Err(pc::not_claim_holder());
+            }
+            let next = RemoteStart::next(id, remote_start(c, id).await?.as_ref(), status, at);
+            sqlx::query(
+                "INSERT INTO payment_starts (payment_id, status, attempts, may_have_started, first_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_id) DO UPDATE SET \
+                 status = excluded.status, attempts = excluded.attempts, \
+                 may_have_started = excluded.may_have_started, updated_at = excluded.updated_at",
+            )
+            .bind(id.as_uuid())
+            .bind(next.status.as_str())
+            .bind(i32::try_from(next.attempts).unwrap_or(i32::MAX))
+            .bind(next.may_have_started)
+            .bind(next.first_at)
+            .bind(next.updated_at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(next)
+        })
     }
 
     async fn payments_awaiting_start(
@@ -141,7 +335,27 @@ impl PaymentStore for PgStore {
         authorized_after: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<Payment>> {
-        on_conn!(self, c => payments_awaiting_start(c, authorized_after, limit))
+        on_conn!(self, c => async {
+            sqlx::query(concat!(
+                "SELECT ",
+                payment_cols!(),
+                " FROM payments WHERE state = 'authorized' AND id_tag IS NOT NULL \
+                 AND session_id IS NULL AND updated_at > $1 \
+                 AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                                 WHERE st.payment_id = payments.id AND st.status = 'intended') \
+                 AND NOT EXISTS (SELECT 1 FROM payment_starts ps WHERE ps.payment_id = payments.id \
+                                 AND ps.status IN ('accepted', 'refused')) \
+                 ORDER BY updated_at, id LIMIT $2"
+            ))
+            .bind(authorized_after)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(payment_row)
+            .collect()
+        })
     }
 
     async fn payments_with_unfinished_steps(
@@ -149,7 +363,22 @@ impl PaymentStore for PgStore {
         older_than: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<PaymentDetail>> {
-        on_conn!(self, c => payments_with_unfinished_steps(c, older_than, limit))
+        on_conn!(self, c => async {
+            let ids: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT payment_id FROM payment_steps WHERE status = 'intended' AND intended_at < $1 \
+                 ORDER BY intended_at, payment_id LIMIT $2",
+            )
+            .bind(older_than)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.extend(detail(c, PaymentId::from_uuid(id), false).await?);
+            }
+            Ok(out)
+        })
     }
 
     async fn authorized_holds_older_than(
@@ -157,7 +386,39 @@ impl PaymentStore for PgStore {
         at: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<StaleHold>> {
-        on_conn!(self, c => authorized_holds_older_than(c, at, limit))
+        on_conn!(self, c => async {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                payment_cols!(),
+                ", h.never_started FROM payments JOIN ( \
+                   SELECT p.id AS hold_id, p.session_id IS NULL AS never_started \
+                   FROM payments p LEFT JOIN sessions s ON s.id = p.session_id \
+                   WHERE p.state = 'authorized' \
+                   AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                                   WHERE st.payment_id = p.id AND st.status = 'intended') \
+                   AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.payment_id = p.id) \
+                   AND ((p.session_id IS NULL AND p.updated_at < $1) \
+                        OR (s.state = 'ended' AND s.updated_at < $1)) \
+                 ) h ON h.hold_id = payments.id \
+                 ORDER BY updated_at, id LIMIT $2"
+            ))
+            .bind(at)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            map_rows(rows, |row| {
+                let never_started: bool = get(row, 24)?;
+                Ok(StaleHold {
+                    payment: payment_row(row)?,
+                    reason: if never_started {
+                        StaleHoldReason::SessionNeverStarted
+                    } else {
+                        StaleHoldReason::SessionEnded
+                    },
+                })
+            })
+        })
     }
 
     async fn open_payment_for_id_tag(
@@ -165,7 +426,23 @@ impl PaymentStore for PgStore {
         charger: &ChargerId,
         id_tag: &IdTag,
     ) -> StoreResult<Option<Payment>> {
-        on_conn!(self, c => open_payment_for_id_tag(c, charger, id_tag))
+        on_conn!(self, c => async {
+            sqlx::query(concat!(
+                "SELECT ",
+                payment_cols!(),
+                " FROM payments WHERE id_tag = $1 AND charger_id = $2 AND state = 'authorized' \
+                 AND session_id IS NULL AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                 WHERE st.payment_id = payments.id AND st.status = 'intended' AND st.kind = 'void')"
+            ))
+            .bind(id_tag.as_str())
+            .bind(charger.as_str())
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?
+            .as_ref()
+            .map(payment_row)
+            .transpose()
+        })
     }
 
     async fn payment_kpis(
@@ -173,7 +450,23 @@ impl PaymentStore for PgStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<ChannelKpis>> {
-        on_conn!(self, c => payment_kpis(c, from, to))
+        on_conn!(self, c => async {
+            let rows = sqlx::query(
+                "SELECT p.channel, st.kind, st.status, COUNT(*) FROM payment_steps st \
+                 JOIN payments p ON p.id = st.payment_id \
+                 WHERE st.intended_at >= $1 AND st.intended_at < $2 \
+                 GROUP BY p.channel, st.kind, st.status",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            let rows = map_rows(rows, |row| {
+                Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?))
+            })?;
+            pc::fold_kpis(rows)
+        })
     }
 
     async fn payment_step_tallies(
@@ -181,7 +474,28 @@ impl PaymentStore for PgStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<joule_domain::payment::StepTally>> {
-        on_conn!(self, c => payment_step_tallies(c, from, to))
+        on_conn!(self, c => async {
+            let sql = pc::tally_sql!("$1", "$2");
+            let rows = sqlx::query(sql)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(pg)?;
+            let rows = map_rows(rows, |row| {
+                Ok((
+                    get(row, 0)?,
+                    get(row, 1)?,
+                    get(row, 2)?,
+                    get(row, 3)?,
+                    get(row, 4)?,
+                    get(row, 5)?,
+                    get(row, 6)?,
+                    get(row, 7)?,
+                ))
+            })?;
+            pc::fold_tallies(rows)
+        })
     }
 }
 
@@ -312,36 +626,6 @@ pub(super) async fn flag_of(c: &mut PgConnection, id: PaymentId) -> R<Option<Pay
         .transpose()
 }
 
-pub(crate) async fn flag_payment(
-    c: &mut PgConnection,
-    id: PaymentId,
-    reason: &str,
-    detail: &str,
-    claim: &ClaimToken,
-    at: DateTime<Utc>,
-) -> R<PaymentDetail> {
-    lock_payment(c, id).await?;
-    if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
-        return Err(pc::not_claim_holder());
-    }
-    sqlx::query(
-        "INSERT INTO payment_flags (payment_id, reason, detail, flagged_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING",
-    )
-    .bind(id.as_uuid())
-    .bind(reason)
-    .bind(detail)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    lock_payment(c, id).await
-}
-
-pub(crate) async fn get_payment(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentDetail>> {
-    detail(c, id, false).await
-}
-
 /// The payment and its steps, its row locked until the transaction ends.
 pub(super) async fn lock_payment(c: &mut PgConnection, id: PaymentId) -> R<PaymentDetail> {
     detail(c, id, true)
@@ -389,28 +673,6 @@ pub(crate) async fn create_payment(c: &mut PgConnection, new: &NewPayment) -> R<
         .ok_or(StoreError::NotFound { entity: "payment" })?;
     insert_event(c, &events::ev_payment_created(&stored)).await?;
     Ok(stored)
-}
-
-pub(crate) async fn open_payment_for_id_tag(
-    c: &mut PgConnection,
-    charger: &ChargerId,
-    id_tag: &IdTag,
-) -> R<Option<Payment>> {
-    sqlx::query(concat!(
-        "SELECT ",
-        payment_cols!(),
-        " FROM payments WHERE id_tag = $1 AND charger_id = $2 AND state = 'authorized' \
-         AND session_id IS NULL AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-         WHERE st.payment_id = payments.id AND st.status = 'intended' AND st.kind = 'void')"
-    ))
-    .bind(id_tag.as_str())
-    .bind(charger.as_str())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .as_ref()
-    .map(payment_row)
-    .transpose()
 }
 
 pub(crate) async fn consumer_cursor(c: &mut PgConnection, consumer: &str) -> R<i64> {
@@ -473,35 +735,6 @@ pub(super) async fn write_payment(c: &mut PgConnection, p: &Payment) -> R<()> {
     Ok(())
 }
 
-pub(crate) async fn list_payments(
-    c: &mut PgConnection,
-    filter: &PaymentFilter,
-    page: Page,
-) -> R<Paged<Payment>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        payment_cols!(),
-        " FROM payments WHERE ($1::text IS NULL OR state = $1) \
-         AND ($2::text IS NULL OR channel = $2) AND ($3::text IS NULL OR charger_id = $3) \
-         AND ($4::uuid IS NULL OR session_id = $4) \
-         AND ($7::bool IS NULL OR $7 = EXISTS (SELECT 1 FROM payment_flags f \
-                                               WHERE f.payment_id = payments.id)) \
-         ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
-    ))
-    .bind(filter.state.map(|s| s.as_str()))
-    .bind(filter.channel.map(|c| c.as_str()))
-    .bind(filter.charger_id.as_ref().map(|c| c.as_str()))
-    .bind(filter.session_id.map(|s| s.as_uuid()))
-    .bind(limit)
-    .bind(offset)
-    .bind(filter.flagged)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(Paged::from_overfetch(map_rows(rows, payment_row)?, page))
-}
-
 pub(super) async fn one_payment(
     c: &mut PgConnection,
     sql: &'static str,
@@ -516,80 +749,6 @@ pub(super) async fn one_payment(
         .as_ref()
         .map(payment_row)
         .transpose()
-}
-
-pub(crate) async fn payment_by_gateway_ref(
-    c: &mut PgConnection,
-    gateway: &str,
-    gateway_ref: &str,
-) -> R<Option<Payment>> {
-    let (gateway, gateway_ref) = (gateway.to_owned(), gateway_ref.to_owned());
-    one_payment(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE gateway = $1 AND gateway_payment_ref = $2"
-        ),
-        |q| q.bind(gateway).bind(gateway_ref),
-    )
-    .await
-}
-
-pub(crate) async fn payment_by_receipt_token(
-    c: &mut PgConnection,
-    token: &ReceiptToken,
-) -> R<Option<Payment>> {
-    let token = token.as_str().to_owned();
-    one_payment(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE receipt_token = $1"
-        ),
-        |q| q.bind(token),
-    )
-    .await
-}
-
-pub(crate) async fn payment_for_session(
-    c: &mut PgConnection,
-    session: SessionId,
-) -> R<Option<Payment>> {
-    one_payment(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
-        ),
-        |q| q.bind(session.as_uuid()),
-    )
-    .await
-}
-
-pub(crate) async fn set_gateway_ref(
-    c: &mut PgConnection,
-    id: PaymentId,
-    gateway_ref: &str,
-    at: DateTime<Utc>,
-) -> R<Payment> {
-    let mut p = lock_payment(c, id).await?.payment;
-    match p.gateway_payment_ref.as_deref() {
-        Some(r) if r == gateway_ref => return Ok(p),
-        Some(_) => {
-            return Err(StoreError::Conflict {
-                entity: "payment gateway reference",
-            })
-        }
-        None => {}
-    }
-    p.gateway_payment_ref = Some(gateway_ref.to_owned());
-    p.updated_at = at;
-    write_payment(c, &p).await?;
-    insert_event(c, &events::ev_gateway_ref_recorded(&p, at)).await?;
-    Ok(p)
 }
 
 pub(crate) async fn link_session(
@@ -650,177 +809,6 @@ pub(super) async fn insert_step(c: &mut PgConnection, s: &PaymentStep) -> R<()> 
     Ok(())
 }
 
-pub(crate) async fn intend_step(
-    c: &mut PgConnection,
-    id: PaymentId,
-    request: StepRequest,
-    claim: &ClaimToken,
-    at: DateTime<Utc>,
-) -> R<Result<PaymentStep, StepError>> {
-    let detail = lock_payment(c, id).await?;
-    if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
-        return Ok(Err(StepError::NotClaimHolder));
-    }
-    let step = match payment::plan(&detail.payment, &detail.steps, request, at) {
-        Ok(step) => step,
-        Err(refused) => return Ok(Err(refused)),
-    };
-    insert_step(c, &step).await?;
-    insert_event(c, &events::ev_step_intended(&detail.payment, &step)).await?;
-    Ok(Ok(step))
-}
-
-pub(crate) async fn finish_step(
-    c: &mut PgConnection,
-    id: PaymentId,
-    seq: u32,
-    outcome: &StepOutcome,
-    claim: &ClaimToken,
-    at: DateTime<Utc>,
-) -> R<PaymentDetail> {
-    let detail = lock_payment(c, id).await?;
-    if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
-        return Err(pc::not_claim_holder());
-    }
-    match pc::decide_finish(&detail, seq, outcome, at)? {
-        FinishWrite::Unchanged => Ok(detail),
-        FinishWrite::Apply(applied) => {
-            let Applied {
-                payment,
-                step,
-                event,
-            } = *applied;
-            let (status, code, message) = pc::status_cols(&step.status);
-            sqlx::query(
-                "UPDATE payment_steps SET status = $3, failure_code = $4, failure_message = $5, \
-                 gateway_ref = $6, finished_at = $7 WHERE payment_id = $1 AND seq = $2",
-            )
-            .bind(id.as_uuid())
-            .bind(seq_i32(seq)?)
-            .bind(status)
-            .bind(code)
-            .bind(message)
-            .bind(&step.gateway_ref)
-            .bind(step.finished_at)
-            .execute(&mut *c)
-            .await
-            .map_err(pg)?;
-            write_payment(c, &payment).await?;
-            let detail = lock_payment(c, id).await?;
-            insert_event(c, &event).await?;
-            Ok(detail)
-        }
-    }
-}
-
-pub(crate) async fn payments_with_unfinished_steps(
-    c: &mut PgConnection,
-    older_than: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<PaymentDetail>> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT payment_id FROM payment_steps WHERE status = 'intended' AND intended_at < $1 \
-         ORDER BY intended_at, payment_id LIMIT $2",
-    )
-    .bind(older_than)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(detail(c, PaymentId::from_uuid(id), false).await?);
-    }
-    Ok(out)
-}
-
-pub(crate) async fn authorized_holds_older_than(
-    c: &mut PgConnection,
-    at: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<StaleHold>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        payment_cols!(),
-        ", h.never_started FROM payments JOIN ( \
-           SELECT p.id AS hold_id, p.session_id IS NULL AS never_started \
-           FROM payments p LEFT JOIN sessions s ON s.id = p.session_id \
-           WHERE p.state = 'authorized' \
-           AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                           WHERE st.payment_id = p.id AND st.status = 'intended') \
-           AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.payment_id = p.id) \
-           AND ((p.session_id IS NULL AND p.updated_at < $1) \
-                OR (s.state = 'ended' AND s.updated_at < $1)) \
-         ) h ON h.hold_id = payments.id \
-         ORDER BY updated_at, id LIMIT $2"
-    ))
-    .bind(at)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    map_rows(rows, |row| {
-        let never_started: bool = get(row, 24)?;
-        Ok(StaleHold {
-            payment: payment_row(row)?,
-            reason: if never_started {
-                StaleHoldReason::SessionNeverStarted
-            } else {
-                StaleHoldReason::SessionEnded
-            },
-        })
-    })
-}
-
-pub(crate) async fn payment_kpis(
-    c: &mut PgConnection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> R<Vec<ChannelKpis>> {
-    let rows = sqlx::query(
-        "SELECT p.channel, st.kind, st.status, COUNT(*) FROM payment_steps st \
-         JOIN payments p ON p.id = st.payment_id \
-         WHERE st.intended_at >= $1 AND st.intended_at < $2 \
-         GROUP BY p.channel, st.kind, st.status",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    let rows = map_rows(rows, |row| {
-        Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?))
-    })?;
-    pc::fold_kpis(rows)
-}
-
-pub(crate) async fn payment_step_tallies(
-    c: &mut PgConnection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> R<Vec<payment::StepTally>> {
-    let sql = pc::tally_sql!("$1", "$2");
-    let rows = sqlx::query(sql)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(pg)?;
-    let rows = map_rows(rows, |row| {
-        Ok((
-            get(row, 0)?,
-            get(row, 1)?,
-            get(row, 2)?,
-            get(row, 3)?,
-            get(row, 4)?,
-            get(row, 5)?,
-            get(row, 6)?,
-            get(row, 7)?,
-        ))
-    })?;
-    pc::fold_tallies(rows)
-}
-
 pub(crate) async fn claim_of(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentClaim>> {
     sqlx::query(
         "SELECT payment_id, owner, token, claimed_at, expires_at FROM payment_claims \
@@ -841,49 +829,6 @@ pub(crate) async fn claim_of(c: &mut PgConnection, id: PaymentId) -> R<Option<Pa
         .into_claim()
     })
     .transpose()
-}
-
-pub(crate) async fn claim_payment(
-    c: &mut PgConnection,
-    id: PaymentId,
-    request: &ClaimRequest,
-    at: DateTime<Utc>,
-) -> R<Result<PaymentDetail, ClaimHeld>> {
-    // The payment row's lock orders this claim with every step write.
-    let detail = lock_payment(c, id).await?;
-    let claim = match payment::may_claim(id, claim_of(c, id).await?.as_ref(), request, at) {
-        Ok(claim) => claim,
-        Err(held) => return Ok(Err(held)),
-    };
-    sqlx::query(
-        "INSERT INTO payment_claims (payment_id, owner, token, claimed_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_id) DO UPDATE SET \
-         owner = excluded.owner, token = excluded.token, claimed_at = excluded.claimed_at, \
-         expires_at = excluded.expires_at",
-    )
-    .bind(id.as_uuid())
-    .bind(claim.owner.as_str())
-    .bind(claim.token.as_uuid())
-    .bind(claim.claimed_at)
-    .bind(claim.expires_at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(Ok(detail))
-}
-
-pub(crate) async fn release_payment_claim(
-    c: &mut PgConnection,
-    id: PaymentId,
-    token: &ClaimToken,
-) -> R<()> {
-    sqlx::query("DELETE FROM payment_claims WHERE payment_id = $1 AND token = $2")
-        .bind(id.as_uuid())
-        .bind(token.as_uuid())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?;
-    Ok(())
 }
 
 pub(crate) async fn remote_start(c: &mut PgConnection, id: PaymentId) -> R<Option<RemoteStart>> {
@@ -907,60 +852,4 @@ pub(crate) async fn remote_start(c: &mut PgConnection, id: PaymentId) -> R<Optio
         .into_start()
     })
     .transpose()
-}
-
-pub(crate) async fn record_remote_start(
-    c: &mut PgConnection,
-    id: PaymentId,
-    status: StartStatus,
-    claim: &ClaimToken,
-    at: DateTime<Utc>,
-) -> R<RemoteStart> {
-    lock_payment(c, id).await?;
-    if !payment::check_holder(claim_of(c, id).await?.as_ref(), claim) {
-        return Err(pc::not_claim_holder());
-    }
-    let next = RemoteStart::next(id, remote_start(c, id).await?.as_ref(), status, at);
-    sqlx::query(
-        "INSERT INTO payment_starts (payment_id, status, attempts, may_have_started, first_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_id) DO UPDATE SET \
-         status = excluded.status, attempts = excluded.attempts, \
-         may_have_started = excluded.may_have_started, updated_at = excluded.updated_at",
-    )
-    .bind(id.as_uuid())
-    .bind(next.status.as_str())
-    .bind(i32::try_from(next.attempts).unwrap_or(i32::MAX))
-    .bind(next.may_have_started)
-    .bind(next.first_at)
-    .bind(next.updated_at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(next)
-}
-
-pub(crate) async fn payments_awaiting_start(
-    c: &mut PgConnection,
-    authorized_after: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<Payment>> {
-    sqlx::query(concat!(
-        "SELECT ",
-        payment_cols!(),
-        " FROM payments WHERE state = 'authorized' AND id_tag IS NOT NULL \
-         AND session_id IS NULL AND updated_at > $1 \
-         AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                         WHERE st.payment_id = payments.id AND st.status = 'intended') \
-         AND NOT EXISTS (SELECT 1 FROM payment_starts ps WHERE ps.payment_id = payments.id \
-                         AND ps.status IN ('accepted', 'refused')) \
-         ORDER BY updated_at, id LIMIT $2"
-    ))
-    .bind(authorized_after)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?
-    .iter()
-    .map(payment_row)
-    .collect()
 }

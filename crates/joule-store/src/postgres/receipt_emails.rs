@@ -31,11 +31,46 @@ impl joule_domain::store::ReceiptEmailStore for PgStore {
         address: &joule_domain::receipt_email::EmailAddress,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        in_tx!(self, c => set_receipt_email(c, payment, address, at))
+        in_tx!(self, c => async {
+            if !payment_exists(c, payment).await? {
+                return Err(StoreError::NotFound { entity: "payment" });
+            }
+            let written = sqlx::query(
+                "INSERT INTO receipt_emails (payment_id, address, state, created_at, updated_at) \
+                 VALUES ($1, $2, 'waiting', $3, $3) \
+                 ON CONFLICT (payment_id) DO UPDATE SET address = excluded.address, \
+                 updated_at = excluded.updated_at WHERE receipt_emails.state = 'waiting'",
+            )
+            .bind(payment.as_uuid())
+            .bind(address.as_str())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected();
+            if written == 0 {
+                return Err(StoreError::Conflict {
+                    entity: "receipt email",
+                });
+            }
+            Ok(())
+        })
     }
 
     async fn receipt_email_due(&self, payment: PaymentId, at: DateTime<Utc>) -> StoreResult<bool> {
-        in_tx!(self, c => receipt_email_due(c, payment, at))
+        in_tx!(self, c => async {
+            Ok(sqlx::query(
+                "UPDATE receipt_emails SET state = 'due', next_attempt_at = $2, updated_at = $2 \
+                 WHERE payment_id = $1 AND state = 'waiting'",
+            )
+            .bind(payment.as_uuid())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected()
+                > 0)
+        })
     }
 
     async fn claim_receipt_emails(
@@ -44,7 +79,48 @@ impl joule_domain::store::ReceiptEmailStore for PgStore {
         stale_before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<joule_domain::receipt_email::ReceiptEmailJob>> {
-        in_tx!(self, c => claim_receipt_emails(c, now, stale_before, limit))
+        in_tx!(self, c => async {
+            // A second crash while sending the same email: give up rather than
+            // risk a third copy.
+            sqlx::query(
+                "UPDATE receipt_emails SET state = 'failed', updated_at = $1, \
+                 last_error = 'the sender stopped twice while sending; not sent again' \
+                 WHERE state = 'sending' AND claimed_at < $2 AND resent_after_crash",
+            )
+            .bind(now)
+            .bind(stale_before)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let rows = sqlx::query(concat!(
+                "UPDATE receipt_emails SET \
+                 resent_after_crash = (resent_after_crash OR state = 'sending'), \
+                 state = 'sending', attempts = attempts + 1, claimed_at = $1, updated_at = $1 \
+                 WHERE payment_id IN (SELECT payment_id FROM receipt_emails \
+                     WHERE (state = 'due' AND next_attempt_at <= $1) \
+                        OR (state = 'sending' AND claimed_at < $2) \
+                     ORDER BY next_attempt_at, payment_id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 RETURNING ",
+                email_cols!()
+            ))
+            .bind(now)
+            .bind(stale_before)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            let emails = map_rows(rows, email_row)?;
+            Ok(emails
+                .into_iter()
+                .filter_map(|e| {
+                    e.address.map(|address| ReceiptEmailJob {
+                        payment_id: e.payment_id,
+                        address,
+                        attempt: e.attempts,
+                    })
+                })
+                .collect())
+        })
     }
 
     async fn finish_receipt_email(
@@ -53,7 +129,40 @@ impl joule_domain::store::ReceiptEmailStore for PgStore {
         outcome: joule_domain::receipt_email::ReceiptEmailOutcome,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        in_tx!(self, c => finish_receipt_email(c, payment, &outcome, at))
+        in_tx!(self, c => async {
+            let outcome = &outcome;
+            let id = payment.as_uuid();
+            let query = match outcome {
+                ReceiptEmailOutcome::Sent => sqlx::query(
+                    "UPDATE receipt_emails SET state = 'sent', address = NULL, sent_at = $2, \
+                     last_error = NULL, updated_at = $2 WHERE payment_id = $1",
+                )
+                .bind(id)
+                .bind(at),
+                ReceiptEmailOutcome::Retry { at: next, error } => sqlx::query(
+                    "UPDATE receipt_emails SET state = 'due', next_attempt_at = $3, last_error = $4, \
+                     updated_at = $2 WHERE payment_id = $1 AND state = 'sending'",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(*next)
+                .bind(error.clone()),
+                ReceiptEmailOutcome::Failed { error } => sqlx::query(
+                    "UPDATE receipt_emails SET state = 'failed', last_error = $3, updated_at = $2 \
+                     WHERE payment_id = $1 AND state = 'sending'",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(error.clone()),
+            };
+            let changed = query.execute(&mut *c).await.map_err(pg)?.rows_affected();
+            if changed == 0 && receipt_email(c, payment).await?.is_none() {
+                return Err(StoreError::NotFound {
+                    entity: "receipt email",
+                });
+            }
+            Ok(())
+        })
     }
 
     async fn receipt_email(
@@ -95,139 +204,4 @@ pub(crate) async fn receipt_email(
     .await
     .map_err(pg)?;
     row.as_ref().map(email_row).transpose()
-}
-
-pub(crate) async fn set_receipt_email(
-    c: &mut PgConnection,
-    payment: PaymentId,
-    address: &EmailAddress,
-    at: DateTime<Utc>,
-) -> R<()> {
-    if !payment_exists(c, payment).await? {
-        return Err(StoreError::NotFound { entity: "payment" });
-    }
-    let written = sqlx::query(
-        "INSERT INTO receipt_emails (payment_id, address, state, created_at, updated_at) \
-         VALUES ($1, $2, 'waiting', $3, $3) \
-         ON CONFLICT (payment_id) DO UPDATE SET address = excluded.address, \
-         updated_at = excluded.updated_at WHERE receipt_emails.state = 'waiting'",
-    )
-    .bind(payment.as_uuid())
-    .bind(address.as_str())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected();
-    if written == 0 {
-        return Err(StoreError::Conflict {
-            entity: "receipt email",
-        });
-    }
-    Ok(())
-}
-
-pub(crate) async fn receipt_email_due(
-    c: &mut PgConnection,
-    payment: PaymentId,
-    at: DateTime<Utc>,
-) -> R<bool> {
-    Ok(sqlx::query(
-        "UPDATE receipt_emails SET state = 'due', next_attempt_at = $2, updated_at = $2 \
-         WHERE payment_id = $1 AND state = 'waiting'",
-    )
-    .bind(payment.as_uuid())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected()
-        > 0)
-}
-
-pub(crate) async fn claim_receipt_emails(
-    c: &mut PgConnection,
-    now: DateTime<Utc>,
-    stale_before: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<ReceiptEmailJob>> {
-    // A second crash while sending the same email: give up rather than
-    // risk a third copy.
-    sqlx::query(
-        "UPDATE receipt_emails SET state = 'failed', updated_at = $1, \
-         last_error = 'the sender stopped twice while sending; not sent again' \
-         WHERE state = 'sending' AND claimed_at < $2 AND resent_after_crash",
-    )
-    .bind(now)
-    .bind(stale_before)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let rows = sqlx::query(concat!(
-        "UPDATE receipt_emails SET \
-         resent_after_crash = (resent_after_crash OR state = 'sending'), \
-         state = 'sending', attempts = attempts + 1, claimed_at = $1, updated_at = $1 \
-         WHERE payment_id IN (SELECT payment_id FROM receipt_emails \
-             WHERE (state = 'due' AND next_attempt_at <= $1) \
-                OR (state = 'sending' AND claimed_at < $2) \
-             ORDER BY next_attempt_at, payment_id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING ",
-        email_cols!()
-    ))
-    .bind(now)
-    .bind(stale_before)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    let emails = map_rows(rows, email_row)?;
-    Ok(emails
-        .into_iter()
-        .filter_map(|e| {
-            e.address.map(|address| ReceiptEmailJob {
-                payment_id: e.payment_id,
-                address,
-                attempt: e.attempts,
-            })
-        })
-        .collect())
-}
-
-pub(crate) async fn finish_receipt_email(
-    c: &mut PgConnection,
-    payment: PaymentId,
-    outcome: &ReceiptEmailOutcome,
-    at: DateTime<Utc>,
-) -> R<()> {
-    let id = payment.as_uuid();
-    let query = match outcome {
-        ReceiptEmailOutcome::Sent => sqlx::query(
-            "UPDATE receipt_emails SET state = 'sent', address = NULL, sent_at = $2, \
-             last_error = NULL, updated_at = $2 WHERE payment_id = $1",
-        )
-        .bind(id)
-        .bind(at),
-        ReceiptEmailOutcome::Retry { at: next, error } => sqlx::query(
-            "UPDATE receipt_emails SET state = 'due', next_attempt_at = $3, last_error = $4, \
-             updated_at = $2 WHERE payment_id = $1 AND state = 'sending'",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(*next)
-        .bind(error.clone()),
-        ReceiptEmailOutcome::Failed { error } => sqlx::query(
-            "UPDATE receipt_emails SET state = 'failed', last_error = $3, updated_at = $2 \
-             WHERE payment_id = $1 AND state = 'sending'",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(error.clone()),
-    };
-    let changed = query.execute(&mut *c).await.map_err(pg)?.rows_affected();
-    if changed == 0 && receipt_email(c, payment).await?.is_none() {
-        return Err(StoreError::NotFound {
-            entity: "receipt email",
-        });
-    }
-    Ok(())
 }

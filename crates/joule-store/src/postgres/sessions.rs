@@ -23,11 +23,109 @@ use sqlx::PgConnection;
 #[async_trait]
 impl SessionStore for PgStore {
     async fn start_session(&self, start: StartSession) -> StoreResult<StartOutcome> {
-        in_tx!(self, c => start_session(c, &start))
+        in_tx!(self, c => async {
+            let start = &start;
+            // A resend of the same start (same identity) meets the unique index and
+            // is answered with the session recorded first.
+            let same = StartIdentity::of(start);
+            let key = &same.id_tag_key;
+            let tariff = match &start.tariff_id {
+                Some(id) => current_version(c, id).await?,
+                None => None,
+            };
+            let created = sqlx::query(
+                "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
+                 start_authorization, state, reservation_id, started_at, meter_start_wh, created_at, \
+                 updated_at, tariff_id, tariff_version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $10, $11, $12) \
+                 ON CONFLICT (charger_id, connector_id, id_tag_key, started_at, meter_start_wh) \
+                 DO NOTHING",
+            )
+            .bind(SessionId::new_v7().as_uuid())
+            .bind(start.charger_id.as_str())
+            .bind(cid(start.connector_id))
+            .bind(start.id_tag.as_str())
+            .bind(key)
+            .bind(start.authorization.as_str())
+            .bind(start.reservation_id)
+            .bind(start.started_at)
+            .bind(start.meter_start_wh)
+            .bind(start.received_at)
+            .bind(tariff.as_ref().map(|t| t.tariff_id.as_str()))
+            .bind(tariff.as_ref().map(|t| t.version))
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected()
+                > 0;
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                session_cols!(),
+                " FROM sessions WHERE charger_id = $1 AND connector_id = $2 AND id_tag_key = $3 \
+                 AND started_at = $4 AND meter_start_wh = $5"
+            ))
+            .bind(same.charger_id.as_str())
+            .bind(cid(same.connector_id))
+            .bind(key)
+            .bind(same.started_at)
+            .bind(same.meter_start_wh)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?
+            .ok_or_else(|| StoreError::Backend("started session vanished".into()))?;
+            let session = rows::session(&row)?;
+            if created {
+                insert_event(c, &events::ev_session_started(&session)).await?;
+            }
+            Ok(StartOutcome { session, created })
+        })
     }
 
     async fn stop_session(&self, stop: StopSession) -> StoreResult<StopOutcome> {
-        in_tx!(self, c => stop_session(c, &stop))
+        in_tx!(self, c => async {
+            let stop = &stop;
+            let existing = session_of_charger(c, stop.transaction_id, &stop.charger_id).await?;
+            let mut session = match (stop_decision(existing.as_ref(), stop), existing) {
+                (StopDecision::Stop, Some(session)) => session,
+                (StopDecision::Duplicate, Some(session)) => {
+                    insert_event(c, &events::ev_stop_duplicated(&session, stop)).await?;
+                    return Ok(StopOutcome::AlreadyStopped(session));
+                }
+                _ => {
+                    insert_event(c, &events::ev_stop_unmatched(stop)).await?;
+                    return Ok(StopOutcome::UnknownTransaction);
+                }
+            };
+            insert_samples(
+                c,
+                &stop.charger_id,
+                session.connector_id,
+                Some(stop.transaction_id),
+                Some(session.id),
+                &stop.transaction_data,
+                stop.received_at,
+            )
+            .await?;
+            update_running_figures(c, &mut session, &stop.transaction_data, stop.received_at).await?;
+            sqlx::query(
+                "UPDATE sessions SET state = 'ended', stopped_at = $2, meter_stop_wh = $3, \
+                 stop_reason = $4, stop_id_tag = $5, updated_at = $6 WHERE transaction_id = $1",
+            )
+            .bind(stop.transaction_id.get())
+            .bind(stop.stopped_at)
+            .bind(stop.meter_stop_wh)
+            .bind(&stop.reason)
+            .bind(stop.id_tag.as_ref().map(|t| t.as_str()))
+            .bind(stop.received_at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let session = get_session_by_transaction(c, stop.transaction_id)
+                .await?
+                .ok_or(StoreError::NotFound { entity: "session" })?;
+            insert_event(c, &events::ev_session_ended(&session)).await?;
+            Ok(StopOutcome::Stopped(session))
+        })
     }
 
     async fn record_meter_values(
@@ -35,11 +133,44 @@ impl SessionStore for PgStore {
         charger: &ChargerId,
         report: MeterReport,
     ) -> StoreResult<()> {
-        in_tx!(self, c => record_meter_values(c, charger, &report))
+        in_tx!(self, c => async {
+            let report = &report;
+            let mut session = match report.transaction_id {
+                Some(tx) => session_of_charger(c, tx, charger).await?,
+                None => None,
+            };
+            insert_samples(
+                c,
+                charger,
+                report.connector_id,
+                report.transaction_id,
+                session.as_ref().map(|s| s.id),
+                &report.samples,
+                report.received_at,
+            )
+            .await?;
+            if let Some(s) = session.as_mut() {
+                update_running_figures(c, s, &report.samples, report.received_at).await?;
+            }
+            Ok(())
+        })
     }
 
     async fn get_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
-        on_conn!(self, c => get_session(c, id))
+        on_conn!(self, c => async {
+            sqlx::query(concat!(
+                "SELECT ",
+                session_cols!(),
+                " FROM sessions WHERE id = $1"
+            ))
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(pg)?
+            .as_ref()
+            .map(rows::session)
+            .transpose()
+        })
     }
 
     async fn get_session_by_transaction(
@@ -54,27 +185,47 @@ impl SessionStore for PgStore {
         filter: SessionFilter,
         page: Page,
     ) -> StoreResult<Paged<Session>> {
-        on_conn!(self, c => list_sessions(c, &filter, page))
+        on_conn!(self, c => async {
+            let filter = &filter;
+            let (limit, offset) = limit_offset(page);
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                session_cols!(),
+                " FROM sessions WHERE ($1::text IS NULL OR charger_id = $1) \
+                 AND ($2::text IS NULL OR id_tag_key = $2) AND ($3::text IS NULL OR state = $3) \
+                 AND ($4::timestamptz IS NULL OR started_at >= $4) \
+                 AND ($5::timestamptz IS NULL OR started_at < $5) \
+                 ORDER BY started_at DESC, transaction_id DESC LIMIT $6 OFFSET $7"
+            ))
+            .bind(filter.charger_id.as_ref().map(|c| c.as_str()))
+            .bind(filter.id_tag.as_ref().map(|t| t.key()))
+            .bind(filter.state.map(|s| s.as_str()))
+            .bind(filter.started_from)
+            .bind(filter.started_to)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(Paged::from_overfetch(map_rows(rows, rows::session)?, page))
+        })
     }
 
     async fn session_meter_values(&self, id: SessionId) -> StoreResult<Vec<StoredMeterValue>> {
-        on_conn!(self, c => session_meter_values(c, id))
-    }
-}
+        on_conn!(self, c => async {
+            let rows = sqlx::query(concat!(
+                "SELECT timestamp, connector_id, transaction_id, sampled_values::text, received_at",
+                " FROM meter_samples WHERE session_id = $1 ORDER BY timestamp, id"
+            ))
+            .bind(id.as_uuid())
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            let samples = map_rows(rows, rows::meter_sample)?;
 
-pub(crate) async fn get_session(c: &mut PgConnection, id: SessionId) -> R<Option<Session>> {
-    sqlx::query(concat!(
-        "SELECT ",
-        session_cols!(),
-        " FROM sessions WHERE id = $1"
-    ))
-    .bind(id.as_uuid())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .as_ref()
-    .map(rows::session)
-    .transpose()
+            values::flatten_samples(samples)
+        })
+    }
 }
 
 pub(crate) async fn get_session_by_transaction(
@@ -114,62 +265,6 @@ pub(super) async fn session_of_charger(
     .as_ref()
     .map(rows::session)
     .transpose()
-}
-
-pub(crate) async fn start_session(c: &mut PgConnection, start: &StartSession) -> R<StartOutcome> {
-    // A resend of the same start (same identity) meets the unique index and
-    // is answered with the session recorded first.
-    let same = StartIdentity::of(start);
-    let key = &same.id_tag_key;
-    let tariff = match &start.tariff_id {
-        Some(id) => current_version(c, id).await?,
-        None => None,
-    };
-    let created = sqlx::query(
-        "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
-         start_authorization, state, reservation_id, started_at, meter_start_wh, created_at, \
-         updated_at, tariff_id, tariff_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $10, $11, $12) \
-         ON CONFLICT (charger_id, connector_id, id_tag_key, started_at, meter_start_wh) \
-         DO NOTHING",
-    )
-    .bind(SessionId::new_v7().as_uuid())
-    .bind(start.charger_id.as_str())
-    .bind(cid(start.connector_id))
-    .bind(start.id_tag.as_str())
-    .bind(key)
-    .bind(start.authorization.as_str())
-    .bind(start.reservation_id)
-    .bind(start.started_at)
-    .bind(start.meter_start_wh)
-    .bind(start.received_at)
-    .bind(tariff.as_ref().map(|t| t.tariff_id.as_str()))
-    .bind(tariff.as_ref().map(|t| t.version))
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected()
-        > 0;
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        session_cols!(),
-        " FROM sessions WHERE charger_id = $1 AND connector_id = $2 AND id_tag_key = $3 \
-         AND started_at = $4 AND meter_start_wh = $5"
-    ))
-    .bind(same.charger_id.as_str())
-    .bind(cid(same.connector_id))
-    .bind(key)
-    .bind(same.started_at)
-    .bind(same.meter_start_wh)
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .ok_or_else(|| StoreError::Backend("started session vanished".into()))?;
-    let session = rows::session(&row)?;
-    if created {
-        insert_event(c, &events::ev_session_started(&session)).await?;
-    }
-    Ok(StartOutcome { session, created })
 }
 
 pub(super) async fn insert_samples(
@@ -244,118 +339,4 @@ pub(super) async fn update_running_figures(
     .await
     .map_err(pg)?;
     Ok(())
-}
-
-pub(crate) async fn stop_session(c: &mut PgConnection, stop: &StopSession) -> R<StopOutcome> {
-    let existing = session_of_charger(c, stop.transaction_id, &stop.charger_id).await?;
-    let mut session = match (stop_decision(existing.as_ref(), stop), existing) {
-        (StopDecision::Stop, Some(session)) => session,
-        (StopDecision::Duplicate, Some(session)) => {
-            insert_event(c, &events::ev_stop_duplicated(&session, stop)).await?;
-            return Ok(StopOutcome::AlreadyStopped(session));
-        }
-        _ => {
-            insert_event(c, &events::ev_stop_unmatched(stop)).await?;
-            return Ok(StopOutcome::UnknownTransaction);
-        }
-    };
-    insert_samples(
-        c,
-        &stop.charger_id,
-        session.connector_id,
-        Some(stop.transaction_id),
-        Some(session.id),
-        &stop.transaction_data,
-        stop.received_at,
-    )
-    .await?;
-    update_running_figures(c, &mut session, &stop.transaction_data, stop.received_at).await?;
-    sqlx::query(
-        "UPDATE sessions SET state = 'ended', stopped_at = $2, meter_stop_wh = $3, \
-         stop_reason = $4, stop_id_tag = $5, updated_at = $6 WHERE transaction_id = $1",
-    )
-    .bind(stop.transaction_id.get())
-    .bind(stop.stopped_at)
-    .bind(stop.meter_stop_wh)
-    .bind(&stop.reason)
-    .bind(stop.id_tag.as_ref().map(|t| t.as_str()))
-    .bind(stop.received_at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let session = get_session_by_transaction(c, stop.transaction_id)
-        .await?
-        .ok_or(StoreError::NotFound { entity: "session" })?;
-    insert_event(c, &events::ev_session_ended(&session)).await?;
-    Ok(StopOutcome::Stopped(session))
-}
-
-pub(crate) async fn record_meter_values(
-    c: &mut PgConnection,
-    charger: &ChargerId,
-    report: &MeterReport,
-) -> R<()> {
-    let mut session = match report.transaction_id {
-        Some(tx) => session_of_charger(c, tx, charger).await?,
-        None => None,
-    };
-    insert_samples(
-        c,
-        charger,
-        report.connector_id,
-        report.transaction_id,
-        session.as_ref().map(|s| s.id),
-        &report.samples,
-        report.received_at,
-    )
-    .await?;
-    if let Some(s) = session.as_mut() {
-        update_running_figures(c, s, &report.samples, report.received_at).await?;
-    }
-    Ok(())
-}
-
-pub(crate) async fn list_sessions(
-    c: &mut PgConnection,
-    filter: &SessionFilter,
-    page: Page,
-) -> R<Paged<Session>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        session_cols!(),
-        " FROM sessions WHERE ($1::text IS NULL OR charger_id = $1) \
-         AND ($2::text IS NULL OR id_tag_key = $2) AND ($3::text IS NULL OR state = $3) \
-         AND ($4::timestamptz IS NULL OR started_at >= $4) \
-         AND ($5::timestamptz IS NULL OR started_at < $5) \
-         ORDER BY started_at DESC, transaction_id DESC LIMIT $6 OFFSET $7"
-    ))
-    .bind(filter.charger_id.as_ref().map(|c| c.as_str()))
-    .bind(filter.id_tag.as_ref().map(|t| t.key()))
-    .bind(filter.state.map(|s| s.as_str()))
-    .bind(filter.started_from)
-    .bind(filter.started_to)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(Paged::from_overfetch(map_rows(rows, rows::session)?, page))
-}
-
-pub(crate) async fn session_meter_values(
-    c: &mut PgConnection,
-    id: SessionId,
-) -> R<Vec<StoredMeterValue>> {
-    let rows = sqlx::query(concat!(
-        "SELECT timestamp, connector_id, transaction_id, sampled_values::text, received_at",
-        " FROM meter_samples WHERE session_id = $1 ORDER BY timestamp, id"
-    ))
-    .bind(id.as_uuid())
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    let samples = map_rows(rows, rows::meter_sample)?;
-
-    values::flatten_samples(samples)
 }

@@ -20,10 +20,41 @@ use joule_domain::user_group::{ChargerAccessRule, UserGroupId};
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 
+macro_rules! site_cols {
+    () => {
+        "SELECT id, name, time_zone, language, address::text, access, created_at, updated_at \
+         FROM sites"
+    };
+}
+
 #[async_trait]
 impl SiteStore for PgStore {
     async fn create_site(&self, new: NewSite, at: DateTime<Utc>) -> StoreResult<Site> {
-        in_tx!(self, c => create_site(c, &new, at))
+        in_tx!(self, c => async {
+            let new = &new;
+            let groups = values::normalized(new.access.allowed_groups.clone());
+            require_groups(c, &groups).await?;
+            sqlx::query(
+                "INSERT INTO sites (id, name, time_zone, language, address, access, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $7)",
+            )
+            .bind(new.id.as_str())
+            .bind(&new.name)
+            .bind(new.time_zone.name())
+            .bind(&new.language)
+            .bind(p::address_json(&new.address)?)
+            .bind(new.access.access.as_str())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as_conflict("site"))?;
+            write_site_groups(c, &new.id, &groups).await?;
+            let site = get_site(c, &new.id)
+                .await?
+                .ok_or(StoreError::NotFound { entity: "site" })?;
+            insert_event(c, &events::ev_site_created(&site)).await?;
+            Ok(site)
+        })
     }
 
     async fn get_site(&self, id: &SiteId) -> StoreResult<Option<Site>> {
@@ -31,7 +62,23 @@ impl SiteStore for PgStore {
     }
 
     async fn list_sites(&self, page: Page) -> StoreResult<Paged<Site>> {
-        on_conn!(self, c => list_sites(c, page))
+        on_conn!(self, c => async {
+            let (limit, offset) = limit_offset(page);
+            let rows = sqlx::query(concat!(
+                site_cols!(),
+                " ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2"
+            ))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            let mut sites = Vec::with_capacity(rows.len());
+            for site in map_rows(rows, site_row)? {
+                sites.push(with_groups(c, site).await?);
+            }
+            Ok(Paged::from_overfetch(sites, page))
+        })
     }
 
     async fn update_site(
@@ -40,11 +87,72 @@ impl SiteStore for PgStore {
         new: NewSite,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Site>> {
-        in_tx!(self, c => update_site(c, id, &new, at))
+        in_tx!(self, c => async {
+            let new = &new;
+            let groups = values::normalized(new.access.allowed_groups.clone());
+            require_groups(c, &groups).await?;
+            let n = sqlx::query(
+                "UPDATE sites SET name = $2, time_zone = $3, language = $4, address = $5::jsonb, \
+                 access = $6, updated_at = $7 WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .bind(&new.name)
+            .bind(new.time_zone.name())
+            .bind(&new.language)
+            .bind(p::address_json(&new.address)?)
+            .bind(new.access.access.as_str())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected();
+            if n == 0 {
+                return Ok(None);
+            }
+            write_site_groups(c, id, &groups).await?;
+            let site = get_site(c, id)
+                .await?
+                .ok_or(StoreError::NotFound { entity: "site" })?;
+            insert_event(c, &events::ev_site_updated(&site)).await?;
+            Ok(Some(site))
+        })
     }
 
     async fn delete_site(&self, id: &SiteId, at: DateTime<Utc>) -> StoreResult<bool> {
-        in_tx!(self, c => delete_site(c, id, at))
+        in_tx!(self, c => async {
+            let n = sqlx::query("DELETE FROM sites WHERE id = $1")
+                .bind(id.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?
+                .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM site_groups WHERE site_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?;
+            let rows = sqlx::query("UPDATE chargers SET site_id = NULL WHERE site_id = $1 RETURNING id")
+                .bind(id.as_str())
+                .fetch_all(&mut *c)
+                .await
+                .map_err(pg)?;
+            let mut chargers = map_rows(rows, |row| get::<String>(row, 0))?;
+            chargers.sort();
+            for charger in chargers {
+                let charger = values::charger_id(&charger)?;
+                insert_event(c, &events::ev_charger_site_changed(&charger, None, at)).await?;
+            }
+            let filter = AssignmentFilter {
+                site_id: Some(id.clone()),
+                ..AssignmentFilter::default()
+            };
+            delete_assignments_where(c, &filter, at).await?;
+            insert_event(c, &events::ev_site_deleted(id, at)).await?;
+            Ok(true)
+        })
     }
 
     async fn set_charger_site(
@@ -53,15 +161,33 @@ impl SiteStore for PgStore {
         site: Option<&SiteId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Option<SiteId>>> {
-        in_tx!(self, c => set_charger_site(c, id, site, at))
+        in_tx!(self, c => async {
+            let Some(row) = sqlx::query("SELECT site_id FROM chargers WHERE id = $1 FOR UPDATE")
+                .bind(id.as_str())
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(pg)?
+            else {
+                return Ok(None);
+            };
+            let previous: Option<String> = get(&row, 0)?;
+            if let Some(s) = site {
+                get_site(c, s)
+                    .await?
+                    .ok_or(StoreError::NotFound { entity: "site" })?;
+            }
+            if previous.as_deref() != site.map(SiteId::as_str) {
+                sqlx::query("UPDATE chargers SET site_id = $2 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(site.map(SiteId::as_str))
+                    .execute(&mut *c)
+                    .await
+                    .map_err(pg)?;
+                insert_event(c, &events::ev_charger_site_changed(id, site, at)).await?;
+            }
+            Ok(Some(site.cloned()))
+        })
     }
-}
-
-macro_rules! site_cols {
-    () => {
-        "SELECT id, name, time_zone, language, address::text, access, created_at, updated_at \
-         FROM sites"
-    };
 }
 
 pub(super) fn site_row(row: &PgRow) -> R<Site> {
@@ -105,24 +231,6 @@ pub(crate) async fn get_site(c: &mut PgConnection, id: &SiteId) -> R<Option<Site
     }
 }
 
-pub(crate) async fn list_sites(c: &mut PgConnection, page: Page) -> R<Paged<Site>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = sqlx::query(concat!(
-        site_cols!(),
-        " ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2"
-    ))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    let mut sites = Vec::with_capacity(rows.len());
-    for site in map_rows(rows, site_row)? {
-        sites.push(with_groups(c, site).await?);
-    }
-    Ok(Paged::from_overfetch(sites, page))
-}
-
 pub(super) async fn write_site_groups(
     c: &mut PgConnection,
     id: &SiteId,
@@ -142,130 +250,4 @@ pub(super) async fn write_site_groups(
             .map_err(pg)?;
     }
     Ok(())
-}
-
-pub(crate) async fn create_site(c: &mut PgConnection, new: &NewSite, at: DateTime<Utc>) -> R<Site> {
-    let groups = values::normalized(new.access.allowed_groups.clone());
-    require_groups(c, &groups).await?;
-    sqlx::query(
-        "INSERT INTO sites (id, name, time_zone, language, address, access, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $7)",
-    )
-    .bind(new.id.as_str())
-    .bind(&new.name)
-    .bind(new.time_zone.name())
-    .bind(&new.language)
-    .bind(p::address_json(&new.address)?)
-    .bind(new.access.access.as_str())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("site"))?;
-    write_site_groups(c, &new.id, &groups).await?;
-    let site = get_site(c, &new.id)
-        .await?
-        .ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &events::ev_site_created(&site)).await?;
-    Ok(site)
-}
-
-pub(crate) async fn update_site(
-    c: &mut PgConnection,
-    id: &SiteId,
-    new: &NewSite,
-    at: DateTime<Utc>,
-) -> R<Option<Site>> {
-    let groups = values::normalized(new.access.allowed_groups.clone());
-    require_groups(c, &groups).await?;
-    let n = sqlx::query(
-        "UPDATE sites SET name = $2, time_zone = $3, language = $4, address = $5::jsonb, \
-         access = $6, updated_at = $7 WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .bind(&new.name)
-    .bind(new.time_zone.name())
-    .bind(&new.language)
-    .bind(p::address_json(&new.address)?)
-    .bind(new.access.access.as_str())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected();
-    if n == 0 {
-        return Ok(None);
-    }
-    write_site_groups(c, id, &groups).await?;
-    let site = get_site(c, id)
-        .await?
-        .ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &events::ev_site_updated(&site)).await?;
-    Ok(Some(site))
-}
-
-pub(crate) async fn delete_site(c: &mut PgConnection, id: &SiteId, at: DateTime<Utc>) -> R<bool> {
-    let n = sqlx::query("DELETE FROM sites WHERE id = $1")
-        .bind(id.as_str())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?
-        .rows_affected();
-    if n == 0 {
-        return Ok(false);
-    }
-    sqlx::query("DELETE FROM site_groups WHERE site_id = $1")
-        .bind(id.as_str())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?;
-    let rows = sqlx::query("UPDATE chargers SET site_id = NULL WHERE site_id = $1 RETURNING id")
-        .bind(id.as_str())
-        .fetch_all(&mut *c)
-        .await
-        .map_err(pg)?;
-    let mut chargers = map_rows(rows, |row| get::<String>(row, 0))?;
-    chargers.sort();
-    for charger in chargers {
-        let charger = values::charger_id(&charger)?;
-        insert_event(c, &events::ev_charger_site_changed(&charger, None, at)).await?;
-    }
-    let filter = AssignmentFilter {
-        site_id: Some(id.clone()),
-        ..AssignmentFilter::default()
-    };
-    delete_assignments_where(c, &filter, at).await?;
-    insert_event(c, &events::ev_site_deleted(id, at)).await?;
-    Ok(true)
-}
-
-pub(crate) async fn set_charger_site(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    site: Option<&SiteId>,
-    at: DateTime<Utc>,
-) -> R<Option<Option<SiteId>>> {
-    let Some(row) = sqlx::query("SELECT site_id FROM chargers WHERE id = $1 FOR UPDATE")
-        .bind(id.as_str())
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(pg)?
-    else {
-        return Ok(None);
-    };
-    let previous: Option<String> = get(&row, 0)?;
-    if let Some(s) = site {
-        get_site(c, s)
-            .await?
-            .ok_or(StoreError::NotFound { entity: "site" })?;
-    }
-    if previous.as_deref() != site.map(SiteId::as_str) {
-        sqlx::query("UPDATE chargers SET site_id = $2 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(site.map(SiteId::as_str))
-            .execute(&mut *c)
-            .await
-            .map_err(pg)?;
-        insert_event(c, &events::ev_charger_site_changed(id, site, at)).await?;
-    }
-    Ok(Some(site.cloned()))
 }

@@ -23,6 +23,21 @@ use joule_domain::tariff_assignment::{
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 
+macro_rules! assignment_cols {
+    () => {
+        "SELECT id, tariff_id, scope, site_id, charger_id, connector_id, group_id, id_tag, \
+         valid_from, valid_until, created_at FROM tariff_assignments"
+    };
+}
+
+macro_rules! filter {
+    () => {
+        "($1::text IS NULL OR tariff_id = $1) AND ($2::text IS NULL OR scope = $2) \
+         AND ($3::text IS NULL OR site_id = $3) AND ($4::text IS NULL OR charger_id = $4) \
+         AND ($5::text IS NULL OR group_id = $5) AND ($6::text IS NULL OR id_tag_key = $6)"
+    };
+}
+
 #[async_trait]
 impl TariffAssignmentStore for PgStore {
     async fn create_tariff_assignment(
@@ -30,7 +45,40 @@ impl TariffAssignmentStore for PgStore {
         new: NewTariffAssignment,
         at: DateTime<Utc>,
     ) -> StoreResult<TariffAssignment> {
-        in_tx!(self, c => create_assignment(c, &new, at))
+        in_tx!(self, c => async {
+            let new = &new;
+            if get_tariff(c, &new.tariff_id).await?.is_none() {
+                return Err(StoreError::NotFound { entity: "tariff" });
+            }
+            require_target(c, &new.scope).await?;
+            let id = AssignmentId::new_v7();
+            let cols = p::scope_cols(&new.scope);
+            sqlx::query(
+                "INSERT INTO tariff_assignments (id, tariff_id, scope, site_id, charger_id, \
+                 connector_id, group_id, id_tag, id_tag_key, valid_from, valid_until, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(id.to_string())
+            .bind(&new.tariff_id)
+            .bind(new.scope.kind().as_str())
+            .bind(&cols.site_id)
+            .bind(&cols.charger_id)
+            .bind(cols.connector_id)
+            .bind(&cols.group_id)
+            .bind(&cols.id_tag)
+            .bind(&cols.id_tag_key)
+            .bind(new.valid_from)
+            .bind(new.valid_until)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let stored = get_assignment(c, id).await?.ok_or(StoreError::NotFound {
+                entity: "tariff assignment",
+            })?;
+            insert_event(c, &events::ev_assignment_created(&stored)).await?;
+            Ok(stored)
+        })
     }
 
     async fn get_tariff_assignment(
@@ -45,7 +93,11 @@ impl TariffAssignmentStore for PgStore {
         filter: AssignmentFilter,
         page: Page,
     ) -> StoreResult<Paged<TariffAssignment>> {
-        on_conn!(self, c => list_assignments(c, &filter, page))
+        on_conn!(self, c => async {
+            let filter = &filter;
+            let rows = select_where(c, filter, Some(page)).await?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
     }
 
     async fn delete_tariff_assignment(
@@ -53,7 +105,18 @@ impl TariffAssignmentStore for PgStore {
         id: AssignmentId,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        in_tx!(self, c => delete_assignment(c, id, at))
+        in_tx!(self, c => async {
+            let Some(a) = get_assignment(c, id).await? else {
+                return Ok(false);
+            };
+            sqlx::query("DELETE FROM tariff_assignments WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?;
+            insert_event(c, &events::ev_assignment_deleted(&a, at)).await?;
+            Ok(true)
+        })
     }
 
     async fn tariff_candidates(
@@ -64,15 +127,61 @@ impl TariffAssignmentStore for PgStore {
         // One transaction (READ COMMITTED: each statement sees what was
         // committed when it started; a concurrent edit can at worst give a
         // mix of the before and after state, never a half-written one).
-        in_tx!(self, c => tariff_candidates(c, charger, id_tag))
+        in_tx!(self, c => async {
+            let Some(row) = sqlx::query("SELECT site_id, tariff_id FROM chargers WHERE id = $1")
+                .bind(charger.as_str())
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(pg)?
+            else {
+                return Ok(None);
+            };
+            let site_id: Option<String> = get(&row, 0)?;
+            let charger_tariff: Option<String> = get(&row, 1)?;
+            let site = match site_id.as_deref() {
+                Some(s) => get_site(c, &p::site_id(s)?).await?,
+                None => None,
+            };
+            let access = charger_access(c, charger).await?.unwrap_or_default();
+            let groups = match id_tag {
+                Some(tag) => token_groups(c, tag).await?,
+                None => Vec::new(),
+            };
+            let rows = sqlx::query(concat!(
+                assignment_cols!(),
+                " WHERE (charger_id = $1 AND scope IN ('charger', 'connector')) \
+                 OR (scope = 'site' AND site_id = $2) \
+                 OR (scope = 'id_token' AND id_tag_key = $3) \
+                 OR (scope = 'user_group' AND group_id IN \
+                     (SELECT group_id FROM token_groups WHERE id_tag_key = $3)) \
+                 ORDER BY id COLLATE \"C\""
+            ))
+            .bind(charger.as_str())
+            .bind(site_id.as_deref())
+            .bind(id_tag.map(IdTag::key))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            let assignments = map_rows(rows, assignment_row)?;
+            let mut ids: Vec<String> = assignments.iter().map(|a| a.tariff_id.clone()).collect();
+            ids.extend(charger_tariff.clone());
+            ids.sort_unstable();
+            ids.dedup();
+            let mut tariffs = Vec::with_capacity(ids.len());
+            for id in &ids {
+                tariffs.extend(get_tariff(c, id).await?);
+            }
+            Ok(Some(TariffCandidates {
+                site,
+                charger_tariff,
+                groups,
+                assignments,
+                tariffs,
+                default: default_tariff(c).await?,
+                access,
+            }))
+        })
     }
-}
-
-macro_rules! assignment_cols {
-    () => {
-        "SELECT id, tariff_id, scope, site_id, charger_id, connector_id, group_id, id_tag, \
-         valid_from, valid_until, created_at FROM tariff_assignments"
-    };
 }
 
 pub(super) fn assignment_row(row: &PgRow) -> R<TariffAssignment> {
@@ -126,44 +235,6 @@ pub(super) async fn require_target(c: &mut PgConnection, scope: &AssignmentScope
     Ok(())
 }
 
-pub(crate) async fn create_assignment(
-    c: &mut PgConnection,
-    new: &NewTariffAssignment,
-    at: DateTime<Utc>,
-) -> R<TariffAssignment> {
-    if get_tariff(c, &new.tariff_id).await?.is_none() {
-        return Err(StoreError::NotFound { entity: "tariff" });
-    }
-    require_target(c, &new.scope).await?;
-    let id = AssignmentId::new_v7();
-    let cols = p::scope_cols(&new.scope);
-    sqlx::query(
-        "INSERT INTO tariff_assignments (id, tariff_id, scope, site_id, charger_id, \
-         connector_id, group_id, id_tag, id_tag_key, valid_from, valid_until, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(id.to_string())
-    .bind(&new.tariff_id)
-    .bind(new.scope.kind().as_str())
-    .bind(&cols.site_id)
-    .bind(&cols.charger_id)
-    .bind(cols.connector_id)
-    .bind(&cols.group_id)
-    .bind(&cols.id_tag)
-    .bind(&cols.id_tag_key)
-    .bind(new.valid_from)
-    .bind(new.valid_until)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let stored = get_assignment(c, id).await?.ok_or(StoreError::NotFound {
-        entity: "tariff assignment",
-    })?;
-    insert_event(c, &events::ev_assignment_created(&stored)).await?;
-    Ok(stored)
-}
-
 pub(crate) async fn get_assignment(
     c: &mut PgConnection,
     id: AssignmentId,
@@ -176,14 +247,6 @@ pub(crate) async fn get_assignment(
         .as_ref()
         .map(assignment_row)
         .transpose()
-}
-
-macro_rules! filter {
-    () => {
-        "($1::text IS NULL OR tariff_id = $1) AND ($2::text IS NULL OR scope = $2) \
-         AND ($3::text IS NULL OR site_id = $3) AND ($4::text IS NULL OR charger_id = $4) \
-         AND ($5::text IS NULL OR group_id = $5) AND ($6::text IS NULL OR id_tag_key = $6)"
-    };
 }
 
 pub(super) fn filter_params(f: &AssignmentFilter) -> [Option<String>; 6] {
@@ -221,32 +284,6 @@ pub(super) async fn select_where(
     map_rows(rows, assignment_row)
 }
 
-pub(crate) async fn list_assignments(
-    c: &mut PgConnection,
-    filter: &AssignmentFilter,
-    page: Page,
-) -> R<Paged<TariffAssignment>> {
-    let rows = select_where(c, filter, Some(page)).await?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-pub(crate) async fn delete_assignment(
-    c: &mut PgConnection,
-    id: AssignmentId,
-    at: DateTime<Utc>,
-) -> R<bool> {
-    let Some(a) = get_assignment(c, id).await? else {
-        return Ok(false);
-    };
-    sqlx::query("DELETE FROM tariff_assignments WHERE id = $1")
-        .bind(id.to_string())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?;
-    insert_event(c, &events::ev_assignment_deleted(&a, at)).await?;
-    Ok(true)
-}
-
 /// Deletes every assignment matching `filter`, one event each.
 pub(crate) async fn delete_assignments_where(
     c: &mut PgConnection,
@@ -262,63 +299,4 @@ pub(crate) async fn delete_assignments_where(
         insert_event(c, &events::ev_assignment_deleted(&a, at)).await?;
     }
     Ok(())
-}
-
-pub(crate) async fn tariff_candidates(
-    c: &mut PgConnection,
-    charger: &ChargerId,
-    id_tag: Option<&IdTag>,
-) -> R<Option<TariffCandidates>> {
-    let Some(row) = sqlx::query("SELECT site_id, tariff_id FROM chargers WHERE id = $1")
-        .bind(charger.as_str())
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(pg)?
-    else {
-        return Ok(None);
-    };
-    let site_id: Option<String> = get(&row, 0)?;
-    let charger_tariff: Option<String> = get(&row, 1)?;
-    let site = match site_id.as_deref() {
-        Some(s) => get_site(c, &p::site_id(s)?).await?,
-        None => None,
-    };
-    let access = charger_access(c, charger).await?.unwrap_or_default();
-    let groups = match id_tag {
-        Some(tag) => token_groups(c, tag).await?,
-        None => Vec::new(),
-    };
-    let rows = sqlx::query(concat!(
-        assignment_cols!(),
-        " WHERE (charger_id = $1 AND scope IN ('charger', 'connector')) \
-         OR (scope = 'site' AND site_id = $2) \
-         OR (scope = 'id_token' AND id_tag_key = $3) \
-         OR (scope = 'user_group' AND group_id IN \
-             (SELECT group_id FROM token_groups WHERE id_tag_key = $3)) \
-         ORDER BY id COLLATE \"C\""
-    ))
-    .bind(charger.as_str())
-    .bind(site_id.as_deref())
-    .bind(id_tag.map(IdTag::key))
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    let assignments = map_rows(rows, assignment_row)?;
-    let mut ids: Vec<String> = assignments.iter().map(|a| a.tariff_id.clone()).collect();
-    ids.extend(charger_tariff.clone());
-    ids.sort_unstable();
-    ids.dedup();
-    let mut tariffs = Vec::with_capacity(ids.len());
-    for id in &ids {
-        tariffs.extend(get_tariff(c, id).await?);
-    }
-    Ok(Some(TariffCandidates {
-        site,
-        charger_tariff,
-        groups,
-        assignments,
-        tariffs,
-        default: default_tariff(c).await?,
-        access,
-    }))
 }

@@ -18,10 +18,41 @@ use joule_domain::terminal::{
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 
+macro_rules! terminal_cols {
+    () => {
+        "SELECT id, name, site_id, scope, targets::text, gateway, enabled, key_prefix, \
+         key_hash, key_issued_at, created_at, updated_at FROM terminals"
+    };
+}
+
 #[async_trait]
 impl TerminalStore for PgStore {
     async fn create_terminal(&self, new: NewTerminal, at: DateTime<Utc>) -> StoreResult<Terminal> {
-        in_tx!(self, c => create_terminal(c, &new, at))
+        in_tx!(self, c => async {
+            let new = &new;
+            require_site(c, new.site_id.as_ref()).await?;
+            let (scope, targets) = tc::scope_cols(&new.scope);
+            sqlx::query(
+                "INSERT INTO terminals (id, name, site_id, scope, targets, gateway, enabled, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $8)",
+            )
+            .bind(new.id.to_string())
+            .bind(&new.name)
+            .bind(new.site_id.as_ref().map(SiteId::as_str))
+            .bind(scope)
+            .bind(targets)
+            .bind(&new.gateway)
+            .bind(new.enabled)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as_conflict("terminal"))?;
+            let terminal = get_terminal(c, new.id)
+                .await?
+                .ok_or(StoreError::NotFound { entity: "terminal" })?;
+            insert_event(c, &events::ev_terminal_created(&terminal)).await?;
+            Ok(terminal)
+        })
     }
 
     async fn get_terminal(&self, id: TerminalId) -> StoreResult<Option<Terminal>> {
@@ -29,7 +60,19 @@ impl TerminalStore for PgStore {
     }
 
     async fn list_terminals(&self, page: Page) -> StoreResult<Paged<Terminal>> {
-        on_conn!(self, c => list_terminals(c, page))
+        on_conn!(self, c => async {
+            let (limit, offset) = limit_offset(page);
+            let rows = sqlx::query(concat!(
+                terminal_cols!(),
+                " ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2"
+            ))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(Paged::from_overfetch(map_rows(rows, terminal_row)?, page))
+        })
     }
 
     async fn update_terminal(
@@ -38,7 +81,38 @@ impl TerminalStore for PgStore {
         patch: TerminalPatch,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Result<Terminal, TerminalError>>> {
-        in_tx!(self, c => update_terminal(c, id, &patch, at))
+        in_tx!(self, c => async {
+            let patch = &patch;
+            let Some(current) = lock_terminal(c, id).await? else {
+                return Ok(None);
+            };
+            let next = match current.patched(patch, at) {
+                Ok(next) => next,
+                Err(refused) => return Ok(Some(Err(refused))),
+            };
+            require_site(c, next.site_id.as_ref()).await?;
+            let (scope, targets) = tc::scope_cols(&next.scope);
+            sqlx::query(
+                "UPDATE terminals SET name = $2, site_id = $3, scope = $4, targets = $5::jsonb, \
+                 gateway = $6, enabled = $7, updated_at = $8 WHERE id = $1",
+            )
+            .bind(id.to_string())
+            .bind(&next.name)
+            .bind(next.site_id.as_ref().map(SiteId::as_str))
+            .bind(scope)
+            .bind(targets)
+            .bind(&next.gateway)
+            .bind(next.enabled)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let terminal = get_terminal(c, id)
+                .await?
+                .ok_or(StoreError::NotFound { entity: "terminal" })?;
+            insert_event(c, &events::ev_terminal_updated(&terminal)).await?;
+            Ok(Some(Ok(terminal)))
+        })
     }
 
     async fn set_terminal_key(
@@ -47,19 +121,41 @@ impl TerminalStore for PgStore {
         key: TerminalKey,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Terminal>> {
-        in_tx!(self, c => set_terminal_key(c, id, &key, at))
+        in_tx!(self, c => async {
+            let key = &key;
+            let done = sqlx::query(
+                "UPDATE terminals SET key_prefix = $2, key_hash = $3, key_issued_at = $4, \
+                 updated_at = $5 WHERE id = $1",
+            )
+            .bind(id.to_string())
+            .bind(&key.prefix)
+            .bind(&key.secret_hash)
+            .bind(key.issued_at)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as_conflict("terminal key"))?;
+            if done.rows_affected() == 0 {
+                return Ok(None);
+            }
+            let terminal = get_terminal(c, id)
+                .await?
+                .ok_or(StoreError::NotFound { entity: "terminal" })?;
+            insert_event(c, &events::ev_terminal_key_rotated(&terminal)).await?;
+            Ok(Some(terminal))
+        })
     }
 
     async fn terminal_by_key_prefix(&self, prefix: &str) -> StoreResult<Option<Terminal>> {
-        on_conn!(self, c => terminal_by_key_prefix(c, prefix))
+        on_conn!(self, c => async {
+            one_terminal(
+                c,
+                concat!(terminal_cols!(), " WHERE key_prefix = $1"),
+                prefix.to_owned(),
+            )
+            .await
+        })
     }
-}
-
-macro_rules! terminal_cols {
-    () => {
-        "SELECT id, name, site_id, scope, targets::text, gateway, enabled, key_prefix, \
-         key_hash, key_issued_at, created_at, updated_at FROM terminals"
-    };
 }
 
 pub(super) fn terminal_row(row: &PgRow) -> R<Terminal> {
@@ -112,32 +208,6 @@ pub(super) async fn lock_terminal(c: &mut PgConnection, id: TerminalId) -> R<Opt
     .await
 }
 
-pub(crate) async fn list_terminals(c: &mut PgConnection, page: Page) -> R<Paged<Terminal>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = sqlx::query(concat!(
-        terminal_cols!(),
-        " ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2"
-    ))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(Paged::from_overfetch(map_rows(rows, terminal_row)?, page))
-}
-
-pub(crate) async fn terminal_by_key_prefix(
-    c: &mut PgConnection,
-    prefix: &str,
-) -> R<Option<Terminal>> {
-    one_terminal(
-        c,
-        concat!(terminal_cols!(), " WHERE key_prefix = $1"),
-        prefix.to_owned(),
-    )
-    .await
-}
-
 pub(super) async fn require_site(c: &mut PgConnection, site: Option<&SiteId>) -> R<()> {
     if let Some(s) = site {
         get_site(c, s)
@@ -145,98 +215,4 @@ pub(super) async fn require_site(c: &mut PgConnection, site: Option<&SiteId>) ->
             .ok_or(StoreError::NotFound { entity: "site" })?;
     }
     Ok(())
-}
-
-pub(crate) async fn create_terminal(
-    c: &mut PgConnection,
-    new: &NewTerminal,
-    at: DateTime<Utc>,
-) -> R<Terminal> {
-    require_site(c, new.site_id.as_ref()).await?;
-    let (scope, targets) = tc::scope_cols(&new.scope);
-    sqlx::query(
-        "INSERT INTO terminals (id, name, site_id, scope, targets, gateway, enabled, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $8)",
-    )
-    .bind(new.id.to_string())
-    .bind(&new.name)
-    .bind(new.site_id.as_ref().map(SiteId::as_str))
-    .bind(scope)
-    .bind(targets)
-    .bind(&new.gateway)
-    .bind(new.enabled)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("terminal"))?;
-    let terminal = get_terminal(c, new.id)
-        .await?
-        .ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &events::ev_terminal_created(&terminal)).await?;
-    Ok(terminal)
-}
-
-pub(crate) async fn update_terminal(
-    c: &mut PgConnection,
-    id: TerminalId,
-    patch: &TerminalPatch,
-    at: DateTime<Utc>,
-) -> R<Option<Result<Terminal, TerminalError>>> {
-    let Some(current) = lock_terminal(c, id).await? else {
-        return Ok(None);
-    };
-    let next = match current.patched(patch, at) {
-        Ok(next) => next,
-        Err(refused) => return Ok(Some(Err(refused))),
-    };
-    require_site(c, next.site_id.as_ref()).await?;
-    let (scope, targets) = tc::scope_cols(&next.scope);
-    sqlx::query(
-        "UPDATE terminals SET name = $2, site_id = $3, scope = $4, targets = $5::jsonb, \
-         gateway = $6, enabled = $7, updated_at = $8 WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .bind(&next.name)
-    .bind(next.site_id.as_ref().map(SiteId::as_str))
-    .bind(scope)
-    .bind(targets)
-    .bind(&next.gateway)
-    .bind(next.enabled)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let terminal = get_terminal(c, id)
-        .await?
-        .ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &events::ev_terminal_updated(&terminal)).await?;
-    Ok(Some(Ok(terminal)))
-}
-
-pub(crate) async fn set_terminal_key(
-    c: &mut PgConnection,
-    id: TerminalId,
-    key: &TerminalKey,
-    at: DateTime<Utc>,
-) -> R<Option<Terminal>> {
-    let done = sqlx::query(
-        "UPDATE terminals SET key_prefix = $2, key_hash = $3, key_issued_at = $4, \
-         updated_at = $5 WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .bind(&key.prefix)
-    .bind(&key.secret_hash)
-    .bind(key.issued_at)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("terminal key"))?;
-    if done.rows_affected() == 0 {
-        return Ok(None);
-    }
-    let terminal = get_terminal(c, id)
-        .await?
-        .ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &events::ev_terminal_key_rotated(&terminal)).await?;
-    Ok(Some(terminal))
 }

@@ -20,7 +20,32 @@ use sqlx::PgConnection;
 #[async_trait]
 impl TokenStore for PgStore {
     async fn create_token(&self, new: NewIdToken, at: DateTime<Utc>) -> StoreResult<IdToken> {
-        in_tx!(self, c => create_token(c, &new, at))
+        in_tx!(self, c => async {
+            let new = &new;
+            sqlx::query(
+                "INSERT INTO id_tokens (id_tag_key, id_tag, kind, status, expires_at, parent_id_tag, \
+                 allowed_chargers, label, created_at, updated_at, language) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+            )
+            .bind(new.id_tag.key())
+            .bind(new.id_tag.as_str())
+            .bind(new.kind.as_str())
+            .bind(new.status.as_str())
+            .bind(new.expires_at)
+            .bind(new.parent_id_tag.as_ref().map(|p| p.as_str()))
+            .bind(allowed_json(&new.allowed_chargers))
+            .bind(&new.label)
+            .bind(at)
+            .bind(new.language.as_ref().map(LanguageCode::as_str))
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as_conflict("id token"))?;
+            let token = get_token(c, &new.id_tag)
+                .await?
+                .ok_or(StoreError::NotFound { entity: "id token" })?;
+            insert_event(c, &events::ev_token_created(&token)).await?;
+            Ok(token)
+        })
     }
 
     async fn get_token(&self, id_tag: &IdTag) -> StoreResult<Option<IdToken>> {
@@ -28,7 +53,25 @@ impl TokenStore for PgStore {
     }
 
     async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<IdToken>> {
-        on_conn!(self, c => list_tokens(c, &filter, page))
+        on_conn!(self, c => async {
+            let filter = &filter;
+            let (limit, offset) = limit_offset(page);
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                token_cols!(),
+                " FROM id_tokens WHERE ($1::text IS NULL OR status = $1) \
+                 AND ($2::text IS NULL OR upper(parent_id_tag) = $2) \
+                 ORDER BY id_tag_key LIMIT $3 OFFSET $4"
+            ))
+            .bind(filter.status.map(|s| s.as_str()))
+            .bind(filter.parent_id_tag.as_ref().map(|p| p.key()))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(Paged::from_overfetch(map_rows(rows, rows::token)?, page))
+        })
     }
 
     async fn update_token(
@@ -37,11 +80,79 @@ impl TokenStore for PgStore {
         patch: IdTokenPatch,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<IdToken>> {
-        in_tx!(self, c => update_token(c, id_tag, &patch, at))
+        in_tx!(self, c => async {
+            let patch = &patch;
+            let Some(mut t) = token_by_key(c, &id_tag.key(), true).await? else {
+                return Ok(None);
+            };
+            if let Some(k) = patch.kind {
+                t.kind = k;
+            }
+            if let Some(s) = patch.status {
+                t.status = s;
+            }
+            if let Some(e) = patch.expires_at {
+                t.expires_at = e;
+            }
+            if let Some(p) = &patch.parent_id_tag {
+                t.parent_id_tag = p.clone();
+            }
+            if let Some(a) = &patch.allowed_chargers {
+                t.allowed_chargers = a.clone();
+            }
+            if let Some(l) = &patch.label {
+                t.label = l.clone();
+            }
+            if let Some(l) = &patch.language {
+                t.language = l.clone();
+            }
+            sqlx::query(
+                "UPDATE id_tokens SET kind = $2, status = $3, expires_at = $4, parent_id_tag = $5, \
+                 allowed_chargers = $6, label = $7, updated_at = $8, language = $9 WHERE id_tag_key = $1",
+            )
+            .bind(id_tag.key())
+            .bind(t.kind.as_str())
+            .bind(t.status.as_str())
+            .bind(t.expires_at)
+            .bind(t.parent_id_tag.as_ref().map(|p| p.as_str()))
+            .bind(allowed_json(&t.allowed_chargers))
+            .bind(&t.label)
+            .bind(at)
+            .bind(t.language.as_ref().map(LanguageCode::as_str))
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?;
+            let token = get_token(c, id_tag)
+                .await?
+                .ok_or(StoreError::NotFound { entity: "id token" })?;
+            insert_event(c, &events::ev_token_updated(&token, patch, at)).await?;
+            Ok(Some(token))
+        })
     }
 
     async fn delete_token(&self, id_tag: &IdTag, at: DateTime<Utc>) -> StoreResult<bool> {
-        in_tx!(self, c => delete_token(c, id_tag, at))
+        in_tx!(self, c => async {
+            sqlx::query("DELETE FROM token_groups WHERE id_tag_key = $1")
+                .bind(id_tag.key())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?;
+            let n = sqlx::query("DELETE FROM id_tokens WHERE id_tag_key = $1")
+                .bind(id_tag.key())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?
+                .rows_affected();
+            if n > 0 {
+                let assigned = AssignmentFilter {
+                    id_tag: Some(id_tag.clone()),
+                    ..AssignmentFilter::default()
+                };
+                delete_assignments_where(c, &assigned, at).await?;
+                insert_event(c, &events::ev_token_deleted(id_tag, at)).await?;
+            }
+            Ok(n > 0)
+        })
     }
 }
 
@@ -79,137 +190,4 @@ pub(super) async fn token_by_key(
 
 pub(crate) async fn get_token(c: &mut PgConnection, id_tag: &IdTag) -> R<Option<IdToken>> {
     token_by_key(c, &id_tag.key(), false).await
-}
-
-pub(crate) async fn create_token(
-    c: &mut PgConnection,
-    new: &NewIdToken,
-    at: DateTime<Utc>,
-) -> R<IdToken> {
-    sqlx::query(
-        "INSERT INTO id_tokens (id_tag_key, id_tag, kind, status, expires_at, parent_id_tag, \
-         allowed_chargers, label, created_at, updated_at, language) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
-    )
-    .bind(new.id_tag.key())
-    .bind(new.id_tag.as_str())
-    .bind(new.kind.as_str())
-    .bind(new.status.as_str())
-    .bind(new.expires_at)
-    .bind(new.parent_id_tag.as_ref().map(|p| p.as_str()))
-    .bind(allowed_json(&new.allowed_chargers))
-    .bind(&new.label)
-    .bind(at)
-    .bind(new.language.as_ref().map(LanguageCode::as_str))
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("id token"))?;
-    let token = get_token(c, &new.id_tag)
-        .await?
-        .ok_or(StoreError::NotFound { entity: "id token" })?;
-    insert_event(c, &events::ev_token_created(&token)).await?;
-    Ok(token)
-}
-
-pub(crate) async fn update_token(
-    c: &mut PgConnection,
-    id_tag: &IdTag,
-    patch: &IdTokenPatch,
-    at: DateTime<Utc>,
-) -> R<Option<IdToken>> {
-    let Some(mut t) = token_by_key(c, &id_tag.key(), true).await? else {
-        return Ok(None);
-    };
-    if let Some(k) = patch.kind {
-        t.kind = k;
-    }
-    if let Some(s) = patch.status {
-        t.status = s;
-    }
-    if let Some(e) = patch.expires_at {
-        t.expires_at = e;
-    }
-    if let Some(p) = &patch.parent_id_tag {
-        t.parent_id_tag = p.clone();
-    }
-    if let Some(a) = &patch.allowed_chargers {
-        t.allowed_chargers = a.clone();
-    }
-    if let Some(l) = &patch.label {
-        t.label = l.clone();
-    }
-    if let Some(l) = &patch.language {
-        t.language = l.clone();
-    }
-    sqlx::query(
-        "UPDATE id_tokens SET kind = $2, status = $3, expires_at = $4, parent_id_tag = $5, \
-         allowed_chargers = $6, label = $7, updated_at = $8, language = $9 WHERE id_tag_key = $1",
-    )
-    .bind(id_tag.key())
-    .bind(t.kind.as_str())
-    .bind(t.status.as_str())
-    .bind(t.expires_at)
-    .bind(t.parent_id_tag.as_ref().map(|p| p.as_str()))
-    .bind(allowed_json(&t.allowed_chargers))
-    .bind(&t.label)
-    .bind(at)
-    .bind(t.language.as_ref().map(LanguageCode::as_str))
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
-    let token = get_token(c, id_tag)
-        .await?
-        .ok_or(StoreError::NotFound { entity: "id token" })?;
-    insert_event(c, &events::ev_token_updated(&token, patch, at)).await?;
-    Ok(Some(token))
-}
-
-pub(crate) async fn delete_token(
-    c: &mut PgConnection,
-    id_tag: &IdTag,
-    at: DateTime<Utc>,
-) -> R<bool> {
-    sqlx::query("DELETE FROM token_groups WHERE id_tag_key = $1")
-        .bind(id_tag.key())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?;
-    let n = sqlx::query("DELETE FROM id_tokens WHERE id_tag_key = $1")
-        .bind(id_tag.key())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?
-        .rows_affected();
-    if n > 0 {
-        let assigned = AssignmentFilter {
-            id_tag: Some(id_tag.clone()),
-            ..AssignmentFilter::default()
-        };
-        delete_assignments_where(c, &assigned, at).await?;
-        insert_event(c, &events::ev_token_deleted(id_tag, at)).await?;
-    }
-    Ok(n > 0)
-}
-
-pub(crate) async fn list_tokens(
-    c: &mut PgConnection,
-    filter: &TokenFilter,
-    page: Page,
-) -> R<Paged<IdToken>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        token_cols!(),
-        " FROM id_tokens WHERE ($1::text IS NULL OR status = $1) \
-         AND ($2::text IS NULL OR upper(parent_id_tag) = $2) \
-         ORDER BY id_tag_key LIMIT $3 OFFSET $4"
-    ))
-    .bind(filter.status.map(|s| s.as_str()))
-    .bind(filter.parent_id_tag.as_ref().map(|p| p.key()))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(Paged::from_overfetch(map_rows(rows, rows::token)?, page))
 }

@@ -28,7 +28,25 @@ impl UserGroupStore for PgStore {
         new: NewUserGroup,
         at: DateTime<Utc>,
     ) -> StoreResult<UserGroup> {
-        in_tx!(self, c => create_user_group(c, &new, at))
+        in_tx!(self, c => async {
+            let new = &new;
+            sqlx::query(
+                "INSERT INTO user_groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+            )
+            .bind(new.id.as_str())
+            .bind(&new.name)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as_conflict("user group"))?;
+            let group = get_user_group(c, &new.id)
+                .await?
+                .ok_or(StoreError::NotFound {
+                    entity: "user group",
+                })?;
+            insert_event(c, &events::ev_user_group_created(&group)).await?;
+            Ok(group)
+        })
     }
 
     async fn get_user_group(&self, id: &UserGroupId) -> StoreResult<Option<UserGroup>> {
@@ -36,7 +54,22 @@ impl UserGroupStore for PgStore {
     }
 
     async fn list_user_groups(&self, page: Page) -> StoreResult<Paged<UserGroup>> {
-        on_conn!(self, c => list_user_groups(c, page))
+        on_conn!(self, c => async {
+            let (limit, offset) = limit_offset(page);
+            let rows = sqlx::query(
+                "SELECT id, name, created_at, updated_at FROM user_groups \
+                 ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2",
+            )
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(pg)?;
+            Ok(Paged::from_overfetch(
+                map_rows(rows, rows::user_group)?,
+                page,
+            ))
+        })
     }
 
     async fn update_user_group(
@@ -45,11 +78,59 @@ impl UserGroupStore for PgStore {
         patch: UserGroupPatch,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<UserGroup>> {
-        in_tx!(self, c => update_user_group(c, id, &patch, at))
+        in_tx!(self, c => async {
+            let patch = &patch;
+            let n = sqlx::query(
+                "UPDATE user_groups SET name = COALESCE($2, name), updated_at = $3 WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .bind(patch.name.as_deref())
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map_err(pg)?
+            .rows_affected();
+            if n == 0 {
+                return Ok(None);
+            }
+            let group = get_user_group(c, id).await?.ok_or(StoreError::NotFound {
+                entity: "user group",
+            })?;
+            insert_event(c, &events::ev_user_group_updated(&group)).await?;
+            Ok(Some(group))
+        })
     }
 
     async fn delete_user_group(&self, id: &UserGroupId, at: DateTime<Utc>) -> StoreResult<bool> {
-        in_tx!(self, c => delete_user_group(c, id, at))
+        in_tx!(self, c => async {
+            let n = sqlx::query("DELETE FROM user_groups WHERE id = $1")
+                .bind(id.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?
+                .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            for sql in [
+                "DELETE FROM token_groups WHERE group_id = $1",
+                "DELETE FROM charger_groups WHERE group_id = $1",
+                "DELETE FROM site_groups WHERE group_id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(id.as_str())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(pg)?;
+            }
+            let assigned = AssignmentFilter {
+                group_id: Some(id.clone()),
+                ..AssignmentFilter::default()
+            };
+            delete_assignments_where(c, &assigned, at).await?;
+            insert_event(c, &events::ev_user_group_deleted(id, at)).await?;
+            Ok(true)
+        })
     }
 
     async fn set_token_groups(
@@ -58,7 +139,32 @@ impl UserGroupStore for PgStore {
         groups: Vec<UserGroupId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<UserGroupId>>> {
-        in_tx!(self, c => set_token_groups(c, id_tag, groups, at))
+        in_tx!(self, c => async {
+            let Some(token) = token_by_key(c, &id_tag.key(), true).await? else {
+                return Ok(None);
+            };
+            let groups = values::normalized(groups);
+            require_groups(c, &groups).await?;
+            sqlx::query("DELETE FROM token_groups WHERE id_tag_key = $1")
+                .bind(id_tag.key())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?;
+            for g in &groups {
+                sqlx::query("INSERT INTO token_groups (id_tag_key, group_id) VALUES ($1, $2)")
+                    .bind(id_tag.key())
+                    .bind(g.as_str())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(pg)?;
+            }
+            insert_event(
+                c,
+                &events::ev_token_groups_changed(&token.id_tag, &groups, at),
+            )
+            .await?;
+            Ok(Some(groups))
+        })
     }
 
     async fn token_groups(&self, id_tag: &IdTag) -> StoreResult<Vec<UserGroupId>> {
@@ -71,7 +177,38 @@ impl UserGroupStore for PgStore {
         rule: ChargerAccessRule,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<ChargerAccessRule>> {
-        in_tx!(self, c => set_charger_access(c, id, rule, at))
+        in_tx!(self, c => async {
+            let rule = ChargerAccessRule {
+                access: rule.access,
+                allowed_groups: values::normalized(rule.allowed_groups),
+            };
+            require_groups(c, &rule.allowed_groups).await?;
+            let n = sqlx::query("UPDATE chargers SET access = $2, access_set = TRUE WHERE id = $1")
+                .bind(id.as_str())
+                .bind(rule.access.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?
+                .rows_affected();
+            if n == 0 {
+                return Ok(None);
+            }
+            sqlx::query("DELETE FROM charger_groups WHERE charger_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(pg)?;
+            for g in &rule.allowed_groups {
+                sqlx::query("INSERT INTO charger_groups (charger_id, group_id) VALUES ($1, $2)")
+                    .bind(id.as_str())
+                    .bind(g.as_str())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(pg)?;
+            }
+            insert_event(c, &events::ev_charger_access_changed(id, &rule, at)).await?;
+            Ok(Some(rule))
+        })
     }
 
     async fn charger_access(&self, id: &ChargerId) -> StoreResult<Option<ChargerAccessRule>> {
@@ -92,106 +229,6 @@ pub(crate) async fn get_user_group(c: &mut PgConnection, id: &UserGroupId) -> R<
         .as_ref()
         .map(rows::user_group)
         .transpose()
-}
-
-pub(crate) async fn list_user_groups(c: &mut PgConnection, page: Page) -> R<Paged<UserGroup>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = sqlx::query(
-        "SELECT id, name, created_at, updated_at FROM user_groups \
-         ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2",
-    )
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    Ok(Paged::from_overfetch(
-        map_rows(rows, rows::user_group)?,
-        page,
-    ))
-}
-
-pub(crate) async fn create_user_group(
-    c: &mut PgConnection,
-    new: &NewUserGroup,
-    at: DateTime<Utc>,
-) -> R<UserGroup> {
-    sqlx::query(
-        "INSERT INTO user_groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
-    )
-    .bind(new.id.as_str())
-    .bind(&new.name)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("user group"))?;
-    let group = get_user_group(c, &new.id)
-        .await?
-        .ok_or(StoreError::NotFound {
-            entity: "user group",
-        })?;
-    insert_event(c, &events::ev_user_group_created(&group)).await?;
-    Ok(group)
-}
-
-pub(crate) async fn update_user_group(
-    c: &mut PgConnection,
-    id: &UserGroupId,
-    patch: &UserGroupPatch,
-    at: DateTime<Utc>,
-) -> R<Option<UserGroup>> {
-    let n = sqlx::query(
-        "UPDATE user_groups SET name = COALESCE($2, name), updated_at = $3 WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .bind(patch.name.as_deref())
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?
-    .rows_affected();
-    if n == 0 {
-        return Ok(None);
-    }
-    let group = get_user_group(c, id).await?.ok_or(StoreError::NotFound {
-        entity: "user group",
-    })?;
-    insert_event(c, &events::ev_user_group_updated(&group)).await?;
-    Ok(Some(group))
-}
-
-pub(crate) async fn delete_user_group(
-    c: &mut PgConnection,
-    id: &UserGroupId,
-    at: DateTime<Utc>,
-) -> R<bool> {
-    let n = sqlx::query("DELETE FROM user_groups WHERE id = $1")
-        .bind(id.as_str())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?
-        .rows_affected();
-    if n == 0 {
-        return Ok(false);
-    }
-    for sql in [
-        "DELETE FROM token_groups WHERE group_id = $1",
-        "DELETE FROM charger_groups WHERE group_id = $1",
-        "DELETE FROM site_groups WHERE group_id = $1",
-    ] {
-        sqlx::query(sql)
-            .bind(id.as_str())
-            .execute(&mut *c)
-            .await
-            .map_err(pg)?;
-    }
-    let assigned = AssignmentFilter {
-        group_id: Some(id.clone()),
-        ..AssignmentFilter::default()
-    };
-    delete_assignments_where(c, &assigned, at).await?;
-    insert_event(c, &events::ev_user_group_deleted(id, at)).await?;
-    Ok(true)
 }
 
 /// Fails with `NotFound` unless every group exists; the rows stay share-locked
@@ -221,38 +258,6 @@ pub(crate) async fn token_groups(c: &mut PgConnection, id_tag: &IdTag) -> R<Vec<
     .await
     .map_err(pg)?;
     map_rows(rows, group_id_row)
-}
-
-pub(crate) async fn set_token_groups(
-    c: &mut PgConnection,
-    id_tag: &IdTag,
-    groups: Vec<UserGroupId>,
-    at: DateTime<Utc>,
-) -> R<Option<Vec<UserGroupId>>> {
-    let Some(token) = token_by_key(c, &id_tag.key(), true).await? else {
-        return Ok(None);
-    };
-    let groups = values::normalized(groups);
-    require_groups(c, &groups).await?;
-    sqlx::query("DELETE FROM token_groups WHERE id_tag_key = $1")
-        .bind(id_tag.key())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?;
-    for g in &groups {
-        sqlx::query("INSERT INTO token_groups (id_tag_key, group_id) VALUES ($1, $2)")
-            .bind(id_tag.key())
-            .bind(g.as_str())
-            .execute(&mut *c)
-            .await
-            .map_err(pg)?;
-    }
-    insert_event(
-        c,
-        &events::ev_token_groups_changed(&token.id_tag, &groups, at),
-    )
-    .await?;
-    Ok(Some(groups))
 }
 
 pub(crate) async fn charger_access(
@@ -286,42 +291,4 @@ pub(crate) async fn charger_access(
         access,
         allowed_groups: map_rows(rows, group_id_row)?,
     }))
-}
-
-pub(crate) async fn set_charger_access(
-    c: &mut PgConnection,
-    id: &ChargerId,
-    rule: ChargerAccessRule,
-    at: DateTime<Utc>,
-) -> R<Option<ChargerAccessRule>> {
-    let rule = ChargerAccessRule {
-        access: rule.access,
-        allowed_groups: values::normalized(rule.allowed_groups),
-    };
-    require_groups(c, &rule.allowed_groups).await?;
-    let n = sqlx::query("UPDATE chargers SET access = $2, access_set = TRUE WHERE id = $1")
-        .bind(id.as_str())
-        .bind(rule.access.as_str())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?
-        .rows_affected();
-    if n == 0 {
-        return Ok(None);
-    }
-    sqlx::query("DELETE FROM charger_groups WHERE charger_id = $1")
-        .bind(id.as_str())
-        .execute(&mut *c)
-        .await
-        .map_err(pg)?;
-    for g in &rule.allowed_groups {
-        sqlx::query("INSERT INTO charger_groups (charger_id, group_id) VALUES ($1, $2)")
-            .bind(id.as_str())
-            .bind(g.as_str())
-            .execute(&mut *c)
-            .await
-            .map_err(pg)?;
-    }
-    insert_event(c, &events::ev_charger_access_changed(id, &rule, at)).await?;
-    Ok(Some(rule))
 }

@@ -29,7 +29,27 @@ use rusqlite::{params, Connection, Row};
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn create_account(&self, new: NewAccount, at: DateTime<Utc>) -> StoreResult<Account> {
-        self.write(move |c| create_account(c, &new, at)).await
+        self.write(move |c| {
+            let new = &new;
+            c.prepare_cached(
+                "INSERT INTO accounts (id, email, name, language, currency, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )
+            .map_err(db)?
+            .execute(params![
+                new.id.to_string(),
+                new.email,
+                new.name,
+                new.language.as_str(),
+                new.currency.code(),
+                ts(at),
+            ])
+            .map_err(unique_as_conflict("account"))?;
+            let a = require_account(c, new.id)?;
+            insert_event(c, &events::ev_account(EventKind::AccountCreated, &a, at))?;
+            Ok(a)
+        })
+        .await
     }
 
     async fn get_account(&self, id: AccountId) -> StoreResult<Option<Account>> {
@@ -37,7 +57,17 @@ impl AccountStore for SqliteStore {
     }
 
     async fn list_accounts(&self, page: Page) -> StoreResult<Paged<Account>> {
-        self.read(move |c| list_accounts(c, page)).await
+        self.read(move |c| {
+            let (limit, offset) = limit_offset(page);
+            let rows = collect(
+                c,
+                &format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY created_at, id LIMIT ?1 OFFSET ?2"),
+                params![limit, offset],
+                account_row,
+            )?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
     async fn update_account(
@@ -46,7 +76,42 @@ impl AccountStore for SqliteStore {
         patch: AccountPatch,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Account>> {
-        self.write(move |c| update_account(c, id, &patch, at)).await
+        self.write(move |c| {
+            let patch = &patch;
+            let Some(mut a) = get_account(c, id)? else {
+                return Ok(None);
+            };
+            if let Some(v) = &patch.email {
+                a.email.clone_from(v);
+            }
+            if let Some(v) = &patch.name {
+                a.name.clone_from(v);
+            }
+            if let Some(v) = &patch.language {
+                a.language = v.clone();
+            }
+            if let Some(v) = patch.currency {
+                a.currency = v;
+            }
+            c.prepare_cached(
+                "UPDATE accounts SET email = ?2, name = ?3, language = ?4, currency = ?5, \
+                 updated_at = ?6 WHERE id = ?1",
+            )
+            .map_err(db)?
+            .execute(params![
+                id.to_string(),
+                a.email,
+                a.name,
+                a.language.as_str(),
+                a.currency.code(),
+                ts(at),
+            ])
+            .map_err(unique_as_conflict("account"))?;
+            let a = require_account(c, id)?;
+            insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at))?;
+            Ok(Some(a))
+        })
+        .await
     }
 
     async fn set_account_customer(
@@ -57,12 +122,48 @@ impl AccountStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Account> {
         let (gateway, customer_ref) = (gateway.to_owned(), customer_ref.to_owned());
-        self.write(move |c| set_account_customer(c, id, &gateway, &customer_ref, at))
-            .await
+        self.write(move |c| {
+            let gateway = &gateway;
+            let customer_ref = &customer_ref;
+            require_account(c, id)?;
+            let changed = exec(
+                c,
+                "UPDATE accounts SET customer_gateway = ?2, customer_ref = ?3, updated_at = ?4 \
+                 WHERE id = ?1 AND (customer_ref IS NULL OR customer_gateway <> ?2)",
+                params![id.to_string(), gateway, customer_ref, ts(at)],
+            )?;
+            let a = require_account(c, id)?;
+            if changed > 0 {
+                insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at))?;
+            }
+            Ok(a)
+        })
+        .await
     }
 
     async fn create_card_setup(&self, setup: CardSetup) -> StoreResult<CardSetup> {
-        self.write(move |c| create_card_setup(c, &setup)).await
+        self.write(move |c| {
+            let s = &setup;
+            require_account(c, s.account_id)?;
+            c.prepare_cached(&format!(
+                "INSERT INTO account_card_setups ({SETUP_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))
+            .map_err(db)?
+            .execute(params![
+                s.token,
+                s.account_id.to_string(),
+                s.gateway,
+                s.setup_ref,
+                s.client_secret.expose(),
+                ts(s.created_at),
+                opt_ts(s.completed_at),
+            ])
+            .map_err(unique_as_conflict("card setup"))?;
+            card_setup(c, &s.token)?.ok_or(StoreError::NotFound {
+                entity: "card setup",
+            })
+        })
+        .await
     }
 
     async fn card_setup(&self, token: &str) -> StoreResult<Option<CardSetup>> {
@@ -76,8 +177,19 @@ impl AccountStore for SqliteStore {
         setup_ref: &str,
     ) -> StoreResult<Option<CardSetup>> {
         let (gateway, setup_ref) = (gateway.to_owned(), setup_ref.to_owned());
-        self.read(move |c| card_setup_by_ref(c, &gateway, &setup_ref))
-            .await
+        self.read(move |c| {
+            let gateway = &gateway;
+            let setup_ref = &setup_ref;
+            one(
+                c,
+                &format!(
+                    "SELECT {SETUP_COLS} FROM account_card_setups WHERE gateway = ?1 AND setup_ref = ?2"
+                ),
+                params![gateway, setup_ref],
+                setup_row,
+            )
+        })
+        .await
     }
 
     async fn save_account_card(
@@ -87,8 +199,44 @@ impl AccountStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Account> {
         let token = setup_token.to_owned();
-        self.write(move |c| save_account_card(c, &token, &card, at))
-            .await
+        self.write(move |c| {
+            let token = &token;
+            let card = &card;
+            let setup = card_setup(c, token)?.ok_or(StoreError::NotFound {
+                entity: "card setup",
+            })?;
+            let before = require_account(c, setup.account_id)?;
+            if before.card.as_ref().map(|k| &k.payment_method_ref) == Some(&card.payment_method_ref) {
+                return Ok(before);
+            }
+            let s = &card.summary;
+            exec(
+                c,
+                "UPDATE accounts SET card_gateway = ?2, card_customer_ref = ?3, card_payment_method = ?4, \
+                 card_brand = ?5, card_last4 = ?6, card_exp_month = ?7, card_exp_year = ?8, \
+                 card_saved_at = ?9, updated_at = ?9 WHERE id = ?1",
+                params![
+                    setup.account_id.to_string(),
+                    card.gateway,
+                    card.customer_ref,
+                    card.payment_method_ref,
+                    s.brand,
+                    s.last4,
+                    s.exp_month.map(i64::from),
+                    s.exp_year.map(i64::from),
+                    ts(at),
+                ],
+            )?;
+            exec(
+                c,
+                "UPDATE account_card_setups SET completed_at = ?2 WHERE token = ?1 AND completed_at IS NULL",
+                params![token, ts(at)],
+            )?;
+            let a = require_account(c, setup.account_id)?;
+            insert_event(c, &events::ev_account(EventKind::AccountCardSaved, &a, at))?;
+            Ok(a)
+        })
+        .await
     }
 
     async fn link_account_token(
@@ -98,8 +246,50 @@ impl AccountStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<IdTag>> {
         let tag = id_tag.clone();
-        self.write(move |c| link_account_token(c, id, &tag, at))
-            .await
+        self.write(move |c| {
+            let tag = &tag;
+            require_account(c, id)?;
+            let stored_tag = one(
+                c,
+                "SELECT id_tag FROM id_tokens WHERE id_tag_key = ?1",
+                [tag.key()],
+                |row| get::<String>(row, 0),
+            )?
+            .ok_or(StoreError::NotFound { entity: "id token" })?;
+            let owner = one(
+                c,
+                "SELECT account_id FROM account_tokens WHERE id_tag_key = ?1",
+                [tag.key()],
+                |row| get::<String>(row, 0),
+            )?;
+            match owner {
+                Some(o) if o == id.to_string() => {}
+                Some(_) => {
+                    return Err(StoreError::Conflict {
+                        entity: "account token",
+                    })
+                }
+                None => {
+                    exec(
+                        c,
+                        "INSERT INTO account_tokens (id_tag_key, id_tag, account_id, linked_at) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![tag.key(), stored_tag, id.to_string(), ts(at)],
+                    )?;
+                    insert_event(
+                        c,
+                        &events::ev_token(
+                            EventKind::AccountTokenLinked,
+                            id,
+                            &ac::id_tag(&stored_tag)?,
+                            at,
+                        ),
+                    )?;
+                }
+            }
+            account_tokens(c, id)
+        })
+        .await
     }
 
     async fn unlink_account_token(
@@ -109,8 +299,22 @@ impl AccountStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let tag = id_tag.clone();
-        self.write(move |c| unlink_account_token(c, id, &tag, at))
-            .await
+        self.write(move |c| {
+            let tag = &tag;
+            let gone = exec(
+                c,
+                "DELETE FROM account_tokens WHERE id_tag_key = ?1 AND account_id = ?2",
+                params![tag.key(), id.to_string()],
+            )? > 0;
+            if gone {
+                insert_event(
+                    c,
+                    &events::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
+                )?;
+            }
+            Ok(gone)
+        })
+        .await
     }
 
     async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdTag>> {
@@ -119,11 +323,38 @@ impl AccountStore for SqliteStore {
 
     async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>> {
         let tag = id_tag.clone();
-        self.read(move |c| account_standing(c, &tag)).await
+        self.read(move |c| {
+            let tag = &tag;
+            one(
+                c,
+                "SELECT a.id, a.card_payment_method IS NOT NULL, \
+                 EXISTS (SELECT 1 FROM account_charges ch WHERE ch.account_id = a.id \
+                         AND (ch.status = 'debt' OR (ch.status = 'pending' AND ch.debt_since IS NOT NULL))) \
+                 FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id_tag_key = ?1",
+                [tag.key()],
+                |row| {
+                    Ok(AccountStanding {
+                        account_id: account_id(&get::<String>(row, 0)?)?,
+                        has_card: get(row, 1)?,
+                        in_debt: get(row, 2)?,
+                    })
+                },
+            )
+        })
+        .await
     }
 
     async fn account_for_session(&self, session: SessionId) -> StoreResult<Option<AccountId>> {
-        self.read(move |c| account_for_session(c, session)).await
+        self.read(move |c| {
+            one(
+                c,
+                "SELECT t.account_id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
+                 WHERE s.id = ?1 AND s.start_authorization = 'Accepted' AND s.created_at >= t.linked_at",
+                [session.to_string()],
+                |row| account_id(&get::<String>(row, 0)?),
+            )
+        })
+        .await
     }
 
     async fn begin_account_charge(
@@ -131,8 +362,46 @@ impl AccountStore for SqliteStore {
         charge: NewAccountCharge,
         payment: Option<NewPayment>,
     ) -> StoreResult<(AccountCharge, bool)> {
-        self.write(move |c| begin_account_charge(c, &charge, payment.as_ref()))
-            .await
+        self.write(move |c| {
+            let new = &charge;
+            let payment = payment.as_ref();
+            if let Some(existing) = account_charge(c, new.session_id)? {
+                return Ok((existing, false));
+            }
+            require_account(c, new.account_id)?;
+            let payment_id = match payment {
+                Some(p) => {
+                    let stored = create_payment(c, p)?;
+                    link_session(c, stored.id, new.session_id, new.created_at)?;
+                    Some(stored.id)
+                }
+                None => None,
+            };
+            let status = if payment_id.is_some() {
+                ChargeStatus::Pending
+            } else {
+                ChargeStatus::Paid
+            };
+            exec(
+                c,
+                &format!(
+                    "INSERT INTO account_charges ({CHARGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7)"
+                ),
+                params![
+                    new.session_id.to_string(),
+                    new.account_id.to_string(),
+                    new.amount_minor,
+                    new.currency.code(),
+                    status.as_str(),
+                    payment_id.map(|p| p.to_string()),
+                    ts(new.created_at),
+                ],
+            )?;
+            let line = require_charge(c, new.session_id)?;
+            insert_event(c, &events::ev_charge(&line, new.created_at))?;
+            Ok((line, true))
+        })
+        .await
     }
 
     async fn account_charge(&self, session: SessionId) -> StoreResult<Option<AccountCharge>> {
@@ -145,8 +414,31 @@ impl AccountStore for SqliteStore {
         status: ChargeStatus,
         at: DateTime<Utc>,
     ) -> StoreResult<AccountCharge> {
-        self.write(move |c| set_account_charge_status(c, session, status, at))
-            .await
+        self.write(move |c| {
+            let before = require_charge(c, session)?;
+            if before.status == status {
+                return Ok(before);
+            }
+            let debt_since = match (status, before.debt_since) {
+                (ChargeStatus::Debt, None) => Some(at),
+                (_, since) => since,
+            };
+            exec(
+                c,
+                "UPDATE account_charges SET status = ?2, debt_since = ?3, updated_at = ?4 \
+                 WHERE session_id = ?1",
+                params![
+                    session.to_string(),
+                    status.as_str(),
+                    opt_ts(debt_since),
+                    ts(at)
+                ],
+            )?;
+            let line = require_charge(c, session)?;
+            insert_event(c, &events::ev_charge(&line, at))?;
+            Ok(line)
+        })
+        .await
     }
 
     async fn retry_account_charge(
@@ -154,16 +446,56 @@ impl AccountStore for SqliteStore {
         session: SessionId,
         payment: NewPayment,
     ) -> StoreResult<Option<AccountCharge>> {
-        self.write(move |c| retry_account_charge(c, session, &payment))
-            .await
+        self.write(move |c| {
+            let payment = &payment;
+            let before = require_charge(c, session)?;
+            if before.status != ChargeStatus::Debt {
+                return Ok(None);
+            }
+            let stored = create_payment(c, payment)?;
+            let at = payment.created_at;
+            exec(
+                c,
+                "UPDATE account_charges SET status = 'pending', payment_id = ?2, updated_at = ?3 \
+                 WHERE session_id = ?1",
+                params![session.to_string(), stored.id.to_string(), ts(at)],
+            )?;
+            let line = require_charge(c, session)?;
+            insert_event(c, &events::ev_charge(&line, at))?;
+            Ok(Some(line))
+        })
+        .await
     }
 
     async fn account_debts(&self, id: AccountId) -> StoreResult<Vec<AccountCharge>> {
-        self.read(move |c| account_debts(c, id)).await
+        self.read(move |c| {
+            collect(
+                c,
+                &format!(
+                    "SELECT {CHARGE_COLS} FROM account_charges WHERE account_id = ?1 \
+                     AND (status = 'debt' OR (status = 'pending' AND debt_since IS NOT NULL)) \
+                     ORDER BY created_at, session_id"
+                ),
+                [id.to_string()],
+                charge_row,
+            )
+        })
+        .await
     }
 
     async fn pending_account_charges(&self, limit: u32) -> StoreResult<Vec<AccountCharge>> {
-        self.read(move |c| pending_account_charges(c, limit)).await
+        self.read(move |c| {
+            collect(
+                c,
+                &format!(
+                    "SELECT {CHARGE_COLS} FROM account_charges WHERE status = 'pending' \
+                     ORDER BY created_at, session_id LIMIT ?1"
+                ),
+                [i64::from(limit)],
+                charge_row,
+            )
+        })
+        .await
     }
 
     async fn uncharged_account_sessions(
@@ -171,8 +503,20 @@ impl AccountStore for SqliteStore {
         ended_before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<SessionId>> {
-        self.read(move |c| uncharged_account_sessions(c, ended_before, limit))
-            .await
+        self.read(move |c| {
+            collect(
+                c,
+                "SELECT s.id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
+                 WHERE s.state = 'ended' AND s.start_authorization = 'Accepted' \
+                 AND s.created_at >= t.linked_at AND s.updated_at <= ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM account_charges ch WHERE ch.session_id = s.id) \
+                 AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.session_id = s.id) \
+                 ORDER BY s.updated_at, s.id LIMIT ?2",
+                params![ts(ended_before), i64::from(limit)],
+                |row| SessionId::parse(&get::<String>(row, 0)?).map_err(corrupt),
+            )
+        })
+        .await
     }
 }
 
@@ -258,119 +602,6 @@ pub(super) fn require_account(c: &Connection, id: AccountId) -> R<Account> {
     get_account(c, id)?.ok_or(StoreError::NotFound { entity: "account" })
 }
 
-pub(crate) fn create_account(c: &Connection, new: &NewAccount, at: DateTime<Utc>) -> R<Account> {
-    c.prepare_cached(
-        "INSERT INTO accounts (id, email, name, language, currency, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-    )
-    .map_err(db)?
-    .execute(params![
-        new.id.to_string(),
-        new.email,
-        new.name,
-        new.language.as_str(),
-        new.currency.code(),
-        ts(at),
-    ])
-    .map_err(unique_as_conflict("account"))?;
-    let a = require_account(c, new.id)?;
-    insert_event(c, &events::ev_account(EventKind::AccountCreated, &a, at))?;
-    Ok(a)
-}
-
-pub(crate) fn list_accounts(c: &Connection, page: Page) -> R<Paged<Account>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = collect(
-        c,
-        &format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY created_at, id LIMIT ?1 OFFSET ?2"),
-        params![limit, offset],
-        account_row,
-    )?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-pub(crate) fn update_account(
-    c: &Connection,
-    id: AccountId,
-    patch: &AccountPatch,
-    at: DateTime<Utc>,
-) -> R<Option<Account>> {
-    let Some(mut a) = get_account(c, id)? else {
-        return Ok(None);
-    };
-    if let Some(v) = &patch.email {
-        a.email.clone_from(v);
-    }
-    if let Some(v) = &patch.name {
-        a.name.clone_from(v);
-    }
-    if let Some(v) = &patch.language {
-        a.language = v.clone();
-    }
-    if let Some(v) = patch.currency {
-        a.currency = v;
-    }
-    c.prepare_cached(
-        "UPDATE accounts SET email = ?2, name = ?3, language = ?4, currency = ?5, \
-         updated_at = ?6 WHERE id = ?1",
-    )
-    .map_err(db)?
-    .execute(params![
-        id.to_string(),
-        a.email,
-        a.name,
-        a.language.as_str(),
-        a.currency.code(),
-        ts(at),
-    ])
-    .map_err(unique_as_conflict("account"))?;
-    let a = require_account(c, id)?;
-    insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at))?;
-    Ok(Some(a))
-}
-
-pub(crate) fn set_account_customer(
-    c: &Connection,
-    id: AccountId,
-    gateway: &str,
-    customer_ref: &str,
-    at: DateTime<Utc>,
-) -> R<Account> {
-    require_account(c, id)?;
-    let changed = exec(
-        c,
-        "UPDATE accounts SET customer_gateway = ?2, customer_ref = ?3, updated_at = ?4 \
-         WHERE id = ?1 AND (customer_ref IS NULL OR customer_gateway <> ?2)",
-        params![id.to_string(), gateway, customer_ref, ts(at)],
-    )?;
-    let a = require_account(c, id)?;
-    if changed > 0 {
-        insert_event(c, &events::ev_account(EventKind::AccountUpdated, &a, at))?;
-    }
-    Ok(a)
-}
-
-pub(crate) fn create_card_setup(c: &Connection, s: &CardSetup) -> R<CardSetup> {
-    require_account(c, s.account_id)?;
-    c.prepare_cached(&format!(
-        "INSERT INTO account_card_setups ({SETUP_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-    ))
-    .map_err(db)?
-    .execute(params![
-        s.token,
-        s.account_id.to_string(),
-        s.gateway,
-        s.setup_ref,
-        s.client_secret.expose(),
-        ts(s.created_at),
-        opt_ts(s.completed_at),
-    ])
-    .map_err(unique_as_conflict("card setup"))?;
-    card_setup(c, &s.token)?.ok_or(StoreError::NotFound {
-        entity: "card setup",
-    })
-}
-
 pub(crate) fn card_setup(c: &Connection, token: &str) -> R<Option<CardSetup>> {
     one(
         c,
@@ -380,164 +611,12 @@ pub(crate) fn card_setup(c: &Connection, token: &str) -> R<Option<CardSetup>> {
     )
 }
 
-pub(crate) fn card_setup_by_ref(
-    c: &Connection,
-    gateway: &str,
-    setup_ref: &str,
-) -> R<Option<CardSetup>> {
-    one(
-        c,
-        &format!(
-            "SELECT {SETUP_COLS} FROM account_card_setups WHERE gateway = ?1 AND setup_ref = ?2"
-        ),
-        params![gateway, setup_ref],
-        setup_row,
-    )
-}
-
-pub(crate) fn save_account_card(
-    c: &Connection,
-    token: &str,
-    card: &StoredCard,
-    at: DateTime<Utc>,
-) -> R<Account> {
-    let setup = card_setup(c, token)?.ok_or(StoreError::NotFound {
-        entity: "card setup",
-    })?;
-    let before = require_account(c, setup.account_id)?;
-    if before.card.as_ref().map(|k| &k.payment_method_ref) == Some(&card.payment_method_ref) {
-        return Ok(before);
-    }
-    let s = &card.summary;
-    exec(
-        c,
-        "UPDATE accounts SET card_gateway = ?2, card_customer_ref = ?3, card_payment_method = ?4, \
-         card_brand = ?5, card_last4 = ?6, card_exp_month = ?7, card_exp_year = ?8, \
-         card_saved_at = ?9, updated_at = ?9 WHERE id = ?1",
-        params![
-            setup.account_id.to_string(),
-            card.gateway,
-            card.customer_ref,
-            card.payment_method_ref,
-            s.brand,
-            s.last4,
-            s.exp_month.map(i64::from),
-            s.exp_year.map(i64::from),
-            ts(at),
-        ],
-    )?;
-    exec(
-        c,
-        "UPDATE account_card_setups SET completed_at = ?2 WHERE token = ?1 AND completed_at IS NULL",
-        params![token, ts(at)],
-    )?;
-    let a = require_account(c, setup.account_id)?;
-    insert_event(c, &events::ev_account(EventKind::AccountCardSaved, &a, at))?;
-    Ok(a)
-}
-
 pub(crate) fn account_tokens(c: &Connection, id: AccountId) -> R<Vec<IdTag>> {
     collect(
         c,
         "SELECT id_tag FROM account_tokens WHERE account_id = ?1 ORDER BY id_tag_key",
         [id.to_string()],
         |row| ac::id_tag(&get::<String>(row, 0)?),
-    )
-}
-
-pub(crate) fn link_account_token(
-    c: &Connection,
-    id: AccountId,
-    tag: &IdTag,
-    at: DateTime<Utc>,
-) -> R<Vec<IdTag>> {
-    require_account(c, id)?;
-    let stored_tag = one(
-        c,
-        "SELECT id_tag FROM id_tokens WHERE id_tag_key = ?1",
-        [tag.key()],
-        |row| get::<String>(row, 0),
-    )?
-    .ok_or(StoreError::NotFound { entity: "id token" })?;
-    let owner = one(
-        c,
-        "SELECT account_id FROM account_tokens WHERE id_tag_key = ?1",
-        [tag.key()],
-        |row| get::<String>(row, 0),
-    )?;
-    match owner {
-        Some(o) if o == id.to_string() => {}
-        Some(_) => {
-            return Err(StoreError::Conflict {
-                entity: "account token",
-            })
-        }
-        None => {
-            exec(
-                c,
-                "INSERT INTO account_tokens (id_tag_key, id_tag, account_id, linked_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![tag.key(), stored_tag, id.to_string(), ts(at)],
-            )?;
-            insert_event(
-                c,
-                &events::ev_token(
-                    EventKind::AccountTokenLinked,
-                    id,
-                    &ac::id_tag(&stored_tag)?,
-                    at,
-                ),
-            )?;
-        }
-    }
-    account_tokens(c, id)
-}
-
-pub(crate) fn unlink_account_token(
-    c: &Connection,
-    id: AccountId,
-    tag: &IdTag,
-    at: DateTime<Utc>,
-) -> R<bool> {
-    let gone = exec(
-        c,
-        "DELETE FROM account_tokens WHERE id_tag_key = ?1 AND account_id = ?2",
-        params![tag.key(), id.to_string()],
-    )? > 0;
-    if gone {
-        insert_event(
-            c,
-            &events::ev_token(EventKind::AccountTokenUnlinked, id, tag, at),
-        )?;
-    }
-    Ok(gone)
-}
-
-pub(crate) fn account_standing(c: &Connection, tag: &IdTag) -> R<Option<AccountStanding>> {
-    one(
-        c,
-        "SELECT a.id, a.card_payment_method IS NOT NULL, \
-         EXISTS (SELECT 1 FROM account_charges ch WHERE ch.account_id = a.id \
-                 AND (ch.status = 'debt' OR (ch.status = 'pending' AND ch.debt_since IS NOT NULL))) \
-         FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id_tag_key = ?1",
-        [tag.key()],
-        |row| {
-            Ok(AccountStanding {
-                account_id: account_id(&get::<String>(row, 0)?)?,
-                has_card: get(row, 1)?,
-                in_debt: get(row, 2)?,
-            })
-        },
-    )
-}
-
-pub(crate) fn account_for_session(c: &Connection, session: SessionId) -> R<Option<AccountId>> {
-    one(
-        c,
-        "SELECT t.account_id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
-         WHERE s.id = ?1 AND s.start_authorization = 'Accepted' AND s.created_at >= t.linked_at",
-        [session.to_string()],
-        |row| account_id(&get::<String>(row, 0)?),
     )
 }
 
@@ -554,141 +633,4 @@ pub(super) fn require_charge(c: &Connection, session: SessionId) -> R<AccountCha
     account_charge(c, session)?.ok_or(StoreError::NotFound {
         entity: "account charge",
     })
-}
-
-pub(crate) fn begin_account_charge(
-    c: &Connection,
-    new: &NewAccountCharge,
-    payment: Option<&NewPayment>,
-) -> R<(AccountCharge, bool)> {
-    if let Some(existing) = account_charge(c, new.session_id)? {
-        return Ok((existing, false));
-    }
-    require_account(c, new.account_id)?;
-    let payment_id = match payment {
-        Some(p) => {
-            let stored = create_payment(c, p)?;
-            link_session(c, stored.id, new.session_id, new.created_at)?;
-            Some(stored.id)
-        }
-        None => None,
-    };
-    let status = if payment_id.is_some() {
-        ChargeStatus::Pending
-    } else {
-        ChargeStatus::Paid
-    };
-    exec(
-        c,
-        &format!(
-            "INSERT INTO account_charges ({CHARGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7)"
-        ),
-        params![
-            new.session_id.to_string(),
-            new.account_id.to_string(),
-            new.amount_minor,
-            new.currency.code(),
-            status.as_str(),
-            payment_id.map(|p| p.to_string()),
-            ts(new.created_at),
-        ],
-    )?;
-    let line = require_charge(c, new.session_id)?;
-    insert_event(c, &events::ev_charge(&line, new.created_at))?;
-    Ok((line, true))
-}
-
-pub(crate) fn set_account_charge_status(
-    c: &Connection,
-    session: SessionId,
-    status: ChargeStatus,
-    at: DateTime<Utc>,
-) -> R<AccountCharge> {
-    let before = require_charge(c, session)?;
-    if before.status == status {
-        return Ok(before);
-    }
-    let debt_since = match (status, before.debt_since) {
-        (ChargeStatus::Debt, None) => Some(at),
-        (_, since) => since,
-    };
-    exec(
-        c,
-        "UPDATE account_charges SET status = ?2, debt_since = ?3, updated_at = ?4 \
-         WHERE session_id = ?1",
-        params![
-            session.to_string(),
-            status.as_str(),
-            opt_ts(debt_since),
-            ts(at)
-        ],
-    )?;
-    let line = require_charge(c, session)?;
-    insert_event(c, &events::ev_charge(&line, at))?;
-    Ok(line)
-}
-
-pub(crate) fn retry_account_charge(
-    c: &Connection,
-    session: SessionId,
-    payment: &NewPayment,
-) -> R<Option<AccountCharge>> {
-    let before = require_charge(c, session)?;
-    if before.status != ChargeStatus::Debt {
-        return Ok(None);
-    }
-    let stored = create_payment(c, payment)?;
-    let at = payment.created_at;
-    exec(
-        c,
-        "UPDATE account_charges SET status = 'pending', payment_id = ?2, updated_at = ?3 \
-         WHERE session_id = ?1",
-        params![session.to_string(), stored.id.to_string(), ts(at)],
-    )?;
-    let line = require_charge(c, session)?;
-    insert_event(c, &events::ev_charge(&line, at))?;
-    Ok(Some(line))
-}
-
-pub(crate) fn account_debts(c: &Connection, id: AccountId) -> R<Vec<AccountCharge>> {
-    collect(
-        c,
-        &format!(
-            "SELECT {CHARGE_COLS} FROM account_charges WHERE account_id = ?1 \
-             AND (status = 'debt' OR (status = 'pending' AND debt_since IS NOT NULL)) \
-             ORDER BY created_at, session_id"
-        ),
-        [id.to_string()],
-        charge_row,
-    )
-}
-
-pub(crate) fn pending_account_charges(c: &Connection, limit: u32) -> R<Vec<AccountCharge>> {
-    collect(
-        c,
-        &format!(
-            "SELECT {CHARGE_COLS} FROM account_charges WHERE status = 'pending' \
-             ORDER BY created_at, session_id LIMIT ?1"
-        ),
-        [i64::from(limit)],
-        charge_row,
-    )
-}
-
-pub(crate) fn uncharged_account_sessions(
-    c: &Connection,
-    ended_before: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<SessionId>> {
-    collect(
-        c,
-        "SELECT s.id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
-         WHERE s.state = 'ended' AND s.start_authorization = 'Accepted' \
-         AND s.created_at >= t.linked_at AND s.updated_at <= ?1 \
-         AND NOT EXISTS (SELECT 1 FROM account_charges ch WHERE ch.session_id = s.id) \
-         AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.session_id = s.id) \
-         ORDER BY s.updated_at, s.id LIMIT ?2",
-        params![ts(ended_before), i64::from(limit)],
-        |row| SessionId::parse(&get::<String>(row, 0)?).map_err(corrupt),
-    )
 }

@@ -15,26 +15,45 @@ use rusqlite::{params, Connection};
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
     async fn count_api_keys(&self) -> StoreResult<u64> {
-        self.read(count_api_keys).await
+        self.read(move |c| {
+            let n: i64 = c
+                .prepare_cached("SELECT count(*) FROM api_keys")
+                .map_err(db)?
+                .query_row([], |r| r.get(0))
+                .map_err(db)?;
+            Ok(n.max(0) as u64)
+        })
+        .await
     }
 
     async fn create_api_key(&self, new: NewApiKey, at: DateTime<Utc>) -> StoreResult<ApiKey> {
-        self.write(move |c| create_api_key(c, &new, at)).await
+        self.write(move |c| {
+            let new = &new;
+            c.prepare_cached(
+                "INSERT INTO api_keys (name, prefix, secret_hash, scopes, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(db)?
+            .execute(params![
+                new.name,
+                new.prefix,
+                new.secret_hash,
+                values::api_scopes_text(&new.scopes),
+                ts(at),
+            ])
+            .map_err(unique_as_conflict("api key"))?;
+            let key =
+                find_api_key(c, &new.prefix)?.ok_or(StoreError::NotFound { entity: "api key" })?;
+            insert_event(c, &events::ev_api_key_created(&key))?;
+            Ok(key)
+        })
+        .await
     }
 
     async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>> {
         let prefix = prefix.to_owned();
         self.read(move |c| find_api_key(c, &prefix)).await
     }
-}
-
-pub(crate) fn count_api_keys(c: &Connection) -> R<u64> {
-    let n: i64 = c
-        .prepare_cached("SELECT count(*) FROM api_keys")
-        .map_err(db)?
-        .query_row([], |r| r.get(0))
-        .map_err(db)?;
-    Ok(n.max(0) as u64)
 }
 
 pub(crate) fn find_api_key(c: &Connection, prefix: &str) -> R<Option<ApiKey>> {
@@ -44,23 +63,4 @@ pub(crate) fn find_api_key(c: &Connection, prefix: &str) -> R<Option<ApiKey>> {
         [prefix],
         |r| rows::api_key(r),
     )
-}
-
-pub(crate) fn create_api_key(c: &Connection, new: &NewApiKey, at: DateTime<Utc>) -> R<ApiKey> {
-    c.prepare_cached(
-        "INSERT INTO api_keys (name, prefix, secret_hash, scopes, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .map_err(db)?
-    .execute(params![
-        new.name,
-        new.prefix,
-        new.secret_hash,
-        values::api_scopes_text(&new.scopes),
-        ts(at),
-    ])
-    .map_err(unique_as_conflict("api key"))?;
-    let key = find_api_key(c, &new.prefix)?.ok_or(StoreError::NotFound { entity: "api key" })?;
-    insert_event(c, &events::ev_api_key_created(&key))?;
-    Ok(key)
 }

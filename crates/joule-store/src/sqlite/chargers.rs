@@ -32,7 +32,21 @@ impl ChargerStore for SqliteStore {
     }
 
     async fn list_chargers(&self, page: Page) -> StoreResult<Paged<Charger>> {
-        self.read(move |c| list_chargers(c, page)).await
+        self.read(move |c| {
+            let (limit, offset) = limit_offset(page);
+            let rows = collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    charger_cols!(),
+                    " FROM chargers ORDER BY id LIMIT ?1 OFFSET ?2"
+                ),
+                params![limit, offset],
+                |r| rows::charger(r),
+            )?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
     async fn update_charger(
@@ -42,13 +56,84 @@ impl ChargerStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Charger>> {
         let id = id.clone();
-        self.write(move |c| update_charger(c, &id, &patch, at))
-            .await
+        self.write(move |c| {
+            let id = &id;
+            let patch = &patch;
+            let Some(cur) = one(
+                c,
+                "SELECT label, location, registration, password_hash FROM chargers WHERE id = ?1",
+                [id.as_str()],
+                |row| {
+                    Ok((
+                        get::<Option<String>>(row, 0)?,
+                        get::<Option<String>>(row, 1)?,
+                        get::<String>(row, 2)?,
+                        get::<Option<String>>(row, 3)?,
+                    ))
+                },
+            )?
+            else {
+                return Ok(None);
+            };
+            let (mut label, mut location, mut registration, mut password_hash) = cur;
+            if let Some(l) = &patch.label {
+                label = l.clone();
+            }
+            if let Some(l) = &patch.location {
+                location = location_text(l)?;
+            }
+            if let Some(r) = patch.registration {
+                registration = r.as_str().to_owned();
+            }
+            if let Some(p) = &patch.password_hash {
+                password_hash = p.clone();
+            }
+            exec(
+                c,
+                "UPDATE chargers SET label = ?2, location = ?3, registration = ?4, password_hash = ?5, \
+                 updated_at = ?6 WHERE id = ?1",
+                params![
+                    id.as_str(),
+                    label,
+                    location,
+                    registration,
+                    password_hash,
+                    ts(at)
+                ],
+            )?;
+            let charger = loaded(c, id)?;
+            insert_event(c, &events::ev_charger_updated(&charger, patch, at))?;
+            Ok(Some(charger))
+        })
+        .await
     }
 
     async fn delete_charger(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<bool> {
         let id = id.clone();
-        self.write(move |c| delete_charger(c, &id, at)).await
+        self.write(move |c| {
+            let id = &id;
+            exec(
+                c,
+                "DELETE FROM connector_states WHERE charger_id = ?1",
+                [id.as_str()],
+            )?;
+            exec(
+                c,
+                "DELETE FROM charger_groups WHERE charger_id = ?1",
+                [id.as_str()],
+            )?;
+            let n = exec(c, "DELETE FROM chargers WHERE id = ?1", [id.as_str()])?;
+            if n > 0 {
+                let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+                    charger_id: Some(id.clone()),
+                    ..Default::default()
+                };
+                delete_assignments_where(c, &assigned, at)?;
+                insert_event(c, &events::ev_charger_deleted(id, at))?;
+            }
+            Ok(n > 0)
+        })
+        .await
     }
 
     async fn charger_credentials(&self, id: &ChargerId) -> StoreResult<Option<ChargerCredentials>> {
@@ -62,7 +147,20 @@ impl ChargerStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Charger> {
         let id = id.clone();
-        self.write(move |c| auto_register(c, &id, at)).await
+        self.write(move |c| {
+            let id = &id;
+            let n = exec(
+                c,
+                "INSERT INTO chargers (id, registration, created_at, updated_at) \
+                 VALUES (?1, 'pending', ?2, ?2) ON CONFLICT (id) DO NOTHING",
+                params![id.as_str(), ts(at)],
+            )?;
+            if n > 0 {
+                insert_event(c, &events::ev_charger_auto_registered(id, at))?;
+            }
+            loaded(c, id)
+        })
+        .await
     }
 
     async fn record_boot(
@@ -72,12 +170,56 @@ impl ChargerStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<RegistrationStatus>> {
         let id = id.clone();
-        self.write(move |c| record_boot(c, &id, &boot, at)).await
+        self.write(move |c| {
+            let id = &id;
+            let boot = &boot;
+            let Some(creds) = charger_credentials(c, id)? else {
+                return Ok(None);
+            };
+            exec(
+                c,
+                "UPDATE chargers SET boot_vendor = ?2, boot_model = ?3, boot_charge_point_serial = ?4, \
+                 boot_charge_box_serial = ?5, boot_firmware_version = ?6, boot_iccid = ?7, \
+                 boot_imsi = ?8, boot_meter_type = ?9, boot_meter_serial = ?10, booted_at = ?11, \
+                 last_seen_at = ?11, updated_at = ?11 WHERE id = ?1",
+                params![
+                    id.as_str(),
+                    boot.vendor,
+                    boot.model,
+                    boot.charge_point_serial_number,
+                    boot.charge_box_serial_number,
+                    boot.firmware_version,
+                    boot.iccid,
+                    boot.imsi,
+                    boot.meter_type,
+                    boot.meter_serial_number,
+                    ts(at),
+                ],
+            )?;
+            insert_event(
+                c,
+                &events::ev_charger_booted(id, boot, creds.registration, at),
+            )?;
+            Ok(Some(creds.registration))
+        })
+        .await
     }
 
     async fn record_heartbeat(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<()> {
         let id = id.clone();
-        self.write(move |c| record_heartbeat(c, &id, at)).await
+        self.write(move |c| {
+            let id = &id;
+            let n = exec(
+                c,
+                "UPDATE chargers SET last_heartbeat_at = ?2, last_seen_at = ?2 WHERE id = ?1",
+                params![id.as_str(), ts(at)],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound { entity: "charger" });
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn record_connection(
@@ -88,17 +230,108 @@ impl ChargerStore for SqliteStore {
     ) -> StoreResult<()> {
         let id = id.clone();
         let protocol = protocol.map(str::to_owned);
-        self.write(move |c| record_connection(c, &id, protocol.as_deref(), at))
-            .await
+        self.write(move |c| {
+            let id = &id;
+            let protocol = protocol.as_deref();
+            let n = match protocol {
+                Some(p) => exec(
+                    c,
+                    "UPDATE chargers SET connected = 1, protocol = ?2, connected_at = ?3, \
+                     last_seen_at = ?3 WHERE id = ?1",
+                    params![id.as_str(), p, ts(at)],
+                )?,
+                None => exec(
+                    c,
+                    "UPDATE chargers SET connected = 0, disconnected_at = ?2 WHERE id = ?1",
+                    params![id.as_str(), ts(at)],
+                )?,
+            };
+            if n == 0 {
+                return Err(StoreError::NotFound { entity: "charger" });
+            }
+            insert_event(c, &events::ev_connection(id, protocol, at))
+        })
+        .await
     }
 
     async fn mark_all_disconnected(&self, at: DateTime<Utc>) -> StoreResult<u64> {
-        self.write(move |c| mark_all_disconnected(c, at)).await
+        self.write(move |c| {
+            let ids = collect(
+                c,
+                "UPDATE chargers SET connected = 0, disconnected_at = ?1 WHERE connected = 1 RETURNING id",
+                [ts(at)],
+                |row| values::charger_id(&get::<String>(row, 0)?),
+            )?;
+            for id in &ids {
+                insert_event(c, &events::ev_connection(id, None, at))?;
+            }
+            Ok(ids.len() as u64)
+        })
+        .await
     }
 
     async fn record_status(&self, id: &ChargerId, report: StatusReport) -> StoreResult<()> {
         let id = id.clone();
-        self.write(move |c| record_status(c, &id, &report)).await
+        self.write(move |c| {
+            let id = &id;
+            let report = &report;
+            require_charger(c, id)?;
+            let effective = micros(report.effective_at());
+            exec(
+                c,
+                "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, \
+                 vendor_id, vendor_error_code, reported_at, received_at, effective_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    id.as_str(),
+                    report.connector_id.get(),
+                    report.status.as_str(),
+                    report.error_code,
+                    report.info,
+                    report.vendor_id,
+                    report.vendor_error_code,
+                    opt_ts(report.reported_at),
+                    ts(report.received_at),
+                    ts(effective),
+                ],
+            )?;
+            let current = one(
+                c,
+                concat!(
+                    "SELECT ",
+                    state_cols!(),
+                    " FROM connector_states WHERE charger_id = ?1 AND connector_id = ?2"
+                ),
+                params![id.as_str(), report.connector_id.get()],
+                |r| rows::connector_state(r),
+            )?;
+            let StatusChange::Replace { announce } = apply_status(current.as_ref(), report) else {
+                return Ok(());
+            };
+            exec(
+                c,
+                "INSERT INTO connector_states (charger_id, connector_id, status, error_code, info, \
+                 vendor_id, vendor_error_code, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status, \
+                 error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
+                 vendor_error_code = excluded.vendor_error_code, since = excluded.since",
+                params![
+                    id.as_str(),
+                    report.connector_id.get(),
+                    report.status.as_str(),
+                    report.error_code,
+                    report.info,
+                    report.vendor_id,
+                    report.vendor_error_code,
+                    ts(effective),
+                ],
+            )?;
+            if announce {
+                insert_event(c, &events::ev_status_changed(id, report, current.as_ref()))?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn connector_states(&self, id: &ChargerId) -> StoreResult<Vec<ConnectorState>> {
@@ -125,8 +358,29 @@ impl ChargerStore for SqliteStore {
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<StatusReport>> {
         let id = id.clone();
-        self.read(move |c| connector_status_range(c, &id, connector, from, to))
-            .await
+        self.read(move |c| {
+            let id = &id;
+            let connector_id = connector;
+            collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    status_cols!(),
+                    " FROM status_history WHERE charger_id = ?1 AND connector_id = ?2 \
+                     AND effective_at >= ?3 AND effective_at <= ?4 \
+                     ORDER BY effective_at, id LIMIT ?5"
+                ),
+                params![
+                    id.as_str(),
+                    connector_id.get(),
+                    ts(micros(from)),
+                    ts(micros(to)),
+                    STATUS_RANGE_LIMIT
+                ],
+                |r| rows::status_report(r),
+            )
+        })
+        .await
     }
 
     async fn record_firmware_status(
@@ -177,21 +431,6 @@ pub(crate) fn require_charger(c: &Connection, id: &ChargerId) -> R<()> {
     found.ok_or(StoreError::NotFound { entity: "charger" })
 }
 
-pub(crate) fn list_chargers(c: &Connection, page: Page) -> R<Paged<Charger>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = collect(
-        c,
-        concat!(
-            "SELECT ",
-            charger_cols!(),
-            " FROM chargers ORDER BY id LIMIT ?1 OFFSET ?2"
-        ),
-        params![limit, offset],
-        |r| rows::charger(r),
-    )?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
 pub(super) fn location_text(l: &Option<Location>) -> R<Option<String>> {
     l.as_ref()
         .map(serde_json::to_string)
@@ -223,82 +462,6 @@ pub(crate) fn create_charger(c: &Connection, new: &NewCharger, at: DateTime<Utc>
     Ok(charger)
 }
 
-pub(crate) fn update_charger(
-    c: &Connection,
-    id: &ChargerId,
-    patch: &ChargerPatch,
-    at: DateTime<Utc>,
-) -> R<Option<Charger>> {
-    let Some(cur) = one(
-        c,
-        "SELECT label, location, registration, password_hash FROM chargers WHERE id = ?1",
-        [id.as_str()],
-        |row| {
-            Ok((
-                get::<Option<String>>(row, 0)?,
-                get::<Option<String>>(row, 1)?,
-                get::<String>(row, 2)?,
-                get::<Option<String>>(row, 3)?,
-            ))
-        },
-    )?
-    else {
-        return Ok(None);
-    };
-    let (mut label, mut location, mut registration, mut password_hash) = cur;
-    if let Some(l) = &patch.label {
-        label = l.clone();
-    }
-    if let Some(l) = &patch.location {
-        location = location_text(l)?;
-    }
-    if let Some(r) = patch.registration {
-        registration = r.as_str().to_owned();
-    }
-    if let Some(p) = &patch.password_hash {
-        password_hash = p.clone();
-    }
-    exec(
-        c,
-        "UPDATE chargers SET label = ?2, location = ?3, registration = ?4, password_hash = ?5, \
-         updated_at = ?6 WHERE id = ?1",
-        params![
-            id.as_str(),
-            label,
-            location,
-            registration,
-            password_hash,
-            ts(at)
-        ],
-    )?;
-    let charger = loaded(c, id)?;
-    insert_event(c, &events::ev_charger_updated(&charger, patch, at))?;
-    Ok(Some(charger))
-}
-
-pub(crate) fn delete_charger(c: &Connection, id: &ChargerId, at: DateTime<Utc>) -> R<bool> {
-    exec(
-        c,
-        "DELETE FROM connector_states WHERE charger_id = ?1",
-        [id.as_str()],
-    )?;
-    exec(
-        c,
-        "DELETE FROM charger_groups WHERE charger_id = ?1",
-        [id.as_str()],
-    )?;
-    let n = exec(c, "DELETE FROM chargers WHERE id = ?1", [id.as_str()])?;
-    if n > 0 {
-        let assigned = joule_domain::tariff_assignment::AssignmentFilter {
-            charger_id: Some(id.clone()),
-            ..Default::default()
-        };
-        delete_assignments_where(c, &assigned, at)?;
-        insert_event(c, &events::ev_charger_deleted(id, at))?;
-    }
-    Ok(n > 0)
-}
-
 pub(crate) fn charger_credentials(c: &Connection, id: &ChargerId) -> R<Option<ChargerCredentials>> {
     one(
         c,
@@ -315,163 +478,6 @@ pub(crate) fn charger_credentials(c: &Connection, id: &ChargerId) -> R<Option<Ch
             })
         },
     )
-}
-
-pub(crate) fn auto_register(c: &Connection, id: &ChargerId, at: DateTime<Utc>) -> R<Charger> {
-    let n = exec(
-        c,
-        "INSERT INTO chargers (id, registration, created_at, updated_at) \
-         VALUES (?1, 'pending', ?2, ?2) ON CONFLICT (id) DO NOTHING",
-        params![id.as_str(), ts(at)],
-    )?;
-    if n > 0 {
-        insert_event(c, &events::ev_charger_auto_registered(id, at))?;
-    }
-    loaded(c, id)
-}
-
-pub(crate) fn record_boot(
-    c: &Connection,
-    id: &ChargerId,
-    boot: &BootInfo,
-    at: DateTime<Utc>,
-) -> R<Option<RegistrationStatus>> {
-    let Some(creds) = charger_credentials(c, id)? else {
-        return Ok(None);
-    };
-    exec(
-        c,
-        "UPDATE chargers SET boot_vendor = ?2, boot_model = ?3, boot_charge_point_serial = ?4, \
-         boot_charge_box_serial = ?5, boot_firmware_version = ?6, boot_iccid = ?7, \
-         boot_imsi = ?8, boot_meter_type = ?9, boot_meter_serial = ?10, booted_at = ?11, \
-         last_seen_at = ?11, updated_at = ?11 WHERE id = ?1",
-        params![
-            id.as_str(),
-            boot.vendor,
-            boot.model,
-            boot.charge_point_serial_number,
-            boot.charge_box_serial_number,
-            boot.firmware_version,
-            boot.iccid,
-            boot.imsi,
-            boot.meter_type,
-            boot.meter_serial_number,
-            ts(at),
-        ],
-    )?;
-    insert_event(
-        c,
-        &events::ev_charger_booted(id, boot, creds.registration, at),
-    )?;
-    Ok(Some(creds.registration))
-}
-
-pub(crate) fn record_heartbeat(c: &Connection, id: &ChargerId, at: DateTime<Utc>) -> R<()> {
-    let n = exec(
-        c,
-        "UPDATE chargers SET last_heartbeat_at = ?2, last_seen_at = ?2 WHERE id = ?1",
-        params![id.as_str(), ts(at)],
-    )?;
-    if n == 0 {
-        return Err(StoreError::NotFound { entity: "charger" });
-    }
-    Ok(())
-}
-
-pub(crate) fn record_connection(
-    c: &Connection,
-    id: &ChargerId,
-    protocol: Option<&str>,
-    at: DateTime<Utc>,
-) -> R<()> {
-    let n = match protocol {
-        Some(p) => exec(
-            c,
-            "UPDATE chargers SET connected = 1, protocol = ?2, connected_at = ?3, \
-             last_seen_at = ?3 WHERE id = ?1",
-            params![id.as_str(), p, ts(at)],
-        )?,
-        None => exec(
-            c,
-            "UPDATE chargers SET connected = 0, disconnected_at = ?2 WHERE id = ?1",
-            params![id.as_str(), ts(at)],
-        )?,
-    };
-    if n == 0 {
-        return Err(StoreError::NotFound { entity: "charger" });
-    }
-    insert_event(c, &events::ev_connection(id, protocol, at))
-}
-
-pub(crate) fn mark_all_disconnected(c: &Connection, at: DateTime<Utc>) -> R<u64> {
-    let ids = collect(
-        c,
-        "UPDATE chargers SET connected = 0, disconnected_at = ?1 WHERE connected = 1 RETURNING id",
-        [ts(at)],
-        |row| values::charger_id(&get::<String>(row, 0)?),
-    )?;
-    for id in &ids {
-        insert_event(c, &events::ev_connection(id, None, at))?;
-    }
-    Ok(ids.len() as u64)
-}
-
-pub(crate) fn record_status(c: &Connection, id: &ChargerId, report: &StatusReport) -> R<()> {
-    require_charger(c, id)?;
-    let effective = micros(report.effective_at());
-    exec(
-        c,
-        "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, \
-         vendor_id, vendor_error_code, reported_at, received_at, effective_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            id.as_str(),
-            report.connector_id.get(),
-            report.status.as_str(),
-            report.error_code,
-            report.info,
-            report.vendor_id,
-            report.vendor_error_code,
-            opt_ts(report.reported_at),
-            ts(report.received_at),
-            ts(effective),
-        ],
-    )?;
-    let current = one(
-        c,
-        concat!(
-            "SELECT ",
-            state_cols!(),
-            " FROM connector_states WHERE charger_id = ?1 AND connector_id = ?2"
-        ),
-        params![id.as_str(), report.connector_id.get()],
-        |r| rows::connector_state(r),
-    )?;
-    let StatusChange::Replace { announce } = apply_status(current.as_ref(), report) else {
-        return Ok(());
-    };
-    exec(
-        c,
-        "INSERT INTO connector_states (charger_id, connector_id, status, error_code, info, \
-         vendor_id, vendor_error_code, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-         ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status, \
-         error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
-         vendor_error_code = excluded.vendor_error_code, since = excluded.since",
-        params![
-            id.as_str(),
-            report.connector_id.get(),
-            report.status.as_str(),
-            report.error_code,
-            report.info,
-            report.vendor_id,
-            report.vendor_error_code,
-            ts(effective),
-        ],
-    )?;
-    if announce {
-        insert_event(c, &events::ev_status_changed(id, report, current.as_ref()))?;
-    }
-    Ok(())
 }
 
 pub(crate) fn connector_states(c: &Connection, id: &ChargerId) -> R<Vec<ConnectorState>> {
@@ -519,33 +525,6 @@ pub(crate) fn status_history(
         )?,
     };
     Ok(Paged::from_overfetch(rows, page))
-}
-
-pub(crate) fn connector_status_range(
-    c: &Connection,
-    id: &ChargerId,
-    connector_id: ConnectorId,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> R<Vec<StatusReport>> {
-    collect(
-        c,
-        concat!(
-            "SELECT ",
-            status_cols!(),
-            " FROM status_history WHERE charger_id = ?1 AND connector_id = ?2 \
-             AND effective_at >= ?3 AND effective_at <= ?4 \
-             ORDER BY effective_at, id LIMIT ?5"
-        ),
-        params![
-            id.as_str(),
-            connector_id.get(),
-            ts(micros(from)),
-            ts(micros(to)),
-            STATUS_RANGE_LIMIT
-        ],
-        |r| rows::status_report(r),
-    )
 }
 
 /// Which of the charger's free-text statuses to set.

@@ -2,19 +2,34 @@
 //! once-per-session stop claim.
 
 use super::payments::payment_row;
-use super::sql::{collect, exec, one, ts, R};
+use super::sql::{collect, exec, one, ts};
 use super::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
 use joule_domain::payment::{Payment, PaymentId};
 use joule_domain::store::StoreResult;
-use rusqlite::{params, Connection};
+use rusqlite::params;
 
 #[async_trait]
 impl joule_domain::store::HoldLimitStore for SqliteStore {
     async fn held_active_sessions(&self, limit: u32) -> StoreResult<Vec<Payment>> {
-        self.read(move |c| held_active_sessions(c, limit)).await
+        self.read(move |c| {
+            collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE state = 'authorized' AND session_id IS NOT NULL \
+                     AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = payments.session_id \
+                                 AND s.state = 'active') \
+                     ORDER BY created_at, id LIMIT ?1"
+                ),
+                [i64::from(limit)],
+                payment_row,
+            )
+        })
+        .await
     }
 
     async fn claim_hold_stop(
@@ -23,49 +38,26 @@ impl joule_domain::store::HoldLimitStore for SqliteStore {
         at: DateTime<Utc>,
         retry_before: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        self.write(move |c| claim_hold_stop(c, id, at, retry_before))
-            .await
+        self.write(move |c| {
+            let claimed = exec(
+                c,
+                "UPDATE payments SET hold_stop_requested_at = ?2 WHERE id = ?1 \
+                 AND (hold_stop_requested_at IS NULL OR hold_stop_requested_at < ?3)",
+                params![id.to_string(), ts(at), ts(retry_before)],
+            )?;
+            if claimed > 0 {
+                return Ok(true);
+            }
+            let exists = one(
+                c,
+                "SELECT 1 FROM payments WHERE id = ?1",
+                [id.to_string()],
+                |_| Ok(()),
+            )?;
+            exists
+                .map(|()| false)
+                .ok_or(StoreError::NotFound { entity: "payment" })
+        })
+        .await
     }
-}
-
-pub(crate) fn held_active_sessions(c: &Connection, limit: u32) -> R<Vec<Payment>> {
-    collect(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE state = 'authorized' AND session_id IS NOT NULL \
-             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = payments.session_id \
-                         AND s.state = 'active') \
-             ORDER BY created_at, id LIMIT ?1"
-        ),
-        [i64::from(limit)],
-        payment_row,
-    )
-}
-
-pub(crate) fn claim_hold_stop(
-    c: &Connection,
-    id: PaymentId,
-    at: DateTime<Utc>,
-    retry_before: DateTime<Utc>,
-) -> R<bool> {
-    let claimed = exec(
-        c,
-        "UPDATE payments SET hold_stop_requested_at = ?2 WHERE id = ?1 \
-         AND (hold_stop_requested_at IS NULL OR hold_stop_requested_at < ?3)",
-        params![id.to_string(), ts(at), ts(retry_before)],
-    )?;
-    if claimed > 0 {
-        return Ok(true);
-    }
-    let exists = one(
-        c,
-        "SELECT 1 FROM payments WHERE id = ?1",
-        [id.to_string()],
-        |_| Ok(()),
-    )?;
-    exists
-        .map(|()| false)
-        .ok_or(StoreError::NotFound { entity: "payment" })
 }

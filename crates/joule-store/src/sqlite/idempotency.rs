@@ -16,7 +16,21 @@ use rusqlite::{params, Connection, Row};
 #[async_trait]
 impl ApiIdempotencyStore for SqliteStore {
     async fn begin_idempotent(&self, new: NewIdempotencyRecord) -> StoreResult<IdempotencyBegin> {
-        self.write(move |c| begin_idempotent(c, &new)).await
+        self.write(move |c| {
+            let new = &new;
+            let inserted = exec(
+                c,
+                "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scope, key) DO NOTHING",
+                params![new.scope, new.key, new.request_hash, ts(new.created_at)],
+            )? > 0;
+            let record =
+                idempotency_record(c, &new.scope, &new.key)?.ok_or(StoreError::NotFound {
+                    entity: "idempotency key",
+                })?;
+            pc::begin_outcome(inserted, record, &new.request_hash)
+        })
+        .await
     }
 
     async fn complete_idempotent(
@@ -28,14 +42,41 @@ impl ApiIdempotencyStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<IdempotencyRecord> {
         let (scope, key) = (scope.to_owned(), key.to_owned());
-        self.write(move |c| complete_idempotent(c, &scope, &key, status, &body, at))
-            .await
+        self.write(move |c| {
+            let scope = &scope;
+            let key = &key;
+            let body = &body;
+            let record = idempotency_record(c, scope, key)?.ok_or(StoreError::NotFound {
+                entity: "idempotency key",
+            })?;
+            if let Some(done) = pc::already_completed(record, status, body)? {
+                return Ok(done);
+            }
+            exec(
+                c,
+                "UPDATE api_idempotency SET response_status = ?3, response_body = ?4, completed_at = ?5 \
+                 WHERE scope = ?1 AND key = ?2",
+                params![scope, key, i64::from(status), body.to_string(), ts(at)],
+            )?;
+            idempotency_record(c, scope, key)?.ok_or(StoreError::NotFound {
+                entity: "idempotency key",
+            })
+        })
+        .await
     }
 
     async fn release_idempotent(&self, scope: &str, key: &str) -> StoreResult<bool> {
         let (scope, key) = (scope.to_owned(), key.to_owned());
-        self.write(move |c| release_idempotent(c, &scope, &key))
-            .await
+        self.write(move |c| {
+            let scope = &scope;
+            let key = &key;
+            Ok(exec(
+                c,
+                "DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2 AND response_status IS NULL",
+                params![scope, key],
+            )? > 0)
+        })
+        .await
     }
 }
 
@@ -71,50 +112,4 @@ pub(super) fn idempotency_record(
         params![scope, key],
         idempotency_row,
     )
-}
-
-pub(crate) fn begin_idempotent(c: &Connection, new: &NewIdempotencyRecord) -> R<IdempotencyBegin> {
-    let inserted = exec(
-        c,
-        "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
-         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scope, key) DO NOTHING",
-        params![new.scope, new.key, new.request_hash, ts(new.created_at)],
-    )? > 0;
-    let record = idempotency_record(c, &new.scope, &new.key)?.ok_or(StoreError::NotFound {
-        entity: "idempotency key",
-    })?;
-    pc::begin_outcome(inserted, record, &new.request_hash)
-}
-
-pub(crate) fn complete_idempotent(
-    c: &Connection,
-    scope: &str,
-    key: &str,
-    status: u16,
-    body: &serde_json::Value,
-    at: DateTime<Utc>,
-) -> R<IdempotencyRecord> {
-    let record = idempotency_record(c, scope, key)?.ok_or(StoreError::NotFound {
-        entity: "idempotency key",
-    })?;
-    if let Some(done) = pc::already_completed(record, status, body)? {
-        return Ok(done);
-    }
-    exec(
-        c,
-        "UPDATE api_idempotency SET response_status = ?3, response_body = ?4, completed_at = ?5 \
-         WHERE scope = ?1 AND key = ?2",
-        params![scope, key, i64::from(status), body.to_string(), ts(at)],
-    )?;
-    idempotency_record(c, scope, key)?.ok_or(StoreError::NotFound {
-        entity: "idempotency key",
-    })
-}
-
-pub(crate) fn release_idempotent(c: &Connection, scope: &str, key: &str) -> R<bool> {
-    Ok(exec(
-        c,
-        "DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2 AND response_status IS NULL",
-        params![scope, key],
-    )? > 0)
 }

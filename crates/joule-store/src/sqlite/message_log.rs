@@ -30,12 +30,72 @@ impl MessageLogStore for SqliteStore {
         page: Page,
     ) -> StoreResult<Paged<StoredLogEntry>> {
         let charger = charger.clone();
-        self.read(move |c| query_log(c, &charger, &filter, page))
-            .await
+        self.read(move |c| {
+            let charger = &charger;
+            let filter = &filter;
+            let (limit, offset) = limit_offset(page);
+            let rows = collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    log_cols!(),
+                    " FROM message_log WHERE charger_id = ?1 AND (?2 IS NULL OR direction = ?2) \
+                     AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR at >= ?4) \
+                     AND (?5 IS NULL OR at < ?5) ORDER BY id DESC LIMIT ?6 OFFSET ?7"
+                ),
+                params![
+                    charger.as_str(),
+                    filter.direction.map(|d| d.as_str()),
+                    filter.action,
+                    opt_ts(filter.from),
+                    opt_ts(filter.to),
+                    limit,
+                    offset,
+                ],
+                |row| {
+                    Ok(StoredLogEntry {
+                        id: get(row, 0)?,
+                        entry: LogEntry {
+                            charger_id: values::charger_id(&get::<String>(row, 1)?)?,
+                            direction: parse_or_corrupt(
+                                &get::<String>(row, 2)?,
+                                "direction",
+                                Direction::parse,
+                            )?,
+                            kind: parse_or_corrupt(
+                                &get::<String>(row, 3)?,
+                                "frame kind",
+                                FrameKind::parse,
+                            )?,
+                            action: get(row, 4)?,
+                            message_id: get(row, 5)?,
+                            frame: get(row, 6)?,
+                            note: get(row, 7)?,
+                            at: get_ts(row, 8)?,
+                        },
+                    })
+                },
+            )?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
+    /// Log rows are appended in time order, so retention deletes an id range:
+    /// everything below the first row that is recent enough. This spares an
+    /// index on `at`, which every one of the many log inserts would maintain.
     async fn purge_log_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.write(move |c| purge_log_before(c, before)).await
+        self.write(move |c| {
+            exec(
+                c,
+                "DELETE FROM message_log WHERE id < coalesce(\
+                   (SELECT id FROM message_log WHERE at >= ?1 ORDER BY id LIMIT 1),\
+                   (SELECT max(id) + 1 FROM message_log))",
+                [ts(before)],
+            )
+            .map(|n| n as u64)
+        })
+        .await
     }
 }
 
@@ -60,70 +120,4 @@ pub(crate) fn append_log(c: &Connection, entries: &[LogEntry]) -> R<()> {
         .map_err(db)?;
     }
     Ok(())
-}
-
-pub(crate) fn query_log(
-    c: &Connection,
-    charger: &ChargerId,
-    filter: &LogFilter,
-    page: Page,
-) -> R<Paged<StoredLogEntry>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = collect(
-        c,
-        concat!(
-            "SELECT ",
-            log_cols!(),
-            " FROM message_log WHERE charger_id = ?1 AND (?2 IS NULL OR direction = ?2) \
-             AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR at >= ?4) \
-             AND (?5 IS NULL OR at < ?5) ORDER BY id DESC LIMIT ?6 OFFSET ?7"
-        ),
-        params![
-            charger.as_str(),
-            filter.direction.map(|d| d.as_str()),
-            filter.action,
-            opt_ts(filter.from),
-            opt_ts(filter.to),
-            limit,
-            offset,
-        ],
-        |row| {
-            Ok(StoredLogEntry {
-                id: get(row, 0)?,
-                entry: LogEntry {
-                    charger_id: values::charger_id(&get::<String>(row, 1)?)?,
-                    direction: parse_or_corrupt(
-                        &get::<String>(row, 2)?,
-                        "direction",
-                        Direction::parse,
-                    )?,
-                    kind: parse_or_corrupt(
-                        &get::<String>(row, 3)?,
-                        "frame kind",
-                        FrameKind::parse,
-                    )?,
-                    action: get(row, 4)?,
-                    message_id: get(row, 5)?,
-                    frame: get(row, 6)?,
-                    note: get(row, 7)?,
-                    at: get_ts(row, 8)?,
-                },
-            })
-        },
-    )?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-/// Log rows are appended in time order, so retention deletes an id range:
-/// everything below the first row that is recent enough. This spares an
-/// index on `at`, which every one of the many log inserts would maintain.
-pub(crate) fn purge_log_before(c: &Connection, before: DateTime<Utc>) -> R<u64> {
-    exec(
-        c,
-        "DELETE FROM message_log WHERE id < coalesce(\
-           (SELECT id FROM message_log WHERE at >= ?1 ORDER BY id LIMIT 1),\
-           (SELECT max(id) + 1 FROM message_log))",
-        [ts(before)],
-    )
-    .map(|n| n as u64)
 }

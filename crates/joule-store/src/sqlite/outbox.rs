@@ -13,11 +13,26 @@ use rusqlite::{params, Connection};
 #[async_trait]
 impl EventLog for SqliteStore {
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        self.read(move |c| events_after(c, after, limit)).await
+        self.read(move |c| {
+            collect(
+                c,
+                "SELECT id, kind, charger_id, session_id, payload, occurred_at, recorded_at \
+                 FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                params![after, i64::from(limit)],
+                |r| rows::stored_event(r),
+            )
+        })
+        .await
     }
 
     async fn latest_event_id(&self) -> StoreResult<i64> {
-        self.read(latest_event_id).await
+        self.read(move |c| {
+            c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM events")
+                .map_err(db)?
+                .query_row([], |r| r.get(0))
+                .map_err(db)
+        })
+        .await
     }
 }
 
@@ -36,21 +51,4 @@ pub(crate) fn insert_event(c: &Connection, e: &NewEvent) -> R<()> {
         ],
     )?;
     Ok(())
-}
-
-pub(crate) fn events_after(c: &Connection, after: i64, limit: u32) -> R<Vec<StoredEvent>> {
-    collect(
-        c,
-        "SELECT id, kind, charger_id, session_id, payload, occurred_at, recorded_at \
-         FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
-        params![after, i64::from(limit)],
-        |r| rows::stored_event(r),
-    )
-}
-
-pub(crate) fn latest_event_id(c: &Connection) -> R<i64> {
-    c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM events")
-        .map_err(db)?
-        .query_row([], |r| r.get(0))
-        .map_err(db)
 }

@@ -38,7 +38,34 @@ impl PaymentStore for SqliteStore {
         filter: PaymentFilter,
         page: Page,
     ) -> StoreResult<Paged<Payment>> {
-        self.read(move |c| list_payments(c, &filter, page)).await
+        self.read(move |c| {
+            let filter = &filter;
+            let (limit, offset) = limit_offset(page);
+            let rows = collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR channel = ?2) \
+                     AND (?3 IS NULL OR charger_id = ?3) AND (?4 IS NULL OR session_id = ?4) \
+                     AND (?7 IS NULL OR ?7 = EXISTS (SELECT 1 FROM payment_flags f \
+                                                     WHERE f.payment_id = payments.id)) \
+                     ORDER BY created_at DESC, id DESC LIMIT ?5 OFFSET ?6"
+                ),
+                params![
+                    filter.state.map(|s| s.as_str()),
+                    filter.channel.map(|c| c.as_str()),
+                    filter.charger_id.as_ref().map(|c| c.as_str()),
+                    filter.session_id.map(|s| s.to_string()),
+                    limit,
+                    offset,
+                    filter.flagged,
+                ],
+                payment_row,
+            )?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
     async fn payment_by_gateway_ref(
@@ -47,18 +74,55 @@ impl PaymentStore for SqliteStore {
         gateway_ref: &str,
     ) -> StoreResult<Option<Payment>> {
         let (gateway, gateway_ref) = (gateway.to_owned(), gateway_ref.to_owned());
-        self.read(move |c| payment_by_gateway_ref(c, &gateway, &gateway_ref))
-            .await
+        self.read(move |c| {
+            let gateway = &gateway;
+            let gateway_ref = &gateway_ref;
+            one(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE gateway = ?1 AND gateway_payment_ref = ?2"
+                ),
+                params![gateway, gateway_ref],
+                payment_row,
+            )
+        })
+        .await
     }
 
     async fn payment_by_receipt_token(&self, token: &ReceiptToken) -> StoreResult<Option<Payment>> {
         let token = token.clone();
-        self.read(move |c| payment_by_receipt_token(c, &token))
-            .await
+        self.read(move |c| {
+            let token = &token;
+            one(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE receipt_token = ?1"
+                ),
+                [token.as_str()],
+                payment_row,
+            )
+        })
+        .await
     }
 
     async fn payment_for_session(&self, session: SessionId) -> StoreResult<Option<Payment>> {
-        self.read(move |c| payment_for_session(c, session)).await
+        self.read(move |c| {
+            one(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE session_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
+                ),
+                [session.to_string()],
+                payment_row,
+            )
+        })
+        .await
     }
 
     async fn set_gateway_ref(
@@ -68,8 +132,25 @@ impl PaymentStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Payment> {
         let gateway_ref = gateway_ref.to_owned();
-        self.write(move |c| set_gateway_ref(c, id, &gateway_ref, at))
-            .await
+        self.write(move |c| {
+            let gateway_ref = &gateway_ref;
+            let mut p = require_payment(c, id)?.payment;
+            match p.gateway_payment_ref.as_deref() {
+                Some(r) if r == gateway_ref => return Ok(p),
+                Some(_) => {
+                    return Err(StoreError::Conflict {
+                        entity: "payment gateway reference",
+                    })
+                }
+                None => {}
+            }
+            p.gateway_payment_ref = Some(gateway_ref.to_owned());
+            p.updated_at = at;
+            write_payment(c, &p)?;
+            insert_event(c, &events::ev_gateway_ref_recorded(&p, at))?;
+            Ok(p)
+        })
+        .await
     }
 
     async fn link_session(
@@ -89,8 +170,21 @@ impl PaymentStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Result<PaymentStep, StepError>> {
         let claim = *claim;
-        self.write(move |c| intend_step(c, id, request, &claim, at))
-            .await
+        self.write(move |c| {
+            let claim = &claim;
+            let detail = require_payment(c, id)?;
+            if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
+                return Ok(Err(StepError::NotClaimHolder));
+            }
+            let step = match payment::plan(&detail.payment, &detail.steps, request, at) {
+                Ok(step) => step,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            insert_step(c, &step)?;
+            insert_event(c, &events::ev_step_intended(&detail.payment, &step))?;
+            Ok(Ok(step))
+        })
+        .await
     }
 
     async fn finish_step(
@@ -102,8 +196,43 @@ impl PaymentStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<PaymentDetail> {
         let claim = *claim;
-        self.write(move |c| finish_step(c, id, seq, &outcome, &claim, at))
-            .await
+        self.write(move |c| {
+            let outcome = &outcome;
+            let claim = &claim;
+            let detail = require_payment(c, id)?;
+            if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
+                return Err(pc::not_claim_holder());
+            }
+            match pc::decide_finish(&detail, seq, outcome, at)? {
+                FinishWrite::Unchanged => Ok(detail),
+                FinishWrite::Apply(applied) => {
+                    let Applied {
+                        payment,
+                        step,
+                        event,
+                    } = *applied;
+                    let (status, code, message) = pc::status_cols(&step.status);
+                    exec(
+                        c,
+                        "UPDATE payment_steps SET status = ?3, failure_code = ?4, failure_message = ?5, \
+                         gateway_ref = ?6, finished_at = ?7 WHERE payment_id = ?1 AND seq = ?2",
+                        params![
+                            id.to_string(),
+                            seq,
+                            status,
+                            code,
+                            message,
+                            step.gateway_ref,
+                            opt_ts(step.finished_at),
+                        ],
+                    )?;
+                    write_payment(c, &payment)?;
+                    insert_event(c, &event)?;
+                    require_payment(c, id)
+                }
+            }
+        })
+        .await
     }
 
     async fn claim_payment(
@@ -112,8 +241,30 @@ impl PaymentStore for SqliteStore {
         request: ClaimRequest,
         at: DateTime<Utc>,
     ) -> StoreResult<Result<PaymentDetail, ClaimHeld>> {
-        self.write(move |c| claim_payment(c, id, &request, at))
-            .await
+        self.write(move |c| {
+            let request = &request;
+            let detail = require_payment(c, id)?;
+            let claim = match payment::may_claim(id, claim_of(c, id)?.as_ref(), request, at) {
+                Ok(claim) => claim,
+                Err(held) => return Ok(Err(held)),
+            };
+            exec(
+                c,
+                "INSERT INTO payment_claims (payment_id, owner, token, claimed_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (payment_id) DO UPDATE SET \
+                 owner = excluded.owner, token = excluded.token, claimed_at = excluded.claimed_at, \
+                 expires_at = excluded.expires_at",
+                params![
+                    id.to_string(),
+                    claim.owner.as_str(),
+                    claim.token.to_string(),
+                    ts(claim.claimed_at),
+                    ts(claim.expires_at),
+                ],
+            )?;
+            Ok(Ok(detail))
+        })
+        .await
     }
 
     async fn flag_payment(
@@ -125,18 +276,41 @@ impl PaymentStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<PaymentDetail> {
         let (reason, detail, claim) = (reason.to_owned(), detail.to_owned(), *claim);
-        self.write(move |c| flag_payment(c, id, &reason, &detail, &claim, at))
-            .await
+        self.write(move |c| {
+            let reason = &reason;
+            let detail = &detail;
+            let claim = &claim;
+            require_payment(c, id)?;
+            if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
+                return Err(pc::not_claim_holder());
+            }
+            exec(
+                c,
+                "INSERT INTO payment_flags (payment_id, reason, detail, flagged_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (payment_id) DO NOTHING",
+                params![id.to_string(), reason, detail, ts(at)],
+            )?;
+            require_payment(c, id)
+        })
+        .await
     }
 
     async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()> {
         let token = *token;
-        self.write(move |c| release_payment_claim(c, id, &token))
-            .await
+        self.write(move |c| {
+            let token = &token;
+            exec(
+                c,
+                "DELETE FROM payment_claims WHERE payment_id = ?1 AND token = ?2",
+                params![id.to_string(), token.to_string()],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     async fn payment_claim(&self, id: PaymentId) -> StoreResult<Option<PaymentClaim>> {
-        self.read(move |c| payment_claim(c, id)).await
+        self.read(move |c| claim_of(c, id)).await
     }
 
     async fn remote_start(&self, id: PaymentId) -> StoreResult<Option<RemoteStart>> {
@@ -151,8 +325,31 @@ impl PaymentStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<RemoteStart> {
         let claim = *claim;
-        self.write(move |c| record_remote_start(c, id, status, &claim, at))
-            .await
+        self.write(move |c| {
+            let claim = &claim;
+            require_payment(c, id)?;
+            if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
+                return Err(pc::not_claim_holder());
+            }
+            let next = RemoteStart::next(id, remote_start(c, id)?.as_ref(), status, at);
+            exec(
+                c,
+                "INSERT INTO payment_starts (payment_id, status, attempts, may_have_started, first_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (payment_id) DO UPDATE SET \
+                 status = excluded.status, attempts = excluded.attempts, \
+                 may_have_started = excluded.may_have_started, updated_at = excluded.updated_at",
+                params![
+                    id.to_string(),
+                    next.status.as_str(),
+                    next.attempts,
+                    next.may_have_started,
+                    ts(next.first_at),
+                    ts(next.updated_at),
+                ],
+            )?;
+            Ok(next)
+        })
+        .await
     }
 
     async fn payments_awaiting_start(
@@ -160,8 +357,25 @@ impl PaymentStore for SqliteStore {
         authorized_after: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<Payment>> {
-        self.read(move |c| payments_awaiting_start(c, authorized_after, limit))
-            .await
+        self.read(move |c| {
+            collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE state = 'authorized' AND id_tag IS NOT NULL \
+                     AND session_id IS NULL AND updated_at > ?1 \
+                     AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                                     WHERE st.payment_id = payments.id AND st.status = 'intended') \
+                     AND NOT EXISTS (SELECT 1 FROM payment_starts ps WHERE ps.payment_id = payments.id \
+                                     AND ps.status IN ('accepted', 'refused')) \
+                     ORDER BY updated_at, id LIMIT ?2"
+                ),
+                params![ts(authorized_after), i64::from(limit)],
+                payment_row,
+            )
+        })
+        .await
     }
 
     async fn payments_with_unfinished_steps(
@@ -169,8 +383,21 @@ impl PaymentStore for SqliteStore {
         older_than: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<PaymentDetail>> {
-        self.read(move |c| payments_with_unfinished_steps(c, older_than, limit))
-            .await
+        self.read(move |c| {
+            let ids = collect(
+                c,
+                "SELECT payment_id FROM payment_steps WHERE status = 'intended' AND intended_at < ?1 \
+                 ORDER BY intended_at, payment_id LIMIT ?2",
+                params![ts(older_than), i64::from(limit)],
+                |row| payment_id(&get::<String>(row, 0)?),
+            )?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.extend(get_payment(c, id)?);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn authorized_holds_older_than(
@@ -178,8 +405,39 @@ impl PaymentStore for SqliteStore {
         at: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<StaleHold>> {
-        self.read(move |c| authorized_holds_older_than(c, at, limit))
-            .await
+        self.read(move |c| {
+            collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    ", h.never_started FROM payments JOIN ( \
+                       SELECT p.id AS hold_id, p.session_id IS NULL AS never_started \
+                       FROM payments p LEFT JOIN sessions s ON s.id = p.session_id \
+                       WHERE p.state = 'authorized' \
+                       AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                                       WHERE st.payment_id = p.id AND st.status = 'intended') \
+                       AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.payment_id = p.id) \
+                       AND ((p.session_id IS NULL AND p.updated_at < ?1) \
+                            OR (s.state = 'ended' AND s.updated_at < ?1)) \
+                     ) h ON h.hold_id = payments.id \
+                     ORDER BY updated_at, id LIMIT ?2"
+                ),
+                params![ts(at), i64::from(limit)],
+                |row| {
+                    let never_started: bool = get(row, 24)?;
+                    Ok(StaleHold {
+                        payment: payment_row(row)?,
+                        reason: if never_started {
+                            StaleHoldReason::SessionNeverStarted
+                        } else {
+                            StaleHoldReason::SessionEnded
+                        },
+                    })
+                },
+            )
+        })
+        .await
     }
 
     async fn open_payment_for_id_tag(
@@ -188,8 +446,23 @@ impl PaymentStore for SqliteStore {
         id_tag: &IdTag,
     ) -> StoreResult<Option<Payment>> {
         let (charger, id_tag) = (charger.clone(), id_tag.clone());
-        self.read(move |c| open_payment_for_id_tag(c, &charger, &id_tag))
-            .await
+        self.read(move |c| {
+            let charger = &charger;
+            let id_tag = &id_tag;
+            one(
+                c,
+                concat!(
+                    "SELECT ",
+                    payment_cols!(),
+                    " FROM payments WHERE id_tag = ?1 AND charger_id = ?2 AND state = 'authorized' \
+                     AND session_id IS NULL AND NOT EXISTS (SELECT 1 FROM payment_steps st \
+                     WHERE st.payment_id = payments.id AND st.status = 'intended' AND st.kind = 'void')"
+                ),
+                params![id_tag.as_str(), charger.as_str()],
+                payment_row,
+            )
+        })
+        .await
     }
 
     async fn payment_kpis(
@@ -197,7 +470,19 @@ impl PaymentStore for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<ChannelKpis>> {
-        self.read(move |c| payment_kpis(c, from, to)).await
+        self.read(move |c| {
+            let rows = collect(
+                c,
+                "SELECT p.channel, st.kind, st.status, COUNT(*) FROM payment_steps st \
+                 JOIN payments p ON p.id = st.payment_id \
+                 WHERE st.intended_at >= ?1 AND st.intended_at < ?2 \
+                 GROUP BY p.channel, st.kind, st.status",
+                params![ts(from), ts(to)],
+                |row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?)),
+            )?;
+            pc::fold_kpis(rows)
+        })
+        .await
     }
 
     async fn payment_step_tallies(
@@ -205,7 +490,23 @@ impl PaymentStore for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<joule_domain::payment::StepTally>> {
-        self.read(move |c| payment_step_tallies(c, from, to)).await
+        self.read(move |c| {
+            let sql = pc::tally_sql!("?1", "?2");
+            let rows = collect(c, sql, params![ts(from), ts(to)], |row| {
+                Ok((
+                    get(row, 0)?,
+                    get(row, 1)?,
+                    get(row, 2)?,
+                    get(row, 3)?,
+                    get(row, 4)?,
+                    get(row, 5)?,
+                    get(row, 6)?,
+                    get(row, 7)?,
+                ))
+            })?;
+            pc::fold_tallies(rows)
+        })
+        .await
     }
 }
 
@@ -313,27 +614,6 @@ pub(super) fn flag_of(c: &Connection, id: PaymentId) -> R<Option<PaymentFlag>> {
     )
 }
 
-pub(crate) fn flag_payment(
-    c: &Connection,
-    id: PaymentId,
-    reason: &str,
-    detail: &str,
-    claim: &ClaimToken,
-    at: DateTime<Utc>,
-) -> R<PaymentDetail> {
-    require_payment(c, id)?;
-    if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
-        return Err(pc::not_claim_holder());
-    }
-    exec(
-        c,
-        "INSERT INTO payment_flags (payment_id, reason, detail, flagged_at) \
-         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (payment_id) DO NOTHING",
-        params![id.to_string(), reason, detail, ts(at)],
-    )?;
-    require_payment(c, id)
-}
-
 pub(super) fn require_payment(c: &Connection, id: PaymentId) -> R<PaymentDetail> {
     get_payment(c, id)?.ok_or(StoreError::NotFound { entity: "payment" })
 }
@@ -407,99 +687,6 @@ pub(super) fn write_payment(c: &Connection, p: &Payment) -> R<()> {
     Ok(())
 }
 
-pub(crate) fn list_payments(
-    c: &Connection,
-    filter: &PaymentFilter,
-    page: Page,
-) -> R<Paged<Payment>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = collect(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR channel = ?2) \
-             AND (?3 IS NULL OR charger_id = ?3) AND (?4 IS NULL OR session_id = ?4) \
-             AND (?7 IS NULL OR ?7 = EXISTS (SELECT 1 FROM payment_flags f \
-                                             WHERE f.payment_id = payments.id)) \
-             ORDER BY created_at DESC, id DESC LIMIT ?5 OFFSET ?6"
-        ),
-        params![
-            filter.state.map(|s| s.as_str()),
-            filter.channel.map(|c| c.as_str()),
-            filter.charger_id.as_ref().map(|c| c.as_str()),
-            filter.session_id.map(|s| s.to_string()),
-            limit,
-            offset,
-            filter.flagged,
-        ],
-        payment_row,
-    )?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-pub(crate) fn payment_by_gateway_ref(
-    c: &Connection,
-    gateway: &str,
-    gateway_ref: &str,
-) -> R<Option<Payment>> {
-    one(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE gateway = ?1 AND gateway_payment_ref = ?2"
-        ),
-        params![gateway, gateway_ref],
-        payment_row,
-    )
-}
-
-pub(crate) fn payment_by_receipt_token(c: &Connection, token: &ReceiptToken) -> R<Option<Payment>> {
-    one(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE receipt_token = ?1"
-        ),
-        [token.as_str()],
-        payment_row,
-    )
-}
-
-pub(crate) fn payment_for_session(c: &Connection, session: SessionId) -> R<Option<Payment>> {
-    one(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE session_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
-        ),
-        [session.to_string()],
-        payment_row,
-    )
-}
-
-pub(crate) fn open_payment_for_id_tag(
-    c: &Connection,
-    charger: &ChargerId,
-    id_tag: &IdTag,
-) -> R<Option<Payment>> {
-    one(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE id_tag = ?1 AND charger_id = ?2 AND state = 'authorized' \
-             AND session_id IS NULL AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-             WHERE st.payment_id = payments.id AND st.status = 'intended' AND st.kind = 'void')"
-        ),
-        params![id_tag.as_str(), charger.as_str()],
-        payment_row,
-    )
-}
-
 pub(crate) fn consumer_cursor(c: &Connection, consumer: &str) -> R<i64> {
     Ok(one(
         c,
@@ -525,29 +712,6 @@ pub(crate) fn set_consumer_cursor(
         params![consumer, last_event_id, ts(at)],
     )?;
     Ok(())
-}
-
-pub(crate) fn set_gateway_ref(
-    c: &Connection,
-    id: PaymentId,
-    gateway_ref: &str,
-    at: DateTime<Utc>,
-) -> R<Payment> {
-    let mut p = require_payment(c, id)?.payment;
-    match p.gateway_payment_ref.as_deref() {
-        Some(r) if r == gateway_ref => return Ok(p),
-        Some(_) => {
-            return Err(StoreError::Conflict {
-                entity: "payment gateway reference",
-            })
-        }
-        None => {}
-    }
-    p.gateway_payment_ref = Some(gateway_ref.to_owned());
-    p.updated_at = at;
-    write_payment(c, &p)?;
-    insert_event(c, &events::ev_gateway_ref_recorded(&p, at))?;
-    Ok(p)
 }
 
 pub(crate) fn link_session(
@@ -612,162 +776,6 @@ pub(super) fn insert_step(c: &Connection, s: &PaymentStep) -> R<()> {
     Ok(())
 }
 
-pub(crate) fn intend_step(
-    c: &Connection,
-    id: PaymentId,
-    request: StepRequest,
-    claim: &ClaimToken,
-    at: DateTime<Utc>,
-) -> R<Result<PaymentStep, StepError>> {
-    let detail = require_payment(c, id)?;
-    if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
-        return Ok(Err(StepError::NotClaimHolder));
-    }
-    let step = match payment::plan(&detail.payment, &detail.steps, request, at) {
-        Ok(step) => step,
-        Err(refused) => return Ok(Err(refused)),
-    };
-    insert_step(c, &step)?;
-    insert_event(c, &events::ev_step_intended(&detail.payment, &step))?;
-    Ok(Ok(step))
-}
-
-pub(crate) fn finish_step(
-    c: &Connection,
-    id: PaymentId,
-    seq: u32,
-    outcome: &StepOutcome,
-    claim: &ClaimToken,
-    at: DateTime<Utc>,
-) -> R<PaymentDetail> {
-    let detail = require_payment(c, id)?;
-    if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
-        return Err(pc::not_claim_holder());
-    }
-    match pc::decide_finish(&detail, seq, outcome, at)? {
-        FinishWrite::Unchanged => Ok(detail),
-        FinishWrite::Apply(applied) => {
-            let Applied {
-                payment,
-                step,
-                event,
-            } = *applied;
-            let (status, code, message) = pc::status_cols(&step.status);
-            exec(
-                c,
-                "UPDATE payment_steps SET status = ?3, failure_code = ?4, failure_message = ?5, \
-                 gateway_ref = ?6, finished_at = ?7 WHERE payment_id = ?1 AND seq = ?2",
-                params![
-                    id.to_string(),
-                    seq,
-                    status,
-                    code,
-                    message,
-                    step.gateway_ref,
-                    opt_ts(step.finished_at),
-                ],
-            )?;
-            write_payment(c, &payment)?;
-            insert_event(c, &event)?;
-            require_payment(c, id)
-        }
-    }
-}
-
-pub(crate) fn payments_with_unfinished_steps(
-    c: &Connection,
-    older_than: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<PaymentDetail>> {
-    let ids = collect(
-        c,
-        "SELECT payment_id FROM payment_steps WHERE status = 'intended' AND intended_at < ?1 \
-         ORDER BY intended_at, payment_id LIMIT ?2",
-        params![ts(older_than), i64::from(limit)],
-        |row| payment_id(&get::<String>(row, 0)?),
-    )?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(get_payment(c, id)?);
-    }
-    Ok(out)
-}
-
-pub(crate) fn authorized_holds_older_than(
-    c: &Connection,
-    at: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<StaleHold>> {
-    collect(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            ", h.never_started FROM payments JOIN ( \
-               SELECT p.id AS hold_id, p.session_id IS NULL AS never_started \
-               FROM payments p LEFT JOIN sessions s ON s.id = p.session_id \
-               WHERE p.state = 'authorized' \
-               AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                               WHERE st.payment_id = p.id AND st.status = 'intended') \
-               AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.payment_id = p.id) \
-               AND ((p.session_id IS NULL AND p.updated_at < ?1) \
-                    OR (s.state = 'ended' AND s.updated_at < ?1)) \
-             ) h ON h.hold_id = payments.id \
-             ORDER BY updated_at, id LIMIT ?2"
-        ),
-        params![ts(at), i64::from(limit)],
-        |row| {
-            let never_started: bool = get(row, 24)?;
-            Ok(StaleHold {
-                payment: payment_row(row)?,
-                reason: if never_started {
-                    StaleHoldReason::SessionNeverStarted
-                } else {
-                    StaleHoldReason::SessionEnded
-                },
-            })
-        },
-    )
-}
-
-pub(crate) fn payment_kpis(
-    c: &Connection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> R<Vec<ChannelKpis>> {
-    let rows = collect(
-        c,
-        "SELECT p.channel, st.kind, st.status, COUNT(*) FROM payment_steps st \
-         JOIN payments p ON p.id = st.payment_id \
-         WHERE st.intended_at >= ?1 AND st.intended_at < ?2 \
-         GROUP BY p.channel, st.kind, st.status",
-        params![ts(from), ts(to)],
-        |row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?)),
-    )?;
-    pc::fold_kpis(rows)
-}
-
-pub(crate) fn payment_step_tallies(
-    c: &Connection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> R<Vec<payment::StepTally>> {
-    let sql = pc::tally_sql!("?1", "?2");
-    let rows = collect(c, sql, params![ts(from), ts(to)], |row| {
-        Ok((
-            get(row, 0)?,
-            get(row, 1)?,
-            get(row, 2)?,
-            get(row, 3)?,
-            get(row, 4)?,
-            get(row, 5)?,
-            get(row, 6)?,
-            get(row, 7)?,
-        ))
-    })?;
-    pc::fold_tallies(rows)
-}
-
 pub(super) fn claim_of(c: &Connection, id: PaymentId) -> R<Option<PaymentClaim>> {
     one(
         c,
@@ -787,47 +795,6 @@ pub(super) fn claim_of(c: &Connection, id: PaymentId) -> R<Option<PaymentClaim>>
     )
 }
 
-pub(crate) fn payment_claim(c: &Connection, id: PaymentId) -> R<Option<PaymentClaim>> {
-    claim_of(c, id)
-}
-
-pub(crate) fn claim_payment(
-    c: &Connection,
-    id: PaymentId,
-    request: &ClaimRequest,
-    at: DateTime<Utc>,
-) -> R<Result<PaymentDetail, ClaimHeld>> {
-    let detail = require_payment(c, id)?;
-    let claim = match payment::may_claim(id, claim_of(c, id)?.as_ref(), request, at) {
-        Ok(claim) => claim,
-        Err(held) => return Ok(Err(held)),
-    };
-    exec(
-        c,
-        "INSERT INTO payment_claims (payment_id, owner, token, claimed_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (payment_id) DO UPDATE SET \
-         owner = excluded.owner, token = excluded.token, claimed_at = excluded.claimed_at, \
-         expires_at = excluded.expires_at",
-        params![
-            id.to_string(),
-            claim.owner.as_str(),
-            claim.token.to_string(),
-            ts(claim.claimed_at),
-            ts(claim.expires_at),
-        ],
-    )?;
-    Ok(Ok(detail))
-}
-
-pub(crate) fn release_payment_claim(c: &Connection, id: PaymentId, token: &ClaimToken) -> R<()> {
-    exec(
-        c,
-        "DELETE FROM payment_claims WHERE payment_id = ?1 AND token = ?2",
-        params![id.to_string(), token.to_string()],
-    )?;
-    Ok(())
-}
-
 pub(crate) fn remote_start(c: &Connection, id: PaymentId) -> R<Option<RemoteStart>> {
     one(
         c,
@@ -845,58 +812,5 @@ pub(crate) fn remote_start(c: &Connection, id: PaymentId) -> R<Option<RemoteStar
             }
             .into_start()
         },
-    )
-}
-
-pub(crate) fn record_remote_start(
-    c: &Connection,
-    id: PaymentId,
-    status: StartStatus,
-    claim: &ClaimToken,
-    at: DateTime<Utc>,
-) -> R<RemoteStart> {
-    require_payment(c, id)?;
-    if !payment::check_holder(claim_of(c, id)?.as_ref(), claim) {
-        return Err(pc::not_claim_holder());
-    }
-    let next = RemoteStart::next(id, remote_start(c, id)?.as_ref(), status, at);
-    exec(
-        c,
-        "INSERT INTO payment_starts (payment_id, status, attempts, may_have_started, first_at, \
-         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (payment_id) DO UPDATE SET \
-         status = excluded.status, attempts = excluded.attempts, \
-         may_have_started = excluded.may_have_started, updated_at = excluded.updated_at",
-        params![
-            id.to_string(),
-            next.status.as_str(),
-            next.attempts,
-            next.may_have_started,
-            ts(next.first_at),
-            ts(next.updated_at),
-        ],
-    )?;
-    Ok(next)
-}
-
-pub(crate) fn payments_awaiting_start(
-    c: &Connection,
-    authorized_after: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<Payment>> {
-    collect(
-        c,
-        concat!(
-            "SELECT ",
-            payment_cols!(),
-            " FROM payments WHERE state = 'authorized' AND id_tag IS NOT NULL \
-             AND session_id IS NULL AND updated_at > ?1 \
-             AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                             WHERE st.payment_id = payments.id AND st.status = 'intended') \
-             AND NOT EXISTS (SELECT 1 FROM payment_starts ps WHERE ps.payment_id = payments.id \
-                             AND ps.status IN ('accepted', 'refused')) \
-             ORDER BY updated_at, id LIMIT ?2"
-        ),
-        params![ts(authorized_after), i64::from(limit)],
-        payment_row,
     )
 }

@@ -29,12 +29,45 @@ impl joule_domain::store::ReceiptEmailStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let address = address.clone();
-        self.write(move |c| set_receipt_email(c, payment, &address, at))
-            .await
+        self.write(move |c| {
+            let address = &address;
+            let exists = one(
+                c,
+                "SELECT 1 FROM payments WHERE id = ?1",
+                [payment.to_string()],
+                |_| Ok(()),
+            )?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound { entity: "payment" });
+            }
+            let written = exec(
+                c,
+                "INSERT INTO receipt_emails (payment_id, address, state, created_at, updated_at) \
+                 VALUES (?1, ?2, 'waiting', ?3, ?3) \
+                 ON CONFLICT (payment_id) DO UPDATE SET address = excluded.address, \
+                 updated_at = excluded.updated_at WHERE receipt_emails.state = 'waiting'",
+                params![payment.to_string(), address.as_str(), ts(at)],
+            )?;
+            if written == 0 {
+                return Err(StoreError::Conflict {
+                    entity: "receipt email",
+                });
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn receipt_email_due(&self, payment: PaymentId, at: DateTime<Utc>) -> StoreResult<bool> {
-        self.write(move |c| receipt_email_due(c, payment, at)).await
+        self.write(move |c| {
+            Ok(exec(
+                c,
+                "UPDATE receipt_emails SET state = 'due', next_attempt_at = ?2, updated_at = ?2 \
+                 WHERE payment_id = ?1 AND state = 'waiting'",
+                params![payment.to_string(), ts(at)],
+            )? > 0)
+        })
+        .await
     }
 
     async fn claim_receipt_emails(
@@ -43,8 +76,59 @@ impl joule_domain::store::ReceiptEmailStore for SqliteStore {
         stale_before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<joule_domain::receipt_email::ReceiptEmailJob>> {
-        self.write(move |c| claim_receipt_emails(c, now, stale_before, limit))
-            .await
+        self.write(move |c| {
+            // A second crash while sending the same email: give up rather than
+            // risk a third copy.
+            exec(
+                c,
+                "UPDATE receipt_emails SET state = 'failed', updated_at = ?1, \
+                 last_error = 'the sender stopped twice while sending; not sent again' \
+                 WHERE state = 'sending' AND claimed_at < ?2 AND resent_after_crash = 1",
+                params![ts(now), ts(stale_before)],
+            )?;
+            let ids: Vec<String> = collect(
+                c,
+                "SELECT payment_id FROM receipt_emails \
+                 WHERE (state = 'due' AND next_attempt_at <= ?1) \
+                    OR (state = 'sending' AND claimed_at < ?2) \
+                 ORDER BY next_attempt_at, payment_id LIMIT ?3",
+                params![ts(now), ts(stale_before), i64::from(limit)],
+                |row| get::<String>(row, 0),
+            )?;
+            let mut jobs = Vec::with_capacity(ids.len());
+            for id in ids {
+                exec(
+                    c,
+                    "UPDATE receipt_emails SET \
+                     resent_after_crash = CASE WHEN state = 'sending' THEN 1 ELSE resent_after_crash END, \
+                     state = 'sending', attempts = attempts + 1, claimed_at = ?2, updated_at = ?2 \
+                     WHERE payment_id = ?1",
+                    params![id, ts(now)],
+                )?;
+                let email = one(
+                    c,
+                    concat!(
+                        "SELECT ",
+                        email_cols!(),
+                        " FROM receipt_emails WHERE payment_id = ?1"
+                    ),
+                    [id.as_str()],
+                    email_row,
+                )?
+                .ok_or(StoreError::NotFound {
+                    entity: "receipt email",
+                })?;
+                if let Some(address) = email.address {
+                    jobs.push(ReceiptEmailJob {
+                        payment_id: email.payment_id,
+                        address,
+                        attempt: email.attempts,
+                    });
+                }
+            }
+            Ok(jobs)
+        })
+        .await
     }
 
     async fn finish_receipt_email(
@@ -53,8 +137,37 @@ impl joule_domain::store::ReceiptEmailStore for SqliteStore {
         outcome: joule_domain::receipt_email::ReceiptEmailOutcome,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        self.write(move |c| finish_receipt_email(c, payment, &outcome, at))
-            .await
+        self.write(move |c| {
+            let outcome = &outcome;
+            let id = payment.to_string();
+            let changed = match outcome {
+                ReceiptEmailOutcome::Sent => exec(
+                    c,
+                    "UPDATE receipt_emails SET state = 'sent', address = NULL, sent_at = ?2, \
+                     last_error = NULL, updated_at = ?2 WHERE payment_id = ?1",
+                    params![id, ts(at)],
+                )?,
+                ReceiptEmailOutcome::Retry { at: next, error } => exec(
+                    c,
+                    "UPDATE receipt_emails SET state = 'due', next_attempt_at = ?3, last_error = ?4, \
+                     updated_at = ?2 WHERE payment_id = ?1 AND state = 'sending'",
+                    params![id, ts(at), opt_ts(Some(*next)), error],
+                )?,
+                ReceiptEmailOutcome::Failed { error } => exec(
+                    c,
+                    "UPDATE receipt_emails SET state = 'failed', last_error = ?3, updated_at = ?2 \
+                     WHERE payment_id = ?1 AND state = 'sending'",
+                    params![id, ts(at), error],
+                )?,
+            };
+            if changed == 0 && receipt_email(c, payment)?.is_none() {
+                return Err(StoreError::NotFound {
+                    entity: "receipt email",
+                });
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn receipt_email(
@@ -93,137 +206,4 @@ pub(crate) fn receipt_email(c: &Connection, payment: PaymentId) -> R<Option<Rece
         [payment.to_string()],
         email_row,
     )
-}
-
-pub(crate) fn set_receipt_email(
-    c: &Connection,
-    payment: PaymentId,
-    address: &EmailAddress,
-    at: DateTime<Utc>,
-) -> R<()> {
-    let exists = one(
-        c,
-        "SELECT 1 FROM payments WHERE id = ?1",
-        [payment.to_string()],
-        |_| Ok(()),
-    )?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound { entity: "payment" });
-    }
-    let written = exec(
-        c,
-        "INSERT INTO receipt_emails (payment_id, address, state, created_at, updated_at) \
-         VALUES (?1, ?2, 'waiting', ?3, ?3) \
-         ON CONFLICT (payment_id) DO UPDATE SET address = excluded.address, \
-         updated_at = excluded.updated_at WHERE receipt_emails.state = 'waiting'",
-        params![payment.to_string(), address.as_str(), ts(at)],
-    )?;
-    if written == 0 {
-        return Err(StoreError::Conflict {
-            entity: "receipt email",
-        });
-    }
-    Ok(())
-}
-
-pub(crate) fn receipt_email_due(c: &Connection, payment: PaymentId, at: DateTime<Utc>) -> R<bool> {
-    Ok(exec(
-        c,
-        "UPDATE receipt_emails SET state = 'due', next_attempt_at = ?2, updated_at = ?2 \
-         WHERE payment_id = ?1 AND state = 'waiting'",
-        params![payment.to_string(), ts(at)],
-    )? > 0)
-}
-
-pub(crate) fn claim_receipt_emails(
-    c: &Connection,
-    now: DateTime<Utc>,
-    stale_before: DateTime<Utc>,
-    limit: u32,
-) -> R<Vec<ReceiptEmailJob>> {
-    // A second crash while sending the same email: give up rather than
-    // risk a third copy.
-    exec(
-        c,
-        "UPDATE receipt_emails SET state = 'failed', updated_at = ?1, \
-         last_error = 'the sender stopped twice while sending; not sent again' \
-         WHERE state = 'sending' AND claimed_at < ?2 AND resent_after_crash = 1",
-        params![ts(now), ts(stale_before)],
-    )?;
-    let ids: Vec<String> = collect(
-        c,
-        "SELECT payment_id FROM receipt_emails \
-         WHERE (state = 'due' AND next_attempt_at <= ?1) \
-            OR (state = 'sending' AND claimed_at < ?2) \
-         ORDER BY next_attempt_at, payment_id LIMIT ?3",
-        params![ts(now), ts(stale_before), i64::from(limit)],
-        |row| get::<String>(row, 0),
-    )?;
-    let mut jobs = Vec::with_capacity(ids.len());
-    for id in ids {
-        exec(
-            c,
-            "UPDATE receipt_emails SET \
-             resent_after_crash = CASE WHEN state = 'sending' THEN 1 ELSE resent_after_crash END, \
-             state = 'sending', attempts = attempts + 1, claimed_at = ?2, updated_at = ?2 \
-             WHERE payment_id = ?1",
-            params![id, ts(now)],
-        )?;
-        let email = one(
-            c,
-            concat!(
-                "SELECT ",
-                email_cols!(),
-                " FROM receipt_emails WHERE payment_id = ?1"
-            ),
-            [id.as_str()],
-            email_row,
-        )?
-        .ok_or(StoreError::NotFound {
-            entity: "receipt email",
-        })?;
-        if let Some(address) = email.address {
-            jobs.push(ReceiptEmailJob {
-                payment_id: email.payment_id,
-                address,
-                attempt: email.attempts,
-            });
-        }
-    }
-    Ok(jobs)
-}
-
-pub(crate) fn finish_receipt_email(
-    c: &Connection,
-    payment: PaymentId,
-    outcome: &ReceiptEmailOutcome,
-    at: DateTime<Utc>,
-) -> R<()> {
-    let id = payment.to_string();
-    let changed = match outcome {
-        ReceiptEmailOutcome::Sent => exec(
-            c,
-            "UPDATE receipt_emails SET state = 'sent', address = NULL, sent_at = ?2, \
-             last_error = NULL, updated_at = ?2 WHERE payment_id = ?1",
-            params![id, ts(at)],
-        )?,
-        ReceiptEmailOutcome::Retry { at: next, error } => exec(
-            c,
-            "UPDATE receipt_emails SET state = 'due', next_attempt_at = ?3, last_error = ?4, \
-             updated_at = ?2 WHERE payment_id = ?1 AND state = 'sending'",
-            params![id, ts(at), opt_ts(Some(*next)), error],
-        )?,
-        ReceiptEmailOutcome::Failed { error } => exec(
-            c,
-            "UPDATE receipt_emails SET state = 'failed', last_error = ?3, updated_at = ?2 \
-             WHERE payment_id = ?1 AND state = 'sending'",
-            params![id, ts(at), error],
-        )?,
-    };
-    if changed == 0 && receipt_email(c, payment)?.is_none() {
-        return Err(StoreError::NotFound {
-            entity: "receipt email",
-        });
-    }
-    Ok(())
 }

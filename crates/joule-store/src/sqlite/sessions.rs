@@ -23,11 +23,110 @@ use rusqlite::{params, Connection};
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn start_session(&self, start: StartSession) -> StoreResult<StartOutcome> {
-        self.write(move |c| start_session(c, &start)).await
+        self.write(move |c| {
+            let start = &start;
+            // A resend of the same start (same identity) meets the unique index and
+            // is answered with the session recorded first.
+            let same = StartIdentity::of(start);
+            let started_at = ts(same.started_at);
+            let key = &same.id_tag_key;
+            let tariff = match &start.tariff_id {
+                Some(id) => current_version(c, id)?,
+                None => None,
+            };
+            let created = exec(
+                c,
+                "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
+                 start_authorization, state, reservation_id, started_at, meter_start_wh, created_at, \
+                 updated_at, tariff_id, tariff_version) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10, ?10, ?11, ?12) \
+                 ON CONFLICT (charger_id, connector_id, id_tag_key, started_at, meter_start_wh) \
+                 DO NOTHING",
+                params![
+                    SessionId::new_v7().to_string(),
+                    start.charger_id.as_str(),
+                    start.connector_id.get(),
+                    start.id_tag.as_str(),
+                    key,
+                    start.authorization.as_str(),
+                    start.reservation_id,
+                    started_at,
+                    start.meter_start_wh,
+                    ts(start.received_at),
+                    tariff.as_ref().map(|t| t.tariff_id.as_str()),
+                    tariff.as_ref().map(|t| t.version),
+                ],
+            )? > 0;
+            let session = one(
+                c,
+                concat!(
+                    "SELECT ",
+                    session_cols!(),
+                    " FROM sessions WHERE charger_id = ?1 AND connector_id = ?2 AND id_tag_key = ?3 \
+                     AND started_at = ?4 AND meter_start_wh = ?5"
+                ),
+                params![
+                    same.charger_id.as_str(),
+                    same.connector_id.get(),
+                    key,
+                    started_at,
+                    same.meter_start_wh
+                ],
+                |r| rows::session(r),
+            )?
+            .ok_or_else(|| StoreError::Backend("started session vanished".into()))?;
+            if created {
+                insert_event(c, &events::ev_session_started(&session))?;
+            }
+            Ok(StartOutcome { session, created })
+        })
+        .await
     }
 
     async fn stop_session(&self, stop: StopSession) -> StoreResult<StopOutcome> {
-        self.write(move |c| stop_session(c, &stop)).await
+        self.write(move |c| {
+            let stop = &stop;
+            let existing = session_of_charger(c, stop.transaction_id, &stop.charger_id)?;
+            let mut session = match (stop_decision(existing.as_ref(), stop), existing) {
+                (StopDecision::Stop, Some(session)) => session,
+                (StopDecision::Duplicate, Some(session)) => {
+                    insert_event(c, &events::ev_stop_duplicated(&session, stop))?;
+                    return Ok(StopOutcome::AlreadyStopped(session));
+                }
+                _ => {
+                    insert_event(c, &events::ev_stop_unmatched(stop))?;
+                    return Ok(StopOutcome::UnknownTransaction);
+                }
+            };
+            insert_samples(
+                c,
+                &stop.charger_id,
+                session.connector_id,
+                Some(stop.transaction_id),
+                Some(session.id),
+                &stop.transaction_data,
+                stop.received_at,
+            )?;
+            update_running_figures(c, &mut session, &stop.transaction_data, stop.received_at)?;
+            exec(
+                c,
+                "UPDATE sessions SET state = 'ended', stopped_at = ?2, meter_stop_wh = ?3, \
+                 stop_reason = ?4, stop_id_tag = ?5, updated_at = ?6 WHERE transaction_id = ?1",
+                params![
+                    stop.transaction_id.get(),
+                    ts(stop.stopped_at),
+                    stop.meter_stop_wh,
+                    stop.reason,
+                    stop.id_tag.as_ref().map(|t| t.as_str()),
+                    ts(stop.received_at),
+                ],
+            )?;
+            let session = get_session_by_transaction(c, stop.transaction_id)?
+                .ok_or(StoreError::NotFound { entity: "session" })?;
+            insert_event(c, &events::ev_session_ended(&session))?;
+            Ok(StopOutcome::Stopped(session))
+        })
+        .await
     }
 
     async fn record_meter_values(
@@ -36,12 +135,40 @@ impl SessionStore for SqliteStore {
         report: MeterReport,
     ) -> StoreResult<()> {
         let charger = charger.clone();
-        self.write(move |c| record_meter_values(c, &charger, &report))
-            .await
+        self.write(move |c| {
+            let charger = &charger;
+            let report = &report;
+            let mut session = match report.transaction_id {
+                Some(tx) => session_of_charger(c, tx, charger)?,
+                None => None,
+            };
+            insert_samples(
+                c,
+                charger,
+                report.connector_id,
+                report.transaction_id,
+                session.as_ref().map(|s| s.id),
+                &report.samples,
+                report.received_at,
+            )?;
+            if let Some(s) = session.as_mut() {
+                update_running_figures(c, s, &report.samples, report.received_at)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn get_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
-        self.read(move |c| get_session(c, id)).await
+        self.read(move |c| {
+            one(
+                c,
+                concat!("SELECT ", session_cols!(), " FROM sessions WHERE id = ?1"),
+                [id.to_string()],
+                |r| rows::session(r),
+            )
+        })
+        .await
     }
 
     async fn get_session_by_transaction(
@@ -57,21 +184,51 @@ impl SessionStore for SqliteStore {
         filter: SessionFilter,
         page: Page,
     ) -> StoreResult<Paged<Session>> {
-        self.read(move |c| list_sessions(c, &filter, page)).await
+        self.read(move |c| {
+            let filter = &filter;
+            let (limit, offset) = limit_offset(page);
+            let rows = collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    session_cols!(),
+                    " FROM sessions WHERE (?1 IS NULL OR charger_id = ?1) \
+                     AND (?2 IS NULL OR id_tag_key = ?2) AND (?3 IS NULL OR state = ?3) \
+                     AND (?4 IS NULL OR started_at >= ?4) AND (?5 IS NULL OR started_at < ?5) \
+                     ORDER BY started_at DESC, transaction_id DESC LIMIT ?6 OFFSET ?7"
+                ),
+                params![
+                    filter.charger_id.as_ref().map(|c| c.as_str()),
+                    filter.id_tag.as_ref().map(|t| t.key()),
+                    filter.state.map(|s| s.as_str()),
+                    opt_ts(filter.started_from),
+                    opt_ts(filter.started_to),
+                    limit,
+                    offset,
+                ],
+                |r| rows::session(r),
+            )?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
     async fn session_meter_values(&self, id: SessionId) -> StoreResult<Vec<StoredMeterValue>> {
-        self.read(move |c| session_meter_values(c, id)).await
+        self.read(move |c| {
+            let samples = collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    meter_cols!(),
+                    " FROM meter_samples WHERE session_id = ?1 ORDER BY timestamp, id"
+                ),
+                [id.to_string()],
+                |r| rows::meter_sample(r),
+            )?;
+            values::flatten_samples(samples)
+        })
+        .await
     }
-}
-
-pub(crate) fn get_session(c: &Connection, id: SessionId) -> R<Option<Session>> {
-    one(
-        c,
-        concat!("SELECT ", session_cols!(), " FROM sessions WHERE id = ?1"),
-        [id.to_string()],
-        |r| rows::session(r),
-    )
 }
 
 pub(crate) fn get_session_by_transaction(c: &Connection, tx: TransactionId) -> R<Option<Session>> {
@@ -102,63 +259,6 @@ pub(super) fn session_of_charger(
         params![tx.get(), charger.as_str()],
         |r| rows::session(r),
     )
-}
-
-pub(crate) fn start_session(c: &Connection, start: &StartSession) -> R<StartOutcome> {
-    // A resend of the same start (same identity) meets the unique index and
-    // is answered with the session recorded first.
-    let same = StartIdentity::of(start);
-    let started_at = ts(same.started_at);
-    let key = &same.id_tag_key;
-    let tariff = match &start.tariff_id {
-        Some(id) => current_version(c, id)?,
-        None => None,
-    };
-    let created = exec(
-        c,
-        "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
-         start_authorization, state, reservation_id, started_at, meter_start_wh, created_at, \
-         updated_at, tariff_id, tariff_version) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10, ?10, ?11, ?12) \
-         ON CONFLICT (charger_id, connector_id, id_tag_key, started_at, meter_start_wh) \
-         DO NOTHING",
-        params![
-            SessionId::new_v7().to_string(),
-            start.charger_id.as_str(),
-            start.connector_id.get(),
-            start.id_tag.as_str(),
-            key,
-            start.authorization.as_str(),
-            start.reservation_id,
-            started_at,
-            start.meter_start_wh,
-            ts(start.received_at),
-            tariff.as_ref().map(|t| t.tariff_id.as_str()),
-            tariff.as_ref().map(|t| t.version),
-        ],
-    )? > 0;
-    let session = one(
-        c,
-        concat!(
-            "SELECT ",
-            session_cols!(),
-            " FROM sessions WHERE charger_id = ?1 AND connector_id = ?2 AND id_tag_key = ?3 \
-             AND started_at = ?4 AND meter_start_wh = ?5"
-        ),
-        params![
-            same.charger_id.as_str(),
-            same.connector_id.get(),
-            key,
-            started_at,
-            same.meter_start_wh
-        ],
-        |r| rows::session(r),
-    )?
-    .ok_or_else(|| StoreError::Backend("started session vanished".into()))?;
-    if created {
-        insert_event(c, &events::ev_session_started(&session))?;
-    }
-    Ok(StartOutcome { session, created })
 }
 
 pub(super) fn insert_samples(
@@ -232,114 +332,4 @@ pub(super) fn update_running_figures(
         ],
     )?;
     Ok(true)
-}
-
-pub(crate) fn stop_session(c: &Connection, stop: &StopSession) -> R<StopOutcome> {
-    let existing = session_of_charger(c, stop.transaction_id, &stop.charger_id)?;
-    let mut session = match (stop_decision(existing.as_ref(), stop), existing) {
-        (StopDecision::Stop, Some(session)) => session,
-        (StopDecision::Duplicate, Some(session)) => {
-            insert_event(c, &events::ev_stop_duplicated(&session, stop))?;
-            return Ok(StopOutcome::AlreadyStopped(session));
-        }
-        _ => {
-            insert_event(c, &events::ev_stop_unmatched(stop))?;
-            return Ok(StopOutcome::UnknownTransaction);
-        }
-    };
-    insert_samples(
-        c,
-        &stop.charger_id,
-        session.connector_id,
-        Some(stop.transaction_id),
-        Some(session.id),
-        &stop.transaction_data,
-        stop.received_at,
-    )?;
-    update_running_figures(c, &mut session, &stop.transaction_data, stop.received_at)?;
-    exec(
-        c,
-        "UPDATE sessions SET state = 'ended', stopped_at = ?2, meter_stop_wh = ?3, \
-         stop_reason = ?4, stop_id_tag = ?5, updated_at = ?6 WHERE transaction_id = ?1",
-        params![
-            stop.transaction_id.get(),
-            ts(stop.stopped_at),
-            stop.meter_stop_wh,
-            stop.reason,
-            stop.id_tag.as_ref().map(|t| t.as_str()),
-            ts(stop.received_at),
-        ],
-    )?;
-    let session = get_session_by_transaction(c, stop.transaction_id)?
-        .ok_or(StoreError::NotFound { entity: "session" })?;
-    insert_event(c, &events::ev_session_ended(&session))?;
-    Ok(StopOutcome::Stopped(session))
-}
-
-pub(crate) fn record_meter_values(
-    c: &Connection,
-    charger: &ChargerId,
-    report: &MeterReport,
-) -> R<()> {
-    let mut session = match report.transaction_id {
-        Some(tx) => session_of_charger(c, tx, charger)?,
-        None => None,
-    };
-    insert_samples(
-        c,
-        charger,
-        report.connector_id,
-        report.transaction_id,
-        session.as_ref().map(|s| s.id),
-        &report.samples,
-        report.received_at,
-    )?;
-    if let Some(s) = session.as_mut() {
-        update_running_figures(c, s, &report.samples, report.received_at)?;
-    }
-    Ok(())
-}
-
-pub(crate) fn list_sessions(
-    c: &Connection,
-    filter: &SessionFilter,
-    page: Page,
-) -> R<Paged<Session>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = collect(
-        c,
-        concat!(
-            "SELECT ",
-            session_cols!(),
-            " FROM sessions WHERE (?1 IS NULL OR charger_id = ?1) \
-             AND (?2 IS NULL OR id_tag_key = ?2) AND (?3 IS NULL OR state = ?3) \
-             AND (?4 IS NULL OR started_at >= ?4) AND (?5 IS NULL OR started_at < ?5) \
-             ORDER BY started_at DESC, transaction_id DESC LIMIT ?6 OFFSET ?7"
-        ),
-        params![
-            filter.charger_id.as_ref().map(|c| c.as_str()),
-            filter.id_tag.as_ref().map(|t| t.key()),
-            filter.state.map(|s| s.as_str()),
-            opt_ts(filter.started_from),
-            opt_ts(filter.started_to),
-            limit,
-            offset,
-        ],
-        |r| rows::session(r),
-    )?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-pub(crate) fn session_meter_values(c: &Connection, id: SessionId) -> R<Vec<StoredMeterValue>> {
-    let samples = collect(
-        c,
-        concat!(
-            "SELECT ",
-            meter_cols!(),
-            " FROM meter_samples WHERE session_id = ?1 ORDER BY timestamp, id"
-        ),
-        [id.to_string()],
-        |r| rows::meter_sample(r),
-    )?;
-    values::flatten_samples(samples)
 }

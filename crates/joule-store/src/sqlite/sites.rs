@@ -22,7 +22,31 @@ use rusqlite::{params, Connection, Row};
 #[async_trait]
 impl SiteStore for SqliteStore {
     async fn create_site(&self, new: NewSite, at: DateTime<Utc>) -> StoreResult<Site> {
-        self.write(move |c| create_site(c, &new, at)).await
+        self.write(move |c| {
+            let new = &new;
+            let groups = values::normalized(new.access.allowed_groups.clone());
+            require_groups(c, &groups)?;
+            c.prepare_cached(
+                "INSERT INTO sites (id, name, time_zone, language, address, access, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )
+            .map_err(db)?
+            .execute(params![
+                new.id.as_str(),
+                new.name,
+                new.time_zone.name(),
+                new.language,
+                p::address_json(&new.address)?,
+                new.access.access.as_str(),
+                ts(at)
+            ])
+            .map_err(unique_as_conflict("site"))?;
+            write_site_groups(c, &new.id, &groups)?;
+            let site = get_site(c, &new.id)?.ok_or(StoreError::NotFound { entity: "site" })?;
+            insert_event(c, &events::ev_site_created(&site))?;
+            Ok(site)
+        })
+        .await
     }
 
     async fn get_site(&self, id: &SiteId) -> StoreResult<Option<Site>> {
@@ -31,7 +55,16 @@ impl SiteStore for SqliteStore {
     }
 
     async fn list_sites(&self, page: Page) -> StoreResult<Paged<Site>> {
-        self.read(move |c| list_sites(c, page)).await
+        self.read(move |c| {
+            let (limit, offset) = limit_offset(page);
+            let sql = format!("{SITE_COLS} ORDER BY id LIMIT ?1 OFFSET ?2");
+            let rows = collect(c, &sql, params![limit, offset], site_row)?
+                .into_iter()
+                .map(|s| with_groups(c, s))
+                .collect::<R<Vec<_>>>()?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
     async fn update_site(
@@ -41,12 +74,71 @@ impl SiteStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Site>> {
         let id = id.clone();
-        self.write(move |c| update_site(c, &id, &new, at)).await
+        self.write(move |c| {
+            let id = &id;
+            let new = &new;
+            let groups = values::normalized(new.access.allowed_groups.clone());
+            require_groups(c, &groups)?;
+            let n = exec(
+                c,
+                "UPDATE sites SET name = ?2, time_zone = ?3, language = ?4, address = ?5, access = ?6, \
+                 updated_at = ?7 WHERE id = ?1",
+                params![
+                    id.as_str(),
+                    new.name,
+                    new.time_zone.name(),
+                    new.language,
+                    p::address_json(&new.address)?,
+                    new.access.access.as_str(),
+                    ts(at)
+                ],
+            )?;
+            if n == 0 {
+                return Ok(None);
+            }
+            write_site_groups(c, id, &groups)?;
+            let site = get_site(c, id)?.ok_or(StoreError::NotFound { entity: "site" })?;
+            insert_event(c, &events::ev_site_updated(&site))?;
+            Ok(Some(site))
+        })
+        .await
     }
 
     async fn delete_site(&self, id: &SiteId, at: DateTime<Utc>) -> StoreResult<bool> {
         let id = id.clone();
-        self.write(move |c| delete_site(c, &id, at)).await
+        self.write(move |c| {
+            let id = &id;
+            if exec(c, "DELETE FROM sites WHERE id = ?1", [id.as_str()])? == 0 {
+                return Ok(false);
+            }
+            exec(
+                c,
+                "DELETE FROM site_groups WHERE site_id = ?1",
+                [id.as_str()],
+            )?;
+            let chargers = collect(
+                c,
+                "SELECT id FROM chargers WHERE site_id = ?1 ORDER BY id",
+                [id.as_str()],
+                |row| values::charger_id(&get::<String>(row, 0)?),
+            )?;
+            exec(
+                c,
+                "UPDATE chargers SET site_id = NULL WHERE site_id = ?1",
+                [id.as_str()],
+            )?;
+            for charger in &chargers {
+                insert_event(c, &events::ev_charger_site_changed(charger, None, at))?;
+            }
+            let filter = AssignmentFilter {
+                site_id: Some(id.clone()),
+                ..AssignmentFilter::default()
+            };
+            delete_assignments_where(c, &filter, at)?;
+            insert_event(c, &events::ev_site_deleted(id, at))?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn set_charger_site(
@@ -57,8 +149,32 @@ impl SiteStore for SqliteStore {
     ) -> StoreResult<Option<Option<SiteId>>> {
         let id = id.clone();
         let site = site.cloned();
-        self.write(move |c| set_charger_site(c, &id, site.as_ref(), at))
-            .await
+        self.write(move |c| {
+            let id = &id;
+            let site = site.as_ref();
+            let Some(previous) = one(
+                c,
+                "SELECT site_id FROM chargers WHERE id = ?1",
+                [id.as_str()],
+                |row| get::<Option<String>>(row, 0),
+            )?
+            else {
+                return Ok(None);
+            };
+            if let Some(s) = site {
+                get_site(c, s)?.ok_or(StoreError::NotFound { entity: "site" })?;
+            }
+            if previous.as_deref() != site.map(SiteId::as_str) {
+                exec(
+                    c,
+                    "UPDATE chargers SET site_id = ?2 WHERE id = ?1",
+                    params![id.as_str(), site.map(SiteId::as_str)],
+                )?;
+                insert_event(c, &events::ev_charger_site_changed(id, site, at))?;
+            }
+            Ok(Some(site.cloned()))
+        })
+        .await
     }
 }
 
@@ -98,16 +214,6 @@ pub(crate) fn get_site(c: &Connection, id: &SiteId) -> R<Option<Site>> {
         .transpose()
 }
 
-pub(crate) fn list_sites(c: &Connection, page: Page) -> R<Paged<Site>> {
-    let (limit, offset) = limit_offset(page);
-    let sql = format!("{SITE_COLS} ORDER BY id LIMIT ?1 OFFSET ?2");
-    let rows = collect(c, &sql, params![limit, offset], site_row)?
-        .into_iter()
-        .map(|s| with_groups(c, s))
-        .collect::<R<Vec<_>>>()?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
 pub(super) fn write_site_groups(c: &Connection, id: &SiteId, groups: &[UserGroupId]) -> R<()> {
     exec(
         c,
@@ -122,120 +228,4 @@ pub(super) fn write_site_groups(c: &Connection, id: &SiteId, groups: &[UserGroup
         )?;
     }
     Ok(())
-}
-
-pub(crate) fn create_site(c: &Connection, new: &NewSite, at: DateTime<Utc>) -> R<Site> {
-    let groups = values::normalized(new.access.allowed_groups.clone());
-    require_groups(c, &groups)?;
-    c.prepare_cached(
-        "INSERT INTO sites (id, name, time_zone, language, address, access, created_at, \
-         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-    )
-    .map_err(db)?
-    .execute(params![
-        new.id.as_str(),
-        new.name,
-        new.time_zone.name(),
-        new.language,
-        p::address_json(&new.address)?,
-        new.access.access.as_str(),
-        ts(at)
-    ])
-    .map_err(unique_as_conflict("site"))?;
-    write_site_groups(c, &new.id, &groups)?;
-    let site = get_site(c, &new.id)?.ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &events::ev_site_created(&site))?;
-    Ok(site)
-}
-
-pub(crate) fn update_site(
-    c: &Connection,
-    id: &SiteId,
-    new: &NewSite,
-    at: DateTime<Utc>,
-) -> R<Option<Site>> {
-    let groups = values::normalized(new.access.allowed_groups.clone());
-    require_groups(c, &groups)?;
-    let n = exec(
-        c,
-        "UPDATE sites SET name = ?2, time_zone = ?3, language = ?4, address = ?5, access = ?6, \
-         updated_at = ?7 WHERE id = ?1",
-        params![
-            id.as_str(),
-            new.name,
-            new.time_zone.name(),
-            new.language,
-            p::address_json(&new.address)?,
-            new.access.access.as_str(),
-            ts(at)
-        ],
-    )?;
-    if n == 0 {
-        return Ok(None);
-    }
-    write_site_groups(c, id, &groups)?;
-    let site = get_site(c, id)?.ok_or(StoreError::NotFound { entity: "site" })?;
-    insert_event(c, &events::ev_site_updated(&site))?;
-    Ok(Some(site))
-}
-
-pub(crate) fn delete_site(c: &Connection, id: &SiteId, at: DateTime<Utc>) -> R<bool> {
-    if exec(c, "DELETE FROM sites WHERE id = ?1", [id.as_str()])? == 0 {
-        return Ok(false);
-    }
-    exec(
-        c,
-        "DELETE FROM site_groups WHERE site_id = ?1",
-        [id.as_str()],
-    )?;
-    let chargers = collect(
-        c,
-        "SELECT id FROM chargers WHERE site_id = ?1 ORDER BY id",
-        [id.as_str()],
-        |row| values::charger_id(&get::<String>(row, 0)?),
-    )?;
-    exec(
-        c,
-        "UPDATE chargers SET site_id = NULL WHERE site_id = ?1",
-        [id.as_str()],
-    )?;
-    for charger in &chargers {
-        insert_event(c, &events::ev_charger_site_changed(charger, None, at))?;
-    }
-    let filter = AssignmentFilter {
-        site_id: Some(id.clone()),
-        ..AssignmentFilter::default()
-    };
-    delete_assignments_where(c, &filter, at)?;
-    insert_event(c, &events::ev_site_deleted(id, at))?;
-    Ok(true)
-}
-
-pub(crate) fn set_charger_site(
-    c: &Connection,
-    id: &ChargerId,
-    site: Option<&SiteId>,
-    at: DateTime<Utc>,
-) -> R<Option<Option<SiteId>>> {
-    let Some(previous) = one(
-        c,
-        "SELECT site_id FROM chargers WHERE id = ?1",
-        [id.as_str()],
-        |row| get::<Option<String>>(row, 0),
-    )?
-    else {
-        return Ok(None);
-    };
-    if let Some(s) = site {
-        get_site(c, s)?.ok_or(StoreError::NotFound { entity: "site" })?;
-    }
-    if previous.as_deref() != site.map(SiteId::as_str) {
-        exec(
-            c,
-            "UPDATE chargers SET site_id = ?2 WHERE id = ?1",
-            params![id.as_str(), site.map(SiteId::as_str)],
-        )?;
-        insert_event(c, &events::ev_charger_site_changed(id, site, at))?;
-    }
-    Ok(Some(site.cloned()))
 }

@@ -30,7 +30,41 @@ impl TariffAssignmentStore for SqliteStore {
         new: NewTariffAssignment,
         at: DateTime<Utc>,
     ) -> StoreResult<TariffAssignment> {
-        self.write(move |c| create_assignment(c, &new, at)).await
+        self.write(move |c| {
+            let new = &new;
+            if get_tariff(c, &new.tariff_id)?.is_none() {
+                return Err(StoreError::NotFound { entity: "tariff" });
+            }
+            require_target(c, &new.scope)?;
+            let id = AssignmentId::new_v7();
+            let cols = p::scope_cols(&new.scope);
+            exec(
+                c,
+                "INSERT INTO tariff_assignments (id, tariff_id, scope, site_id, charger_id, \
+                 connector_id, group_id, id_tag, id_tag_key, valid_from, valid_until, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    id.to_string(),
+                    new.tariff_id,
+                    new.scope.kind().as_str(),
+                    cols.site_id,
+                    cols.charger_id,
+                    cols.connector_id,
+                    cols.group_id,
+                    cols.id_tag,
+                    cols.id_tag_key,
+                    opt_ts(new.valid_from),
+                    opt_ts(new.valid_until),
+                    ts(at),
+                ],
+            )?;
+            let stored = get_assignment(c, id)?.ok_or(StoreError::NotFound {
+                entity: "tariff assignment",
+            })?;
+            insert_event(c, &events::ev_assignment_created(&stored))?;
+            Ok(stored)
+        })
+        .await
     }
 
     async fn get_tariff_assignment(
@@ -45,7 +79,20 @@ impl TariffAssignmentStore for SqliteStore {
         filter: AssignmentFilter,
         page: Page,
     ) -> StoreResult<Paged<TariffAssignment>> {
-        self.read(move |c| list_assignments(c, &filter, page)).await
+        self.read(move |c| {
+            let filter = &filter;
+            let (limit, offset) = limit_offset(page);
+            let [a, b, cc, d, e, f] = filter_params(filter);
+            let sql = format!("{ASSIGNMENT_COLS} WHERE {FILTER} ORDER BY id LIMIT ?7 OFFSET ?8");
+            let rows = collect(
+                c,
+                &sql,
+                params![a, b, cc, d, e, f, limit, offset],
+                assignment_row,
+            )?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
     async fn delete_tariff_assignment(
@@ -53,7 +100,19 @@ impl TariffAssignmentStore for SqliteStore {
         id: AssignmentId,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        self.write(move |c| delete_assignment(c, id, at)).await
+        self.write(move |c| {
+            let Some(a) = get_assignment(c, id)? else {
+                return Ok(false);
+            };
+            exec(
+                c,
+                "DELETE FROM tariff_assignments WHERE id = ?1",
+                [id.to_string()],
+            )?;
+            insert_event(c, &events::ev_assignment_deleted(&a, at))?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn tariff_candidates(
@@ -63,8 +122,65 @@ impl TariffAssignmentStore for SqliteStore {
     ) -> StoreResult<Option<TariffCandidates>> {
         let charger = charger.clone();
         let id_tag = id_tag.cloned();
-        self.read(move |c| tariff_candidates(c, &charger, id_tag.as_ref()))
-            .await
+        self.read(move |c| {
+            let charger = &charger;
+            let id_tag = id_tag.as_ref();
+            let Some((site_id, charger_tariff)) = one(
+                c,
+                "SELECT site_id, tariff_id FROM chargers WHERE id = ?1",
+                [charger.as_str()],
+                |row| {
+                    Ok((
+                        get::<Option<String>>(row, 0)?,
+                        get::<Option<String>>(row, 1)?,
+                    ))
+                },
+            )?
+            else {
+                return Ok(None);
+            };
+            let site = match site_id.as_deref() {
+                Some(s) => get_site(c, &p::site_id(s)?)?,
+                None => None,
+            };
+            let access = charger_access(c, charger)?.unwrap_or_default();
+            let groups = match id_tag {
+                Some(tag) => token_groups(c, tag)?,
+                None => Vec::new(),
+            };
+            let sql = format!(
+                "{ASSIGNMENT_COLS} WHERE (charger_id = ?1 AND scope IN ('charger', 'connector')) \
+                 OR (scope = 'site' AND site_id = ?2) \
+                 OR (scope = 'id_token' AND id_tag_key = ?3) \
+                 OR (scope = 'user_group' AND group_id IN \
+                     (SELECT group_id FROM token_groups WHERE id_tag_key = ?3)) \
+                 ORDER BY id"
+            );
+            let assignments = collect(
+                c,
+                &sql,
+                params![charger.as_str(), site_id, id_tag.map(IdTag::key)],
+                assignment_row,
+            )?;
+            let mut ids: Vec<&str> = assignments.iter().map(|a| a.tariff_id.as_str()).collect();
+            ids.extend(charger_tariff.as_deref());
+            ids.sort_unstable();
+            ids.dedup();
+            let mut tariffs = Vec::with_capacity(ids.len());
+            for id in ids {
+                tariffs.extend(get_tariff(c, id)?);
+            }
+            Ok(Some(TariffCandidates {
+                site,
+                charger_tariff,
+                groups,
+                assignments,
+                tariffs,
+                default: default_tariff(c)?,
+                access,
+            }))
+        })
+        .await
     }
 }
 
@@ -122,44 +238,6 @@ pub(super) fn require_target(c: &Connection, scope: &AssignmentScope) -> R<()> {
     Ok(())
 }
 
-pub(crate) fn create_assignment(
-    c: &Connection,
-    new: &NewTariffAssignment,
-    at: DateTime<Utc>,
-) -> R<TariffAssignment> {
-    if get_tariff(c, &new.tariff_id)?.is_none() {
-        return Err(StoreError::NotFound { entity: "tariff" });
-    }
-    require_target(c, &new.scope)?;
-    let id = AssignmentId::new_v7();
-    let cols = p::scope_cols(&new.scope);
-    exec(
-        c,
-        "INSERT INTO tariff_assignments (id, tariff_id, scope, site_id, charger_id, \
-         connector_id, group_id, id_tag, id_tag_key, valid_from, valid_until, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            id.to_string(),
-            new.tariff_id,
-            new.scope.kind().as_str(),
-            cols.site_id,
-            cols.charger_id,
-            cols.connector_id,
-            cols.group_id,
-            cols.id_tag,
-            cols.id_tag_key,
-            opt_ts(new.valid_from),
-            opt_ts(new.valid_until),
-            ts(at),
-        ],
-    )?;
-    let stored = get_assignment(c, id)?.ok_or(StoreError::NotFound {
-        entity: "tariff assignment",
-    })?;
-    insert_event(c, &events::ev_assignment_created(&stored))?;
-    Ok(stored)
-}
-
 pub(crate) fn get_assignment(c: &Connection, id: AssignmentId) -> R<Option<TariffAssignment>> {
     let sql = format!("{ASSIGNMENT_COLS} WHERE id = ?1");
     one(c, &sql, [id.to_string()], assignment_row)
@@ -178,36 +256,6 @@ pub(super) fn filter_params(f: &AssignmentFilter) -> [Option<String>; 6] {
         f.group_id.as_ref().map(|s| s.as_str().to_owned()),
         f.id_tag.as_ref().map(IdTag::key),
     ]
-}
-
-pub(crate) fn list_assignments(
-    c: &Connection,
-    filter: &AssignmentFilter,
-    page: Page,
-) -> R<Paged<TariffAssignment>> {
-    let (limit, offset) = limit_offset(page);
-    let [a, b, cc, d, e, f] = filter_params(filter);
-    let sql = format!("{ASSIGNMENT_COLS} WHERE {FILTER} ORDER BY id LIMIT ?7 OFFSET ?8");
-    let rows = collect(
-        c,
-        &sql,
-        params![a, b, cc, d, e, f, limit, offset],
-        assignment_row,
-    )?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-pub(crate) fn delete_assignment(c: &Connection, id: AssignmentId, at: DateTime<Utc>) -> R<bool> {
-    let Some(a) = get_assignment(c, id)? else {
-        return Ok(false);
-    };
-    exec(
-        c,
-        "DELETE FROM tariff_assignments WHERE id = ?1",
-        [id.to_string()],
-    )?;
-    insert_event(c, &events::ev_assignment_deleted(&a, at))?;
-    Ok(true)
 }
 
 /// Deletes every assignment matching `filter`, one event each (a deleted
@@ -229,65 +277,4 @@ pub(crate) fn delete_assignments_where(
         insert_event(c, &events::ev_assignment_deleted(&x, at))?;
     }
     Ok(())
-}
-
-pub(crate) fn tariff_candidates(
-    c: &Connection,
-    charger: &ChargerId,
-    id_tag: Option<&IdTag>,
-) -> R<Option<TariffCandidates>> {
-    let Some((site_id, charger_tariff)) = one(
-        c,
-        "SELECT site_id, tariff_id FROM chargers WHERE id = ?1",
-        [charger.as_str()],
-        |row| {
-            Ok((
-                get::<Option<String>>(row, 0)?,
-                get::<Option<String>>(row, 1)?,
-            ))
-        },
-    )?
-    else {
-        return Ok(None);
-    };
-    let site = match site_id.as_deref() {
-        Some(s) => get_site(c, &p::site_id(s)?)?,
-        None => None,
-    };
-    let access = charger_access(c, charger)?.unwrap_or_default();
-    let groups = match id_tag {
-        Some(tag) => token_groups(c, tag)?,
-        None => Vec::new(),
-    };
-    let sql = format!(
-        "{ASSIGNMENT_COLS} WHERE (charger_id = ?1 AND scope IN ('charger', 'connector')) \
-         OR (scope = 'site' AND site_id = ?2) \
-         OR (scope = 'id_token' AND id_tag_key = ?3) \
-         OR (scope = 'user_group' AND group_id IN \
-             (SELECT group_id FROM token_groups WHERE id_tag_key = ?3)) \
-         ORDER BY id"
-    );
-    let assignments = collect(
-        c,
-        &sql,
-        params![charger.as_str(), site_id, id_tag.map(IdTag::key)],
-        assignment_row,
-    )?;
-    let mut ids: Vec<&str> = assignments.iter().map(|a| a.tariff_id.as_str()).collect();
-    ids.extend(charger_tariff.as_deref());
-    ids.sort_unstable();
-    ids.dedup();
-    let mut tariffs = Vec::with_capacity(ids.len());
-    for id in ids {
-        tariffs.extend(get_tariff(c, id)?);
-    }
-    Ok(Some(TariffCandidates {
-        site,
-        charger_tariff,
-        groups,
-        assignments,
-        tariffs,
-        default: default_tariff(c)?,
-        access,
-    }))
 }

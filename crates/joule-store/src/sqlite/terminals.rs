@@ -23,7 +23,31 @@ use rusqlite::{params, Connection, Row};
 #[async_trait]
 impl TerminalStore for SqliteStore {
     async fn create_terminal(&self, new: NewTerminal, at: DateTime<Utc>) -> StoreResult<Terminal> {
-        self.write(move |c| create_terminal(c, &new, at)).await
+        self.write(move |c| {
+            let new = &new;
+            require_site(c, new.site_id.as_ref())?;
+            let (scope, targets) = tc::scope_cols(&new.scope);
+            c.prepare_cached(
+                "INSERT INTO terminals (id, name, site_id, scope, targets, gateway, enabled, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            )
+            .map_err(db)?
+            .execute(params![
+                new.id.to_string(),
+                new.name,
+                new.site_id.as_ref().map(SiteId::as_str),
+                scope,
+                targets,
+                new.gateway,
+                i64::from(new.enabled),
+                ts(at)
+            ])
+            .map_err(unique_as_conflict("terminal"))?;
+            let terminal = get_terminal(c, new.id)?.ok_or(StoreError::NotFound { entity: "terminal" })?;
+            insert_event(c, &events::ev_terminal_created(&terminal))?;
+            Ok(terminal)
+        })
+        .await
     }
 
     async fn get_terminal(&self, id: TerminalId) -> StoreResult<Option<Terminal>> {
@@ -31,7 +55,13 @@ impl TerminalStore for SqliteStore {
     }
 
     async fn list_terminals(&self, page: Page) -> StoreResult<Paged<Terminal>> {
-        self.read(move |c| list_terminals(c, page)).await
+        self.read(move |c| {
+            let (limit, offset) = limit_offset(page);
+            let sql = format!("{TERMINAL_COLS} ORDER BY id LIMIT ?1 OFFSET ?2");
+            let rows = collect(c, &sql, params![limit, offset], terminal_row)?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
     async fn update_terminal(
@@ -40,8 +70,37 @@ impl TerminalStore for SqliteStore {
         patch: TerminalPatch,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Result<Terminal, TerminalError>>> {
-        self.write(move |c| update_terminal(c, id, &patch, at))
-            .await
+        self.write(move |c| {
+            let patch = &patch;
+            let Some(current) = get_terminal(c, id)? else {
+                return Ok(None);
+            };
+            let next = match current.patched(patch, at) {
+                Ok(next) => next,
+                Err(refused) => return Ok(Some(Err(refused))),
+            };
+            require_site(c, next.site_id.as_ref())?;
+            let (scope, targets) = tc::scope_cols(&next.scope);
+            exec(
+                c,
+                "UPDATE terminals SET name = ?2, site_id = ?3, scope = ?4, targets = ?5, gateway = ?6, \
+                 enabled = ?7, updated_at = ?8 WHERE id = ?1",
+                params![
+                    id.to_string(),
+                    next.name,
+                    next.site_id.as_ref().map(SiteId::as_str),
+                    scope,
+                    targets,
+                    next.gateway,
+                    i64::from(next.enabled),
+                    ts(at)
+                ],
+            )?;
+            let terminal = get_terminal(c, id)?.ok_or(StoreError::NotFound { entity: "terminal" })?;
+            insert_event(c, &events::ev_terminal_updated(&terminal))?;
+            Ok(Some(Ok(terminal)))
+        })
+        .await
     }
 
     async fn set_terminal_key(
@@ -50,12 +109,41 @@ impl TerminalStore for SqliteStore {
         key: TerminalKey,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Terminal>> {
-        self.write(move |c| set_terminal_key(c, id, &key, at)).await
+        self.write(move |c| {
+            let key = &key;
+            let n = c
+                .prepare_cached(
+                    "UPDATE terminals SET key_prefix = ?2, key_hash = ?3, key_issued_at = ?4, \
+                     updated_at = ?5 WHERE id = ?1",
+                )
+                .map_err(db)?
+                .execute(params![
+                    id.to_string(),
+                    key.prefix,
+                    key.secret_hash,
+                    opt_ts(Some(key.issued_at)),
+                    ts(at)
+                ])
+                .map_err(unique_as_conflict("terminal key"))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let terminal =
+                get_terminal(c, id)?.ok_or(StoreError::NotFound { entity: "terminal" })?;
+            insert_event(c, &events::ev_terminal_key_rotated(&terminal))?;
+            Ok(Some(terminal))
+        })
+        .await
     }
 
     async fn terminal_by_key_prefix(&self, prefix: &str) -> StoreResult<Option<Terminal>> {
         let prefix = prefix.to_owned();
-        self.read(move |c| terminal_by_key_prefix(c, &prefix)).await
+        self.read(move |c| {
+            let prefix = &prefix;
+            let sql = format!("{TERMINAL_COLS} WHERE key_prefix = ?1");
+            one(c, &sql, [prefix], terminal_row)
+        })
+        .await
     }
 }
 
@@ -87,108 +175,9 @@ pub(crate) fn get_terminal(c: &Connection, id: TerminalId) -> R<Option<Terminal>
     one(c, &sql, [id.to_string()], terminal_row)
 }
 
-pub(crate) fn list_terminals(c: &Connection, page: Page) -> R<Paged<Terminal>> {
-    let (limit, offset) = limit_offset(page);
-    let sql = format!("{TERMINAL_COLS} ORDER BY id LIMIT ?1 OFFSET ?2");
-    let rows = collect(c, &sql, params![limit, offset], terminal_row)?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-pub(crate) fn terminal_by_key_prefix(c: &Connection, prefix: &str) -> R<Option<Terminal>> {
-    let sql = format!("{TERMINAL_COLS} WHERE key_prefix = ?1");
-    one(c, &sql, [prefix], terminal_row)
-}
-
 pub(super) fn require_site(c: &Connection, site: Option<&SiteId>) -> R<()> {
     if let Some(s) = site {
         get_site(c, s)?.ok_or(StoreError::NotFound { entity: "site" })?;
     }
     Ok(())
-}
-
-pub(crate) fn create_terminal(c: &Connection, new: &NewTerminal, at: DateTime<Utc>) -> R<Terminal> {
-    require_site(c, new.site_id.as_ref())?;
-    let (scope, targets) = tc::scope_cols(&new.scope);
-    c.prepare_cached(
-        "INSERT INTO terminals (id, name, site_id, scope, targets, gateway, enabled, created_at, \
-         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-    )
-    .map_err(db)?
-    .execute(params![
-        new.id.to_string(),
-        new.name,
-        new.site_id.as_ref().map(SiteId::as_str),
-        scope,
-        targets,
-        new.gateway,
-        i64::from(new.enabled),
-        ts(at)
-    ])
-    .map_err(unique_as_conflict("terminal"))?;
-    let terminal = get_terminal(c, new.id)?.ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &events::ev_terminal_created(&terminal))?;
-    Ok(terminal)
-}
-
-pub(crate) fn update_terminal(
-    c: &Connection,
-    id: TerminalId,
-    patch: &TerminalPatch,
-    at: DateTime<Utc>,
-) -> R<Option<Result<Terminal, TerminalError>>> {
-    let Some(current) = get_terminal(c, id)? else {
-        return Ok(None);
-    };
-    let next = match current.patched(patch, at) {
-        Ok(next) => next,
-        Err(refused) => return Ok(Some(Err(refused))),
-    };
-    require_site(c, next.site_id.as_ref())?;
-    let (scope, targets) = tc::scope_cols(&next.scope);
-    exec(
-        c,
-        "UPDATE terminals SET name = ?2, site_id = ?3, scope = ?4, targets = ?5, gateway = ?6, \
-         enabled = ?7, updated_at = ?8 WHERE id = ?1",
-        params![
-            id.to_string(),
-            next.name,
-            next.site_id.as_ref().map(SiteId::as_str),
-            scope,
-            targets,
-            next.gateway,
-            i64::from(next.enabled),
-            ts(at)
-        ],
-    )?;
-    let terminal = get_terminal(c, id)?.ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &events::ev_terminal_updated(&terminal))?;
-    Ok(Some(Ok(terminal)))
-}
-
-pub(crate) fn set_terminal_key(
-    c: &Connection,
-    id: TerminalId,
-    key: &TerminalKey,
-    at: DateTime<Utc>,
-) -> R<Option<Terminal>> {
-    let n = c
-        .prepare_cached(
-            "UPDATE terminals SET key_prefix = ?2, key_hash = ?3, key_issued_at = ?4, \
-             updated_at = ?5 WHERE id = ?1",
-        )
-        .map_err(db)?
-        .execute(params![
-            id.to_string(),
-            key.prefix,
-            key.secret_hash,
-            opt_ts(Some(key.issued_at)),
-            ts(at)
-        ])
-        .map_err(unique_as_conflict("terminal key"))?;
-    if n == 0 {
-        return Ok(None);
-    }
-    let terminal = get_terminal(c, id)?.ok_or(StoreError::NotFound { entity: "terminal" })?;
-    insert_event(c, &events::ev_terminal_key_rotated(&terminal))?;
-    Ok(Some(terminal))
 }

@@ -19,7 +19,32 @@ use rusqlite::{params, Connection};
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn create_token(&self, new: NewIdToken, at: DateTime<Utc>) -> StoreResult<IdToken> {
-        self.write(move |c| create_token(c, &new, at)).await
+        self.write(move |c| {
+            let new = &new;
+            c.prepare_cached(
+                "INSERT INTO id_tokens (id_tag_key, id_tag, kind, status, expires_at, parent_id_tag, \
+                 allowed_chargers, label, created_at, updated_at, language) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+            )
+            .map_err(db)?
+            .execute(params![
+                new.id_tag.key(),
+                new.id_tag.as_str(),
+                new.kind.as_str(),
+                new.status.as_str(),
+                opt_ts(new.expires_at),
+                new.parent_id_tag.as_ref().map(|p| p.as_str()),
+                allowed_text(&new.allowed_chargers),
+                new.label,
+                ts(at),
+                new.language.as_ref().map(LanguageCode::as_str),
+            ])
+            .map_err(unique_as_conflict("id token"))?;
+            let token = get_token(c, &new.id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
+            insert_event(c, &events::ev_token_created(&token))?;
+            Ok(token)
+        })
+        .await
     }
 
     async fn get_token(&self, id_tag: &IdTag) -> StoreResult<Option<IdToken>> {
@@ -28,7 +53,29 @@ impl TokenStore for SqliteStore {
     }
 
     async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<IdToken>> {
-        self.read(move |c| list_tokens(c, &filter, page)).await
+        self.read(move |c| {
+            let filter = &filter;
+            let (limit, offset) = limit_offset(page);
+            let rows = collect(
+                c,
+                concat!(
+                    "SELECT ",
+                    token_cols!(),
+                    " FROM id_tokens WHERE (?1 IS NULL OR status = ?1) \
+                     AND (?2 IS NULL OR upper(parent_id_tag) = ?2) \
+                     ORDER BY id_tag_key LIMIT ?3 OFFSET ?4"
+                ),
+                params![
+                    filter.status.map(|s| s.as_str()),
+                    filter.parent_id_tag.as_ref().map(|p| p.key()),
+                    limit,
+                    offset
+                ],
+                |r| rows::token(r),
+            )?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
     async fn update_token(
@@ -38,13 +85,81 @@ impl TokenStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<IdToken>> {
         let id_tag = id_tag.clone();
-        self.write(move |c| update_token(c, &id_tag, &patch, at))
-            .await
+        self.write(move |c| {
+            let id_tag = &id_tag;
+            let patch = &patch;
+            let Some(mut t) = get_token(c, id_tag)? else {
+                return Ok(None);
+            };
+            if let Some(k) = patch.kind {
+                t.kind = k;
+            }
+            if let Some(s) = patch.status {
+                t.status = s;
+            }
+            if let Some(e) = patch.expires_at {
+                t.expires_at = e;
+            }
+            if let Some(p) = &patch.parent_id_tag {
+                t.parent_id_tag = p.clone();
+            }
+            if let Some(a) = &patch.allowed_chargers {
+                t.allowed_chargers = a.clone();
+            }
+            if let Some(l) = &patch.label {
+                t.label = l.clone();
+            }
+            if let Some(l) = &patch.language {
+                t.language = l.clone();
+            }
+            exec(
+                c,
+                "UPDATE id_tokens SET kind = ?2, status = ?3, expires_at = ?4, parent_id_tag = ?5, \
+                 allowed_chargers = ?6, label = ?7, updated_at = ?8, language = ?9 WHERE id_tag_key = ?1",
+                params![
+                    id_tag.key(),
+                    t.kind.as_str(),
+                    t.status.as_str(),
+                    opt_ts(t.expires_at),
+                    t.parent_id_tag.as_ref().map(|p| p.as_str()),
+                    allowed_text(&t.allowed_chargers),
+                    t.label,
+                    ts(at),
+                    t.language.as_ref().map(LanguageCode::as_str),
+                ],
+            )?;
+            let token = get_token(c, id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
+            insert_event(c, &events::ev_token_updated(&token, patch, at))?;
+            Ok(Some(token))
+        })
+        .await
     }
 
     async fn delete_token(&self, id_tag: &IdTag, at: DateTime<Utc>) -> StoreResult<bool> {
         let id_tag = id_tag.clone();
-        self.write(move |c| delete_token(c, &id_tag, at)).await
+        self.write(move |c| {
+            let id_tag = &id_tag;
+            exec(
+                c,
+                "DELETE FROM token_groups WHERE id_tag_key = ?1",
+                [id_tag.key()],
+            )?;
+            let n = exec(
+                c,
+                "DELETE FROM id_tokens WHERE id_tag_key = ?1",
+                [id_tag.key()],
+            )?;
+            if n > 0 {
+                let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+                    id_tag: Some(id_tag.clone()),
+                    ..Default::default()
+                };
+                delete_assignments_where(c, &assigned, at)?;
+                insert_event(c, &events::ev_token_deleted(id_tag, at))?;
+            }
+            Ok(n > 0)
+        })
+        .await
     }
 }
 
@@ -63,124 +178,4 @@ pub(crate) fn get_token(c: &Connection, id_tag: &IdTag) -> R<Option<IdToken>> {
         [id_tag.key()],
         |r| rows::token(r),
     )
-}
-
-pub(crate) fn create_token(c: &Connection, new: &NewIdToken, at: DateTime<Utc>) -> R<IdToken> {
-    c.prepare_cached(
-        "INSERT INTO id_tokens (id_tag_key, id_tag, kind, status, expires_at, parent_id_tag, \
-         allowed_chargers, label, created_at, updated_at, language) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
-    )
-    .map_err(db)?
-    .execute(params![
-        new.id_tag.key(),
-        new.id_tag.as_str(),
-        new.kind.as_str(),
-        new.status.as_str(),
-        opt_ts(new.expires_at),
-        new.parent_id_tag.as_ref().map(|p| p.as_str()),
-        allowed_text(&new.allowed_chargers),
-        new.label,
-        ts(at),
-        new.language.as_ref().map(LanguageCode::as_str),
-    ])
-    .map_err(unique_as_conflict("id token"))?;
-    let token = get_token(c, &new.id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
-    insert_event(c, &events::ev_token_created(&token))?;
-    Ok(token)
-}
-
-pub(crate) fn update_token(
-    c: &Connection,
-    id_tag: &IdTag,
-    patch: &IdTokenPatch,
-    at: DateTime<Utc>,
-) -> R<Option<IdToken>> {
-    let Some(mut t) = get_token(c, id_tag)? else {
-        return Ok(None);
-    };
-    if let Some(k) = patch.kind {
-        t.kind = k;
-    }
-    if let Some(s) = patch.status {
-        t.status = s;
-    }
-    if let Some(e) = patch.expires_at {
-        t.expires_at = e;
-    }
-    if let Some(p) = &patch.parent_id_tag {
-        t.parent_id_tag = p.clone();
-    }
-    if let Some(a) = &patch.allowed_chargers {
-        t.allowed_chargers = a.clone();
-    }
-    if let Some(l) = &patch.label {
-        t.label = l.clone();
-    }
-    if let Some(l) = &patch.language {
-        t.language = l.clone();
-    }
-    exec(
-        c,
-        "UPDATE id_tokens SET kind = ?2, status = ?3, expires_at = ?4, parent_id_tag = ?5, \
-         allowed_chargers = ?6, label = ?7, updated_at = ?8, language = ?9 WHERE id_tag_key = ?1",
-        params![
-            id_tag.key(),
-            t.kind.as_str(),
-            t.status.as_str(),
-            opt_ts(t.expires_at),
-            t.parent_id_tag.as_ref().map(|p| p.as_str()),
-            allowed_text(&t.allowed_chargers),
-            t.label,
-            ts(at),
-            t.language.as_ref().map(LanguageCode::as_str),
-        ],
-    )?;
-    let token = get_token(c, id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
-    insert_event(c, &events::ev_token_updated(&token, patch, at))?;
-    Ok(Some(token))
-}
-
-pub(crate) fn delete_token(c: &Connection, id_tag: &IdTag, at: DateTime<Utc>) -> R<bool> {
-    exec(
-        c,
-        "DELETE FROM token_groups WHERE id_tag_key = ?1",
-        [id_tag.key()],
-    )?;
-    let n = exec(
-        c,
-        "DELETE FROM id_tokens WHERE id_tag_key = ?1",
-        [id_tag.key()],
-    )?;
-    if n > 0 {
-        let assigned = joule_domain::tariff_assignment::AssignmentFilter {
-            id_tag: Some(id_tag.clone()),
-            ..Default::default()
-        };
-        delete_assignments_where(c, &assigned, at)?;
-        insert_event(c, &events::ev_token_deleted(id_tag, at))?;
-    }
-    Ok(n > 0)
-}
-
-pub(crate) fn list_tokens(c: &Connection, filter: &TokenFilter, page: Page) -> R<Paged<IdToken>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = collect(
-        c,
-        concat!(
-            "SELECT ",
-            token_cols!(),
-            " FROM id_tokens WHERE (?1 IS NULL OR status = ?1) \
-             AND (?2 IS NULL OR upper(parent_id_tag) = ?2) \
-             ORDER BY id_tag_key LIMIT ?3 OFFSET ?4"
-        ),
-        params![
-            filter.status.map(|s| s.as_str()),
-            filter.parent_id_tag.as_ref().map(|p| p.key()),
-            limit,
-            offset
-        ],
-        |r| rows::token(r),
-    )?;
-    Ok(Paged::from_overfetch(rows, page))
 }

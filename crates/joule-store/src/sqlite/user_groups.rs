@@ -26,7 +26,21 @@ impl UserGroupStore for SqliteStore {
         new: NewUserGroup,
         at: DateTime<Utc>,
     ) -> StoreResult<UserGroup> {
-        self.write(move |c| create_user_group(c, &new, at)).await
+        self.write(move |c| {
+            let new = &new;
+            c.prepare_cached(
+                "INSERT INTO user_groups (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+            )
+            .map_err(db)?
+            .execute(params![new.id.as_str(), new.name, ts(at)])
+            .map_err(unique_as_conflict("user group"))?;
+            let group = get_user_group(c, &new.id)?.ok_or(StoreError::NotFound {
+                entity: "user group",
+            })?;
+            insert_event(c, &events::ev_user_group_created(&group))?;
+            Ok(group)
+        })
+        .await
     }
 
     async fn get_user_group(&self, id: &UserGroupId) -> StoreResult<Option<UserGroup>> {
@@ -35,7 +49,18 @@ impl UserGroupStore for SqliteStore {
     }
 
     async fn list_user_groups(&self, page: Page) -> StoreResult<Paged<UserGroup>> {
-        self.read(move |c| list_user_groups(c, page)).await
+        self.read(move |c| {
+            let (limit, offset) = limit_offset(page);
+            let rows = collect(
+                c,
+                "SELECT id, name, created_at, updated_at FROM user_groups \
+                 ORDER BY id LIMIT ?1 OFFSET ?2",
+                params![limit, offset],
+                |r| rows::user_group(r),
+            )?;
+            Ok(Paged::from_overfetch(rows, page))
+        })
+        .await
     }
 
     async fn update_user_group(
@@ -45,13 +70,59 @@ impl UserGroupStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<UserGroup>> {
         let id = id.clone();
-        self.write(move |c| update_user_group(c, &id, &patch, at))
-            .await
+        self.write(move |c| {
+            let id = &id;
+            let patch = &patch;
+            let Some(mut group) = get_user_group(c, id)? else {
+                return Ok(None);
+            };
+            if let Some(name) = &patch.name {
+                group.name = name.clone();
+            }
+            exec(
+                c,
+                "UPDATE user_groups SET name = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id.as_str(), group.name, ts(at)],
+            )?;
+            group.updated_at = at;
+            insert_event(c, &events::ev_user_group_updated(&group))?;
+            Ok(Some(group))
+        })
+        .await
     }
 
     async fn delete_user_group(&self, id: &UserGroupId, at: DateTime<Utc>) -> StoreResult<bool> {
         let id = id.clone();
-        self.write(move |c| delete_user_group(c, &id, at)).await
+        self.write(move |c| {
+            let id = &id;
+            let n = exec(c, "DELETE FROM user_groups WHERE id = ?1", [id.as_str()])?;
+            if n == 0 {
+                return Ok(false);
+            }
+            exec(
+                c,
+                "DELETE FROM token_groups WHERE group_id = ?1",
+                [id.as_str()],
+            )?;
+            exec(
+                c,
+                "DELETE FROM charger_groups WHERE group_id = ?1",
+                [id.as_str()],
+            )?;
+            exec(
+                c,
+                "DELETE FROM site_groups WHERE group_id = ?1",
+                [id.as_str()],
+            )?;
+            let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+                group_id: Some(id.clone()),
+                ..Default::default()
+            };
+            delete_assignments_where(c, &assigned, at)?;
+            insert_event(c, &events::ev_user_group_deleted(id, at))?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn set_token_groups(
@@ -61,8 +132,32 @@ impl UserGroupStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<UserGroupId>>> {
         let id_tag = id_tag.clone();
-        self.write(move |c| set_token_groups(c, &id_tag, groups, at))
-            .await
+        self.write(move |c| {
+            let id_tag = &id_tag;
+            let Some(token) = get_token(c, id_tag)? else {
+                return Ok(None);
+            };
+            let groups = values::normalized(groups);
+            require_groups(c, &groups)?;
+            exec(
+                c,
+                "DELETE FROM token_groups WHERE id_tag_key = ?1",
+                [id_tag.key()],
+            )?;
+            for g in &groups {
+                exec(
+                    c,
+                    "INSERT INTO token_groups (id_tag_key, group_id) VALUES (?1, ?2)",
+                    params![id_tag.key(), g.as_str()],
+                )?;
+            }
+            insert_event(
+                c,
+                &events::ev_token_groups_changed(&token.id_tag, &groups, at),
+            )?;
+            Ok(Some(groups))
+        })
+        .await
     }
 
     async fn token_groups(&self, id_tag: &IdTag) -> StoreResult<Vec<UserGroupId>> {
@@ -77,8 +172,37 @@ impl UserGroupStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<ChargerAccessRule>> {
         let id = id.clone();
-        self.write(move |c| set_charger_access(c, &id, rule, at))
-            .await
+        self.write(move |c| {
+            let id = &id;
+            let rule = ChargerAccessRule {
+                access: rule.access,
+                allowed_groups: values::normalized(rule.allowed_groups),
+            };
+            require_groups(c, &rule.allowed_groups)?;
+            let n = exec(
+                c,
+                "UPDATE chargers SET access = ?2, access_set = 1 WHERE id = ?1",
+                params![id.as_str(), rule.access.as_str()],
+            )?;
+            if n == 0 {
+                return Ok(None);
+            }
+            exec(
+                c,
+                "DELETE FROM charger_groups WHERE charger_id = ?1",
+                [id.as_str()],
+            )?;
+            for g in &rule.allowed_groups {
+                exec(
+                    c,
+                    "INSERT INTO charger_groups (charger_id, group_id) VALUES (?1, ?2)",
+                    params![id.as_str(), g.as_str()],
+                )?;
+            }
+            insert_event(c, &events::ev_charger_access_changed(id, &rule, at))?;
+            Ok(Some(rule))
+        })
+        .await
     }
 
     async fn charger_access(&self, id: &ChargerId) -> StoreResult<Option<ChargerAccessRule>> {
@@ -94,87 +218,6 @@ pub(crate) fn get_user_group(c: &Connection, id: &UserGroupId) -> R<Option<UserG
         [id.as_str()],
         |r| rows::user_group(r),
     )
-}
-
-pub(crate) fn list_user_groups(c: &Connection, page: Page) -> R<Paged<UserGroup>> {
-    let (limit, offset) = limit_offset(page);
-    let rows = collect(
-        c,
-        "SELECT id, name, created_at, updated_at FROM user_groups \
-         ORDER BY id LIMIT ?1 OFFSET ?2",
-        params![limit, offset],
-        |r| rows::user_group(r),
-    )?;
-    Ok(Paged::from_overfetch(rows, page))
-}
-
-pub(crate) fn create_user_group(
-    c: &Connection,
-    new: &NewUserGroup,
-    at: DateTime<Utc>,
-) -> R<UserGroup> {
-    c.prepare_cached(
-        "INSERT INTO user_groups (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-    )
-    .map_err(db)?
-    .execute(params![new.id.as_str(), new.name, ts(at)])
-    .map_err(unique_as_conflict("user group"))?;
-    let group = get_user_group(c, &new.id)?.ok_or(StoreError::NotFound {
-        entity: "user group",
-    })?;
-    insert_event(c, &events::ev_user_group_created(&group))?;
-    Ok(group)
-}
-
-pub(crate) fn update_user_group(
-    c: &Connection,
-    id: &UserGroupId,
-    patch: &UserGroupPatch,
-    at: DateTime<Utc>,
-) -> R<Option<UserGroup>> {
-    let Some(mut group) = get_user_group(c, id)? else {
-        return Ok(None);
-    };
-    if let Some(name) = &patch.name {
-        group.name = name.clone();
-    }
-    exec(
-        c,
-        "UPDATE user_groups SET name = ?2, updated_at = ?3 WHERE id = ?1",
-        params![id.as_str(), group.name, ts(at)],
-    )?;
-    group.updated_at = at;
-    insert_event(c, &events::ev_user_group_updated(&group))?;
-    Ok(Some(group))
-}
-
-pub(crate) fn delete_user_group(c: &Connection, id: &UserGroupId, at: DateTime<Utc>) -> R<bool> {
-    let n = exec(c, "DELETE FROM user_groups WHERE id = ?1", [id.as_str()])?;
-    if n == 0 {
-        return Ok(false);
-    }
-    exec(
-        c,
-        "DELETE FROM token_groups WHERE group_id = ?1",
-        [id.as_str()],
-    )?;
-    exec(
-        c,
-        "DELETE FROM charger_groups WHERE group_id = ?1",
-        [id.as_str()],
-    )?;
-    exec(
-        c,
-        "DELETE FROM site_groups WHERE group_id = ?1",
-        [id.as_str()],
-    )?;
-    let assigned = joule_domain::tariff_assignment::AssignmentFilter {
-        group_id: Some(id.clone()),
-        ..Default::default()
-    };
-    delete_assignments_where(c, &assigned, at)?;
-    insert_event(c, &events::ev_user_group_deleted(id, at))?;
-    Ok(true)
 }
 
 pub(crate) fn require_groups(c: &Connection, groups: &[UserGroupId]) -> R<()> {
@@ -195,36 +238,6 @@ pub(crate) fn token_groups(c: &Connection, id_tag: &IdTag) -> R<Vec<UserGroupId>
         [id_tag.key()],
         |row| values::parse_group_id(&get::<String>(row, 0)?),
     )
-}
-
-pub(crate) fn set_token_groups(
-    c: &Connection,
-    id_tag: &IdTag,
-    groups: Vec<UserGroupId>,
-    at: DateTime<Utc>,
-) -> R<Option<Vec<UserGroupId>>> {
-    let Some(token) = get_token(c, id_tag)? else {
-        return Ok(None);
-    };
-    let groups = values::normalized(groups);
-    require_groups(c, &groups)?;
-    exec(
-        c,
-        "DELETE FROM token_groups WHERE id_tag_key = ?1",
-        [id_tag.key()],
-    )?;
-    for g in &groups {
-        exec(
-            c,
-            "INSERT INTO token_groups (id_tag_key, group_id) VALUES (?1, ?2)",
-            params![id_tag.key(), g.as_str()],
-        )?;
-    }
-    insert_event(
-        c,
-        &events::ev_token_groups_changed(&token.id_tag, &groups, at),
-    )?;
-    Ok(Some(groups))
 }
 
 /// The charger's effective rule: its own when set explicitly, else its
@@ -262,39 +275,4 @@ pub(crate) fn charger_access(c: &Connection, id: &ChargerId) -> R<Option<Charger
         access,
         allowed_groups,
     }))
-}
-
-pub(crate) fn set_charger_access(
-    c: &Connection,
-    id: &ChargerId,
-    rule: ChargerAccessRule,
-    at: DateTime<Utc>,
-) -> R<Option<ChargerAccessRule>> {
-    let rule = ChargerAccessRule {
-        access: rule.access,
-        allowed_groups: values::normalized(rule.allowed_groups),
-    };
-    require_groups(c, &rule.allowed_groups)?;
-    let n = exec(
-        c,
-        "UPDATE chargers SET access = ?2, access_set = 1 WHERE id = ?1",
-        params![id.as_str(), rule.access.as_str()],
-    )?;
-    if n == 0 {
-        return Ok(None);
-    }
-    exec(
-        c,
-        "DELETE FROM charger_groups WHERE charger_id = ?1",
-        [id.as_str()],
-    )?;
-    for g in &rule.allowed_groups {
-        exec(
-            c,
-            "INSERT INTO charger_groups (charger_id, group_id) VALUES (?1, ?2)",
-            params![id.as_str(), g.as_str()],
-        )?;
-    }
-    insert_event(c, &events::ev_charger_access_changed(id, &rule, at))?;
-    Ok(Some(rule))
 }
