@@ -99,6 +99,7 @@ pub mod postgres;
 mod rows;
 mod scopes;
 pub mod sqlite;
+mod statements;
 mod terminals;
 mod values;
 

@@ -7,6 +7,7 @@ use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::PgStore;
 use crate::accounts::{self as ac, AccountRow, ChargeRow};
 use crate::events;
+use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::account::{
@@ -30,8 +31,7 @@ impl AccountStore for PgStore {
         in_tx!(self, c => async {
             let new = &new;
             sqlx::query(
-                "INSERT INTO accounts (id, email, name, language, currency, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                statements::CREATE_ACCOUNT,
             )
             .bind(new.id.as_uuid())
             .bind(&new.email)
@@ -253,7 +253,7 @@ impl AccountStore for PgStore {
         in_tx!(self, c => async {
             let tag = &tag;
             require_account(c, id, false).await?;
-            let stored_tag: String = sqlx::query("SELECT id_tag FROM id_tokens WHERE id_tag_key = $1")
+            let stored_tag: String = sqlx::query(statements::LINK_ACCOUNT_TOKEN)
                 .bind(tag.key())
                 .fetch_optional(&mut *c)
                 .await
@@ -276,7 +276,7 @@ impl AccountStore for PgStore {
             .rows_affected();
             if inserted == 0 {
                 let owner: Option<Uuid> =
-                    sqlx::query("SELECT account_id FROM account_tokens WHERE id_tag_key = $1")
+                    sqlx::query(statements::LINK_ACCOUNT_TOKEN_2)
                         .bind(tag.key())
                         .fetch_optional(&mut *c)
                         .await
@@ -314,7 +314,7 @@ impl AccountStore for PgStore {
         let tag = id_tag.clone();
         in_tx!(self, c => async {
             let tag = &tag;
-            let gone = sqlx::query("DELETE FROM account_tokens WHERE id_tag_key = $1 AND account_id = $2")
+            let gone = sqlx::query(statements::UNLINK_ACCOUNT_TOKEN)
                 .bind(tag.key())
                 .bind(id.as_uuid())
                 .execute(&mut *c)
@@ -342,10 +342,7 @@ impl AccountStore for PgStore {
         on_conn!(self, c => async {
             let tag = &tag;
             sqlx::query(
-                "SELECT a.id, a.card_payment_method IS NOT NULL, \
-                 EXISTS (SELECT 1 FROM account_charges ch WHERE ch.account_id = a.id \
-                         AND (ch.status = 'debt' OR (ch.status = 'pending' AND ch.debt_since IS NOT NULL))) \
-                 FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id_tag_key = $1",
+                statements::ACCOUNT_STANDING,
             )
             .bind(tag.key())
             .fetch_optional(&mut *c)
@@ -366,8 +363,7 @@ impl AccountStore for PgStore {
     async fn account_for_session(&self, session: SessionId) -> StoreResult<Option<AccountId>> {
         on_conn!(self, c => async {
             sqlx::query(
-                "SELECT t.account_id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
-                 WHERE s.id = $1 AND s.start_authorization = 'Accepted' AND s.created_at >= t.linked_at",
+                statements::ACCOUNT_FOR_SESSION,
             )
             .bind(session.as_uuid())
             .fetch_optional(&mut *c)
@@ -531,12 +527,7 @@ impl AccountStore for PgStore {
     ) -> StoreResult<Vec<SessionId>> {
         on_conn!(self, c => async {
             let rows = sqlx::query(
-                "SELECT s.id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
-                 WHERE s.state = 'ended' AND s.start_authorization = 'Accepted' \
-                 AND s.created_at >= t.linked_at AND s.updated_at <= $1 \
-                 AND NOT EXISTS (SELECT 1 FROM account_charges ch WHERE ch.session_id = s.id) \
-                 AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.session_id = s.id) \
-                 ORDER BY s.updated_at, s.id LIMIT $2",
+                statements::UNCHARGED_ACCOUNT_SESSIONS,
             )
             .bind(ended_before)
             .bind(i64::from(limit))
@@ -649,12 +640,11 @@ pub(crate) async fn card_setup(c: &mut PgConnection, token: &str) -> R<Option<Ca
 }
 
 pub(crate) async fn account_tokens(c: &mut PgConnection, id: AccountId) -> R<Vec<IdTag>> {
-    let rows =
-        sqlx::query("SELECT id_tag FROM account_tokens WHERE account_id = $1 ORDER BY id_tag_key")
-            .bind(id.as_uuid())
-            .fetch_all(&mut *c)
-            .await
-            .map_err(pg)?;
+    let rows = sqlx::query(statements::ACCOUNT_TOKENS)
+        .bind(id.as_uuid())
+        .fetch_all(&mut *c)
+        .await
+        .map_err(pg)?;
     map_rows(rows, |row| ac::id_tag(&get::<String>(row, 0)?))
 }
 

@@ -4,6 +4,7 @@ use super::outbox::insert_event;
 use super::sql::{pg, unique_as_conflict};
 use super::PgStore;
 use crate::events;
+use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,7 +16,7 @@ use sqlx::PgConnection;
 impl ApiKeyStore for PgStore {
     async fn count_api_keys(&self) -> StoreResult<u64> {
         on_conn!(self, c => async {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys")
+            let n: i64 = sqlx::query_scalar(statements::COUNT_API_KEYS)
                 .fetch_one(&mut *c)
                 .await
                 .map_err(pg)?;
@@ -48,7 +49,7 @@ impl ApiKeyStore for PgStore {
     async fn find_api_key(&self, prefix: &str) -> StoreResult<Option<ApiKey>> {
         on_conn!(self, c => async {
             sqlx::query(
-                "SELECT id, name, prefix, secret_hash, scopes, created_at FROM api_keys WHERE prefix = $1",
+                statements::FIND_API_KEY,
             )
             .bind(prefix)
             .fetch_optional(&mut *c)

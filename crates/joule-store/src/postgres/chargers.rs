@@ -6,6 +6,7 @@ use super::sql::{cid, get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::PgStore;
 use crate::events;
+use crate::statements;
 use crate::values::{micros, parse_or_corrupt, STATUS_RANGE_LIMIT};
 use crate::{rows, values};
 use async_trait::async_trait;
@@ -27,8 +28,7 @@ impl ChargerStore for PgStore {
         in_tx!(self, c => async {
             let new = &new;
             sqlx::query(
-                "INSERT INTO chargers (id, label, location, registration, password_hash, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                statements::CREATE_CHARGER,
             )
             .bind(new.id.as_str())
             .bind(&new.label)
@@ -52,11 +52,7 @@ impl ChargerStore for PgStore {
     async fn list_chargers(&self, page: Page) -> StoreResult<Paged<Charger>> {
         on_conn!(self, c => async {
             let (limit, offset) = limit_offset(page);
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                charger_cols!(),
-                " FROM chargers ORDER BY id LIMIT $1 OFFSET $2"
-            ))
+            let rows = sqlx::query(statements::LIST_CHARGERS)
             .bind(limit)
             .bind(offset)
             .fetch_all(&mut *c)
@@ -122,17 +118,17 @@ impl ChargerStore for PgStore {
 
     async fn delete_charger(&self, id: &ChargerId, at: DateTime<Utc>) -> StoreResult<bool> {
         in_tx!(self, c => async {
-            sqlx::query("DELETE FROM connector_states WHERE charger_id = $1")
+            sqlx::query(statements::DELETE_CHARGER)
                 .bind(id.as_str())
                 .execute(&mut *c)
                 .await
                 .map_err(pg)?;
-            sqlx::query("DELETE FROM charger_groups WHERE charger_id = $1")
+            sqlx::query(statements::DELETE_CHARGER_2)
                 .bind(id.as_str())
                 .execute(&mut *c)
                 .await
                 .map_err(pg)?;
-            let n = sqlx::query("DELETE FROM chargers WHERE id = $1")
+            let n = sqlx::query(statements::DELETE_CHARGER_3)
                 .bind(id.as_str())
                 .execute(&mut *c)
                 .await
@@ -152,7 +148,7 @@ impl ChargerStore for PgStore {
 
     async fn charger_credentials(&self, id: &ChargerId) -> StoreResult<Option<ChargerCredentials>> {
         on_conn!(self, c => async {
-            let Some(row) = sqlx::query("SELECT registration, password_hash FROM chargers WHERE id = $1")
+            let Some(row) = sqlx::query(statements::CHARGER_CREDENTIALS)
                 .bind(id.as_str())
                 .fetch_optional(&mut *c)
                 .await
@@ -178,8 +174,7 @@ impl ChargerStore for PgStore {
     ) -> StoreResult<Charger> {
         in_tx!(self, c => async {
             let n = sqlx::query(
-                "INSERT INTO chargers (id, registration, created_at, updated_at) \
-                 VALUES ($1, 'pending', $2, $2) ON CONFLICT (id) DO NOTHING",
+                statements::AUTO_REGISTER_CHARGER,
             )
             .bind(id.as_str())
             .bind(at)
@@ -306,9 +301,7 @@ impl ChargerStore for PgStore {
             lock_charger(c, id).await?;
             let effective = micros(report.effective_at());
             sqlx::query(
-                "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, \
-                 vendor_id, vendor_error_code, reported_at, received_at, effective_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                statements::RECORD_STATUS,
             )
             .bind(id.as_str())
             .bind(cid(report.connector_id))
@@ -323,11 +316,7 @@ impl ChargerStore for PgStore {
             .execute(&mut *c)
             .await
             .map_err(pg)?;
-            let current = sqlx::query(concat!(
-                "SELECT ",
-                state_cols!(),
-                " FROM connector_states WHERE charger_id = $1 AND connector_id = $2"
-            ))
+            let current = sqlx::query(statements::RECORD_STATUS_2)
             .bind(id.as_str())
             .bind(cid(report.connector_id))
             .fetch_optional(&mut *c)
@@ -340,11 +329,7 @@ impl ChargerStore for PgStore {
                 return Ok(());
             };
             sqlx::query(
-                "INSERT INTO connector_states (charger_id, connector_id, status, error_code, info, \
-                 vendor_id, vendor_error_code, since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status, \
-                 error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
-                 vendor_error_code = excluded.vendor_error_code, since = excluded.since",
+                statements::RECORD_STATUS_3,
             )
             .bind(id.as_str())
             .bind(cid(report.connector_id))
@@ -386,13 +371,7 @@ impl ChargerStore for PgStore {
     ) -> StoreResult<Vec<StatusReport>> {
         on_conn!(self, c => async {
             let connector_id = connector;
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                status_cols!(),
-                " FROM status_history WHERE charger_id = $1 AND connector_id = $2 \
-                 AND effective_at >= $3 AND effective_at <= $4 \
-                 ORDER BY effective_at, id LIMIT $5"
-            ))
+            let rows = sqlx::query(statements::CONNECTOR_STATUS_RANGE)
             .bind(id.as_str())
             .bind(cid(connector_id))
             .bind(micros(from))
@@ -425,18 +404,14 @@ impl ChargerStore for PgStore {
 }
 
 pub(crate) async fn get_charger(c: &mut PgConnection, id: &ChargerId) -> R<Option<Charger>> {
-    sqlx::query(concat!(
-        "SELECT ",
-        charger_cols!(),
-        " FROM chargers WHERE id = $1"
-    ))
-    .bind(id.as_str())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .as_ref()
-    .map(rows::charger)
-    .transpose()
+    sqlx::query(statements::GET_CHARGER)
+        .bind(id.as_str())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(rows::charger)
+        .transpose()
 }
 
 pub(super) async fn loaded(c: &mut PgConnection, id: &ChargerId) -> R<Charger> {
@@ -468,15 +443,11 @@ pub(crate) async fn connector_states(
     c: &mut PgConnection,
     id: &ChargerId,
 ) -> R<Vec<ConnectorState>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        state_cols!(),
-        " FROM connector_states WHERE charger_id = $1 ORDER BY connector_id"
-    ))
-    .bind(id.as_str())
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
+    let rows = sqlx::query(statements::CONNECTOR_STATES)
+        .bind(id.as_str())
+        .fetch_all(&mut *c)
+        .await
+        .map_err(pg)?;
     map_rows(rows, rows::connector_state)
 }
 

@@ -4,6 +4,7 @@
 use super::payments::payment_row;
 use super::sql::{map_rows, pg, R};
 use super::PgStore;
+use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -15,14 +16,7 @@ use sqlx::PgConnection;
 impl joule_domain::store::HoldLimitStore for PgStore {
     async fn held_active_sessions(&self, limit: u32) -> StoreResult<Vec<Payment>> {
         on_conn!(self, c => async {
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                payment_cols!(),
-                " FROM payments WHERE state = 'authorized' AND session_id IS NOT NULL \
-                 AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = payments.session_id \
-                             AND s.state = 'active') \
-                 ORDER BY created_at, id LIMIT $1"
-            ))
+            let rows = sqlx::query(statements::HELD_ACTIVE_SESSIONS)
             .bind(i64::from(limit))
             .fetch_all(&mut *c)
             .await
@@ -62,7 +56,7 @@ impl joule_domain::store::HoldLimitStore for PgStore {
 }
 
 pub(super) async fn payment_exists(c: &mut PgConnection, id: PaymentId) -> R<bool> {
-    Ok(sqlx::query("SELECT 1 FROM payments WHERE id = $1")
+    Ok(sqlx::query(statements::CLAIM_HOLD_STOP)
         .bind(id.as_uuid())
         .fetch_optional(&mut *c)
         .await

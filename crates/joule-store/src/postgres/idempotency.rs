@@ -3,6 +3,7 @@
 use super::sql::{get, pg, R};
 use super::PgStore;
 use crate::payments::{self as pc};
+use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,8 +21,7 @@ impl ApiIdempotencyStore for PgStore {
         in_tx!(self, c => async {
             let new = &new;
             let inserted = sqlx::query(
-                "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
+                statements::BEGIN_IDEMPOTENT,
             )
             .bind(&new.scope)
             .bind(&new.key)
@@ -82,7 +82,7 @@ impl ApiIdempotencyStore for PgStore {
     async fn release_idempotent(&self, scope: &str, key: &str) -> StoreResult<bool> {
         in_tx!(self, c => async {
             let done = sqlx::query(
-                "DELETE FROM api_idempotency WHERE scope = $1 AND key = $2 AND response_status IS NULL",
+                statements::RELEASE_IDEMPOTENT,
             )
             .bind(scope)
             .bind(key)
@@ -124,8 +124,7 @@ pub(super) async fn idempotency_record(
         "SELECT scope, key, request_hash, response_status, response_body, created_at, \
          completed_at FROM api_idempotency WHERE scope = $1 AND key = $2 FOR UPDATE"
     } else {
-        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
-         completed_at FROM api_idempotency WHERE scope = $1 AND key = $2"
+        statements::IDEMPOTENCY_RECORD
     };
     sqlx::query(sql)
         .bind(scope)

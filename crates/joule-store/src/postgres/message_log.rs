@@ -3,6 +3,7 @@
 use super::sql::{get, limit_offset, map_rows, pg, R};
 use super::PgStore;
 use super::{closed, LogMsg};
+use crate::statements;
 use crate::values;
 use crate::values::parse_or_corrupt;
 use async_trait::async_trait;
@@ -79,9 +80,7 @@ impl MessageLogStore for PgStore {
     async fn purge_log_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         on_conn!(self, c => async {
             Ok(sqlx::query(
-                "DELETE FROM message_log WHERE id < coalesce(\
-                   (SELECT id FROM message_log WHERE at >= $1 ORDER BY id LIMIT 1),\
-                   (SELECT max(id) + 1 FROM message_log))",
+                statements::PURGE_LOG_BEFORE,
             )
             .bind(before)
             .execute(&mut *c)

@@ -4,6 +4,7 @@
 use super::sql::{map_rows, pg, R};
 use super::PgStore;
 use crate::rows;
+use crate::statements;
 use async_trait::async_trait;
 use joule_domain::event::{NewEvent, StoredEvent};
 use joule_domain::store::{EventLog, StoreResult};
@@ -14,8 +15,7 @@ impl EventLog for PgStore {
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         on_conn!(self, c => async {
             let rows = sqlx::query(
-                "SELECT id, kind, charger_id, session_id, payload, occurred_at, recorded_at \
-                 FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+                statements::EVENTS_AFTER,
             )
             .bind(after)
             .bind(i64::from(limit))

@@ -5,6 +5,7 @@ use super::sql::{cid, connector, get, limit_offset, map_rows, pg, unique_as_conf
 use super::PgStore;
 use crate::events;
 use crate::payments::{self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow};
+use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -74,11 +75,7 @@ impl PaymentStore for PgStore {
             let (gateway, gateway_ref) = (gateway.to_owned(), gateway_ref.to_owned());
             one_payment(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    " FROM payments WHERE gateway = $1 AND gateway_payment_ref = $2"
-                ),
+                statements::PAYMENT_BY_GATEWAY_REF,
                 |q| q.bind(gateway).bind(gateway_ref),
             )
             .await
@@ -90,11 +87,7 @@ impl PaymentStore for PgStore {
             let token = token.as_str().to_owned();
             one_payment(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    " FROM payments WHERE receipt_token = $1"
-                ),
+                statements::PAYMENT_BY_RECEIPT_TOKEN,
                 |q| q.bind(token),
             )
             .await
@@ -105,11 +98,7 @@ impl PaymentStore for PgStore {
         on_conn!(self, c => async {
             one_payment(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    " FROM payments WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
-                ),
+                statements::PAYMENT_FOR_SESSION,
                 |q| q.bind(session.as_uuid()),
             )
             .await
@@ -233,10 +222,7 @@ impl PaymentStore for PgStore {
                 Err(held) => return Ok(Err(held)),
             };
             sqlx::query(
-                "INSERT INTO payment_claims (payment_id, owner, token, claimed_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_id) DO UPDATE SET \
-                 owner = excluded.owner, token = excluded.token, claimed_at = excluded.claimed_at, \
-                 expires_at = excluded.expires_at",
+                statements::CLAIM_PAYMENT,
             )
             .bind(id.as_uuid())
             .bind(claim.owner.as_str())
@@ -264,8 +250,7 @@ impl PaymentStore for PgStore {
                 return Err(pc::not_claim_holder());
             }
             sqlx::query(
-                "INSERT INTO payment_flags (payment_id, reason, detail, flagged_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING",
+                statements::FLAG_PAYMENT,
             )
             .bind(id.as_uuid())
             .bind(reason)
@@ -280,7 +265,7 @@ impl PaymentStore for PgStore {
 
     async fn release_payment_claim(&self, id: PaymentId, token: &ClaimToken) -> StoreResult<()> {
         on_conn!(self, c => async {
-            sqlx::query("DELETE FROM payment_claims WHERE payment_id = $1 AND token = $2")
+            sqlx::query(statements::RELEASE_PAYMENT_CLAIM)
                 .bind(id.as_uuid())
                 .bind(token.as_uuid())
                 .execute(&mut *c)
@@ -312,10 +297,7 @@ impl PaymentStore for PgStore {
             }
             let next = RemoteStart::next(id, remote_start(c, id).await?.as_ref(), status, at);
             sqlx::query(
-                "INSERT INTO payment_starts (payment_id, status, attempts, may_have_started, first_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_id) DO UPDATE SET \
-                 status = excluded.status, attempts = excluded.attempts, \
-                 may_have_started = excluded.may_have_started, updated_at = excluded.updated_at",
+                statements::RECORD_REMOTE_START,
             )
             .bind(id.as_uuid())
             .bind(next.status.as_str())
@@ -336,17 +318,7 @@ impl PaymentStore for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<Payment>> {
         on_conn!(self, c => async {
-            sqlx::query(concat!(
-                "SELECT ",
-                payment_cols!(),
-                " FROM payments WHERE state = 'authorized' AND id_tag IS NOT NULL \
-                 AND session_id IS NULL AND updated_at > $1 \
-                 AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                                 WHERE st.payment_id = payments.id AND st.status = 'intended') \
-                 AND NOT EXISTS (SELECT 1 FROM payment_starts ps WHERE ps.payment_id = payments.id \
-                                 AND ps.status IN ('accepted', 'refused')) \
-                 ORDER BY updated_at, id LIMIT $2"
-            ))
+            sqlx::query(statements::PAYMENTS_AWAITING_START)
             .bind(authorized_after)
             .bind(i64::from(limit))
             .fetch_all(&mut *c)
@@ -365,8 +337,7 @@ impl PaymentStore for PgStore {
     ) -> StoreResult<Vec<PaymentDetail>> {
         on_conn!(self, c => async {
             let ids: Vec<Uuid> = sqlx::query_scalar(
-                "SELECT payment_id FROM payment_steps WHERE status = 'intended' AND intended_at < $1 \
-                 ORDER BY intended_at, payment_id LIMIT $2",
+                statements::PAYMENTS_WITH_UNFINISHED_STEPS,
             )
             .bind(older_than)
             .bind(i64::from(limit))
@@ -387,21 +358,7 @@ impl PaymentStore for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<StaleHold>> {
         on_conn!(self, c => async {
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                payment_cols!(),
-                ", h.never_started FROM payments JOIN ( \
-                   SELECT p.id AS hold_id, p.session_id IS NULL AS never_started \
-                   FROM payments p LEFT JOIN sessions s ON s.id = p.session_id \
-                   WHERE p.state = 'authorized' \
-                   AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                                   WHERE st.payment_id = p.id AND st.status = 'intended') \
-                   AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.payment_id = p.id) \
-                   AND ((p.session_id IS NULL AND p.updated_at < $1) \
-                        OR (s.state = 'ended' AND s.updated_at < $1)) \
-                 ) h ON h.hold_id = payments.id \
-                 ORDER BY updated_at, id LIMIT $2"
-            ))
+            let rows = sqlx::query(statements::AUTHORIZED_HOLDS_OLDER_THAN)
             .bind(at)
             .bind(i64::from(limit))
             .fetch_all(&mut *c)
@@ -427,13 +384,7 @@ impl PaymentStore for PgStore {
         id_tag: &IdTag,
     ) -> StoreResult<Option<Payment>> {
         on_conn!(self, c => async {
-            sqlx::query(concat!(
-                "SELECT ",
-                payment_cols!(),
-                " FROM payments WHERE id_tag = $1 AND charger_id = $2 AND state = 'authorized' \
-                 AND session_id IS NULL AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                 WHERE st.payment_id = payments.id AND st.status = 'intended' AND st.kind = 'void')"
-            ))
+            sqlx::query(statements::OPEN_PAYMENT_FOR_ID_TAG)
             .bind(id_tag.as_str())
             .bind(charger.as_str())
             .fetch_optional(&mut *c)
@@ -452,10 +403,7 @@ impl PaymentStore for PgStore {
     ) -> StoreResult<Vec<ChannelKpis>> {
         on_conn!(self, c => async {
             let rows = sqlx::query(
-                "SELECT p.channel, st.kind, st.status, COUNT(*) FROM payment_steps st \
-                 JOIN payments p ON p.id = st.payment_id \
-                 WHERE st.intended_at >= $1 AND st.intended_at < $2 \
-                 GROUP BY p.channel, st.kind, st.status",
+                statements::PAYMENT_KPIS,
             )
             .bind(from)
             .bind(to)
@@ -568,7 +516,7 @@ pub(super) async fn payment_only(
             " FROM payments WHERE id = $1 FOR UPDATE"
         )
     } else {
-        concat!("SELECT ", payment_cols!(), " FROM payments WHERE id = $1")
+        statements::PAYMENT_ONLY
     };
     sqlx::query(sql)
         .bind(id.as_uuid())
@@ -581,15 +529,11 @@ pub(super) async fn payment_only(
 }
 
 pub(super) async fn steps_of(c: &mut PgConnection, id: PaymentId) -> R<Vec<PaymentStep>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        step_cols!(),
-        " FROM payment_steps WHERE payment_id = $1 ORDER BY seq"
-    ))
-    .bind(id.as_uuid())
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
+    let rows = sqlx::query(statements::STEPS_OF)
+        .bind(id.as_uuid())
+        .fetch_all(&mut *c)
+        .await
+        .map_err(pg)?;
     map_rows(rows, step_row)
 }
 
@@ -611,7 +555,7 @@ pub(super) async fn detail(
 }
 
 pub(super) async fn flag_of(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentFlag>> {
-    sqlx::query("SELECT reason, detail, flagged_at FROM payment_flags WHERE payment_id = $1")
+    sqlx::query(statements::FLAG_OF)
         .bind(id.as_uuid())
         .fetch_optional(&mut *c)
         .await
@@ -636,38 +580,33 @@ pub(super) async fn lock_payment(c: &mut PgConnection, id: PaymentId) -> R<Payme
 pub(crate) async fn create_payment(c: &mut PgConnection, new: &NewPayment) -> R<Payment> {
     let p = new.clone().into_payment();
     let (brand, last4, exp_month, exp_year) = pc::card_cols(p.card.as_ref());
-    sqlx::query(concat!(
-        "INSERT INTO payments (",
-        payment_cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $22, $23)"
-    ))
-    .bind(p.id.as_uuid())
-    .bind(p.channel.as_str())
-    .bind(&p.gateway)
-    .bind(&p.gateway_payment_ref)
-    .bind(p.currency.code())
-    .bind(p.authorized_minor)
-    .bind(p.captured_minor)
-    .bind(p.refunded_minor)
-    .bind(p.state.as_str())
-    .bind(brand)
-    .bind(last4)
-    .bind(opt_i32(exp_month))
-    .bind(opt_i32(exp_year))
-    .bind(p.charger_id.as_str())
-    .bind(cid(p.connector_id))
-    .bind(p.session_id.map(|s| s.as_uuid()))
-    .bind(&p.account_id)
-    .bind(&p.terminal_id)
-    .bind(p.hold_limit_policy.as_str())
-    .bind(p.receipt_token.as_str())
-    .bind(&p.language)
-    .bind(p.created_at)
-    .bind(p.id_tag.as_ref().map(|t| t.as_str().to_owned()))
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("payment"))?;
+    sqlx::query(statements::CREATE_PAYMENT)
+        .bind(p.id.as_uuid())
+        .bind(p.channel.as_str())
+        .bind(&p.gateway)
+        .bind(&p.gateway_payment_ref)
+        .bind(p.currency.code())
+        .bind(p.authorized_minor)
+        .bind(p.captured_minor)
+        .bind(p.refunded_minor)
+        .bind(p.state.as_str())
+        .bind(brand)
+        .bind(last4)
+        .bind(opt_i32(exp_month))
+        .bind(opt_i32(exp_year))
+        .bind(p.charger_id.as_str())
+        .bind(cid(p.connector_id))
+        .bind(p.session_id.map(|s| s.as_uuid()))
+        .bind(&p.account_id)
+        .bind(&p.terminal_id)
+        .bind(p.hold_limit_policy.as_str())
+        .bind(p.receipt_token.as_str())
+        .bind(&p.language)
+        .bind(p.created_at)
+        .bind(p.id_tag.as_ref().map(|t| t.as_str().to_owned()))
+        .execute(&mut *c)
+        .await
+        .map_err(unique_as_conflict("payment"))?;
     let stored = payment_only(c, p.id, false)
         .await?
         .ok_or(StoreError::NotFound { entity: "payment" })?;
@@ -676,7 +615,7 @@ pub(crate) async fn create_payment(c: &mut PgConnection, new: &NewPayment) -> R<
 }
 
 pub(crate) async fn consumer_cursor(c: &mut PgConnection, consumer: &str) -> R<i64> {
-    let row = sqlx::query("SELECT last_event_id FROM consumer_cursors WHERE name = $1")
+    let row = sqlx::query(statements::CONSUMER_CURSOR)
         .bind(consumer)
         .fetch_optional(&mut *c)
         .await
@@ -769,7 +708,7 @@ pub(crate) async fn link_session(
         None => {}
     }
     pc::hold_usable(&p, &detail.steps)?;
-    let row = sqlx::query("SELECT charger_id, connector_id FROM sessions WHERE id = $1")
+    let row = sqlx::query(statements::LINK_SESSION)
         .bind(session.as_uuid())
         .fetch_optional(&mut *c)
         .await
@@ -787,69 +726,59 @@ pub(crate) async fn link_session(
 
 pub(super) async fn insert_step(c: &mut PgConnection, s: &PaymentStep) -> R<()> {
     let (status, code, message) = pc::status_cols(&s.status);
-    sqlx::query(concat!(
-        "INSERT INTO payment_steps (",
-        step_cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    ))
-    .bind(s.payment_id.as_uuid())
-    .bind(seq_i32(s.seq)?)
-    .bind(s.kind.as_str())
-    .bind(s.amount_minor)
-    .bind(s.idempotency_key.as_str())
-    .bind(status)
-    .bind(code)
-    .bind(message)
-    .bind(&s.gateway_ref)
-    .bind(s.intended_at)
-    .bind(s.finished_at)
-    .execute(&mut *c)
-    .await
-    .map_err(unique_as_conflict("payment step"))?;
+    sqlx::query(statements::INSERT_STEP)
+        .bind(s.payment_id.as_uuid())
+        .bind(seq_i32(s.seq)?)
+        .bind(s.kind.as_str())
+        .bind(s.amount_minor)
+        .bind(s.idempotency_key.as_str())
+        .bind(status)
+        .bind(code)
+        .bind(message)
+        .bind(&s.gateway_ref)
+        .bind(s.intended_at)
+        .bind(s.finished_at)
+        .execute(&mut *c)
+        .await
+        .map_err(unique_as_conflict("payment step"))?;
     Ok(())
 }
 
 pub(crate) async fn claim_of(c: &mut PgConnection, id: PaymentId) -> R<Option<PaymentClaim>> {
-    sqlx::query(
-        "SELECT payment_id, owner, token, claimed_at, expires_at FROM payment_claims \
-         WHERE payment_id = $1",
-    )
-    .bind(id.as_uuid())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .map(|row| {
-        ClaimRow {
-            payment_id: PaymentId::from_uuid(get(&row, 0)?),
-            owner: get(&row, 1)?,
-            token: get::<Uuid>(&row, 2)?.to_string(),
-            claimed_at: get(&row, 3)?,
-            expires_at: get(&row, 4)?,
-        }
-        .into_claim()
-    })
-    .transpose()
+    sqlx::query(statements::CLAIM_OF)
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .map(|row| {
+            ClaimRow {
+                payment_id: PaymentId::from_uuid(get(&row, 0)?),
+                owner: get(&row, 1)?,
+                token: get::<Uuid>(&row, 2)?.to_string(),
+                claimed_at: get(&row, 3)?,
+                expires_at: get(&row, 4)?,
+            }
+            .into_claim()
+        })
+        .transpose()
 }
 
 pub(crate) async fn remote_start(c: &mut PgConnection, id: PaymentId) -> R<Option<RemoteStart>> {
-    sqlx::query(
-        "SELECT payment_id, status, attempts, may_have_started, first_at, updated_at \
-         FROM payment_starts WHERE payment_id = $1",
-    )
-    .bind(id.as_uuid())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .map(|row| {
-        StartRow {
-            payment_id: PaymentId::from_uuid(get(&row, 0)?),
-            status: get(&row, 1)?,
-            attempts: i64::from(get::<i32>(&row, 2)?),
-            may_have_started: get(&row, 3)?,
-            first_at: get(&row, 4)?,
-            updated_at: get(&row, 5)?,
-        }
-        .into_start()
-    })
-    .transpose()
+    sqlx::query(statements::REMOTE_START)
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .map(|row| {
+            StartRow {
+                payment_id: PaymentId::from_uuid(get(&row, 0)?),
+                status: get(&row, 1)?,
+                attempts: i64::from(get::<i32>(&row, 2)?),
+                may_have_started: get(&row, 3)?,
+                first_at: get(&row, 4)?,
+                updated_at: get(&row, 5)?,
+            }
+            .into_start()
+        })
+        .transpose()
 }

@@ -3,6 +3,7 @@
 use super::holds::payment_exists;
 use super::sql::{get, map_rows, pg, R};
 use super::PgStore;
+use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -36,10 +37,7 @@ impl joule_domain::store::ReceiptEmailStore for PgStore {
                 return Err(StoreError::NotFound { entity: "payment" });
             }
             let written = sqlx::query(
-                "INSERT INTO receipt_emails (payment_id, address, state, created_at, updated_at) \
-                 VALUES ($1, $2, 'waiting', $3, $3) \
-                 ON CONFLICT (payment_id) DO UPDATE SET address = excluded.address, \
-                 updated_at = excluded.updated_at WHERE receipt_emails.state = 'waiting'",
+                statements::SET_RECEIPT_EMAIL,
             )
             .bind(payment.as_uuid())
             .bind(address.as_str())

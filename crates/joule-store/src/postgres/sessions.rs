@@ -5,6 +5,7 @@ use super::sql::{cid, limit_offset, map_rows, pg, R};
 use super::tariffs::current_version;
 use super::PgStore;
 use crate::events;
+use crate::statements;
 use crate::values::micros;
 use crate::{rows, values};
 use async_trait::async_trait;
@@ -34,12 +35,7 @@ impl SessionStore for PgStore {
                 None => None,
             };
             let created = sqlx::query(
-                "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
-                 start_authorization, state, reservation_id, started_at, meter_start_wh, created_at, \
-                 updated_at, tariff_id, tariff_version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $10, $11, $12) \
-                 ON CONFLICT (charger_id, connector_id, id_tag_key, started_at, meter_start_wh) \
-                 DO NOTHING",
+                statements::START_SESSION,
             )
             .bind(SessionId::new_v7().as_uuid())
             .bind(start.charger_id.as_str())
@@ -58,12 +54,7 @@ impl SessionStore for PgStore {
             .map_err(pg)?
             .rows_affected()
                 > 0;
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                session_cols!(),
-                " FROM sessions WHERE charger_id = $1 AND connector_id = $2 AND id_tag_key = $3 \
-                 AND started_at = $4 AND meter_start_wh = $5"
-            ))
+            let row = sqlx::query(statements::START_SESSION_2)
             .bind(same.charger_id.as_str())
             .bind(cid(same.connector_id))
             .bind(key)
@@ -158,11 +149,7 @@ impl SessionStore for PgStore {
 
     async fn get_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
         on_conn!(self, c => async {
-            sqlx::query(concat!(
-                "SELECT ",
-                session_cols!(),
-                " FROM sessions WHERE id = $1"
-            ))
+            sqlx::query(statements::GET_SESSION)
             .bind(id.as_uuid())
             .fetch_optional(&mut *c)
             .await
@@ -232,18 +219,14 @@ pub(crate) async fn get_session_by_transaction(
     c: &mut PgConnection,
     tx: TransactionId,
 ) -> R<Option<Session>> {
-    sqlx::query(concat!(
-        "SELECT ",
-        session_cols!(),
-        " FROM sessions WHERE transaction_id = $1"
-    ))
-    .bind(tx.get())
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(pg)?
-    .as_ref()
-    .map(rows::session)
-    .transpose()
+    sqlx::query(statements::GET_SESSION_BY_TRANSACTION)
+        .bind(tx.get())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(rows::session)
+        .transpose()
 }
 
 /// The session, locked for the rest of the transaction.

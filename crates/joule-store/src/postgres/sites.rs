@@ -7,6 +7,7 @@ use super::user_groups::require_groups;
 use super::PgStore;
 use crate::events;
 use crate::scopes::{self as p};
+use crate::statements;
 use crate::values;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -120,7 +121,7 @@ impl SiteStore for PgStore {
 
     async fn delete_site(&self, id: &SiteId, at: DateTime<Utc>) -> StoreResult<bool> {
         in_tx!(self, c => async {
-            let n = sqlx::query("DELETE FROM sites WHERE id = $1")
+            let n = sqlx::query(statements::DELETE_SITE)
                 .bind(id.as_str())
                 .execute(&mut *c)
                 .await
@@ -129,7 +130,7 @@ impl SiteStore for PgStore {
             if n == 0 {
                 return Ok(false);
             }
-            sqlx::query("DELETE FROM site_groups WHERE site_id = $1")
+            sqlx::query(statements::DELETE_SITE_2)
                 .bind(id.as_str())
                 .execute(&mut *c)
                 .await
@@ -236,13 +237,13 @@ pub(super) async fn write_site_groups(
     id: &SiteId,
     groups: &[UserGroupId],
 ) -> R<()> {
-    sqlx::query("DELETE FROM site_groups WHERE site_id = $1")
+    sqlx::query(statements::DELETE_SITE_2)
         .bind(id.as_str())
         .execute(&mut *c)
         .await
         .map_err(pg)?;
     for g in groups {
-        sqlx::query("INSERT INTO site_groups (site_id, group_id) VALUES ($1, $2)")
+        sqlx::query(statements::WRITE_SITE_GROUPS_2)
             .bind(id.as_str())
             .bind(g.as_str())
             .execute(&mut *c)

@@ -10,6 +10,7 @@ use super::user_groups::{charger_access, get_user_group, token_groups};
 use super::PgStore;
 use crate::events;
 use crate::scopes::{self as p, ScopeCols};
+use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -54,9 +55,7 @@ impl TariffAssignmentStore for PgStore {
             let id = AssignmentId::new_v7();
             let cols = p::scope_cols(&new.scope);
             sqlx::query(
-                "INSERT INTO tariff_assignments (id, tariff_id, scope, site_id, charger_id, \
-                 connector_id, group_id, id_tag, id_tag_key, valid_from, valid_until, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                statements::CREATE_TARIFF_ASSIGNMENT,
             )
             .bind(id.to_string())
             .bind(&new.tariff_id)
@@ -109,7 +108,7 @@ impl TariffAssignmentStore for PgStore {
             let Some(a) = get_assignment(c, id).await? else {
                 return Ok(false);
             };
-            sqlx::query("DELETE FROM tariff_assignments WHERE id = $1")
+            sqlx::query(statements::DELETE_TARIFF_ASSIGNMENT)
                 .bind(id.to_string())
                 .execute(&mut *c)
                 .await
@@ -128,7 +127,7 @@ impl TariffAssignmentStore for PgStore {
         // committed when it started; a concurrent edit can at worst give a
         // mix of the before and after state, never a half-written one).
         in_tx!(self, c => async {
-            let Some(row) = sqlx::query("SELECT site_id, tariff_id FROM chargers WHERE id = $1")
+            let Some(row) = sqlx::query(statements::TARIFF_CANDIDATES)
                 .bind(charger.as_str())
                 .fetch_optional(&mut *c)
                 .await
@@ -291,7 +290,7 @@ pub(crate) async fn delete_assignments_where(
     at: DateTime<Utc>,
 ) -> R<()> {
     for a in select_where(c, filter, None).await? {
-        sqlx::query("DELETE FROM tariff_assignments WHERE id = $1")
+        sqlx::query(statements::DELETE_TARIFF_ASSIGNMENT)
             .bind(a.id.to_string())
             .execute(&mut *c)
             .await

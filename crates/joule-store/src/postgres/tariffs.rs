@@ -6,6 +6,7 @@ use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
 use super::tariff_assignments::delete_assignments_where;
 use super::PgStore;
 use crate::events;
+use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -38,8 +39,7 @@ impl TariffStore for PgStore {
             // Versions are never reused: a tariff re-created after a delete carries
             // on after its last version.
             sqlx::query(
-                "UPDATE tariffs SET version = 1 + COALESCE( \
-                 (SELECT MAX(version) FROM tariff_versions WHERE tariff_id = $1), 0) WHERE id = $1",
+                statements::CREATE_TARIFF,
             )
             .bind(&new.tariff.id)
             .execute(&mut *c)
@@ -109,7 +109,7 @@ impl TariffStore for PgStore {
 
     async fn delete_tariff(&self, id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
         in_tx!(self, c => async {
-            let n = sqlx::query("DELETE FROM tariffs WHERE id = $1")
+            let n = sqlx::query(statements::DELETE_TARIFF)
                 .bind(id)
                 .execute(&mut *c)
                 .await
@@ -260,7 +260,7 @@ pub(super) async fn default_tariff_id(c: &mut PgConnection, lock: bool) -> R<Opt
     let sql = if lock {
         "SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1 FOR UPDATE"
     } else {
-        "SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1"
+        statements::DEFAULT_TARIFF_ID
     };
     let row = sqlx::query(sql).fetch_optional(&mut *c).await.map_err(pg)?;
     Ok(match row {
@@ -274,14 +274,12 @@ pub(super) async fn write_default(
     id: Option<&str>,
     at: DateTime<Utc>,
 ) -> R<()> {
-    sqlx::query(
-        "UPDATE tariff_settings SET default_tariff_id = $1, updated_at = $2 WHERE singleton = 1",
-    )
-    .bind(id)
-    .bind(at)
-    .execute(&mut *c)
-    .await
-    .map_err(pg)?;
+    sqlx::query(statements::WRITE_DEFAULT)
+        .bind(id)
+        .bind(at)
+        .execute(&mut *c)
+        .await
+        .map_err(pg)?;
     Ok(())
 }
 
@@ -307,7 +305,7 @@ pub(super) async fn current_version(
     c: &mut PgConnection,
     tariff_id: &str,
 ) -> R<Option<SessionTariff>> {
-    let row = sqlx::query("SELECT id, version FROM tariffs WHERE id = $1")
+    let row = sqlx::query(statements::CURRENT_VERSION)
         .bind(tariff_id)
         .fetch_optional(&mut *c)
         .await
@@ -325,7 +323,7 @@ pub(crate) async fn charger_tariff(
     c: &mut PgConnection,
     id: &ChargerId,
 ) -> R<Option<Option<String>>> {
-    sqlx::query("SELECT tariff_id FROM chargers WHERE id = $1")
+    sqlx::query(statements::CHARGER_TARIFF)
         .bind(id.as_str())
         .fetch_optional(&mut *c)
         .await

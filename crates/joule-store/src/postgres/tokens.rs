@@ -6,6 +6,7 @@ use super::tariff_assignments::delete_assignments_where;
 use super::PgStore;
 use crate::events;
 use crate::rows;
+use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -23,9 +24,7 @@ impl TokenStore for PgStore {
         in_tx!(self, c => async {
             let new = &new;
             sqlx::query(
-                "INSERT INTO id_tokens (id_tag_key, id_tag, kind, status, expires_at, parent_id_tag, \
-                 allowed_chargers, label, created_at, updated_at, language) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+                statements::CREATE_TOKEN,
             )
             .bind(new.id_tag.key())
             .bind(new.id_tag.as_str())
@@ -132,12 +131,12 @@ impl TokenStore for PgStore {
 
     async fn delete_token(&self, id_tag: &IdTag, at: DateTime<Utc>) -> StoreResult<bool> {
         in_tx!(self, c => async {
-            sqlx::query("DELETE FROM token_groups WHERE id_tag_key = $1")
+            sqlx::query(statements::DELETE_TOKEN)
                 .bind(id_tag.key())
                 .execute(&mut *c)
                 .await
                 .map_err(pg)?;
-            let n = sqlx::query("DELETE FROM id_tokens WHERE id_tag_key = $1")
+            let n = sqlx::query(statements::DELETE_TOKEN_2)
                 .bind(id_tag.key())
                 .execute(&mut *c)
                 .await
@@ -172,11 +171,7 @@ pub(super) async fn token_by_key(
             " FROM id_tokens WHERE id_tag_key = $1 FOR UPDATE"
         )
     } else {
-        concat!(
-            "SELECT ",
-            token_cols!(),
-            " FROM id_tokens WHERE id_tag_key = $1"
-        )
+        statements::GET_TOKEN
     };
     sqlx::query(sql)
         .bind(key)

@@ -7,6 +7,7 @@ use super::tariff_assignments::delete_assignments_where;
 use super::tokens::token_by_key;
 use super::PgStore;
 use crate::events;
+use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,7 +32,7 @@ impl UserGroupStore for PgStore {
         in_tx!(self, c => async {
             let new = &new;
             sqlx::query(
-                "INSERT INTO user_groups (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+                statements::CREATE_USER_GROUP,
             )
             .bind(new.id.as_str())
             .bind(&new.name)
@@ -103,7 +104,7 @@ impl UserGroupStore for PgStore {
 
     async fn delete_user_group(&self, id: &UserGroupId, at: DateTime<Utc>) -> StoreResult<bool> {
         in_tx!(self, c => async {
-            let n = sqlx::query("DELETE FROM user_groups WHERE id = $1")
+            let n = sqlx::query(statements::DELETE_USER_GROUP)
                 .bind(id.as_str())
                 .execute(&mut *c)
                 .await
@@ -113,9 +114,9 @@ impl UserGroupStore for PgStore {
                 return Ok(false);
             }
             for sql in [
-                "DELETE FROM token_groups WHERE group_id = $1",
-                "DELETE FROM charger_groups WHERE group_id = $1",
-                "DELETE FROM site_groups WHERE group_id = $1",
+                statements::DELETE_USER_GROUP_2,
+                statements::DELETE_USER_GROUP_3,
+                statements::DELETE_USER_GROUP_4,
             ] {
                 sqlx::query(sql)
                     .bind(id.as_str())
@@ -145,13 +146,13 @@ impl UserGroupStore for PgStore {
             };
             let groups = values::normalized(groups);
             require_groups(c, &groups).await?;
-            sqlx::query("DELETE FROM token_groups WHERE id_tag_key = $1")
+            sqlx::query(statements::SET_TOKEN_GROUPS)
                 .bind(id_tag.key())
                 .execute(&mut *c)
                 .await
                 .map_err(pg)?;
             for g in &groups {
-                sqlx::query("INSERT INTO token_groups (id_tag_key, group_id) VALUES ($1, $2)")
+                sqlx::query(statements::SET_TOKEN_GROUPS_2)
                     .bind(id_tag.key())
                     .bind(g.as_str())
                     .execute(&mut *c)
@@ -193,13 +194,13 @@ impl UserGroupStore for PgStore {
             if n == 0 {
                 return Ok(None);
             }
-            sqlx::query("DELETE FROM charger_groups WHERE charger_id = $1")
+            sqlx::query(statements::SET_CHARGER_ACCESS)
                 .bind(id.as_str())
                 .execute(&mut *c)
                 .await
                 .map_err(pg)?;
             for g in &rule.allowed_groups {
-                sqlx::query("INSERT INTO charger_groups (charger_id, group_id) VALUES ($1, $2)")
+                sqlx::query(statements::SET_CHARGER_ACCESS_2)
                     .bind(id.as_str())
                     .bind(g.as_str())
                     .execute(&mut *c)
@@ -221,7 +222,7 @@ pub(super) fn group_id_row(row: &PgRow) -> R<UserGroupId> {
 }
 
 pub(crate) async fn get_user_group(c: &mut PgConnection, id: &UserGroupId) -> R<Option<UserGroup>> {
-    sqlx::query("SELECT id, name, created_at, updated_at FROM user_groups WHERE id = $1")
+    sqlx::query(statements::GET_USER_GROUP)
         .bind(id.as_str())
         .fetch_optional(&mut *c)
         .await
@@ -264,7 +265,7 @@ pub(crate) async fn charger_access(
     c: &mut PgConnection,
     id: &ChargerId,
 ) -> R<Option<ChargerAccessRule>> {
-    let Some(row) = sqlx::query("SELECT access, access_set, site_id FROM chargers WHERE id = $1")
+    let Some(row) = sqlx::query(statements::CHARGER_ACCESS)
         .bind(id.as_str())
         .fetch_optional(&mut *c)
         .await

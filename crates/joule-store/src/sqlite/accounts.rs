@@ -10,6 +10,7 @@ use super::sql::{
 use super::SqliteStore;
 use crate::accounts::{self as ac, AccountRow, ChargeRow};
 use crate::events;
+use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,20 +32,17 @@ impl AccountStore for SqliteStore {
     async fn create_account(&self, new: NewAccount, at: DateTime<Utc>) -> StoreResult<Account> {
         self.write(move |c| {
             let new = &new;
-            c.prepare_cached(
-                "INSERT INTO accounts (id, email, name, language, currency, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            )
-            .map_err(db)?
-            .execute(params![
-                new.id.to_string(),
-                new.email,
-                new.name,
-                new.language.as_str(),
-                new.currency.code(),
-                ts(at),
-            ])
-            .map_err(unique_as_conflict("account"))?;
+            c.prepare_cached(statements::CREATE_ACCOUNT)
+                .map_err(db)?
+                .execute(params![
+                    new.id.to_string(),
+                    new.email,
+                    new.name,
+                    new.language.as_str(),
+                    new.currency.code(),
+                    ts(at),
+                ])
+                .map_err(unique_as_conflict("account"))?;
             let a = require_account(c, new.id)?;
             insert_event(c, &events::ev_account(EventKind::AccountCreated, &a, at))?;
             Ok(a)
@@ -249,19 +247,13 @@ impl AccountStore for SqliteStore {
         self.write(move |c| {
             let tag = &tag;
             require_account(c, id)?;
-            let stored_tag = one(
-                c,
-                "SELECT id_tag FROM id_tokens WHERE id_tag_key = ?1",
-                [tag.key()],
-                |row| get::<String>(row, 0),
-            )?
+            let stored_tag = one(c, statements::LINK_ACCOUNT_TOKEN, [tag.key()], |row| {
+                get::<String>(row, 0)
+            })?
             .ok_or(StoreError::NotFound { entity: "id token" })?;
-            let owner = one(
-                c,
-                "SELECT account_id FROM account_tokens WHERE id_tag_key = ?1",
-                [tag.key()],
-                |row| get::<String>(row, 0),
-            )?;
+            let owner = one(c, statements::LINK_ACCOUNT_TOKEN_2, [tag.key()], |row| {
+                get::<String>(row, 0)
+            })?;
             match owner {
                 Some(o) if o == id.to_string() => {}
                 Some(_) => {
@@ -303,7 +295,7 @@ impl AccountStore for SqliteStore {
             let tag = &tag;
             let gone = exec(
                 c,
-                "DELETE FROM account_tokens WHERE id_tag_key = ?1 AND account_id = ?2",
+                statements::UNLINK_ACCOUNT_TOKEN,
                 params![tag.key(), id.to_string()],
             )? > 0;
             if gone {
@@ -325,21 +317,13 @@ impl AccountStore for SqliteStore {
         let tag = id_tag.clone();
         self.read(move |c| {
             let tag = &tag;
-            one(
-                c,
-                "SELECT a.id, a.card_payment_method IS NOT NULL, \
-                 EXISTS (SELECT 1 FROM account_charges ch WHERE ch.account_id = a.id \
-                         AND (ch.status = 'debt' OR (ch.status = 'pending' AND ch.debt_since IS NOT NULL))) \
-                 FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id_tag_key = ?1",
-                [tag.key()],
-                |row| {
-                    Ok(AccountStanding {
-                        account_id: account_id(&get::<String>(row, 0)?)?,
-                        has_card: get(row, 1)?,
-                        in_debt: get(row, 2)?,
-                    })
-                },
-            )
+            one(c, statements::ACCOUNT_STANDING, [tag.key()], |row| {
+                Ok(AccountStanding {
+                    account_id: account_id(&get::<String>(row, 0)?)?,
+                    has_card: get(row, 1)?,
+                    in_debt: get(row, 2)?,
+                })
+            })
         })
         .await
     }
@@ -348,8 +332,7 @@ impl AccountStore for SqliteStore {
         self.read(move |c| {
             one(
                 c,
-                "SELECT t.account_id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
-                 WHERE s.id = ?1 AND s.start_authorization = 'Accepted' AND s.created_at >= t.linked_at",
+                statements::ACCOUNT_FOR_SESSION,
                 [session.to_string()],
                 |row| account_id(&get::<String>(row, 0)?),
             )
@@ -506,12 +489,7 @@ impl AccountStore for SqliteStore {
         self.read(move |c| {
             collect(
                 c,
-                "SELECT s.id FROM sessions s JOIN account_tokens t ON t.id_tag_key = s.id_tag_key \
-                 WHERE s.state = 'ended' AND s.start_authorization = 'Accepted' \
-                 AND s.created_at >= t.linked_at AND s.updated_at <= ?1 \
-                 AND NOT EXISTS (SELECT 1 FROM account_charges ch WHERE ch.session_id = s.id) \
-                 AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.session_id = s.id) \
-                 ORDER BY s.updated_at, s.id LIMIT ?2",
+                statements::UNCHARGED_ACCOUNT_SESSIONS,
                 params![ts(ended_before), i64::from(limit)],
                 |row| SessionId::parse(&get::<String>(row, 0)?).map_err(corrupt),
             )
@@ -612,12 +590,9 @@ pub(crate) fn card_setup(c: &Connection, token: &str) -> R<Option<CardSetup>> {
 }
 
 pub(crate) fn account_tokens(c: &Connection, id: AccountId) -> R<Vec<IdTag>> {
-    collect(
-        c,
-        "SELECT id_tag FROM account_tokens WHERE account_id = ?1 ORDER BY id_tag_key",
-        [id.to_string()],
-        |row| ac::id_tag(&get::<String>(row, 0)?),
-    )
+    collect(c, statements::ACCOUNT_TOKENS, [id.to_string()], |row| {
+        ac::id_tag(&get::<String>(row, 0)?)
+    })
 }
 
 pub(crate) fn account_charge(c: &Connection, session: SessionId) -> R<Option<AccountCharge>> {

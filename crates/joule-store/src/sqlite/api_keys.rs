@@ -4,6 +4,7 @@ use super::outbox::insert_event;
 use super::sql::{db, one, ts, unique_as_conflict, R};
 use super::SqliteStore;
 use crate::events;
+use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,7 +18,7 @@ impl ApiKeyStore for SqliteStore {
     async fn count_api_keys(&self) -> StoreResult<u64> {
         self.read(move |c| {
             let n: i64 = c
-                .prepare_cached("SELECT count(*) FROM api_keys")
+                .prepare_cached(statements::COUNT_API_KEYS)
                 .map_err(db)?
                 .query_row([], |r| r.get(0))
                 .map_err(db)?;
@@ -57,10 +58,5 @@ impl ApiKeyStore for SqliteStore {
 }
 
 pub(crate) fn find_api_key(c: &Connection, prefix: &str) -> R<Option<ApiKey>> {
-    one(
-        c,
-        "SELECT id, name, prefix, secret_hash, scopes, created_at FROM api_keys WHERE prefix = ?1",
-        [prefix],
-        |r| rows::api_key(r),
-    )
+    one(c, statements::FIND_API_KEY, [prefix], |r| rows::api_key(r))
 }

@@ -6,6 +6,7 @@ use super::sql::{collect, db, exec, get, limit_offset, one, opt_ts, ts, unique_a
 use super::tariff_assignments::delete_assignments_where;
 use super::SqliteStore;
 use crate::events;
+use crate::statements;
 use crate::values::{micros, parse_or_corrupt, STATUS_RANGE_LIMIT};
 use crate::{rows, values};
 use async_trait::async_trait;
@@ -34,16 +35,9 @@ impl ChargerStore for SqliteStore {
     async fn list_chargers(&self, page: Page) -> StoreResult<Paged<Charger>> {
         self.read(move |c| {
             let (limit, offset) = limit_offset(page);
-            let rows = collect(
-                c,
-                concat!(
-                    "SELECT ",
-                    charger_cols!(),
-                    " FROM chargers ORDER BY id LIMIT ?1 OFFSET ?2"
-                ),
-                params![limit, offset],
-                |r| rows::charger(r),
-            )?;
+            let rows = collect(c, statements::LIST_CHARGERS, params![limit, offset], |r| {
+                rows::charger(r)
+            })?;
             Ok(Paged::from_overfetch(rows, page))
         })
         .await
@@ -112,17 +106,9 @@ impl ChargerStore for SqliteStore {
         let id = id.clone();
         self.write(move |c| {
             let id = &id;
-            exec(
-                c,
-                "DELETE FROM connector_states WHERE charger_id = ?1",
-                [id.as_str()],
-            )?;
-            exec(
-                c,
-                "DELETE FROM charger_groups WHERE charger_id = ?1",
-                [id.as_str()],
-            )?;
-            let n = exec(c, "DELETE FROM chargers WHERE id = ?1", [id.as_str()])?;
+            exec(c, statements::DELETE_CHARGER, [id.as_str()])?;
+            exec(c, statements::DELETE_CHARGER_2, [id.as_str()])?;
+            let n = exec(c, statements::DELETE_CHARGER_3, [id.as_str()])?;
             if n > 0 {
                 let assigned = joule_domain::tariff_assignment::AssignmentFilter {
                     charger_id: Some(id.clone()),
@@ -151,8 +137,7 @@ impl ChargerStore for SqliteStore {
             let id = &id;
             let n = exec(
                 c,
-                "INSERT INTO chargers (id, registration, created_at, updated_at) \
-                 VALUES (?1, 'pending', ?2, ?2) ON CONFLICT (id) DO NOTHING",
+                statements::AUTO_REGISTER_CHARGER,
                 params![id.as_str(), ts(at)],
             )?;
             if n > 0 {
@@ -279,9 +264,7 @@ impl ChargerStore for SqliteStore {
             let effective = micros(report.effective_at());
             exec(
                 c,
-                "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, \
-                 vendor_id, vendor_error_code, reported_at, received_at, effective_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                statements::RECORD_STATUS,
                 params![
                     id.as_str(),
                     report.connector_id.get(),
@@ -297,11 +280,7 @@ impl ChargerStore for SqliteStore {
             )?;
             let current = one(
                 c,
-                concat!(
-                    "SELECT ",
-                    state_cols!(),
-                    " FROM connector_states WHERE charger_id = ?1 AND connector_id = ?2"
-                ),
+                statements::RECORD_STATUS_2,
                 params![id.as_str(), report.connector_id.get()],
                 |r| rows::connector_state(r),
             )?;
@@ -310,11 +289,7 @@ impl ChargerStore for SqliteStore {
             };
             exec(
                 c,
-                "INSERT INTO connector_states (charger_id, connector_id, status, error_code, info, \
-                 vendor_id, vendor_error_code, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                 ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status, \
-                 error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
-                 vendor_error_code = excluded.vendor_error_code, since = excluded.since",
+                statements::RECORD_STATUS_3,
                 params![
                     id.as_str(),
                     report.connector_id.get(),
@@ -363,13 +338,7 @@ impl ChargerStore for SqliteStore {
             let connector_id = connector;
             collect(
                 c,
-                concat!(
-                    "SELECT ",
-                    status_cols!(),
-                    " FROM status_history WHERE charger_id = ?1 AND connector_id = ?2 \
-                     AND effective_at >= ?3 AND effective_at <= ?4 \
-                     ORDER BY effective_at, id LIMIT ?5"
-                ),
+                statements::CONNECTOR_STATUS_RANGE,
                 params![
                     id.as_str(),
                     connector_id.get(),
@@ -413,12 +382,9 @@ impl ChargerStore for SqliteStore {
 }
 
 pub(crate) fn get_charger(c: &Connection, id: &ChargerId) -> R<Option<Charger>> {
-    one(
-        c,
-        concat!("SELECT ", charger_cols!(), " FROM chargers WHERE id = ?1"),
-        [id.as_str()],
-        |r| rows::charger(r),
-    )
+    one(c, statements::GET_CHARGER, [id.as_str()], |r| {
+        rows::charger(r)
+    })
 }
 
 pub(crate) fn require_charger(c: &Connection, id: &ChargerId) -> R<()> {
@@ -443,54 +409,39 @@ pub(super) fn loaded(c: &Connection, id: &ChargerId) -> R<Charger> {
 }
 
 pub(crate) fn create_charger(c: &Connection, new: &NewCharger, at: DateTime<Utc>) -> R<Charger> {
-    c.prepare_cached(
-        "INSERT INTO chargers (id, label, location, registration, password_hash, created_at, \
-         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-    )
-    .map_err(db)?
-    .execute(params![
-        new.id.as_str(),
-        new.label,
-        location_text(&new.location)?,
-        new.registration.as_str(),
-        new.password_hash,
-        ts(at),
-    ])
-    .map_err(unique_as_conflict("charger"))?;
+    c.prepare_cached(statements::CREATE_CHARGER)
+        .map_err(db)?
+        .execute(params![
+            new.id.as_str(),
+            new.label,
+            location_text(&new.location)?,
+            new.registration.as_str(),
+            new.password_hash,
+            ts(at),
+        ])
+        .map_err(unique_as_conflict("charger"))?;
     let charger = loaded(c, &new.id)?;
     insert_event(c, &events::ev_charger_created(&charger))?;
     Ok(charger)
 }
 
 pub(crate) fn charger_credentials(c: &Connection, id: &ChargerId) -> R<Option<ChargerCredentials>> {
-    one(
-        c,
-        "SELECT registration, password_hash FROM chargers WHERE id = ?1",
-        [id.as_str()],
-        |row| {
-            Ok(ChargerCredentials {
-                registration: parse_or_corrupt(
-                    &get::<String>(row, 0)?,
-                    "registration",
-                    RegistrationStatus::parse,
-                )?,
-                password_hash: get(row, 1)?,
-            })
-        },
-    )
+    one(c, statements::CHARGER_CREDENTIALS, [id.as_str()], |row| {
+        Ok(ChargerCredentials {
+            registration: parse_or_corrupt(
+                &get::<String>(row, 0)?,
+                "registration",
+                RegistrationStatus::parse,
+            )?,
+            password_hash: get(row, 1)?,
+        })
+    })
 }
 
 pub(crate) fn connector_states(c: &Connection, id: &ChargerId) -> R<Vec<ConnectorState>> {
-    collect(
-        c,
-        concat!(
-            "SELECT ",
-            state_cols!(),
-            " FROM connector_states WHERE charger_id = ?1 ORDER BY connector_id"
-        ),
-        [id.as_str()],
-        |r| rows::connector_state(r),
-    )
+    collect(c, statements::CONNECTOR_STATES, [id.as_str()], |r| {
+        rows::connector_state(r)
+    })
 }
 
 pub(crate) fn status_history(

@@ -4,6 +4,7 @@
 use super::payments::payment_row;
 use super::sql::{collect, exec, one, ts};
 use super::SqliteStore;
+use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -17,14 +18,7 @@ impl joule_domain::store::HoldLimitStore for SqliteStore {
         self.read(move |c| {
             collect(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    " FROM payments WHERE state = 'authorized' AND session_id IS NOT NULL \
-                     AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = payments.session_id \
-                                 AND s.state = 'active') \
-                     ORDER BY created_at, id LIMIT ?1"
-                ),
+                statements::HELD_ACTIVE_SESSIONS,
                 [i64::from(limit)],
                 payment_row,
             )
@@ -48,12 +42,7 @@ impl joule_domain::store::HoldLimitStore for SqliteStore {
             if claimed > 0 {
                 return Ok(true);
             }
-            let exists = one(
-                c,
-                "SELECT 1 FROM payments WHERE id = ?1",
-                [id.to_string()],
-                |_| Ok(()),
-            )?;
+            let exists = one(c, statements::CLAIM_HOLD_STOP, [id.to_string()], |_| Ok(()))?;
             exists
                 .map(|()| false)
                 .ok_or(StoreError::NotFound { entity: "payment" })

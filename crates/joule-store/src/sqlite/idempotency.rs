@@ -3,6 +3,7 @@
 use super::sql::{exec, get, get_opt_ts, get_ts, one, ts, R};
 use super::SqliteStore;
 use crate::payments::{self as pc};
+use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,8 +21,7 @@ impl ApiIdempotencyStore for SqliteStore {
             let new = &new;
             let inserted = exec(
                 c,
-                "INSERT INTO api_idempotency (scope, key, request_hash, created_at) \
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scope, key) DO NOTHING",
+                statements::BEGIN_IDEMPOTENT,
                 params![new.scope, new.key, new.request_hash, ts(new.created_at)],
             )? > 0;
             let record =
@@ -70,11 +70,7 @@ impl ApiIdempotencyStore for SqliteStore {
         self.write(move |c| {
             let scope = &scope;
             let key = &key;
-            Ok(exec(
-                c,
-                "DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2 AND response_status IS NULL",
-                params![scope, key],
-            )? > 0)
+            Ok(exec(c, statements::RELEASE_IDEMPOTENT, params![scope, key])? > 0)
         })
         .await
     }
@@ -107,8 +103,7 @@ pub(super) fn idempotency_record(
 ) -> R<Option<IdempotencyRecord>> {
     one(
         c,
-        "SELECT scope, key, request_hash, response_status, response_body, created_at, \
-         completed_at FROM api_idempotency WHERE scope = ?1 AND key = ?2",
+        statements::IDEMPOTENCY_RECORD,
         params![scope, key],
         idempotency_row,
     )

@@ -3,6 +3,7 @@
 use super::sql::{collect, db, exec, get, get_ts, limit_offset, opt_ts, ts, R};
 use super::SqliteStore;
 use super::{closed, Msg};
+use crate::statements;
 use crate::values;
 use crate::values::parse_or_corrupt;
 use async_trait::async_trait;
@@ -85,17 +86,8 @@ impl MessageLogStore for SqliteStore {
     /// everything below the first row that is recent enough. This spares an
     /// index on `at`, which every one of the many log inserts would maintain.
     async fn purge_log_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.write(move |c| {
-            exec(
-                c,
-                "DELETE FROM message_log WHERE id < coalesce(\
-                   (SELECT id FROM message_log WHERE at >= ?1 ORDER BY id LIMIT 1),\
-                   (SELECT max(id) + 1 FROM message_log))",
-                [ts(before)],
-            )
-            .map(|n| n as u64)
-        })
-        .await
+        self.write(move |c| exec(c, statements::PURGE_LOG_BEFORE, [ts(before)]).map(|n| n as u64))
+            .await
     }
 }
 

@@ -4,6 +4,7 @@
 use super::sql::{collect, db, exec, ts, R};
 use super::SqliteStore;
 use crate::rows;
+use crate::statements;
 use async_trait::async_trait;
 use chrono::Utc;
 use joule_domain::event::{NewEvent, StoredEvent};
@@ -16,8 +17,7 @@ impl EventLog for SqliteStore {
         self.read(move |c| {
             collect(
                 c,
-                "SELECT id, kind, charger_id, session_id, payload, occurred_at, recorded_at \
-                 FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                statements::EVENTS_AFTER,
                 params![after, i64::from(limit)],
                 |r| rows::stored_event(r),
             )

@@ -8,6 +8,7 @@ use super::sql::{
 use super::SqliteStore;
 use crate::events;
 use crate::payments::{self as pc, Applied, ClaimRow, FinishWrite, PaymentRow, StartRow, StepRow};
+use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -79,11 +80,7 @@ impl PaymentStore for SqliteStore {
             let gateway_ref = &gateway_ref;
             one(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    " FROM payments WHERE gateway = ?1 AND gateway_payment_ref = ?2"
-                ),
+                statements::PAYMENT_BY_GATEWAY_REF,
                 params![gateway, gateway_ref],
                 payment_row,
             )
@@ -97,11 +94,7 @@ impl PaymentStore for SqliteStore {
             let token = &token;
             one(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    " FROM payments WHERE receipt_token = ?1"
-                ),
+                statements::PAYMENT_BY_RECEIPT_TOKEN,
                 [token.as_str()],
                 payment_row,
             )
@@ -113,11 +106,7 @@ impl PaymentStore for SqliteStore {
         self.read(move |c| {
             one(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    " FROM payments WHERE session_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
-                ),
+                statements::PAYMENT_FOR_SESSION,
                 [session.to_string()],
                 payment_row,
             )
@@ -250,10 +239,7 @@ impl PaymentStore for SqliteStore {
             };
             exec(
                 c,
-                "INSERT INTO payment_claims (payment_id, owner, token, claimed_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (payment_id) DO UPDATE SET \
-                 owner = excluded.owner, token = excluded.token, claimed_at = excluded.claimed_at, \
-                 expires_at = excluded.expires_at",
+                statements::CLAIM_PAYMENT,
                 params![
                     id.to_string(),
                     claim.owner.as_str(),
@@ -286,8 +272,7 @@ impl PaymentStore for SqliteStore {
             }
             exec(
                 c,
-                "INSERT INTO payment_flags (payment_id, reason, detail, flagged_at) \
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (payment_id) DO NOTHING",
+                statements::FLAG_PAYMENT,
                 params![id.to_string(), reason, detail, ts(at)],
             )?;
             require_payment(c, id)
@@ -301,7 +286,7 @@ impl PaymentStore for SqliteStore {
             let token = &token;
             exec(
                 c,
-                "DELETE FROM payment_claims WHERE payment_id = ?1 AND token = ?2",
+                statements::RELEASE_PAYMENT_CLAIM,
                 params![id.to_string(), token.to_string()],
             )?;
             Ok(())
@@ -334,10 +319,7 @@ impl PaymentStore for SqliteStore {
             let next = RemoteStart::next(id, remote_start(c, id)?.as_ref(), status, at);
             exec(
                 c,
-                "INSERT INTO payment_starts (payment_id, status, attempts, may_have_started, first_at, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (payment_id) DO UPDATE SET \
-                 status = excluded.status, attempts = excluded.attempts, \
-                 may_have_started = excluded.may_have_started, updated_at = excluded.updated_at",
+                statements::RECORD_REMOTE_START,
                 params![
                     id.to_string(),
                     next.status.as_str(),
@@ -360,17 +342,7 @@ impl PaymentStore for SqliteStore {
         self.read(move |c| {
             collect(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    " FROM payments WHERE state = 'authorized' AND id_tag IS NOT NULL \
-                     AND session_id IS NULL AND updated_at > ?1 \
-                     AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                                     WHERE st.payment_id = payments.id AND st.status = 'intended') \
-                     AND NOT EXISTS (SELECT 1 FROM payment_starts ps WHERE ps.payment_id = payments.id \
-                                     AND ps.status IN ('accepted', 'refused')) \
-                     ORDER BY updated_at, id LIMIT ?2"
-                ),
+                statements::PAYMENTS_AWAITING_START,
                 params![ts(authorized_after), i64::from(limit)],
                 payment_row,
             )
@@ -386,8 +358,7 @@ impl PaymentStore for SqliteStore {
         self.read(move |c| {
             let ids = collect(
                 c,
-                "SELECT payment_id FROM payment_steps WHERE status = 'intended' AND intended_at < ?1 \
-                 ORDER BY intended_at, payment_id LIMIT ?2",
+                statements::PAYMENTS_WITH_UNFINISHED_STEPS,
                 params![ts(older_than), i64::from(limit)],
                 |row| payment_id(&get::<String>(row, 0)?),
             )?;
@@ -408,21 +379,7 @@ impl PaymentStore for SqliteStore {
         self.read(move |c| {
             collect(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    ", h.never_started FROM payments JOIN ( \
-                       SELECT p.id AS hold_id, p.session_id IS NULL AS never_started \
-                       FROM payments p LEFT JOIN sessions s ON s.id = p.session_id \
-                       WHERE p.state = 'authorized' \
-                       AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                                       WHERE st.payment_id = p.id AND st.status = 'intended') \
-                       AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.payment_id = p.id) \
-                       AND ((p.session_id IS NULL AND p.updated_at < ?1) \
-                            OR (s.state = 'ended' AND s.updated_at < ?1)) \
-                     ) h ON h.hold_id = payments.id \
-                     ORDER BY updated_at, id LIMIT ?2"
-                ),
+                statements::AUTHORIZED_HOLDS_OLDER_THAN,
                 params![ts(at), i64::from(limit)],
                 |row| {
                     let never_started: bool = get(row, 24)?;
@@ -451,13 +408,7 @@ impl PaymentStore for SqliteStore {
             let id_tag = &id_tag;
             one(
                 c,
-                concat!(
-                    "SELECT ",
-                    payment_cols!(),
-                    " FROM payments WHERE id_tag = ?1 AND charger_id = ?2 AND state = 'authorized' \
-                     AND session_id IS NULL AND NOT EXISTS (SELECT 1 FROM payment_steps st \
-                     WHERE st.payment_id = payments.id AND st.status = 'intended' AND st.kind = 'void')"
-                ),
+                statements::OPEN_PAYMENT_FOR_ID_TAG,
                 params![id_tag.as_str(), charger.as_str()],
                 payment_row,
             )
@@ -473,10 +424,7 @@ impl PaymentStore for SqliteStore {
         self.read(move |c| {
             let rows = collect(
                 c,
-                "SELECT p.channel, st.kind, st.status, COUNT(*) FROM payment_steps st \
-                 JOIN payments p ON p.id = st.payment_id \
-                 WHERE st.intended_at >= ?1 AND st.intended_at < ?2 \
-                 GROUP BY p.channel, st.kind, st.status",
+                statements::PAYMENT_KPIS,
                 params![ts(from), ts(to)],
                 |row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?)),
             )?;
@@ -565,25 +513,11 @@ pub(super) fn step_row(row: &Row<'_>) -> R<PaymentStep> {
 }
 
 pub(super) fn payment_only(c: &Connection, id: PaymentId) -> R<Option<Payment>> {
-    one(
-        c,
-        concat!("SELECT ", payment_cols!(), " FROM payments WHERE id = ?1"),
-        [id.to_string()],
-        payment_row,
-    )
+    one(c, statements::PAYMENT_ONLY, [id.to_string()], payment_row)
 }
 
 pub(super) fn steps_of(c: &Connection, id: PaymentId) -> R<Vec<PaymentStep>> {
-    collect(
-        c,
-        concat!(
-            "SELECT ",
-            step_cols!(),
-            " FROM payment_steps WHERE payment_id = ?1 ORDER BY seq"
-        ),
-        [id.to_string()],
-        step_row,
-    )
+    collect(c, statements::STEPS_OF, [id.to_string()], step_row)
 }
 
 pub(crate) fn get_payment(c: &Connection, id: PaymentId) -> R<Option<PaymentDetail>> {
@@ -600,18 +534,13 @@ pub(crate) fn get_payment(c: &Connection, id: PaymentId) -> R<Option<PaymentDeta
 }
 
 pub(super) fn flag_of(c: &Connection, id: PaymentId) -> R<Option<PaymentFlag>> {
-    one(
-        c,
-        "SELECT reason, detail, flagged_at FROM payment_flags WHERE payment_id = ?1",
-        [id.to_string()],
-        |row| {
-            Ok(PaymentFlag {
-                reason: get(row, 0)?,
-                detail: get(row, 1)?,
-                flagged_at: get_ts(row, 2)?,
-            })
-        },
-    )
+    one(c, statements::FLAG_OF, [id.to_string()], |row| {
+        Ok(PaymentFlag {
+            reason: get(row, 0)?,
+            detail: get(row, 1)?,
+            flagged_at: get_ts(row, 2)?,
+        })
+    })
 }
 
 pub(super) fn require_payment(c: &Connection, id: PaymentId) -> R<PaymentDetail> {
@@ -621,39 +550,34 @@ pub(super) fn require_payment(c: &Connection, id: PaymentId) -> R<PaymentDetail>
 pub(crate) fn create_payment(c: &Connection, new: &NewPayment) -> R<Payment> {
     let p = new.clone().into_payment();
     let (brand, last4, exp_month, exp_year) = pc::card_cols(p.card.as_ref());
-    c.prepare_cached(concat!(
-        "INSERT INTO payments (",
-        payment_cols!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-         ?18, ?19, ?20, ?21, ?22, ?22, ?23)"
-    ))
-    .map_err(db)?
-    .execute(params![
-        p.id.to_string(),
-        p.channel.as_str(),
-        p.gateway,
-        p.gateway_payment_ref,
-        p.currency.code(),
-        p.authorized_minor,
-        p.captured_minor,
-        p.refunded_minor,
-        p.state.as_str(),
-        brand,
-        last4,
-        exp_month,
-        exp_year,
-        p.charger_id.as_str(),
-        p.connector_id.get(),
-        p.session_id.map(|s| s.to_string()),
-        p.account_id,
-        p.terminal_id,
-        p.hold_limit_policy.as_str(),
-        p.receipt_token.as_str(),
-        p.language,
-        ts(p.created_at),
-        p.id_tag.as_ref().map(|t| t.as_str()),
-    ])
-    .map_err(unique_as_conflict("payment"))?;
+    c.prepare_cached(statements::CREATE_PAYMENT)
+        .map_err(db)?
+        .execute(params![
+            p.id.to_string(),
+            p.channel.as_str(),
+            p.gateway,
+            p.gateway_payment_ref,
+            p.currency.code(),
+            p.authorized_minor,
+            p.captured_minor,
+            p.refunded_minor,
+            p.state.as_str(),
+            brand,
+            last4,
+            exp_month,
+            exp_year,
+            p.charger_id.as_str(),
+            p.connector_id.get(),
+            p.session_id.map(|s| s.to_string()),
+            p.account_id,
+            p.terminal_id,
+            p.hold_limit_policy.as_str(),
+            p.receipt_token.as_str(),
+            p.language,
+            ts(p.created_at),
+            p.id_tag.as_ref().map(|t| t.as_str()),
+        ])
+        .map_err(unique_as_conflict("payment"))?;
     let stored = payment_only(c, p.id)?.ok_or(StoreError::NotFound { entity: "payment" })?;
     insert_event(c, &events::ev_payment_created(&stored))?;
     Ok(stored)
@@ -688,12 +612,9 @@ pub(super) fn write_payment(c: &Connection, p: &Payment) -> R<()> {
 }
 
 pub(crate) fn consumer_cursor(c: &Connection, consumer: &str) -> R<i64> {
-    Ok(one(
-        c,
-        "SELECT last_event_id FROM consumer_cursors WHERE name = ?1",
-        [consumer],
-        |row| get::<i64>(row, 0),
-    )?
+    Ok(one(c, statements::CONSUMER_CURSOR, [consumer], |row| {
+        get::<i64>(row, 0)
+    })?
     .unwrap_or(0))
 }
 
@@ -732,13 +653,11 @@ pub(crate) fn link_session(
         None => {}
     }
     pc::hold_usable(&p, &detail.steps)?;
-    let (charger, connector_id): (String, i64) = one(
-        c,
-        "SELECT charger_id, connector_id FROM sessions WHERE id = ?1",
-        [session.to_string()],
-        |row| Ok((get(row, 0)?, get(row, 1)?)),
-    )?
-    .ok_or(StoreError::NotFound { entity: "session" })?;
+    let (charger, connector_id): (String, i64) =
+        one(c, statements::LINK_SESSION, [session.to_string()], |row| {
+            Ok((get(row, 0)?, get(row, 1)?))
+        })?
+        .ok_or(StoreError::NotFound { entity: "session" })?;
     pc::same_connector(
         &p,
         &charger,
@@ -753,64 +672,48 @@ pub(crate) fn link_session(
 
 pub(super) fn insert_step(c: &Connection, s: &PaymentStep) -> R<()> {
     let (status, code, message) = pc::status_cols(&s.status);
-    c.prepare_cached(concat!(
-        "INSERT INTO payment_steps (",
-        step_cols!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    ))
-    .map_err(db)?
-    .execute(params![
-        s.payment_id.to_string(),
-        s.seq,
-        s.kind.as_str(),
-        s.amount_minor,
-        s.idempotency_key.as_str(),
-        status,
-        code,
-        message,
-        s.gateway_ref,
-        ts(s.intended_at),
-        opt_ts(s.finished_at),
-    ])
-    .map_err(unique_as_conflict("payment step"))?;
+    c.prepare_cached(statements::INSERT_STEP)
+        .map_err(db)?
+        .execute(params![
+            s.payment_id.to_string(),
+            s.seq,
+            s.kind.as_str(),
+            s.amount_minor,
+            s.idempotency_key.as_str(),
+            status,
+            code,
+            message,
+            s.gateway_ref,
+            ts(s.intended_at),
+            opt_ts(s.finished_at),
+        ])
+        .map_err(unique_as_conflict("payment step"))?;
     Ok(())
 }
 
 pub(super) fn claim_of(c: &Connection, id: PaymentId) -> R<Option<PaymentClaim>> {
-    one(
-        c,
-        "SELECT payment_id, owner, token, claimed_at, expires_at FROM payment_claims \
-         WHERE payment_id = ?1",
-        [id.to_string()],
-        |row| {
-            ClaimRow {
-                payment_id: payment_id(&get::<String>(row, 0)?)?,
-                owner: get(row, 1)?,
-                token: get(row, 2)?,
-                claimed_at: get_ts(row, 3)?,
-                expires_at: get_ts(row, 4)?,
-            }
-            .into_claim()
-        },
-    )
+    one(c, statements::CLAIM_OF, [id.to_string()], |row| {
+        ClaimRow {
+            payment_id: payment_id(&get::<String>(row, 0)?)?,
+            owner: get(row, 1)?,
+            token: get(row, 2)?,
+            claimed_at: get_ts(row, 3)?,
+            expires_at: get_ts(row, 4)?,
+        }
+        .into_claim()
+    })
 }
 
 pub(crate) fn remote_start(c: &Connection, id: PaymentId) -> R<Option<RemoteStart>> {
-    one(
-        c,
-        "SELECT payment_id, status, attempts, may_have_started, first_at, updated_at \
-         FROM payment_starts WHERE payment_id = ?1",
-        [id.to_string()],
-        |row| {
-            StartRow {
-                payment_id: payment_id(&get::<String>(row, 0)?)?,
-                status: get(row, 1)?,
-                attempts: get(row, 2)?,
-                may_have_started: get(row, 3)?,
-                first_at: get_ts(row, 4)?,
-                updated_at: get_ts(row, 5)?,
-            }
-            .into_start()
-        },
-    )
+    one(c, statements::REMOTE_START, [id.to_string()], |row| {
+        StartRow {
+            payment_id: payment_id(&get::<String>(row, 0)?)?,
+            status: get(row, 1)?,
+            attempts: get(row, 2)?,
+            may_have_started: get(row, 3)?,
+            first_at: get_ts(row, 4)?,
+            updated_at: get_ts(row, 5)?,
+        }
+        .into_start()
+    })
 }

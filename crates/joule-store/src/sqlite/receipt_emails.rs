@@ -2,6 +2,7 @@
 
 use super::sql::{collect, exec, get, get_opt_ts, get_ts, one, opt_ts, ts, R};
 use super::SqliteStore;
+use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -42,10 +43,7 @@ impl joule_domain::store::ReceiptEmailStore for SqliteStore {
             }
             let written = exec(
                 c,
-                "INSERT INTO receipt_emails (payment_id, address, state, created_at, updated_at) \
-                 VALUES (?1, ?2, 'waiting', ?3, ?3) \
-                 ON CONFLICT (payment_id) DO UPDATE SET address = excluded.address, \
-                 updated_at = excluded.updated_at WHERE receipt_emails.state = 'waiting'",
+                statements::SET_RECEIPT_EMAIL,
                 params![payment.to_string(), address.as_str(), ts(at)],
             )?;
             if written == 0 {

@@ -5,6 +5,7 @@ use super::sql::{collect, db, exec, limit_offset, one, opt_ts, ts, R};
 use super::tariffs::current_version;
 use super::SqliteStore;
 use crate::events;
+use crate::statements;
 use crate::values::micros;
 use crate::{rows, values};
 use async_trait::async_trait;
@@ -36,12 +37,7 @@ impl SessionStore for SqliteStore {
             };
             let created = exec(
                 c,
-                "INSERT INTO sessions (id, charger_id, connector_id, id_tag, id_tag_key, \
-                 start_authorization, state, reservation_id, started_at, meter_start_wh, created_at, \
-                 updated_at, tariff_id, tariff_version) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10, ?10, ?11, ?12) \
-                 ON CONFLICT (charger_id, connector_id, id_tag_key, started_at, meter_start_wh) \
-                 DO NOTHING",
+                statements::START_SESSION,
                 params![
                     SessionId::new_v7().to_string(),
                     start.charger_id.as_str(),
@@ -59,12 +55,7 @@ impl SessionStore for SqliteStore {
             )? > 0;
             let session = one(
                 c,
-                concat!(
-                    "SELECT ",
-                    session_cols!(),
-                    " FROM sessions WHERE charger_id = ?1 AND connector_id = ?2 AND id_tag_key = ?3 \
-                     AND started_at = ?4 AND meter_start_wh = ?5"
-                ),
+                statements::START_SESSION_2,
                 params![
                     same.charger_id.as_str(),
                     same.connector_id.get(),
@@ -161,12 +152,9 @@ impl SessionStore for SqliteStore {
 
     async fn get_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
         self.read(move |c| {
-            one(
-                c,
-                concat!("SELECT ", session_cols!(), " FROM sessions WHERE id = ?1"),
-                [id.to_string()],
-                |r| rows::session(r),
-            )
+            one(c, statements::GET_SESSION, [id.to_string()], |r| {
+                rows::session(r)
+            })
         })
         .await
     }
@@ -232,16 +220,9 @@ impl SessionStore for SqliteStore {
 }
 
 pub(crate) fn get_session_by_transaction(c: &Connection, tx: TransactionId) -> R<Option<Session>> {
-    one(
-        c,
-        concat!(
-            "SELECT ",
-            session_cols!(),
-            " FROM sessions WHERE transaction_id = ?1"
-        ),
-        [tx.get()],
-        |r| rows::session(r),
-    )
+    one(c, statements::GET_SESSION_BY_TRANSACTION, [tx.get()], |r| {
+        rows::session(r)
+    })
 }
 
 pub(super) fn session_of_charger(

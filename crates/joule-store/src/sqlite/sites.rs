@@ -7,6 +7,7 @@ use super::user_groups::require_groups;
 use super::SqliteStore;
 use crate::events;
 use crate::scopes::{self as p};
+use crate::statements;
 use crate::values;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -108,14 +109,10 @@ impl SiteStore for SqliteStore {
         let id = id.clone();
         self.write(move |c| {
             let id = &id;
-            if exec(c, "DELETE FROM sites WHERE id = ?1", [id.as_str()])? == 0 {
+            if exec(c, statements::DELETE_SITE, [id.as_str()])? == 0 {
                 return Ok(false);
             }
-            exec(
-                c,
-                "DELETE FROM site_groups WHERE site_id = ?1",
-                [id.as_str()],
-            )?;
+            exec(c, statements::DELETE_SITE_2, [id.as_str()])?;
             let chargers = collect(
                 c,
                 "SELECT id FROM chargers WHERE site_id = ?1 ORDER BY id",
@@ -215,15 +212,11 @@ pub(crate) fn get_site(c: &Connection, id: &SiteId) -> R<Option<Site>> {
 }
 
 pub(super) fn write_site_groups(c: &Connection, id: &SiteId, groups: &[UserGroupId]) -> R<()> {
-    exec(
-        c,
-        "DELETE FROM site_groups WHERE site_id = ?1",
-        [id.as_str()],
-    )?;
+    exec(c, statements::WRITE_SITE_GROUPS, [id.as_str()])?;
     for g in groups {
         exec(
             c,
-            "INSERT INTO site_groups (site_id, group_id) VALUES (?1, ?2)",
+            statements::WRITE_SITE_GROUPS_2,
             params![id.as_str(), g.as_str()],
         )?;
     }

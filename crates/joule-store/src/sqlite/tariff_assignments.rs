@@ -11,6 +11,7 @@ use super::user_groups::{charger_access, get_user_group, token_groups};
 use super::SqliteStore;
 use crate::events;
 use crate::scopes::{self as p, ScopeCols};
+use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -40,9 +41,7 @@ impl TariffAssignmentStore for SqliteStore {
             let cols = p::scope_cols(&new.scope);
             exec(
                 c,
-                "INSERT INTO tariff_assignments (id, tariff_id, scope, site_id, charger_id, \
-                 connector_id, group_id, id_tag, id_tag_key, valid_from, valid_until, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                statements::CREATE_TARIFF_ASSIGNMENT,
                 params![
                     id.to_string(),
                     new.tariff_id,
@@ -104,11 +103,7 @@ impl TariffAssignmentStore for SqliteStore {
             let Some(a) = get_assignment(c, id)? else {
                 return Ok(false);
             };
-            exec(
-                c,
-                "DELETE FROM tariff_assignments WHERE id = ?1",
-                [id.to_string()],
-            )?;
+            exec(c, statements::DELETE_TARIFF_ASSIGNMENT, [id.to_string()])?;
             insert_event(c, &events::ev_assignment_deleted(&a, at))?;
             Ok(true)
         })
@@ -127,7 +122,7 @@ impl TariffAssignmentStore for SqliteStore {
             let id_tag = id_tag.as_ref();
             let Some((site_id, charger_tariff)) = one(
                 c,
-                "SELECT site_id, tariff_id FROM chargers WHERE id = ?1",
+                statements::TARIFF_CANDIDATES,
                 [charger.as_str()],
                 |row| {
                     Ok((
@@ -185,8 +180,8 @@ impl TariffAssignmentStore for SqliteStore {
 }
 
 pub(super) const ASSIGNMENT_COLS: &str =
-    "SELECT id, tariff_id, scope, site_id, charger_id, connector_id, \
-     group_id, id_tag, valid_from, valid_until, created_at FROM tariff_assignments";
+    "SELECT id, tariff_id, scope, site_id, charger_id, connector_id, group_id, id_tag, \
+         valid_from, valid_until, created_at FROM tariff_assignments";
 
 pub(super) fn assignment_row(row: &Row<'_>) -> R<TariffAssignment> {
     p::assignment(
@@ -269,11 +264,7 @@ pub(crate) fn delete_assignments_where(
     let sql = format!("{ASSIGNMENT_COLS} WHERE {FILTER} ORDER BY id");
     let doomed = collect(c, &sql, params![a, b, cc, d, e, f], assignment_row)?;
     for x in doomed {
-        exec(
-            c,
-            "DELETE FROM tariff_assignments WHERE id = ?1",
-            [x.id.to_string()],
-        )?;
+        exec(c, statements::DELETE_ASSIGNMENTS_WHERE, [x.id.to_string()])?;
         insert_event(c, &events::ev_assignment_deleted(&x, at))?;
     }
     Ok(())

@@ -6,6 +6,7 @@ use super::sql::{collect, db, exec, get, limit_offset, one, ts, unique_as_confli
 use super::tariff_assignments::delete_assignments_where;
 use super::SqliteStore;
 use crate::events;
+use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -32,12 +33,7 @@ impl TariffStore for SqliteStore {
             .map_err(unique_as_conflict("tariff"))?;
             // Versions are never reused: a tariff re-created after a delete carries
             // on after its last version.
-            exec(
-                c,
-                "UPDATE tariffs SET version = 1 + COALESCE( \
-                 (SELECT MAX(version) FROM tariff_versions WHERE tariff_id = ?1), 0) WHERE id = ?1",
-                [&new.tariff.id],
-            )?;
+            exec(c, statements::CREATE_TARIFF, [&new.tariff.id])?;
             let stored =
                 get_tariff(c, &new.tariff.id)?.ok_or(StoreError::NotFound { entity: "tariff" })?;
             write_tariff_version(c, &stored, &body, &ext)?;
@@ -99,7 +95,7 @@ impl TariffStore for SqliteStore {
         let id = id.to_owned();
         self.write(move |c| {
             let id = &id;
-            let n = exec(c, "DELETE FROM tariffs WHERE id = ?1", [id])?;
+            let n = exec(c, statements::DELETE_TARIFF, [id])?;
             if n == 0 {
                 return Ok(false);
             }
@@ -229,21 +225,14 @@ pub(crate) fn get_tariff(c: &Connection, id: &str) -> R<Option<StoredTariff>> {
 }
 
 pub(super) fn default_tariff_id(c: &Connection) -> R<Option<String>> {
-    Ok(one(
-        c,
-        "SELECT default_tariff_id FROM tariff_settings WHERE singleton = 1",
-        [],
-        |row| get::<Option<String>>(row, 0),
-    )?
+    Ok(one(c, statements::DEFAULT_TARIFF_ID, [], |row| {
+        get::<Option<String>>(row, 0)
+    })?
     .flatten())
 }
 
 pub(super) fn write_default(c: &Connection, id: Option<&str>, at: DateTime<Utc>) -> R<()> {
-    exec(
-        c,
-        "UPDATE tariff_settings SET default_tariff_id = ?1, updated_at = ?2 WHERE singleton = 1",
-        params![id, ts(at)],
-    )?;
+    exec(c, statements::WRITE_DEFAULT, params![id, ts(at)])?;
     Ok(())
 }
 
@@ -266,26 +255,18 @@ pub(super) fn write_tariff_version(
 /// The current version of the tariff the precedence rule chose for a new
 /// session; `None` when it was deleted since.
 pub(super) fn current_version(c: &Connection, tariff_id: &str) -> R<Option<SessionTariff>> {
-    one(
-        c,
-        "SELECT id, version FROM tariffs WHERE id = ?1",
-        [tariff_id],
-        |row| {
-            Ok(SessionTariff {
-                tariff_id: get(row, 0)?,
-                version: get(row, 1)?,
-            })
-        },
-    )
+    one(c, statements::CURRENT_VERSION, [tariff_id], |row| {
+        Ok(SessionTariff {
+            tariff_id: get(row, 0)?,
+            version: get(row, 1)?,
+        })
+    })
 }
 
 pub(crate) fn charger_tariff(c: &Connection, id: &ChargerId) -> R<Option<Option<String>>> {
-    one(
-        c,
-        "SELECT tariff_id FROM chargers WHERE id = ?1",
-        [id.as_str()],
-        |row| get::<Option<String>>(row, 0),
-    )
+    one(c, statements::CHARGER_TARIFF, [id.as_str()], |row| {
+        get::<Option<String>>(row, 0)
+    })
 }
 
 pub(crate) fn default_tariff(c: &Connection) -> R<Option<StoredTariff>> {

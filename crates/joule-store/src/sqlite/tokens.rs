@@ -6,6 +6,7 @@ use super::tariff_assignments::delete_assignments_where;
 use super::SqliteStore;
 use crate::events;
 use crate::rows;
+use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
@@ -21,26 +22,23 @@ impl TokenStore for SqliteStore {
     async fn create_token(&self, new: NewIdToken, at: DateTime<Utc>) -> StoreResult<IdToken> {
         self.write(move |c| {
             let new = &new;
-            c.prepare_cached(
-                "INSERT INTO id_tokens (id_tag_key, id_tag, kind, status, expires_at, parent_id_tag, \
-                 allowed_chargers, label, created_at, updated_at, language) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
-            )
-            .map_err(db)?
-            .execute(params![
-                new.id_tag.key(),
-                new.id_tag.as_str(),
-                new.kind.as_str(),
-                new.status.as_str(),
-                opt_ts(new.expires_at),
-                new.parent_id_tag.as_ref().map(|p| p.as_str()),
-                allowed_text(&new.allowed_chargers),
-                new.label,
-                ts(at),
-                new.language.as_ref().map(LanguageCode::as_str),
-            ])
-            .map_err(unique_as_conflict("id token"))?;
-            let token = get_token(c, &new.id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
+            c.prepare_cached(statements::CREATE_TOKEN)
+                .map_err(db)?
+                .execute(params![
+                    new.id_tag.key(),
+                    new.id_tag.as_str(),
+                    new.kind.as_str(),
+                    new.status.as_str(),
+                    opt_ts(new.expires_at),
+                    new.parent_id_tag.as_ref().map(|p| p.as_str()),
+                    allowed_text(&new.allowed_chargers),
+                    new.label,
+                    ts(at),
+                    new.language.as_ref().map(LanguageCode::as_str),
+                ])
+                .map_err(unique_as_conflict("id token"))?;
+            let token =
+                get_token(c, &new.id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;
             insert_event(c, &events::ev_token_created(&token))?;
             Ok(token)
         })
@@ -139,16 +137,8 @@ impl TokenStore for SqliteStore {
         let id_tag = id_tag.clone();
         self.write(move |c| {
             let id_tag = &id_tag;
-            exec(
-                c,
-                "DELETE FROM token_groups WHERE id_tag_key = ?1",
-                [id_tag.key()],
-            )?;
-            let n = exec(
-                c,
-                "DELETE FROM id_tokens WHERE id_tag_key = ?1",
-                [id_tag.key()],
-            )?;
+            exec(c, statements::DELETE_TOKEN, [id_tag.key()])?;
+            let n = exec(c, statements::DELETE_TOKEN_2, [id_tag.key()])?;
             if n > 0 {
                 let assigned = joule_domain::tariff_assignment::AssignmentFilter {
                     id_tag: Some(id_tag.clone()),
@@ -168,14 +158,5 @@ pub(super) fn allowed_text(list: &[ChargerId]) -> String {
 }
 
 pub(crate) fn get_token(c: &Connection, id_tag: &IdTag) -> R<Option<IdToken>> {
-    one(
-        c,
-        concat!(
-            "SELECT ",
-            token_cols!(),
-            " FROM id_tokens WHERE id_tag_key = ?1"
-        ),
-        [id_tag.key()],
-        |r| rows::token(r),
-    )
+    one(c, statements::GET_TOKEN, [id_tag.key()], |r| rows::token(r))
 }

@@ -7,6 +7,7 @@ use super::tariff_assignments::delete_assignments_where;
 use super::tokens::get_token;
 use super::SqliteStore;
 use crate::events;
+use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,12 +29,10 @@ impl UserGroupStore for SqliteStore {
     ) -> StoreResult<UserGroup> {
         self.write(move |c| {
             let new = &new;
-            c.prepare_cached(
-                "INSERT INTO user_groups (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-            )
-            .map_err(db)?
-            .execute(params![new.id.as_str(), new.name, ts(at)])
-            .map_err(unique_as_conflict("user group"))?;
+            c.prepare_cached(statements::CREATE_USER_GROUP)
+                .map_err(db)?
+                .execute(params![new.id.as_str(), new.name, ts(at)])
+                .map_err(unique_as_conflict("user group"))?;
             let group = get_user_group(c, &new.id)?.ok_or(StoreError::NotFound {
                 entity: "user group",
             })?;
@@ -95,25 +94,13 @@ impl UserGroupStore for SqliteStore {
         let id = id.clone();
         self.write(move |c| {
             let id = &id;
-            let n = exec(c, "DELETE FROM user_groups WHERE id = ?1", [id.as_str()])?;
+            let n = exec(c, statements::DELETE_USER_GROUP, [id.as_str()])?;
             if n == 0 {
                 return Ok(false);
             }
-            exec(
-                c,
-                "DELETE FROM token_groups WHERE group_id = ?1",
-                [id.as_str()],
-            )?;
-            exec(
-                c,
-                "DELETE FROM charger_groups WHERE group_id = ?1",
-                [id.as_str()],
-            )?;
-            exec(
-                c,
-                "DELETE FROM site_groups WHERE group_id = ?1",
-                [id.as_str()],
-            )?;
+            exec(c, statements::DELETE_USER_GROUP_2, [id.as_str()])?;
+            exec(c, statements::DELETE_USER_GROUP_3, [id.as_str()])?;
+            exec(c, statements::DELETE_USER_GROUP_4, [id.as_str()])?;
             let assigned = joule_domain::tariff_assignment::AssignmentFilter {
                 group_id: Some(id.clone()),
                 ..Default::default()
@@ -139,15 +126,11 @@ impl UserGroupStore for SqliteStore {
             };
             let groups = values::normalized(groups);
             require_groups(c, &groups)?;
-            exec(
-                c,
-                "DELETE FROM token_groups WHERE id_tag_key = ?1",
-                [id_tag.key()],
-            )?;
+            exec(c, statements::SET_TOKEN_GROUPS, [id_tag.key()])?;
             for g in &groups {
                 exec(
                     c,
-                    "INSERT INTO token_groups (id_tag_key, group_id) VALUES (?1, ?2)",
+                    statements::SET_TOKEN_GROUPS_2,
                     params![id_tag.key(), g.as_str()],
                 )?;
             }
@@ -187,15 +170,11 @@ impl UserGroupStore for SqliteStore {
             if n == 0 {
                 return Ok(None);
             }
-            exec(
-                c,
-                "DELETE FROM charger_groups WHERE charger_id = ?1",
-                [id.as_str()],
-            )?;
+            exec(c, statements::SET_CHARGER_ACCESS, [id.as_str()])?;
             for g in &rule.allowed_groups {
                 exec(
                     c,
-                    "INSERT INTO charger_groups (charger_id, group_id) VALUES (?1, ?2)",
+                    statements::SET_CHARGER_ACCESS_2,
                     params![id.as_str(), g.as_str()],
                 )?;
             }
@@ -212,12 +191,9 @@ impl UserGroupStore for SqliteStore {
 }
 
 pub(crate) fn get_user_group(c: &Connection, id: &UserGroupId) -> R<Option<UserGroup>> {
-    one(
-        c,
-        "SELECT id, name, created_at, updated_at FROM user_groups WHERE id = ?1",
-        [id.as_str()],
-        |r| rows::user_group(r),
-    )
+    one(c, statements::GET_USER_GROUP, [id.as_str()], |r| {
+        rows::user_group(r)
+    })
 }
 
 pub(crate) fn require_groups(c: &Connection, groups: &[UserGroupId]) -> R<()> {
@@ -243,18 +219,14 @@ pub(crate) fn token_groups(c: &Connection, id_tag: &IdTag) -> R<Vec<UserGroupId>
 /// The charger's effective rule: its own when set explicitly, else its
 /// site's, else public.
 pub(crate) fn charger_access(c: &Connection, id: &ChargerId) -> R<Option<ChargerAccessRule>> {
-    let Some((access, access_set, site_id)) = one(
-        c,
-        "SELECT access, access_set, site_id FROM chargers WHERE id = ?1",
-        [id.as_str()],
-        |row| {
+    let Some((access, access_set, site_id)) =
+        one(c, statements::CHARGER_ACCESS, [id.as_str()], |row| {
             Ok((
                 values::parse_access(&get::<String>(row, 0)?)?,
                 get::<bool>(row, 1)?,
                 get::<Option<String>>(row, 2)?,
             ))
-        },
-    )?
+        })?
     else {
         return Ok(None);
     };
