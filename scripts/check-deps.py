@@ -2,7 +2,9 @@
 """Fails when a dependency arrow points outward (CONVENTIONS.md §2):
 the domain depends on no web, SQL or protocol crate and on nothing of ours;
 adapters depend on the domain and never on each other; nothing depends on
-the binary; receipt rendering is pure (no runtime, no mail transport)."""
+the binary; receipt rendering is pure (no runtime, no mail transport);
+the shared test code (test-support) is a dev-dependency only and depends
+on no crate whose tests use it through a cycle."""
 
 import json
 import subprocess
@@ -10,6 +12,18 @@ import sys
 
 meta = json.loads(subprocess.check_output(["cargo", "metadata", "--format-version", "1", "--no-deps"]))
 deps = {p["name"]: {d["name"] for d in p["dependencies"] if d["kind"] is None} for p in meta["packages"]}
+dev_deps = {p["name"]: {d["name"] for d in p["dependencies"] if d["kind"] == "dev"} for p in meta["packages"]}
+
+
+def reachable(name):
+    """Every crate `name` depends on, directly or through others."""
+    seen, todo = set(), [name]
+    while todo:
+        for d in deps.get(todo.pop(), set()) - seen:
+            seen.add(d)
+            todo.append(d)
+    return seen
+
 
 FORBIDDEN_IN_DOMAIN = {"tokio", "axum", "sqlx", "rusqlite", "tokio-tungstenite", "tungstenite", "hyper", "reqwest", "utoipa", "jsonschema"}
 ADAPTERS = {"joule-ocpp", "joule-store", "joule-csms", "joule-api", "joule-sim", "joule-payments", "joule-ocpi", "joule-mail"}
@@ -30,7 +44,12 @@ ALLOWED = {
     # the SMTP adapter behind the domain's ReceiptMailer port; what it sends
     # is rendered by joule-receipts
     "joule-mail": {"joule-domain", "joule-receipts"},
+    # what the tests share: the real store and the simulated gateway, never
+    # the API, the CSMS or the binary, whose tests use it (a dev-dependency
+    # on a crate that depends back would build that crate twice)
+    "test-support": {"joule-domain", "joule-store", "joule-payments"},
 }
+TEST_ONLY = {"test-support"}
 
 errors = []
 ours = set(deps)
@@ -43,12 +62,20 @@ for name, d in deps.items():
         bad = d & FORBIDDEN_IN_RECEIPTS
         if bad:
             errors.append(f"joule-receipts renders only; it must not depend on {sorted(bad)}")
+    for test_only in sorted(d & TEST_ONLY):
+        errors.append(f"{name} depends on {test_only}: it is a dev-dependency only")
     if "joule" in d:
         errors.append(f"{name} depends on the binary crate")
     if name in ALLOWED:
         extra = (d & ours) - ALLOWED[name]
         if extra:
             errors.append(f"{name} may depend on {sorted(ALLOWED[name])} only, not {sorted(extra)}")
+
+for test_only in TEST_ONLY & ours:
+    below = reachable(test_only)
+    for name, d in sorted(dev_deps.items()):
+        if test_only in d and name in below:
+            errors.append(f"{name}'s tests use {test_only}, which depends on {name}: a cycle")
 
 if errors:
     print("\n".join(errors), file=sys.stderr)

@@ -1,12 +1,12 @@
 //! Black-box tests of the charger-facing server: real sockets, port 0, the
 //! real SQLite store, a scripted charger.
 
-mod common;
+mod harness;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{cid, error_code, spawn};
+use harness::{cid, error_code, spawn};
 use joule_csms::{DataTransferHandler, DataTransferReply, UnknownChargerPolicy};
 use joule_domain::charger::{ConnectorStatus, RegistrationStatus};
 use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};

@@ -2,17 +2,17 @@
 //! after boot, `SetUserPrice` after an accepted Authorize and `FinalCost`
 //! after the stop, over a real socket with the real SQLite store.
 
-#![allow(clippy::unwrap_used)] // helpers outside #[test] fns, as in common/
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns, as in harness/
 
-mod common;
+mod harness;
 
-use common::spawn;
+use harness::spawn;
 use joule_domain::charger::RegistrationStatus;
 use joule_domain::store::TariffStore;
 use joule_domain::tariffs::NewTariff;
 use serde_json::{json, Value};
 
-async fn app_with_tariff() -> common::App {
+async fn app_with_tariff() -> harness::App {
     let app = spawn(|s| s.receipt_base_url = "https://joule.example/receipts/".into()).await;
     app.csms.enable_price_display(app.sqlite.clone());
     app.add_charger("CP1", RegistrationStatus::Accepted, None)
@@ -46,7 +46,7 @@ async fn app_with_tariff() -> common::App {
 
 /// Boots and answers the support probe with `answer` (a CALLRESULT or
 /// CALLERROR frame built from the probe's id).
-async fn boot_and_answer_probe(cp: &mut common::Cp, answer: impl Fn(&Value) -> Value) {
+async fn boot_and_answer_probe(cp: &mut harness::Cp, answer: impl Fn(&Value) -> Value) {
     cp.boot().await;
     let probe = cp.recv().await;
     assert_eq!(probe[0], 2);
@@ -61,7 +61,7 @@ async fn boot_and_answer_probe(cp: &mut common::Cp, answer: impl Fn(&Value) -> V
 
 /// The next CALL from Joule, a ChangeConfiguration answered Accepted;
 /// returns (key, value).
-async fn config_change(cp: &mut common::Cp) -> (String, String) {
+async fn config_change(cp: &mut harness::Cp) -> (String, String) {
     let call = cp.recv().await;
     assert_eq!(call[0], 2, "{call}");
     assert_eq!(call[2], "ChangeConfiguration");
@@ -74,7 +74,7 @@ async fn config_change(cp: &mut common::Cp) -> (String, String) {
 }
 
 /// The next CALL from Joule, answered Accepted; returns (messageId, data).
-async fn cost_message(cp: &mut common::Cp) -> (String, Value) {
+async fn cost_message(cp: &mut harness::Cp) -> (String, Value) {
     let call = cp.recv().await;
     assert_eq!(call[0], 2, "{call}");
     assert_eq!(call[2], "DataTransfer");

@@ -8,162 +8,56 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::Random;
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use joule_domain::account::{AccountId, AccountRules, ChargeStatus, NewAccount};
+use joule_domain::account::{AccountId, AccountRules, ChargeStatus};
 use joule_domain::auth::{AuthorizationReason, AuthorizationStatus};
-use joule_domain::clock::ManualClock;
-use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
+
 use joule_domain::gateway::GatewayEventKind;
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
-use joule_domain::language::LanguageCode;
-use joule_domain::money::Currency;
+use joule_domain::ids::{ConnectorId, IdTag, SessionId, TransactionId};
+
 use joule_domain::page::Page;
 use joule_domain::payment::{PaymentChannel, PaymentFilter, PaymentState, StepKind, StepStatus};
-use joule_domain::payment_service::{
-    GatewayRegistry, PaymentError, PaymentPorts, PaymentService, PaymentSettings,
-};
-use joule_domain::service::{
-    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
-};
-use joule_domain::store::Store;
-use joule_domain::token::{NewIdToken, TokenKind, TokenStatus};
+use joule_domain::payment_service::PaymentError;
+use joule_domain::service::{StartRequest, StopRequest};
+
 use joule_payments::simulated::Fault;
-use joule_payments::{SimulatedConfig, SimulatedGateway};
+
+use test_support::{ScriptedCharger, WorldBuilder};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
 }
 
-/// Account sessions start at the charger (RFID); nothing is sent to it.
-#[derive(Debug)]
-struct NoCommands;
-
-#[async_trait]
-impl CommandRouter for NoCommands {
-    async fn send(
-        &self,
-        charger: &ChargerId,
-        _command: ChargerCommand,
-    ) -> Result<serde_json::Value, CommandError> {
-        Err(CommandError::Offline(charger.clone()))
-    }
-
-    fn is_connected(&self, _charger: &ChargerId) -> bool {
-        false
-    }
-}
-
+/// The shared payment world with a driver account and its RFID token,
+/// with this file's steps as methods.
 struct World {
-    _dir: tempfile::TempDir,
-    _db: joule_store::Database,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    gateway: Arc<SimulatedGateway>,
-    payments: PaymentService,
-    charging: ChargingService,
-    cp: ChargerId,
+    inner: test_support::World,
     tag: IdTag,
     account: AccountId,
 }
 
+impl std::ops::Deref for World {
+    type Target = test_support::World;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+/// 0.30 EUR/kWh: 10 kWh cost 3.00 EUR. Account sessions start at the
+/// charger (RFID); nothing is sent to it.
 async fn world(rules: AccountRules) -> World {
-    let (dir, db, store, cp) = common::store_with_charger("CP-ACC", t0(), false).await;
-    let clock = Arc::new(ManualClock::new(t0()));
-    // 0.30 EUR/kWh: 10 kWh cost 3.00 EUR.
-    let tariff = serde_json::from_value(serde_json::json!({
-        "country_code": "DE", "party_id": "JOU", "id": "T1", "currency": "EUR",
-        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
-        "last_updated": "2026-01-01T00:00:00Z"
-    }))
-    .unwrap();
-    store
-        .create_tariff(
-            joule_domain::tariffs::NewTariff {
-                tariff,
-                extensions: Default::default(),
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    store.set_default_tariff(Some("T1"), t0()).await.unwrap();
-    let gateway = Arc::new(SimulatedGateway::with_clock(
-        SimulatedConfig::default(),
-        clock.clone(),
-    ));
-    let payments = PaymentService::new(
-        PaymentPorts {
-            payments: store.clone(),
-            sessions: store.clone(),
-            tariffs: store.clone(),
-            chargers: store.clone(),
-            assignments: store.clone(),
-            commands: Arc::new(NoCommands),
-            clock: clock.clone(),
-            random: Arc::new(Random),
-            faults: None,
-        },
-        GatewayRegistry::new()
-            .with(gateway.clone())
-            .with_test_cards("simulated", gateway.clone()),
-        PaymentSettings::default(),
-    )
-    .with_accounts(store.clone());
-    let charging = ChargingService::new(
-        ChargingPorts::from(store.clone()),
-        clock.clone(),
-        ChargingSettings::default(),
-    )
-    .with_accounts(store.clone(), rules);
-    let tag = IdTag::parse("RFID-ANA").unwrap();
-    store
-        .create_token(
-            NewIdToken {
-                id_tag: tag.clone(),
-                kind: TokenKind::Rfid,
-                status: TokenStatus::Accepted,
-                expires_at: None,
-                parent_id_tag: None,
-                allowed_chargers: vec![],
-                label: None,
-                language: None,
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    let account = store
-        .create_account(
-            NewAccount {
-                id: AccountId::new_v7(),
-                email: "ana@example.com".into(),
-                name: "Ana".into(),
-                language: LanguageCode::parse("es").unwrap(),
-                currency: Currency::parse("EUR").unwrap(),
-            },
-            t0(),
-        )
-        .await
-        .unwrap()
-        .id;
-    store.link_account_token(account, &tag, t0()).await.unwrap();
+    let inner = WorldBuilder::new("CP-ACC", t0())
+        .connector_available(false)
+        .charger(ScriptedCharger::offline())
+        .accounts(rules)
+        .account("RFID-ANA", "ana@example.com", "Ana", "es")
+        .build()
+        .await;
     World {
-        _dir: dir,
-        _db: db,
-        store,
-        clock,
-        gateway,
-        payments,
-        charging,
-        cp,
-        tag,
-        account,
+        tag: inner.account_tag().clone(),
+        account: inner.account(),
+        inner,
     }
 }
 

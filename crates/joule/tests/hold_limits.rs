@@ -7,77 +7,32 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::Random;
-use std::sync::{Arc, Mutex};
-
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use joule_domain::clock::ManualClock;
-use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};
+
+use joule_domain::command::CommandKind;
 use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway};
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+use joule_domain::ids::{ConnectorId, IdTag, SessionId, TransactionId};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::payment::{HoldLimitPolicy, PaymentState, StepKind, StepStatus, StopReason};
-use joule_domain::payment_service::{
-    GatewayRegistry, HoldCheck, PaymentPorts, PaymentService, PaymentSettings, STOP_RETRY_S,
-};
+use joule_domain::payment_service::{HoldCheck, STOP_RETRY_S};
 use joule_domain::pricing::TariffExtensions;
-use joule_domain::service::{
-    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
-};
-use joule_domain::store::Store;
-use joule_payments::{SimulatedConfig, SimulatedGateway};
+use joule_domain::service::{StartRequest, StopRequest};
+use joule_payments::SimulatedConfig;
+use test_support::WorldBuilder;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
 }
 
-/// A charger that accepts every command and remembers it.
-#[derive(Debug, Default)]
-struct Charger {
-    sent: Mutex<Vec<ChargerCommand>>,
-}
+/// The shared payment world, with this file's steps as methods.
+struct World(test_support::World);
 
-#[async_trait]
-impl CommandRouter for Charger {
-    async fn send(
-        &self,
-        _charger: &ChargerId,
-        command: ChargerCommand,
-    ) -> Result<serde_json::Value, CommandError> {
-        self.sent.lock().unwrap().push(command);
-        Ok(serde_json::json!({ "status": "Accepted" }))
+impl std::ops::Deref for World {
+    type Target = test_support::World;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
-
-    fn is_connected(&self, _charger: &ChargerId) -> bool {
-        true
-    }
-}
-
-impl Charger {
-    fn of_kind(&self, kind: CommandKind) -> Vec<serde_json::Value> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c.kind == kind)
-            .map(|c| c.payload.clone())
-            .collect()
-    }
-}
-
-struct World {
-    _dir: tempfile::TempDir,
-    _db: joule_store::Database,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    gateway: Arc<SimulatedGateway>,
-    charger: Arc<Charger>,
-    payments: PaymentService,
-    charging: ChargingService,
-    cp: ChargerId,
 }
 
 fn conn() -> ConnectorId {
@@ -86,71 +41,25 @@ fn conn() -> ConnectorId {
 
 /// 0.30 EUR/kWh (no VAT), a 2.00 EUR hold, and `extensions`' hold limits.
 async fn world(extensions: TariffExtensions) -> World {
-    let (dir, db, store, cp) = common::store_with_charger("CP-HOLD", t0(), true).await;
-    let clock = Arc::new(ManualClock::new(t0()));
-    let tariff = serde_json::from_value(serde_json::json!({
-        "country_code": "DE", "party_id": "JOU", "id": "T-HOLD", "currency": "EUR",
-        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
-        "last_updated": "2026-01-01T00:00:00Z"
-    }))
-    .unwrap();
-    store
-        .create_tariff(
-            joule_domain::tariffs::NewTariff {
-                tariff,
-                extensions: TariffExtensions {
+    world_on(extensions, SimulatedConfig::default()).await
+}
+
+/// [`world`] with the simulated gateway configured as `simulated`.
+async fn world_on(extensions: TariffExtensions, simulated: SimulatedConfig) -> World {
+    World(
+        WorldBuilder::new("CP-HOLD", t0())
+            .tariff(
+                "T-HOLD",
+                TariffExtensions {
                     hold_amount_minor: Some(200),
                     ..extensions
                 },
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    store
-        .set_default_tariff(Some("T-HOLD"), t0())
-        .await
-        .unwrap();
-    let gateway = Arc::new(SimulatedGateway::with_clock(
-        SimulatedConfig::default(),
-        clock.clone(),
-    ));
-    let charger = Arc::new(Charger::default());
-    let payments = PaymentService::new(
-        PaymentPorts {
-            payments: store.clone(),
-            sessions: store.clone(),
-            tariffs: store.clone(),
-            chargers: store.clone(),
-            assignments: store.clone(),
-            commands: charger.clone(),
-            clock: clock.clone(),
-            random: Arc::new(Random),
-            faults: None,
-        },
-        GatewayRegistry::new()
-            .with(gateway.clone())
-            .with_test_cards("simulated", gateway.clone()),
-        PaymentSettings::default(),
+            )
+            .simulated(simulated)
+            .hold_limits()
+            .build()
+            .await,
     )
-    .with_hold_limits(store.clone());
-    let charging = ChargingService::new(
-        ChargingPorts::from(store.clone()),
-        clock.clone(),
-        ChargingSettings::default(),
-    )
-    .with_web_payments(store.clone());
-    World {
-        _dir: dir,
-        _db: db,
-        store,
-        clock,
-        gateway,
-        charger,
-        payments,
-        charging,
-        cp,
-    }
 }
 
 impl World {
@@ -456,38 +365,18 @@ async fn stop_session_policy_stops_at_the_hold_and_resends_only_after_the_retry_
 
 #[tokio::test]
 async fn a_gateway_without_increments_stops_the_session() {
-    let mut w = world(TariffExtensions {
-        hold_limit_policy: HoldLimitPolicy::IncrementAuthorization,
-        hold_max_minor: Some(1000),
-        ..TariffExtensions::default()
-    })
-    .await;
-    let gateway = Arc::new(SimulatedGateway::with_clock(
+    let w = world_on(
+        TariffExtensions {
+            hold_limit_policy: HoldLimitPolicy::IncrementAuthorization,
+            hold_max_minor: Some(1000),
+            ..TariffExtensions::default()
+        },
         SimulatedConfig {
             supports_increment: false,
             ..SimulatedConfig::default()
         },
-        w.clock.clone(),
-    ));
-    w.payments = PaymentService::new(
-        PaymentPorts {
-            payments: w.store.clone(),
-            sessions: w.store.clone(),
-            tariffs: w.store.clone(),
-            chargers: w.store.clone(),
-            assignments: w.store.clone(),
-            commands: w.charger.clone(),
-            clock: w.clock.clone(),
-            random: Arc::new(Random),
-            faults: None,
-        },
-        GatewayRegistry::new()
-            .with(gateway.clone())
-            .with_test_cards("simulated", gateway.clone()),
-        PaymentSettings::default(),
     )
-    .with_hold_limits(w.store.clone());
-    w.gateway = gateway;
+    .await;
     let (session, tx) = w.paid_session("sim_visa").await;
     w.meter(tx, 10, 6000).await;
     assert_eq!(

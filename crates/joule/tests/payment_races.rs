@@ -9,36 +9,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::Random;
-use joule_domain::clock::{Clock, ManualClock};
-use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};
-use joule_domain::gateway::{
-    Capabilities, Captured, CardEntryConfirmation, Charged, CustomerRef, CustomerRequest,
-    GatewayError, GatewayEvent, HoldCreated, HoldRequest, Incremented, IntentRef, IntentState,
-    IntentStatus, OffSessionCharge, PaymentGateway, PaymentMethodRef, Refunded, SavedPaymentMethod,
-    SetupCreated, SetupRef, SetupState, WebhookPayload,
-};
+use joule_domain::clock::Clock;
+use joule_domain::command::{ChargerCommand, CommandKind};
+use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway, WebhookPayload};
 use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::ids::{ConnectorId, IdTag, TransactionId};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
-use joule_domain::money::Money;
+
 use joule_domain::payment::{PaymentId, PaymentState, StartStatus, StepKind, StepStatus};
-use joule_domain::payment_service::{
-    GatewayRegistry, HoldCheck, PaymentPorts, PaymentService, PaymentSettings, WebState,
-};
-use joule_domain::service::{
-    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
-};
-use joule_domain::store::Store;
-use joule_payments::{SimulatedConfig, SimulatedGateway};
-use tokio::sync::Notify;
+use joule_domain::payment_service::{HoldCheck, WebState};
+use joule_domain::service::{StartRequest, StopRequest};
+
+use test_support::{GatewayCall, PausingGateway, ScriptedCharger, WorldBuilder};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
@@ -48,334 +34,35 @@ fn conn(n: u32) -> ConnectorId {
     ConnectorId::new(n).unwrap()
 }
 
-/// A charger like a real one: it accepts one RemoteStartTransaction per
-/// connector and refuses any further one (it is already starting or
-/// charging), or it is offline.
-#[derive(Debug, Default)]
-struct RealisticCharger {
-    started: Mutex<Vec<u64>>,
-    sent: Mutex<Vec<ChargerCommand>>,
-    offline: AtomicBool,
-}
+/// The shared payment world around a charger like a real one (it accepts
+/// one RemoteStartTransaction per connector and refuses any further one,
+/// or it is offline) and a gateway that pauses inside a call, with this
+/// file's steps as methods.
+struct World(test_support::World<PausingGateway>);
 
-#[async_trait]
-impl CommandRouter for RealisticCharger {
-    async fn send(
-        &self,
-        charger: &ChargerId,
-        command: ChargerCommand,
-    ) -> Result<serde_json::Value, CommandError> {
-        if self.offline.load(Ordering::SeqCst) {
-            return Err(CommandError::Offline(charger.clone()));
-        }
-        self.sent.lock().unwrap().push(command.clone());
-        if command.kind != CommandKind::RemoteStartTransaction {
-            return Ok(serde_json::json!({ "status": "Accepted" }));
-        }
-        let connector = command.payload["connectorId"].as_u64().unwrap();
-        let mut started = self.started.lock().unwrap();
-        if started.contains(&connector) {
-            return Ok(serde_json::json!({ "status": "Rejected" }));
-        }
-        started.push(connector);
-        Ok(serde_json::json!({ "status": "Accepted" }))
-    }
+impl std::ops::Deref for World {
+    type Target = test_support::World<PausingGateway>;
 
-    fn is_connected(&self, _charger: &ChargerId) -> bool {
-        !self.offline.load(Ordering::SeqCst)
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
-}
-
-impl RealisticCharger {
-    fn commands(&self, kind: CommandKind) -> Vec<ChargerCommand> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c.kind == kind)
-            .cloned()
-            .collect()
-    }
-
-    fn id_tag(&self) -> IdTag {
-        let starts = self.commands(CommandKind::RemoteStartTransaction);
-        IdTag::parse(starts[0].payload["idTag"].as_str().unwrap()).unwrap()
-    }
-
-    fn record(&self, command: ChargerCommand) {
-        self.sent.lock().unwrap().push(command);
-    }
-}
-
-/// Which gateway call a test pauses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
-    ReadIntent,
-    Cancel,
-    Increment,
-}
-
-/// The simulated gateway, with one call that can be held: the actor making
-/// it (and holding the payment's claim) waits inside it until the test
-/// releases it, so another actor can be run exactly then.
-#[derive(Debug)]
-struct PausingGateway {
-    inner: Arc<SimulatedGateway>,
-    /// The call to hold, after letting this many of its kind pass.
-    armed: Mutex<Option<(Call, usize)>>,
-    entered: Notify,
-    release: Notify,
-    calls: Mutex<Vec<&'static str>>,
-}
-
-impl PausingGateway {
-    fn new(inner: Arc<SimulatedGateway>) -> Self {
-        Self {
-            inner,
-            armed: Mutex::new(None),
-            entered: Notify::new(),
-            release: Notify::new(),
-            calls: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn pause_next(&self, call: Call) {
-        self.pause_after(call, 0);
-    }
-
-    fn pause_after(&self, call: Call, skip: usize) {
-        *self.armed.lock().unwrap() = Some((call, skip));
-    }
-
-    async fn hold_if_armed(&self, call: Call, name: &'static str) {
-        self.calls.lock().unwrap().push(name);
-        let armed = {
-            let mut a = self.armed.lock().unwrap();
-            match *a {
-                Some((c, 0)) if c == call => {
-                    *a = None;
-                    true
-                }
-                Some((c, n)) if c == call => {
-                    *a = Some((c, n - 1));
-                    false
-                }
-                _ => false,
-            }
-        };
-        if armed {
-            self.entered.notify_one();
-            self.release.notified().await;
-        }
-    }
-
-    fn count(&self, name: &str) -> usize {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| **c == name)
-            .count()
-    }
-}
-
-#[async_trait]
-impl PaymentGateway for PausingGateway {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn create_hold(
-        &self,
-        request: &HoldRequest,
-        key: &IdempotencyKey,
-    ) -> Result<HoldCreated, GatewayError> {
-        self.calls.lock().unwrap().push("create_hold");
-        self.inner.create_hold(request, key).await
-    }
-    async fn read_intent(&self, intent: &IntentRef) -> Result<IntentState, GatewayError> {
-        self.hold_if_armed(Call::ReadIntent, "read_intent").await;
-        self.inner.read_intent(intent).await
-    }
-    async fn capture(
-        &self,
-        intent: &IntentRef,
-        amount: Money,
-        key: &IdempotencyKey,
-    ) -> Result<Captured, GatewayError> {
-        self.calls.lock().unwrap().push("capture");
-        self.inner.capture(intent, amount, key).await
-    }
-    async fn cancel(&self, intent: &IntentRef, key: &IdempotencyKey) -> Result<(), GatewayError> {
-        self.hold_if_armed(Call::Cancel, "cancel").await;
-        self.inner.cancel(intent, key).await
-    }
-    async fn refund(
-        &self,
-        intent: &IntentRef,
-        amount: Money,
-        key: &IdempotencyKey,
-    ) -> Result<Refunded, GatewayError> {
-        self.calls.lock().unwrap().push("refund");
-        self.inner.refund(intent, amount, key).await
-    }
-    async fn find_refund(
-        &self,
-        intent: &IntentRef,
-        key: &IdempotencyKey,
-    ) -> Result<Option<Refunded>, GatewayError> {
-        self.inner.find_refund(intent, key).await
-    }
-    async fn increment_authorization(
-        &self,
-        intent: &IntentRef,
-        new_total: Money,
-        key: &IdempotencyKey,
-    ) -> Result<Incremented, GatewayError> {
-        self.hold_if_armed(Call::Increment, "increment").await;
-        self.inner
-            .increment_authorization(intent, new_total, key)
-            .await
-    }
-    async fn create_customer(
-        &self,
-        request: &CustomerRequest,
-        key: &IdempotencyKey,
-    ) -> Result<CustomerRef, GatewayError> {
-        self.inner.create_customer(request, key).await
-    }
-    async fn create_setup(
-        &self,
-        customer: &CustomerRef,
-        key: &IdempotencyKey,
-    ) -> Result<SetupCreated, GatewayError> {
-        self.inner.create_setup(customer, key).await
-    }
-    async fn read_setup(&self, setup: &SetupRef) -> Result<SetupState, GatewayError> {
-        self.inner.read_setup(setup).await
-    }
-    async fn read_payment_method(
-        &self,
-        payment_method: &PaymentMethodRef,
-    ) -> Result<SavedPaymentMethod, GatewayError> {
-        self.inner.read_payment_method(payment_method).await
-    }
-    async fn charge_off_session(
-        &self,
-        charge: &OffSessionCharge,
-        key: &IdempotencyKey,
-    ) -> Result<Charged, GatewayError> {
-        self.inner.charge_off_session(charge, key).await
-    }
-    async fn create_card_entry(
-        &self,
-        reference: &str,
-        key: &IdempotencyKey,
-    ) -> Result<Option<SetupCreated>, GatewayError> {
-        self.inner.create_card_entry(reference, key).await
-    }
-    async fn confirm_hold_with_card_entry(
-        &self,
-        intent: &IntentRef,
-        entry: &CardEntryConfirmation,
-        key: &IdempotencyKey,
-    ) -> Result<IntentState, GatewayError> {
-        self.inner
-            .confirm_hold_with_card_entry(intent, entry, key)
-            .await
-    }
-    fn verify_webhook(
-        &self,
-        payload: &WebhookPayload<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<GatewayEvent, GatewayError> {
-        self.inner.verify_webhook(payload, now)
-    }
-}
-
-struct World {
-    _dir: tempfile::TempDir,
-    db: joule_store::Database,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    sim: Arc<SimulatedGateway>,
-    gateway: Arc<PausingGateway>,
-    charger: Arc<RealisticCharger>,
-    payments: PaymentService,
-    charging: ChargingService,
-    cp: ChargerId,
 }
 
 /// A world with a 0.30 EUR/kWh tariff, a 30.00 EUR hold, and `extensions`
 /// added to the tariff's Joule extensions.
 async fn world(extensions: serde_json::Value) -> World {
-    let (dir, db, store, cp) = common::store_with_charger("CP-RACE", t0(), true).await;
-    let clock = Arc::new(ManualClock::new(t0()));
-    let tariff = serde_json::from_value(serde_json::json!({
-        "country_code": "DE", "party_id": "JOU", "id": "T1", "currency": "EUR",
-        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
-        "last_updated": "2026-01-01T00:00:00Z"
-    }))
-    .unwrap();
     let mut ext = serde_json::json!({ "hold_amount_minor": 3000 });
     ext.as_object_mut()
         .unwrap()
         .extend(extensions.as_object().unwrap().clone());
-    store
-        .create_tariff(
-            joule_domain::tariffs::NewTariff {
-                tariff,
-                extensions: serde_json::from_value(ext).unwrap(),
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    store.set_default_tariff(Some("T1"), t0()).await.unwrap();
-    let sim = Arc::new(SimulatedGateway::with_clock(
-        SimulatedConfig::default(),
-        clock.clone(),
-    ));
-    let gateway = Arc::new(PausingGateway::new(sim.clone()));
-    let charger = Arc::new(RealisticCharger::default());
-    let payments = PaymentService::new(
-        PaymentPorts {
-            payments: store.clone(),
-            sessions: store.clone(),
-            tariffs: store.clone(),
-            chargers: store.clone(),
-            assignments: store.clone(),
-            commands: charger.clone(),
-            clock: clock.clone(),
-            random: Arc::new(Random),
-            faults: None,
-        },
-        GatewayRegistry::new()
-            .with(gateway.clone())
-            .with_test_cards("simulated", sim.clone()),
-        PaymentSettings::default(),
+    World(
+        WorldBuilder::new("CP-RACE", t0())
+            .tariff("T1", serde_json::from_value(ext).unwrap())
+            .charger(ScriptedCharger::realistic())
+            .hold_limits()
+            .build_with_gateway(|sim| Arc::new(PausingGateway::new(sim)))
+            .await,
     )
-    .with_hold_limits(store.clone());
-    let charging = ChargingService::new(
-        ChargingPorts::from(store.clone()),
-        clock.clone(),
-        ChargingSettings::default(),
-    )
-    .with_web_payments(store.clone());
-    World {
-        _dir: dir,
-        db,
-        store,
-        clock,
-        sim,
-        gateway,
-        charger,
-        payments,
-        charging,
-        cp,
-    }
 }
 
 impl World {
@@ -560,7 +247,7 @@ async fn confirm_while_recovery_holds_the_payment_starts_once_and_captures_once(
     w.clock.advance(Duration::seconds(61));
     // Recovery looks at the intent first without the claim (the card is
     // confirmed, so it acts), then reads it again under the claim: held there.
-    w.gateway.pause_after(Call::ReadIntent, 1);
+    w.gateway.pause_after(GatewayCall::ReadIntent, 1);
     let recovery = {
         let payments = w.payments.clone();
         tokio::spawn(async move { payments.recover().await })
@@ -581,7 +268,7 @@ async fn confirm_while_recovery_holds_the_payment_starts_once_and_captures_once(
     assert_eq!(w.starts(), 1);
     w.charge_and_stop(id).await;
     w.captured_once(id).await;
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// The same race, confirm first: recovery's pass finds the payment held
@@ -591,7 +278,7 @@ async fn recovery_while_confirm_holds_the_payment_leaves_it_alone() {
     let w = world(serde_json::json!({})).await;
     let (id, token) = w.card_entered().await;
     w.clock.advance(Duration::seconds(61));
-    w.gateway.pause_next(Call::ReadIntent);
+    w.gateway.pause_next(GatewayCall::ReadIntent);
     let confirm = {
         let payments = w.payments.clone();
         let token = token.clone();
@@ -625,7 +312,7 @@ async fn recovery_while_confirm_holds_the_payment_leaves_it_alone() {
     assert_eq!(w.starts(), 1);
     w.charge_and_stop(id).await;
     w.captured_once(id).await;
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// A double-clicked confirm button: two confirms at the same moment, one
@@ -634,7 +321,7 @@ async fn recovery_while_confirm_holds_the_payment_leaves_it_alone() {
 async fn two_confirms_at_once_start_the_charger_once() {
     let w = world(serde_json::json!({})).await;
     let (id, token) = w.card_entered().await;
-    w.gateway.pause_next(Call::ReadIntent);
+    w.gateway.pause_next(GatewayCall::ReadIntent);
     let first = {
         let payments = w.payments.clone();
         let token = token.clone();
@@ -648,7 +335,7 @@ async fn two_confirms_at_once_start_the_charger_once() {
     assert_eq!(w.starts(), 1);
     w.charge_and_stop(id).await;
     w.captured_once(id).await;
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// A second start refused while the payment's own session runs is never a
@@ -659,7 +346,7 @@ async fn a_refused_repeat_start_never_releases_the_hold_of_a_started_charger() {
     let w = world(serde_json::json!({})).await;
     let (id, token) = w.card_entered().await;
     // The connector refuses (it is already busy with something else).
-    *w.charger.started.lock().unwrap() = vec![1];
+    *w.charger.started.lock().unwrap() = [1].into();
     w.payments.confirm(&token).await.unwrap();
     assert_eq!(w.state(id).await, PaymentState::Voided);
     let start = w.store.remote_start(id).await.unwrap().unwrap();
@@ -676,7 +363,7 @@ async fn a_refused_repeat_start_never_releases_the_hold_of_a_started_charger() {
     // lost (recorded as unanswered); the charger did start.
     let w = world(serde_json::json!({})).await;
     let (id, token) = w.card_entered().await;
-    let claim = common::claim_of_a_crashed_request(w.store.as_ref(), id, t0()).await;
+    let claim = test_support::claim_as_a_request(w.store.as_ref(), id, t0()).await;
     w.store
         .record_remote_start(id, StartStatus::Sending, &claim, t0())
         .await
@@ -686,7 +373,7 @@ async fn a_refused_repeat_start_never_releases_the_hold_of_a_started_charger() {
         .await
         .unwrap();
     w.store.release_payment_claim(id, &claim).await.unwrap();
-    *w.charger.started.lock().unwrap() = vec![1];
+    *w.charger.started.lock().unwrap() = [1].into();
     w.sent_start_tag(id).await;
     w.payments.confirm(&token).await.unwrap();
     assert_eq!(w.state(id).await, PaymentState::Authorized);
@@ -694,7 +381,7 @@ async fn a_refused_repeat_start_never_releases_the_hold_of_a_started_charger() {
     // Its session arrives and is settled from that session.
     w.charge_and_stop(id).await;
     w.captured_once(id).await;
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// The sweeper releases a hold nobody used while a late StartTransaction
@@ -707,7 +394,7 @@ async fn the_sweepers_release_and_a_late_start_cannot_both_win() {
     w.payments.confirm(&token).await.unwrap();
     let tag = w.charger.id_tag();
     w.clock.advance(Duration::seconds(121));
-    w.gateway.pause_next(Call::Cancel);
+    w.gateway.pause_next(GatewayCall::Cancel);
     let sweep = {
         let payments = w.payments.clone();
         tokio::spawn(async move { payments.sweep().await })
@@ -757,7 +444,7 @@ async fn the_sweepers_release_and_a_late_start_cannot_both_win() {
     w.payments.sweep().await.unwrap();
     w.payments.settle_session(session).await.unwrap();
     w.captured_once(id).await;
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// A hold increment in flight when the session ends: the capture waits for
@@ -779,7 +466,7 @@ async fn a_hold_increment_and_the_final_capture_do_not_overlap() {
     let session = w.session_of(id).await;
     // 95 kWh so far: 28.50 EUR against a 30.00 EUR hold, near its limit.
     w.meter(tx, 96_000, t0() + Duration::minutes(50)).await;
-    w.gateway.pause_next(Call::Increment);
+    w.gateway.pause_next(GatewayCall::Increment);
     let check = {
         let payments = w.payments.clone();
         tokio::spawn(async move { payments.check_hold_limit(session).await })
@@ -803,7 +490,7 @@ async fn a_hold_increment_and_the_final_capture_do_not_overlap() {
     assert_eq!(detail.payment.state, PaymentState::Captured);
     assert_eq!(detail.payment.captured_minor, 2850);
     assert_eq!(w.gateway.count("capture"), 1);
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// A hold recovered while its charger is offline is not released at once:
@@ -847,7 +534,7 @@ async fn a_recovered_hold_waits_for_its_charger_to_come_back() {
     w.payments.sweep().await.unwrap();
     assert_eq!(w.state(id).await, PaymentState::Voided);
     assert_eq!(w.gateway.count("cancel"), 1);
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// A capture the gateway refuses (the hold expired or was cancelled there)
@@ -900,7 +587,7 @@ async fn a_refused_capture_is_flagged_for_an_operator_once() {
         .unwrap();
     assert_eq!(flagged.items.len(), 1);
     assert_eq!(flagged.items[0].id, id);
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// A refund request whose process died: its repeat with the same
@@ -917,7 +604,7 @@ async fn a_repeated_refund_after_a_crash_resumes_the_refund_it_made() {
     // The request began, intended a refund of 1.00 EUR under its claim,
     // and died before calling the gateway.
     let began = w.clock.now();
-    let claim = common::claim_of_a_crashed_request(w.store.as_ref(), id, began).await;
+    let claim = test_support::claim_as_a_request(w.store.as_ref(), id, began).await;
     w.store
         .intend_step(
             id,
@@ -954,7 +641,7 @@ async fn a_repeated_refund_after_a_crash_resumes_the_refund_it_made() {
     let made = w.payments.resume_refund(id, Some(50), later).await.unwrap();
     assert_eq!(made.payment.refunded_minor, 150);
     assert_eq!(w.gateway.count("refund"), 2);
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// Recovery looks at a payment whose driver is still entering the card
@@ -970,7 +657,7 @@ async fn recovery_does_not_hold_a_payment_still_waiting_for_its_card() {
         .unwrap();
     let id = created.payment.id;
     w.clock.advance(Duration::seconds(61));
-    w.gateway.pause_next(Call::ReadIntent);
+    w.gateway.pause_next(GatewayCall::ReadIntent);
     let recovery = {
         let payments = w.payments.clone();
         tokio::spawn(async move { payments.recover().await })
@@ -990,7 +677,7 @@ async fn recovery_does_not_hold_a_payment_still_waiting_for_its_card() {
     w.gateway.release.notify_one();
     recovery.await.unwrap().unwrap();
     assert_eq!(w.starts(), 1);
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }
 
 /// A charger that stamps its readings less than a millisecond apart: the
@@ -1018,5 +705,5 @@ async fn readings_under_a_millisecond_apart_still_reach_the_hold() {
         w.payments.check_hold_limit(session).await.unwrap(),
         HoldCheck::Incremented { .. }
     ));
-    w.db.close().await.unwrap();
+    w.0.db.close().await.unwrap();
 }

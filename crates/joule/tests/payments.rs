@@ -7,149 +7,47 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::Random;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use joule_domain::auth::AuthorizationStatus;
 use joule_domain::charger::{ConnectorStatus, StatusReport};
-use joule_domain::clock::{Clock, ManualClock};
-use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
+use joule_domain::clock::Clock;
 use joule_domain::consumer::Pacer;
 use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway};
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::ids::{ConnectorId, TransactionId};
 use joule_domain::language::Language;
 use joule_domain::mailer::{MailError, ReceiptMailer};
 use joule_domain::outbox_runner::{CursorHome, OutboxRunner, RunnerSettings};
 use joule_domain::payment::{PaymentState, StepKind, StepStatus};
 use joule_domain::payment_service::PaymentsConsumer;
-use joule_domain::payment_service::{
-    GatewayRegistry, PaymentError, PaymentPorts, PaymentService, PaymentSettings, WebState,
-};
+use joule_domain::payment_service::{PaymentError, WebState};
 use joule_domain::receipt::{OperatorInfo, Receipt};
 use joule_domain::receipt_email::{EmailAddress, ReceiptEmailState};
 use joule_domain::receipt_sender::{ReceiptEmailPorts, ReceiptEmails, SenderSettings};
-use joule_domain::service::{
-    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
-};
-use joule_domain::store::Store;
+use joule_domain::service::{StartRequest, StopRequest};
 use joule_payments::simulated::Fault;
-use joule_payments::{SimulatedConfig, SimulatedGateway};
+
+use joule_domain::pricing::TariffExtensions;
+use test_support::{ScriptedCharger, World, WorldBuilder};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
 }
 
-/// A charger that answers RemoteStartTransaction with `answer`.
-#[derive(Debug)]
-struct ScriptedCharger {
-    answer: &'static str,
-    sent: Mutex<Vec<ChargerCommand>>,
-}
-
-#[async_trait]
-impl CommandRouter for ScriptedCharger {
-    async fn send(
-        &self,
-        _charger: &ChargerId,
-        command: ChargerCommand,
-    ) -> Result<serde_json::Value, CommandError> {
-        self.sent.lock().unwrap().push(command);
-        Ok(serde_json::json!({ "status": self.answer }))
-    }
-
-    fn is_connected(&self, _charger: &ChargerId) -> bool {
-        true
-    }
-}
-
-impl ScriptedCharger {
-    fn id_tag(&self) -> IdTag {
-        let sent = self.sent.lock().unwrap();
-        IdTag::parse(sent[0].payload["idTag"].as_str().unwrap()).unwrap()
-    }
-}
-
-struct World {
-    _dir: tempfile::TempDir,
-    db: joule_store::Database,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    gateway: Arc<SimulatedGateway>,
-    charger: Arc<ScriptedCharger>,
-    payments: PaymentService,
-    charging: ChargingService,
-    cp: ChargerId,
-}
-
 async fn world(answer: &'static str) -> World {
-    let (dir, db, store, cp) = common::store_with_charger("CP-PAY", t0(), true).await;
-    let clock = Arc::new(ManualClock::new(t0()));
-    let tariff = serde_json::from_value(serde_json::json!({
-        "country_code": "DE", "party_id": "JOU", "id": "T1", "currency": "EUR",
-        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
-        "last_updated": "2026-01-01T00:00:00Z"
-    }))
-    .unwrap();
-    store
-        .create_tariff(
-            joule_domain::tariffs::NewTariff {
-                tariff,
-                extensions: joule_domain::pricing::TariffExtensions {
-                    hold_amount_minor: Some(3000),
-                    ..Default::default()
-                },
+    WorldBuilder::new("CP-PAY", t0())
+        .tariff(
+            "T1",
+            TariffExtensions {
+                hold_amount_minor: Some(3000),
+                ..Default::default()
             },
-            t0(),
         )
+        .charger(ScriptedCharger::answering(answer))
+        .build()
         .await
-        .unwrap();
-    store.set_default_tariff(Some("T1"), t0()).await.unwrap();
-    let gateway = Arc::new(SimulatedGateway::with_clock(
-        SimulatedConfig::default(),
-        clock.clone(),
-    ));
-    let charger = Arc::new(ScriptedCharger {
-        answer,
-        sent: Mutex::new(Vec::new()),
-    });
-    let payments = PaymentService::new(
-        PaymentPorts {
-            payments: store.clone(),
-            sessions: store.clone(),
-            tariffs: store.clone(),
-            chargers: store.clone(),
-            assignments: store.clone(),
-            commands: charger.clone(),
-            clock: clock.clone(),
-            random: Arc::new(Random),
-            faults: None,
-        },
-        GatewayRegistry::new()
-            .with(gateway.clone())
-            .with_test_cards("simulated", gateway.clone()),
-        PaymentSettings::default(),
-    );
-    let charging = ChargingService::new(
-        ChargingPorts::from(store.clone()),
-        clock.clone(),
-        ChargingSettings::default(),
-    )
-    .with_web_payments(store.clone());
-    World {
-        _dir: dir,
-        db,
-        store,
-        clock,
-        gateway,
-        charger,
-        payments,
-        charging,
-        cp,
-    }
 }
 
 fn conn(n: u32) -> ConnectorId {

@@ -221,9 +221,6 @@ async fn pay_posts_are_rate_limited_per_client_and_per_connector() {
 #[cfg(not(feature = "fault-injection"))]
 #[tokio::test]
 async fn the_default_build_ignores_joule_fault() {
-    use joule_domain::charger::{ConnectorStatus, NewCharger, RegistrationStatus, StatusReport};
-    use joule_domain::ids::ConnectorId;
-
     // Not a setting: only a test build's payment wiring would look at it.
     std::env::set_var("JOULE_FAULT", "crash_after:authorize_intended");
     let dir = tempfile::tempdir().unwrap();
@@ -232,56 +229,17 @@ async fn the_default_build_ignores_joule_fault() {
     let app = Application::build(s).await.unwrap();
     let store = app.store();
     let now = chrono::Utc::now();
-    let cp = ChargerId::parse("NO-FAULT-1").unwrap();
-    store
-        .create_charger(
-            NewCharger {
-                id: cp.clone(),
-                label: None,
-                location: None,
-                registration: RegistrationStatus::Accepted,
-                password_hash: None,
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    store
-        .record_status(
-            &cp,
-            StatusReport {
-                connector_id: ConnectorId::new(1).unwrap(),
-                status: ConnectorStatus::Available,
-                error_code: None,
-                info: None,
-                vendor_id: None,
-                vendor_error_code: None,
-                reported_at: Some(now),
-                received_at: now,
-            },
-        )
-        .await
-        .unwrap();
-    let tariff = serde_json::from_value(serde_json::json!({
-        "country_code": "DE", "party_id": "JOU", "id": "T1", "currency": "EUR",
-        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
-        "last_updated": "2026-01-01T00:00:00Z"
-    }))
-    .unwrap();
-    store
-        .create_tariff(
-            joule_domain::tariffs::NewTariff {
-                tariff,
-                extensions: joule_domain::pricing::TariffExtensions {
-                    hold_amount_minor: Some(3000),
-                    ..Default::default()
-                },
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    store.set_default_tariff(Some("T1"), now).await.unwrap();
+    test_support::records::accepted_charger(store.as_ref(), "NO-FAULT-1", now, true).await;
+    test_support::records::default_energy_tariff(
+        store.as_ref(),
+        "T1",
+        joule_domain::pricing::TariffExtensions {
+            hold_amount_minor: Some(3000),
+            ..Default::default()
+        },
+        now,
+    )
+    .await;
 
     let r = reqwest::Client::new()
         .post(format!(

@@ -8,33 +8,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::Random;
-use std::sync::{Arc, Mutex};
-
-use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use joule_domain::card::CardSummary;
-use joule_domain::clock::ManualClock;
-use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
+
 use joule_domain::gateway::{HoldRequest, IntentRef, IntentStatus, PaymentGateway};
 use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::ids::{ConnectorId, IdTag, TransactionId};
 use joule_domain::money::{Currency, Money};
 use joule_domain::payment::{
     HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, PaymentState, ReceiptToken, StepKind,
     StepRequest, StepStatus,
 };
-use joule_domain::payment_service::{
-    GatewayRegistry, PaymentPorts, PaymentService, PaymentSettings, TerminalReport, WebState,
-};
-use joule_domain::service::{
-    ChargingPorts, ChargingService, ChargingSettings, StartRequest, StopRequest,
-};
-use joule_domain::store::Store;
-use joule_domain::terminal::{NewTerminal, Terminal, TerminalId, TerminalScope, TerminalTarget};
-use joule_payments::{SimulatedConfig, SimulatedGateway};
+use joule_domain::payment_service::{TerminalReport, WebState};
+use joule_domain::service::{StartRequest, StopRequest};
+
+use joule_domain::pricing::TariffExtensions;
+use test_support::{ScriptedCharger, World, WorldBuilder};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
@@ -44,140 +33,19 @@ fn conn(n: u32) -> ConnectorId {
     ConnectorId::new(n).unwrap()
 }
 
-/// Answers RemoteStartTransaction with `answer` and keeps what it got.
-#[derive(Debug)]
-struct ScriptedCharger {
-    answer: &'static str,
-    sent: Mutex<Vec<ChargerCommand>>,
-}
-
-#[async_trait]
-impl CommandRouter for ScriptedCharger {
-    async fn send(
-        &self,
-        _charger: &ChargerId,
-        command: ChargerCommand,
-    ) -> Result<serde_json::Value, CommandError> {
-        self.sent.lock().unwrap().push(command);
-        Ok(serde_json::json!({ "status": self.answer }))
-    }
-
-    fn is_connected(&self, _charger: &ChargerId) -> bool {
-        true
-    }
-}
-
-impl ScriptedCharger {
-    fn starts(&self) -> Vec<IdTag> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| IdTag::parse(c.payload["idTag"].as_str().unwrap()).unwrap())
-            .collect()
-    }
-}
-
-struct World {
-    _dir: tempfile::TempDir,
-    db: joule_store::Database,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    gateway: Arc<SimulatedGateway>,
-    charger: Arc<ScriptedCharger>,
-    payments: PaymentService,
-    charging: ChargingService,
-    cp: ChargerId,
-    terminal: Terminal,
-}
-
 async fn world(answer: &'static str) -> World {
-    let (dir, db, store, cp) = common::store_with_charger("CP-TERM", t0(), true).await;
-    let clock = Arc::new(ManualClock::new(t0()));
-    let tariff = serde_json::from_value(serde_json::json!({
-        "country_code": "DE", "party_id": "JOU", "id": "T1", "currency": "EUR",
-        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}],
-        "last_updated": "2026-01-01T00:00:00Z"
-    }))
-    .unwrap();
-    store
-        .create_tariff(
-            joule_domain::tariffs::NewTariff {
-                tariff,
-                extensions: joule_domain::pricing::TariffExtensions {
-                    hold_amount_minor: Some(3000),
-                    ..Default::default()
-                },
+    WorldBuilder::new("CP-TERM", t0())
+        .tariff(
+            "T1",
+            TariffExtensions {
+                hold_amount_minor: Some(3000),
+                ..Default::default()
             },
-            t0(),
         )
+        .terminal("Entrance")
+        .charger(ScriptedCharger::answering(answer))
+        .build()
         .await
-        .unwrap();
-    store.set_default_tariff(Some("T1"), t0()).await.unwrap();
-    let terminal = store
-        .create_terminal(
-            NewTerminal {
-                id: TerminalId::new_v7(),
-                name: "Entrance".into(),
-                site_id: None,
-                scope: TerminalScope::Chargers {
-                    targets: vec![TerminalTarget {
-                        charger_id: cp.clone(),
-                        connector_id: None,
-                    }],
-                },
-                gateway: "simulated".into(),
-                enabled: true,
-            }
-            .checked()
-            .unwrap(),
-            t0(),
-        )
-        .await
-        .unwrap();
-    let gateway = Arc::new(SimulatedGateway::with_clock(
-        SimulatedConfig::default(),
-        clock.clone(),
-    ));
-    let charger = Arc::new(ScriptedCharger {
-        answer,
-        sent: Mutex::new(Vec::new()),
-    });
-    let payments = PaymentService::new(
-        PaymentPorts {
-            payments: store.clone(),
-            sessions: store.clone(),
-            tariffs: store.clone(),
-            chargers: store.clone(),
-            assignments: store.clone(),
-            commands: charger.clone(),
-            clock: clock.clone(),
-            random: Arc::new(Random),
-            faults: None,
-        },
-        GatewayRegistry::new()
-            .with(gateway.clone())
-            .with_test_cards("simulated", gateway.clone()),
-        PaymentSettings::default(),
-    );
-    let charging = ChargingService::new(
-        ChargingPorts::from(store.clone()),
-        clock.clone(),
-        ChargingSettings::default(),
-    )
-    .with_web_payments(store.clone());
-    World {
-        _dir: dir,
-        db,
-        store,
-        clock,
-        gateway,
-        charger,
-        payments,
-        charging,
-        cp,
-        terminal,
-    }
 }
 
 fn eur(minor: i64) -> Money {
@@ -218,7 +86,7 @@ async fn a_terminal_payment_links_its_session_by_id_tag_and_is_captured() {
     let intent = terminal_hold(&w).await;
     let reported = w
         .payments
-        .report_terminal_payment(&w.terminal, report(&w, &intent))
+        .report_terminal_payment(w.terminal(), report(&w, &intent))
         .await
         .unwrap();
     assert!(!reported.existing);
@@ -280,7 +148,7 @@ async fn a_terminal_payment_links_its_session_by_id_tag_and_is_captured() {
     assert_eq!(settled.payment.captured_minor, 300);
     let view = w
         .payments
-        .terminal_payment(&w.terminal, payment.id)
+        .terminal_payment(w.terminal(), payment.id)
         .await
         .unwrap();
     assert_eq!(view.state, WebState::Captured);
@@ -300,7 +168,7 @@ async fn the_sweeper_voids_a_terminal_hold_whose_session_never_started() {
     let intent = terminal_hold(&w).await;
     let reported = w
         .payments
-        .report_terminal_payment(&w.terminal, report(&w, &intent))
+        .report_terminal_payment(w.terminal(), report(&w, &intent))
         .await
         .unwrap();
     assert_eq!(w.payments.sweep().await.unwrap().finished, 0);
@@ -344,7 +212,7 @@ async fn recorded_before_a_crash_with_tag(
             charger_id: w.cp.clone(),
             connector_id: conn(1),
             account_id: None,
-            terminal_id: Some(w.terminal.id.to_string()),
+            terminal_id: Some(w.terminal().id.to_string()),
             hold_limit_policy: HoldLimitPolicy::StopSession,
             receipt_token: ReceiptToken::from_random_bytes(*uuid::Uuid::new_v4().as_bytes()),
             language: "en".into(),
@@ -354,7 +222,7 @@ async fn recorded_before_a_crash_with_tag(
         .await
         .unwrap();
     // The request held the payment's claim when it died (it lapses).
-    let claim = common::claim_of_a_crashed_request(w.store.as_ref(), payment.id, t0()).await;
+    let claim = test_support::claim_as_a_request(w.store.as_ref(), payment.id, t0()).await;
     if intend {
         w.store
             .intend_step(
@@ -395,7 +263,7 @@ async fn a_retried_report_finishes_a_recording_a_crash_interrupted() {
     // At once, it may be another request still recording it: left alone.
     let racing = w
         .payments
-        .report_terminal_payment(&w.terminal, report(&w, &intent))
+        .report_terminal_payment(w.terminal(), report(&w, &intent))
         .await
         .unwrap();
     assert!(racing.existing);
@@ -405,7 +273,7 @@ async fn a_retried_report_finishes_a_recording_a_crash_interrupted() {
     w.clock.advance(chrono::Duration::minutes(2));
     let again = w
         .payments
-        .report_terminal_payment(&w.terminal, report(&w, &intent))
+        .report_terminal_payment(w.terminal(), report(&w, &intent))
         .await
         .unwrap();
     assert_eq!(again.status.payment.id, id);
@@ -421,7 +289,7 @@ async fn a_retried_report_finishes_a_recording_a_crash_interrupted() {
     // Once more: nothing new.
     let third = w
         .payments
-        .report_terminal_payment(&w.terminal, report(&w, &intent))
+        .report_terminal_payment(w.terminal(), report(&w, &intent))
         .await
         .unwrap();
     assert!(third.existing);

@@ -11,7 +11,7 @@ use joule_domain::money::Currency;
 use joule_domain::session::StartSession;
 use serde_json::json;
 
-use crate::helpers::{problem_type, t0, TestApp};
+use crate::test_app::{problem_type, t0, TestApp};
 
 async fn account(app: &TestApp, email: &str) -> serde_json::Value {
     let (status, body) = app

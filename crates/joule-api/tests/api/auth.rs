@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{problem_type, TestApp};
+use crate::test_app::{problem_type, TestApp};
 
 fn get(path: &str, authorization: Option<&str>) -> Request<Body> {
     let mut builder = Request::builder().uri(path);

@@ -6,7 +6,7 @@ use joule_domain::charger::{BootInfo, ConnectorStatus, StatusReport};
 use joule_domain::{ChargerId, ConnectorId};
 use serde_json::json;
 
-use crate::helpers::{problem_type, t0, verify_password, TestApp, ONLINE};
+use crate::test_app::{problem_type, t0, verify_password, TestApp, ONLINE};
 
 #[tokio::test]
 async fn create_then_get_a_charger() {

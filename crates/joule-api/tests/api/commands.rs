@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{problem_type, TestApp, ONLINE};
+use crate::test_app::{problem_type, TestApp, ONLINE};
 
 fn path(charger: &str, action: &str) -> String {
     format!("/api/v1/chargers/{charger}/commands/{action}")

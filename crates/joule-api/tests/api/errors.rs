@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{problem_type, TestApp};
+use crate::test_app::{problem_type, TestApp};
 
 #[tokio::test]
 async fn malformed_json_is_a_400_problem() {

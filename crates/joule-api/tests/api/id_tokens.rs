@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::test_app::TestApp;
 
 #[tokio::test]
 async fn token_lifecycle() {

@@ -12,7 +12,7 @@ use joule_domain::payment::{
 use joule_domain::{ChargerId, ConnectorId};
 use serde_json::json;
 
-use crate::helpers::{problem_type, t0, TestApp};
+use crate::test_app::{problem_type, t0, TestApp};
 
 /// A payment at `charger` whose steps are intended one minute apart from
 /// `t0`, each finished with its outcome (`None`: left in progress).
@@ -44,7 +44,7 @@ async fn payment(
         })
         .await
         .unwrap();
-    let claim = crate::helpers::claim_payment(app.store.as_ref(), id, t0()).await;
+    let claim = test_support::claim_as_a_request(app.store.as_ref(), id, t0()).await;
     for (i, (request, outcome)) in steps.iter().enumerate() {
         let at = t0() + Duration::minutes(i as i64);
         let step = app

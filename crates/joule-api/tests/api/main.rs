@@ -4,7 +4,7 @@
 // Helpers outside `#[test]` functions are test code too.
 #![allow(clippy::unwrap_used)]
 
-mod helpers;
+mod test_app;
 
 mod accounts;
 mod auth;

@@ -6,7 +6,7 @@ use joule_domain::message_log::{Direction, FrameKind, LogEntry};
 use joule_domain::ChargerId;
 use serde_json::json;
 
-use crate::helpers::{t0, TestApp};
+use crate::test_app::{t0, TestApp};
 
 fn entry(direction: Direction, kind: FrameKind, action: &str, minutes: i64) -> LogEntry {
     LogEntry {

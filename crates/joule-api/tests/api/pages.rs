@@ -17,8 +17,8 @@ use joule_domain::{ChargerId, ConnectorId, IdTag};
 use serde_json::json;
 use tower::ServiceExt;
 
-use crate::helpers::{t0, TestApp};
 use crate::tariffs::body as tariff_body;
+use crate::test_app::{t0, TestApp};
 
 /// A GET without an API key, as a driver's phone sends it.
 async fn page(
@@ -231,7 +231,7 @@ async fn paid_session(app: &TestApp) -> (PaymentId, ReceiptToken) {
         .await
         .unwrap();
     let s = app.store.as_ref();
-    let claim = crate::helpers::claim_payment(s, payment.id, t0()).await;
+    let claim = test_support::claim_as_a_request(s, payment.id, t0()).await;
     let step = s
         .intend_step(
             payment.id,
@@ -299,7 +299,7 @@ async fn stop_and_capture(app: &TestApp, payment: PaymentId) {
     .await
     .unwrap();
     // 10 kWh × 0.363 + 0.605 session fee = 4.235 → 4.24 EUR.
-    let claim = crate::helpers::claim_payment(s, payment, end).await;
+    let claim = test_support::claim_as_a_request(s, payment, end).await;
     let step = s
         .intend_step(
             payment,

@@ -9,7 +9,7 @@ use joule_domain::payment::{HoldLimitPolicy, NewPayment, PaymentChannel, Payment
 use joule_domain::{ChargerId, ConnectorId};
 use serde_json::json;
 
-use crate::helpers::{problem_type, t0, TestApp};
+use crate::test_app::{problem_type, t0, TestApp};
 
 async fn stored_payment(app: &TestApp) -> PaymentId {
     let id = PaymentId::new_v7();

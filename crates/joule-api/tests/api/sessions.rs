@@ -10,7 +10,7 @@ use joule_domain::session::{StartSession, StopSession};
 use joule_domain::{ChargerId, ConnectorId, IdTag, TransactionId};
 use serde_json::json;
 
-use crate::helpers::{t0, TestApp, ONLINE};
+use crate::test_app::{t0, TestApp, ONLINE};
 
 fn sampled(value: &str, measurand: Option<&str>, unit: &str) -> SampledValue {
     SampledValue {

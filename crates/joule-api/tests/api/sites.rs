@@ -4,8 +4,8 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::helpers::TestApp;
 use crate::tariffs::{body, public_get};
+use crate::test_app::TestApp;
 
 const QUOTE: &str = "/api/v1/public/chargers/CP1/connectors/1/price";
 

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::test_app::TestApp;
 
 fn ocpi(id: &str) -> Value {
     json!({

@@ -16,7 +16,7 @@ use joule_domain::{ChargerId, ConnectorId};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::helpers::{problem_type, t0, TestApp, ONLINE};
+use crate::test_app::{problem_type, t0, TestApp, ONLINE};
 
 const OFFLINE: &str = "CP-OFFLINE";
 const UNLISTED: &str = "CP-UNLISTED";

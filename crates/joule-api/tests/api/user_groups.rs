@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::test_app::TestApp;
 
 #[tokio::test]
 async fn user_group_lifecycle() {

@@ -33,11 +33,9 @@ pub struct App {
 }
 
 pub async fn spawn(configure: impl FnOnce(&mut CsmsSettings)) -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/j.db", dir.path().display());
-    let db = joule_store::connect(&url, Default::default())
+    let (dir, db, _) = test_support::TempDatabase::sqlite("j.db")
         .await
-        .unwrap();
+        .into_parts();
     let Database::Sqlite(sqlite) = &db else {
         panic!("not sqlite")
     };

@@ -109,16 +109,6 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-/// Random bytes for receipt tokens and id tags.
-#[derive(Debug)]
-pub struct Random;
-
-impl joule_domain::payment_service::RandomSource for Random {
-    fn bytes16(&self) -> [u8; 16] {
-        *uuid::Uuid::new_v4().as_bytes()
-    }
-}
-
 impl TestApp {
     pub async fn new() -> Self {
         Self::build(false).await
@@ -135,12 +125,9 @@ impl TestApp {
     }
 
     async fn build(payments: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/joule.db", dir.path().display());
-        let db = joule_store::connect(&url, Default::default())
+        let (dir, db, store) = test_support::TempDatabase::sqlite("joule.db")
             .await
-            .unwrap();
-        let store = db.store();
+            .into_parts();
         let clock = Arc::new(ManualClock::new(t0()));
         let (key, new_key) = generate_api_key("test");
         store.create_api_key(new_key, t0()).await.unwrap();
@@ -163,7 +150,7 @@ impl TestApp {
                     assignments: store.clone(),
                     commands: commands.clone(),
                     clock: clock.clone(),
-                    random: Arc::new(Random),
+                    random: Arc::new(test_support::UuidRandom),
                     faults: None,
                 },
                 joule_domain::payment_service::GatewayRegistry::new()
@@ -329,29 +316,4 @@ impl TestApp {
 /// The `type` URI of a code.
 pub fn problem_type(code: &str) -> String {
     format!("{}{code}", joule_api::problem::PROBLEM_TYPE_BASE)
-}
-
-/// Takes `payment`'s claim for a test that records steps straight into the
-/// store (as the payment service would under it).
-pub async fn claim_payment(
-    store: &dyn joule_domain::store::PaymentStore,
-    payment: joule_domain::payment::PaymentId,
-    at: chrono::DateTime<chrono::Utc>,
-) -> joule_domain::payment::ClaimToken {
-    use joule_domain::payment::{ClaimOwner, ClaimRequest, ClaimToken};
-    let token = ClaimToken::new();
-    store
-        .claim_payment(
-            payment,
-            ClaimRequest {
-                owner: ClaimOwner::Confirm,
-                token,
-                expires_at: at + chrono::Duration::seconds(60),
-            },
-            at,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    token
 }
