@@ -326,3 +326,18 @@ async def connected(
         with contextlib.suppress(BaseException):
             await task
         await ws.close()
+
+
+async def available(cp):
+    """Connector 1 reports Available."""
+    await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available", timestamp=now_iso()), suppress=False)
+
+
+@contextlib.asynccontextmanager
+async def available_charger(server, charger_id, password=None, **kwargs):
+    """A charger connected (as `connected`), booted, and with connector 1
+    Available: where most scenarios begin."""
+    async with connected(server, charger_id, password, **kwargs) as cp:
+        await cp.boot()
+        await available(cp)
+        yield cp

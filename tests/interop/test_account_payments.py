@@ -14,7 +14,8 @@ import pytest
 import requests
 from ocpp.v16 import call
 
-from charger import connected, now_iso
+from charger import available_charger, connected, now_iso
+from crash_points import crashing, crashing_after, died_at, restarted, tolerate_crash
 from joule_server import JouleServer, database_url
 from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
     SECRET_KEY,
@@ -64,6 +65,21 @@ def save_card(server, localstripe_url, account_id, number):
     card = done.json()
     assert (card["brand"], card["last4"], card["exp_month"], card["exp_year"]) == ("visa", number[-4:], 12, 2031)
     return pm.json()["id"]
+
+
+def account_with_card(server, localstripe_url, account, number):
+    """A new RFID token linked to a new account (`account`: its JSON body,
+    where "{tag}" in the email stands for the token in lower case), the
+    card `number` saved; returns (token, account id)."""
+    tag = f"RF{uuid.uuid4().hex[:10].upper()}"
+    server.create_token(tag)
+    body = {**account, "email": account["email"].format(tag=tag.lower())}
+    r = server.api("POST", "/accounts", json=body)
+    assert r.status_code == 201, r.text
+    aid = r.json()["id"]
+    assert server.api("PUT", f"/accounts/{aid}/id-tokens/{tag}").status_code == 200
+    save_card(server, localstripe_url, aid, number)
+    return tag, aid
 
 
 async def authorize(cp, tag):
@@ -119,9 +135,7 @@ def test_account_card_off_session_charge_debt_and_settlement(tmp_path, charger_i
         assert r.status_code == 200 and r.json()["id_tokens"] == [tag], r.text
 
         async def before_card():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 # No card yet: refused.
                 return await authorize(cp, tag)
 
@@ -133,9 +147,7 @@ def test_account_card_off_session_charge_debt_and_settlement(tmp_path, charger_i
         customer = None
 
         async def first_session():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 await charge_session(cp, tag)
 
         asyncio.run(first_session())
@@ -157,9 +169,7 @@ def test_account_card_off_session_charge_debt_and_settlement(tmp_path, charger_i
         save_card(server, localstripe, aid, DECLINING_CARD)
 
         async def declined_session():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 await charge_session(cp, tag)
 
         asyncio.run(declined_session())
@@ -222,36 +232,18 @@ def test_sigkill_around_the_off_session_charge_charges_once(tmp_path, charger_id
     worker looks the charge up at the gateway by the payment's reference,
     records it if it was made and makes it otherwise; exactly one charge is
     taken."""
-    url = database_url(tmp_path)
-    first = JouleServer(data_dir=tmp_path, database_url=url, env={
-        **stripe_env(localstripe), "JOULE_FAULT": f"crash_after:{point}",
-    }).start()
-    first.assert_crash_point_armed()
+    first = crashing(tmp_path, point, stripe_env(localstripe))
     first.create_charger(charger_id, password)
     tariff_for(first, charger_id)
-    tag = f"RF{uuid.uuid4().hex[:10].upper()}"
-    first.create_token(tag)
-    r = first.api("POST", "/accounts", json={"email": f"{tag.lower()}@example.com", "name": "Bo"})
-    assert r.status_code == 201, r.text
-    aid = r.json()["id"]
-    assert first.api("PUT", f"/accounts/{aid}/id-tokens/{tag}").status_code == 200
-    save_card(first, localstripe, aid, GOOD_CARD)
+    tag, aid = account_with_card(first, localstripe, {"email": "{tag}@example.com", "name": "Bo"}, GOOD_CARD)
 
     async def scenario():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
-            try:
-                await charge_session(cp, tag)
-            except Exception:
-                pass  # the server may die while the charger still talks
+        async with available_charger(first, charger_id, password) as cp:
+            await tolerate_crash(charge_session(cp, tag))
 
     asyncio.run(scenario())
-    assert first.process.wait(30) == -9, "killed by SIGKILL"
-    assert any(f"JOULE_FAULT: crashing after {point}" in line for line in first.output), first.output[-20:]
-    second = JouleServer(data_dir=tmp_path, database_url=url, admin_key=first.admin_key,
-                         pg_schema=first.pg_schema, env=stripe_env(localstripe)).start()
-    try:
+    died_at(first, point)
+    with restarted(first, stripe_env(localstripe)) as second:
         paid = poll(lambda: account_payments(second), lambda p: len(p) == 1 and p[0]["state"] == "captured")
         assert len(paid) == 1 and paid[0]["state"] == "captured", paid
         detail = second.api("GET", f"/payments/{paid[0]['id']}").json()
@@ -262,8 +254,6 @@ def test_sigkill_around_the_off_session_charge_charges_once(tmp_path, charger_id
         taken = stripe_charges(localstripe, lambda p: p["status"] == "succeeded")
         assert [p["amount"] for p in taken] == [300], taken
         assert taken[0]["id"] == detail["gateway_payment_ref"]
-    finally:
-        assert second.stop() == 0
 
 
 @pytest.mark.parametrize("point", ["charge_off_session_intended", "charge_off_session_called"])
@@ -279,18 +269,10 @@ def test_sigkill_around_the_settle_debt_charge_charges_once(tmp_path, charger_id
     setup = JouleServer(data_dir=tmp_path, database_url=url, env=stripe_env(localstripe)).start()
     setup.create_charger(charger_id, password)
     tariff_for(setup, charger_id)
-    tag = f"RF{uuid.uuid4().hex[:10].upper()}"
-    setup.create_token(tag)
-    r = setup.api("POST", "/accounts", json={"email": f"{tag.lower()}@example.com", "name": "Cy"})
-    assert r.status_code == 201, r.text
-    aid = r.json()["id"]
-    assert setup.api("PUT", f"/accounts/{aid}/id-tokens/{tag}").status_code == 200
-    save_card(setup, localstripe, aid, DECLINING_CARD)
+    tag, aid = account_with_card(setup, localstripe, {"email": "{tag}@example.com", "name": "Cy"}, DECLINING_CARD)
 
     async def declined_session():
-        async with connected(setup, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(setup, charger_id, password) as cp:
             await charge_session(cp, tag)
 
     asyncio.run(declined_session())
@@ -301,20 +283,13 @@ def test_sigkill_around_the_settle_debt_charge_charges_once(tmp_path, charger_id
     charged_before = {p["id"] for p in stripe_charges(localstripe, lambda p: p["status"] == "succeeded")}
     assert charged_before == set()
 
-    def joule(env):
-        return JouleServer(data_dir=tmp_path, database_url=url, admin_key=setup.admin_key,
-                           pg_schema=setup.pg_schema, env=env).start()
-
-    first = joule({**stripe_env(localstripe), "JOULE_FAULT": f"crash_after:{point}"})
-    first.assert_crash_point_armed()
+    first = crashing_after(setup, point, stripe_env(localstripe))
     key = {"Idempotency-Key": f"settle-crash-{uuid.uuid4().hex}"}
     with pytest.raises(requests.RequestException):
         first.api("POST", f"/accounts/{aid}/settle-debt", headers=key)
-    assert first.process.wait(30) == -9, "killed by SIGKILL"
-    assert any(f"JOULE_FAULT: crashing after {point}" in line for line in first.output), first.output[-20:]
+    died_at(first, point)
 
-    second = joule(stripe_env(localstripe))
-    try:
+    with restarted(first, stripe_env(localstripe)) as second:
         account = poll(lambda: second.api("GET", f"/accounts/{aid}").json(), lambda a: not a["in_debt"])
         assert account["in_debt"] is False and account["debts"] == [], account
 
@@ -343,5 +318,3 @@ def test_sigkill_around_the_settle_debt_charge_charges_once(tmp_path, charger_id
         detail = second.api("GET", f"/payments/{captured[0]['id']}").json()
         assert [(s["kind"], s["status"], s["amount_minor"]) for s in detail["steps"]] == [
             ("charge_off_session", "succeeded", 300)], detail["steps"]
-    finally:
-        assert second.stop() == 0

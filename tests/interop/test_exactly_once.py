@@ -21,10 +21,12 @@ import pytest
 import requests
 from ocpp.v16 import call
 
-from charger import connected, now_iso
+from charger import available_charger, connected, now_iso
 from gateway_faults import GatewayFaults, applied, wait_until
 from joule_server import JouleServer, database_url
-from payment_flows import AUTH, CARD, NO_RATE_LIMITS, money_at_stripe, restart, stripe_intents
+import crash_points
+from crash_points import died_at, restarted, tolerate_crash
+from payment_flows import AUTH, CARD, NO_RATE_LIMITS, money_at_stripe, stripe_intents
 from test_hold_limits import finish, hold_tariff, meter, pay, start
 from test_terminal_payments import new_terminal, report, vendor_hold
 from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
@@ -71,11 +73,6 @@ def assert_settled(server, charger_id, base, captured):
     return detail
 
 
-def died_at(server, point):
-    assert server.process.wait(30) == -9, "killed by SIGKILL"
-    assert any(f"JOULE_FAULT: crashing after {point}" in line for line in server.output), server.output[-20:]
-
-
 def via(faults):
     """Joule's gateway settings: localstripe behind the fault proxy, whose
     journal records every call Joule makes (the test itself reads
@@ -84,12 +81,30 @@ def via(faults):
 
 
 def crashing(tmp_path, faults, point, env=None):
-    """A test build of Joule (--features joule/fault-injection) that kills
-    itself at `point`, its gateway calls journaled by `faults`."""
-    server = JouleServer(data_dir=tmp_path, database_url=database_url(tmp_path),
-                         env={**via(faults), **(env or {}), "JOULE_FAULT": f"crash_after:{point}"}).start()
-    server.assert_crash_point_armed()
+    """A test build of Joule that kills itself at `point`, its gateway
+    calls journaled by `faults`."""
+    return crash_points.crashing(tmp_path, point, {**via(faults), **(env or {})})
+
+
+def crashing_with_priced_charger(tmp_path, faults, point, charger_id, password):
+    """`crashing`, with the charger registered and priced by tariff_for."""
+    server = crashing(tmp_path, faults, point)
+    server.create_charger(charger_id, password)
+    tariff_for(server, charger_id)
     return server
+
+
+def terminal_with_hold(server, charger_id, base):
+    """A terminal for the charger (its key) and a hold its vendor placed at
+    localstripe (the intent)."""
+    _, key = new_terminal(server, charger_id)
+    return key, vendor_hold(base)
+
+
+def refund_120(server, detail, idempotency_key):
+    """The operator refunds 1.20 EUR of the payment."""
+    return server.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
+                      headers={"Idempotency-Key": idempotency_key})
 
 
 # The gateway call that applies each kind of step. A call the gateway did
@@ -144,27 +159,15 @@ def assert_gateway_calls(faults, details):
     return calls
 
 
-async def tolerate_crash(coro):
-    """The server may die while the charger still talks to it."""
-    try:
-        return await coro
-    except Exception:
-        return None
-
-
 # --- SIGKILL between every pair of steps of the web flow -------------------
 
 
 @pytest.mark.parametrize("point", ["capture_intended", "capture_called"])
 def test_sigkill_around_the_capture_leaves_one_capture(tmp_path, charger_id, password, localstripe, faults, point):
-    first = crashing(tmp_path, faults, point)
-    first.create_charger(charger_id, password)
-    tariff_for(first, charger_id)
+    first = crashing_with_priced_charger(tmp_path, faults, point, charger_id, password)
 
     async def scenario():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(first, charger_id, password) as cp:
             created, confirmed = await pay_and_start(first, cp, confirm=browser_confirm(localstripe))
             assert confirmed.status_code == 200, confirmed.text
             payload = await remote_start(cp)
@@ -173,24 +176,17 @@ def test_sigkill_around_the_capture_leaves_one_capture(tmp_path, charger_id, pas
 
     created = asyncio.run(scenario())
     died_at(first, point)
-    second = restart(first, via(faults))
-    try:
+    with restarted(first, via(faults)) as second:
         st = wait_until(lambda: status_of(second, created["token"])["state"] == "captured")
         assert st, status_of(second, created["token"])
         assert_gateway_calls(faults, [assert_settled(second, charger_id, localstripe, COST)])
-    finally:
-        assert second.stop() == 0
 
 
 def test_sigkill_before_the_hold_is_created_holds_nothing(tmp_path, charger_id, password, localstripe, faults):
-    first = crashing(tmp_path, faults, "authorize_intended")
-    first.create_charger(charger_id, password)
-    tariff_for(first, charger_id)
+    first = crashing_with_priced_charger(tmp_path, faults, "authorize_intended", charger_id, password)
 
     async def scenario():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(first, charger_id, password) as cp:
             with pytest.raises(requests.RequestException):
                 await asyncio.to_thread(requests.post, pay_url(first, f"/pay/{cp.id}/1/payments"), timeout=30)
 
@@ -198,16 +194,13 @@ def test_sigkill_before_the_hold_is_created_holds_nothing(tmp_path, charger_id, 
     died_at(first, "authorize_intended")
     # The driver's page never got a card form; the payment is abandoned at
     # the card time-out.
-    second = restart(first, {**via(faults), "JOULE_PAYMENTS__CARD_TIMEOUT_S": "2"})
-    try:
+    with restarted(first, {**via(faults), "JOULE_PAYMENTS__CARD_TIMEOUT_S": "2"}) as second:
         assert wait_until(lambda: payment_detail(second, charger_id)["state"] == "failed")
         detail = assert_settled(second, charger_id, localstripe, 0)
         assert_gateway_calls(faults, [detail])
         assert detail["gateway_payment_ref"] is None
         assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "failed")]
         assert stripe_intents(localstripe) == []
-    finally:
-        assert second.stop() == 0
 
 
 def test_sigkill_after_the_card_is_confirmed_releases_the_hold(tmp_path, charger_id, password, localstripe, faults):
@@ -215,14 +208,10 @@ def test_sigkill_after_the_card_is_confirmed_releases_the_hold(tmp_path, charger
     recording it. On restart the recovery worker records the hold and tries
     the remote start; the charger has not reconnected, so the hold is
     released at once rather than left open (the driver pays again)."""
-    first = crashing(tmp_path, faults, "authorize_called")
-    first.create_charger(charger_id, password)
-    tariff_for(first, charger_id)
+    first = crashing_with_priced_charger(tmp_path, faults, "authorize_called", charger_id, password)
 
     async def scenario():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(first, charger_id, password) as cp:
             r = await asyncio.to_thread(requests.post, pay_url(first, f"/pay/{cp.id}/1/payments"), timeout=30)
             assert r.status_code == 201, r.text
             created = r.json()
@@ -233,29 +222,22 @@ def test_sigkill_after_the_card_is_confirmed_releases_the_hold(tmp_path, charger
 
     created = asyncio.run(scenario())
     died_at(first, "authorize_called")
-    second = restart(first, via(faults))
-    try:
+    with restarted(first, via(faults)) as second:
         assert wait_until(lambda: status_of(second, created["token"])["state"] == "voided"), status_of(second, created["token"])
         detail = assert_settled(second, charger_id, localstripe, 0)
         assert_gateway_calls(faults, [detail])
         assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("void", "succeeded")]
         assert intent_of(localstripe, detail)["status"] == "canceled"
-    finally:
-        assert second.stop() == 0
 
 
 @pytest.mark.parametrize("point", ["void_intended", "void_called"])
 def test_sigkill_around_the_void_releases_the_hold_once(tmp_path, charger_id, password, localstripe, faults, point):
     """No cable: the sweeper voids the hold after the start time-out, and
     Joule dies around that void."""
-    first = crashing(tmp_path, faults, point)
-    first.create_charger(charger_id, password)
-    tariff_for(first, charger_id)
+    first = crashing_with_priced_charger(tmp_path, faults, point, charger_id, password)
 
     async def scenario():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(first, charger_id, password) as cp:
             created, confirmed = await pay_and_start(first, cp, confirm=browser_confirm(localstripe))
             assert confirmed.status_code == 200, confirmed.text
             await remote_start(cp)
@@ -263,15 +245,12 @@ def test_sigkill_around_the_void_releases_the_hold_once(tmp_path, charger_id, pa
 
     created = asyncio.run(scenario())
     died_at(first, point)
-    second = restart(first, via(faults))
-    try:
+    with restarted(first, via(faults)) as second:
         assert wait_until(lambda: status_of(second, created["token"])["state"] == "voided")
         detail = assert_settled(second, charger_id, localstripe, 0)
         assert_gateway_calls(faults, [detail])
         assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("void", "succeeded")]
         assert intent_of(localstripe, detail)["status"] == "canceled"
-    finally:
-        assert second.stop() == 0
 
 
 def card_entry(base, created):
@@ -314,14 +293,10 @@ def test_sigkill_after_the_hold_is_confirmed_from_a_card_entry_starts_once(tmp_p
     The charger reconnects to the restarted Joule and the driver's page
     presses Pay again: one hold, one remote start, one capture, and the
     hold was confirmed at the gateway once."""
-    first = crashing(tmp_path, faults, "authorize_called")
-    first.create_charger(charger_id, password)
-    tariff_for(first, charger_id)
+    first = crashing_with_priced_charger(tmp_path, faults, "authorize_called", charger_id, password)
 
     async def before():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(first, charger_id, password) as cp:
             r = await asyncio.to_thread(requests.post, pay_url(first, f"/pay/{cp.id}/1/payments"), json={"language": "en"}, timeout=30)
             assert r.status_code == 201, r.text
             created = r.json()
@@ -332,12 +307,9 @@ def test_sigkill_after_the_hold_is_confirmed_from_a_card_entry_starts_once(tmp_p
 
     created, body = asyncio.run(before())
     died_at(first, "authorize_called")
-    second = restart(first, via(faults))
-    try:
+    with restarted(first, via(faults)) as second:
         async def after():
-            async with connected(second, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(second, charger_id, password) as cp:
                 answer = await asyncio.to_thread(confirm_until_answered, second, created["token"], body)
                 tag = (await remote_start(cp))["id_tag"]
                 await charge_with(cp, tag)
@@ -351,17 +323,13 @@ def test_sigkill_after_the_hold_is_confirmed_from_a_card_entry_starts_once(tmp_p
         assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("capture", "succeeded")]
         assert len(stripe_intents(localstripe)) == 1  # one hold for the driver's one attempt
         assert answer.status_code == 200, answer.text
-    finally:
-        assert second.stop() == 0
 
 
 def charged_and_captured(server, charger_id, password, base):
     """A whole paid session, captured; returns the payment's detail."""
 
     async def scenario():
-        async with connected(server, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(server, charger_id, password) as cp:
             created, confirmed = await pay_and_start(server, cp, confirm=browser_confirm(base))
             assert confirmed.status_code == 200, confirmed.text
             payload = await remote_start(cp)
@@ -379,16 +347,12 @@ def refunded_at_stripe(base, detail):
 
 @pytest.mark.parametrize("point", ["refund_intended", "refund_called"])
 def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, localstripe, faults, point):
-    first = crashing(tmp_path, faults, point)
-    first.create_charger(charger_id, password)
-    tariff_for(first, charger_id)
+    first = crashing_with_priced_charger(tmp_path, faults, point, charger_id, password)
     detail = charged_and_captured(first, charger_id, password, localstripe)
     with pytest.raises(requests.RequestException):
-        first.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
-                  headers={"Idempotency-Key": "refund-crash"})
+        refund_120(first, detail, "refund-crash")
     died_at(first, point)
-    second = restart(first, via(faults))
-    try:
+    with restarted(first, via(faults)) as second:
         done = wait_until(lambda: payment_detail(second, charger_id)["refunded_minor"] == 120)
         assert done, payment_detail(second, charger_id)
         after = assert_settled(second, charger_id, localstripe, COST)
@@ -398,18 +362,14 @@ def test_sigkill_around_a_refund_refunds_once(tmp_path, charger_id, password, lo
         assert refunded_at_stripe(localstripe, after) == 120
         # The client's repeat of the interrupted request (its claim lapsed
         # long ago) answers with the refund that request made: no second one.
-        again = second.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
-                           headers={"Idempotency-Key": "refund-crash"})
+        again = refund_120(second, detail, "refund-crash")
         assert again.status_code == 200 and again.json()["refunded_minor"] == 120, again.text
         assert refunded_at_stripe(localstripe, after) == 120
         # And from then on the stored answer.
-        stored = second.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
-                            headers={"Idempotency-Key": "refund-crash"})
+        stored = refund_120(second, detail, "refund-crash")
         assert stored.status_code == 200 and stored.json() == again.json(), stored.text
         assert refunded_at_stripe(localstripe, after) == 120
         assert_gateway_calls(faults, [payment_detail(second, charger_id)])
-    finally:
-        assert second.stop() == 0
 
 
 @pytest.mark.parametrize("point,captured", [
@@ -421,16 +381,11 @@ def test_sigkill_in_the_terminal_flow(tmp_path, charger_id, password, localstrip
     capturing. Recording: on restart the hold is recorded and the charger,
     not reconnected yet, cannot start, so the hold is released. Capturing:
     one capture."""
-    first = crashing(tmp_path, faults, point)
-    first.create_charger(charger_id, password)
-    tariff_for(first, charger_id)
-    _, key = new_terminal(first, charger_id)
-    intent = vendor_hold(localstripe)
+    first = crashing_with_priced_charger(tmp_path, faults, point, charger_id, password)
+    key, intent = terminal_with_hold(first, charger_id, localstripe)
 
     async def scenario():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(first, charger_id, password) as cp:
             if point.startswith("authorize"):
                 with pytest.raises(requests.RequestException):
                     await asyncio.to_thread(report, first, key, intent, charger_id, "report-1")
@@ -441,15 +396,12 @@ def test_sigkill_in_the_terminal_flow(tmp_path, charger_id, password, localstrip
 
     asyncio.run(scenario())
     died_at(first, point)
-    second = restart(first, via(faults))
-    try:
+    with restarted(first, via(faults)) as second:
         final = "captured" if captured else "voided"
         assert wait_until(lambda: payment_detail(second, charger_id)["state"] == final), payment_detail(second, charger_id)
         detail = assert_settled(second, charger_id, localstripe, captured)
         assert_gateway_calls(faults, [detail])
         assert detail["channel"] == "terminal" and detail["gateway_payment_ref"] == intent
-    finally:
-        assert second.stop() == 0
 
 
 @pytest.mark.parametrize("point", ["void_intended", "void_called"])
@@ -457,32 +409,24 @@ def test_sigkill_around_the_void_of_a_terminal_hold_releases_it_once(tmp_path, c
     """A terminal's hold is reported and the charger started, but no cable
     follows: the sweeper releases the hold after the start time-out, and
     Joule dies around that void. One release at the gateway."""
-    first = crashing(tmp_path, faults, point)
-    first.create_charger(charger_id, password)
-    tariff_for(first, charger_id)
-    _, key = new_terminal(first, charger_id)
-    intent = vendor_hold(localstripe)
+    first = crashing_with_priced_charger(tmp_path, faults, point, charger_id, password)
+    key, intent = terminal_with_hold(first, charger_id, localstripe)
 
     async def scenario():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(first, charger_id, password) as cp:
             r = await asyncio.to_thread(report, first, key, intent, charger_id, "report-1")
             assert r.status_code == 201, r.text
             await remote_start(cp)  # no cable follows
 
     asyncio.run(scenario())
     died_at(first, point)
-    second = restart(first, via(faults))
-    try:
+    with restarted(first, via(faults)) as second:
         assert wait_until(lambda: payment_detail(second, charger_id)["state"] == "voided"), payment_detail(second, charger_id)
         detail = assert_settled(second, charger_id, localstripe, 0)
         assert_gateway_calls(faults, [detail])
         assert detail["channel"] == "terminal" and detail["gateway_payment_ref"] == intent
         assert [(s["kind"], s["status"]) for s in detail["steps"]] == [("authorize", "succeeded"), ("void", "succeeded")]
         assert intent_of(localstripe, detail)["status"] == "canceled"
-    finally:
-        assert second.stop() == 0
 
 
 @pytest.mark.parametrize("point", ["refund_intended", "refund_called"])
@@ -491,16 +435,11 @@ def test_sigkill_around_the_refund_of_a_terminal_payment_refunds_once(tmp_path, 
     refunded; Joule dies around the refund. One refund at the gateway; the
     client's repeat (same Idempotency-Key) answers it and refunds nothing
     more."""
-    first = crashing(tmp_path, faults, point)
-    first.create_charger(charger_id, password)
-    tariff_for(first, charger_id)
-    _, key = new_terminal(first, charger_id)
-    intent = vendor_hold(localstripe)
+    first = crashing_with_priced_charger(tmp_path, faults, point, charger_id, password)
+    key, intent = terminal_with_hold(first, charger_id, localstripe)
 
     async def scenario():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(first, charger_id, password) as cp:
             r = await asyncio.to_thread(report, first, key, intent, charger_id, "report-1")
             assert r.status_code == 201, r.text
             await charge_with(cp, (await remote_start(cp))["id_tag"])
@@ -509,24 +448,19 @@ def test_sigkill_around_the_refund_of_a_terminal_payment_refunds_once(tmp_path, 
     assert wait_until(lambda: payment_detail(first, charger_id)["state"] == "captured"), payment_detail(first, charger_id)
     detail = payment_detail(first, charger_id)
     with pytest.raises(requests.RequestException):
-        first.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
-                  headers={"Idempotency-Key": "terminal-refund-crash"})
+        refund_120(first, detail, "terminal-refund-crash")
     died_at(first, point)
-    second = restart(first, via(faults))
-    try:
+    with restarted(first, via(faults)) as second:
         assert wait_until(lambda: payment_detail(second, charger_id)["refunded_minor"] == 120), payment_detail(second, charger_id)
         after = assert_settled(second, charger_id, localstripe, COST)
         assert after["channel"] == "terminal"
         refunds = [s for s in after["steps"] if s["kind"] == "refund"]
         assert [(s["status"], s["amount_minor"]) for s in refunds] == [("succeeded", 120)]
         assert refunded_at_stripe(localstripe, after) == 120
-        again = second.api("POST", f"/payments/{detail['id']}/refund", json={"amount_minor": 120},
-                           headers={"Idempotency-Key": "terminal-refund-crash"})
+        again = refund_120(second, detail, "terminal-refund-crash")
         assert again.status_code == 200 and again.json()["refunded_minor"] == 120, again.text
         assert refunded_at_stripe(localstripe, after) == 120
         assert_gateway_calls(faults, [payment_detail(second, charger_id)])
-    finally:
-        assert second.stop() == 0
 
 
 @pytest.mark.parametrize("point", ["increment_authorization_intended", "increment_authorization_called"])
@@ -549,9 +483,7 @@ def test_sigkill_around_the_hold_increment_raises_it_once(tmp_path, charger_id, 
     seen = {}
 
     async def before():
-        async with connected(first, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(first, charger_id, password) as cp:
             seen["created"] = await pay(first, cp, confirm=browser_confirm(localstripe))
             seen["tx"] = await start(cp, (await remote_start(cp))["id_tag"])
             # 1.80 EUR + 0.30 reaches the 2.00 hold: the hold watch raises it.
@@ -562,8 +494,7 @@ def test_sigkill_around_the_hold_increment_raises_it_once(tmp_path, charger_id, 
     asyncio.run(tolerate_crash(before()))
     died_at(first, point)
     created, tx = seen["created"], seen["tx"]
-    second = restart(first, {**via(faults), **limits})
-    try:
+    with restarted(first, {**via(faults), **limits}) as second:
         async def after():
             async with connected(second, charger_id, password) as cp:
                 await cp.boot()
@@ -584,8 +515,6 @@ def test_sigkill_around_the_hold_increment_raises_it_once(tmp_path, charger_id, 
         calls, _ = applied_calls(faults)
         assert [(i, e["path"]) for i, e in calls["increment_authorization"] if applied(e)] == [
             (detail["gateway_payment_ref"], f"/v1/payment_intents/{detail['gateway_payment_ref']}/increment_authorization")]
-    finally:
-        assert second.stop() == 0
 
 
 # --- gateway 5xx and time-outs ----------------------------------------------
@@ -631,9 +560,7 @@ def test_void_through_gateway_failures_releases_once(tmp_path, charger_id, passw
         tariff_for(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created, confirmed = await pay_and_start(server, cp, confirm=browser_confirm(localstripe))
                 assert confirmed.status_code == 200, confirmed.text
                 await remote_start(cp)  # no cable follows
@@ -682,9 +609,7 @@ def test_gateway_down_when_the_hold_is_created_fails_cleanly(tmp_path, charger_i
         tariff_for(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 r = await asyncio.to_thread(requests.post, pay_url(server, f"/pay/{cp.id}/1/payments"), timeout=30)
                 assert r.status_code == 503 and r.json()["code"] == "gateway_unavailable", r.text
                 # The driver tries again; the gateway is back.
@@ -711,9 +636,7 @@ def test_gateway_down_while_confirming_the_card_is_retried_by_the_page(tmp_path,
         tariff_for(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 r = await asyncio.to_thread(requests.post, pay_url(server, f"/pay/{cp.id}/1/payments"), timeout=30)
                 assert r.status_code == 201, r.text
                 created = r.json()
@@ -771,9 +694,7 @@ def test_duplicated_stop_transaction_captures_once(tmp_path, charger_id, passwor
         tariff_for(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created, confirmed = await pay_and_start(server, cp, confirm=browser_confirm(localstripe))
                 assert confirmed.status_code == 200, confirmed.text
                 tag = (await remote_start(cp))["id_tag"]

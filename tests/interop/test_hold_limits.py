@@ -12,7 +12,7 @@ import uuid
 import requests
 from ocpp.v16 import call
 
-from charger import connected, now_iso
+from charger import available_charger, now_iso
 from joule_server import JouleServer, database_url
 from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
     FAST,
@@ -123,9 +123,7 @@ def test_stop_session_policy_stops_before_the_cost_passes_the_hold(tmp_path, cha
         hold_tariff(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created = await pay(server, cp)
                 tx = await start(cp, (await remote_start(cp))["id_tag"])
                 # 0.30 EUR per kWh: at 5 kWh (1.50 EUR, +0.30 per reading)
@@ -160,9 +158,7 @@ def test_increment_policy_raises_the_hold_up_to_the_maximum_then_stops(tmp_path,
         assert "we raise it by 2.00 EUR at a time, up to 4.00 EUR" in page.text
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created = await pay(server, cp)
                 tx = await start(cp, (await remote_start(cp))["id_tag"])
                 for wh in [1000, 2000, 3000, 4000, 5000, 6000]:
@@ -196,9 +192,7 @@ def test_a_refused_increment_stops_the_session(tmp_path, charger_id, password):
         hold_tariff(server, charger_id, hold_limit_policy="increment_authorization", hold_max_minor=1000)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created = await pay(server, cp, card="sim_no_increment")
                 tx = await start(cp, (await remote_start(cp))["id_tag"])
                 await climb_until_stopped(cp, tx, [1000, 2000, 3000, 4000, 5000], 6000)
@@ -225,9 +219,7 @@ def test_localstripe_cannot_increment_so_the_session_stops(tmp_path, charger_id,
         hold_tariff(server, charger_id, hold_limit_policy="increment_authorization", hold_max_minor=1000)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created = await pay(server, cp, confirm=browser_confirm(localstripe))
                 tx = await start(cp, (await remote_start(cp))["id_tag"])
                 await climb_until_stopped(cp, tx, [1000, 2000, 3000, 4000, 5000], 6000)

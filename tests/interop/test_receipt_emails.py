@@ -9,17 +9,15 @@ import email
 import email.policy
 import threading
 import time
-import uuid
 
 import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from charger import connected
+from charger import available_charger
 from joule_server import JouleServer, database_url
 from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
     FAST,
-    available,
     browser_confirm,
     charge_with,
     localstripe,
@@ -100,9 +98,7 @@ def pay_charge_capture(server, charger_id, password, language, address, confirm=
     payment's token once captured."""
 
     async def scenario():
-        async with connected(server, charger_id, password) as cp:
-            await cp.boot()
-            await available(cp)
+        async with available_charger(server, charger_id, password) as cp:
             r = await asyncio.to_thread(requests.post, pay_url(server, f"/pay/{cp.id}/1/payments"),
                                         json={"language": language, "email": address}, timeout=30)
             assert r.status_code == 201, r.text
@@ -206,7 +202,7 @@ def test_a_payment_without_an_address_sends_nothing_and_an_smtp_outage_is_retrie
 def test_an_account_charge_is_emailed_to_the_accounts_address(tmp_path, charger_id, password, localstripe, inbox, smtp_port):
     """A session charged off-session to a driver account: the receipt goes
     to the account's address, in the account's language, once."""
-    from test_account_payments import GOOD_CARD, charge_session, save_card
+    from test_account_payments import GOOD_CARD, account_with_card, charge_session
 
     box, controller = inbox
     controller.start()
@@ -215,18 +211,11 @@ def test_an_account_charge_is_emailed_to_the_accounts_address(tmp_path, charger_
     try:
         server.create_charger(charger_id, password)
         tariff_for(server, charger_id)
-        tag = f"RF{uuid.uuid4().hex[:10].upper()}"
-        server.create_token(tag)
-        r = server.api("POST", "/accounts", json={"email": "fahrer@example.de", "name": "Kim", "language": "de"})
-        assert r.status_code == 201, r.text
-        aid = r.json()["id"]
-        assert server.api("PUT", f"/accounts/{aid}/id-tokens/{tag}").status_code == 200
-        save_card(server, localstripe, aid, GOOD_CARD)
+        tag, _ = account_with_card(server, localstripe, {"email": "fahrer@example.de", "name": "Kim", "language": "de"},
+                                   GOOD_CARD)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 await charge_session(cp, tag)
 
         asyncio.run(scenario())

@@ -13,11 +13,10 @@ import uuid
 
 import requests
 
-from charger import TestCharger, connected
+from charger import TestCharger, available_charger
 from joule_server import JouleServer, database_url
 from test_web_payments import (  # noqa: F401  (localstripe is a fixture)
     SECRET_KEY,
-    available,
     captured_at_stripe,
     card_numbers,
     charge_with,
@@ -103,9 +102,7 @@ def test_terminal_hold_starts_the_charger_and_is_captured_once(tmp_path, charger
         idem = str(uuid.uuid4())
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 r = await asyncio.to_thread(report, server, key, intent, charger_id, idem)
                 assert r.status_code == 201, r.text
                 first = r.json()
@@ -189,9 +186,7 @@ def test_refused_remote_start_cancels_the_hold_at_the_gateway(tmp_path, charger_
         intent = vendor_hold(localstripe)
 
         async def scenario():
-            async with connected(server, charger_id, password, charger_class=RefusingCharger) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password, charger_class=RefusingCharger) as cp:
                 r = await asyncio.to_thread(report, server, key, intent, charger_id, "refused-1")
                 assert (await remote_start(cp))["status"] == "Rejected"
                 return r

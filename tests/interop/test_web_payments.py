@@ -20,7 +20,7 @@ from ocpp.v16 import call
 
 import card_scan
 from card_scan import card_numbers
-from charger import connected, now_iso
+from charger import available, available_charger, connected, now_iso  # noqa: F401  (available: used by importers)
 from joule_server import JouleServer, database_url
 
 # Workers that act within seconds. Joule refuses to start with a
@@ -90,10 +90,6 @@ async def remote_start(cp):
             return payload
 
 
-async def available(cp):
-    await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available", timestamp=now_iso()), suppress=False)
-
-
 async def charge_with(cp, id_tag, meter_stop=11_000):
     """What a charger does after an accepted remote start: authorize, start,
     meter, stop, unplug."""
@@ -134,9 +130,7 @@ def test_simulated_card_charges_and_captures_the_priced_amount_once(tmp_path, ch
         tariff_for(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created, confirmed = await pay_and_start(server, cp)
                 assert confirmed.status_code == 200, confirmed.text
                 assert confirmed.json()["state"] in ("starting", "charging")
@@ -225,9 +219,7 @@ def test_declined_card_fails_without_remote_start(tmp_path, charger_id, password
         tariff_for(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created, confirmed = await pay_and_start(server, cp, card="sim_declined")
                 assert confirmed.status_code == 402, confirmed.text
                 assert confirmed.json()["code"] == "payment_declined"
@@ -255,9 +247,7 @@ def test_session_that_never_starts_is_voided(tmp_path, charger_id, password):
         tariff_for(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created, confirmed = await pay_and_start(server, cp)
                 assert confirmed.status_code == 200, confirmed.text
                 payload = await remote_start(cp)
@@ -387,9 +377,7 @@ def test_localstripe_hold_charge_and_capture(tmp_path, charger_id, password, loc
         tariff_for(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 created, confirmed = await pay_and_start(server, cp, confirm=browser_confirm(localstripe))
                 assert confirmed.status_code == 200, confirmed.text
                 payload = await remote_start(cp)
@@ -436,9 +424,7 @@ def test_stripe_webhook_is_verified_and_duplicates_start_the_charger_once(tmp_pa
         tariff_for(server, charger_id)
 
         async def scenario():
-            async with connected(server, charger_id, password) as cp:
-                await cp.boot()
-                await available(cp)
+            async with available_charger(server, charger_id, password) as cp:
                 r = await asyncio.to_thread(requests.post, pay_url(server, f"/pay/{cp.id}/1/payments"), timeout=30)
                 assert r.status_code == 201, r.text
                 created = r.json()
