@@ -18,8 +18,8 @@ use joule_domain::ChargerId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::server::Inner;
 use crate::settings::UnknownChargerPolicy;
+use crate::state::Inner;
 
 /// The only subprotocol served today.
 pub(crate) const OCPP16: &str = "ocpp1.6";

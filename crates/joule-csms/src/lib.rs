@@ -14,8 +14,8 @@
 //! (bounded mpsc), the next deadline (RPC timeout or keep-alive), a
 //! replacement notice and shutdown. Incoming CALLs are handled one at a time
 //! in order; one outgoing CALL is in flight per charger. The registry
-//! (`charger id → generation, mailbox, replacement notice`) is a mutex-guarded
-//! map never held across an await. Message-log writes go through a bounded
+//! (`registry.rs`: `charger id → generation, mailbox, replacement notice`) is
+//! a mutex-guarded map never held across an await. Message-log writes go through a bounded
 //! queue to one writer task and are never awaited by a connection.
 //!
 //! ## Behaviours decided here
@@ -47,10 +47,12 @@
 //!   its tariff may have changed, the connection of a charger with a tariff
 //!   in force asks `GetConfiguration` for `CustomDisplayCostAndPrice`
 //!   through its own outgoing queue; chargers answering `true` get the OCA
-//!   configuration keys and cost messages (`v16::tariff_and_cost`), answers
-//!   only logged. One task follows the outbox for tariff changes
-//!   (`price_watch`) and tells the affected connections through their
-//!   mailboxes.
+//!   configuration keys and cost messages, answers only logged. What to show
+//!   and when is the domain's `cost_display::CostDisplay`; the connection
+//!   carries it as an extension (`connection/extension.rs`) that encodes its
+//!   notices (`v16::tariff_and_cost`). One task follows the outbox for
+//!   tariff changes (`price_watch`) and tells the affected connections
+//!   through their mailboxes.
 //! - **Reconnects** replace the old connection (closed with 1000); only the
 //!   current connection records the charger offline when it ends.
 
@@ -68,8 +70,12 @@ mod msglog;
 mod password;
 mod price_watch;
 mod rate;
+mod registry;
+mod router;
 mod server;
 mod settings;
+mod shutdown;
+mod state;
 pub mod v16;
 
 pub use password::{Argon2Passwords, PasswordError};

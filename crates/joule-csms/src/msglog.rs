@@ -78,7 +78,7 @@ pub(crate) async fn run_writer(
     loop {
         let stopping = tokio::select! {
             n = rx.recv_many(&mut batch, BATCH) => n == 0,
-            () = crate::server::stopped(&mut shutdown) => true,
+            () = crate::shutdown::stopped(&mut shutdown) => true,
         };
         if stopping {
             while let Ok(entry) = rx.try_recv() {

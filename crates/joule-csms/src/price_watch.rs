@@ -22,7 +22,8 @@ use joule_domain::event::{EventKind, StoredEvent};
 use joule_domain::outbox_runner::{CursorHome, OutboxRunner, RunnerSettings};
 use tokio::sync::watch;
 
-use crate::server::{stopped, Inner};
+use crate::shutdown::stopped;
+use crate::state::Inner;
 
 /// How often the outbox is read.
 const POLL: Duration = Duration::from_secs(1);

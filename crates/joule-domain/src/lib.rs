@@ -24,6 +24,7 @@ pub mod charger;
 pub mod clock;
 pub mod command;
 pub mod consumer;
+pub mod cost_display;
 pub mod credentials;
 pub mod error;
 pub mod event;

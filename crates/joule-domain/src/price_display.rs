@@ -7,8 +7,6 @@
 //! - [`next_price_boundary`]: the next instant the tariff's clock or calendar
 //!   restrictions change which elements apply (a RunningCost is sent there);
 //! - [`utc_offset_at`]: `TimeOffset` and the next DST transition of a zone;
-//! - [`price_until_unplugged`]: the final cost of a session whose idle time
-//!   after the stop is billed (OCA `CustomIdleFeeAfterStop`);
 //! - the driver texts, each taking an optional language (English default).
 //!
 //! Unit prices include VAT and are exact (never rounded to minor units):
@@ -17,15 +15,11 @@
 
 use chrono::{DateTime, Duration, NaiveTime, Offset, TimeZone, Utc};
 
-use crate::charger::StatusReport;
 use crate::language::Language;
 use crate::money::Decimal;
 use crate::pricing::engine::{matches, Moment};
-use crate::pricing::{
-    price_session, ChargingPeriod, PriceBreakdown, TariffDimensionType, Tz, ValidTariff,
-};
+use crate::pricing::{PriceBreakdown, TariffDimensionType, Tz, ValidTariff};
 use crate::session::{Session, StoredMeterValue};
-use crate::session_cost::{activity_periods, session_timeline, SessionCostError};
 use crate::tariffs::{price_incl_vat, StoredTariff};
 use crate::texts::Texts;
 
@@ -241,33 +235,6 @@ fn offset_text(seconds: i32) -> String {
     format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
-/// The cost of an ended session whose connector stayed occupied until
-/// `unplugged_at`: the session's own timeline (see
-/// [`session_timeline`]) plus one idle (PARKING_TIME) period from its stop
-/// to the unplug, priced with its frozen tariff version. Grace and the
-/// idle extensions apply as for any idle time.
-pub fn price_until_unplugged(
-    session: &Session,
-    meter_values: &[StoredMeterValue],
-    statuses: &[StatusReport],
-    tariff: &StoredTariff,
-    time_zone: Tz,
-    unplugged_at: DateTime<Utc>,
-) -> Result<PriceBreakdown, SessionCostError> {
-    let valid = ValidTariff::new(tariff.tariff.clone(), tariff.extensions)
-        .map_err(SessionCostError::InvalidTariff)?;
-    let stop = session.stopped_at.unwrap_or(unplugged_at);
-    let activity = activity_periods(session, statuses, false, stop);
-    let mut timeline = session_timeline(session, meter_values, &activity, time_zone, stop);
-    if unplugged_at > timeline.end {
-        let mut idle = ChargingPeriod::at(timeline.end);
-        idle.idle_s = Decimal::from((unplugged_at - timeline.end).num_seconds());
-        timeline.periods.push(idle);
-        timeline.end = unplugged_at;
-    }
-    Ok(price_session(&valid, &timeline)?)
-}
-
 /// The newest energy register of a session at or before `at`, with when it
 /// was read (its start reading if none): the `meterValue` a running cost is
 /// based on.
@@ -308,6 +275,7 @@ pub fn idle_cost_text(breakdown: &PriceBreakdown, language: Language) -> String 
 mod tests {
     use super::*;
     use crate::pricing::TariffExtensions;
+    use crate::session_cost::price_until_unplugged;
     use chrono::TimeZone;
 
     fn valid(json: serde_json::Value, ext: TariffExtensions) -> ValidTariff {

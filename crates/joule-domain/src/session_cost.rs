@@ -7,9 +7,11 @@
 //! reads the tariff version and the status reports (see [`status_range`])
 //! from the store.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::charger::{ConnectorStatus, StatusReport};
+use crate::ids::{ChargerId, ConnectorId};
 use crate::money::Decimal;
 use crate::pricing::{
     price_session, ChargingPeriod, PriceBreakdown, PricingError, SessionTimeline,
@@ -436,12 +438,78 @@ impl SessionCostNow {
     }
 }
 
+/// Where a session's priced timeline ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PricedUntil {
+    /// At its stop, or at the unplugging after it that its connector's
+    /// status reports show (see [`activity_periods`]), or now while it runs.
+    Now,
+    /// At this instant: an ended session whose connector the charger said
+    /// stayed occupied until then (the OCA `ConnectorUnplugged`, or its
+    /// `Available`), priced by [`price_until_unplugged`].
+    Unplugged(DateTime<Utc>),
+}
+
+/// What pricing a session reads besides its meter values. A port of its
+/// own so that every reader of a session's cost (API, payments, the
+/// charger display) goes through [`session_cost`], and tests can serve it
+/// without a store.
+#[async_trait]
+pub trait SessionCostReads: Send + Sync {
+    async fn tariff_version(
+        &self,
+        tariff_id: &str,
+        version: i64,
+    ) -> StoreResult<Option<StoredTariff>>;
+    async fn connector_statuses(
+        &self,
+        charger: &ChargerId,
+        connector: ConnectorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatusReport>>;
+    /// The time zone sessions at `charger` are priced in (its site's now).
+    async fn time_zone(&self, charger: &ChargerId) -> StoreResult<Tz>;
+}
+
+/// The three store ports [`SessionCostReads`] reads through.
+#[derive(Clone, Copy)]
+pub struct CostStores<'a> {
+    pub tariffs: &'a dyn TariffStore,
+    pub chargers: &'a dyn ChargerStore,
+    pub assignments: &'a dyn TariffAssignmentStore,
+}
+
+#[async_trait]
+impl SessionCostReads for CostStores<'_> {
+    async fn tariff_version(
+        &self,
+        tariff_id: &str,
+        version: i64,
+    ) -> StoreResult<Option<StoredTariff>> {
+        self.tariffs.get_tariff_version(tariff_id, version).await
+    }
+
+    async fn connector_statuses(
+        &self,
+        charger: &ChargerId,
+        connector: ConnectorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatusReport>> {
+        self.chargers
+            .connector_status_range(charger, connector, from, to)
+            .await
+    }
+
+    async fn time_zone(&self, charger: &ChargerId) -> StoreResult<Tz> {
+        charger_time_zone(self.assignments, charger).await
+    }
+}
+
 /// Prices `session` (with its `meter_values`) at `now` with its frozen
 /// tariff version, its connector's status reports and its charger's time
-/// zone, read through the ports: the one place the session API, the
-/// payment service and the charger display read a session's cost from.
-/// `None` when it has no tariff, its version is gone, or the tariff cannot
-/// price it (logged).
+/// zone, read through the ports (see [`session_cost`]).
 pub async fn session_cost_now(
     tariffs: &dyn TariffStore,
     chargers: &dyn ChargerStore,
@@ -450,26 +518,59 @@ pub async fn session_cost_now(
     meter_values: &[StoredMeterValue],
     now: DateTime<Utc>,
 ) -> StoreResult<Option<SessionCostNow>> {
+    let stores = CostStores {
+        tariffs,
+        chargers,
+        assignments,
+    };
+    session_cost(&stores, session, meter_values, PricedUntil::Now, now).await
+}
+
+/// Prices `session` (with its `meter_values`) up to `until` at `now` with
+/// its frozen tariff version, its connector's status reports and its
+/// charger's time zone: the one place the session API, the payment service
+/// and the charger display read a session's cost from. `None` when it has
+/// no tariff, its version is gone, or the tariff cannot price it (logged).
+pub async fn session_cost(
+    reads: &dyn SessionCostReads,
+    session: &Session,
+    meter_values: &[StoredMeterValue],
+    until: PricedUntil,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<SessionCostNow>> {
     let Some(t) = &session.tariff else {
         return Ok(None);
     };
-    let Some(tariff) = tariffs.get_tariff_version(&t.tariff_id, t.version).await? else {
+    let Some(tariff) = reads.tariff_version(&t.tariff_id, t.version).await? else {
         tracing::warn!(session_id = %session.id, tariff_id = %t.tariff_id, version = t.version,
             "the session's tariff version is missing");
         return Ok(None);
     };
     let (from, to) = status_range(session, &tariff, now);
-    let statuses = chargers
-        .connector_status_range(&session.charger_id, session.connector_id, from, to)
+    let statuses = reads
+        .connector_statuses(&session.charger_id, session.connector_id, from, to)
         .await?;
-    let time_zone = charger_time_zone(assignments, &session.charger_id).await?;
-    match price_session_cost(session, meter_values, &statuses, &tariff, time_zone, now) {
+    let time_zone = reads.time_zone(&session.charger_id).await?;
+    let priced = match until {
+        PricedUntil::Now => {
+            price_session_cost(session, meter_values, &statuses, &tariff, time_zone, now)
+        }
+        PricedUntil::Unplugged(at) => {
+            priced_until_unplugged(session, meter_values, &statuses, &tariff, time_zone, at)
+        }
+    };
+    match priced {
         Ok(price) => {
-            let is_final = session.stopped_at.is_some()
-                && !price
-                    .activity
-                    .last()
-                    .is_some_and(|p| p.after_stop && p.end >= now);
+            let is_final = match until {
+                PricedUntil::Unplugged(_) => true,
+                PricedUntil::Now => {
+                    session.stopped_at.is_some()
+                        && !price
+                            .activity
+                            .last()
+                            .is_some_and(|p| p.after_stop && p.end >= now)
+                }
+            };
             Ok(Some(SessionCostNow { price, is_final }))
         }
         Err(e) => {
@@ -477,6 +578,63 @@ pub async fn session_cost_now(
             Ok(None)
         }
     }
+}
+
+/// The cost of an ended session whose connector stayed occupied until
+/// `unplugged_at`: the session's own timeline (see
+/// [`session_timeline`]) plus one idle (PARKING_TIME) period from its stop
+/// to the unplug, priced with its frozen tariff version. Grace and the
+/// idle extensions apply as for any idle time.
+pub fn price_until_unplugged(
+    session: &Session,
+    meter_values: &[StoredMeterValue],
+    statuses: &[StatusReport],
+    tariff: &StoredTariff,
+    time_zone: Tz,
+    unplugged_at: DateTime<Utc>,
+) -> Result<PriceBreakdown, SessionCostError> {
+    priced_until_unplugged(
+        session,
+        meter_values,
+        statuses,
+        tariff,
+        time_zone,
+        unplugged_at,
+    )
+    .map(|p| p.breakdown)
+}
+
+fn priced_until_unplugged(
+    session: &Session,
+    meter_values: &[StoredMeterValue],
+    statuses: &[StatusReport],
+    tariff: &StoredTariff,
+    time_zone: Tz,
+    unplugged_at: DateTime<Utc>,
+) -> Result<SessionPrice, SessionCostError> {
+    let valid = ValidTariff::new(tariff.tariff.clone(), tariff.extensions)
+        .map_err(SessionCostError::InvalidTariff)?;
+    let stop = session.stopped_at.unwrap_or(unplugged_at);
+    let mut activity = activity_periods(session, statuses, false, stop);
+    let mut timeline = session_timeline(session, meter_values, &activity, time_zone, stop);
+    if unplugged_at > timeline.end {
+        let mut idle = ChargingPeriod::at(timeline.end);
+        idle.idle_s = Decimal::from((unplugged_at - timeline.end).num_seconds());
+        timeline.periods.push(idle);
+        activity.push(ActivityPeriod {
+            start: timeline.end,
+            end: unplugged_at,
+            activity: Activity::Idle,
+            after_stop: true,
+        });
+        timeline.end = unplugged_at;
+    }
+    let priced_until = timeline.end;
+    Ok(SessionPrice {
+        breakdown: price_session(&valid, &timeline)?,
+        activity,
+        priced_until,
+    })
 }
 
 #[cfg(test)]

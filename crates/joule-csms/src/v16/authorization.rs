@@ -3,10 +3,11 @@
 //! that displays prices gets `SetUserPrice` afterwards (`tariff_and_cost`).
 
 use joule_domain::auth::AuthorizationStatus;
+use joule_domain::cost_display::CostEvent;
 use joule_ocpp::v16::{self, encode};
 
-use super::tariff_and_cost::CostMessage;
-use super::{convert, Ctx, Handled, HandlerResult};
+use super::convert;
+use super::handler::{Ctx, Handled, HandlerResult};
 
 pub(crate) async fn authorize(ctx: &Ctx<'_>, req: v16::AuthorizeRequest) -> HandlerResult {
     let Ok(tag) = convert::id_tag(&req.id_tag) else {
@@ -23,7 +24,7 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, req: v16::AuthorizeRequest) -> Hand
     });
     let handled = Handled::reply(payload).with_note(convert::refusal_note(&decision));
     if decision.status == AuthorizationStatus::Accepted {
-        return Ok(handled.with_cost(ctx, CostMessage::SetUserPrice { id_tag: tag }));
+        return Ok(handled.with_cost(ctx, CostEvent::Authorized { id_tag: tag }));
     }
     Ok(handled)
 }

@@ -2,10 +2,11 @@
 //! A connector reported Available on a charger that displays prices may end
 //! an idle-after-stop extension (`tariff_and_cost`).
 
+use joule_domain::cost_display::CostEvent;
 use joule_ocpp::v16::{self, encode};
 
-use super::tariff_and_cost::CostMessage;
-use super::{convert, Ctx, Handled, HandlerResult};
+use super::convert;
+use super::handler::{Ctx, Handled, HandlerResult};
 
 pub(crate) async fn status_notification(
     ctx: &Ctx<'_>,
@@ -13,7 +14,7 @@ pub(crate) async fn status_notification(
 ) -> HandlerResult {
     let available =
         (req.status == v16::ChargePointStatus::Available && req.connector_id > 0).then(|| {
-            CostMessage::ConnectorAvailable {
+            CostEvent::ConnectorAvailable {
                 connector_id: req.connector_id,
                 at: req.timestamp.unwrap_or_else(|| ctx.service.now()),
             }

@@ -8,7 +8,7 @@ use joule_domain::{ConnectorId, IdTag, TransactionId};
 use joule_ocpp::v16;
 use serde::Serialize;
 
-use super::HandlerError;
+use super::handler::HandlerError;
 
 /// The wire spelling of a 1.6 enum value (its serde name).
 pub(crate) fn wire<T: Serialize>(value: &T) -> Option<String> {

@@ -2,7 +2,8 @@
 
 use joule_ocpp::v16::{self, encode};
 
-use super::{convert, Ctx, Handled, HandlerError, HandlerResult};
+use super::convert;
+use super::handler::{Ctx, Handled, HandlerError, HandlerResult};
 
 pub(crate) async fn firmware_status_notification(
     ctx: &Ctx<'_>,

@@ -2,11 +2,12 @@
 //! transaction on a charger that displays prices are followed by its
 //! `RunningCost` (`tariff_and_cost`).
 
+use joule_domain::cost_display::CostEvent;
 use joule_domain::meter::MeterReport;
 use joule_ocpp::v16::{self, encode};
 
-use super::tariff_and_cost::CostMessage;
-use super::{convert, Ctx, Handled, HandlerResult};
+use super::convert;
+use super::handler::{Ctx, Handled, HandlerResult};
 
 pub(crate) async fn meter_values(ctx: &Ctx<'_>, req: v16::MeterValuesRequest) -> HandlerResult {
     let report = MeterReport {
@@ -21,7 +22,7 @@ pub(crate) async fn meter_values(ctx: &Ctx<'_>, req: v16::MeterValuesRequest) ->
     ctx.service.meter_values(ctx.charger, report).await?;
     let handled = Handled::reply(encode(&v16::MeterValuesResponse {}));
     Ok(match transaction_id {
-        Some(transaction_id) => handled.with_cost(ctx, CostMessage::MeterValues { transaction_id }),
+        Some(transaction_id) => handled.with_cost(ctx, CostEvent::MeterValues { transaction_id }),
         None => handled,
     })
 }

@@ -6,12 +6,13 @@
 //! that displays prices a start begins the session's `RunningCost` updates
 //! and the stop that ends it leads to `FinalCost` (`tariff_and_cost`).
 
+use joule_domain::cost_display::CostEvent;
 use joule_domain::service::{StartRequest, StopRequest};
 use joule_domain::session::StopOutcome;
 use joule_ocpp::v16::{self, encode};
 
-use super::tariff_and_cost::CostMessage;
-use super::{convert, Ctx, Handled, HandlerError, HandlerResult};
+use super::convert;
+use super::handler::{Ctx, Handled, HandlerError, HandlerResult};
 
 pub(crate) async fn start_transaction(
     ctx: &Ctx<'_>,
@@ -36,7 +37,7 @@ pub(crate) async fn start_transaction(
         notes.push("resend of a recorded start".to_owned());
     }
     notes.extend(convert::refusal_note(&decision));
-    let message = CostMessage::SessionStarted {
+    let message = CostEvent::SessionStarted {
         session: Box::new(outcome.session),
     };
     Ok(Handled::reply(payload)
@@ -77,7 +78,7 @@ pub(crate) async fn stop_transaction(
     let mut cost = None;
     match outcome {
         StopOutcome::Stopped(session) => {
-            cost = Some(CostMessage::SessionStopped {
+            cost = Some(CostEvent::SessionStopped {
                 session: Box::new(session),
             });
         }

@@ -1,10 +1,117 @@
 //! The OCA cost messages as they go on the wire (STANDARDS.md §3.2): field
-//! names in camelCase, money and unit prices as JSON numbers, never floats.
+//! names in camelCase, money and unit prices as JSON numbers, never floats;
+//! and the domain's [`CostNotice`]s and [`DisplaySetting`]s encoded as them.
 
 use chrono::{DateTime, Utc};
+use joule_domain::cost_display::{self, CostNotice, DisplaySetting};
 use joule_domain::money::{decimal_number, Decimal};
 use joule_domain::price_display::UnitPrices;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{IDLE_AFTER_STOP_KEY, VENDOR_ID};
+
+/// A `DataTransfer.req` payload of the cost vendor.
+fn data_transfer(message_id: &str, data: &impl Serialize) -> Option<Value> {
+    let data = serde_json::to_string(data).ok()?;
+    Some(json!({ "vendorId": VENDOR_ID, "messageId": message_id, "data": data }))
+}
+
+/// The `DataTransfer.req` payload of a cost message; `None` for the
+/// configuration (see [`config_keys`]).
+pub(crate) fn cost_message(notice: &CostNotice) -> Option<Value> {
+    match notice {
+        CostNotice::UserPrice { id_tag, price_text } => data_transfer(
+            "SetUserPrice",
+            &SetUserPrice {
+                id_token: id_tag.as_str(),
+                price_text: price_text.clone(),
+            },
+        ),
+        CostNotice::RunningCost(cost) => data_transfer(
+            "RunningCost",
+            &RunningCost {
+                transaction_id: cost.transaction_id,
+                timestamp: cost.at,
+                meter_value: cost.meter_wh,
+                cost: cost.cost,
+                state: match cost.state {
+                    cost_display::CostState::Charging => CostState::Charging,
+                    cost_display::CostState::Idle => CostState::Idle,
+                },
+                charging_price: ChargingPrice::of(&cost.prices),
+                idle_price: IdlePrice::of(&cost.prices),
+                next_period: cost.next_period.as_ref().map(|(at, prices)| NextPeriod {
+                    at_time: *at,
+                    charging_price: ChargingPrice::of(prices),
+                    idle_price: IdlePrice::of(prices),
+                }),
+                trigger_meter_value: cost.reading_wanted_at.map(|at_time| Triggers { at_time }),
+                price_text: cost.price_text.clone(),
+                qr_code_text: cost.receipt_url.clone(),
+            },
+        ),
+        CostNotice::FinalCost(cost) => data_transfer(
+            "FinalCost",
+            &FinalCost {
+                transaction_id: cost.transaction_id,
+                cost: cost.cost,
+                price_text: cost.price_text.clone(),
+                qr_code_text: cost.receipt_url.clone(),
+            },
+        ),
+        CostNotice::Config(_) => None,
+    }
+}
+
+/// The configuration keys and values of `settings`, in their order; `None`
+/// when a value cannot be written.
+pub(crate) fn config_keys(settings: &[DisplaySetting]) -> Option<Vec<(String, String)>> {
+    settings
+        .iter()
+        .map(|setting| {
+            Some(match setting {
+                DisplaySetting::DefaultPrice {
+                    price_text,
+                    price_text_offline,
+                    prices,
+                } => (
+                    "DefaultPrice".to_owned(),
+                    serde_json::to_string(&DefaultPrice {
+                        price_text: price_text.clone(),
+                        price_text_offline: price_text_offline.clone(),
+                        charging_price: ChargingPrice::of(prices),
+                    })
+                    .ok()?,
+                ),
+                DisplaySetting::TimeOffset(offset) => ("TimeOffset".to_owned(), offset.clone()),
+                DisplaySetting::NextTimeOffsetAt(at) => (
+                    "NextTimeOffsetTransitionDateTime".to_owned(),
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ),
+                DisplaySetting::NextTimeOffset(offset) => {
+                    ("TimeOffsetNextTransition".to_owned(), offset.clone())
+                }
+                DisplaySetting::IdleFeeAfterStop(billed) => {
+                    (IDLE_AFTER_STOP_KEY.to_owned(), billed.to_string())
+                }
+                DisplaySetting::Language(language) => ("Language".to_owned(), language.clone()),
+                DisplaySetting::DefaultPriceText {
+                    language,
+                    price_text,
+                    price_text_offline,
+                } => (
+                    format!("DefaultPriceText,{language}"),
+                    serde_json::to_string(&DefaultPriceText {
+                        price_text: price_text.clone(),
+                        price_text_offline: price_text_offline.clone(),
+                    })
+                    .ok()?,
+                ),
+            })
+        })
+        .collect()
+}
 
 /// `chargingPrice`: unit prices including VAT; absent ones are not priced.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -123,8 +230,7 @@ pub(crate) struct RunningCost {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger_meter_value: Option<Triggers>,
     pub price_text: String,
-    /// The receipt link, for a session paid through Joule (see
-    /// `PriceDisplay::receipt_url`).
+    /// The receipt link, for a session paid through Joule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qr_code_text: Option<String>,
 }
