@@ -4,9 +4,12 @@ the domain depends on no web, SQL or protocol crate and on nothing of ours;
 adapters depend on the domain and never on each other; nothing depends on
 the binary; receipt rendering is pure (no runtime, no mail transport);
 the shared test code (test-support) is a dev-dependency only and depends
-on no crate whose tests use it through a cycle."""
+on no crate whose tests use it through a cycle. Inside each crate, no two
+files import each other in a circle (scripts/check-import-cycles.py, run
+from here)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -81,3 +84,7 @@ if errors:
     print("\n".join(errors), file=sys.stderr)
     sys.exit(1)
 print(f"dependency direction ok ({len(deps)} crates)")
+
+# Between files of one crate: no import circles (ADR 0011).
+cycles = os.path.join(os.path.dirname(os.path.abspath(__file__)), "check-import-cycles.py")
+sys.exit(subprocess.call([sys.executable, cycles]))

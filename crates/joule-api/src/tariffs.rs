@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use joule_domain::error::StoreError;
 use joule_domain::ids::{ChargerId, ConnectorId};
-use joule_domain::tariffs::tariff_in_force;
+use joule_domain::tariff_lookup::tariff_in_force;
 
 use crate::dto::tariff::{
     ChargerTariff, DefaultTariff, PriceQuery, PriceQuote, SetChargerTariff, SetDefaultTariff,

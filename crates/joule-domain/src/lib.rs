@@ -52,6 +52,7 @@ pub mod session_cost;
 pub mod site;
 pub mod store;
 pub mod tariff_assignment;
+pub mod tariff_lookup;
 pub mod tariffs;
 pub mod terminal;
 pub mod texts;

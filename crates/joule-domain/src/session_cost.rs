@@ -19,7 +19,8 @@ use crate::pricing::{
 };
 use crate::session::{Session, SessionState, StoredMeterValue};
 use crate::store::{ChargerStore, StoreResult, TariffAssignmentStore, TariffStore};
-use crate::tariffs::{charger_time_zone, StoredTariff};
+use crate::tariff_lookup::charger_time_zone;
+use crate::tariffs::StoredTariff;
 
 /// The longest idle time after a stop that is billed when the connector
 /// never reports being unplugged: a lost `Available` must not bill a driver

@@ -4,19 +4,18 @@
 //! The pricing rules themselves are in [`crate::pricing`]; this module only
 //! names what the [`TariffStore`](crate::store::TariffStore) port keeps and
 //! reads a tariff's headline prices for display. Which tariff applies where
-//! is [`crate::tariff_assignment`].
+//! is [`crate::tariff_assignment`]; looking it up through the store is
+//! [`crate::tariff_lookup`] (an entity module never imports the store ports,
+//! which import it: ADR 0011).
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::{ChargerId, ConnectorId, IdTag};
 use crate::language::{choose_language, Language};
 use crate::money::{Currency, Decimal, Money};
 use crate::pricing::{
     DisplayText, PriceBreakdown, PriceComponent, Tariff, TariffDimensionType, TariffExtensions,
 };
-use crate::store::{StoreResult, TariffAssignmentStore};
 use crate::texts::{CostLabel, PriceUnit, Texts};
-use crate::user_group::ChargerAccess;
 
 /// A tariff to create, or to replace a stored one with. Validate it
 /// ([`crate::pricing::ValidTariff::new`]) before storing: the store keeps
@@ -151,56 +150,6 @@ impl StoredTariff {
             language: texts.language().code().to_owned(),
         }
     }
-}
-
-/// What a driver is told about a charger before charging.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InForce {
-    /// The tariff the precedence rule picks, if any is in force.
-    pub tariff: Option<StoredTariff>,
-    /// The time zone its time-of-day restrictions are read in.
-    pub time_zone: chrono_tz::Tz,
-    /// The charger's effective access (its own rule, else its site's).
-    pub access: ChargerAccess,
-    /// The site's default language (ISO 639-1), if the charger has a site.
-    pub language: Option<String>,
-}
-
-/// The tariff a driver gets at `charger` (on `connector`) at `at`, by the
-/// precedence rule of docs/pricing.md ("Precedence"): for the driver with
-/// `id_tag`, or for an anonymous one (the public quote). `None` when the
-/// charger is unknown.
-pub async fn tariff_in_force(
-    store: &dyn TariffAssignmentStore,
-    charger: &ChargerId,
-    connector: ConnectorId,
-    id_tag: Option<&IdTag>,
-    at: DateTime<Utc>,
-) -> StoreResult<Option<InForce>> {
-    let Some(candidates) = store.tariff_candidates(charger, id_tag).await? else {
-        return Ok(None);
-    };
-    let tariff = candidates
-        .resolve(charger, connector, id_tag, at)
-        .map(|r| r.tariff.clone());
-    Ok(Some(InForce {
-        tariff,
-        time_zone: candidates.time_zone(),
-        access: candidates.access.access,
-        language: candidates.site.as_ref().map(|s| s.language.clone()),
-    }))
-}
-
-/// The time zone sessions at `charger` are priced in: its site's now, else
-/// UTC (also for a charger deleted since).
-pub async fn charger_time_zone(
-    store: &dyn TariffAssignmentStore,
-    charger: &ChargerId,
-) -> StoreResult<chrono_tz::Tz> {
-    Ok(store
-        .tariff_candidates(charger, None)
-        .await?
-        .map_or(chrono_tz::UTC, |c| c.time_zone()))
 }
 
 /// An itemized summary of a priced session for a driver (the OCA

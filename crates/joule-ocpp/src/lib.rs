@@ -3,7 +3,8 @@
 //! **Role.** Everything about OCPP that is bytes and rules, nothing that is
 //! behaviour: the RPC envelope ([`frame`]), CALLERROR codes spelt per version
 //! ([`error_code`]), the official OCPP 1.6 JSON schemas and validation against
-//! them ([`schema`]), typed OCPP 1.6 requests and responses with routing
+//! them ([`schema`]), the payload kinds and the refusal a check yields
+//! ([`payload`]), typed OCPP 1.6 requests and responses with routing
 //! enums per direction ([`v16`]), and the per-connection bookkeeping of
 //! outgoing calls ([`rpc`]). The CSMS adapter (`joule-csms`) and the charger
 //! simulator (`joule-sim`) build on it; the domain never sees these types.
@@ -40,11 +41,12 @@
 
 pub mod error_code;
 pub mod frame;
+pub mod payload;
 pub mod rpc;
 pub mod schema;
 pub mod v16;
 
 pub use error_code::{ErrorCode, OcppVersion};
 pub use frame::{Call, CallError, CallResult, Frame, FrameError};
+pub use payload::{PayloadKind, Violation};
 pub use rpc::{CallErrorReply, CallFailure, Completed, Drained, OutgoingCalls, QueueFull};
-pub use schema::{PayloadKind, Violation};

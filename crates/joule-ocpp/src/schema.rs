@@ -29,44 +29,9 @@ use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 use serde_json::Value;
 
-use crate::error_code::{ErrorCode, OcppVersion};
-use crate::frame::{truncate, Frame, MAX_ERROR_DESCRIPTION_LEN};
+use crate::error_code::ErrorCode;
+use crate::payload::{PayloadKind, Violation};
 use crate::v16::Action16;
-
-/// Which payload of an exchange a schema describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PayloadKind {
-    /// The CALL payload.
-    Request,
-    /// The CALLRESULT payload.
-    Response,
-}
-
-/// Why a payload was refused, ready to become a CALLERROR.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {description}")]
-pub struct Violation {
-    pub code: ErrorCode,
-    /// Names the offending field path; at most 255 characters.
-    pub description: String,
-}
-
-impl Violation {
-    /// A violation; the description is cut to 255 characters.
-    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        let description = description.into();
-        let description = match truncate(&description, MAX_ERROR_DESCRIPTION_LEN) {
-            cut if cut.len() == description.len() => description,
-            cut => cut.to_owned(),
-        };
-        Violation { code, description }
-    }
-
-    /// The CALLERROR answering CALL `message_id` with this violation.
-    pub fn reply(&self, message_id: &str, version: OcppVersion) -> Frame {
-        Frame::call_error_reply(message_id, self.code, version, &self.description)
-    }
-}
 
 const SCHEMA_COUNT: usize = Action16::ALL.len() * 2;
 
@@ -138,6 +103,7 @@ pub fn validate(action: Action16, kind: PayloadKind, payload: &Value) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error_code::OcppVersion;
     use serde_json::json;
 
     fn code_of(action: Action16, kind: PayloadKind, payload: Value) -> Option<ErrorCode> {

@@ -40,10 +40,11 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::fleet::{charger_ids, mix_seed, Pacer};
+use crate::fleet::{mix_seed, Pacer};
 use crate::meter::Meter;
 use crate::proc_stats::{self, ProcSample};
 use crate::replies::{reply_text, stateless_reply};
+use crate::sim_config::charger_ids;
 use crate::stats::{LatencyRecorder, LatencySummary, Micros};
 use crate::ws::{self, Ws};
 

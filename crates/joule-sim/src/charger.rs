@@ -44,9 +44,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::config_keys::{self, KEYS};
-use crate::fleet::{FleetStats, SimConfig};
+use crate::fleet_stats::FleetStats;
 use crate::meter::{Meter, SignedContext};
 use crate::replies::{reply_text, stateless_reply};
+use crate::sim_config::SimConfig;
 use crate::ws;
 
 /// Calls that may wait behind the one in flight.

@@ -24,16 +24,20 @@ pub mod bench;
 pub mod charger;
 pub mod config_keys;
 pub mod fleet;
+pub mod fleet_stats;
 pub mod meter;
 pub mod prepare;
 pub mod proc_stats;
 pub mod replies;
+pub mod sim_config;
 pub mod stats;
 pub mod ws;
 
 pub use bench::{run_bench, BenchConfig, BenchReport, Scenario};
-pub use fleet::{charger_ids, run_fleet, run_fleet_with_stats, FleetReport, FleetStats, SimConfig};
+pub use fleet::{run_fleet, run_fleet_with_stats, FleetReport};
+pub use fleet_stats::FleetStats;
 pub use prepare::{create_chargers_via_api, create_id_tokens_via_api, PrepareError, PrepareReport};
+pub use sim_config::{charger_ids, SimConfig};
 pub use tokio_util::sync::CancellationToken;
 
 /// Raises the soft open-files limit to the hard limit and returns it: a

@@ -198,7 +198,7 @@ pub async fn tap(
     // The hold a terminal would place: the tariff's hold amount there (or
     // the configured default), as a vendor would configure it.
     let now = state.clock.now();
-    let in_force = joule_domain::tariffs::tariff_in_force(
+    let in_force = joule_domain::tariff_lookup::tariff_in_force(
         state.store.as_ref(),
         &charger,
         connector,

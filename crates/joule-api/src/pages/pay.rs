@@ -6,7 +6,7 @@ use axum::response::Response;
 use joule_domain::ids::{ChargerId, ConnectorId};
 use joule_domain::language::Language;
 use joule_domain::money::{Currency, Money};
-use joule_domain::tariffs::tariff_in_force;
+use joule_domain::tariff_lookup::tariff_in_force;
 use joule_domain::texts::{PriceUnit, Texts};
 use maud::{html, Markup, PreEscaped};
 use serde::Serialize;

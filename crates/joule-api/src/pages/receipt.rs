@@ -16,7 +16,7 @@ use joule_domain::session::Session;
 use joule_domain::session_cost::{
     price_session_cost, status_range, SessionCostError, SessionPrice,
 };
-use joule_domain::tariffs::charger_time_zone;
+use joule_domain::tariff_lookup::charger_time_zone;
 use joule_receipts::ReceiptRenderError;
 use tracing::Instrument;
 

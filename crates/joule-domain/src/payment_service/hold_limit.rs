@@ -26,7 +26,7 @@ use crate::payment::{
 use crate::session::{Session, SessionState};
 use crate::session_cost::price_session_cost;
 use crate::store::HoldLimitStore;
-use crate::tariffs::charger_time_zone;
+use crate::tariff_lookup::charger_time_zone;
 
 use super::{Claim, PaymentError, PaymentService};
 

@@ -12,7 +12,7 @@ use crate::payment::{
     PaymentStep, ReceiptToken, RemoteStart, StartStatus, StepError, StepKind, StepOutcome,
     StepRequest, StepSuccess, CLAIM_ENTITY,
 };
-use crate::tariffs::tariff_in_force;
+use crate::tariff_lookup::tariff_in_force;
 
 use super::{Claim, PaymentError, PaymentService, PaymentStatusView};
 

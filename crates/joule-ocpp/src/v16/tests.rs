@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::error_code::{ErrorCode, OcppVersion};
-use crate::schema::{validate, PayloadKind};
+use crate::payload::PayloadKind;
+use crate::schema::validate;
 
 fn at(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_714_557_600 + secs, 0)
