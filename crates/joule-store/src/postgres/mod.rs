@@ -161,10 +161,22 @@ macro_rules! in_tx {
         let mut tx = $self.pool.begin().await.map_err(pg)?;
         let out = {
             let $c: &mut PgConnection = &mut tx;
-            $body.await?
+            $body.await
         };
-        tx.commit().await.map_err(pg)?;
-        Ok(out)
+        match out {
+            Ok(out) => {
+                tx.commit().await.map_err(pg)?;
+                Ok(out)
+            }
+            Err(error) => {
+                // Roll back before answering: a dropped transaction's rollback
+                // is only queued, and its row locks would make the caller's next
+                // `FOR UPDATE SKIP LOCKED` (on another pooled connection) skip
+                // rows this failed write had touched.
+                let _ = tx.rollback().await;
+                Err(error)
+            }
+        }
     }};
 }
 
