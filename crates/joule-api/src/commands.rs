@@ -7,7 +7,7 @@
 
 use axum::extract::{Request, State};
 use axum::Json;
-use joule_domain::command::{ChargerCommand, CommandKind};
+use joule_domain::command::{ChargerCommand, CommandReply};
 use serde::Deserialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
@@ -25,8 +25,34 @@ pub struct CommandPath {
     pub action: String,
 }
 
-/// The `action` path segment in the OpenAPI document: an enum built from the
-/// domain's list, so the document cannot drift from what is accepted.
+/// The OCPP 1.6 actions the API passes on to a charger (those the central
+/// system may send), which are also the `action` path segment. The API's own
+/// list rather than the domain's: the domain's commands are protocol-neutral
+/// (ADR-0010), while this endpoint is the operator's raw passthrough.
+const ACTIONS: [&str; 19] = [
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "Reset",
+    "UnlockConnector",
+    "ChangeAvailability",
+    "GetConfiguration",
+    "ChangeConfiguration",
+    "TriggerMessage",
+    "ClearCache",
+    "DataTransfer",
+    "UpdateFirmware",
+    "GetDiagnostics",
+    "GetLocalListVersion",
+    "SendLocalList",
+    "ReserveNow",
+    "CancelReservation",
+    "SetChargingProfile",
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
+];
+
+/// The `action` path segment in the OpenAPI document: an enum built from
+/// [`ACTIONS`], so the document cannot drift from what is accepted.
 #[derive(Debug)]
 pub struct CommandAction;
 
@@ -35,7 +61,7 @@ impl PartialSchema for CommandAction {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .description(Some("An OCPP action Joule can send to a charger."))
-            .enum_values(Some(CommandKind::ALL.iter().map(|k| k.as_str())))
+            .enum_values(Some(ACTIONS))
             .into()
     }
 }
@@ -71,8 +97,9 @@ pub async fn send_command(
     ApiPath(path): ApiPath<CommandPath>,
     request: Request,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let kind =
-        CommandKind::parse(&path.action).ok_or(ApiError::UnknownCommand(path.action.clone()))?;
+    if !ACTIONS.contains(&path.action.as_str()) {
+        return Err(ApiError::UnknownCommand(path.action.clone()));
+    }
     let id = path_charger_id(&path.id)?;
     let json_declared = is_json(request.headers());
     let body = read_body(request, &()).await?;
@@ -95,10 +122,16 @@ pub async fn send_command(
         value
     };
     ensure_charger_known(&state, &id).await?;
-    tracing::info!(charger_id = %id, action = kind.as_str(), "sending command");
-    let answer = state
-        .commands
-        .send(&id, ChargerCommand { kind, payload })
-        .await?;
-    Ok(Json(answer))
+    tracing::info!(charger_id = %id, action = %path.action, "sending command");
+    let command = ChargerCommand::Raw {
+        action: path.action,
+        payload,
+    };
+    match state.commands.send(&id, command).await? {
+        CommandReply::Data(answer) => Ok(Json(answer)),
+        // A router answers the passthrough with the charger's payload; a
+        // bare verdict is shown in the 1.6 shape the operator sent.
+        CommandReply::Accepted => Ok(Json(serde_json::json!({"status": "Accepted"}))),
+        CommandReply::Rejected => Ok(Json(serde_json::json!({"status": "Rejected"}))),
+    }
 }

@@ -635,7 +635,7 @@ mod tests {
                 "invalid_command_payload",
             ),
             (
-                CommandError::Unsupported("Reset"),
+                CommandError::Unsupported("Reset".to_owned()),
                 422,
                 "command_unsupported",
             ),

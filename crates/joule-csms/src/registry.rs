@@ -7,17 +7,18 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use joule_domain::command::{ChargerCommand, CommandError};
+use joule_domain::command::CommandError;
 use joule_domain::ChargerId;
 use joule_ocpp::v16::Action16;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-/// A command on its way to a connection task, with where to send the answer.
-/// Boxed in the mailbox so an idle channel's slots stay pointer-sized.
+/// A command on its way to a connection task, as the 1.6 call it became
+/// (`v16::commands`), with where to send the answer payload. Boxed in the
+/// mailbox so an idle channel's slots stay pointer-sized.
 pub(crate) struct Envelope {
-    pub command: ChargerCommand,
     pub action: Action16,
+    pub payload: Value,
     pub reply: oneshot::Sender<Result<Value, CommandError>>,
 }
 

@@ -1,17 +1,17 @@
 //! The domain's [`CommandRouter`] for the chargers connected to this node:
-//! checks the command against the 1.6 schema, finds the charger's
-//! connection in the registry and hands the command to its mailbox.
+//! encodes the command as a 1.6 call (`v16::commands`), checks it against
+//! the 1.6 schema, finds the charger's connection in the registry, hands the
+//! call to its mailbox and reads the answer back as a [`CommandReply`].
 
 use async_trait::async_trait;
-use joule_domain::command::{ChargerCommand, CommandError, CommandRouter};
+use joule_domain::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
 use joule_domain::ChargerId;
-use joule_ocpp::v16::Action16;
 use joule_ocpp::PayloadKind;
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::registry::{Envelope, Mail};
 use crate::server::Csms;
+use crate::v16::commands::to_call;
 
 #[async_trait]
 impl CommandRouter for Csms {
@@ -19,16 +19,9 @@ impl CommandRouter for Csms {
         &self,
         charger: &ChargerId,
         command: ChargerCommand,
-    ) -> Result<Value, CommandError> {
-        let action: Action16 = command
-            .kind
-            .as_str()
-            .parse()
-            .map_err(|_| CommandError::Unsupported(command.kind.as_str()))?;
-        if !action.initiator().central_system_may_send() {
-            return Err(CommandError::Unsupported(command.kind.as_str()));
-        }
-        joule_ocpp::schema::validate(action, PayloadKind::Request, &command.payload)
+    ) -> Result<CommandReply, CommandError> {
+        let mut call = to_call(command)?;
+        joule_ocpp::schema::validate(call.action, PayloadKind::Request, &call.payload)
             .map_err(|v| CommandError::InvalidPayload(v.description))?;
         let mailbox = self
             .inner
@@ -38,15 +31,16 @@ impl CommandRouter for Csms {
         let (reply, answer) = oneshot::channel();
         mailbox
             .try_send(Mail::Command(Box::new(Envelope {
-                command,
-                action,
+                action: call.action,
+                payload: std::mem::take(&mut call.payload),
                 reply,
             })))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => CommandError::Busy(charger.clone()),
                 mpsc::error::TrySendError::Closed(_) => CommandError::Offline(charger.clone()),
             })?;
-        answer.await.map_err(|_| CommandError::ConnectionClosed)?
+        let payload = answer.await.map_err(|_| CommandError::ConnectionClosed)??;
+        call.reply(payload)
     }
 
     fn is_connected(&self, charger: &ChargerId) -> bool {

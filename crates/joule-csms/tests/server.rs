@@ -9,7 +9,7 @@ use std::time::Duration;
 use harness::{cid, error_code, spawn};
 use joule_csms::{DataTransferHandler, DataTransferReply, UnknownChargerPolicy};
 use joule_domain::charger::{ConnectorStatus, RegistrationStatus};
-use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};
+use joule_domain::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
 use joule_domain::message_log::{Direction, FrameKind, LogFilter};
 use joule_domain::page::Page;
 use joule_domain::session::SessionState;
@@ -574,8 +574,22 @@ async fn shutdown_sends_going_away() {
 
 // ---- commands ----
 
-fn command(kind: CommandKind, payload: serde_json::Value) -> ChargerCommand {
-    ChargerCommand { kind, payload }
+/// The operator passthrough: an action and its 1.6 payload.
+fn command(action: &str, payload: serde_json::Value) -> ChargerCommand {
+    ChargerCommand::Raw {
+        action: action.to_owned(),
+        payload,
+    }
+}
+
+/// Sends `command` to CP1 from a task, so the test can answer as the
+/// charger meanwhile.
+fn send_to_cp1(
+    app: &harness::App,
+    command: ChargerCommand,
+) -> tokio::task::JoinHandle<Result<CommandReply, CommandError>> {
+    let csms = app.csms.clone();
+    tokio::spawn(async move { csms.send(&cid("CP1"), command).await })
 }
 
 #[tokio::test]
@@ -584,26 +598,22 @@ async fn command_round_trip() {
     app.add_charger("CP1", ACCEPTED, None).await;
     let mut cp = app.connect("CP1").await;
     cp.alive().await;
-    let csms = app.csms.clone();
-    let sent = tokio::spawn(async move {
-        csms.send(&cid("CP1"), command(CommandKind::ClearCache, json!({})))
-            .await
-    });
+    let sent = send_to_cp1(&app, command("ClearCache", json!({})));
     let call = cp.recv().await;
     assert_eq!(call[0], 2);
     assert_eq!(call[2], "ClearCache");
     cp.send_text(&json!([3, call[1], {"status": "Accepted"}]).to_string())
         .await;
-    assert_eq!(sent.await.unwrap(), Ok(json!({"status": "Accepted"})));
+    assert_eq!(
+        sent.await.unwrap(),
+        Ok(CommandReply::Data(json!({"status": "Accepted"})))
+    );
 
     // CALLERROR from the charger.
     let csms = app.csms.clone();
     let sent = tokio::spawn(async move {
-        csms.send(
-            &cid("CP1"),
-            command(CommandKind::Reset, json!({"type": "Soft"})),
-        )
-        .await
+        csms.send(&cid("CP1"), command("Reset", json!({"type": "Soft"})))
+            .await
     });
     let call = cp.recv().await;
     cp.send_text(&json!([4, call[1], "NotSupported", "no", {}]).to_string())
@@ -613,11 +623,7 @@ async fn command_round_trip() {
     );
 
     // Invalid response payload.
-    let csms = app.csms.clone();
-    let sent = tokio::spawn(async move {
-        csms.send(&cid("CP1"), command(CommandKind::ClearCache, json!({})))
-            .await
-    });
+    let sent = send_to_cp1(&app, command("ClearCache", json!({})));
     let call = cp.recv().await;
     cp.send_text(&json!([3, call[1], {"status": "Maybe"}]).to_string())
         .await;
@@ -645,6 +651,39 @@ async fn command_round_trip() {
     assert_eq!(log.len(), 4, "{log:?}");
 }
 
+/// Typed commands become their 1.6 calls, and the charger's status the
+/// domain's reply.
+#[tokio::test]
+async fn typed_commands_are_encoded_and_answered() {
+    use joule_domain::ids::{ConnectorId, IdTag};
+    let app = spawn(|_| {}).await;
+    app.add_charger("CP1", ACCEPTED, None).await;
+    let mut cp = app.connect("CP1").await;
+    cp.alive().await;
+    let start = ChargerCommand::StartCharging {
+        connector: ConnectorId::new(2).unwrap(),
+        id_tag: IdTag::parse("PAY1").unwrap(),
+    };
+    let sent = send_to_cp1(&app, start);
+    let call = cp.recv().await;
+    assert_eq!(call[2], "RemoteStartTransaction");
+    assert_eq!(call[3], json!({"connectorId": 2, "idTag": "PAY1"}));
+    cp.send_text(&json!([3, call[1], {"status": "Accepted"}]).to_string())
+        .await;
+    assert_eq!(sent.await.unwrap(), Ok(CommandReply::Accepted));
+
+    let stop = ChargerCommand::StopCharging {
+        transaction: TransactionId::new(7).unwrap(),
+    };
+    let sent = send_to_cp1(&app, stop);
+    let call = cp.recv().await;
+    assert_eq!(call[2], "RemoteStopTransaction");
+    assert_eq!(call[3], json!({"transactionId": 7}));
+    cp.send_text(&json!([3, call[1], {"status": "Rejected"}]).to_string())
+        .await;
+    assert_eq!(sent.await.unwrap(), Ok(CommandReply::Rejected));
+}
+
 #[tokio::test]
 async fn command_payload_is_validated() {
     let app = spawn(|_| {}).await;
@@ -652,10 +691,7 @@ async fn command_payload_is_validated() {
     let _cp = app.connect("CP1").await;
     let r = app
         .csms
-        .send(
-            &cid("CP1"),
-            command(CommandKind::Reset, json!({"type": "Sideways"})),
-        )
+        .send(&cid("CP1"), command("Reset", json!({"type": "Sideways"})))
         .await;
     assert!(matches!(r, Err(CommandError::InvalidPayload(_))), "{r:?}");
 }
@@ -666,7 +702,7 @@ async fn command_to_offline_charger() {
     app.add_charger("CP1", ACCEPTED, None).await;
     let r = app
         .csms
-        .send(&cid("CP1"), command(CommandKind::ClearCache, json!({})))
+        .send(&cid("CP1"), command("ClearCache", json!({})))
         .await;
     assert_eq!(r, Err(CommandError::Offline(cid("CP1"))));
     assert!(!app.csms.is_connected(&cid("CP1")));
@@ -678,11 +714,7 @@ async fn unanswered_command_times_out() {
     app.add_charger("CP1", ACCEPTED, None).await;
     let mut cp = app.connect("CP1").await;
     cp.alive().await;
-    let csms = app.csms.clone();
-    let sent = tokio::spawn(async move {
-        csms.send(&cid("CP1"), command(CommandKind::ClearCache, json!({})))
-            .await
-    });
+    let sent = send_to_cp1(&app, command("ClearCache", json!({})));
     let call = cp.recv().await;
     assert_eq!(call[2], "ClearCache");
     assert_eq!(sent.await.unwrap(), Err(CommandError::Timeout(cid("CP1"))));
@@ -702,7 +734,7 @@ async fn queued_commands_are_sent_one_at_a_time() {
     for _ in 0..3 {
         let csms = app.csms.clone();
         sent.push(tokio::spawn(async move {
-            csms.send(&cid("CP1"), command(CommandKind::ClearCache, json!({})))
+            csms.send(&cid("CP1"), command("ClearCache", json!({})))
                 .await
         }));
     }
@@ -712,7 +744,10 @@ async fn queued_commands_are_sent_one_at_a_time() {
             .await;
     }
     for s in sent {
-        assert_eq!(s.await.unwrap(), Ok(json!({"status": "Accepted"})));
+        assert_eq!(
+            s.await.unwrap(),
+            Ok(CommandReply::Data(json!({"status": "Accepted"})))
+        );
     }
 }
 

@@ -1,101 +1,97 @@
 //! The command port: how the API (or any other part of Joule) asks a charger
 //! to do something without knowing which connection task, node or protocol
 //! version serves it (DESIGN.md, "Commands to chargers go through a router").
+//! The commands and answers are protocol-neutral: each protocol adapter
+//! translates them to its own calls (ADR-0010), so a second OCPP version
+//! implements this port without the domain changing.
 
 use async_trait::async_trait;
 
-use crate::ids::ChargerId;
+use crate::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
 
-/// Operations Joule can ask of a charger. The request body stays in the
-/// protocol's own shape (the REST API takes the OCPP request as its body), but
-/// the operation is typed, so routing is an exhaustive match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CommandKind {
-    RemoteStartTransaction,
-    RemoteStopTransaction,
-    Reset,
-    UnlockConnector,
-    ChangeAvailability,
-    GetConfiguration,
-    ChangeConfiguration,
-    TriggerMessage,
+/// What Joule can ask of a charger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChargerCommand {
+    /// Start charging on `connector` for `id_tag` (the charger then
+    /// authorizes and starts a session as if the tag had been presented).
+    StartCharging {
+        connector: ConnectorId,
+        id_tag: IdTag,
+    },
+    StopCharging {
+        transaction: TransactionId,
+    },
+    /// Restart the charger: `hard` cuts power, a soft reset ends sessions
+    /// first.
+    Reset {
+        hard: bool,
+    },
+    Unlock {
+        connector: ConnectorId,
+    },
+    /// `connector` 0 ([`ConnectorId::WHOLE_CHARGER`]) is the whole charger.
+    SetAvailability {
+        connector: ConnectorId,
+        operative: bool,
+    },
+    /// Read configuration keys; empty asks for all of them.
+    ReadConfiguration {
+        keys: Vec<String>,
+    },
+    WriteConfiguration {
+        key: String,
+        value: String,
+    },
+    /// Ask the charger to send one of its own messages now.
+    TriggerMessage {
+        message: TriggeredMessage,
+        connector: Option<ConnectorId>,
+    },
+    /// Clear the charger's cache of authorized tokens.
     ClearCache,
-    DataTransfer,
-    UpdateFirmware,
-    GetDiagnostics,
-    GetLocalListVersion,
-    SendLocalList,
-    ReserveNow,
-    CancelReservation,
-    SetChargingProfile,
-    ClearChargingProfile,
-    GetCompositeSchedule,
+    /// A vendor-specific exchange.
+    VendorData {
+        vendor: String,
+        message_id: Option<String>,
+        data: Option<String>,
+    },
+    /// The operator passthrough (ADR-0001): an action and request payload in
+    /// the charger's own protocol, answered with the charger's own payload.
+    /// The adapter validates it against that protocol's schema.
+    Raw {
+        action: String,
+        payload: serde_json::Value,
+    },
 }
 
-impl CommandKind {
-    pub const ALL: [CommandKind; 19] = [
-        Self::RemoteStartTransaction,
-        Self::RemoteStopTransaction,
-        Self::Reset,
-        Self::UnlockConnector,
-        Self::ChangeAvailability,
-        Self::GetConfiguration,
-        Self::ChangeConfiguration,
-        Self::TriggerMessage,
-        Self::ClearCache,
-        Self::DataTransfer,
-        Self::UpdateFirmware,
-        Self::GetDiagnostics,
-        Self::GetLocalListVersion,
-        Self::SendLocalList,
-        Self::ReserveNow,
-        Self::CancelReservation,
-        Self::SetChargingProfile,
-        Self::ClearChargingProfile,
-        Self::GetCompositeSchedule,
-    ];
-
-    /// The OCPP 1.6 action name, which is also the API path segment.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RemoteStartTransaction => "RemoteStartTransaction",
-            Self::RemoteStopTransaction => "RemoteStopTransaction",
-            Self::Reset => "Reset",
-            Self::UnlockConnector => "UnlockConnector",
-            Self::ChangeAvailability => "ChangeAvailability",
-            Self::GetConfiguration => "GetConfiguration",
-            Self::ChangeConfiguration => "ChangeConfiguration",
-            Self::TriggerMessage => "TriggerMessage",
-            Self::ClearCache => "ClearCache",
-            Self::DataTransfer => "DataTransfer",
-            Self::UpdateFirmware => "UpdateFirmware",
-            Self::GetDiagnostics => "GetDiagnostics",
-            Self::GetLocalListVersion => "GetLocalListVersion",
-            Self::SendLocalList => "SendLocalList",
-            Self::ReserveNow => "ReserveNow",
-            Self::CancelReservation => "CancelReservation",
-            Self::SetChargingProfile => "SetChargingProfile",
-            Self::ClearChargingProfile => "ClearChargingProfile",
-            Self::GetCompositeSchedule => "GetCompositeSchedule",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == raw)
-    }
+/// The message a [`ChargerCommand::TriggerMessage`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TriggeredMessage {
+    Boot,
+    Heartbeat,
+    MeterValues,
+    Status,
+    FirmwareStatus,
+    DiagnosticsStatus,
 }
 
-/// A command for one charger.
-#[derive(Debug, Clone)]
-pub struct ChargerCommand {
-    pub kind: CommandKind,
-    /// The request payload in the charger's protocol (validated by the
-    /// connection adapter against that protocol's schema).
-    pub payload: serde_json::Value,
+/// A charger's answer to a command. A charger's refusal is an answer, not a
+/// [`CommandError`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandReply {
+    /// The charger does, or will do, what was asked.
+    Accepted,
+    /// The charger refused (or cannot do it).
+    Rejected,
+    /// An answer that carries data: the charger's own payload for
+    /// [`ChargerCommand::Raw`], the values read for
+    /// [`ChargerCommand::ReadConfiguration`] (an object, key to value or
+    /// null), the data returned for [`ChargerCommand::VendorData`] (a string).
+    Data(serde_json::Value),
 }
 
 /// Why a command did not get an answer from the charger. A charger's own
-/// "Rejected" is an *answer* (the payload), not an error.
+/// "Rejected" is an *answer* ([`CommandReply::Rejected`]), not an error.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CommandError {
     #[error("charger {0} is not connected")]
@@ -107,7 +103,7 @@ pub enum CommandError {
     #[error("the command payload is invalid: {0}")]
     InvalidPayload(String),
     #[error("the charger's protocol does not support {0}")]
-    Unsupported(&'static str),
+    Unsupported(String),
     #[error("the charger answered with an error: {code}: {description}")]
     CallError { code: String, description: String },
     #[error("the charger's answer is invalid: {0}")]
@@ -125,7 +121,7 @@ pub trait CommandRouter: Send + Sync + std::fmt::Debug {
         &self,
         charger: &ChargerId,
         command: ChargerCommand,
-    ) -> Result<serde_json::Value, CommandError>;
+    ) -> Result<CommandReply, CommandError>;
 
     /// Whether a live connection for the charger is known to this router.
     fn is_connected(&self, charger: &ChargerId) -> bool;

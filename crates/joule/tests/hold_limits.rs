@@ -9,9 +9,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use joule_domain::command::CommandKind;
 use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway};
-use joule_domain::ids::{ConnectorId, IdTag, SessionId, TransactionId};
+use joule_domain::ids::{ConnectorId, SessionId, TransactionId};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::payment::{HoldLimitPolicy, PaymentState, StepKind, StepStatus, StopReason};
 use joule_domain::payment_service::{HoldCheck, STOP_RETRY_S};
@@ -75,8 +74,7 @@ impl World {
         let token = created.payment.receipt_token.clone();
         self.payments.enter_test_card(&token, card).await.unwrap();
         self.payments.confirm(&token).await.unwrap();
-        let started = self.charger.of_kind(CommandKind::RemoteStartTransaction);
-        let tag = IdTag::parse(started[0]["idTag"].as_str().unwrap()).unwrap();
+        let tag = self.charger.id_tag();
         let (start, decision) = self
             .charging
             .start_transaction(
@@ -220,11 +218,7 @@ async fn the_hold_is_raised_up_to_the_consented_maximum_then_the_session_stops_o
         w.payments.check_hold_limit(session).await.unwrap(),
         HoldCheck::StopAlreadyRequested(StopReason::MaxHoldReached)
     );
-    let stops = w.charger.of_kind(CommandKind::RemoteStopTransaction);
-    assert_eq!(
-        stops,
-        vec![serde_json::json!({ "transactionId": tx.get() })]
-    );
+    assert_eq!(w.charger.stops(), vec![tx]);
 
     // The charger stops; the capture is the cost, within the hold.
     w.stop(tx, 42, 18_100).await;
@@ -313,10 +307,7 @@ async fn an_increment_the_issuer_refuses_stops_the_session_and_the_capture_is_ca
     w.stop(tx, 35, 7500).await;
     let settled = w.payments.settle_session(session).await.unwrap().unwrap();
     assert_eq!(settled.payment.captured_minor, 200);
-    assert_eq!(
-        w.charger.of_kind(CommandKind::RemoteStopTransaction).len(),
-        1
-    );
+    assert_eq!(w.charger.stops().len(), 1);
 }
 
 #[tokio::test]
@@ -336,10 +327,7 @@ async fn stop_session_policy_stops_at_the_hold_and_resends_only_after_the_retry_
             HoldCheck::StopAlreadyRequested(StopReason::HoldReached)
         );
     }
-    assert_eq!(
-        w.charger.of_kind(CommandKind::RemoteStopTransaction).len(),
-        1
-    );
+    assert_eq!(w.charger.stops().len(), 1);
     // No StopTransaction came (the charger lost it): sent again later.
     w.clock
         .set(t0() + Duration::minutes(20) + Duration::seconds(STOP_RETRY_S + 1));
@@ -347,10 +335,7 @@ async fn stop_session_policy_stops_at_the_hold_and_resends_only_after_the_retry_
         w.payments.check_hold_limit(session).await.unwrap(),
         HoldCheck::StopRequested(StopReason::HoldReached)
     );
-    assert_eq!(
-        w.charger.of_kind(CommandKind::RemoteStopTransaction).len(),
-        2
-    );
+    assert_eq!(w.charger.stops().len(), 2);
     // No increment was ever attempted.
     let p = w.store.payment_for_session(session).await.unwrap().unwrap();
     let detail = w.store.get_payment(p.id).await.unwrap().unwrap();

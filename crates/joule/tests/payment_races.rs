@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use joule_domain::clock::Clock;
-use joule_domain::command::{ChargerCommand, CommandKind};
+use joule_domain::command::ChargerCommand;
 use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway, WebhookPayload};
 use joule_domain::idempotency::IdempotencyKey;
 use joule_domain::ids::{ConnectorId, IdTag, TransactionId};
@@ -164,9 +164,9 @@ impl World {
             .payment
             .id_tag
             .unwrap();
-        self.charger.record(ChargerCommand {
-            kind: CommandKind::RemoteStartTransaction,
-            payload: serde_json::json!({ "connectorId": 1, "idTag": tag.as_str() }),
+        self.charger.record(ChargerCommand::StartCharging {
+            connector: conn(1),
+            id_tag: tag,
         });
     }
 
@@ -199,9 +199,7 @@ impl World {
     }
 
     fn starts(&self) -> usize {
-        self.charger
-            .commands(CommandKind::RemoteStartTransaction)
-            .len()
+        self.charger.starts().len()
     }
 
     /// Charges 10 kWh and ends the session; the final cost is 3.00 EUR.
@@ -346,7 +344,7 @@ async fn a_refused_repeat_start_never_releases_the_hold_of_a_started_charger() {
     let w = world(serde_json::json!({})).await;
     let (id, token) = w.card_entered().await;
     // The connector refuses (it is already busy with something else).
-    *w.charger.started.lock().unwrap() = [1].into();
+    *w.charger.started.lock().unwrap() = [conn(1)].into();
     w.payments.confirm(&token).await.unwrap();
     assert_eq!(w.state(id).await, PaymentState::Voided);
     let start = w.store.remote_start(id).await.unwrap().unwrap();
@@ -373,7 +371,7 @@ async fn a_refused_repeat_start_never_releases_the_hold_of_a_started_charger() {
         .await
         .unwrap();
     w.store.release_payment_claim(id, &claim).await.unwrap();
-    *w.charger.started.lock().unwrap() = [1].into();
+    *w.charger.started.lock().unwrap() = [conn(1)].into();
     w.sent_start_tag(id).await;
     w.payments.confirm(&token).await.unwrap();
     assert_eq!(w.state(id).await, PaymentState::Authorized);

@@ -8,17 +8,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
+use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
 
 #[derive(Debug)]
 pub struct ScriptedCharger {
-    answer: &'static str,
-    /// Refuses a RemoteStartTransaction for a connector that already
+    answer: CommandReply,
+    /// Refuses a start for a connector that already
     /// accepted one (it is starting or charging), as a real charger does.
     one_start_per_connector: bool,
-    /// The connectors that accepted a RemoteStartTransaction.
-    pub started: Mutex<BTreeSet<u64>>,
+    /// The connectors that accepted a start.
+    pub started: Mutex<BTreeSet<ConnectorId>>,
     /// Offline: every command fails and the charger reads as not connected.
     pub offline: AtomicBool,
     sent: Mutex<Vec<ChargerCommand>>,
@@ -31,10 +31,15 @@ impl Default for ScriptedCharger {
 }
 
 impl ScriptedCharger {
-    /// Answers every command with `{"status": answer}`.
+    /// Answers every command `Accepted` when `answer` is "Accepted", and
+    /// `Rejected` otherwise.
     pub fn answering(answer: &'static str) -> Self {
         Self {
-            answer,
+            answer: if answer == "Accepted" {
+                CommandReply::Accepted
+            } else {
+                CommandReply::Rejected
+            },
             one_start_per_connector: false,
             started: Mutex::new(BTreeSet::new()),
             offline: AtomicBool::new(false),
@@ -42,7 +47,7 @@ impl ScriptedCharger {
         }
     }
 
-    /// Accepts one RemoteStartTransaction per connector and refuses any
+    /// Accepts one start per connector and refuses any
     /// further one; accepts every other command.
     pub fn realistic() -> Self {
         Self {
@@ -63,27 +68,30 @@ impl ScriptedCharger {
         self.offline.store(offline, Ordering::SeqCst);
     }
 
-    /// Everything sent of `kind`, in order.
-    pub fn commands(&self, kind: CommandKind) -> Vec<ChargerCommand> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c.kind == kind)
-            .cloned()
-            .collect()
-    }
-
-    /// The payloads of everything sent of `kind`, in order.
-    pub fn of_kind(&self, kind: CommandKind) -> Vec<serde_json::Value> {
-        self.commands(kind).into_iter().map(|c| c.payload).collect()
+    /// Everything sent, in order.
+    pub fn sent(&self) -> Vec<ChargerCommand> {
+        self.sent.lock().unwrap().clone()
     }
 
     /// The id tags of the remote starts sent, in order.
     pub fn starts(&self) -> Vec<IdTag> {
-        self.of_kind(CommandKind::RemoteStartTransaction)
-            .iter()
-            .map(|p| IdTag::parse(p["idTag"].as_str().unwrap()).unwrap())
+        self.sent()
+            .into_iter()
+            .filter_map(|c| match c {
+                ChargerCommand::StartCharging { id_tag, .. } => Some(id_tag),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The transactions of the remote stops sent, in order.
+    pub fn stops(&self) -> Vec<TransactionId> {
+        self.sent()
+            .into_iter()
+            .filter_map(|c| match c {
+                ChargerCommand::StopCharging { transaction } => Some(transaction),
+                _ => None,
+            })
             .collect()
     }
 
@@ -105,19 +113,21 @@ impl CommandRouter for ScriptedCharger {
         &self,
         charger: &ChargerId,
         command: ChargerCommand,
-    ) -> Result<serde_json::Value, CommandError> {
+    ) -> Result<CommandReply, CommandError> {
         if self.offline.load(Ordering::SeqCst) {
             return Err(CommandError::Offline(charger.clone()));
         }
-        let start = (command.kind == CommandKind::RemoteStartTransaction)
-            .then(|| command.payload["connectorId"].as_u64());
+        let start = match &command {
+            ChargerCommand::StartCharging { connector, .. } => Some(*connector),
+            _ => None,
+        };
         self.record(command);
-        if let (true, Some(Some(connector))) = (self.one_start_per_connector, start) {
+        if let (true, Some(connector)) = (self.one_start_per_connector, start) {
             if !self.started.lock().unwrap().insert(connector) {
-                return Ok(serde_json::json!({ "status": "Rejected" }));
+                return Ok(CommandReply::Rejected);
             }
         }
-        Ok(serde_json::json!({ "status": self.answer }))
+        Ok(self.answer.clone())
     }
 
     fn is_connected(&self, _charger: &ChargerId) -> bool {

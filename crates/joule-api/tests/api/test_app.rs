@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use joule_api::pages::PagesConfig;
 use joule_api::{generate_api_key, router, ApiState, PasswordHasher};
 use joule_domain::clock::ManualClock;
-use joule_domain::command::{ChargerCommand, CommandError, CommandKind, CommandRouter};
+use joule_domain::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
 use joule_domain::receipt::OperatorInfo;
 use joule_domain::store::Store;
 use joule_domain::ChargerId;
@@ -62,32 +62,37 @@ impl CommandRouter for Responder {
         &self,
         charger: &ChargerId,
         command: ChargerCommand,
-    ) -> Result<Value, CommandError> {
+    ) -> Result<CommandReply, CommandError> {
         if *charger != self.online {
             return Err(CommandError::Offline(charger.clone()));
         }
-        match command.kind {
-            CommandKind::ClearCache => Ok(json!({"status": "Accepted"})),
-            CommandKind::Reset => match command.payload.get("type").and_then(Value::as_str) {
+        let (action, payload) = match command {
+            // The payment service's start.
+            ChargerCommand::StartCharging { .. } => return Ok(CommandReply::Accepted),
+            ChargerCommand::Raw { action, payload } => (action, payload),
+            other => return Err(CommandError::Unsupported(format!("{other:?}"))),
+        };
+        let answer = match action.as_str() {
+            "ClearCache" => Ok(json!({"status": "Accepted"})),
+            "Reset" => match payload.get("type").and_then(Value::as_str) {
                 Some("Hard" | "Soft") => Ok(json!({"status": "Accepted"})),
                 _ => Err(CommandError::InvalidPayload(
                     "type: must be Hard or Soft".to_owned(),
                 )),
             },
             // Echoes the payload, so tests see what the API passed on.
-            CommandKind::DataTransfer => {
-                Ok(json!({"status": "Accepted", "data": command.payload.to_string()}))
-            }
-            CommandKind::GetConfiguration => Err(CommandError::Timeout(charger.clone())),
-            CommandKind::TriggerMessage => Err(CommandError::Busy(charger.clone())),
-            CommandKind::UnlockConnector => Err(CommandError::CallError {
+            "DataTransfer" => Ok(json!({"status": "Accepted", "data": payload.to_string()})),
+            "GetConfiguration" => Err(CommandError::Timeout(charger.clone())),
+            "TriggerMessage" => Err(CommandError::Busy(charger.clone())),
+            "UnlockConnector" => Err(CommandError::CallError {
                 code: "NotSupported".to_owned(),
                 description: "no motorised lock".to_owned(),
             }),
-            CommandKind::ChangeAvailability => Err(CommandError::ConnectionClosed),
-            CommandKind::RemoteStartTransaction => Ok(json!({"status": "Accepted"})),
-            _ => Err(CommandError::Unsupported(command.kind.as_str())),
-        }
+            "ChangeAvailability" => Err(CommandError::ConnectionClosed),
+            "RemoteStartTransaction" => Ok(json!({"status": "Accepted"})),
+            _ => Err(CommandError::Unsupported(action)),
+        };
+        answer.map(CommandReply::Data)
     }
 
     fn is_connected(&self, charger: &ChargerId) -> bool {

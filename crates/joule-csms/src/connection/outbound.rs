@@ -29,13 +29,13 @@ pub(super) enum Waiter {
 impl Connection {
     pub(super) async fn on_command(&mut self, envelope: Box<Envelope>) -> Result<(), End> {
         let Envelope {
-            command,
             action,
+            payload,
             reply,
         } = *envelope;
         match self.calls.enqueue(
             action.as_str(),
-            command.payload,
+            payload,
             Waiter::Command(reply),
             Instant::now().into_std(),
         ) {

@@ -9,6 +9,7 @@
 
 pub mod authorization;
 pub mod availability;
+pub(crate) mod commands;
 pub(crate) mod convert;
 pub mod data_transfer;
 pub mod diagnostics;

@@ -101,7 +101,7 @@ pub enum HoldAction {
     /// Raise the hold to `new_total_minor` (more than the cost plus the
     /// margin, at most the maximum).
     Increment { new_total_minor: i64 },
-    /// Stop the session (RemoteStopTransaction).
+    /// Stop the session (a `StopCharging` command).
     Stop(StopReason),
 }
 

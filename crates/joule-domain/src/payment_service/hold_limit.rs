@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::command::{ChargerCommand, CommandKind};
+use crate::command::ChargerCommand;
 use crate::ids::SessionId;
 use crate::money::Money;
 use crate::payment::hold_limit::{decide, HoldAction, HoldLimits, HoldReading, StopReason};
@@ -44,7 +44,7 @@ pub enum HoldCheck {
     WithinHold { hold_minor: i64, cost_minor: i64 },
     /// The hold was raised.
     Incremented { new_total_minor: i64 },
-    /// RemoteStopTransaction was sent.
+    /// A `StopCharging` command was sent.
     StopRequested(StopReason),
     /// A stop was sent recently; not sent again.
     StopAlreadyRequested(StopReason),
@@ -318,9 +318,8 @@ impl PaymentService {
                 return Ok(HoldCheck::StopAlreadyRequested(reason));
             }
         }
-        let command = ChargerCommand {
-            kind: CommandKind::RemoteStopTransaction,
-            payload: serde_json::json!({ "transactionId": s.transaction_id.get() }),
+        let command = ChargerCommand::StopCharging {
+            transaction: s.transaction_id,
         };
         let answer = self.ports.commands.send(&s.charger_id, command).await;
         tracing::info!(payment_id = %payment.id, session_id = %s.id, charger_id = %s.charger_id,

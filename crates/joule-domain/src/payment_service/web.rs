@@ -2,7 +2,7 @@
 //! card, remote-start the connector with the payment's own id tag.
 
 use crate::charger::ConnectorStatus;
-use crate::command::{ChargerCommand, CommandError, CommandKind};
+use crate::command::{ChargerCommand, CommandError, CommandReply};
 use crate::gateway::{CardEntryConfirmation, GatewayError, HoldRequest, IntentStatus, SetupRef};
 use crate::idempotency::IdempotencyKey;
 use crate::ids::{ChargerId, ConnectorId, IdTag};
@@ -580,18 +580,13 @@ impl PaymentService {
         }
         self.record_start(claim, payment, StartStatus::Sending)
             .await?;
-        let command = ChargerCommand {
-            kind: CommandKind::RemoteStartTransaction,
-            payload: serde_json::json!({
-                "connectorId": payment.connector_id.get(),
-                "idTag": tag.as_str(),
-            }),
+        let command = ChargerCommand::StartCharging {
+            connector: payment.connector_id,
+            id_tag: tag.clone(),
         };
         let answer = self.ports.commands.send(&payment.charger_id, command).await;
         let status = match &answer {
-            Ok(v) if v.get("status").and_then(|s| s.as_str()) == Some("Accepted") => {
-                StartStatus::Accepted
-            }
+            Ok(CommandReply::Accepted) => StartStatus::Accepted,
             Ok(_) => StartStatus::Refused,
             // Never left Joule: the charger was not connected, or the
             // command could not be sent.
