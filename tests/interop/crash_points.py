@@ -31,6 +31,7 @@ def crashing_after(before: JouleServer, point: str, env: dict) -> JouleServer:
 
 def died_at(server: JouleServer, point: str) -> None:
     assert server.process.wait(30) == -9, "killed by SIGKILL"
+    server.read_to_the_end()
     assert any(f"JOULE_FAULT: crashing after {point}" in line for line in server.output), server.output[-20:]
 
 

@@ -52,6 +52,7 @@ class JouleServer:
     api_host: str = ""
     output: list[str] = field(default_factory=list)
     env: dict = field(default_factory=dict)
+    pump_thread: threading.Thread | None = None
 
     def start(self, timeout: float = 60.0) -> "JouleServer":
         env = dict(os.environ)
@@ -94,11 +95,19 @@ class JouleServer:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=pump, daemon=True).start()
+        self.pump_thread = threading.Thread(target=pump, daemon=True)
+        self.pump_thread.start()
         if not ready.wait(timeout) or not (self.ocpp_host and self.api_host):
             self.stop()
             raise RuntimeError("joule did not become ready:\n" + "\n".join(self.output[-50:]))
         return self
+
+    def read_to_the_end(self, timeout: float = 10.0) -> None:
+        """Waits until every line the (dead) process wrote is in `output`:
+        the reader thread may still hold its last lines when `wait()`
+        returns."""
+        if self.pump_thread:
+            self.pump_thread.join(timeout)
 
     def assert_crash_point_armed(self) -> None:
         """A server started with JOULE_FAULT must be a test build: the
