@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use joule_domain::page::Page;
-use joule_domain::{ChargerId, IdTag};
+use joule_domain::{ChargerId, IdToken};
 use serde::de::DeserializeOwned;
 
 use crate::problem::{ApiError, FieldError};
@@ -195,8 +195,8 @@ impl QueryErrors {
         self.opt(field, raw, ChargerId::parse)
     }
 
-    pub fn id_tag(&mut self, field: &str, raw: Option<&str>) -> Option<IdTag> {
-        self.opt(field, raw, IdTag::parse)
+    pub fn id_tag(&mut self, field: &str, raw: Option<&str>) -> Option<IdToken> {
+        self.opt(field, raw, IdToken::parse)
     }
 
     /// Ok when nothing was recorded.
@@ -223,8 +223,8 @@ pub fn path_charger_id(raw: &str) -> Result<ChargerId, ApiError> {
 }
 
 /// Parses an id tag taken from the path.
-pub fn path_id_tag(raw: &str) -> Result<IdTag, ApiError> {
-    IdTag::parse(raw).map_err(|e| ApiError::field("id_tag", e.to_string()))
+pub fn path_id_tag(raw: &str) -> Result<IdToken, ApiError> {
+    IdToken::parse(raw).map_err(|e| ApiError::field("id_tag", e.to_string()))
 }
 
 #[cfg(test)]

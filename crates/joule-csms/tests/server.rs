@@ -655,14 +655,14 @@ async fn command_round_trip() {
 /// domain's reply.
 #[tokio::test]
 async fn typed_commands_are_encoded_and_answered() {
-    use joule_domain::ids::{ConnectorId, IdTag};
+    use joule_domain::ids::{ConnectorId, IdToken};
     let app = spawn(|_| {}).await;
     app.add_charger("CP1", ACCEPTED, None).await;
     let mut cp = app.connect("CP1").await;
     cp.alive().await;
     let start = ChargerCommand::StartCharging {
         connector: ConnectorId::new(2).unwrap(),
-        id_tag: IdTag::parse("PAY1").unwrap(),
+        id_tag: IdToken::parse("PAY1").unwrap(),
     };
     let sent = send_to_cp1(&app, start);
     let call = cp.recv().await;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::{AuthorizationReason, AuthorizationStatus};
 use crate::card::CardSummary;
 use crate::gateway::ClientSecret;
-use crate::ids::{IdError, IdTag, SessionId};
+use crate::ids::{IdError, IdToken, SessionId};
 use crate::language::LanguageCode;
 use crate::money::Currency;
 use crate::payment::PaymentId;
@@ -231,7 +231,7 @@ pub struct AccountStanding {
 pub struct AccountDetail {
     pub account: Account,
     /// Sorted.
-    pub tokens: Vec<IdTag>,
+    pub tokens: Vec<IdToken>,
     /// Open debts, oldest first.
     pub debts: Vec<AccountCharge>,
 }

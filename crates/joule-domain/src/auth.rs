@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::ids::{ChargerId, IdTag};
-use crate::token::{IdToken, TokenStatus};
+use crate::ids::{ChargerId, IdToken};
+use crate::token::{Token, TokenStatus};
 use crate::user_group::{ChargerAccessRule, UserGroupId};
 
 /// The answer a charger receives (OCPP 1.6 `AuthorizationStatus`).
@@ -78,7 +78,7 @@ pub struct AuthorizationDecision {
     pub status: AuthorizationStatus,
     pub reason: AuthorizationReason,
     pub expiry_date: Option<DateTime<Utc>>,
-    pub parent_id_tag: Option<IdTag>,
+    pub parent_id_tag: Option<IdToken>,
 }
 
 impl AuthorizationDecision {
@@ -118,7 +118,7 @@ impl AuthorizationDecision {
 /// others are `Invalid` with [`AuthorizationReason::NotInAllowedGroup`], for
 /// the same reason as above: the card is fine, just not here.
 pub fn authorize(
-    token: Option<&IdToken>,
+    token: Option<&Token>,
     charger: &ChargerId,
     access: &ChargerAccessRule,
     token_groups: &[UserGroupId],
@@ -173,13 +173,13 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
     }
 
-    fn token(status: TokenStatus) -> IdToken {
-        IdToken {
-            id_tag: IdTag::parse("AABBCCDD").unwrap(),
+    fn token(status: TokenStatus) -> Token {
+        Token {
+            id_tag: IdToken::parse("AABBCCDD").unwrap(),
             kind: TokenKind::Rfid,
             status,
             expires_at: None,
-            parent_id_tag: Some(IdTag::parse("FLEET1").unwrap()),
+            parent_id_tag: Some(IdToken::parse("FLEET1").unwrap()),
             allowed_chargers: vec![],
             label: None,
             language: None,

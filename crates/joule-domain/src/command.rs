@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 
-use crate::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use crate::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
 
 /// What Joule can ask of a charger.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +16,7 @@ pub enum ChargerCommand {
     /// authorizes and starts a session as if the tag had been presented).
     StartCharging {
         connector: ConnectorId,
-        id_tag: IdTag,
+        id_tag: IdToken,
     },
     StopCharging {
         transaction: TransactionId,

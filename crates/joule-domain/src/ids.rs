@@ -71,16 +71,19 @@ impl<'de> Deserialize<'de> for ChargerId {
     }
 }
 
-/// An authorization identifier as a charger presents it (RFID/NFC uid, app
-/// token, ...). OCPP 1.6 `idTag` is a `CiString20Type`: case-insensitive, so
-/// equality and lookups use [`IdTag::key`], while the original spelling is kept
-/// for display and for echoing back to chargers.
+/// An authorization identifier as a charger presents it (RFID/NFC uid, eMAID,
+/// app or QR token, ...). Sized for the widest protocol Joule speaks: OCPP
+/// 2.0.1 `IdTokenType.idToken` and OCPI `Token.uid` are `CiString36`, while OCPP
+/// 1.6 `idTag` is `CiString20`, so the 1.6 adapter refuses to send a longer one
+/// (see `docs/adr/0012-id-tokens.md`). Case-insensitive in every protocol, so
+/// equality and lookups use [`IdToken::key`], while the original spelling is
+/// kept for display and for echoing back to chargers.
 #[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]
-pub struct IdTag(String);
+pub struct IdToken(String);
 
-impl IdTag {
-    pub const MAX_LEN: usize = 20;
+impl IdToken {
+    pub const MAX_LEN: usize = 36;
 
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         const WHAT: &str = "id tag";
@@ -109,26 +112,26 @@ impl IdTag {
     }
 }
 
-impl PartialEq for IdTag {
+impl PartialEq for IdToken {
     fn eq(&self, other: &Self) -> bool {
         self.0.eq_ignore_ascii_case(&other.0)
     }
 }
-impl Eq for IdTag {}
+impl Eq for IdToken {}
 
-impl std::hash::Hash for IdTag {
+impl std::hash::Hash for IdToken {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.key().hash(state)
     }
 }
 
-impl fmt::Display for IdTag {
+impl fmt::Display for IdToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl<'de> Deserialize<'de> for IdTag {
+impl<'de> Deserialize<'de> for IdToken {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
         Self::parse(&raw).map_err(serde::de::Error::custom)
@@ -315,12 +318,30 @@ mod tests {
 
     #[test]
     fn id_tag_compares_case_insensitively_and_keeps_spelling() {
-        let a = IdTag::parse("04a1b2c3").unwrap();
-        let b = IdTag::parse("04A1B2C3").unwrap();
+        let a = IdToken::parse("04a1b2c3").unwrap();
+        let b = IdToken::parse("04A1B2C3").unwrap();
         assert_eq!(a, b);
         assert_eq!(a.key(), "04A1B2C3");
         assert_eq!(a.as_str(), "04a1b2c3");
-        assert!(IdTag::parse(&"1".repeat(21)).is_err());
+        assert!(IdToken::parse(&"1".repeat(21)).is_ok());
+    }
+
+    #[test]
+    fn id_token_holds_36_characters_and_refuses_37() {
+        let emaid = "NL-TNM-C00122045-K".to_owned() + &"X".repeat(18);
+        assert_eq!(emaid.len(), 36);
+        assert_eq!(IdToken::parse(&emaid).unwrap().as_str(), emaid);
+        assert!(matches!(
+            IdToken::parse(&"1".repeat(37)),
+            Err(IdError::TooLong { max: 36, .. })
+        ));
+    }
+
+    #[test]
+    fn id_token_refuses_empty_control_and_non_ascii() {
+        assert!(matches!(IdToken::parse(""), Err(IdError::Empty { .. })));
+        assert!(IdToken::parse("a\tb").is_err());
+        assert!(IdToken::parse("café").is_err());
     }
 
     #[test]

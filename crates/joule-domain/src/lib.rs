@@ -60,4 +60,4 @@ pub mod token;
 pub mod user_group;
 
 pub use error::DomainError;
-pub use ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+pub use ids::{ChargerId, ConnectorId, IdToken, SessionId, TransactionId};

@@ -416,14 +416,14 @@ mod tests {
 
     fn ended_session() -> Session {
         use crate::auth::AuthorizationStatus;
-        use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+        use crate::ids::{ChargerId, ConnectorId, IdToken, SessionId, TransactionId};
         use crate::session::SessionState;
         Session {
             id: SessionId::new_v7(),
             transaction_id: TransactionId::new(1).unwrap(),
             charger_id: ChargerId::parse("CP1").unwrap(),
             connector_id: ConnectorId::new(1).unwrap(),
-            id_tag: IdTag::parse("TAG").unwrap(),
+            id_tag: IdToken::parse("TAG").unwrap(),
             start_authorization: AuthorizationStatus::Accepted,
             state: SessionState::Ended,
             reservation_id: None,

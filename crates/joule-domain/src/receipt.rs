@@ -443,7 +443,7 @@ mod tz_name {
 pub mod fixtures {
     use super::*;
     use crate::auth::AuthorizationStatus;
-    use crate::ids::IdTag;
+    use crate::ids::IdToken;
     use crate::money::Currency;
     use crate::pricing::{ComponentRef, FlatFee, PriceAmount, PricedLine, PricedSlice, VatGroup};
     use chrono::TimeZone;
@@ -457,7 +457,7 @@ pub mod fixtures {
             transaction_id: TransactionId::new(42).unwrap(),
             charger_id: ChargerId::parse("CP-0001").unwrap(),
             connector_id: ConnectorId::new(2).unwrap(),
-            id_tag: IdTag::parse("PAYWEB").unwrap(),
+            id_tag: IdToken::parse("PAYWEB").unwrap(),
             start_authorization: AuthorizationStatus::Accepted,
             state: SessionState::Ended,
             reservation_id: None,

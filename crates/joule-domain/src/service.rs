@@ -11,7 +11,7 @@ use crate::auth::{authorize, AuthorizationDecision};
 use crate::charger::{BootInfo, RegistrationStatus, StatusReport};
 use crate::clock::Clock;
 use crate::error::DomainError;
-use crate::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use crate::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
 use crate::meter::{MeterReport, MeterSample};
 use crate::payment::Payment;
 use crate::session::{StartOutcome, StartSession, StopOutcome, StopSession};
@@ -51,7 +51,7 @@ pub struct BootDecision {
 #[derive(Debug, Clone)]
 pub struct StartRequest {
     pub connector_id: ConnectorId,
-    pub id_tag: IdTag,
+    pub id_tag: IdToken,
     pub meter_start_wh: i64,
     pub timestamp: DateTime<Utc>,
     pub reservation_id: Option<i64>,
@@ -61,7 +61,7 @@ pub struct StartRequest {
 #[derive(Debug, Clone)]
 pub struct StopRequest {
     pub transaction_id: TransactionId,
-    pub id_tag: Option<IdTag>,
+    pub id_tag: Option<IdToken>,
     pub meter_stop_wh: i64,
     pub timestamp: DateTime<Utc>,
     pub reason: Option<String>,
@@ -222,7 +222,7 @@ impl ChargingService {
     pub async fn authorize(
         &self,
         id: &ChargerId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
     ) -> Result<AuthorizationDecision, DomainError> {
         Ok(self.authorize_for(id, id_tag, None).await?.0)
     }
@@ -232,7 +232,7 @@ impl ChargingService {
     async fn authorize_for(
         &self,
         id: &ChargerId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         connector: Option<ConnectorId>,
     ) -> Result<(AuthorizationDecision, Option<Payment>), DomainError> {
         let token = self.tokens.get_token(id_tag).await?;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthorizationStatus;
-use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+use crate::ids::{ChargerId, ConnectorId, IdToken, SessionId, TransactionId};
 use crate::meter::{MeterSample, MeterSummary};
 
 /// Where a session stands. Later issues add the money states of DESIGN.md
@@ -45,7 +45,7 @@ pub struct Session {
     pub transaction_id: TransactionId,
     pub charger_id: ChargerId,
     pub connector_id: ConnectorId,
-    pub id_tag: IdTag,
+    pub id_tag: IdToken,
     /// The authorization status given at start; a charger may start with a
     /// token we refused (offline start), and the session still exists.
     pub start_authorization: AuthorizationStatus,
@@ -57,7 +57,7 @@ pub struct Session {
     pub stopped_at: Option<DateTime<Utc>>,
     pub meter_stop_wh: Option<i64>,
     pub stop_reason: Option<String>,
-    pub stop_id_tag: Option<IdTag>,
+    pub stop_id_tag: Option<IdToken>,
     /// Latest energy register seen (charger time and value).
     pub last_meter_at: Option<DateTime<Utc>>,
     pub last_meter_wh: Option<i64>,
@@ -98,7 +98,7 @@ impl Session {
 pub struct StartSession {
     pub charger_id: ChargerId,
     pub connector_id: ConnectorId,
-    pub id_tag: IdTag,
+    pub id_tag: IdToken,
     pub meter_start_wh: i64,
     pub started_at: DateTime<Utc>,
     pub reservation_id: Option<i64>,
@@ -125,7 +125,7 @@ pub struct StartOutcome {
 pub struct StopSession {
     pub charger_id: ChargerId,
     pub transaction_id: TransactionId,
-    pub id_tag: Option<IdTag>,
+    pub id_tag: Option<IdToken>,
     pub meter_stop_wh: i64,
     pub stopped_at: DateTime<Utc>,
     pub reason: Option<String>,
@@ -150,7 +150,7 @@ pub enum StopOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
     pub charger_id: Option<ChargerId>,
-    pub id_tag: Option<IdTag>,
+    pub id_tag: Option<IdToken>,
     pub state: Option<SessionState>,
     /// Sessions that started at or after this instant.
     pub started_from: Option<DateTime<Utc>>,
@@ -191,7 +191,7 @@ pub fn apply_meter_summary(session: &mut Session, summary: MeterSummary) {
 pub struct StartIdentity {
     pub charger_id: ChargerId,
     pub connector_id: ConnectorId,
-    /// [`IdTag::key`]: the case-folded id tag.
+    /// [`IdToken::key`]: the case-folded id tag.
     pub id_tag_key: String,
     pub started_at: DateTime<Utc>,
     pub meter_start_wh: i64,
@@ -256,7 +256,7 @@ mod tests {
             transaction_id: TransactionId::new(1).unwrap(),
             charger_id: ChargerId::parse("CP1").unwrap(),
             connector_id: ConnectorId::new(1).unwrap(),
-            id_tag: IdTag::parse("TAG").unwrap(),
+            id_tag: IdToken::parse("TAG").unwrap(),
             start_authorization: AuthorizationStatus::Accepted,
             state: SessionState::Active,
             reservation_id: None,
@@ -341,7 +341,7 @@ mod tests {
         StartSession {
             charger_id: s.charger_id,
             connector_id: s.connector_id,
-            id_tag: IdTag::parse("tag").unwrap(),
+            id_tag: IdToken::parse("tag").unwrap(),
             meter_start_wh: s.meter_start_wh,
             started_at: s.started_at,
             reservation_id: None,
@@ -371,7 +371,7 @@ mod tests {
         other.started_at += chrono::Duration::seconds(1);
         assert!(!StartIdentity::of(&other).matches(&s));
         let mut other = start();
-        other.id_tag = IdTag::parse("OTHER").unwrap();
+        other.id_tag = IdToken::parse("OTHER").unwrap();
         assert!(!StartIdentity::of(&other).matches(&s));
     }
 }

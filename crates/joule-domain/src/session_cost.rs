@@ -642,7 +642,7 @@ fn priced_until_unplugged(
 mod tests {
     use super::*;
     use crate::auth::AuthorizationStatus;
-    use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+    use crate::ids::{ChargerId, ConnectorId, IdToken, SessionId, TransactionId};
     use crate::language::Language;
     use crate::meter::SampledValue;
     use crate::pricing::TariffExtensions;
@@ -659,7 +659,7 @@ mod tests {
             transaction_id: TransactionId::new(1).unwrap(),
             charger_id: ChargerId::parse("CP1").unwrap(),
             connector_id: ConnectorId::new(1).unwrap(),
-            id_tag: IdTag::parse("TAG").unwrap(),
+            id_tag: IdToken::parse("TAG").unwrap(),
             start_authorization: AuthorizationStatus::Accepted,
             state: if stop.is_some() {
                 SessionState::Ended

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ids::{ChargerId, ConnectorId, IdError, IdTag};
+use crate::ids::{ChargerId, ConnectorId, IdError, IdToken};
 use crate::site::{Site, SiteId};
 use crate::tariffs::StoredTariff;
 use crate::user_group::{ChargerAccessRule, UserGroupId};
@@ -51,7 +51,7 @@ impl fmt::Display for AssignmentId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssignmentScope {
     IdToken {
-        id_tag: IdTag,
+        id_tag: IdToken,
     },
     /// Members of the group; with `site_id`, only at chargers of that site.
     UserGroup {
@@ -171,7 +171,7 @@ pub struct AssignmentFilter {
     pub site_id: Option<SiteId>,
     pub charger_id: Option<ChargerId>,
     pub group_id: Option<UserGroupId>,
-    pub id_tag: Option<IdTag>,
+    pub id_tag: Option<IdToken>,
 }
 
 /// The rung of the precedence ladder a tariff was found on, most specific
@@ -191,7 +191,7 @@ pub enum Rung {
 /// yet (the public price quote).
 #[derive(Debug, Clone, Copy)]
 pub struct Driver<'a> {
-    pub id_tag: &'a IdTag,
+    pub id_tag: &'a IdToken,
     pub groups: &'a [UserGroupId],
 }
 
@@ -355,7 +355,7 @@ impl TariffCandidates {
         &self,
         charger_id: &ChargerId,
         connector_id: ConnectorId,
-        id_tag: Option<&IdTag>,
+        id_tag: Option<&IdToken>,
         at: DateTime<Utc>,
     ) -> Option<Resolution<'_>> {
         let ctx = PricingContext {

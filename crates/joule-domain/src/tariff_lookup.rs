@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::{ChargerId, ConnectorId, IdTag};
+use crate::ids::{ChargerId, ConnectorId, IdToken};
 use crate::store::{StoreResult, TariffAssignmentStore};
 use crate::tariffs::StoredTariff;
 use crate::user_group::ChargerAccess;
@@ -33,7 +33,7 @@ pub async fn tariff_in_force(
     store: &dyn TariffAssignmentStore,
     charger: &ChargerId,
     connector: ConnectorId,
-    id_tag: Option<&IdTag>,
+    id_tag: Option<&IdToken>,
     at: DateTime<Utc>,
 ) -> StoreResult<Option<InForce>> {
     let Some(candidates) = store.tariff_candidates(charger, id_tag).await? else {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ChargerId, IdTag};
+use crate::ids::{ChargerId, IdToken};
 use crate::language::LanguageCode;
 
 /// How a token is carried. Informational today; pricing and payments use it.
@@ -67,14 +67,14 @@ impl TokenStatus {
 
 /// A token known to Joule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IdToken {
-    pub id_tag: IdTag,
+pub struct Token {
+    pub id_tag: IdToken,
     pub kind: TokenKind,
     pub status: TokenStatus,
     pub expires_at: Option<DateTime<Utc>>,
     /// Group identity (OCPP `parentIdTag`): tokens sharing a parent count as
     /// one driver or fleet.
-    pub parent_id_tag: Option<IdTag>,
+    pub parent_id_tag: Option<IdToken>,
     /// When non-empty, the only chargers this token may start.
     pub allowed_chargers: Vec<ChargerId>,
     pub label: Option<String>,
@@ -87,12 +87,12 @@ pub struct IdToken {
 
 /// A token to create.
 #[derive(Debug, Clone)]
-pub struct NewIdToken {
-    pub id_tag: IdTag,
+pub struct NewToken {
+    pub id_tag: IdToken,
     pub kind: TokenKind,
     pub status: TokenStatus,
     pub expires_at: Option<DateTime<Utc>>,
-    pub parent_id_tag: Option<IdTag>,
+    pub parent_id_tag: Option<IdToken>,
     pub allowed_chargers: Vec<ChargerId>,
     pub label: Option<String>,
     pub language: Option<LanguageCode>,
@@ -100,11 +100,11 @@ pub struct NewIdToken {
 
 /// A partial update; `None` leaves a field alone, `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
-pub struct IdTokenPatch {
+pub struct TokenPatch {
     pub kind: Option<TokenKind>,
     pub status: Option<TokenStatus>,
     pub expires_at: Option<Option<DateTime<Utc>>>,
-    pub parent_id_tag: Option<Option<IdTag>>,
+    pub parent_id_tag: Option<Option<IdToken>>,
     pub allowed_chargers: Option<Vec<ChargerId>>,
     pub label: Option<Option<String>>,
     pub language: Option<Option<LanguageCode>>,
@@ -114,5 +114,5 @@ pub struct IdTokenPatch {
 #[derive(Debug, Clone, Default)]
 pub struct TokenFilter {
     pub status: Option<TokenStatus>,
-    pub parent_id_tag: Option<IdTag>,
+    pub parent_id_tag: Option<IdToken>,
 }

@@ -15,7 +15,7 @@ use std::time::Instant;
 use chrono::Utc;
 use joule_domain::auth::AuthorizationStatus;
 use joule_domain::charger::{ConnectorStatus, NewCharger, RegistrationStatus, StatusReport};
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
 use joule_domain::message_log::{Direction, FrameKind, LogEntry};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::session::StartSession;
@@ -168,7 +168,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .start_session(StartSession {
                 charger_id: id.clone(),
                 connector_id: ConnectorId::new(1)?,
-                id_tag: IdTag::parse("BENCH")?,
+                id_tag: IdToken::parse("BENCH")?,
                 meter_start_wh: 0,
                 started_at: t0,
                 reservation_id: None,

@@ -6,7 +6,7 @@ use crate::values::{corrupt, parse_or_corrupt};
 use chrono::{DateTime, Utc};
 use joule_domain::account::{Account, AccountCharge, AccountId, ChargeStatus, StoredCard};
 use joule_domain::card::CardSummary;
-use joule_domain::ids::{IdTag, SessionId};
+use joule_domain::ids::{IdToken, SessionId};
 use joule_domain::language::LanguageCode;
 use joule_domain::money::Currency;
 use joule_domain::payment::PaymentId;
@@ -103,6 +103,6 @@ impl ChargeRow {
 }
 
 /// The stored id tag of a token link.
-pub(crate) fn id_tag(raw: &str) -> R<IdTag> {
-    IdTag::parse(raw).map_err(corrupt)
+pub(crate) fn id_tag(raw: &str) -> R<IdToken> {
+    IdToken::parse(raw).map_err(corrupt)
 }

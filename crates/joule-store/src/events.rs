@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use joule_domain::account::{Account, AccountCharge, AccountId};
 use joule_domain::charger::{Charger, ChargerPatch, ConnectorState, StatusReport};
 use joule_domain::event::{EventKind, NewEvent};
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag};
+use joule_domain::ids::{ChargerId, ConnectorId, IdToken};
 use joule_domain::payment::{Payment, PaymentStep, StepKind, StepStatus};
 use joule_domain::session::{Session, StopSession};
 use joule_domain::site::{Site, SiteId};
 use joule_domain::tariff_assignment::TariffAssignment;
 use joule_domain::terminal::{Terminal, TerminalScope};
-use joule_domain::token::{IdToken, IdTokenPatch};
+use joule_domain::token::{Token, TokenPatch};
 use joule_domain::user_group::{ChargerAccessRule, UserGroup, UserGroupId};
 use serde_json::json;
 
@@ -118,7 +118,7 @@ pub(crate) fn ev_diagnostics(id: &ChargerId, status: &str, at: DateTime<Utc>) ->
         .payload(json!({ "status": status }))
 }
 
-fn token_payload(t: &IdToken) -> serde_json::Value {
+fn token_payload(t: &Token) -> serde_json::Value {
     json!({
         "id_tag": t.id_tag.as_str(),
         "kind": t.kind.as_str(),
@@ -129,15 +129,15 @@ fn token_payload(t: &IdToken) -> serde_json::Value {
     })
 }
 
-pub(crate) fn ev_token_created(t: &IdToken) -> NewEvent {
+pub(crate) fn ev_token_created(t: &Token) -> NewEvent {
     NewEvent::new(EventKind::TokenCreated, t.created_at).payload(token_payload(t))
 }
 
-pub(crate) fn ev_token_updated(t: &IdToken, _patch: &IdTokenPatch, at: DateTime<Utc>) -> NewEvent {
+pub(crate) fn ev_token_updated(t: &Token, _patch: &TokenPatch, at: DateTime<Utc>) -> NewEvent {
     NewEvent::new(EventKind::TokenUpdated, at).payload(token_payload(t))
 }
 
-pub(crate) fn ev_token_deleted(id_tag: &IdTag, at: DateTime<Utc>) -> NewEvent {
+pub(crate) fn ev_token_deleted(id_tag: &IdToken, at: DateTime<Utc>) -> NewEvent {
     NewEvent::new(EventKind::TokenDeleted, at).payload(json!({ "id_tag": id_tag.as_str() }))
 }
 
@@ -266,7 +266,7 @@ fn group_strs(groups: &[UserGroupId]) -> Vec<&str> {
 }
 
 pub(crate) fn ev_token_groups_changed(
-    id_tag: &IdTag,
+    id_tag: &IdToken,
     groups: &[UserGroupId],
     at: DateTime<Utc>,
 ) -> NewEvent {
@@ -380,7 +380,12 @@ pub(crate) fn ev_account(kind: EventKind, a: &Account, at: DateTime<Utc>) -> New
     }))
 }
 
-pub(crate) fn ev_token(kind: EventKind, id: AccountId, tag: &IdTag, at: DateTime<Utc>) -> NewEvent {
+pub(crate) fn ev_token(
+    kind: EventKind,
+    id: AccountId,
+    tag: &IdToken,
+    at: DateTime<Utc>,
+) -> NewEvent {
     NewEvent::new(kind, at).payload(json!({
         "account_id": id.to_string(),
         "id_tag": tag.as_str(),

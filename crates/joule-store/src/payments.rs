@@ -9,7 +9,7 @@ use joule_domain::card::CardSummary;
 use joule_domain::error::StoreError;
 use joule_domain::event::NewEvent;
 use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::ids::{ConnectorId, IdTag, SessionId};
+use joule_domain::ids::{ConnectorId, IdToken, SessionId};
 use joule_domain::money::Currency;
 use joule_domain::payment::{
     self, HoldLimitPolicy, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
@@ -86,7 +86,7 @@ impl PaymentRow {
             id_tag: self
                 .id_tag
                 .as_deref()
-                .map(|t| IdTag::parse(t).map_err(corrupt))
+                .map(|t| IdToken::parse(t).map_err(corrupt))
                 .transpose()?,
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -4,7 +4,7 @@
 use crate::values::corrupt;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag};
+use joule_domain::ids::{ChargerId, ConnectorId, IdToken};
 use joule_domain::site::{parse_time_zone, SiteAddress, SiteId};
 use joule_domain::tariff_assignment::{AssignmentId, AssignmentScope, ScopeKind, TariffAssignment};
 use joule_domain::user_group::UserGroupId;
@@ -76,7 +76,7 @@ pub(crate) fn assignment(
     };
     let scope = match kind {
         ScopeKind::IdToken => AssignmentScope::IdToken {
-            id_tag: IdTag::parse(&need(cols.id_tag, "id_tag")?).map_err(corrupt)?,
+            id_tag: IdToken::parse(&need(cols.id_tag, "id_tag")?).map_err(corrupt)?,
         },
         ScopeKind::UserGroup => AssignmentScope::UserGroup {
             group_id: UserGroupId::parse(&need(cols.group_id, "group_id")?).map_err(corrupt)?,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use joule_domain::auth::AuthorizationStatus;
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::ids::{ChargerId, IdToken};
 use joule_domain::user_group::{ChargerAccess, UserGroupId};
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -35,8 +35,8 @@ pub(crate) fn charger_id(raw: &str) -> Result<ChargerId, StoreError> {
     ChargerId::parse(raw).map_err(corrupt)
 }
 
-pub(crate) fn id_tag(raw: &str) -> Result<IdTag, StoreError> {
-    IdTag::parse(raw).map_err(corrupt)
+pub(crate) fn id_tag(raw: &str) -> Result<IdToken, StoreError> {
+    IdToken::parse(raw).map_err(corrupt)
 }
 
 /// Truncates to the microsecond both backends store, so comparisons made in

@@ -16,7 +16,7 @@ use joule_domain::charger::{
     BootInfo, ChargerPatch, ConnectorStatus, Location, NewCharger, RegistrationStatus, StatusReport,
 };
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
 use joule_domain::language::LanguageCode;
 use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
@@ -29,7 +29,7 @@ use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentScope, NewTariffAssignment, ScopeKind,
 };
 use joule_domain::tariffs::NewTariff;
-use joule_domain::token::{IdTokenPatch, NewIdToken, TokenFilter, TokenKind, TokenStatus};
+use joule_domain::token::{NewToken, TokenFilter, TokenKind, TokenPatch, TokenStatus};
 use joule_domain::user_group::{
     ChargerAccess, ChargerAccessRule, NewUserGroup, UserGroupId, UserGroupPatch,
 };
@@ -135,8 +135,8 @@ fn cid(s: &str) -> ChargerId {
     ChargerId::parse(s).unwrap()
 }
 
-fn tag(s: &str) -> IdTag {
-    IdTag::parse(s).unwrap()
+fn tag(s: &str) -> IdToken {
+    IdToken::parse(s).unwrap()
 }
 
 fn conn(n: u32) -> ConnectorId {
@@ -332,8 +332,8 @@ async fn group(h: &Harness, id: &str) {
         .unwrap();
 }
 
-fn simple_token(id: &str) -> NewIdToken {
-    NewIdToken {
+fn simple_token(id: &str) -> NewToken {
+    NewToken {
         id_tag: tag(id),
         kind: TokenKind::Rfid,
         status: TokenStatus::Accepted,

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use joule_domain::charger::{NewCharger, RegistrationStatus};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag};
-use joule_domain::token::{NewIdToken, TokenKind, TokenStatus};
+use joule_domain::ids::{ChargerId, IdToken};
+use joule_domain::token::{NewToken, TokenKind, TokenStatus};
 use joule_sim::{CancellationToken, FleetStats, SimConfig};
 use tokio::task::JoinHandle;
 
@@ -111,8 +111,8 @@ pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
     for tag in DEMO_TAGS {
         let created = store
             .create_token(
-                NewIdToken {
-                    id_tag: IdTag::parse(tag)?,
+                NewToken {
+                    id_tag: IdToken::parse(tag)?,
                     kind: TokenKind::Rfid,
                     status: TokenStatus::Accepted,
                     expires_at: None,

@@ -13,7 +13,7 @@ use joule_domain::account::{AccountId, AccountRules, ChargeStatus};
 use joule_domain::auth::{AuthorizationReason, AuthorizationStatus};
 
 use joule_domain::gateway::GatewayEventKind;
-use joule_domain::ids::{ConnectorId, IdTag, SessionId, TransactionId};
+use joule_domain::ids::{ConnectorId, IdToken, SessionId, TransactionId};
 
 use joule_domain::page::Page;
 use joule_domain::payment::{PaymentChannel, PaymentFilter, PaymentState, StepKind, StepStatus};
@@ -32,7 +32,7 @@ fn t0() -> DateTime<Utc> {
 /// with this file's steps as methods.
 struct World {
     inner: test_support::World,
-    tag: IdTag,
+    tag: IdToken,
     account: AccountId,
 }
 

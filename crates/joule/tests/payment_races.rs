@@ -17,7 +17,7 @@ use joule_domain::clock::Clock;
 use joule_domain::command::ChargerCommand;
 use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway, WebhookPayload};
 use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::ids::{ConnectorId, IdTag, TransactionId};
+use joule_domain::ids::{ConnectorId, IdToken, TransactionId};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 
 use joule_domain::payment::{PaymentId, PaymentState, StartStatus, StepKind, StepStatus};
@@ -81,7 +81,7 @@ impl World {
         (created.payment.id, token)
     }
 
-    async fn start(&self, tag: &IdTag, at: DateTime<Utc>) -> (TransactionId, bool) {
+    async fn start(&self, tag: &IdToken, at: DateTime<Utc>) -> (TransactionId, bool) {
         let (outcome, decision) = self
             .charging
             .start_transaction(

@@ -13,7 +13,7 @@ use joule_domain::card::CardSummary;
 
 use joule_domain::gateway::{HoldRequest, IntentRef, IntentStatus, PaymentGateway};
 use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::ids::{ConnectorId, IdTag, TransactionId};
+use joule_domain::ids::{ConnectorId, IdToken, TransactionId};
 use joule_domain::money::{Currency, Money};
 use joule_domain::payment::{
     HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, PaymentState, ReceiptToken, StepKind,
@@ -216,7 +216,7 @@ async fn recorded_before_a_crash_with_tag(
             hold_limit_policy: HoldLimitPolicy::StopSession,
             receipt_token: ReceiptToken::from_random_bytes(*uuid::Uuid::new_v4().as_bytes()),
             language: "en".into(),
-            id_tag: Some(IdTag::parse(tag).unwrap()),
+            id_tag: Some(IdToken::parse(tag).unwrap()),
             created_at: t0(),
         })
         .await
@@ -250,7 +250,7 @@ async fn recovery_finishes_a_terminal_authorize_left_open_and_starts_the_charger
     assert_eq!(detail.steps[0].status, StepStatus::Succeeded);
     assert_eq!(
         w.charger.starts(),
-        vec![IdTag::parse("PAY0123456789ABCDEF").unwrap()]
+        vec![IdToken::parse("PAY0123456789ABCDEF").unwrap()]
     );
     w.db.close().await.unwrap();
 }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use joule_domain::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
 
 #[derive(Debug)]
 pub struct ScriptedCharger {
@@ -74,7 +74,7 @@ impl ScriptedCharger {
     }
 
     /// The id tags of the remote starts sent, in order.
-    pub fn starts(&self) -> Vec<IdTag> {
+    pub fn starts(&self) -> Vec<IdToken> {
         self.sent()
             .into_iter()
             .filter_map(|c| match c {
@@ -96,7 +96,7 @@ impl ScriptedCharger {
     }
 
     /// The id tag of the first remote start sent.
-    pub fn id_tag(&self) -> IdTag {
+    pub fn id_tag(&self) -> IdToken {
         self.starts().swap_remove(0)
     }
 

@@ -5,14 +5,14 @@
 use chrono::{DateTime, Utc};
 use joule_domain::account::{AccountId, NewAccount};
 use joule_domain::charger::{ConnectorStatus, NewCharger, RegistrationStatus, StatusReport};
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag};
+use joule_domain::ids::{ChargerId, ConnectorId, IdToken};
 use joule_domain::language::LanguageCode;
 use joule_domain::money::Currency;
 use joule_domain::pricing::TariffExtensions;
 use joule_domain::store::Store;
 use joule_domain::tariffs::NewTariff;
 use joule_domain::terminal::{NewTerminal, Terminal, TerminalId, TerminalScope, TerminalTarget};
-use joule_domain::token::{NewIdToken, TokenKind, TokenStatus};
+use joule_domain::token::{NewToken, TokenKind, TokenStatus};
 
 /// Registers the charger `id` as accepted at `at`; its connector 1
 /// reported `Available` when `available`.
@@ -122,11 +122,11 @@ pub async fn account_with_token(
     store: &dyn Store,
     spec: &AccountSpec,
     at: DateTime<Utc>,
-) -> (AccountId, IdTag) {
-    let tag = IdTag::parse(spec.tag).unwrap();
+) -> (AccountId, IdToken) {
+    let tag = IdToken::parse(spec.tag).unwrap();
     store
         .create_token(
-            NewIdToken {
+            NewToken {
                 id_tag: tag.clone(),
                 kind: TokenKind::Rfid,
                 status: TokenStatus::Accepted,

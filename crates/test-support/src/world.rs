@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use joule_domain::account::{AccountId, AccountRules};
 use joule_domain::clock::ManualClock;
 use joule_domain::gateway::PaymentGateway;
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::ids::{ChargerId, IdToken};
 use joule_domain::payment_service::{
     GatewayRegistry, PaymentPorts, PaymentService, PaymentSettings,
 };
@@ -39,7 +39,7 @@ pub struct World<G = SimulatedGateway> {
     pub charging: ChargingService,
     pub cp: ChargerId,
     terminal: Option<Terminal>,
-    account: Option<(AccountId, IdTag)>,
+    account: Option<(AccountId, IdToken)>,
     _dir: tempfile::TempDir,
 }
 
@@ -55,7 +55,7 @@ impl<G> World<G> {
     }
 
     /// The token linked to the world's driver account.
-    pub fn account_tag(&self) -> &IdTag {
+    pub fn account_tag(&self) -> &IdToken {
         &self.account.as_ref().expect("built with an account").1
     }
 }

@@ -1,9 +1,10 @@
 //! Id token resources.
 
 use chrono::{DateTime, Utc};
+use joule_domain::ids;
 use joule_domain::language::LanguageCode;
 use joule_domain::token as domain;
-use joule_domain::{ChargerId, IdTag};
+use joule_domain::ChargerId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -102,8 +103,8 @@ pub struct IdTokenDetail {
     pub groups: Vec<String>,
 }
 
-impl From<domain::IdToken> for IdToken {
-    fn from(t: domain::IdToken) -> Self {
+impl From<domain::Token> for IdToken {
+    fn from(t: domain::Token) -> Self {
         Self {
             id_tag: t.id_tag.to_string(),
             kind: t.kind.into(),
@@ -130,7 +131,7 @@ fn parse_language(errors: &mut QueryErrors, raw: Option<String>) -> Option<Langu
     errors.opt("language", raw.as_deref(), LanguageCode::parse)
 }
 
-fn parse_parent(errors: &mut QueryErrors, raw: Option<String>) -> Option<IdTag> {
+fn parse_parent(errors: &mut QueryErrors, raw: Option<String>) -> Option<ids::IdToken> {
     errors.id_tag("parent_id_tag", raw.as_deref())
 }
 
@@ -161,7 +162,7 @@ pub struct CreateIdToken {
 }
 
 impl CreateIdToken {
-    pub fn validate(self) -> Result<domain::NewIdToken, ApiError> {
+    pub fn validate(self) -> Result<domain::NewToken, ApiError> {
         let mut errors = QueryErrors::new();
         let id_tag = errors.id_tag("id_tag", Some(&self.id_tag));
         let parent_id_tag = parse_parent(&mut errors, self.parent_id_tag);
@@ -170,7 +171,7 @@ impl CreateIdToken {
         let language = parse_language(&mut errors, self.language);
         errors.finish()?;
         let id_tag = id_tag.ok_or_else(|| ApiError::field("id_tag", "is invalid"))?;
-        Ok(domain::NewIdToken {
+        Ok(domain::NewToken {
             id_tag,
             kind: self.kind.map_or(domain::TokenKind::Rfid, Into::into),
             status: self
@@ -213,7 +214,7 @@ pub struct UpdateIdToken {
 }
 
 impl UpdateIdToken {
-    pub fn validate(self) -> Result<domain::IdTokenPatch, ApiError> {
+    pub fn validate(self) -> Result<domain::TokenPatch, ApiError> {
         let mut errors = QueryErrors::new();
         let parent_id_tag = self.parent_id_tag.map(|p| parse_parent(&mut errors, p));
         let allowed_chargers = self
@@ -222,7 +223,7 @@ impl UpdateIdToken {
         let label = self.label.map(|l| check_label(&mut errors, "label", l));
         let language = self.language.map(|l| parse_language(&mut errors, l));
         errors.finish()?;
-        Ok(domain::IdTokenPatch {
+        Ok(domain::TokenPatch {
             kind: self.kind.map(Into::into),
             status: self.status.map(Into::into),
             expires_at: self.expires_at,

@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use joule_domain::account::{AccountId, ChargeStatus, NewAccountCharge};
 use joule_domain::auth::AuthorizationStatus;
-use joule_domain::ids::{ChargerId, ConnectorId, IdTag};
+use joule_domain::ids::{ChargerId, ConnectorId, IdToken};
 use joule_domain::money::Currency;
 use joule_domain::session::StartSession;
 use serde_json::json;
@@ -190,7 +190,7 @@ async fn debt_is_shown_and_money_moving_routes_need_a_key_and_a_gateway() {
         .post("/api/v1/id-tokens", json!({"id_tag": "RFID-1"}))
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let tag = IdTag::parse("RFID-1").unwrap();
+    let tag = IdToken::parse("RFID-1").unwrap();
     app.store.link_account_token(id, &tag, t0()).await.unwrap();
     let session = app
         .store

@@ -38,7 +38,7 @@ async fn token_lifecycle() {
         })
     );
 
-    // Id tags are case-insensitive (OCPP CiString20Type).
+    // Id tags are case-insensitive (OCPP CiString20Type / CiString36Type).
     let (status, fetched) = app.get("/api/v1/id-tokens/04A1B2C3").await;
     assert_eq!(status, StatusCode::OK);
     let mut with_groups = created.clone();
@@ -164,7 +164,7 @@ async fn invalid_tokens_name_their_fields() {
         .post(
             "/api/v1/id-tokens",
             json!({
-                "id_tag": "x".repeat(21),
+                "id_tag": "x".repeat(37),
                 "kind": "rfid",
                 "allowed_chargers": ["ok", "not ok"],
             }),
@@ -174,7 +174,7 @@ async fn invalid_tokens_name_their_fields() {
     assert_eq!(
         body["errors"],
         json!([
-            {"field": "id_tag", "message": "id tag must be at most 20 characters"},
+            {"field": "id_tag", "message": "id tag must be at most 36 characters"},
             {"field": "allowed_chargers[1]", "message": "charger id contains a character that is not allowed: ' '"}
         ])
     );

@@ -13,7 +13,7 @@ use joule_domain::payment::{
     StepSuccess,
 };
 use joule_domain::session::{StartSession, StopSession};
-use joule_domain::{ChargerId, ConnectorId, IdTag};
+use joule_domain::{ChargerId, ConnectorId, IdToken};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -258,7 +258,7 @@ async fn paid_session(app: &TestApp) -> (PaymentId, ReceiptToken) {
         .start_session(StartSession {
             charger_id: charger.clone(),
             connector_id: connector,
-            id_tag: IdTag::parse("WEB-1").unwrap(),
+            id_tag: IdToken::parse("WEB-1").unwrap(),
             meter_start_wh: 1000,
             started_at: t0(),
             reservation_id: None,

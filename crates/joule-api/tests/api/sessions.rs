@@ -7,7 +7,7 @@ use joule_domain::auth::AuthorizationStatus;
 use joule_domain::charger::{ConnectorStatus, StatusReport};
 use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::session::{StartSession, StopSession};
-use joule_domain::{ChargerId, ConnectorId, IdTag, TransactionId};
+use joule_domain::{ChargerId, ConnectorId, IdToken, TransactionId};
 use serde_json::json;
 
 use crate::test_app::{t0, TestApp, ONLINE};
@@ -32,7 +32,7 @@ async fn start(
 ) -> (String, TransactionId) {
     let charger_id = ChargerId::parse(charger).unwrap();
     let connector_id = ConnectorId::new(1).unwrap();
-    let id_tag = IdTag::parse(tag).unwrap();
+    let id_tag = IdToken::parse(tag).unwrap();
     // The tariff as the charging service chooses it.
     let tariff_id = app
         .store

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use joule_domain::auth::{AuthorizationDecision, AuthorizationStatus};
 use joule_domain::charger::{BootInfo, ConnectorStatus, RegistrationStatus, StatusReport};
 use joule_domain::meter::{MeterSample, SampledValue};
-use joule_domain::{ConnectorId, IdTag, TransactionId};
+use joule_domain::{ConnectorId, IdToken, TransactionId};
 use joule_ocpp::v16;
 use serde::Serialize;
 
@@ -25,8 +25,8 @@ pub(crate) fn connector(n: i32) -> Result<ConnectorId, HandlerError> {
         .ok_or_else(|| HandlerError::Invalid(format!("connectorId {n} is out of range")))
 }
 
-pub(crate) fn id_tag(raw: &str) -> Result<IdTag, HandlerError> {
-    IdTag::parse(raw).map_err(|e| HandlerError::Invalid(format!("idTag: {e}")))
+pub(crate) fn id_tag(raw: &str) -> Result<IdToken, HandlerError> {
+    IdToken::parse(raw).map_err(|e| HandlerError::Invalid(format!("idTag: {e}")))
 }
 
 /// A 1.6 transaction id; `None` for values Joule never assigns (≤ 0), which

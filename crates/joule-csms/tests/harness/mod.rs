@@ -102,8 +102,8 @@ impl App {
     pub async fn add_token(&self, id_tag: &str) {
         self.sqlite
             .create_token(
-                joule_domain::token::NewIdToken {
-                    id_tag: joule_domain::ids::IdTag::parse(id_tag).unwrap(),
+                joule_domain::token::NewToken {
+                    id_tag: joule_domain::ids::IdToken::parse(id_tag).unwrap(),
                     kind: joule_domain::token::TokenKind::Rfid,
                     status: joule_domain::token::TokenStatus::Accepted,
                     expires_at: None,

@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument as _;
 
 use crate::clock::Clock;
-use crate::ids::{ChargerId, ConnectorId, IdTag};
+use crate::ids::{ChargerId, ConnectorId, IdToken};
 use crate::language::{choose_language, Language};
 use crate::price_display::{
     idle_cost_text, latest_register, next_price_boundary, offline_price_text, running_cost_text,
@@ -228,7 +228,7 @@ impl CostDisplay {
     async fn in_force(
         &self,
         charger: &ChargerId,
-        id_tag: Option<&IdTag>,
+        id_tag: Option<&IdToken>,
         now: DateTime<Utc>,
     ) -> Option<(StoredTariff, Audience)> {
         let candidates = match self.reads.tariff_candidates(charger, id_tag).await {
@@ -254,7 +254,7 @@ impl CostDisplay {
     }
 
     /// The driver's language (their token's), else the site's, else English.
-    async fn driver_language(&self, id_tag: Option<&IdTag>, site: Option<&str>) -> Language {
+    async fn driver_language(&self, id_tag: Option<&IdToken>, site: Option<&str>) -> Language {
         let driver = match id_tag {
             Some(tag) => self
                 .reads
@@ -359,7 +359,7 @@ impl CostDisplay {
     async fn user_price(
         &self,
         charger: &ChargerId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         now: DateTime<Utc>,
     ) -> Option<CostNotice> {
         let Some((tariff, audience)) = self.in_force(charger, Some(id_tag), now).await else {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::IdTag;
+use crate::ids::IdToken;
 use crate::money::Decimal;
 use crate::price_display::UnitPrices;
 use crate::session::Session;
@@ -14,7 +14,7 @@ use crate::session::Session;
 pub enum CostEvent {
     /// A driver was accepted: their price is due.
     Authorized {
-        id_tag: IdTag,
+        id_tag: IdToken,
     },
     SessionStarted {
         session: Box<Session>,
@@ -43,7 +43,7 @@ pub enum CostEvent {
 pub enum CostNotice {
     /// The price of an identified driver (OCA `SetUserPrice`).
     UserPrice {
-        id_tag: IdTag,
+        id_tag: IdToken,
         price_text: String,
     },
     /// Boxed: the largest notice by far.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::charger::StatusReport;
-use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId};
+use crate::ids::{ChargerId, ConnectorId, IdToken, SessionId};
 use crate::pricing::Tz;
 use crate::session::StoredMeterValue;
 use crate::session_cost::{CostStores, SessionCostReads};
@@ -26,10 +26,10 @@ pub trait CostDisplayReads: SessionCostReads {
     async fn tariff_candidates(
         &self,
         charger: &ChargerId,
-        id_tag: Option<&IdTag>,
+        id_tag: Option<&IdToken>,
     ) -> StoreResult<Option<TariffCandidates>>;
     /// The language the driver with `id_tag` asked for, if any.
-    async fn driver_language(&self, id_tag: &IdTag) -> StoreResult<Option<String>>;
+    async fn driver_language(&self, id_tag: &IdToken) -> StoreResult<Option<String>>;
     async fn meter_values(&self, session: SessionId) -> StoreResult<Vec<StoredMeterValue>>;
     /// The receipt token of the payment that pays for `session`, if any.
     async fn receipt_token(&self, session: SessionId) -> StoreResult<Option<String>>;
@@ -92,12 +92,12 @@ impl CostDisplayReads for CostDisplayStores {
     async fn tariff_candidates(
         &self,
         charger: &ChargerId,
-        id_tag: Option<&IdTag>,
+        id_tag: Option<&IdToken>,
     ) -> StoreResult<Option<TariffCandidates>> {
         self.assignments.tariff_candidates(charger, id_tag).await
     }
 
-    async fn driver_language(&self, id_tag: &IdTag) -> StoreResult<Option<String>> {
+    async fn driver_language(&self, id_tag: &IdToken) -> StoreResult<Option<String>> {
         let token = self.tokens.get_token(id_tag).await?;
         Ok(token.and_then(|t| t.language).map(|l| l.to_string()))
     }

@@ -10,7 +10,7 @@ use super::*;
 use crate::auth::AuthorizationStatus;
 use crate::charger::StatusReport;
 use crate::clock::ManualClock;
-use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId, TransactionId};
+use crate::ids::{ChargerId, ConnectorId, IdToken, SessionId, TransactionId};
 use crate::meter::SampledValue;
 use crate::money::Decimal;
 use crate::pricing::Tz;
@@ -52,7 +52,7 @@ fn session(stop: Option<(i64, i64)>) -> Session {
         transaction_id: TransactionId::new(7).unwrap(),
         charger_id: charger(),
         connector_id: ConnectorId::new(1).unwrap(),
-        id_tag: IdTag::parse("TAG").unwrap(),
+        id_tag: IdToken::parse("TAG").unwrap(),
         start_authorization: AuthorizationStatus::Accepted,
         state: if stop.is_some() {
             SessionState::Ended
@@ -136,7 +136,7 @@ impl CostDisplayReads for Reads {
     async fn tariff_candidates(
         &self,
         _: &ChargerId,
-        _: Option<&IdTag>,
+        _: Option<&IdToken>,
     ) -> StoreResult<Option<TariffCandidates>> {
         Ok(Some(TariffCandidates {
             default: self.tariff.clone(),
@@ -144,7 +144,7 @@ impl CostDisplayReads for Reads {
         }))
     }
 
-    async fn driver_language(&self, _: &IdTag) -> StoreResult<Option<String>> {
+    async fn driver_language(&self, _: &IdToken) -> StoreResult<Option<String>> {
         Ok(None)
     }
 
@@ -190,7 +190,7 @@ fn running(notices: &[CostNotice]) -> &RunningCost {
 async fn an_accepted_driver_gets_their_price() {
     let (display, _, _) = service(priced(), t(0));
     let mut state = ChargerDisplay::new(DisplaySupport::default());
-    let id_tag = IdTag::parse("TAG").unwrap();
+    let id_tag = IdToken::parse("TAG").unwrap();
     let notices = display
         .on_event(
             &charger(),
@@ -215,7 +215,7 @@ async fn without_a_tariff_nothing_is_shown() {
     let mut state = ChargerDisplay::new(DisplaySupport::default());
     assert!(!display.has_price(&charger()).await);
     assert!(display.configure(&charger(), &mut state).await.is_empty());
-    let id_tag = IdTag::parse("TAG").unwrap();
+    let id_tag = IdToken::parse("TAG").unwrap();
     let event = CostEvent::Authorized { id_tag };
     assert!(display
         .on_event(&charger(), &mut state, event)

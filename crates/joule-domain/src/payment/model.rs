@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::id::{PaymentId, ReceiptToken};
 use super::step::PaymentStep;
 use crate::card::CardSummary;
-use crate::ids::{ChargerId, ConnectorId, IdTag, SessionId};
+use crate::ids::{ChargerId, ConnectorId, IdToken, SessionId};
 use crate::money::{Currency, Money};
 
 /// How the driver paid: the channels whose success rates ChargeX asks to
@@ -163,7 +163,7 @@ pub struct Payment {
     /// The OCPP id tag Joule sent with the remote start of a web payment:
     /// the charger authorizes and starts with it, which is how the session
     /// is found to belong to this payment. `None` for other channels.
-    pub id_tag: Option<IdTag>,
+    pub id_tag: Option<IdToken>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -213,7 +213,7 @@ pub struct NewPayment {
     pub hold_limit_policy: HoldLimitPolicy,
     pub receipt_token: ReceiptToken,
     pub language: String,
-    pub id_tag: Option<IdTag>,
+    pub id_tag: Option<IdToken>,
     pub created_at: DateTime<Utc>,
 }
 

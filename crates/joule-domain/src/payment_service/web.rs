@@ -5,7 +5,7 @@ use crate::charger::ConnectorStatus;
 use crate::command::{ChargerCommand, CommandError, CommandReply};
 use crate::gateway::{CardEntryConfirmation, GatewayError, HoldRequest, IntentStatus, SetupRef};
 use crate::idempotency::IdempotencyKey;
-use crate::ids::{ChargerId, ConnectorId, IdTag};
+use crate::ids::{ChargerId, ConnectorId, IdToken};
 use crate::language::Language;
 use crate::payment::{
     ClaimOwner, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
@@ -42,9 +42,9 @@ fn card_entry_key(payment: &Payment, step: &PaymentStep, call: &str) -> Idempote
 
 /// OCPP 1.6 caps idTag at 20 characters: `PAY` and 17 hex digits (68
 /// random bits), so a tag cannot be guessed to start someone else's hold.
-pub(super) fn payment_id_tag(bytes: [u8; 16]) -> Option<IdTag> {
+pub(super) fn payment_id_tag(bytes: [u8; 16]) -> Option<IdToken> {
     let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
-    IdTag::parse(&format!("PAY{}", &hex[..17])).ok()
+    IdToken::parse(&format!("PAY{}", &hex[..17])).ok()
 }
 
 impl PaymentService {

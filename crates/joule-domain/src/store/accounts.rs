@@ -7,7 +7,7 @@ use crate::account::{
     Account, AccountCharge, AccountId, AccountPatch, AccountStanding, CardSetup, ChargeStatus,
     NewAccount, NewAccountCharge, StoredCard,
 };
-use crate::ids::{IdTag, SessionId};
+use crate::ids::{IdToken, SessionId};
 use crate::page::{Page, Paged};
 use crate::payment::NewPayment;
 
@@ -64,21 +64,21 @@ pub trait AccountStore: Send + Sync {
     async fn link_account_token(
         &self,
         id: AccountId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         at: DateTime<Utc>,
-    ) -> StoreResult<Vec<IdTag>>;
+    ) -> StoreResult<Vec<IdToken>>;
     /// `false` when the token was not linked to this account.
     async fn unlink_account_token(
         &self,
         id: AccountId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// Sorted.
-    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdTag>>;
+    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdToken>>;
     /// The standing of the account `id_tag` is linked to, for the charger's
     /// authorization; `None` when the token is linked to none.
-    async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>>;
+    async fn account_standing(&self, id_tag: &IdToken) -> StoreResult<Option<AccountStanding>>;
     /// The account a session is charged to: its token was linked to the
     /// account when the session started, and the session was accepted.
     async fn account_for_session(&self, session: SessionId) -> StoreResult<Option<AccountId>>;

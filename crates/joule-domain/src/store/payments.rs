@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::{ChargerId, IdTag, SessionId};
+use crate::ids::{ChargerId, IdToken, SessionId};
 use crate::page::{Page, Paged};
 use crate::payment::{
     ChannelKpis, ClaimHeld, ClaimRequest, ClaimToken, NewPayment, Payment, PaymentClaim,
@@ -165,7 +165,7 @@ pub trait PaymentStore: Send + Sync {
     async fn open_payment_for_id_tag(
         &self,
         charger: &ChargerId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
     ) -> StoreResult<Option<Payment>>;
     /// Step counts per channel for steps intended in `[from, to)`; every
     /// channel is listed, in [`crate::payment::PaymentChannel::ALL`] order.

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::{ChargerId, IdTag};
+use crate::ids::{ChargerId, IdToken};
 use crate::page::{Page, Paged};
 use crate::tariff_assignment::{
     AssignmentFilter, AssignmentId, NewTariffAssignment, TariffAssignment, TariffCandidates,
@@ -44,6 +44,6 @@ pub trait TariffAssignmentStore: Send + Sync {
     async fn tariff_candidates(
         &self,
         charger: &ChargerId,
-        id_tag: Option<&IdTag>,
+        id_tag: Option<&IdToken>,
     ) -> StoreResult<Option<TariffCandidates>>;
 }

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::IdTag;
+use crate::ids::IdToken;
 use crate::page::{Page, Paged};
-use crate::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
+use crate::token::{NewToken, Token, TokenFilter, TokenPatch};
 
 use super::StoreResult;
 
@@ -14,14 +14,14 @@ use super::StoreResult;
 pub trait TokenStore: Send + Sync {
     /// Fails with `Conflict` when a token with the same (case-insensitive)
     /// id tag exists.
-    async fn create_token(&self, new: NewIdToken, at: DateTime<Utc>) -> StoreResult<IdToken>;
-    async fn get_token(&self, id_tag: &IdTag) -> StoreResult<Option<IdToken>>;
-    async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<IdToken>>;
+    async fn create_token(&self, new: NewToken, at: DateTime<Utc>) -> StoreResult<Token>;
+    async fn get_token(&self, id_tag: &IdToken) -> StoreResult<Option<Token>>;
+    async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<Token>>;
     async fn update_token(
         &self,
-        id_tag: &IdTag,
-        patch: IdTokenPatch,
+        id_tag: &IdToken,
+        patch: TokenPatch,
         at: DateTime<Utc>,
-    ) -> StoreResult<Option<IdToken>>;
-    async fn delete_token(&self, id_tag: &IdTag, at: DateTime<Utc>) -> StoreResult<bool>;
+    ) -> StoreResult<Option<Token>>;
+    async fn delete_token(&self, id_tag: &IdToken, at: DateTime<Utc>) -> StoreResult<bool>;
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::{ChargerId, IdTag};
+use crate::ids::{ChargerId, IdToken};
 use crate::page::{Page, Paged};
 use crate::user_group::{ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch};
 
@@ -35,12 +35,12 @@ pub trait UserGroupStore: Send + Sync {
     /// `user group`) when a group is unknown, changing nothing.
     async fn set_token_groups(
         &self,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         groups: Vec<UserGroupId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<UserGroupId>>>;
     /// Sorted; empty for an unknown token.
-    async fn token_groups(&self, id_tag: &IdTag) -> StoreResult<Vec<UserGroupId>>;
+    async fn token_groups(&self, id_tag: &IdToken) -> StoreResult<Vec<UserGroupId>>;
     /// Replaces the charger's access rule (allowed groups sorted, duplicates
     /// collapsed). `None` when the charger is unknown; `NotFound` (entity
     /// `user group`) when a group is unknown, changing nothing.

@@ -28,8 +28,8 @@ fn cp() -> ChargerId {
 fn site() -> SiteId {
     SiteId::parse("madrid").unwrap()
 }
-fn tag() -> IdTag {
-    IdTag::parse("TAG1").unwrap()
+fn tag() -> IdToken {
+    IdToken::parse("TAG1").unwrap()
 }
 fn group(g: &str) -> UserGroupId {
     UserGroupId::parse(g).unwrap()
@@ -106,7 +106,7 @@ struct Case {
     site: Option<SiteId>,
     connector: u32,
     charger_tariff: Option<&'static str>,
-    tag: Option<IdTag>,
+    tag: Option<IdToken>,
     groups: Vec<UserGroupId>,
 }
 
@@ -189,12 +189,12 @@ fn token_assignments_match_the_tag_case_insensitively_and_only_that_tag() {
     let a = vec![assign(
         "TOKEN",
         AssignmentScope::IdToken {
-            id_tag: IdTag::parse("tag1").unwrap(),
+            id_tag: IdToken::parse("tag1").unwrap(),
         },
     )];
     let mut case = Case::new(a);
     assert_eq!(case.id().as_deref(), Some("TOKEN"));
-    case.tag = Some(IdTag::parse("OTHER").unwrap());
+    case.tag = Some(IdToken::parse("OTHER").unwrap());
     assert_eq!(case.id().as_deref(), Some("DEFAULT"));
 }
 

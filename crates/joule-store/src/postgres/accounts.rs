@@ -17,7 +17,7 @@ use joule_domain::account::{
 use joule_domain::error::StoreError;
 use joule_domain::event::EventKind;
 use joule_domain::gateway::ClientSecret;
-use joule_domain::ids::{IdTag, SessionId};
+use joule_domain::ids::{IdToken, SessionId};
 use joule_domain::page::{Page, Paged};
 use joule_domain::payment::{NewPayment, PaymentId};
 use joule_domain::store::{AccountStore, StoreResult};
@@ -246,9 +246,9 @@ impl AccountStore for PgStore {
     async fn link_account_token(
         &self,
         id: AccountId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         at: DateTime<Utc>,
-    ) -> StoreResult<Vec<IdTag>> {
+    ) -> StoreResult<Vec<IdToken>> {
         let tag = id_tag.clone();
         in_tx!(self, c => async {
             let tag = &tag;
@@ -308,7 +308,7 @@ impl AccountStore for PgStore {
     async fn unlink_account_token(
         &self,
         id: AccountId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let tag = id_tag.clone();
@@ -333,11 +333,11 @@ impl AccountStore for PgStore {
         })
     }
 
-    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdTag>> {
+    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdToken>> {
         on_conn!(self, c => account_tokens(c, id))
     }
 
-    async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>> {
+    async fn account_standing(&self, id_tag: &IdToken) -> StoreResult<Option<AccountStanding>> {
         let tag = id_tag.clone();
         on_conn!(self, c => async {
             let tag = &tag;
@@ -639,7 +639,7 @@ pub(crate) async fn card_setup(c: &mut PgConnection, token: &str) -> R<Option<Ca
     .transpose()
 }
 
-pub(crate) async fn account_tokens(c: &mut PgConnection, id: AccountId) -> R<Vec<IdTag>> {
+pub(crate) async fn account_tokens(c: &mut PgConnection, id: AccountId) -> R<Vec<IdToken>> {
     let rows = sqlx::query(statements::ACCOUNT_TOKENS)
         .bind(id.as_uuid())
         .fetch_all(&mut *c)

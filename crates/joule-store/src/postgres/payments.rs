@@ -9,7 +9,7 @@ use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag, SessionId};
+use joule_domain::ids::{ChargerId, IdToken, SessionId};
 use joule_domain::page::{Page, Paged};
 use joule_domain::payment;
 use joule_domain::payment::{
@@ -381,7 +381,7 @@ impl PaymentStore for PgStore {
     async fn open_payment_for_id_tag(
         &self,
         charger: &ChargerId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
     ) -> StoreResult<Option<Payment>> {
         on_conn!(self, c => async {
             sqlx::query(statements::OPEN_PAYMENT_FOR_ID_TAG)

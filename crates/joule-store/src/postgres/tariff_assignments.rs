@@ -14,7 +14,7 @@ use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::ids::{ChargerId, IdToken};
 use joule_domain::page::{Page, Paged};
 use joule_domain::store::{StoreResult, TariffAssignmentStore};
 use joule_domain::tariff_assignment::{
@@ -121,7 +121,7 @@ impl TariffAssignmentStore for PgStore {
     async fn tariff_candidates(
         &self,
         charger: &ChargerId,
-        id_tag: Option<&IdTag>,
+        id_tag: Option<&IdToken>,
     ) -> StoreResult<Option<TariffCandidates>> {
         // One transaction (READ COMMITTED: each statement sees what was
         // committed when it started; a concurrent edit can at worst give a
@@ -157,7 +157,7 @@ impl TariffAssignmentStore for PgStore {
             ))
             .bind(charger.as_str())
             .bind(site_id.as_deref())
-            .bind(id_tag.map(IdTag::key))
+            .bind(id_tag.map(IdToken::key))
             .fetch_all(&mut *c)
             .await
             .map_err(pg)?;
@@ -255,7 +255,7 @@ pub(super) fn filter_params(f: &AssignmentFilter) -> [Option<String>; 6] {
         f.site_id.as_ref().map(|s| s.as_str().to_owned()),
         f.charger_id.as_ref().map(|s| s.as_str().to_owned()),
         f.group_id.as_ref().map(|s| s.as_str().to_owned()),
-        f.id_tag.as_ref().map(IdTag::key),
+        f.id_tag.as_ref().map(IdToken::key),
     ]
 }
 

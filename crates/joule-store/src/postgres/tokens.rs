@@ -10,17 +10,17 @@ use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::ids::{ChargerId, IdToken};
 use joule_domain::language::LanguageCode;
 use joule_domain::page::{Page, Paged};
 use joule_domain::store::{StoreResult, TokenStore};
 use joule_domain::tariff_assignment::AssignmentFilter;
-use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
+use joule_domain::token::{NewToken, Token, TokenFilter, TokenPatch};
 use sqlx::PgConnection;
 
 #[async_trait]
 impl TokenStore for PgStore {
-    async fn create_token(&self, new: NewIdToken, at: DateTime<Utc>) -> StoreResult<IdToken> {
+    async fn create_token(&self, new: NewToken, at: DateTime<Utc>) -> StoreResult<Token> {
         in_tx!(self, c => async {
             let new = &new;
             sqlx::query(
@@ -47,11 +47,11 @@ impl TokenStore for PgStore {
         })
     }
 
-    async fn get_token(&self, id_tag: &IdTag) -> StoreResult<Option<IdToken>> {
+    async fn get_token(&self, id_tag: &IdToken) -> StoreResult<Option<Token>> {
         on_conn!(self, c => get_token(c, id_tag))
     }
 
-    async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<IdToken>> {
+    async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<Token>> {
         on_conn!(self, c => async {
             let filter = &filter;
             let (limit, offset) = limit_offset(page);
@@ -75,10 +75,10 @@ impl TokenStore for PgStore {
 
     async fn update_token(
         &self,
-        id_tag: &IdTag,
-        patch: IdTokenPatch,
+        id_tag: &IdToken,
+        patch: TokenPatch,
         at: DateTime<Utc>,
-    ) -> StoreResult<Option<IdToken>> {
+    ) -> StoreResult<Option<Token>> {
         in_tx!(self, c => async {
             let patch = &patch;
             let Some(mut t) = token_by_key(c, &id_tag.key(), true).await? else {
@@ -129,7 +129,7 @@ impl TokenStore for PgStore {
         })
     }
 
-    async fn delete_token(&self, id_tag: &IdTag, at: DateTime<Utc>) -> StoreResult<bool> {
+    async fn delete_token(&self, id_tag: &IdToken, at: DateTime<Utc>) -> StoreResult<bool> {
         in_tx!(self, c => async {
             sqlx::query(statements::DELETE_TOKEN)
                 .bind(id_tag.key())
@@ -159,11 +159,7 @@ pub(super) fn allowed_json(list: &[ChargerId]) -> serde_json::Value {
     serde_json::Value::from(list.iter().map(|c| c.as_str()).collect::<Vec<_>>())
 }
 
-pub(super) async fn token_by_key(
-    c: &mut PgConnection,
-    key: &str,
-    lock: bool,
-) -> R<Option<IdToken>> {
+pub(super) async fn token_by_key(c: &mut PgConnection, key: &str, lock: bool) -> R<Option<Token>> {
     let sql = if lock {
         concat!(
             "SELECT ",
@@ -183,6 +179,6 @@ pub(super) async fn token_by_key(
         .transpose()
 }
 
-pub(crate) async fn get_token(c: &mut PgConnection, id_tag: &IdTag) -> R<Option<IdToken>> {
+pub(crate) async fn get_token(c: &mut PgConnection, id_tag: &IdToken) -> R<Option<Token>> {
     token_by_key(c, &id_tag.key(), false).await
 }

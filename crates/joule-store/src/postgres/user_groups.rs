@@ -12,7 +12,7 @@ use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::ids::{ChargerId, IdToken};
 use joule_domain::page::{Page, Paged};
 use joule_domain::store::{StoreResult, UserGroupStore};
 use joule_domain::tariff_assignment::AssignmentFilter;
@@ -136,7 +136,7 @@ impl UserGroupStore for PgStore {
 
     async fn set_token_groups(
         &self,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         groups: Vec<UserGroupId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<UserGroupId>>> {
@@ -168,7 +168,7 @@ impl UserGroupStore for PgStore {
         })
     }
 
-    async fn token_groups(&self, id_tag: &IdTag) -> StoreResult<Vec<UserGroupId>> {
+    async fn token_groups(&self, id_tag: &IdToken) -> StoreResult<Vec<UserGroupId>> {
         on_conn!(self, c => token_groups(c, id_tag))
     }
 
@@ -250,7 +250,7 @@ pub(crate) async fn require_groups(c: &mut PgConnection, groups: &[UserGroupId])
     Ok(())
 }
 
-pub(crate) async fn token_groups(c: &mut PgConnection, id_tag: &IdTag) -> R<Vec<UserGroupId>> {
+pub(crate) async fn token_groups(c: &mut PgConnection, id_tag: &IdToken) -> R<Vec<UserGroupId>> {
     let rows = sqlx::query(
         "SELECT group_id FROM token_groups WHERE id_tag_key = $1 ORDER BY group_id COLLATE \"C\"",
     )

@@ -1,18 +1,18 @@
 //! Id tokens.
 
 use joule_domain::language::LanguageCode;
-use joule_domain::token::{IdToken, TokenKind, TokenStatus};
+use joule_domain::token::{Token, TokenKind, TokenStatus};
 
 use super::{RowRead, R};
 use crate::values::{self, corrupt, parse_or_corrupt};
 
 /// A row of `token_cols!()`.
-pub(crate) fn token(row: &impl RowRead) -> R<IdToken> {
+pub(crate) fn token(row: &impl RowRead) -> R<Token> {
     let allowed: Vec<String> = match row.opt_json(5)? {
         Some(v) => serde_json::from_value(v).map_err(corrupt)?,
         None => return Err(corrupt("allowed_chargers is NULL")),
     };
-    Ok(IdToken {
+    Ok(Token {
         id_tag: values::id_tag(&row.text(0)?)?,
         kind: parse_or_corrupt(&row.text(1)?, "token kind", TokenKind::parse)?,
         status: parse_or_corrupt(&row.text(2)?, "token status", TokenStatus::parse)?,

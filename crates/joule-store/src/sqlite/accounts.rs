@@ -21,7 +21,7 @@ use joule_domain::account::{
 use joule_domain::error::StoreError;
 use joule_domain::event::EventKind;
 use joule_domain::gateway::ClientSecret;
-use joule_domain::ids::{IdTag, SessionId};
+use joule_domain::ids::{IdToken, SessionId};
 use joule_domain::page::{Page, Paged};
 use joule_domain::payment::{NewPayment, PaymentId};
 use joule_domain::store::{AccountStore, StoreResult};
@@ -240,9 +240,9 @@ impl AccountStore for SqliteStore {
     async fn link_account_token(
         &self,
         id: AccountId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         at: DateTime<Utc>,
-    ) -> StoreResult<Vec<IdTag>> {
+    ) -> StoreResult<Vec<IdToken>> {
         let tag = id_tag.clone();
         self.write(move |c| {
             let tag = &tag;
@@ -287,7 +287,7 @@ impl AccountStore for SqliteStore {
     async fn unlink_account_token(
         &self,
         id: AccountId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let tag = id_tag.clone();
@@ -309,11 +309,11 @@ impl AccountStore for SqliteStore {
         .await
     }
 
-    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdTag>> {
+    async fn account_tokens(&self, id: AccountId) -> StoreResult<Vec<IdToken>> {
         self.read(move |c| account_tokens(c, id)).await
     }
 
-    async fn account_standing(&self, id_tag: &IdTag) -> StoreResult<Option<AccountStanding>> {
+    async fn account_standing(&self, id_tag: &IdToken) -> StoreResult<Option<AccountStanding>> {
         let tag = id_tag.clone();
         self.read(move |c| {
             let tag = &tag;
@@ -589,7 +589,7 @@ pub(crate) fn card_setup(c: &Connection, token: &str) -> R<Option<CardSetup>> {
     )
 }
 
-pub(crate) fn account_tokens(c: &Connection, id: AccountId) -> R<Vec<IdTag>> {
+pub(crate) fn account_tokens(c: &Connection, id: AccountId) -> R<Vec<IdToken>> {
     collect(c, statements::ACCOUNT_TOKENS, [id.to_string()], |row| {
         ac::id_tag(&get::<String>(row, 0)?)
     })

@@ -13,7 +13,7 @@ use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag, SessionId};
+use joule_domain::ids::{ChargerId, IdToken, SessionId};
 use joule_domain::page::{Page, Paged};
 use joule_domain::payment;
 use joule_domain::payment::{
@@ -400,7 +400,7 @@ impl PaymentStore for SqliteStore {
     async fn open_payment_for_id_tag(
         &self,
         charger: &ChargerId,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
     ) -> StoreResult<Option<Payment>> {
         let (charger, id_tag) = (charger.clone(), id_tag.clone());
         self.read(move |c| {

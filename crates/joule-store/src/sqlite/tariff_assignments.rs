@@ -15,7 +15,7 @@ use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::ids::{ChargerId, IdToken};
 use joule_domain::page::{Page, Paged};
 use joule_domain::store::{StoreResult, TariffAssignmentStore};
 use joule_domain::tariff_assignment::{
@@ -113,7 +113,7 @@ impl TariffAssignmentStore for SqliteStore {
     async fn tariff_candidates(
         &self,
         charger: &ChargerId,
-        id_tag: Option<&IdTag>,
+        id_tag: Option<&IdToken>,
     ) -> StoreResult<Option<TariffCandidates>> {
         let charger = charger.clone();
         let id_tag = id_tag.cloned();
@@ -154,7 +154,7 @@ impl TariffAssignmentStore for SqliteStore {
             let assignments = collect(
                 c,
                 &sql,
-                params![charger.as_str(), site_id, id_tag.map(IdTag::key)],
+                params![charger.as_str(), site_id, id_tag.map(IdToken::key)],
                 assignment_row,
             )?;
             let mut ids: Vec<&str> = assignments.iter().map(|a| a.tariff_id.as_str()).collect();
@@ -249,7 +249,7 @@ pub(super) fn filter_params(f: &AssignmentFilter) -> [Option<String>; 6] {
         f.site_id.as_ref().map(|s| s.as_str().to_owned()),
         f.charger_id.as_ref().map(|s| s.as_str().to_owned()),
         f.group_id.as_ref().map(|s| s.as_str().to_owned()),
-        f.id_tag.as_ref().map(IdTag::key),
+        f.id_tag.as_ref().map(IdToken::key),
     ]
 }
 

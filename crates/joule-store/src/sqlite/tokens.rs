@@ -10,16 +10,16 @@ use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::ids::{ChargerId, IdToken};
 use joule_domain::language::LanguageCode;
 use joule_domain::page::{Page, Paged};
 use joule_domain::store::{StoreResult, TokenStore};
-use joule_domain::token::{IdToken, IdTokenPatch, NewIdToken, TokenFilter};
+use joule_domain::token::{NewToken, Token, TokenFilter, TokenPatch};
 use rusqlite::{params, Connection};
 
 #[async_trait]
 impl TokenStore for SqliteStore {
-    async fn create_token(&self, new: NewIdToken, at: DateTime<Utc>) -> StoreResult<IdToken> {
+    async fn create_token(&self, new: NewToken, at: DateTime<Utc>) -> StoreResult<Token> {
         self.write(move |c| {
             let new = &new;
             c.prepare_cached(statements::CREATE_TOKEN)
@@ -45,12 +45,12 @@ impl TokenStore for SqliteStore {
         .await
     }
 
-    async fn get_token(&self, id_tag: &IdTag) -> StoreResult<Option<IdToken>> {
+    async fn get_token(&self, id_tag: &IdToken) -> StoreResult<Option<Token>> {
         let id_tag = id_tag.clone();
         self.read(move |c| get_token(c, &id_tag)).await
     }
 
-    async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<IdToken>> {
+    async fn list_tokens(&self, filter: TokenFilter, page: Page) -> StoreResult<Paged<Token>> {
         self.read(move |c| {
             let filter = &filter;
             let (limit, offset) = limit_offset(page);
@@ -78,10 +78,10 @@ impl TokenStore for SqliteStore {
 
     async fn update_token(
         &self,
-        id_tag: &IdTag,
-        patch: IdTokenPatch,
+        id_tag: &IdToken,
+        patch: TokenPatch,
         at: DateTime<Utc>,
-    ) -> StoreResult<Option<IdToken>> {
+    ) -> StoreResult<Option<Token>> {
         let id_tag = id_tag.clone();
         self.write(move |c| {
             let id_tag = &id_tag;
@@ -133,7 +133,7 @@ impl TokenStore for SqliteStore {
         .await
     }
 
-    async fn delete_token(&self, id_tag: &IdTag, at: DateTime<Utc>) -> StoreResult<bool> {
+    async fn delete_token(&self, id_tag: &IdToken, at: DateTime<Utc>) -> StoreResult<bool> {
         let id_tag = id_tag.clone();
         self.write(move |c| {
             let id_tag = &id_tag;
@@ -157,6 +157,6 @@ pub(super) fn allowed_text(list: &[ChargerId]) -> String {
     serde_json::Value::from(list.iter().map(|c| c.as_str()).collect::<Vec<_>>()).to_string()
 }
 
-pub(crate) fn get_token(c: &Connection, id_tag: &IdTag) -> R<Option<IdToken>> {
+pub(crate) fn get_token(c: &Connection, id_tag: &IdToken) -> R<Option<Token>> {
     one(c, statements::GET_TOKEN, [id_tag.key()], |r| rows::token(r))
 }

@@ -12,7 +12,7 @@ use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdTag};
+use joule_domain::ids::{ChargerId, IdToken};
 use joule_domain::page::{Page, Paged};
 use joule_domain::store::{StoreResult, UserGroupStore};
 use joule_domain::user_group::{
@@ -114,7 +114,7 @@ impl UserGroupStore for SqliteStore {
 
     async fn set_token_groups(
         &self,
-        id_tag: &IdTag,
+        id_tag: &IdToken,
         groups: Vec<UserGroupId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<UserGroupId>>> {
@@ -143,7 +143,7 @@ impl UserGroupStore for SqliteStore {
         .await
     }
 
-    async fn token_groups(&self, id_tag: &IdTag) -> StoreResult<Vec<UserGroupId>> {
+    async fn token_groups(&self, id_tag: &IdToken) -> StoreResult<Vec<UserGroupId>> {
         let id_tag = id_tag.clone();
         self.read(move |c| token_groups(c, &id_tag)).await
     }
@@ -207,7 +207,7 @@ pub(crate) fn require_groups(c: &Connection, groups: &[UserGroupId]) -> R<()> {
     Ok(())
 }
 
-pub(crate) fn token_groups(c: &Connection, id_tag: &IdTag) -> R<Vec<UserGroupId>> {
+pub(crate) fn token_groups(c: &Connection, id_tag: &IdToken) -> R<Vec<UserGroupId>> {
     collect(
         c,
         "SELECT group_id FROM token_groups WHERE id_tag_key = ?1 ORDER BY group_id",

@@ -5,7 +5,7 @@
 use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
 use joule_domain::card::CardSummary;
 use joule_domain::error::StoreError;
-use joule_domain::ids::IdTag;
+use joule_domain::ids::IdToken;
 use joule_domain::money::Currency;
 use joule_domain::page::Page;
 use joule_domain::payment::{payment_kpis, KpiGrouping, TallyOutcome};
@@ -63,7 +63,7 @@ fn new_payment(channel: PaymentChannel, charger: &str, at: i64) -> NewPayment {
         receipt_token: token(),
         language: "es".into(),
         id_tag: (channel == PaymentChannel::Web)
-            .then(|| IdTag::parse(&format!("P{}", &token().as_str()[..19])).unwrap()),
+            .then(|| IdToken::parse(&format!("P{}", &token().as_str()[..19])).unwrap()),
         created_at: t(at),
     }
 }
@@ -1111,7 +1111,7 @@ async fn open_payment_found_by_id_tag(h: &Harness) {
         s.open_payment_for_id_tag(&cid("CP-2"), &tag).await.unwrap(),
         None
     );
-    let other = IdTag::parse("NOPE").unwrap();
+    let other = IdToken::parse("NOPE").unwrap();
     assert_eq!(
         s.open_payment_for_id_tag(&cid("CP-1"), &other)
             .await
@@ -1332,7 +1332,7 @@ async fn remote_starts_are_recorded_by_the_holder(h: &Harness) {
 async fn a_release_in_progress_refuses_a_late_session(h: &Harness) {
     let s = &h.store;
     let mut new = new_payment(PaymentChannel::Web, "CP-1", 0);
-    let tag = IdTag::parse("PAY0000000000000001").unwrap();
+    let tag = IdToken::parse("PAY0000000000000001").unwrap();
     new.id_tag = Some(tag.clone());
     let p = s.create_payment(new).await.unwrap();
     let token = holder(s.as_ref(), p.id).await;
@@ -1379,7 +1379,7 @@ async fn a_release_in_progress_refuses_a_late_session(h: &Harness) {
 
     // Linked first: the release of an unused hold is refused.
     let mut new = new_payment(PaymentChannel::Web, "CP-1", 10);
-    let tag = IdTag::parse("PAY0000000000000002").unwrap();
+    let tag = IdToken::parse("PAY0000000000000002").unwrap();
     new.id_tag = Some(tag.clone());
     let q = s.create_payment(new).await.unwrap();
     let token = holder(s.as_ref(), q.id).await;

@@ -12,7 +12,7 @@ async fn token_language_set_patch_and_clear(h: &Harness) {
     let es = LanguageCode::parse("es").unwrap();
     let created = s
         .create_token(
-            NewIdToken {
+            NewToken {
                 language: Some(es.clone()),
                 ..simple_token("LANG1")
             },
@@ -25,7 +25,7 @@ async fn token_language_set_patch_and_clear(h: &Harness) {
     let patched = s
         .update_token(
             &tag("lang1"),
-            IdTokenPatch {
+            TokenPatch {
                 language: Some(Some(fr.clone())),
                 ..Default::default()
             },
@@ -39,7 +39,7 @@ async fn token_language_set_patch_and_clear(h: &Harness) {
     let other = s
         .update_token(
             &tag("LANG1"),
-            IdTokenPatch {
+            TokenPatch {
                 label: Some(Some("x".into())),
                 ..Default::default()
             },
@@ -52,7 +52,7 @@ async fn token_language_set_patch_and_clear(h: &Harness) {
     let cleared = s
         .update_token(
             &tag("LANG1"),
-            IdTokenPatch {
+            TokenPatch {
                 language: Some(None),
                 ..Default::default()
             },
@@ -77,7 +77,7 @@ async fn token_language_set_patch_and_clear(h: &Harness) {
 
 async fn token_crud_is_case_insensitive(h: &Harness) {
     let s = &h.store;
-    let new = NewIdToken {
+    let new = NewToken {
         id_tag: tag("04a1b2c3"),
         kind: TokenKind::Rfid,
         status: TokenStatus::Accepted,
@@ -104,7 +104,7 @@ async fn token_crud_is_case_insensitive(h: &Harness) {
     );
     assert_eq!(found.expires_at, Some(t(1000)));
 
-    let patch = IdTokenPatch {
+    let patch = TokenPatch {
         status: Some(TokenStatus::Blocked),
         expires_at: Some(None),
         allowed_chargers: Some(vec![]),
@@ -121,7 +121,7 @@ async fn token_crud_is_case_insensitive(h: &Harness) {
     assert_eq!(updated.label.as_deref(), Some("Alice"));
     assert_eq!(updated.parent_id_tag, Some(tag("FLEET1")));
 
-    let other = NewIdToken {
+    let other = NewToken {
         id_tag: tag("B2"),
         kind: TokenKind::App,
         status: TokenStatus::Accepted,
@@ -165,7 +165,7 @@ async fn token_crud_is_case_insensitive(h: &Harness) {
     assert!(!s.delete_token(&tag("04a1b2c3"), t(8)).await.unwrap());
     assert!(s.get_token(&tag("04a1b2c3")).await.unwrap().is_none());
     assert!(s
-        .update_token(&tag("nope"), IdTokenPatch::default(), t(9))
+        .update_token(&tag("nope"), TokenPatch::default(), t(9))
         .await
         .unwrap()
         .is_none());
