@@ -116,7 +116,7 @@ pub const TERMINAL_SECURITY_SCHEME: &str = "terminal_key";
         charger::Charger, charger::ChargerDetail, charger::Connector, charger::ConnectorStatus,
         charger::Connection, charger::BootInfo, charger::Location, charger::Registration,
         charger::CreateCharger, charger::UpdateCharger, charger::StatusReport,
-        id_token::IdToken, id_token::CreateIdToken, id_token::UpdateIdToken,
+        id_token::IdToken, id_token::IdTokenType, id_token::CreateIdToken, id_token::UpdateIdToken,
         id_token::TokenKind, id_token::TokenStatus,
         session::Session, session::SessionDetail, session::MeterValue, session::SessionState,
         session::SessionTariff, session::SessionCost, session::Amount, session::CostLine, session::IdlePeriodCost,

@@ -488,7 +488,11 @@ impl ApiError {
                 CommandError::Offline(_) => ErrorCode::ChargerOffline,
                 CommandError::Timeout(_) => ErrorCode::ChargerTimeout,
                 CommandError::Busy(_) => ErrorCode::ChargerBusy,
-                CommandError::InvalidPayload(_) => ErrorCode::InvalidCommandPayload,
+                // A payload the charger's protocol cannot carry, like any
+                // other refused payload: the detail names the limit.
+                CommandError::InvalidPayload(_) | CommandError::TokenTooLong { .. } => {
+                    ErrorCode::InvalidCommandPayload
+                }
                 CommandError::Unsupported(_) => ErrorCode::CommandUnsupported,
                 CommandError::CallError { .. } => ErrorCode::CommandRejected,
                 CommandError::InvalidResponse(_) => ErrorCode::ChargerInvalidResponse,
@@ -631,6 +635,14 @@ mod tests {
             (CommandError::Busy(id), 429, "charger_busy"),
             (
                 CommandError::InvalidPayload("x".into()),
+                422,
+                "invalid_command_payload",
+            ),
+            (
+                CommandError::TokenTooLong {
+                    protocol: "OCPP 1.6",
+                    max: 20,
+                },
                 422,
                 "invalid_command_payload",
             ),

@@ -663,6 +663,7 @@ async fn typed_commands_are_encoded_and_answered() {
     let start = ChargerCommand::StartCharging {
         connector: ConnectorId::new(2).unwrap(),
         id_tag: IdToken::parse("PAY1").unwrap(),
+        token_type: joule_domain::token::IdTokenType::Central,
     };
     let sent = send_to_cp1(&app, start);
     let call = cp.recv().await;
@@ -694,6 +695,44 @@ async fn command_payload_is_validated() {
         .send(&cid("CP1"), command("Reset", json!({"type": "Sideways"})))
         .await;
     assert!(matches!(r, Err(CommandError::InvalidPayload(_))), "{r:?}");
+}
+
+/// A 1.6 `idTag` holds 20 characters: a longer token is refused with a
+/// typed error and nothing reaches the charger (the next thing it receives
+/// is the command sent after).
+#[tokio::test]
+async fn a_token_too_long_for_16_is_not_sent() {
+    use joule_domain::ids::{ConnectorId, IdToken};
+    let app = spawn(|_| {}).await;
+    app.add_charger("CP1", ACCEPTED, None).await;
+    let mut cp = app.connect("CP1").await;
+    cp.alive().await;
+    let emaid = IdToken::parse(&"E".repeat(36)).unwrap();
+    let typed = ChargerCommand::StartCharging {
+        connector: ConnectorId::new(1).unwrap(),
+        id_tag: emaid.clone(),
+        token_type: joule_domain::token::IdTokenType::EMaid,
+    };
+    let raw = command(
+        "RemoteStartTransaction",
+        json!({"connectorId": 1, "idTag": emaid.as_str()}),
+    );
+    for refused in [typed, raw] {
+        let r = app.csms.send(&cid("CP1"), refused).await;
+        assert_eq!(
+            r,
+            Err(CommandError::TokenTooLong {
+                protocol: "OCPP 1.6",
+                max: 20
+            })
+        );
+    }
+    let sent = send_to_cp1(&app, command("ClearCache", json!({})));
+    let call = cp.recv().await;
+    assert_eq!(call[2], "ClearCache");
+    cp.send_text(&json!([3, call[1], {"status": "Accepted"}]).to_string())
+        .await;
+    assert!(sent.await.unwrap().is_ok());
 }
 
 #[tokio::test]

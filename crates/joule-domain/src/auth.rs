@@ -176,6 +176,7 @@ mod tests {
     fn token(status: TokenStatus) -> Token {
         Token {
             id_tag: IdToken::parse("AABBCCDD").unwrap(),
+            token_type: crate::token::IdTokenType::Iso14443,
             kind: TokenKind::Rfid,
             status,
             expires_at: None,

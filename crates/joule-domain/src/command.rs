@@ -8,15 +8,19 @@
 use async_trait::async_trait;
 
 use crate::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
+use crate::token::IdTokenType;
 
 /// What Joule can ask of a charger.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChargerCommand {
     /// Start charging on `connector` for `id_tag` (the charger then
     /// authorizes and starts a session as if the tag had been presented).
+    /// `token_type` travels with it because OCPP 2.0.1 sends the two
+    /// together; a 1.6 charger gets the tag alone.
     StartCharging {
         connector: ConnectorId,
         id_tag: IdToken,
+        token_type: IdTokenType,
     },
     StopCharging {
         transaction: TransactionId,
@@ -102,6 +106,11 @@ pub enum CommandError {
     Busy(ChargerId),
     #[error("the command payload is invalid: {0}")]
     InvalidPayload(String),
+    /// The command carries an id token longer than the charger's protocol
+    /// can hold (an OCPP 1.6 `idTag` has at most 20 characters); refused
+    /// before sending, since a charger would reject or truncate it.
+    #[error("this token cannot be sent to an {protocol} charger: longer than {max} characters")]
+    TokenTooLong { protocol: &'static str, max: usize },
     #[error("the charger's protocol does not support {0}")]
     Unsupported(String),
     #[error("the charger answered with an error: {code}: {description}")]

@@ -121,6 +121,7 @@ pub(crate) fn ev_diagnostics(id: &ChargerId, status: &str, at: DateTime<Utc>) ->
 fn token_payload(t: &Token) -> serde_json::Value {
     json!({
         "id_tag": t.id_tag.as_str(),
+        "token_type": t.token_type.as_str(),
         "kind": t.kind.as_str(),
         "status": t.status.as_str(),
         "expires_at": t.expires_at,

@@ -51,7 +51,7 @@ macro_rules! session_cols {
 macro_rules! token_cols {
     () => {
         "id_tag, kind, status, expires_at, parent_id_tag, allowed_chargers, label, created_at, \
-         updated_at, language"
+         updated_at, language, token_type"
     };
 }
 macro_rules! status_cols {

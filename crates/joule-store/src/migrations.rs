@@ -46,6 +46,7 @@ migrations! {
     10 "0010_accounts" "accounts",
     11 "0011_hold_limits_receipt_emails" "hold_limits_receipt_emails",
     12 "0012_payment_claims" "payment_claims",
+    13 "0013_token_types" "token_types",
 }
 
 /// What an applied-version check found wrong.

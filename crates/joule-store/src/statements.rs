@@ -342,8 +342,13 @@ pub(crate) const CHARGER_TARIFF: &str = "SELECT tariff_id FROM chargers WHERE id
 
 pub(crate) const CREATE_TOKEN: &str =
     "INSERT INTO id_tokens (id_tag_key, id_tag, kind, status, expires_at, parent_id_tag, \
-                 allowed_chargers, label, created_at, updated_at, language) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)";
+                 allowed_chargers, label, created_at, updated_at, language, token_type) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)";
+
+pub(crate) const UPDATE_TOKEN: &str =
+    "UPDATE id_tokens SET kind = $1, status = $2, expires_at = $3, parent_id_tag = $4, \
+                 allowed_chargers = $5, label = $6, updated_at = $7, language = $8, token_type = $9 \
+                 WHERE id_tag_key = $10";
 
 pub(crate) const DELETE_TOKEN: &str = "DELETE FROM token_groups WHERE id_tag_key = $1";
 
@@ -464,6 +469,7 @@ mod tests {
             CURRENT_VERSION,
             CHARGER_TARIFF,
             CREATE_TOKEN,
+            UPDATE_TOKEN,
             DELETE_TOKEN,
             DELETE_TOKEN_2,
             GET_TOKEN,

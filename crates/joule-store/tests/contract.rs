@@ -29,7 +29,7 @@ use joule_domain::tariff_assignment::{
     AssignmentFilter, AssignmentScope, NewTariffAssignment, ScopeKind,
 };
 use joule_domain::tariffs::NewTariff;
-use joule_domain::token::{NewToken, TokenFilter, TokenKind, TokenPatch, TokenStatus};
+use joule_domain::token::{IdTokenType, NewToken, TokenFilter, TokenKind, TokenPatch, TokenStatus};
 use joule_domain::user_group::{
     ChargerAccess, ChargerAccessRule, NewUserGroup, UserGroupId, UserGroupPatch,
 };
@@ -335,6 +335,7 @@ async fn group(h: &Harness, id: &str) {
 fn simple_token(id: &str) -> NewToken {
     NewToken {
         id_tag: tag(id),
+        token_type: IdTokenType::Iso14443,
         kind: TokenKind::Rfid,
         status: TokenStatus::Accepted,
         expires_at: None,

@@ -10,7 +10,7 @@ use anyhow::Context;
 use joule_domain::charger::{NewCharger, RegistrationStatus};
 use joule_domain::error::StoreError;
 use joule_domain::ids::{ChargerId, IdToken};
-use joule_domain::token::{NewToken, TokenKind, TokenStatus};
+use joule_domain::token::{IdTokenType, NewToken, TokenKind, TokenStatus};
 use joule_sim::{CancellationToken, FleetStats, SimConfig};
 use tokio::task::JoinHandle;
 
@@ -113,6 +113,7 @@ pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
             .create_token(
                 NewToken {
                     id_tag: IdToken::parse(tag)?,
+                    token_type: IdTokenType::Iso14443,
                     kind: TokenKind::Rfid,
                     status: TokenStatus::Accepted,
                     expires_at: None,

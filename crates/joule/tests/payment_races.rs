@@ -167,6 +167,7 @@ impl World {
         self.charger.record(ChargerCommand::StartCharging {
             connector: conn(1),
             id_tag: tag,
+            token_type: joule_domain::token::IdTokenType::Central,
         });
     }
 

@@ -12,7 +12,7 @@ use joule_domain::pricing::TariffExtensions;
 use joule_domain::store::Store;
 use joule_domain::tariffs::NewTariff;
 use joule_domain::terminal::{NewTerminal, Terminal, TerminalId, TerminalScope, TerminalTarget};
-use joule_domain::token::{NewToken, TokenKind, TokenStatus};
+use joule_domain::token::{IdTokenType, NewToken, TokenKind, TokenStatus};
 
 /// Registers the charger `id` as accepted at `at`; its connector 1
 /// reported `Available` when `available`.
@@ -128,6 +128,7 @@ pub async fn account_with_token(
         .create_token(
             NewToken {
                 id_tag: tag.clone(),
+                token_type: IdTokenType::Iso14443,
                 kind: TokenKind::Rfid,
                 status: TokenStatus::Accepted,
                 expires_at: None,

@@ -6,7 +6,9 @@ use joule_domain::language::LanguageCode;
 use joule_domain::token as domain;
 use joule_domain::ChargerId;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::{check_label, double_option};
 use crate::extract::QueryErrors;
@@ -40,6 +42,27 @@ impl From<TokenKind> for domain::TokenKind {
         }
     }
 }
+
+/// What kind of identifier a token is (OCPP 2.0.1 / OCPI spelling). The
+/// fields carry the domain's [`domain::IdTokenType`] itself, whose serde
+/// spelling is the wire's; this is its schema, built from the domain's list
+/// so the document cannot drift from what is accepted.
+#[derive(Debug)]
+pub struct IdTokenType;
+
+impl PartialSchema for IdTokenType {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "The token's type, as OCPP 2.0.1 and OCPI spell it. An OCPP 1.6 charger is not told it.",
+            ))
+            .enum_values(Some(domain::IdTokenType::ALL.map(domain::IdTokenType::as_str)))
+            .into()
+    }
+}
+
+impl ToSchema for IdTokenType {}
 
 /// The operator-set status of a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -78,6 +101,8 @@ impl From<TokenStatus> for domain::TokenStatus {
 pub struct IdToken {
     /// As the charger presents it (OCPP `idTag`, case-insensitive).
     pub id_tag: String,
+    #[schema(value_type = IdTokenType)]
+    pub token_type: domain::IdTokenType,
     pub kind: TokenKind,
     pub status: TokenStatus,
     pub expires_at: Option<DateTime<Utc>>,
@@ -107,6 +132,7 @@ impl From<domain::Token> for IdToken {
     fn from(t: domain::Token) -> Self {
         Self {
             id_tag: t.id_tag.to_string(),
+            token_type: t.token_type,
             kind: t.kind.into(),
             status: t.status.into(),
             expires_at: t.expires_at,
@@ -139,8 +165,13 @@ fn parse_parent(errors: &mut QueryErrors, raw: Option<String>) -> Option<ids::Id
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIdToken {
-    /// Up to 20 printable ASCII characters.
+    /// Up to 36 printable ASCII characters (an OCPP 1.6 charger takes 20).
     pub id_tag: String,
+    /// Defaults to what `kind` suggests: `ISO14443` for `rfid`, `Central`
+    /// for `app`, `Local` for `other`.
+    #[serde(default)]
+    #[schema(value_type = Option<IdTokenType>)]
+    pub token_type: Option<domain::IdTokenType>,
     /// Defaults to `rfid`.
     #[serde(default)]
     pub kind: Option<TokenKind>,
@@ -171,9 +202,13 @@ impl CreateIdToken {
         let language = parse_language(&mut errors, self.language);
         errors.finish()?;
         let id_tag = id_tag.ok_or_else(|| ApiError::field("id_tag", "is invalid"))?;
+        let kind = self.kind.map_or(domain::TokenKind::Rfid, Into::into);
         Ok(domain::NewToken {
             id_tag,
-            kind: self.kind.map_or(domain::TokenKind::Rfid, Into::into),
+            token_type: self
+                .token_type
+                .unwrap_or_else(|| domain::IdTokenType::for_kind(kind)),
+            kind,
             status: self
                 .status
                 .map_or(domain::TokenStatus::Accepted, Into::into),
@@ -191,6 +226,9 @@ impl CreateIdToken {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIdToken {
+    #[serde(default)]
+    #[schema(value_type = Option<IdTokenType>)]
+    pub token_type: Option<domain::IdTokenType>,
     #[serde(default)]
     pub kind: Option<TokenKind>,
     #[serde(default)]
@@ -224,6 +262,7 @@ impl UpdateIdToken {
         let language = self.language.map(|l| parse_language(&mut errors, l));
         errors.finish()?;
         Ok(domain::TokenPatch {
+            token_type: self.token_type,
             kind: self.kind.map(Into::into),
             status: self.status.map(Into::into),
             expires_at: self.expires_at,

@@ -26,6 +26,7 @@ async fn token_lifecycle() {
         created,
         json!({
             "id_tag": "04a1b2c3",
+            "token_type": "ISO14443",
             "kind": "rfid",
             "status": "accepted",
             "expires_at": "2027-01-01T00:00:00Z",
@@ -68,6 +69,71 @@ async fn token_lifecycle() {
     let (status, body) = app.get("/api/v1/id-tokens/04a1b2c3").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], "id_token_not_found");
+}
+
+/// A token is up to 36 characters with an OCPP 2.0.1 / OCPI type: given on
+/// create, else the one its kind suggests; patched alone; spelled exactly.
+#[tokio::test]
+async fn token_types_and_36_character_ids() {
+    let app = TestApp::new().await;
+    let emaid = "NL-TNM-C00122045-K-0123456789-abcdef";
+    let (status, created) = app
+        .post(
+            "/api/v1/id-tokens",
+            json!({"id_tag": emaid, "token_type": "eMAID", "parent_id_tag": "F".repeat(36)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id_tag"], emaid);
+    assert_eq!(created["token_type"], "eMAID");
+    assert_eq!(created["kind"], "rfid");
+    let (status, fetched) = app
+        .get(&format!("/api/v1/id-tokens/{}", emaid.to_ascii_uppercase()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{fetched}");
+    assert_eq!(fetched["token_type"], "eMAID");
+
+    for (kind, expected) in [("rfid", "ISO14443"), ("app", "Central"), ("other", "Local")] {
+        let (status, body) = app
+            .post(
+                "/api/v1/id-tokens",
+                json!({"id_tag": format!("DEFAULT-{kind}"), "kind": kind}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["token_type"], expected, "{kind}");
+    }
+
+    let (status, patched) = app
+        .patch(
+            &format!("/api/v1/id-tokens/{emaid}"),
+            json!({"token_type": "KeyCode"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["token_type"], "KeyCode");
+    assert_eq!(patched["parent_id_tag"], "F".repeat(36));
+    let (status, listed) = app
+        .get(&format!(
+            "/api/v1/id-tokens?parent_id_tag={}",
+            "f".repeat(36)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["items"][0]["token_type"], "KeyCode");
+
+    let (status, body) = app
+        .post(
+            "/api/v1/id-tokens",
+            json!({"id_tag": "T", "token_type": "emaid"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "token_type");
+    let (status, body) = app
+        .get(&format!("/api/v1/id-tokens/{}", "x".repeat(37)))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
 
 /// The driver's language: ISO 639-1, any case on input, lower case out;

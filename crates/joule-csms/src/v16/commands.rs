@@ -16,6 +16,8 @@ use joule_ocpp::v16::{
 };
 use serde_json::Value;
 
+use super::id_tags;
+
 /// Turns the charger's answer payload into the domain's reply.
 type Answer = Box<dyn FnOnce(Value) -> Result<CommandReply, CommandError> + Send>;
 
@@ -40,10 +42,15 @@ impl WireCall {
 pub(crate) fn to_call(command: ChargerCommand) -> Result<WireCall, CommandError> {
     use ChargerCommand as C;
     Ok(match command {
-        C::StartCharging { connector, id_tag } => typed(
+        // 1.6 has no token type: the tag alone goes.
+        C::StartCharging {
+            connector,
+            id_tag,
+            token_type: _,
+        } => typed(
             RemoteStartTransactionRequest {
                 connector_id: Some(connector_number(connector)?),
-                id_tag: id_tag.as_str().to_owned(),
+                id_tag: id_tags::to_wire(&id_tag)?,
                 charging_profile: None,
             },
             |r| accepted(r.status == RemoteStartStopStatus::Accepted),
@@ -145,6 +152,7 @@ pub(crate) fn to_call(command: ChargerCommand) -> Result<WireCall, CommandError>
             if !action.initiator().central_system_may_send() {
                 return Err(CommandError::Unsupported(action.as_str().to_owned()));
             }
+            id_tags::check_payload(&payload)?;
             WireCall {
                 action,
                 payload,
@@ -190,5 +198,51 @@ fn trigger(message: TriggeredMessage) -> MessageTrigger {
         TriggeredMessage::Status => MessageTrigger::StatusNotification,
         TriggeredMessage::FirmwareStatus => MessageTrigger::FirmwareStatusNotification,
         TriggeredMessage::DiagnosticsStatus => MessageTrigger::DiagnosticsStatusNotification,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use joule_domain::token::IdTokenType;
+    use joule_domain::IdToken;
+    use serde_json::json;
+
+    fn start(tag: &str) -> ChargerCommand {
+        ChargerCommand::StartCharging {
+            connector: ConnectorId::new(1).unwrap(),
+            id_tag: IdToken::parse(tag).unwrap(),
+            token_type: IdTokenType::EMaid,
+        }
+    }
+
+    #[test]
+    fn a_start_carries_the_tag_without_its_type() {
+        let call = to_call(start("NLTNMC00122045")).unwrap();
+        assert_eq!(call.action, Action16::RemoteStartTransaction);
+        assert_eq!(
+            call.payload,
+            json!({"connectorId": 1, "idTag": "NLTNMC00122045"})
+        );
+    }
+
+    #[test]
+    fn a_start_with_a_token_longer_than_16_allows_is_refused_before_sending() {
+        let refused = to_call(start(&"E".repeat(36))).err();
+        assert_eq!(
+            refused,
+            Some(CommandError::TokenTooLong {
+                protocol: "OCPP 1.6",
+                max: 20
+            })
+        );
+        let raw = ChargerCommand::Raw {
+            action: "RemoteStartTransaction".to_owned(),
+            payload: json!({"connectorId": 1, "idTag": "E".repeat(36)}),
+        };
+        assert!(matches!(
+            to_call(raw).err(),
+            Some(CommandError::TokenTooLong { .. })
+        ));
     }
 }

@@ -9,6 +9,7 @@ use joule_ocpp::v16;
 use serde::Serialize;
 
 use super::handler::HandlerError;
+use super::id_tags;
 
 /// The wire spelling of a 1.6 enum value (its serde name).
 pub(crate) fn wire<T: Serialize>(value: &T) -> Option<String> {
@@ -103,9 +104,15 @@ pub(crate) fn id_tag_info(decision: &AuthorizationDecision) -> v16::IdTagInfo {
     v16::IdTagInfo {
         status,
         expiry_date: decision.expiry_date,
+        // Left out when longer than 1.6 allows: the answer itself cannot be
+        // refused (the driver is waiting, and the schema check of our own
+        // answer would fail), and parentIdTag is optional. Without it the
+        // charger treats the tag as its own group, so at worst another card
+        // of the same fleet cannot stop this session at the charger.
         parent_id_tag: decision
             .parent_id_tag
             .as_ref()
+            .filter(|t| id_tags::fits(t))
             .map(|t| t.as_str().to_owned()),
     }
 }
@@ -167,6 +174,22 @@ mod tests {
         assert!(transaction_id(0).is_none());
         assert!(transaction_id(-1).is_none());
         assert!(transaction_id(7).is_some());
+    }
+
+    #[test]
+    fn a_parent_tag_too_long_for_16_is_left_out_of_the_answer() {
+        let decision = |parent: &str| AuthorizationDecision {
+            parent_id_tag: Some(IdToken::parse(parent).unwrap()),
+            ..AuthorizationDecision::web_payment()
+        };
+        let fleet = "F".repeat(20);
+        assert_eq!(
+            id_tag_info(&decision(&fleet)).parent_id_tag.as_deref(),
+            Some(fleet.as_str())
+        );
+        let info = id_tag_info(&decision(&"F".repeat(21)));
+        assert_eq!(info.parent_id_tag, None);
+        assert_eq!(info.status, v16::AuthorizationStatus::Accepted);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod data_transfer;
 pub mod diagnostics;
 pub mod firmware;
 pub(crate) mod handler;
+pub(crate) mod id_tags;
 pub mod meter_values;
 pub mod provisioning;
 pub(crate) mod tariff_and_cost;

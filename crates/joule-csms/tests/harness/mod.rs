@@ -104,6 +104,7 @@ impl App {
             .create_token(
                 joule_domain::token::NewToken {
                     id_tag: joule_domain::ids::IdToken::parse(id_tag).unwrap(),
+                    token_type: joule_domain::token::IdTokenType::Iso14443,
                     kind: joule_domain::token::TokenKind::Rfid,
                     status: joule_domain::token::TokenStatus::Accepted,
                     expires_at: None,

@@ -13,6 +13,7 @@ use crate::payment::{
     StepRequest, StepSuccess, CLAIM_ENTITY,
 };
 use crate::tariff_lookup::tariff_in_force;
+use crate::token::IdTokenType;
 
 use super::{Claim, PaymentError, PaymentService, PaymentStatusView};
 
@@ -40,8 +41,14 @@ fn card_entry_key(payment: &Payment, step: &PaymentStep, call: &str) -> Idempote
     )
 }
 
-/// OCPP 1.6 caps idTag at 20 characters: `PAY` and 17 hex digits (68
-/// random bits), so a tag cannot be guessed to start someone else's hold.
+/// The type of every payment tag (web, QR and terminal): Joule makes them
+/// up, which OCPP 2.0.1 and OCPI call a `Central` token.
+pub(super) const PAYMENT_TOKEN_TYPE: IdTokenType = IdTokenType::Central;
+
+/// `PAY` and 17 hex digits (68 random bits), so a tag cannot be guessed to
+/// start someone else's hold. Twenty characters although an [`IdToken`]
+/// holds 36: a payment must start on an OCPP 1.6 charger too, whose `idTag`
+/// holds 20.
 pub(super) fn payment_id_tag(bytes: [u8; 16]) -> Option<IdToken> {
     let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
     IdToken::parse(&format!("PAY{}", &hex[..17])).ok()
@@ -583,6 +590,7 @@ impl PaymentService {
         let command = ChargerCommand::StartCharging {
             connector: payment.connector_id,
             id_tag: tag.clone(),
+            token_type: PAYMENT_TOKEN_TYPE,
         };
         let answer = self.ports.commands.send(&payment.charger_id, command).await;
         let status = match &answer {
@@ -594,6 +602,7 @@ impl PaymentService {
                 CommandError::Offline(_)
                 | CommandError::Busy(_)
                 | CommandError::InvalidPayload(_)
+                | CommandError::TokenTooLong { .. }
                 | CommandError::Unsupported(_),
             ) => StartStatus::Unreachable,
             // The charger answered, with an error: nothing started.

@@ -36,6 +36,7 @@ impl TokenStore for PgStore {
             .bind(&new.label)
             .bind(at)
             .bind(new.language.as_ref().map(LanguageCode::as_str))
+            .bind(new.token_type.as_str())
             .execute(&mut *c)
             .await
             .map_err(unique_as_conflict("id token"))?;
@@ -84,32 +85,8 @@ impl TokenStore for PgStore {
             let Some(mut t) = token_by_key(c, &id_tag.key(), true).await? else {
                 return Ok(None);
             };
-            if let Some(k) = patch.kind {
-                t.kind = k;
-            }
-            if let Some(s) = patch.status {
-                t.status = s;
-            }
-            if let Some(e) = patch.expires_at {
-                t.expires_at = e;
-            }
-            if let Some(p) = &patch.parent_id_tag {
-                t.parent_id_tag = p.clone();
-            }
-            if let Some(a) = &patch.allowed_chargers {
-                t.allowed_chargers = a.clone();
-            }
-            if let Some(l) = &patch.label {
-                t.label = l.clone();
-            }
-            if let Some(l) = &patch.language {
-                t.language = l.clone();
-            }
-            sqlx::query(
-                "UPDATE id_tokens SET kind = $2, status = $3, expires_at = $4, parent_id_tag = $5, \
-                 allowed_chargers = $6, label = $7, updated_at = $8, language = $9 WHERE id_tag_key = $1",
-            )
-            .bind(id_tag.key())
+            t.apply(patch);
+            sqlx::query(statements::UPDATE_TOKEN)
             .bind(t.kind.as_str())
             .bind(t.status.as_str())
             .bind(t.expires_at)
@@ -118,6 +95,8 @@ impl TokenStore for PgStore {
             .bind(&t.label)
             .bind(at)
             .bind(t.language.as_ref().map(LanguageCode::as_str))
+            .bind(t.token_type.as_str())
+            .bind(id_tag.key())
             .execute(&mut *c)
             .await
             .map_err(pg)?;

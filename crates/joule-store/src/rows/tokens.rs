@@ -1,7 +1,7 @@
 //! Id tokens.
 
 use joule_domain::language::LanguageCode;
-use joule_domain::token::{Token, TokenKind, TokenStatus};
+use joule_domain::token::{IdTokenType, Token, TokenKind, TokenStatus};
 
 use super::{RowRead, R};
 use crate::values::{self, corrupt, parse_or_corrupt};
@@ -14,6 +14,7 @@ pub(crate) fn token(row: &impl RowRead) -> R<Token> {
     };
     Ok(Token {
         id_tag: values::id_tag(&row.text(0)?)?,
+        token_type: parse_or_corrupt(&row.text(10)?, "token type", IdTokenType::parse)?,
         kind: parse_or_corrupt(&row.text(1)?, "token kind", TokenKind::parse)?,
         status: parse_or_corrupt(&row.text(2)?, "token status", TokenStatus::parse)?,
         expires_at: row.opt_ts(3)?,

@@ -35,6 +35,7 @@ impl TokenStore for SqliteStore {
                     new.label,
                     ts(at),
                     new.language.as_ref().map(LanguageCode::as_str),
+                    new.token_type.as_str(),
                 ])
                 .map_err(unique_as_conflict("id token"))?;
             let token =
@@ -89,33 +90,11 @@ impl TokenStore for SqliteStore {
             let Some(mut t) = get_token(c, id_tag)? else {
                 return Ok(None);
             };
-            if let Some(k) = patch.kind {
-                t.kind = k;
-            }
-            if let Some(s) = patch.status {
-                t.status = s;
-            }
-            if let Some(e) = patch.expires_at {
-                t.expires_at = e;
-            }
-            if let Some(p) = &patch.parent_id_tag {
-                t.parent_id_tag = p.clone();
-            }
-            if let Some(a) = &patch.allowed_chargers {
-                t.allowed_chargers = a.clone();
-            }
-            if let Some(l) = &patch.label {
-                t.label = l.clone();
-            }
-            if let Some(l) = &patch.language {
-                t.language = l.clone();
-            }
+            t.apply(patch);
             exec(
                 c,
-                "UPDATE id_tokens SET kind = ?2, status = ?3, expires_at = ?4, parent_id_tag = ?5, \
-                 allowed_chargers = ?6, label = ?7, updated_at = ?8, language = ?9 WHERE id_tag_key = ?1",
+                statements::UPDATE_TOKEN,
                 params![
-                    id_tag.key(),
                     t.kind.as_str(),
                     t.status.as_str(),
                     opt_ts(t.expires_at),
@@ -124,6 +103,8 @@ impl TokenStore for SqliteStore {
                     t.label,
                     ts(at),
                     t.language.as_ref().map(LanguageCode::as_str),
+                    t.token_type.as_str(),
+                    id_tag.key(),
                 ],
             )?;
             let token = get_token(c, id_tag)?.ok_or(StoreError::NotFound { entity: "id token" })?;

@@ -5,7 +5,68 @@ use super::*;
 contract_tests!(
     token_crud_is_case_insensitive,
     token_language_set_patch_and_clear,
+    token_of_36_characters_keeps_its_type,
 );
+
+/// An eMAID fills the 36 characters OCPP 2.0.1 and OCPI allow; it is
+/// stored, found case-insensitively and listed with its type, and a patch
+/// changes the type alone.
+async fn token_of_36_characters_keeps_its_type(h: &Harness) {
+    let s = &h.store;
+    let emaid = "NL-TNM-C00122045-K-0123456789-abcdef";
+    assert_eq!(emaid.len(), 36);
+    let created = s
+        .create_token(
+            NewToken {
+                token_type: IdTokenType::EMaid,
+                parent_id_tag: Some(tag(&"P".repeat(36))),
+                ..simple_token(emaid)
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.id_tag.as_str(), emaid);
+    assert_eq!(created.token_type, IdTokenType::EMaid);
+    let found = s
+        .get_token(&tag(&emaid.to_ascii_lowercase()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, created);
+    let listed = s
+        .list_tokens(
+            TokenFilter {
+                parent_id_tag: Some(tag(&"p".repeat(36))),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items, vec![created.clone()]);
+    let patched = s
+        .update_token(
+            &tag(emaid),
+            TokenPatch {
+                token_type: Some(IdTokenType::KeyCode),
+                ..Default::default()
+            },
+            t(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(patched.token_type, IdTokenType::KeyCode);
+    assert_eq!(patched.kind, created.kind);
+    assert_eq!(patched.parent_id_tag, created.parent_id_tag);
+    let events = s.events_after(0, 100).await.unwrap();
+    let types: Vec<_> = events
+        .iter()
+        .map(|e| e.payload["token_type"].as_str())
+        .collect();
+    assert_eq!(types, [Some("eMAID"), Some("KeyCode")]);
+}
 
 async fn token_language_set_patch_and_clear(h: &Harness) {
     let s = &h.store;
@@ -79,6 +140,7 @@ async fn token_crud_is_case_insensitive(h: &Harness) {
     let s = &h.store;
     let new = NewToken {
         id_tag: tag("04a1b2c3"),
+        token_type: IdTokenType::Iso14443,
         kind: TokenKind::Rfid,
         status: TokenStatus::Accepted,
         expires_at: Some(t(1000)),
@@ -123,6 +185,7 @@ async fn token_crud_is_case_insensitive(h: &Harness) {
 
     let other = NewToken {
         id_tag: tag("B2"),
+        token_type: IdTokenType::Central,
         kind: TokenKind::App,
         status: TokenStatus::Accepted,
         expires_at: None,
