@@ -4,6 +4,7 @@ the charger's answer back as the HTTP response."""
 import asyncio
 
 import pytest
+from ocpp.v16 import call
 
 from charger import connected
 
@@ -90,3 +91,35 @@ def test_unknown_command_is_404(server, charger_id, password):
     r = server.api("POST", f"/chargers/{charger_id}/commands/MakeCoffee", json={})
     assert r.status_code == 404
     assert r.json()["code"] == "unknown_command"
+
+
+def test_a_token_longer_than_16_allows_is_refused_before_sending(server, charger_id, password):
+    """Joule stores id tokens of up to 36 characters (OCPP 2.0.1, OCPI); an
+    OCPP 1.6 idTag holds 20. A remote start with a longer tag is refused
+    with 422 and a detail that says why, and the charger receives nothing;
+    a longer group id (parentIdTag) is left out of the answers instead."""
+    server.create_charger(charger_id, password)
+    emaid = "NL-TNM-C00122045-K-" + charger_id[:8].upper().ljust(17, "0")
+    assert len(emaid) == 36
+    created = server.create_token(emaid, token_type="eMAID")
+    assert created["token_type"] == "eMAID"
+    card = ("C" + charger_id.upper())[:20]
+    server.create_token(card, parent_id_tag="F" * 36)
+
+    async def scenario():
+        async with connected(server, charger_id, password) as cp:
+            await cp.boot()
+            r = await asyncio.to_thread(
+                server.api, "POST", f"/chargers/{charger_id}/commands/RemoteStartTransaction",
+                json={"connectorId": 1, "idTag": emaid},
+            )
+            assert r.status_code == 422, r.text
+            problem = r.json()
+            assert problem["code"] == "invalid_command_payload"
+            assert problem["detail"] == "this token cannot be sent to an OCPP 1.6 charger: longer than 20 characters"
+            assert not cp.received
+            ok = await cp.call(call.Authorize(id_tag=card), suppress=False)
+            assert ok.id_tag_info["status"] == "Accepted"
+            assert ok.id_tag_info.get("parent_id_tag") is None
+
+    asyncio.run(scenario())

@@ -59,13 +59,21 @@ async fn closed_store_refuses_writes() {
     ));
 }
 
-#[tokio::test]
-async fn postgres_reopen_is_idempotent_and_a_newer_database_is_refused() {
-    let Ok(url) = std::env::var("JOULE_TEST_POSTGRES_URL") else {
+/// The test database, or `None` (the test is skipped) outside CI.
+fn postgres_url() -> Option<String> {
+    let url = std::env::var("JOULE_TEST_POSTGRES_URL").ok();
+    if url.is_none() {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("PostgreSQL is required in CI: set JOULE_TEST_POSTGRES_URL");
         }
         eprintln!("skipping PostgreSQL migration test: JOULE_TEST_POSTGRES_URL is not set");
+    }
+    url
+}
+
+#[tokio::test]
+async fn postgres_reopen_is_idempotent_and_a_newer_database_is_refused() {
+    let Some(url) = postgres_url() else {
         return;
     };
     let schema = format!("joule_test_{}", uuid::Uuid::new_v4().simple());
@@ -165,11 +173,7 @@ async fn sqlite_token_types_are_backfilled_from_kind() {
 
 #[tokio::test]
 async fn postgres_token_types_are_backfilled_from_kind() {
-    let Ok(url) = std::env::var("JOULE_TEST_POSTGRES_URL") else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("PostgreSQL is required in CI: set JOULE_TEST_POSTGRES_URL");
-        }
-        eprintln!("skipping PostgreSQL migration test: JOULE_TEST_POSTGRES_URL is not set");
+    let Some(url) = postgres_url() else {
         return;
     };
     use sqlx::Connection;
