@@ -133,5 +133,16 @@ pub async fn send_command(
         // bare verdict is shown in the 1.6 shape the operator sent.
         CommandReply::Accepted => Ok(Json(serde_json::json!({"status": "Accepted"}))),
         CommandReply::Rejected => Ok(Json(serde_json::json!({"status": "Rejected"}))),
+        CommandReply::Configuration { settings, unknown } => {
+            let settings: Vec<_> = settings
+                .into_iter()
+                .map(
+                    |s| serde_json::json!({"key": s.key, "readonly": s.readonly, "value": s.value}),
+                )
+                .collect();
+            Ok(Json(
+                serde_json::json!({"configurationKey": settings, "unknownKey": unknown}),
+            ))
+        }
     }
 }

@@ -88,10 +88,26 @@ pub enum CommandReply {
     /// The charger refused (or cannot do it).
     Rejected,
     /// An answer that carries data: the charger's own payload for
-    /// [`ChargerCommand::Raw`], the values read for
-    /// [`ChargerCommand::ReadConfiguration`] (an object, key to value or
-    /// null), the data returned for [`ChargerCommand::VendorData`] (a string).
+    /// [`ChargerCommand::Raw`], the data returned for
+    /// [`ChargerCommand::VendorData`] (a string).
     Data(serde_json::Value),
+    /// The answer to [`ChargerCommand::ReadConfiguration`].
+    Configuration {
+        /// The settings the charger knows, in its order.
+        settings: Vec<ConfigurationSetting>,
+        /// Keys asked for that the charger does not know.
+        unknown: Vec<String>,
+    },
+}
+
+/// One configuration setting as a charger reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigurationSetting {
+    pub key: String,
+    /// `None` when the charger did not say (a key it will not reveal).
+    pub value: Option<String>,
+    /// The charger refuses to change it.
+    pub readonly: bool,
 }
 
 /// Why a command did not get an answer from the charger. A charger's own

@@ -49,4 +49,6 @@ pub mod v16;
 pub use error_code::{ErrorCode, OcppVersion};
 pub use frame::{Call, CallError, CallResult, Frame, FrameError};
 pub use payload::{PayloadKind, Violation};
-pub use rpc::{CallErrorReply, CallFailure, Completed, Drained, OutgoingCalls, QueueFull};
+pub use rpc::{
+    ActionName, CallErrorReply, CallFailure, Completed, Drained, OutgoingCalls, QueueFull,
+};

@@ -50,11 +50,26 @@ pub enum CallFailure {
     Timeout,
 }
 
+/// What an outgoing call's action is, as the connection knows it: a
+/// protocol's typed action (`Action16`) or, in tests and tools, its name. It
+/// is kept typed from the request to its answer so the answer is read with
+/// the request's schema without parsing the name back.
+pub trait ActionName: Copy + fmt::Debug {
+    /// The action as written in the CALL frame.
+    fn name(self) -> &'static str;
+}
+
+impl ActionName for &'static str {
+    fn name(self) -> &'static str {
+        self
+    }
+}
+
 /// An outgoing call that finished (answered or timed out).
 #[derive(Debug)]
-pub struct Completed<T> {
+pub struct Completed<T, A = &'static str> {
     pub reply: T,
-    pub action: String,
+    pub action: A,
     pub message_id: String,
     /// The CALLRESULT payload, or why there is none.
     pub outcome: Result<Value, CallFailure>,
@@ -63,13 +78,13 @@ pub struct Completed<T> {
 }
 
 /// The queue was full; the call and its reply handle are handed back.
-pub struct QueueFull<T> {
+pub struct QueueFull<T, A = &'static str> {
     pub reply: T,
-    pub action: String,
+    pub action: A,
     pub payload: Value,
 }
 
-impl<T> fmt::Debug for QueueFull<T> {
+impl<T, A: ActionName> fmt::Debug for QueueFull<T, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QueueFull")
             .field("action", &self.action)
@@ -77,47 +92,51 @@ impl<T> fmt::Debug for QueueFull<T> {
     }
 }
 
-impl<T> fmt::Display for QueueFull<T> {
+impl<T, A: ActionName> fmt::Display for QueueFull<T, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "outgoing call queue is full; {} refused", self.action)
+        write!(
+            f,
+            "outgoing call queue is full; {} refused",
+            self.action.name()
+        )
     }
 }
 
-impl<T> std::error::Error for QueueFull<T> {}
+impl<T, A: ActionName> std::error::Error for QueueFull<T, A> {}
 
 /// A call drained because the connection closed.
 #[derive(Debug)]
-pub struct Drained<T> {
+pub struct Drained<T, A = &'static str> {
     pub reply: T,
-    pub action: String,
+    pub action: A,
     /// It had been written to the peer (it may or may not have acted on it).
     pub was_sent: bool,
 }
 
-struct InFlight<T> {
+struct InFlight<T, A> {
     message_id: String,
-    action: String,
+    action: A,
     reply: T,
     deadline: Instant,
 }
 
-struct Queued<T> {
-    action: String,
+struct Queued<T, A> {
+    action: A,
     payload: Value,
     reply: T,
 }
 
 /// Outgoing calls of one connection: one in flight, a bounded queue, a
 /// timeout. See the module docs.
-pub struct OutgoingCalls<T> {
-    in_flight: Option<InFlight<T>>,
-    queue: VecDeque<Queued<T>>,
+pub struct OutgoingCalls<T, A = &'static str> {
+    in_flight: Option<InFlight<T, A>>,
+    queue: VecDeque<Queued<T, A>>,
     queue_capacity: usize,
     timeout: Duration,
     last_id: u64,
 }
 
-impl<T> fmt::Debug for OutgoingCalls<T> {
+impl<T, A> fmt::Debug for OutgoingCalls<T, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OutgoingCalls")
             .field("in_flight", &self.in_flight.as_ref().map(|c| &c.message_id))
@@ -128,13 +147,15 @@ impl<T> fmt::Debug for OutgoingCalls<T> {
     }
 }
 
-impl<T> OutgoingCalls<T> {
+impl<T, A: ActionName> OutgoingCalls<T, A> {
     /// `queue_capacity` calls may wait behind the one in flight; each call
     /// gets `timeout` from the moment it is written.
     pub fn new(queue_capacity: usize, timeout: Duration) -> Self {
         OutgoingCalls {
             in_flight: None,
-            queue: VecDeque::with_capacity(queue_capacity.min(64)),
+            // Grown on first use: most connections never queue a call, and
+            // an idle node holds tens of thousands of them.
+            queue: VecDeque::new(),
             queue_capacity,
             timeout,
             last_id: 0,
@@ -145,23 +166,23 @@ impl<T> OutgoingCalls<T> {
     /// flight, `None` if it waits in the queue.
     pub fn enqueue(
         &mut self,
-        action: &str,
+        action: A,
         payload: Value,
         reply: T,
         now: Instant,
-    ) -> Result<Option<String>, QueueFull<T>> {
+    ) -> Result<Option<String>, QueueFull<T, A>> {
         if self.in_flight.is_none() {
-            return Ok(Some(self.send(action.to_owned(), payload, reply, now)));
+            return Ok(Some(self.send(action, payload, reply, now)));
         }
         if self.queue.len() >= self.queue_capacity {
             return Err(QueueFull {
                 reply,
-                action: action.to_owned(),
+                action,
                 payload,
             });
         }
         self.queue.push_back(Queued {
-            action: action.to_owned(),
+            action,
             payload,
             reply,
         });
@@ -171,7 +192,7 @@ impl<T> OutgoingCalls<T> {
     /// A CALLRESULT or CALLERROR arrived. Returns the finished call and the
     /// next frame to write; `None` for a CALL or an unknown/stale id (the
     /// caller logs it; nothing changes).
-    pub fn on_response(&mut self, frame: &Frame, now: Instant) -> Option<Completed<T>> {
+    pub fn on_response(&mut self, frame: &Frame, now: Instant) -> Option<Completed<T, A>> {
         let outcome = match frame {
             Frame::CallResult(r) => Ok(r.payload.clone()),
             Frame::CallError(e) => Err(CallFailure::CallError(CallErrorReply {
@@ -190,7 +211,7 @@ impl<T> OutgoingCalls<T> {
 
     /// Time passed: if the in-flight call's deadline is reached, it finishes
     /// as [`CallFailure::Timeout`] and the next queued call is written.
-    pub fn on_tick(&mut self, now: Instant) -> Option<Completed<T>> {
+    pub fn on_tick(&mut self, now: Instant) -> Option<Completed<T, A>> {
         if self.in_flight.as_ref()?.deadline > now {
             return None;
         }
@@ -208,6 +229,12 @@ impl<T> OutgoingCalls<T> {
         self.in_flight.as_ref().map(|c| c.message_id.as_str())
     }
 
+    /// The action of the call in flight (the frame `enqueue` or a
+    /// completion just returned is that call's).
+    pub fn in_flight_action(&self) -> Option<A> {
+        self.in_flight.as_ref().map(|c| c.action)
+    }
+
     /// Calls waiting behind the one in flight.
     pub fn queued(&self) -> usize {
         self.queue.len()
@@ -220,7 +247,7 @@ impl<T> OutgoingCalls<T> {
 
     /// The connection closed: returns every call, in flight first, then the
     /// queue in order, so each caller can be told.
-    pub fn drain(&mut self) -> Vec<Drained<T>> {
+    pub fn drain(&mut self) -> Vec<Drained<T, A>> {
         let in_flight = self.in_flight.take().map(|c| Drained {
             reply: c.reply,
             action: c.action,
@@ -238,10 +265,10 @@ impl<T> OutgoingCalls<T> {
 
     fn finish(
         &mut self,
-        done: InFlight<T>,
+        done: InFlight<T, A>,
         outcome: Result<Value, CallFailure>,
         now: Instant,
-    ) -> Completed<T> {
+    ) -> Completed<T, A> {
         let next_frame = self
             .queue
             .pop_front()
@@ -256,12 +283,12 @@ impl<T> OutgoingCalls<T> {
     }
 
     /// Puts a call in flight and returns its frame text.
-    fn send(&mut self, action: String, payload: Value, reply: T, now: Instant) -> String {
+    fn send(&mut self, action: A, payload: Value, reply: T, now: Instant) -> String {
         self.last_id = self.last_id.wrapping_add(1);
         let message_id = self.last_id.to_string();
         let text = Frame::Call(Call {
             message_id: message_id.clone(),
-            action: action.clone(),
+            action: action.name().to_owned(),
             payload,
         })
         .to_text();
@@ -325,7 +352,7 @@ mod tests {
         let full = full
             .err()
             .unwrap_or_else(|| panic!("queued beyond capacity"));
-        assert_eq!((full.reply, full.action.as_str()), ("d", "Reset"));
+        assert_eq!((full.reply, full.action), ("d", "Reset"));
         assert_eq!(full.payload, json!({"type": "Hard"}));
         assert_eq!(
             full.to_string(),
@@ -352,7 +379,7 @@ mod tests {
             &Frame::call_result(id_of(&f1), json!({"status": "Accepted"})),
             t1,
         ));
-        assert_eq!((done.reply, done.action.as_str()), ("r1", "Reset"));
+        assert_eq!((done.reply, done.action), ("r1", "Reset"));
         assert_eq!(done.outcome, Ok(json!({"status": "Accepted"})));
         let f2 = must(done.next_frame);
         assert_eq!(f2, r#"[2,"2","ClearCache",{}]"#);

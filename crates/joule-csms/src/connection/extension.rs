@@ -10,7 +10,7 @@ use joule_domain::charger::RegistrationStatus;
 use joule_domain::command::CommandError;
 use joule_domain::cost_display::CostEvent;
 use joule_domain::ChargerId;
-use joule_ocpp::v16::Action16;
+use joule_ocpp::v16::{self, Action16, OcppRequest};
 use serde_json::Value;
 
 /// The connection as an extension sees it.
@@ -32,6 +32,17 @@ pub(crate) struct OwnCall<T> {
     pub action: Action16,
     pub payload: Value,
     pub tag: T,
+}
+
+impl<T> OwnCall<T> {
+    /// The typed 1.6 `request`, its answer to be read as `R::Response`.
+    pub(crate) fn request<R: OcppRequest>(request: &R, tag: T) -> Self {
+        Self {
+            action: R::ACTION,
+            payload: v16::encode(request),
+            tag,
+        }
+    }
 }
 
 pub(crate) trait ConnectionExtension {

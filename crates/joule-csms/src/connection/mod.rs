@@ -21,9 +21,11 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use joule_domain::charger::RegistrationStatus;
 use joule_domain::command::CommandError;
 use joule_domain::ChargerId;
+use joule_ocpp::v16::Action16;
 use joule_ocpp::{OcppVersion, OutgoingCalls};
+use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tracing::Instrument as _;
@@ -32,7 +34,6 @@ use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Error as WsError, Message};
 
 use self::extension::{ConnectionExtension, Link, OwnCall};
-use self::outbound::Waiter;
 use crate::handshake::{self, OCPP16};
 use crate::msglog::Logged;
 use crate::rate::TokenBucket;
@@ -148,7 +149,7 @@ struct Connection {
     inner: Arc<Inner>,
     charger: ChargerId,
     ws: WebSocketStream<TcpStream>,
-    calls: OutgoingCalls<Waiter>,
+    calls: OutgoingCalls<Waiter, Action16>,
     /// Calls other than BootNotification are served (see crate docs).
     accepted: bool,
     bucket: TokenBucket,
@@ -340,3 +341,11 @@ impl Connection {
 
 /// Calls an extension asked for, in order.
 type OwnCalls = Vec<OwnCall<Tag>>;
+
+/// Who waits for the answer to one of our CALLs (`outbound.rs`).
+enum Waiter {
+    /// An operator command through the router.
+    Command(oneshot::Sender<Result<Value, CommandError>>),
+    /// One of the extension's own calls.
+    Own(Tag),
+}

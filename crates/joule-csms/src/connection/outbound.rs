@@ -9,22 +9,13 @@ use joule_ocpp::rpc::CallFailure;
 use joule_ocpp::v16::Action16;
 use joule_ocpp::{Frame, PayloadKind};
 use serde_json::Value;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tungstenite::Message;
 
 use super::extension::{ConnectionExtension as _, Link};
-use super::{Connection, End, OwnCalls, Tag};
+use super::{Connection, End, OwnCalls, Waiter};
 use crate::msglog::Logged;
 use crate::registry::Envelope;
-
-/// Who waits for the answer to one of our CALLs.
-pub(super) enum Waiter {
-    /// An operator command through the router.
-    Command(oneshot::Sender<Result<Value, CommandError>>),
-    /// One of the extension's own calls.
-    Own(Tag),
-}
 
 impl Connection {
     pub(super) async fn on_command(&mut self, envelope: Box<Envelope>) -> Result<(), End> {
@@ -34,7 +25,7 @@ impl Connection {
             reply,
         } = *envelope;
         match self.calls.enqueue(
-            action.as_str(),
+            action,
             payload,
             Waiter::Command(reply),
             Instant::now().into_std(),
@@ -53,7 +44,7 @@ impl Connection {
     /// flight); a full queue drops a call, logged.
     pub(super) async fn send_own_calls(&mut self, calls: OwnCalls) -> Result<(), End> {
         for call in calls {
-            let action = call.action.as_str();
+            let action = call.action;
             match self.calls.enqueue(
                 action,
                 call.payload,
@@ -62,7 +53,7 @@ impl Connection {
             ) {
                 Ok(Some(text)) => self.write_call(text).await?,
                 Ok(None) => {}
-                Err(_) => tracing::warn!(action, "outgoing queue full: own call dropped"),
+                Err(_) => tracing::warn!(%action, "outgoing queue full: own call dropped"),
             }
         }
         Ok(())
@@ -102,19 +93,18 @@ impl Connection {
         self.log(Logged {
             direction: Direction::In,
             kind,
-            action: Some(&done.action),
+            action: Some(done.action.as_str()),
             message_id: Some(&done.message_id),
             frame: text,
             note: None,
         })
         .await;
         let result = match done.outcome {
-            Ok(payload) => match done.action.parse::<Action16>() {
-                Ok(action) => joule_ocpp::schema::validate(action, PayloadKind::Response, &payload)
+            Ok(payload) => {
+                joule_ocpp::schema::validate(done.action, PayloadKind::Response, &payload)
                     .map(|()| payload)
-                    .map_err(|v| CommandError::InvalidResponse(v.description)),
-                Err(_) => Ok(payload),
-            },
+                    .map_err(|v| CommandError::InvalidResponse(v.description))
+            }
             Err(CallFailure::CallError(e)) => Err(CommandError::CallError {
                 code: e.code,
                 description: e.description,
@@ -150,16 +140,13 @@ impl Connection {
         }
     }
 
+    /// Writes the CALL `OutgoingCalls` just put in flight.
     pub(super) async fn write_call(&mut self, text: String) -> Result<(), End> {
-        let (action, message_id) = match Frame::parse(&text) {
-            Ok(Frame::Call(call)) => (Some(call.action), Some(call.message_id)),
-            _ => (None, None),
-        };
         self.log(Logged {
             direction: Direction::Out,
             kind: FrameKind::Call,
-            action: action.as_deref(),
-            message_id: message_id.as_deref(),
+            action: self.calls.in_flight_action().map(Action16::as_str),
+            message_id: self.calls.in_flight_id(),
             frame: &text,
             note: None,
         })

@@ -4,7 +4,9 @@
 //! protocol-neutral [`CommandReply`] (ADR-0010). The connection task below
 //! only ever sees an action and a payload.
 
-use joule_domain::command::{ChargerCommand, CommandError, CommandReply, TriggeredMessage};
+use joule_domain::command::{
+    ChargerCommand, CommandError, CommandReply, ConfigurationSetting, TriggeredMessage,
+};
 use joule_domain::ids::ConnectorId;
 use joule_ocpp::v16::{
     self, Action16, AvailabilityStatus, AvailabilityType, ChangeAvailabilityRequest,
@@ -98,14 +100,18 @@ pub(crate) fn to_call(command: ChargerCommand) -> Result<WireCall, CommandError>
             GetConfigurationRequest {
                 key: (!keys.is_empty()).then_some(keys),
             },
-            |r| {
-                let values = r
+            |r| CommandReply::Configuration {
+                settings: r
                     .configuration_key
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|kv| (kv.key, kv.value.map_or(Value::Null, Value::String)))
-                    .collect();
-                CommandReply::Data(Value::Object(values))
+                    .map(|kv| ConfigurationSetting {
+                        key: kv.key,
+                        value: kv.value,
+                        readonly: kv.readonly,
+                    })
+                    .collect(),
+                unknown: r.unknown_key.unwrap_or_default(),
             },
         ),
         // RebootRequired: accepted, effective after the next reboot.
@@ -244,5 +250,63 @@ mod tests {
             to_call(raw).err(),
             Some(CommandError::TokenTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn a_configuration_read_keeps_readonly_values_and_unknown_keys() {
+        let call = to_call(ChargerCommand::ReadConfiguration {
+            keys: vec!["HeartbeatInterval".into(), "AuthKey".into(), "Nope".into()],
+        })
+        .unwrap();
+        assert_eq!(call.action, Action16::GetConfiguration);
+        assert_eq!(
+            call.payload,
+            json!({"key": ["HeartbeatInterval", "AuthKey", "Nope"]})
+        );
+        let reply = call.reply(json!({
+            "configurationKey": [
+                {"key": "HeartbeatInterval", "readonly": false, "value": "300"},
+                {"key": "AuthKey", "readonly": true}
+            ],
+            "unknownKey": ["Nope"]
+        }));
+        assert_eq!(
+            reply,
+            Ok(CommandReply::Configuration {
+                settings: vec![
+                    ConfigurationSetting {
+                        key: "HeartbeatInterval".into(),
+                        value: Some("300".into()),
+                        readonly: false,
+                    },
+                    ConfigurationSetting {
+                        key: "AuthKey".into(),
+                        value: None,
+                        readonly: true,
+                    },
+                ],
+                unknown: vec!["Nope".into()],
+            })
+        );
+    }
+
+    #[test]
+    fn a_raw_command_the_central_system_may_not_send_is_unsupported() {
+        let raw = |action: &str| ChargerCommand::Raw {
+            action: action.into(),
+            payload: json!({}),
+        };
+        assert!(matches!(
+            to_call(raw("BootNotification")),
+            Err(CommandError::Unsupported(a)) if a == "BootNotification"
+        ));
+        assert!(matches!(
+            to_call(raw("Teleport")),
+            Err(CommandError::Unsupported(a)) if a == "Teleport"
+        ));
+        assert_eq!(
+            to_call(raw("ClearCache")).unwrap().action,
+            Action16::ClearCache
+        );
     }
 }

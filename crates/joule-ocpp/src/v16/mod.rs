@@ -30,6 +30,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::payload::PayloadKind;
+use crate::rpc::ActionName;
 
 pub use self::core::*;
 pub use self::decode::{
@@ -173,6 +174,12 @@ actions16! {
 impl fmt::Display for Action16 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ActionName for Action16 {
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 

@@ -193,6 +193,7 @@ macro_rules! on_conn {
 // after them.
 mod accounts;
 mod api_keys;
+mod assignment_table;
 mod chargers;
 mod consumer_cursors;
 mod holds;
@@ -208,6 +209,7 @@ mod tariff_assignments;
 mod tariffs;
 mod terminals;
 mod tokens;
+mod user_group_table;
 mod user_groups;
 
 impl PgStore {

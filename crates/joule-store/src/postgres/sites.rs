@@ -1,9 +1,9 @@
 //! Sites (`SiteStore`).
 
+use super::assignment_table::delete_assignments_where;
 use super::outbox::insert_event;
 use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
-use super::tariff_assignments::delete_assignments_where;
-use super::user_groups::require_groups;
+use super::user_group_table::require_groups;
 use super::PgStore;
 use crate::events;
 use crate::scopes::{self as p};

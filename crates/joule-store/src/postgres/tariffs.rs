@@ -1,9 +1,9 @@
 //! Tariffs, their versions, the default tariff and charger tariffs
 //! (`TariffStore`).
 
+use super::assignment_table::delete_assignments_where;
 use super::outbox::insert_event;
 use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
-use super::tariff_assignments::delete_assignments_where;
 use super::PgStore;
 use crate::events;
 use crate::statements;

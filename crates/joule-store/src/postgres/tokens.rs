@@ -1,8 +1,8 @@
 //! Id tokens (`TokenStore`).
 
+use super::assignment_table::delete_assignments_where;
 use super::outbox::insert_event;
 use super::sql::{limit_offset, map_rows, pg, unique_as_conflict, R};
-use super::tariff_assignments::delete_assignments_where;
 use super::PgStore;
 use crate::events;
 use crate::rows;

@@ -1,10 +1,11 @@
 //! User groups, token memberships and charger access (`UserGroupStore`).
 
+use super::assignment_table::delete_assignments_where;
 use super::outbox::insert_event;
 use super::sites::get_site;
 use super::sql::{get, limit_offset, map_rows, pg, unique_as_conflict, R};
-use super::tariff_assignments::delete_assignments_where;
 use super::tokens::token_by_key;
+use super::user_group_table::{get_user_group, group_id_row, require_groups, token_groups};
 use super::PgStore;
 use crate::events;
 use crate::statements;
@@ -19,7 +20,6 @@ use joule_domain::tariff_assignment::AssignmentFilter;
 use joule_domain::user_group::{
     ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
 };
-use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 
 #[async_trait]
@@ -215,50 +215,6 @@ impl UserGroupStore for PgStore {
     async fn charger_access(&self, id: &ChargerId) -> StoreResult<Option<ChargerAccessRule>> {
         on_conn!(self, c => charger_access(c, id))
     }
-}
-
-pub(super) fn group_id_row(row: &PgRow) -> R<UserGroupId> {
-    values::parse_group_id(&get::<String>(row, 0)?)
-}
-
-pub(crate) async fn get_user_group(c: &mut PgConnection, id: &UserGroupId) -> R<Option<UserGroup>> {
-    sqlx::query(statements::GET_USER_GROUP)
-        .bind(id.as_str())
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(pg)?
-        .as_ref()
-        .map(rows::user_group)
-        .transpose()
-}
-
-/// Fails with `NotFound` unless every group exists; the rows stay share-locked
-/// until commit, so a concurrent delete cannot leave a dangling membership.
-pub(crate) async fn require_groups(c: &mut PgConnection, groups: &[UserGroupId]) -> R<()> {
-    for g in groups {
-        let found = sqlx::query("SELECT 1 FROM user_groups WHERE id = $1 FOR SHARE")
-            .bind(g.as_str())
-            .fetch_optional(&mut *c)
-            .await
-            .map_err(pg)?;
-        if found.is_none() {
-            return Err(StoreError::NotFound {
-                entity: "user group",
-            });
-        }
-    }
-    Ok(())
-}
-
-pub(crate) async fn token_groups(c: &mut PgConnection, id_tag: &IdToken) -> R<Vec<UserGroupId>> {
-    let rows = sqlx::query(
-        "SELECT group_id FROM token_groups WHERE id_tag_key = $1 ORDER BY group_id COLLATE \"C\"",
-    )
-    .bind(id_tag.key())
-    .fetch_all(&mut *c)
-    .await
-    .map_err(pg)?;
-    map_rows(rows, group_id_row)
 }
 
 pub(crate) async fn charger_access(

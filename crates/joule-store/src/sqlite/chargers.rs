@@ -1,9 +1,9 @@
 //! Chargers (`ChargerStore`): registration, boot, connection, heartbeat,
 //! connector status (current state and history) and free-text statuses.
 
+use super::assignment_table::delete_assignments_where;
 use super::outbox::insert_event;
 use super::sql::{collect, db, exec, get, limit_offset, one, opt_ts, ts, unique_as_conflict, R};
-use super::tariff_assignments::delete_assignments_where;
 use super::SqliteStore;
 use crate::events;
 use crate::statements;

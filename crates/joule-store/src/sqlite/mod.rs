@@ -7,6 +7,7 @@
 
 mod accounts;
 mod api_keys;
+mod assignment_table;
 mod chargers;
 mod consumer_cursors;
 mod holds;
@@ -22,6 +23,7 @@ mod tariff_assignments;
 mod tariffs;
 mod terminals;
 mod tokens;
+mod user_group_table;
 mod user_groups;
 mod writer;
 

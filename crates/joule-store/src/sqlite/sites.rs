@@ -1,9 +1,9 @@
 //! Sites (`SiteStore`).
 
+use super::assignment_table::delete_assignments_where;
 use super::outbox::insert_event;
 use super::sql::{collect, db, exec, get, get_ts, limit_offset, one, ts, unique_as_conflict, R};
-use super::tariff_assignments::delete_assignments_where;
-use super::user_groups::require_groups;
+use super::user_group_table::require_groups;
 use super::SqliteStore;
 use crate::events;
 use crate::scopes::{self as p};

@@ -1,9 +1,9 @@
 //! Tariffs, their versions, the default tariff and charger tariffs
 //! (`TariffStore`).
 
+use super::assignment_table::delete_assignments_where;
 use super::outbox::insert_event;
 use super::sql::{collect, db, exec, get, limit_offset, one, ts, unique_as_conflict, R};
-use super::tariff_assignments::delete_assignments_where;
 use super::SqliteStore;
 use crate::events;
 use crate::statements;

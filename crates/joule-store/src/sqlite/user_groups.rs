@@ -1,10 +1,11 @@
 //! User groups, token memberships and charger access (`UserGroupStore`).
 
+use super::assignment_table::delete_assignments_where;
 use super::outbox::insert_event;
 use super::sites::get_site;
 use super::sql::{collect, db, exec, get, limit_offset, one, ts, unique_as_conflict, R};
-use super::tariff_assignments::delete_assignments_where;
 use super::tokens::get_token;
+use super::user_group_table::{get_user_group, require_groups, token_groups};
 use super::SqliteStore;
 use crate::events;
 use crate::statements;
@@ -188,32 +189,6 @@ impl UserGroupStore for SqliteStore {
         let id = id.clone();
         self.read(move |c| charger_access(c, &id)).await
     }
-}
-
-pub(crate) fn get_user_group(c: &Connection, id: &UserGroupId) -> R<Option<UserGroup>> {
-    one(c, statements::GET_USER_GROUP, [id.as_str()], |r| {
-        rows::user_group(r)
-    })
-}
-
-pub(crate) fn require_groups(c: &Connection, groups: &[UserGroupId]) -> R<()> {
-    for g in groups {
-        if get_user_group(c, g)?.is_none() {
-            return Err(StoreError::NotFound {
-                entity: "user group",
-            });
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn token_groups(c: &Connection, id_tag: &IdToken) -> R<Vec<UserGroupId>> {
-    collect(
-        c,
-        "SELECT group_id FROM token_groups WHERE id_tag_key = ?1 ORDER BY group_id",
-        [id_tag.key()],
-        |row| values::parse_group_id(&get::<String>(row, 0)?),
-    )
 }
 
 /// The charger's effective rule: its own when set explicitly, else its

@@ -32,8 +32,11 @@ use joule_domain::command::CommandError;
 use joule_domain::cost_display::{
     ChargerDisplay, CostDisplay, CostEvent, CostNotice, DisplaySupport,
 };
-use joule_ocpp::v16::Action16;
-use serde_json::{json, Value};
+use joule_ocpp::v16::{
+    self, ChangeConfigurationRequest, ConfigurationStatus, DataTransferRequest,
+    GetConfigurationRequest, GetConfigurationResponse, OcppRequest,
+};
+use serde_json::Value;
 
 use super::handler::{Ctx, Handled};
 use crate::connection::extension::{Answered, ConnectionExtension, Link, OwnCall};
@@ -53,19 +56,20 @@ pub(crate) const PROBE_KEYS: [&str; 4] = [
     SUPPORTED_LANGUAGES_KEY,
 ];
 
-/// The `GetConfiguration` payload asking for support.
-pub(crate) fn support_probe() -> Value {
-    json!({ "key": PROBE_KEYS })
+/// The `GetConfiguration.req` asking for support.
+pub(crate) fn support_probe() -> GetConfigurationRequest {
+    GetConfigurationRequest {
+        key: Some(PROBE_KEYS.iter().map(|k| (*k).to_owned()).collect()),
+    }
 }
 
-fn config_value<'a>(answer: &'a Value, key: &str) -> Option<&'a str> {
+fn config_value<'a>(answer: &'a GetConfigurationResponse, key: &str) -> Option<&'a str> {
     answer
-        .get("configurationKey")
-        .and_then(Value::as_array)
-        .into_iter()
+        .configuration_key
+        .iter()
         .flatten()
-        .find(|k| k.get("key").and_then(Value::as_str) == Some(key))
-        .map(|k| k.get("value").and_then(Value::as_str).unwrap_or(""))
+        .find(|k| k.key == key)
+        .map(|k| k.value.as_deref().unwrap_or(""))
 }
 
 fn is_true(value: Option<&str>) -> bool {
@@ -75,7 +79,7 @@ fn is_true(value: Option<&str>) -> bool {
 
 /// The support a `GetConfiguration.conf` declares, or `None` when it does
 /// not declare `CustomDisplayCostAndPrice=true`.
-pub(crate) fn declared_support(answer: &Value) -> Option<DisplaySupport> {
+pub(crate) fn declared_support(answer: &GetConfigurationResponse) -> Option<DisplaySupport> {
     if !is_true(config_value(answer, SUPPORT_KEY)) {
         return None;
     }
@@ -114,6 +118,13 @@ pub(crate) fn from_charger(ctx: &Ctx<'_>, message_id: Option<&str>, data: Option
             "ConnectorUnplugged without a valid data object".to_owned(),
         )),
     }
+}
+
+/// The typed answer to one of the extension's own `R` calls.
+fn answer_to<R: OcppRequest>(
+    result: Result<Value, CommandError>,
+) -> Result<R::Response, CommandError> {
+    v16::decode_response_to::<R>(result?).map_err(|v| CommandError::InvalidResponse(v.description))
 }
 
 /// Where the price display support probe stands on this connection.
@@ -179,11 +190,7 @@ impl CostExtension {
             return Vec::new();
         }
         self.probe = Probe::Asked;
-        vec![OwnCall {
-            action: Action16::GetConfiguration,
-            payload: support_probe(),
-            tag: CostCall::Support,
-        }]
+        vec![OwnCall::request(&support_probe(), CostCall::Support)]
     }
 
     /// Sets `DefaultPrice` and the related keys for the tariff in force
@@ -209,18 +216,16 @@ impl Shown {
                 // Only what changed since the last push goes out.
                 let previous = self.last_config.replace(keys.clone()).unwrap_or_default();
                 calls.extend(keys.into_iter().filter(|kv| !previous.contains(kv)).map(
-                    |(key, value)| OwnCall {
-                        action: Action16::ChangeConfiguration,
-                        payload: json!({ "key": key, "value": value }),
-                        tag: CostCall::Config { key, value },
+                    |(key, value)| {
+                        let request = ChangeConfigurationRequest {
+                            key: key.clone(),
+                            value: value.clone(),
+                        };
+                        OwnCall::request(&request, CostCall::Config { key, value })
                     },
                 ));
-            } else if let Some(payload) = wire::cost_message(&notice) {
-                calls.push(OwnCall {
-                    action: Action16::DataTransfer,
-                    payload,
-                    tag: CostCall::Message,
-                });
+            } else if let Some(request) = wire::cost_message(&notice) {
+                calls.push(OwnCall::request(&request, CostCall::Message));
             }
         }
         calls
@@ -292,6 +297,7 @@ impl ConnectionExtension for CostExtension {
     ) -> Calls {
         match tag {
             CostCall::Support => {
+                let result = answer_to::<GetConfigurationRequest>(result);
                 let support = result.as_ref().ok().and_then(declared_support);
                 match &result {
                     Ok(_) => tracing::info!(supported = support.is_some(), "price display support"),
@@ -312,29 +318,28 @@ impl ConnectionExtension for CostExtension {
                     }
                 }
             }
-            CostCall::Message => match result {
-                Ok(answer) => {
-                    let status = answer.get("status").and_then(Value::as_str).unwrap_or("?");
-                    tracing::info!(status, "cost message answered");
-                }
+            CostCall::Message => match answer_to::<DataTransferRequest>(result) {
+                Ok(answer) => tracing::info!(status = ?answer.status, "cost message answered"),
                 Err(error) => tracing::warn!(%error, "cost message failed"),
             },
             CostCall::Config { key, value } => {
-                let status = match &result {
-                    Ok(answer) => answer.get("status").and_then(Value::as_str).unwrap_or("?"),
-                    Err(_) => "failed",
-                };
-                if status == "Accepted" {
-                    tracing::info!(%key, "price display key set");
-                } else {
-                    match &result {
-                        Err(error) => tracing::warn!(%key, %error, "price display key not set"),
-                        Ok(_) => tracing::warn!(%key, status, "price display key refused"),
+                let set = match answer_to::<ChangeConfigurationRequest>(result) {
+                    Ok(answer) if answer.status == ConfigurationStatus::Accepted => {
+                        tracing::info!(%key, "price display key set");
+                        true
                     }
-                }
+                    Ok(answer) => {
+                        tracing::warn!(%key, status = ?answer.status, "price display key refused");
+                        false
+                    }
+                    Err(error) => {
+                        tracing::warn!(%key, %error, "price display key not set");
+                        false
+                    }
+                };
                 if key == IDLE_AFTER_STOP_KEY {
                     if let Some(shown) = self.shown.as_mut() {
-                        shown.display.idle_after_stop = status == "Accepted" && value == "true";
+                        shown.display.idle_after_stop = set && value == "true";
                     }
                 }
             }
@@ -351,6 +356,7 @@ mod tests {
     use joule_domain::language::Language;
     use joule_domain::pricing::Tz;
     use joule_domain::tariffs::StoredTariff;
+    use serde_json::json;
 
     type ChargerSupport = DisplaySupport;
 
@@ -365,19 +371,22 @@ mod tests {
         wire::config_keys(&settings)
     }
 
+    /// The support a `GetConfiguration.conf` payload declares.
+    fn declared(answer: &Value) -> Option<DisplaySupport> {
+        let answer = v16::decode_response_to::<GetConfigurationRequest>(answer.clone()).unwrap();
+        declared_support(&answer)
+    }
+
     #[test]
     fn support_is_a_true_value_of_the_key() {
         let yes =
             json!({"configurationKey": [{"key": SUPPORT_KEY, "readonly": true, "value": "TRUE"}]});
-        assert_eq!(declared_support(&yes), Some(ChargerSupport::default()));
+        assert_eq!(declared(&yes), Some(ChargerSupport::default()));
         let no =
             json!({"configurationKey": [{"key": SUPPORT_KEY, "readonly": true, "value": "false"}]});
-        assert_eq!(declared_support(&no), None);
-        assert_eq!(
-            declared_support(&json!({"unknownKey": [SUPPORT_KEY]})),
-            None
-        );
-        assert_eq!(declared_support(&json!({})), None);
+        assert_eq!(declared(&no), None);
+        assert_eq!(declared(&json!({"unknownKey": [SUPPORT_KEY]})), None);
+        assert_eq!(declared(&json!({})), None);
         let all = json!({"configurationKey": [
             {"key": SUPPORT_KEY, "readonly": true, "value": "true"},
             {"key": IDLE_AFTER_STOP_KEY, "readonly": false, "value": "false"},
@@ -385,7 +394,7 @@ mod tests {
             {"key": SUPPORTED_LANGUAGES_KEY, "readonly": true, "value": "en, es"}
         ]});
         assert_eq!(
-            declared_support(&all),
+            declared(&all),
             Some(ChargerSupport {
                 idle_after_stop_setting: true,
                 languages: Some(vec!["en".to_owned(), "es".to_owned()]),

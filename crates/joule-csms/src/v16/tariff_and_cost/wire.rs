@@ -6,20 +6,24 @@ use chrono::{DateTime, Utc};
 use joule_domain::cost_display::{self, CostNotice, DisplaySetting};
 use joule_domain::money::{decimal_number, Decimal};
 use joule_domain::price_display::UnitPrices;
+use joule_ocpp::v16::DataTransferRequest;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::{IDLE_AFTER_STOP_KEY, VENDOR_ID};
 
 /// A `DataTransfer.req` payload of the cost vendor.
-fn data_transfer(message_id: &str, data: &impl Serialize) -> Option<Value> {
+fn data_transfer(message_id: &str, data: &impl Serialize) -> Option<DataTransferRequest> {
     let data = serde_json::to_string(data).ok()?;
-    Some(json!({ "vendorId": VENDOR_ID, "messageId": message_id, "data": data }))
+    Some(DataTransferRequest {
+        vendor_id: VENDOR_ID.to_owned(),
+        message_id: Some(message_id.to_owned()),
+        data: Some(data),
+    })
 }
 
-/// The `DataTransfer.req` payload of a cost message; `None` for the
-/// configuration (see [`config_keys`]).
-pub(crate) fn cost_message(notice: &CostNotice) -> Option<Value> {
+/// The `DataTransfer.req` of a cost message; `None` for the configuration
+/// (see [`config_keys`]).
+pub(crate) fn cost_message(notice: &CostNotice) -> Option<DataTransferRequest> {
     match notice {
         CostNotice::UserPrice { id_tag, price_text } => data_transfer(
             "SetUserPrice",
