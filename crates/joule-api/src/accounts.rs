@@ -8,10 +8,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Json};
-use joule_domain::account::{AccountDetail as DomainDetail, AccountId, ChargeStatus};
-use joule_domain::api_key::ApiKey;
-use joule_domain::error::StoreError;
-use joule_domain::payment::StepStatus;
+use joule_domain::access::api_key::ApiKey;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::payments::account::{AccountDetail as DomainDetail, AccountId, ChargeStatus};
+use joule_domain::payments::payment::StepStatus;
 
 use crate::dto::account::{AccountDetail, AccountQuery, CardSetup, CreateAccount, UpdateAccount};
 use crate::dto::AccountPage;

@@ -11,8 +11,8 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
-use joule_domain::api_key::{ApiKey, ApiScope, NewApiKey};
-use joule_domain::terminal::{Terminal, TerminalKey};
+use joule_domain::access::api_key::{ApiKey, ApiScope, NewApiKey};
+use joule_domain::payments::terminal::{Terminal, TerminalKey};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use joule_domain::charger::{ChargerPatch, NewCharger};
-use joule_domain::site::SiteId;
+use joule_domain::charging::charger::{ChargerPatch, NewCharger};
+use joule_domain::charging::site::SiteId;
 use joule_domain::{ChargerId, ConnectorId};
 
 use crate::dto::charger::{
@@ -28,7 +28,7 @@ pub(crate) async fn hash_password(state: &ApiState, plain: String) -> ApiResult<
 
 async fn detail(
     state: &ApiState,
-    charger: joule_domain::charger::Charger,
+    charger: joule_domain::charging::charger::Charger,
 ) -> ApiResult<ChargerDetail> {
     let connectors = state.store.connector_states(&charger.id).await?;
     let access = state
@@ -70,7 +70,7 @@ async fn place(state: &ApiState, id: &ChargerId, site: Option<&SiteId>) -> ApiRe
         .set_charger_site(id, site, state.clock.now())
         .await
         .map_err(|e| match e {
-            joule_domain::error::StoreError::NotFound { .. } => {
+            joule_domain::kernel::error::StoreError::NotFound { .. } => {
                 ApiError::field("site_id", "site is not known")
             }
             other => other.into(),
@@ -113,7 +113,7 @@ pub async fn create_charger(
         .create_charger(new, state.clock.now())
         .await
         .map_err(|e| match e {
-            joule_domain::error::StoreError::Conflict { .. } => {
+            joule_domain::kernel::error::StoreError::Conflict { .. } => {
                 ApiError::Conflict(format!("charger {id} already exists"))
             }
             other => other.into(),

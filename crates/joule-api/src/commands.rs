@@ -7,7 +7,7 @@
 
 use axum::extract::{Request, State};
 use axum::Json;
-use joule_domain::command::{ChargerCommand, CommandReply};
+use joule_domain::ports::command::{ChargerCommand, CommandReply};
 use serde::Deserialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;

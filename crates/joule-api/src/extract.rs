@@ -11,7 +11,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use joule_domain::page::Page;
+use joule_domain::kernel::page::Page;
 use joule_domain::{ChargerId, IdToken};
 use serde::de::DeserializeOwned;
 

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use joule_domain::error::StoreError;
+use joule_domain::kernel::error::StoreError;
 
 use crate::dto::id_token::{CreateIdToken, IdToken, IdTokenDetail, IdTokenQuery, UpdateIdToken};
 use crate::dto::IdTokenPage;

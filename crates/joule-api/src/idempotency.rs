@@ -7,8 +7,8 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
-use joule_domain::error::StoreError;
+use joule_domain::access::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
+use joule_domain::kernel::error::StoreError;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 

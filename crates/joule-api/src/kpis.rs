@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use joule_domain::payment::{payment_kpis, KpiGrouping};
+use joule_domain::payments::payment::{payment_kpis, KpiGrouping};
 
 use crate::dto::kpi::{KpiQuery, PaymentKpiReport, SUCCESS_RATE_DEFINITION};
 use crate::extract::ApiQuery;

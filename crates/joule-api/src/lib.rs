@@ -50,10 +50,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::{get, post, put};
 use axum::Router;
-use joule_domain::clock::Clock;
-use joule_domain::command::CommandRouter;
-pub use joule_domain::credentials::PasswordHasher;
-use joule_domain::store::Store;
+use joule_domain::ports::clock::Clock;
+use joule_domain::ports::command::CommandRouter;
+pub use joule_domain::ports::credentials::PasswordHasher;
+use joule_domain::ports::store::Store;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -80,7 +80,7 @@ pub struct ApiState {
     pub pages: Arc<pages::PagesConfig>,
     /// `None` when no payment gateway is configured: the pay routes answer
     /// 503 `payments_disabled`.
-    pub payments: Option<joule_domain::payment_service::PaymentService>,
+    pub payments: Option<joule_domain::services::payments::PaymentService>,
 }
 
 /// The whole API, ready to serve.

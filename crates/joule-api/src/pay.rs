@@ -6,10 +6,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use joule_domain::gateway::WebhookPayload;
-use joule_domain::payment::ReceiptToken;
-use joule_domain::payment_service::{PaymentError, PaymentService};
-use joule_domain::receipt_email::EmailAddress;
+use joule_domain::payments::gateway::WebhookPayload;
+use joule_domain::payments::payment::ReceiptToken;
+use joule_domain::receipts::email::EmailAddress;
+use joule_domain::services::payments::{PaymentError, PaymentService};
 use joule_domain::ConnectorId;
 
 use crate::dto::payment::{

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Json};
-use joule_domain::api_key::ApiKey;
-use joule_domain::payment::PaymentId;
+use joule_domain::access::api_key::ApiKey;
+use joule_domain::payments::payment::PaymentId;
 
 use crate::dto::payment::{PaymentDetail, PaymentQuery, RefundRequest};
 use crate::dto::PaymentPage;

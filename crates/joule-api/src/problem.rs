@@ -8,8 +8,8 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use joule_domain::command::CommandError;
-use joule_domain::error::StoreError;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::ports::command::CommandError;
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -8,7 +8,7 @@
 //!
 //! Token buckets keyed by client or connector: a bucket holds `burst`
 //! requests and refills at `per_minute`. A refused request costs nothing.
-//! The clock is the API's [`Clock`](joule_domain::clock::Clock), so tests
+//! The clock is the API's [`Clock`](joule_domain::ports::clock::Clock), so tests
 //! control time. Memory: buckets that have refilled completely are the
 //! same as absent ones and are dropped when the map grows past
 //! [`PRUNE_ABOVE`] keys.

@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use joule_domain::error::StoreError;
-use joule_domain::site::SiteId;
+use joule_domain::charging::site::SiteId;
+use joule_domain::kernel::error::StoreError;
 
 use crate::dto::site::{ChargerSite, Site, SiteInput, SiteQuery};
 use crate::dto::SitePage;

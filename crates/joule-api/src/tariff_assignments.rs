@@ -5,8 +5,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use joule_domain::error::StoreError;
-use joule_domain::tariff_assignment::AssignmentId;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::pricing::assignment::AssignmentId;
 
 use crate::dto::tariff_assignment::{
     CreateTariffAssignment, TariffAssignment, TariffAssignmentQuery,

@@ -8,9 +8,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, ConnectorId};
-use joule_domain::tariff_lookup::tariff_in_force;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, ConnectorId};
+use joule_domain::services::tariff_lookup::tariff_in_force;
 
 use crate::dto::tariff::{
     ChargerTariff, DefaultTariff, PriceQuery, PriceQuote, SetChargerTariff, SetDefaultTariff,

@@ -12,8 +12,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Json};
-use joule_domain::payment::PaymentId;
-use joule_domain::terminal::Terminal as DomainTerminal;
+use joule_domain::payments::payment::PaymentId;
+use joule_domain::payments::terminal::Terminal as DomainTerminal;
 
 use crate::dto::terminal::{ReportTerminalPayment, Terminal, TerminalPayment};
 use crate::extract::{parse_json, ApiPath};

@@ -5,8 +5,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use joule_domain::error::StoreError;
-use joule_domain::terminal::TerminalId;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::payments::terminal::TerminalId;
 
 use crate::auth::generate_terminal_key;
 use crate::dto::terminal::{

@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use joule_domain::error::StoreError;
-use joule_domain::user_group::UserGroupId;
+use joule_domain::charging::user_group::UserGroupId;
+use joule_domain::kernel::error::StoreError;
 
 use crate::dto::user_group::{
     ChargerAccess, CreateUserGroup, TokenGroups, UpdateUserGroup, UserGroup, UserGroupQuery,

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use joule_csms::{Argon2Passwords, Csms, CsmsSettings, UnknownChargerPolicy};
-use joule_domain::clock::SystemClock;
-use joule_domain::service::{ChargingPorts, ChargingService, ChargingSettings};
+use joule_domain::ports::clock::SystemClock;
+use joule_domain::services::charging::{ChargingPorts, ChargingService, ChargingSettings};
 use joule_store::Database;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::Message;
@@ -79,7 +79,7 @@ async fn measure(n: usize, round: usize) {
     };
     let store = Arc::clone(store);
     let service = ChargingService::new(
-        ChargingPorts::from(store.clone() as Arc<dyn joule_domain::store::Store>),
+        ChargingPorts::from(store.clone() as Arc<dyn joule_domain::ports::store::Store>),
         Arc::new(SystemClock),
         ChargingSettings::default(),
     );

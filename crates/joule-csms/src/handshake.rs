@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use joule_domain::charger::RegistrationStatus;
+use joule_domain::charging::charger::RegistrationStatus;
 use joule_domain::ChargerId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

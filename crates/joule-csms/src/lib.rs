@@ -2,9 +2,9 @@
 //!
 //! **Role.** Accepts OCPP-J WebSocket connections from chargers (OCPP 1.6,
 //! security profiles 0 and 1), runs one task per charger, translates each
-//! charger CALL into a [`joule_domain::service::ChargingService`] use case
+//! charger CALL into a [`joule_domain::services::charging::ChargingService`] use case
 //! and back, logs every frame, and implements the domain's
-//! [`joule_domain::command::CommandRouter`] for this node.
+//! [`joule_domain::ports::command::CommandRouter`] for this node.
 //!
 //! **May depend on** `joule-domain` and `joule-ocpp` (never on another
 //! adapter or on the store crate), tokio, tungstenite, httparse, argon2.

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use joule_domain::message_log::{Direction, FrameKind, LogEntry};
-use joule_domain::store::MessageLogStore;
+use joule_domain::charging::message_log::{Direction, FrameKind, LogEntry};
+use joule_domain::ports::store::MessageLogStore;
 use joule_domain::ChargerId;
 use tokio::sync::{mpsc, watch};
 

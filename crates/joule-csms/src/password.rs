@@ -143,7 +143,7 @@ impl Argon2Passwords {
 
 /// The domain's port, so the REST API hashes operator-set passwords in the
 /// format the handshake verifies.
-impl joule_domain::credentials::PasswordHasher for Argon2Passwords {
+impl joule_domain::ports::credentials::PasswordHasher for Argon2Passwords {
     fn hash(&self, plain: &str) -> Result<String, String> {
         Argon2Passwords::hash(self, plain).map_err(|e| e.to_string())
     }

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use joule_domain::consumer::{ConsumerError, OutboxConsumer, Pacer};
-use joule_domain::event::{EventKind, StoredEvent};
-use joule_domain::outbox_runner::{CursorHome, OutboxRunner, RunnerSettings};
+use joule_domain::events::event::{EventKind, StoredEvent};
+use joule_domain::ports::consumer::{ConsumerError, OutboxConsumer, Pacer};
+use joule_domain::services::outbox_runner::{CursorHome, OutboxRunner, RunnerSettings};
 use tokio::sync::watch;
 
 use crate::shutdown::stopped;

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use joule_domain::command::CommandError;
+use joule_domain::ports::command::CommandError;
 use joule_domain::ChargerId;
 use joule_ocpp::v16::Action16;
 use serde_json::Value;

@@ -4,7 +4,7 @@
 //! call to its mailbox and reads the answer back as a [`CommandReply`].
 
 use async_trait::async_trait;
-use joule_domain::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
+use joule_domain::ports::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
 use joule_domain::ChargerId;
 use joule_ocpp::PayloadKind;
 use tokio::sync::{mpsc, oneshot};

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use joule_domain::cost_display::{CostDisplay, CostDisplaySettings, CostDisplayStores};
-use joule_domain::service::ChargingService;
-use joule_domain::store::{ChargerStore, MessageLogStore, Store};
+use joule_domain::ports::store::{ChargerStore, MessageLogStore, Store};
+use joule_domain::services::charging::ChargingService;
+use joule_domain::services::cost_display::{CostDisplay, CostDisplaySettings, CostDisplayStores};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tracing::Instrument as _;

@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use joule_domain::cost_display::CostDisplay;
-use joule_domain::message_log::LogEntry;
-use joule_domain::service::ChargingService;
-use joule_domain::store::{ChargerStore, EventLog, MessageLogStore};
+use joule_domain::charging::message_log::LogEntry;
+use joule_domain::ports::store::{ChargerStore, EventLog, MessageLogStore};
+use joule_domain::services::charging::ChargingService;
+use joule_domain::services::cost_display::CostDisplay;
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::msglog::LogSink;

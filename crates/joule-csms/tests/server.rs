@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use harness::{cid, error_code, spawn};
 use joule_csms::{DataTransferHandler, DataTransferReply, UnknownChargerPolicy};
-use joule_domain::charger::{ConnectorStatus, RegistrationStatus};
-use joule_domain::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
-use joule_domain::message_log::{Direction, FrameKind, LogFilter};
-use joule_domain::page::Page;
-use joule_domain::session::SessionState;
-use joule_domain::store::{ChargerStore, MessageLogStore, SessionStore};
+use joule_domain::charging::charger::{ConnectorStatus, RegistrationStatus};
+use joule_domain::charging::message_log::{Direction, FrameKind, LogFilter};
+use joule_domain::charging::session::SessionState;
+use joule_domain::kernel::page::Page;
+use joule_domain::ports::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
+use joule_domain::ports::store::{ChargerStore, MessageLogStore, SessionStore};
 use joule_domain::{ChargerId, TransactionId};
 use serde_json::json;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -192,7 +192,7 @@ async fn calls_before_acceptance_get_security_error() {
     app.store()
         .update_charger(
             &cid("P"),
-            joule_domain::charger::ChargerPatch {
+            joule_domain::charging::charger::ChargerPatch {
                 registration: Some(ACCEPTED),
                 ..Default::default()
             },
@@ -655,7 +655,7 @@ async fn command_round_trip() {
 /// domain's reply.
 #[tokio::test]
 async fn typed_commands_are_encoded_and_answered() {
-    use joule_domain::ids::{ConnectorId, IdToken};
+    use joule_domain::kernel::ids::{ConnectorId, IdToken};
     let app = spawn(|_| {}).await;
     app.add_charger("CP1", ACCEPTED, None).await;
     let mut cp = app.connect("CP1").await;
@@ -663,7 +663,7 @@ async fn typed_commands_are_encoded_and_answered() {
     let start = ChargerCommand::StartCharging {
         connector: ConnectorId::new(2).unwrap(),
         id_tag: IdToken::parse("PAY1").unwrap(),
-        token_type: joule_domain::token::IdTokenType::Central,
+        token_type: joule_domain::charging::token::IdTokenType::Central,
     };
     let sent = send_to_cp1(&app, start);
     let call = cp.recv().await;
@@ -702,7 +702,7 @@ async fn command_payload_is_validated() {
 /// is the command sent after).
 #[tokio::test]
 async fn a_token_too_long_for_16_is_not_sent() {
-    use joule_domain::ids::{ConnectorId, IdToken};
+    use joule_domain::kernel::ids::{ConnectorId, IdToken};
     let app = spawn(|_| {}).await;
     app.add_charger("CP1", ACCEPTED, None).await;
     let mut cp = app.connect("CP1").await;
@@ -711,7 +711,7 @@ async fn a_token_too_long_for_16_is_not_sent() {
     let typed = ChargerCommand::StartCharging {
         connector: ConnectorId::new(1).unwrap(),
         id_tag: emaid.clone(),
-        token_type: joule_domain::token::IdTokenType::EMaid,
+        token_type: joule_domain::charging::token::IdTokenType::EMaid,
     };
     let raw = command(
         "RemoteStartTransaction",

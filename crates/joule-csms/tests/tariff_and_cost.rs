@@ -7,9 +7,9 @@
 mod harness;
 
 use harness::spawn;
-use joule_domain::charger::RegistrationStatus;
-use joule_domain::store::TariffStore;
-use joule_domain::tariffs::NewTariff;
+use joule_domain::charging::charger::RegistrationStatus;
+use joule_domain::ports::store::TariffStore;
+use joule_domain::pricing::stored::NewTariff;
 use serde_json::{json, Value};
 
 async fn app_with_tariff() -> harness::App {

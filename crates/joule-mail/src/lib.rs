@@ -2,7 +2,7 @@
 //!
 //! The mail adapter: receipts sent over SMTP ([`SmtpMailer`], lettre with
 //! rustls), implementing the domain's
-//! [`ReceiptMailer`](joule_domain::mailer::ReceiptMailer) port.
+//! [`ReceiptMailer`](joule_domain::ports::mailer::ReceiptMailer) port.
 //!
 //! **May depend on:** joule-domain (the port and the receipt), joule-receipts
 //! (what an email says) and the mail transport. Nothing else of ours depends

@@ -3,16 +3,16 @@
 //! attached) put into a MIME message and sent through a pooled transport.
 //!
 //! Sending is one call per receipt; whether and when to send (and to retry)
-//! is the receipt email worker's decision (`joule_domain::receipt_sender`),
+//! is the receipt email worker's decision (`joule_domain::services::receipt_sender`),
 //! so errors are returned, never retried here.
 
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use joule_domain::mailer::{MailError, ReceiptMailer};
-use joule_domain::receipt::Receipt;
-use joule_domain::receipt_email::EmailAddress;
+use joule_domain::ports::mailer::{MailError, ReceiptMailer};
+use joule_domain::receipts::email::EmailAddress;
+use joule_domain::receipts::receipt::Receipt;
 use joule_receipts::{render_email, ReceiptRenderError};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};

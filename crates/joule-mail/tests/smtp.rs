@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use joule_domain::receipt::{fixtures, Language, Receipt, ReceiptNumber};
+use joule_domain::receipts::receipt::{fixtures, Language, Receipt, ReceiptNumber};
 use joule_mail::{EmailError, SmtpConfig, SmtpMailer, SmtpSecurity};
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! # joule-payments
 //!
 //! Payment gateway adapters behind the domain's
-//! [`PaymentGateway`](joule_domain::gateway::PaymentGateway) port:
+//! [`PaymentGateway`](joule_domain::payments::gateway::PaymentGateway) port:
 //! [`stripe`] (the REST API; tested against localstripe) and [`simulated`]
 //! (in-process, for demos and tests; no money moves). The binary picks one
 //! from configuration with [`build_gateway`]. Adding a gateway (Adyen,
@@ -26,7 +26,7 @@ pub mod stripe;
 
 use std::sync::Arc;
 
-use joule_domain::gateway::PaymentGateway;
+use joule_domain::payments::gateway::PaymentGateway;
 use serde::Deserialize;
 
 pub use secret::Secret;

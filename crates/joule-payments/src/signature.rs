@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use joule_domain::gateway::GatewayError;
+use joule_domain::payments::gateway::GatewayError;
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;

@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use hmac::{Hmac, Mac};
-use joule_domain::gateway::*;
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::money::{Currency, Money};
+use joule_domain::kernel::money::{Currency, Money};
+use joule_domain::payments::gateway::*;
+use joule_domain::payments::idempotency::IdempotencyKey;
 use joule_payments::{Secret, StripeConfig, StripeGateway};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -2,7 +2,7 @@
 //! QR code, into a directory, to look at them as a driver would:
 //! `cargo run -p joule-receipts --example render_receipt -- /tmp/receipts`.
 
-use joule_domain::receipt::{fixtures, Language};
+use joule_domain::receipts::receipt::{fixtures, Language};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));

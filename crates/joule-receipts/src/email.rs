@@ -2,7 +2,7 @@
 //! alternatives, and the PDF to attach. Pure; sending it is the mail
 //! adapter's job (joule-mail).
 
-use joule_domain::receipt::Receipt;
+use joule_domain::receipts::receipt::Receipt;
 
 use crate::labels::labels;
 use crate::{render_html, render_pdf, render_text, ReceiptRenderError};

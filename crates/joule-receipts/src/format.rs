@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use joule_domain::money::{Decimal, Money, ROUNDING};
-use joule_domain::receipt::{Dimension, Language, PaymentMethod};
+use joule_domain::kernel::money::{Decimal, Money, ROUNDING};
+use joule_domain::receipts::receipt::{Dimension, Language, PaymentMethod};
 
 use crate::labels::Labels;
 
@@ -153,7 +153,7 @@ fn brand_name(brand: &str) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use joule_domain::money::Currency;
+    use joule_domain::kernel::money::Currency;
     use std::str::FromStr;
 
     fn d(s: &str) -> Decimal {

@@ -3,7 +3,7 @@
 //! offline), semantic tables with captions and headers for screen readers,
 //! and CSS that prints on one A4/Letter page. maud escapes every value.
 
-use joule_domain::receipt::Receipt;
+use joule_domain::receipts::receipt::Receipt;
 use maud::{html, Markup, DOCTYPE};
 
 use crate::view::View;

@@ -3,7 +3,7 @@
 //! One table per language rather than a translation framework: a receipt has
 //! a few dozen fixed labels, and a missing one must fail to compile.
 
-use joule_domain::receipt::{Dimension, Language};
+use joule_domain::receipts::receipt::{Dimension, Language};
 
 /// The labels of one language.
 #[derive(Debug)]

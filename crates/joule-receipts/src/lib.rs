@@ -1,7 +1,7 @@
 //! # joule-receipts
 //!
 //! What a driver takes home from a paid session: the receipt
-//! ([`joule_domain::receipt::Receipt`]) rendered as an HTML page, a PDF, plain
+//! ([`joule_domain::receipts::receipt::Receipt`]) rendered as an HTML page, a PDF, plain
 //! text and an email's content, in English, Spanish, French or German; and
 //! the QR code images that lead to a pay page or a receipt.
 //!

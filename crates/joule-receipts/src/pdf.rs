@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use joule_domain::receipt::Receipt;
+use joule_domain::receipts::receipt::Receipt;
 use printpdf::{
     Color, FontId, Line, LinePoint, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage,
     PdfSaveOptions, Point, Pt, Rgb, TextItem,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use joule_domain::receipt::Receipt;
+use joule_domain::receipts::receipt::Receipt;
 
 use crate::view::View;
 

@@ -2,7 +2,7 @@
 //! printed and in which order, so the HTML page, the PDF and the plain-text
 //! email cannot disagree.
 
-use joule_domain::receipt::Receipt;
+use joule_domain::receipts::receipt::Receipt;
 
 use crate::format;
 use crate::labels::{labels, Labels};

@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
 
-use joule_domain::card::CardSummary;
-use joule_domain::receipt::{fixtures, Language, PaymentMethod, Receipt, ReceiptNumber};
+use joule_domain::payments::card::CardSummary;
+use joule_domain::receipts::receipt::{fixtures, Language, PaymentMethod, Receipt, ReceiptNumber};
 use joule_receipts::{render_html, render_pdf, render_text};
 
 /// A fixture receipt with a fixed number (a random one could contain a

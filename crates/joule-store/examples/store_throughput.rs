@@ -13,13 +13,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use joule_domain::auth::AuthorizationStatus;
-use joule_domain::charger::{ConnectorStatus, NewCharger, RegistrationStatus, StatusReport};
-use joule_domain::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
-use joule_domain::message_log::{Direction, FrameKind, LogEntry};
-use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
-use joule_domain::session::StartSession;
-use joule_domain::store::Store;
+use joule_domain::charging::auth::AuthorizationStatus;
+use joule_domain::charging::charger::{
+    ConnectorStatus, NewCharger, RegistrationStatus, StatusReport,
+};
+use joule_domain::charging::message_log::{Direction, FrameKind, LogEntry};
+use joule_domain::charging::meter::{MeterReport, MeterSample, SampledValue};
+use joule_domain::charging::session::StartSession;
+use joule_domain::kernel::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
+use joule_domain::ports::store::Store;
 use joule_store::{connect, SqliteSynchronous, StoreOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -65,7 +67,7 @@ async fn one_call(
     charger: &ChargerId,
     tx: TransactionId,
     n: usize,
-) -> Result<(), joule_domain::error::StoreError> {
+) -> Result<(), joule_domain::kernel::error::StoreError> {
     let now = Utc::now();
     let action = match n % 3 {
         0 => {
@@ -80,7 +82,7 @@ async fn one_call(
             };
             let report = StatusReport {
                 connector_id: ConnectorId::new(1)
-                    .map_err(|e| joule_domain::error::StoreError::Backend(e.to_string()))?,
+                    .map_err(|e| joule_domain::kernel::error::StoreError::Backend(e.to_string()))?,
                 status,
                 error_code: None,
                 info: None,
@@ -104,7 +106,7 @@ async fn one_call(
             };
             let report = MeterReport {
                 connector_id: ConnectorId::new(1)
-                    .map_err(|e| joule_domain::error::StoreError::Backend(e.to_string()))?,
+                    .map_err(|e| joule_domain::kernel::error::StoreError::Backend(e.to_string()))?,
                 transaction_id: Some(tx),
                 samples: vec![MeterSample {
                     timestamp: now,
@@ -190,7 +192,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             for n in 0..per_task {
                 one_call(store.as_ref(), &id, tx, n).await?;
             }
-            Ok::<(), joule_domain::error::StoreError>(())
+            Ok::<(), joule_domain::kernel::error::StoreError>(())
         }));
     }
     for h in handles {

@@ -4,12 +4,14 @@
 use crate::payments::R;
 use crate::values::{corrupt, parse_or_corrupt};
 use chrono::{DateTime, Utc};
-use joule_domain::account::{Account, AccountCharge, AccountId, ChargeStatus, StoredCard};
-use joule_domain::card::CardSummary;
-use joule_domain::ids::{IdToken, SessionId};
-use joule_domain::language::LanguageCode;
-use joule_domain::money::Currency;
-use joule_domain::payment::PaymentId;
+use joule_domain::kernel::ids::{IdToken, SessionId};
+use joule_domain::kernel::language::LanguageCode;
+use joule_domain::kernel::money::Currency;
+use joule_domain::payments::account::{
+    Account, AccountCharge, AccountId, ChargeStatus, StoredCard,
+};
+use joule_domain::payments::card::CardSummary;
+use joule_domain::payments::payment::PaymentId;
 
 /// An `accounts` row with backend types already converted.
 pub(crate) struct AccountRow {

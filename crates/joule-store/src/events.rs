@@ -3,17 +3,17 @@
 //! after the change; the backends write its result in the same transaction.
 
 use chrono::{DateTime, Utc};
-use joule_domain::account::{Account, AccountCharge, AccountId};
-use joule_domain::charger::{Charger, ChargerPatch, ConnectorState, StatusReport};
-use joule_domain::event::{EventKind, NewEvent};
-use joule_domain::ids::{ChargerId, ConnectorId, IdToken};
-use joule_domain::payment::{Payment, PaymentStep, StepKind, StepStatus};
-use joule_domain::session::{Session, StopSession};
-use joule_domain::site::{Site, SiteId};
-use joule_domain::tariff_assignment::TariffAssignment;
-use joule_domain::terminal::{Terminal, TerminalScope};
-use joule_domain::token::{Token, TokenPatch};
-use joule_domain::user_group::{ChargerAccessRule, UserGroup, UserGroupId};
+use joule_domain::charging::charger::{Charger, ChargerPatch, ConnectorState, StatusReport};
+use joule_domain::charging::session::{Session, StopSession};
+use joule_domain::charging::site::{Site, SiteId};
+use joule_domain::charging::token::{Token, TokenPatch};
+use joule_domain::charging::user_group::{ChargerAccessRule, UserGroup, UserGroupId};
+use joule_domain::events::event::{EventKind, NewEvent};
+use joule_domain::kernel::ids::{ChargerId, ConnectorId, IdToken};
+use joule_domain::payments::account::{Account, AccountCharge, AccountId};
+use joule_domain::payments::payment::{Payment, PaymentStep, StepKind, StepStatus};
+use joule_domain::payments::terminal::{Terminal, TerminalScope};
+use joule_domain::pricing::assignment::TariffAssignment;
 use serde_json::json;
 
 // ---- chargers, tokens, sessions, API keys, tariffs -------------------------
@@ -64,8 +64,8 @@ pub(crate) fn ev_charger_auto_registered(id: &ChargerId, at: DateTime<Utc>) -> N
 
 pub(crate) fn ev_charger_booted(
     id: &ChargerId,
-    boot: &joule_domain::charger::BootInfo,
-    registration: joule_domain::charger::RegistrationStatus,
+    boot: &joule_domain::charging::charger::BootInfo,
+    registration: joule_domain::charging::charger::RegistrationStatus,
     at: DateTime<Utc>,
 ) -> NewEvent {
     NewEvent::new(EventKind::ChargerBooted, at)
@@ -196,7 +196,7 @@ pub(crate) fn ev_stop_unmatched(stop: &StopSession) -> NewEvent {
         .payload(stop_payload(stop))
 }
 
-pub(crate) fn ev_api_key_created(k: &joule_domain::api_key::ApiKey) -> NewEvent {
+pub(crate) fn ev_api_key_created(k: &joule_domain::access::api_key::ApiKey) -> NewEvent {
     NewEvent::new(EventKind::ApiKeyCreated, k.created_at).payload(json!({
         "id": k.id,
         "name": k.name,
@@ -205,7 +205,7 @@ pub(crate) fn ev_api_key_created(k: &joule_domain::api_key::ApiKey) -> NewEvent 
     }))
 }
 
-fn tariff_payload(t: &joule_domain::tariffs::StoredTariff) -> serde_json::Value {
+fn tariff_payload(t: &joule_domain::pricing::stored::StoredTariff) -> serde_json::Value {
     json!({
         "tariff_id": t.tariff.id,
         "version": t.version,
@@ -213,11 +213,11 @@ fn tariff_payload(t: &joule_domain::tariffs::StoredTariff) -> serde_json::Value 
     })
 }
 
-pub(crate) fn ev_tariff_created(t: &joule_domain::tariffs::StoredTariff) -> NewEvent {
+pub(crate) fn ev_tariff_created(t: &joule_domain::pricing::stored::StoredTariff) -> NewEvent {
     NewEvent::new(EventKind::TariffCreated, t.created_at).payload(tariff_payload(t))
 }
 
-pub(crate) fn ev_tariff_updated(t: &joule_domain::tariffs::StoredTariff) -> NewEvent {
+pub(crate) fn ev_tariff_updated(t: &joule_domain::pricing::stored::StoredTariff) -> NewEvent {
     NewEvent::new(EventKind::TariffUpdated, t.updated_at).payload(tariff_payload(t))
 }
 

@@ -1,6 +1,6 @@
 //! # joule-store
 //!
-//! The storage ports of `joule_domain::store`, implemented twice:
+//! The storage ports of `joule_domain::ports::store`, implemented twice:
 //! - [`sqlite`]: rusqlite (bundled SQLite), the embedded default. One writer
 //!   thread owns the write connection and commits every queued write in one
 //!   transaction (group commit, one `SAVEPOINT` per job so a failing job rolls
@@ -26,8 +26,8 @@
 
 use std::sync::Arc;
 
-use joule_domain::error::StoreError;
-use joule_domain::store::Store;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::ports::store::Store;
 
 /// Column lists shared by both backends' SELECTs (same names on both), as
 /// macros so that `concat!` builds `&'static str` SQL.

@@ -5,13 +5,13 @@
 
 use crate::values::{corrupt, parse_or_corrupt};
 use chrono::{DateTime, Utc};
-use joule_domain::card::CardSummary;
-use joule_domain::error::StoreError;
-use joule_domain::event::NewEvent;
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::ids::{ConnectorId, IdToken, SessionId};
-use joule_domain::money::Currency;
-use joule_domain::payment::{
+use joule_domain::events::event::NewEvent;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ConnectorId, IdToken, SessionId};
+use joule_domain::kernel::money::Currency;
+use joule_domain::payments::card::CardSummary;
+use joule_domain::payments::idempotency::IdempotencyKey;
+use joule_domain::payments::payment::{
     self, HoldLimitPolicy, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
     PaymentStep, ReceiptToken, StepKind, StepOutcome, StepStatus,
 };
@@ -338,10 +338,10 @@ pub(crate) fn fold_tallies(rows: Vec<TallyRow>) -> R<Vec<payment::StepTally>> {
 /// What `begin` returns once the row is inserted or found.
 pub(crate) fn begin_outcome(
     inserted: bool,
-    record: joule_domain::api_idempotency::IdempotencyRecord,
+    record: joule_domain::access::api_idempotency::IdempotencyRecord,
     request_hash: &str,
-) -> R<joule_domain::api_idempotency::IdempotencyBegin> {
-    use joule_domain::api_idempotency::IdempotencyBegin;
+) -> R<joule_domain::access::api_idempotency::IdempotencyBegin> {
+    use joule_domain::access::api_idempotency::IdempotencyBegin;
     if inserted {
         return Ok(IdempotencyBegin::New(record));
     }
@@ -360,10 +360,10 @@ pub(crate) fn begin_outcome(
 /// `Some(record)` when it is already completed with this response (nothing
 /// to write); `Conflict` when completed with another; `None` to write.
 pub(crate) fn already_completed(
-    record: joule_domain::api_idempotency::IdempotencyRecord,
+    record: joule_domain::access::api_idempotency::IdempotencyRecord,
     status: u16,
     body: &serde_json::Value,
-) -> R<Option<joule_domain::api_idempotency::IdempotencyRecord>> {
+) -> R<Option<joule_domain::access::api_idempotency::IdempotencyRecord>> {
     match &record.response {
         None => Ok(None),
         Some(r) if r.status == status && r.body == *body => Ok(Some(record)),

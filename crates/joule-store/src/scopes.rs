@@ -3,11 +3,13 @@
 
 use crate::values::corrupt;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, ConnectorId, IdToken};
-use joule_domain::site::{parse_time_zone, SiteAddress, SiteId};
-use joule_domain::tariff_assignment::{AssignmentId, AssignmentScope, ScopeKind, TariffAssignment};
-use joule_domain::user_group::UserGroupId;
+use joule_domain::charging::site::{parse_time_zone, SiteAddress, SiteId};
+use joule_domain::charging::user_group::UserGroupId;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, ConnectorId, IdToken};
+use joule_domain::pricing::assignment::{
+    AssignmentId, AssignmentScope, ScopeKind, TariffAssignment,
+};
 
 /// An assignment's scope as the columns of `tariff_assignments`.
 #[derive(Debug, Default)]

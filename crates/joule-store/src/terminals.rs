@@ -3,9 +3,9 @@
 
 use crate::values::{self, corrupt};
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::ConnectorId;
-use joule_domain::terminal::{TerminalId, TerminalKey, TerminalScope, TerminalTarget};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::ConnectorId;
+use joule_domain::payments::terminal::{TerminalId, TerminalKey, TerminalScope, TerminalTarget};
 use serde_json::json;
 
 type R<T> = Result<T, StoreError>;

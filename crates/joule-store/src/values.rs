@@ -3,10 +3,10 @@
 //! ids and access rules, and the microsecond precision both keep.
 
 use chrono::{DateTime, Utc};
-use joule_domain::auth::AuthorizationStatus;
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdToken};
-use joule_domain::user_group::{ChargerAccess, UserGroupId};
+use joule_domain::charging::auth::AuthorizationStatus;
+use joule_domain::charging::user_group::{ChargerAccess, UserGroupId};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, IdToken};
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
@@ -50,7 +50,7 @@ pub(crate) fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
 }
 
-pub(crate) fn api_scopes_text(scopes: &[joule_domain::api_key::ApiScope]) -> String {
+pub(crate) fn api_scopes_text(scopes: &[joule_domain::access::api_key::ApiScope]) -> String {
     scopes
         .iter()
         .map(|s| s.as_str())
@@ -60,10 +60,16 @@ pub(crate) fn api_scopes_text(scopes: &[joule_domain::api_key::ApiScope]) -> Str
 
 pub(crate) fn parse_api_scopes(
     raw: &str,
-) -> Result<Vec<joule_domain::api_key::ApiScope>, StoreError> {
+) -> Result<Vec<joule_domain::access::api_key::ApiScope>, StoreError> {
     raw.split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| parse_or_corrupt(s, "api scope", joule_domain::api_key::ApiScope::parse))
+        .map(|s| {
+            parse_or_corrupt(
+                s,
+                "api scope",
+                joule_domain::access::api_key::ApiScope::parse,
+            )
+        })
         .collect()
 }
 
@@ -89,7 +95,9 @@ struct StoredValue {
 /// The sampled values of one meter sample as the JSON array stored in its
 /// row. One row per sample (not per value) keeps MeterValues, the bulk of
 /// all traffic, at one row and one index entry per timestamp.
-pub(crate) fn encode_sampled_values(values: &[joule_domain::meter::SampledValue]) -> String {
+pub(crate) fn encode_sampled_values(
+    values: &[joule_domain::charging::meter::SampledValue],
+) -> String {
     let stored: Vec<StoredValue> = values
         .iter()
         .map(|v| StoredValue {
@@ -107,12 +115,12 @@ pub(crate) fn encode_sampled_values(values: &[joule_domain::meter::SampledValue]
 
 pub(crate) fn decode_sampled_values(
     raw: &str,
-) -> Result<Vec<joule_domain::meter::SampledValue>, StoreError> {
+) -> Result<Vec<joule_domain::charging::meter::SampledValue>, StoreError> {
     let stored: Vec<StoredValue> =
         serde_json::from_str(raw).map_err(|e| corrupt(format!("meter sample values: {e}")))?;
     Ok(stored
         .into_iter()
-        .map(|v| joule_domain::meter::SampledValue {
+        .map(|v| joule_domain::charging::meter::SampledValue {
             value: v.value,
             context: v.context,
             format: v.format,
@@ -128,8 +136,8 @@ pub(crate) fn decode_sampled_values(
 /// JSON, arrival.
 pub(crate) type SampleRow = (
     DateTime<Utc>,
-    joule_domain::ids::ConnectorId,
-    Option<joule_domain::ids::TransactionId>,
+    joule_domain::kernel::ids::ConnectorId,
+    Option<joule_domain::kernel::ids::TransactionId>,
     String,
     DateTime<Utc>,
 );
@@ -138,11 +146,11 @@ pub(crate) type SampleRow = (
 /// returns.
 pub(crate) fn flatten_samples(
     rows: Vec<SampleRow>,
-) -> Result<Vec<joule_domain::session::StoredMeterValue>, StoreError> {
+) -> Result<Vec<joule_domain::charging::session::StoredMeterValue>, StoreError> {
     let mut out = Vec::new();
     for (timestamp, connector_id, transaction_id, values, received_at) in rows {
         for value in decode_sampled_values(&values)? {
-            out.push(joule_domain::session::StoredMeterValue {
+            out.push(joule_domain::charging::session::StoredMeterValue {
                 timestamp,
                 connector_id,
                 transaction_id,
@@ -160,13 +168,17 @@ pub(crate) fn flatten_samples(
 pub(crate) fn session_tariff(
     id: Option<String>,
     version: Option<i64>,
-) -> Option<joule_domain::session::SessionTariff> {
-    id.zip(version)
-        .map(|(tariff_id, version)| joule_domain::session::SessionTariff { tariff_id, version })
+) -> Option<joule_domain::charging::session::SessionTariff> {
+    id.zip(version).map(
+        |(tariff_id, version)| joule_domain::charging::session::SessionTariff {
+            tariff_id,
+            version,
+        },
+    )
 }
 
 pub(crate) fn tariff_json(
-    new: &joule_domain::tariffs::NewTariff,
+    new: &joule_domain::pricing::stored::NewTariff,
 ) -> Result<(String, String), StoreError> {
     let body =
         serde_json::to_string(&new.tariff).map_err(|e| StoreError::Backend(e.to_string()))?;
@@ -181,8 +193,8 @@ pub(crate) fn parse_tariff(
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-) -> Result<joule_domain::tariffs::StoredTariff, StoreError> {
-    Ok(joule_domain::tariffs::StoredTariff {
+) -> Result<joule_domain::pricing::stored::StoredTariff, StoreError> {
+    Ok(joule_domain::pricing::stored::StoredTariff {
         tariff: serde_json::from_str(body).map_err(|e| corrupt(format!("tariff body: {e}")))?,
         extensions: serde_json::from_str(extensions)
             .map_err(|e| corrupt(format!("tariff extensions: {e}")))?,
@@ -210,7 +222,7 @@ pub(crate) fn normalized(mut groups: Vec<UserGroupId>) -> Vec<UserGroupId> {
 #[cfg(test)]
 mod sampled_value_tests {
     use super::*;
-    use joule_domain::meter::SampledValue;
+    use joule_domain::charging::meter::SampledValue;
 
     #[test]
     fn sampled_values_round_trip_verbatim() {

@@ -10,29 +10,33 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use joule_domain::api_key::{ApiScope, NewApiKey};
-use joule_domain::auth::AuthorizationStatus;
-use joule_domain::charger::{
+use joule_domain::access::api_key::{ApiScope, NewApiKey};
+use joule_domain::charging::auth::AuthorizationStatus;
+use joule_domain::charging::charger::{
     BootInfo, ChargerPatch, ConnectorStatus, Location, NewCharger, RegistrationStatus, StatusReport,
 };
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
-use joule_domain::language::LanguageCode;
-use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter};
-use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
-use joule_domain::page::Page;
-use joule_domain::session::SessionTariff;
-use joule_domain::session::{SessionFilter, SessionState, StartSession, StopOutcome, StopSession};
-use joule_domain::site::{NewSite, SiteAddress, SiteId};
-use joule_domain::store::Store;
-use joule_domain::tariff_assignment::{
-    AssignmentFilter, AssignmentScope, NewTariffAssignment, ScopeKind,
+use joule_domain::charging::message_log::{Direction, FrameKind, LogEntry, LogFilter};
+use joule_domain::charging::meter::{MeterReport, MeterSample, SampledValue};
+use joule_domain::charging::session::SessionTariff;
+use joule_domain::charging::session::{
+    SessionFilter, SessionState, StartSession, StopOutcome, StopSession,
 };
-use joule_domain::tariffs::NewTariff;
-use joule_domain::token::{IdTokenType, NewToken, TokenFilter, TokenKind, TokenPatch, TokenStatus};
-use joule_domain::user_group::{
+use joule_domain::charging::site::{NewSite, SiteAddress, SiteId};
+use joule_domain::charging::token::{
+    IdTokenType, NewToken, TokenFilter, TokenKind, TokenPatch, TokenStatus,
+};
+use joule_domain::charging::user_group::{
     ChargerAccess, ChargerAccessRule, NewUserGroup, UserGroupId, UserGroupPatch,
 };
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
+use joule_domain::kernel::language::LanguageCode;
+use joule_domain::kernel::page::Page;
+use joule_domain::ports::store::Store;
+use joule_domain::pricing::assignment::{
+    AssignmentFilter, AssignmentScope, NewTariffAssignment, ScopeKind,
+};
+use joule_domain::pricing::stored::NewTariff;
 use joule_store::{connect, Database, StoreOptions};
 
 // ---- harness ---------------------------------------------------------------
@@ -197,7 +201,7 @@ async fn start_resolved(
     id_tag: &str,
     meter: i64,
     at: i64,
-) -> joule_domain::session::StartOutcome {
+) -> joule_domain::charging::session::StartOutcome {
     let mut st = start(charger, id_tag, meter, at);
     let candidates = h
         .store
@@ -369,7 +373,7 @@ fn new_site(id: &str, access: ChargerAccessRule) -> NewSite {
     }
 }
 
-fn kinds(events: &[joule_domain::event::StoredEvent]) -> Vec<&str> {
+fn kinds(events: &[joule_domain::events::event::StoredEvent]) -> Vec<&str> {
     events.iter().map(|e| e.kind.as_str()).collect()
 }
 

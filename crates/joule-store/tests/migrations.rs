@@ -48,14 +48,14 @@ async fn closed_store_refuses_writes() {
     db.close().await.unwrap();
     let err = store
         .record_heartbeat(
-            &joule_domain::ids::ChargerId::parse("X").unwrap(),
+            &joule_domain::kernel::ids::ChargerId::parse("X").unwrap(),
             chrono::Utc::now(),
         )
         .await
         .unwrap_err();
     assert!(matches!(
         err,
-        joule_domain::error::StoreError::Unavailable(_)
+        joule_domain::kernel::error::StoreError::Unavailable(_)
     ));
 }
 
@@ -120,9 +120,9 @@ const TOKENS_BEFORE_TYPES: &str = "INSERT INTO id_tokens (id_tag_key, id_tag, ki
 
 /// Migration 0013 gives each stored token the type its kind suggests, the
 /// rule new tokens get by default (`IdTokenType::for_kind`).
-async fn assert_types_backfilled(store: &dyn joule_domain::store::Store) {
-    use joule_domain::ids::IdToken;
-    use joule_domain::token::{IdTokenType, TokenKind};
+async fn assert_types_backfilled(store: &dyn joule_domain::ports::store::Store) {
+    use joule_domain::charging::token::{IdTokenType, TokenKind};
+    use joule_domain::kernel::ids::IdToken;
     for tag in ["card", "phone", "sticker"] {
         let token = store
             .get_token(&IdToken::parse(tag).unwrap())

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use joule_domain::clock::{Clock, SystemClock};
-use joule_domain::outbox_runner::{CursorHome, OutboxRunner, RunnerSettings};
-use joule_domain::payment_service::{PaymentService, PaymentsConsumer};
-use joule_domain::receipt_sender::{ReceiptEmailPorts, ReceiptEmails, SenderSettings};
-use joule_domain::service::{ChargingPorts, ChargingService, ChargingSettings};
-use joule_domain::store::Store;
+use joule_domain::ports::clock::{Clock, SystemClock};
+use joule_domain::ports::store::Store;
+use joule_domain::services::charging::{ChargingPorts, ChargingService, ChargingSettings};
+use joule_domain::services::outbox_runner::{CursorHome, OutboxRunner, RunnerSettings};
+use joule_domain::services::payments::{PaymentService, PaymentsConsumer};
+use joule_domain::services::receipt_sender::{ReceiptEmailPorts, ReceiptEmails, SenderSettings};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -197,7 +197,7 @@ impl Application {
     /// enabled.
     pub fn demo_terminal_url(
         &self,
-        terminal: joule_domain::terminal::TerminalId,
+        terminal: joule_domain::payments::terminal::TerminalId,
     ) -> Option<String> {
         self.payments
             .as_ref()
@@ -290,7 +290,7 @@ fn charging_service(
     // (docs/payments.md, "Accounts"), whether or not a gateway is set.
     service.with_accounts(
         store.clone(),
-        joule_domain::account::AccountRules {
+        joule_domain::payments::account::AccountRules {
             block_in_debt: settings.payments.block_accounts_in_debt,
             require_card: settings.payments.account_requires_card,
         },
@@ -402,7 +402,7 @@ impl Workers<'_> {
         service: &PaymentService,
         hold_watch: Option<(
             Arc<crate::workers::HoldWatch>,
-            tokio::sync::mpsc::Receiver<joule_domain::ids::SessionId>,
+            tokio::sync::mpsc::Receiver<joule_domain::kernel::ids::SessionId>,
         )>,
     ) -> Vec<JoinHandle<()>> {
         let interval = Duration::from_secs(self.settings.payments.worker_interval_s.max(1));

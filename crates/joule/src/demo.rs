@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use joule_domain::charger::{NewCharger, RegistrationStatus};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdToken};
-use joule_domain::token::{IdTokenType, NewToken, TokenKind, TokenStatus};
+use joule_domain::charging::charger::{NewCharger, RegistrationStatus};
+use joule_domain::charging::token::{IdTokenType, NewToken, TokenKind, TokenStatus};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, IdToken};
 use joule_sim::{CancellationToken, FleetStats, SimConfig};
 use tokio::task::JoinHandle;
 
@@ -29,7 +29,7 @@ const DEMO_TERMINAL: &str = "Demo terminal (SIMULATED)";
 pub struct DemoFleet {
     ids: Vec<String>,
     /// The SIMULATED payment terminal, when the simulated gateway is on.
-    terminal: Option<joule_domain::terminal::TerminalId>,
+    terminal: Option<joule_domain::payments::terminal::TerminalId>,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -99,7 +99,7 @@ pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
         match created {
             Ok(_) => {}
             Err(StoreError::Conflict { .. }) => {
-                let patch = joule_domain::charger::ChargerPatch {
+                let patch = joule_domain::charging::charger::ChargerPatch {
                     password_hash: Some(Some(hash.clone())),
                     ..Default::default()
                 };
@@ -168,12 +168,14 @@ pub async fn start(app: &Application) -> anyhow::Result<DemoFleet> {
 /// (`/demo/terminal/{id}`) needs no key; an operator issues one with
 /// `POST /api/v1/terminals/{id}/key` to try the terminal API by hand.
 async fn ensure_demo_terminal(
-    store: &dyn joule_domain::store::Store,
+    store: &dyn joule_domain::ports::store::Store,
     chargers: &[String],
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<joule_domain::terminal::TerminalId> {
-    use joule_domain::page::Page;
-    use joule_domain::terminal::{NewTerminal, TerminalId, TerminalScope, TerminalTarget};
+) -> anyhow::Result<joule_domain::payments::terminal::TerminalId> {
+    use joule_domain::kernel::page::Page;
+    use joule_domain::payments::terminal::{
+        NewTerminal, TerminalId, TerminalScope, TerminalTarget,
+    };
     let mut offset = 0u64;
     loop {
         let page = store
@@ -217,7 +219,7 @@ async fn ensure_demo_terminal(
 /// demo pay page can take a payment: 0.40 EUR/kWh incl. 19 % VAT, hold
 /// 30.00 EUR.
 async fn ensure_demo_tariff(
-    store: &dyn joule_domain::store::Store,
+    store: &dyn joule_domain::ports::store::Store,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
     if store.default_tariff().await?.is_some() {
@@ -235,12 +237,15 @@ async fn ensure_demo_tariff(
     // by 30.00 at a time, up to 90.00 (the pay page says so).
     let extensions = joule_domain::pricing::TariffExtensions {
         hold_amount_minor: Some(3000),
-        hold_limit_policy: joule_domain::payment::HoldLimitPolicy::IncrementAuthorization,
+        hold_limit_policy: joule_domain::payments::payment::HoldLimitPolicy::IncrementAuthorization,
         hold_max_minor: Some(9000),
         ..Default::default()
     };
     let created = store
-        .create_tariff(joule_domain::tariffs::NewTariff { tariff, extensions }, now)
+        .create_tariff(
+            joule_domain::pricing::stored::NewTariff { tariff, extensions },
+            now,
+        )
         .await;
     match created {
         Ok(_) | Err(StoreError::Conflict { .. }) => {}

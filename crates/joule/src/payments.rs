@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use joule_domain::clock::Clock;
-use joule_domain::command::CommandRouter;
-use joule_domain::money::{Currency, Money};
-use joule_domain::payment_service::{
+use joule_domain::kernel::money::{Currency, Money};
+use joule_domain::ports::clock::Clock;
+use joule_domain::ports::command::CommandRouter;
+use joule_domain::ports::store::Store;
+use joule_domain::services::payments::{
     FaultHook, GatewayRegistry, PaymentPorts, PaymentService, PaymentSettings, RandomSource,
 };
-use joule_domain::store::Store;
 use joule_payments::{Secret, SimulatedConfig, SimulatedGateway, StripeConfig, StripeGateway};
 
 use crate::settings::{GatewayKind, PaymentsSettings};
@@ -54,7 +54,7 @@ pub fn fault_hook() -> Option<Arc<dyn FaultHook>> {
 /// restart.
 #[cfg(feature = "fault-injection")]
 mod crash_after {
-    use joule_domain::payment_service::{FaultHook, FaultPoint};
+    use joule_domain::services::payments::{FaultHook, FaultPoint};
 
     #[derive(Debug)]
     pub(super) struct CrashAfter(FaultPoint);
@@ -172,9 +172,9 @@ pub fn payment_service(
     gateways: GatewayRegistry,
     settings: PaymentSettings,
 ) -> PaymentService {
-    let accounts: Arc<dyn joule_domain::store::AccountStore> = store.clone();
-    let holds: Arc<dyn joule_domain::store::HoldLimitStore> = store.clone();
-    let receipt_emails: Arc<dyn joule_domain::store::ReceiptEmailStore> = store.clone();
+    let accounts: Arc<dyn joule_domain::ports::store::AccountStore> = store.clone();
+    let holds: Arc<dyn joule_domain::ports::store::HoldLimitStore> = store.clone();
+    let receipt_emails: Arc<dyn joule_domain::ports::store::ReceiptEmailStore> = store.clone();
     let ports = PaymentPorts {
         faults: fault_hook(),
         ..PaymentPorts::new(store, commands, clock, Arc::new(OsRandom))

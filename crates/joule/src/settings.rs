@@ -178,8 +178,8 @@ impl Default for OperatorSettings {
 }
 
 impl OperatorSettings {
-    pub fn info(&self) -> joule_domain::receipt::OperatorInfo {
-        joule_domain::receipt::OperatorInfo {
+    pub fn info(&self) -> joule_domain::receipts::receipt::OperatorInfo {
+        joule_domain::receipts::receipt::OperatorInfo {
             name: self.name.clone(),
             address: self.address.clone(),
             vat_id: self.vat_id.clone(),

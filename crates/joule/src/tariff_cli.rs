@@ -16,7 +16,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use joule_domain::money::{Decimal, Money};
+use joule_domain::kernel::money::{Decimal, Money};
 use joule_domain::pricing::{
     price_session, ChargingPeriod, ComponentRef, FreeReason, PriceAmount, PriceBreakdown,
     PriceCapKind, SessionTimeline, Tariff, TariffDimensionType, TariffExtensions, Tz, ValidTariff,

@@ -9,16 +9,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use joule_domain::account::{AccountId, AccountRules, ChargeStatus};
-use joule_domain::auth::{AuthorizationReason, AuthorizationStatus};
+use joule_domain::charging::auth::{AuthorizationReason, AuthorizationStatus};
+use joule_domain::payments::account::{AccountId, AccountRules, ChargeStatus};
 
-use joule_domain::gateway::GatewayEventKind;
-use joule_domain::ids::{ConnectorId, IdToken, SessionId, TransactionId};
+use joule_domain::kernel::ids::{ConnectorId, IdToken, SessionId, TransactionId};
+use joule_domain::payments::gateway::GatewayEventKind;
 
-use joule_domain::page::Page;
-use joule_domain::payment::{PaymentChannel, PaymentFilter, PaymentState, StepKind, StepStatus};
-use joule_domain::payment_service::PaymentError;
-use joule_domain::service::{StartRequest, StopRequest};
+use joule_domain::kernel::page::Page;
+use joule_domain::payments::payment::{
+    PaymentChannel, PaymentFilter, PaymentState, StepKind, StepStatus,
+};
+use joule_domain::services::charging::{StartRequest, StopRequest};
+use joule_domain::services::payments::PaymentError;
 
 use joule_payments::simulated::Fault;
 
@@ -119,11 +121,11 @@ impl World {
     }
 
     fn clock_now(&self) -> DateTime<Utc> {
-        use joule_domain::clock::Clock;
+        use joule_domain::ports::clock::Clock;
         self.clock.now()
     }
 
-    async fn account_payments(&self) -> Vec<joule_domain::payment::Payment> {
+    async fn account_payments(&self) -> Vec<joule_domain::payments::payment::Payment> {
         self.store
             .list_payments(
                 PaymentFilter {
@@ -411,7 +413,8 @@ async fn the_card_setup_webhook_saves_the_card_too() {
         .clone();
     entry
         .confirm_test_setup(
-            &joule_domain::gateway::SetupRef::parse(started.setup.setup_ref.as_str()).unwrap(),
+            &joule_domain::payments::gateway::SetupRef::parse(started.setup.setup_ref.as_str())
+                .unwrap(),
             "sim_mastercard",
         )
         .unwrap();
@@ -434,7 +437,7 @@ async fn the_card_setup_webhook_saves_the_card_too() {
     w.payments
         .handle_webhook(
             "simulated",
-            &joule_domain::gateway::WebhookPayload {
+            &joule_domain::payments::gateway::WebhookPayload {
                 headers: &headers,
                 body: &signed.body,
             },

@@ -13,16 +13,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use joule_domain::clock::Clock;
-use joule_domain::command::ChargerCommand;
-use joule_domain::gateway::{IntentRef, IntentStatus, PaymentGateway, WebhookPayload};
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::ids::{ConnectorId, IdToken, TransactionId};
-use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
+use joule_domain::charging::meter::{MeterReport, MeterSample, SampledValue};
+use joule_domain::kernel::ids::{ConnectorId, IdToken, TransactionId};
+use joule_domain::payments::gateway::{IntentRef, IntentStatus, PaymentGateway, WebhookPayload};
+use joule_domain::payments::idempotency::IdempotencyKey;
+use joule_domain::ports::clock::Clock;
+use joule_domain::ports::command::ChargerCommand;
 
-use joule_domain::payment::{PaymentId, PaymentState, StartStatus, StepKind, StepStatus};
-use joule_domain::payment_service::{HoldCheck, WebState};
-use joule_domain::service::{StartRequest, StopRequest};
+use joule_domain::payments::payment::{PaymentId, PaymentState, StartStatus, StepKind, StepStatus};
+use joule_domain::services::charging::{StartRequest, StopRequest};
+use joule_domain::services::payments::{HoldCheck, WebState};
 
 use test_support::{GatewayCall, PausingGateway, ScriptedCharger, WorldBuilder};
 
@@ -67,7 +67,7 @@ async fn world(extensions: serde_json::Value) -> World {
 
 impl World {
     /// A web payment whose card the driver entered (not yet confirmed).
-    async fn card_entered(&self) -> (PaymentId, joule_domain::payment::ReceiptToken) {
+    async fn card_entered(&self) -> (PaymentId, joule_domain::payments::payment::ReceiptToken) {
         let created = self
             .payments
             .create_web_payment(&self.cp, conn(1), None)
@@ -131,7 +131,7 @@ impl World {
             .collect()
     }
 
-    async fn session_of(&self, id: PaymentId) -> joule_domain::ids::SessionId {
+    async fn session_of(&self, id: PaymentId) -> joule_domain::kernel::ids::SessionId {
         self.store
             .get_payment(id)
             .await
@@ -167,7 +167,7 @@ impl World {
         self.charger.record(ChargerCommand::StartCharging {
             connector: conn(1),
             id_tag: tag,
-            token_type: joule_domain::token::IdTokenType::Central,
+            token_type: joule_domain::charging::token::IdTokenType::Central,
         });
     }
 
@@ -436,7 +436,7 @@ async fn the_sweepers_release_and_a_late_start_cannot_both_win() {
     assert!(
         matches!(
             settled,
-            Ok(_) | Err(joule_domain::payment_service::PaymentError::Busy { .. })
+            Ok(_) | Err(joule_domain::services::payments::PaymentError::Busy { .. })
         ),
         "{settled:?}"
     );
@@ -476,7 +476,7 @@ async fn a_hold_increment_and_the_final_capture_do_not_overlap() {
     assert!(
         matches!(
             settled,
-            Err(joule_domain::payment_service::PaymentError::Busy { .. })
+            Err(joule_domain::services::payments::PaymentError::Busy { .. })
         ),
         "{settled:?}"
     );
@@ -576,11 +576,11 @@ async fn a_refused_capture_is_flagged_for_an_operator_once() {
     let flagged = w
         .store
         .list_payments(
-            joule_domain::payment::PaymentFilter {
+            joule_domain::payments::payment::PaymentFilter {
                 flagged: Some(true),
                 ..Default::default()
             },
-            joule_domain::page::Page::new(None, None),
+            joule_domain::kernel::page::Page::new(None, None),
         )
         .await
         .unwrap();
@@ -607,7 +607,7 @@ async fn a_repeated_refund_after_a_crash_resumes_the_refund_it_made() {
     w.store
         .intend_step(
             id,
-            joule_domain::payment::StepRequest::Refund { amount_minor: 100 },
+            joule_domain::payments::payment::StepRequest::Refund { amount_minor: 100 },
             &claim,
             began,
         )
@@ -617,7 +617,7 @@ async fn a_repeated_refund_after_a_crash_resumes_the_refund_it_made() {
     // While its claim is live the payment is busy.
     assert!(matches!(
         w.payments.resume_refund(id, Some(100), began).await,
-        Err(joule_domain::payment_service::PaymentError::Busy { .. })
+        Err(joule_domain::services::payments::PaymentError::Busy { .. })
     ));
     w.clock.advance(Duration::seconds(61));
     let detail = w

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use joule::app::Application;
 use joule::settings::Settings;
-use joule_domain::ids::ChargerId;
+use joule_domain::kernel::ids::ChargerId;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;

@@ -9,18 +9,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use joule_domain::card::CardSummary;
+use joule_domain::payments::card::CardSummary;
 
-use joule_domain::gateway::{HoldRequest, IntentRef, IntentStatus, PaymentGateway};
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::ids::{ConnectorId, IdToken, TransactionId};
-use joule_domain::money::{Currency, Money};
-use joule_domain::payment::{
+use joule_domain::kernel::ids::{ConnectorId, IdToken, TransactionId};
+use joule_domain::kernel::money::{Currency, Money};
+use joule_domain::payments::gateway::{HoldRequest, IntentRef, IntentStatus, PaymentGateway};
+use joule_domain::payments::idempotency::IdempotencyKey;
+use joule_domain::payments::payment::{
     HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, PaymentState, ReceiptToken, StepKind,
     StepRequest, StepStatus,
 };
-use joule_domain::payment_service::{TerminalReport, WebState};
-use joule_domain::service::{StartRequest, StopRequest};
+use joule_domain::services::charging::{StartRequest, StopRequest};
+use joule_domain::services::payments::{TerminalReport, WebState};
 
 use joule_domain::pricing::TariffExtensions;
 use test_support::{ScriptedCharger, World, WorldBuilder};

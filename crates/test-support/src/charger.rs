@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use joule_domain::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
-use joule_domain::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
+use joule_domain::kernel::ids::{ChargerId, ConnectorId, IdToken, TransactionId};
+use joule_domain::ports::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
 
 #[derive(Debug)]
 pub struct ScriptedCharger {

@@ -2,8 +2,8 @@
 //! the store as the payment service would under its claim.
 
 use chrono::{DateTime, Duration, Utc};
-use joule_domain::payment::{ClaimOwner, ClaimRequest, ClaimToken, PaymentId};
-use joule_domain::store::PaymentStore;
+use joule_domain::payments::payment::{ClaimOwner, ClaimRequest, ClaimToken, PaymentId};
+use joule_domain::ports::store::PaymentStore;
 
 /// Takes `payment`'s claim at `at` as a confirming request does (it lapses
 /// after a minute, as `payments.recovery_after_s` says), for a test that

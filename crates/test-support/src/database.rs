@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use joule_domain::store::Store;
+use joule_domain::ports::store::Store;
 use joule_store::{Database, StoreOptions};
 
 /// A fresh SQLite database in a temporary folder. The folder lives as long

@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::gateway::{
+use joule_domain::kernel::money::Money;
+use joule_domain::payments::gateway::{
     Capabilities, Captured, CardEntryConfirmation, Charged, CustomerRef, CustomerRequest,
     GatewayError, GatewayEvent, HoldCreated, HoldRequest, Incremented, IntentRef, IntentState,
     OffSessionCharge, PaymentGateway, PaymentMethodRef, Refunded, SavedPaymentMethod, SetupCreated,
     SetupRef, SetupState, WebhookPayload,
 };
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::money::Money;
+use joule_domain::payments::idempotency::IdempotencyKey;
 use joule_payments::SimulatedGateway;
 use tokio::sync::Notify;
 

@@ -1,7 +1,7 @@
 //! The random source the payment service draws receipt tokens and id tags
 //! from, in tests.
 
-use joule_domain::payment_service::RandomSource;
+use joule_domain::services::payments::RandomSource;
 
 /// Random bytes from UUIDv4s: as unguessable as the tests need.
 #[derive(Debug, Default, Clone, Copy)]

@@ -3,16 +3,20 @@
 //! Each is written the way the API or the charger would leave it.
 
 use chrono::{DateTime, Utc};
-use joule_domain::account::{AccountId, NewAccount};
-use joule_domain::charger::{ConnectorStatus, NewCharger, RegistrationStatus, StatusReport};
-use joule_domain::ids::{ChargerId, ConnectorId, IdToken};
-use joule_domain::language::LanguageCode;
-use joule_domain::money::Currency;
+use joule_domain::charging::charger::{
+    ConnectorStatus, NewCharger, RegistrationStatus, StatusReport,
+};
+use joule_domain::charging::token::{IdTokenType, NewToken, TokenKind, TokenStatus};
+use joule_domain::kernel::ids::{ChargerId, ConnectorId, IdToken};
+use joule_domain::kernel::language::LanguageCode;
+use joule_domain::kernel::money::Currency;
+use joule_domain::payments::account::{AccountId, NewAccount};
+use joule_domain::payments::terminal::{
+    NewTerminal, Terminal, TerminalId, TerminalScope, TerminalTarget,
+};
+use joule_domain::ports::store::Store;
+use joule_domain::pricing::stored::NewTariff;
 use joule_domain::pricing::TariffExtensions;
-use joule_domain::store::Store;
-use joule_domain::tariffs::NewTariff;
-use joule_domain::terminal::{NewTerminal, Terminal, TerminalId, TerminalScope, TerminalTarget};
-use joule_domain::token::{IdTokenType, NewToken, TokenKind, TokenStatus};
 
 /// Registers the charger `id` as accepted at `at`; its connector 1
 /// reported `Available` when `available`.

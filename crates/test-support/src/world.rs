@@ -8,17 +8,17 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use joule_domain::account::{AccountId, AccountRules};
-use joule_domain::clock::ManualClock;
-use joule_domain::gateway::PaymentGateway;
-use joule_domain::ids::{ChargerId, IdToken};
-use joule_domain::payment_service::{
+use joule_domain::kernel::ids::{ChargerId, IdToken};
+use joule_domain::payments::account::{AccountId, AccountRules};
+use joule_domain::payments::gateway::PaymentGateway;
+use joule_domain::payments::terminal::Terminal;
+use joule_domain::ports::clock::ManualClock;
+use joule_domain::ports::store::Store;
+use joule_domain::pricing::TariffExtensions;
+use joule_domain::services::charging::{ChargingPorts, ChargingService, ChargingSettings};
+use joule_domain::services::payments::{
     GatewayRegistry, PaymentPorts, PaymentService, PaymentSettings,
 };
-use joule_domain::pricing::TariffExtensions;
-use joule_domain::service::{ChargingPorts, ChargingService, ChargingSettings};
-use joule_domain::store::Store;
-use joule_domain::terminal::Terminal;
 use joule_payments::{SimulatedConfig, SimulatedGateway};
 
 use crate::records::{self, AccountSpec};

@@ -1,10 +1,10 @@
 //! Driver accounts on the wire: the account with its card summary (brand,
 //! last 4, expiry: never a card number), linked tokens and debt.
 
-use joule_domain::account as domain;
-use joule_domain::language::LanguageCode;
-use joule_domain::money::Currency;
-use joule_domain::page::Page;
+use joule_domain::kernel::language::LanguageCode;
+use joule_domain::kernel::money::Currency;
+use joule_domain::kernel::page::Page;
+use joule_domain::payments::account as domain;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -1,8 +1,8 @@
 //! Charger resources.
 
 use chrono::{DateTime, Utc};
-use joule_domain::charger as domain;
-use joule_domain::site::SiteId;
+use joule_domain::charging::charger as domain;
+use joule_domain::charging::site::SiteId;
 use joule_domain::ChargerId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -1,9 +1,9 @@
 //! Id token resources.
 
 use chrono::{DateTime, Utc};
-use joule_domain::ids;
-use joule_domain::language::LanguageCode;
-use joule_domain::token as domain;
+use joule_domain::charging::token as domain;
+use joule_domain::kernel::ids;
+use joule_domain::kernel::language::LanguageCode;
 use joule_domain::ChargerId;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -292,7 +292,9 @@ pub struct IdTokenQuery {
 }
 
 impl IdTokenQuery {
-    pub fn parse(self) -> Result<(domain::TokenFilter, joule_domain::page::Page), ApiError> {
+    pub fn parse(
+        self,
+    ) -> Result<(domain::TokenFilter, joule_domain::kernel::page::Page), ApiError> {
         let mut errors = QueryErrors::new();
         let status = errors.opt("status", self.status.as_deref(), |raw| {
             domain::TokenStatus::parse(raw)

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use joule_domain::payment::{self as domain, KpiGrouping};
+use joule_domain::payments::payment::{self as domain, KpiGrouping};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -1,8 +1,8 @@
 //! The OCPP message log of a charger.
 
 use chrono::{DateTime, Utc};
-use joule_domain::message_log as domain;
-use joule_domain::page::Page;
+use joule_domain::charging::message_log as domain;
+use joule_domain::kernel::page::Page;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

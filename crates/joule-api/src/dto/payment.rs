@@ -2,15 +2,15 @@
 //! payment flow") and the operator's `/api/v1/payments`.
 
 use chrono::{DateTime, Utc};
-use joule_domain::money::Decimal;
-use joule_domain::payment as domain;
-use joule_domain::payment_service::{PaymentStatusView, WebPaymentCreated};
+use joule_domain::kernel::money::Decimal;
+use joule_domain::payments::payment as domain;
+use joule_domain::services::payments::{PaymentStatusView, WebPaymentCreated};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::QueryErrors;
 use crate::problem::ApiError;
-use joule_domain::page::Page;
+use joule_domain::kernel::page::Page;
 
 /// `POST /pay/{chargerId}/{connectorId}/payments`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -61,7 +61,7 @@ impl WebPayment {
             card_entry_client_secret: created.card_entry_client_secret,
             amount_minor: hold,
             currency: p.currency.code().to_owned(),
-            amount: joule_domain::money::Money::from_minor(hold, p.currency)
+            amount: joule_domain::kernel::money::Money::from_minor(hold, p.currency)
                 .to_decimal()
                 .to_string(),
             status_url,

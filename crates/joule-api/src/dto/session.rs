@@ -1,12 +1,12 @@
 //! Charging session resources.
 
 use chrono::{DateTime, Utc};
-use joule_domain::auth::AuthorizationStatus as DomainAuthorization;
-use joule_domain::money::{decimal_number, Decimal, Money};
-use joule_domain::page::Page;
+use joule_domain::charging::auth::AuthorizationStatus as DomainAuthorization;
+use joule_domain::charging::session as domain;
+use joule_domain::kernel::money::{decimal_number, Decimal, Money};
+use joule_domain::kernel::page::Page;
+use joule_domain::pricing::session_cost::{IdlePeriod, SessionPrice};
 use joule_domain::pricing::{PriceAmount, PriceBreakdown, PriceCapKind};
-use joule_domain::session as domain;
-use joule_domain::session_cost::{IdlePeriod, SessionPrice};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -1,8 +1,8 @@
 //! Sites.
 
 use chrono::{DateTime, Utc};
-use joule_domain::site::{self as domain, SiteId};
-use joule_domain::user_group::ChargerAccessRule;
+use joule_domain::charging::site::{self as domain, SiteId};
+use joule_domain::charging::user_group::ChargerAccessRule;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -148,7 +148,7 @@ pub struct SiteQuery {
 }
 
 impl SiteQuery {
-    pub fn parse(self) -> Result<joule_domain::page::Page, ApiError> {
+    pub fn parse(self) -> Result<joule_domain::kernel::page::Page, ApiError> {
         let mut errors = QueryErrors::new();
         let page = errors.page(self.limit.as_deref(), self.offset.as_deref());
         errors.finish()?;

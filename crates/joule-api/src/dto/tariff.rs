@@ -3,13 +3,13 @@
 //! field), Joule's extensions, and the public price quote.
 
 use chrono::{DateTime, Utc};
-use joule_domain::money::{decimal_number, Decimal};
-use joule_domain::payment::HoldLimitPolicy as DomainHoldLimitPolicy;
+use joule_domain::kernel::money::{decimal_number, Decimal};
+use joule_domain::payments::payment::HoldLimitPolicy as DomainHoldLimitPolicy;
+use joule_domain::pricing::stored::{self as domain, price_incl_vat, NewTariff};
 use joule_domain::pricing::{
     PriceComponent, Tariff as OcpiTariff, TariffDimensionType, TariffExtensions as Extensions,
     ValidTariff,
 };
-use joule_domain::tariffs::{self as domain, price_incl_vat, NewTariff};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -204,7 +204,7 @@ pub struct TariffQuery {
 }
 
 impl TariffQuery {
-    pub fn parse(self) -> Result<joule_domain::page::Page, ApiError> {
+    pub fn parse(self) -> Result<joule_domain::kernel::page::Page, ApiError> {
         let mut errors = QueryErrors::new();
         let page = errors.page(self.limit.as_deref(), self.offset.as_deref());
         errors.finish()?;
@@ -377,7 +377,7 @@ impl PriceQuote {
         t: &domain::StoredTariff,
         lang: Option<&str>,
         time_zone: chrono_tz::Tz,
-        access: joule_domain::user_group::ChargerAccess,
+        access: joule_domain::charging::user_group::ChargerAccess,
     ) -> Self {
         let text = t.text_in(lang);
         // Sites (and their language) are not modelled yet: no site language.

@@ -1,9 +1,9 @@
 //! Tariff assignments.
 
 use chrono::{DateTime, Utc};
-use joule_domain::site::SiteId;
-use joule_domain::tariff_assignment::{self as domain, AssignmentScope, ScopeKind};
-use joule_domain::user_group::UserGroupId;
+use joule_domain::charging::site::SiteId;
+use joule_domain::charging::user_group::UserGroupId;
+use joule_domain::pricing::assignment::{self as domain, AssignmentScope, ScopeKind};
 use joule_domain::ConnectorId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -232,7 +232,9 @@ pub struct TariffAssignmentQuery {
 }
 
 impl TariffAssignmentQuery {
-    pub fn parse(self) -> Result<(domain::AssignmentFilter, joule_domain::page::Page), ApiError> {
+    pub fn parse(
+        self,
+    ) -> Result<(domain::AssignmentFilter, joule_domain::kernel::page::Page), ApiError> {
         let mut errors = QueryErrors::new();
         let page = errors.page(self.limit.as_deref(), self.offset.as_deref());
         let scope = errors.opt("scope", self.scope.as_deref(), |raw| {

@@ -2,12 +2,12 @@
 //! own `/api/v1/terminal/…` (docs/terminals.md).
 
 use chrono::{DateTime, Utc};
-use joule_domain::card::CardSummary;
-use joule_domain::gateway::IntentRef;
-use joule_domain::money::{Currency, Money};
-use joule_domain::payment_service::PaymentStatusView;
-use joule_domain::site::SiteId;
-use joule_domain::terminal::{self as domain, TerminalScope, TerminalTarget};
+use joule_domain::charging::site::SiteId;
+use joule_domain::kernel::money::{Currency, Money};
+use joule_domain::payments::card::CardSummary;
+use joule_domain::payments::gateway::IntentRef;
+use joule_domain::payments::terminal::{self as domain, TerminalScope, TerminalTarget};
+use joule_domain::services::payments::PaymentStatusView;
 use joule_domain::{ChargerId, ConnectorId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -266,7 +266,7 @@ pub struct TerminalQuery {
 }
 
 impl TerminalQuery {
-    pub fn parse(self) -> Result<joule_domain::page::Page, ApiError> {
+    pub fn parse(self) -> Result<joule_domain::kernel::page::Page, ApiError> {
         let mut errors = QueryErrors::new();
         let page = errors.page(self.limit.as_deref(), self.offset.as_deref());
         errors.finish()?;
@@ -306,7 +306,7 @@ pub struct ReportTerminalPayment {
 }
 
 impl ReportTerminalPayment {
-    pub fn validate(&self) -> Result<joule_domain::payment_service::TerminalReport, ApiError> {
+    pub fn validate(&self) -> Result<joule_domain::services::payments::TerminalReport, ApiError> {
         let mut errors = QueryErrors::new();
         let intent = errors.opt(
             "gateway_payment_ref",
@@ -342,7 +342,7 @@ impl ReportTerminalPayment {
         errors.finish()?;
         match (intent, currency, card, charger, connector) {
             (Some(intent), Some(currency), Some(card), Some(charger_id), Some(connector_id)) => {
-                Ok(joule_domain::payment_service::TerminalReport {
+                Ok(joule_domain::services::payments::TerminalReport {
                     intent,
                     amount: Money::from_minor(self.amount_minor, currency),
                     card,

@@ -1,8 +1,8 @@
 //! User groups, token memberships and charger access.
 
 use chrono::{DateTime, Utc};
-use joule_domain::user_group as domain;
-use joule_domain::user_group::UserGroupId;
+use joule_domain::charging::user_group as domain;
+use joule_domain::charging::user_group::UserGroupId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -81,7 +81,7 @@ pub struct UserGroupQuery {
 }
 
 impl UserGroupQuery {
-    pub fn parse(self) -> Result<joule_domain::page::Page, ApiError> {
+    pub fn parse(self) -> Result<joule_domain::kernel::page::Page, ApiError> {
         let mut errors = QueryErrors::new();
         let page = errors.page(self.limit.as_deref(), self.offset.as_deref());
         errors.finish()?;

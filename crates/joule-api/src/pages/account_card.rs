@@ -14,7 +14,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use joule_domain::language::Language;
+use joule_domain::kernel::language::Language;
 use maud::{html, Markup, PreEscaped};
 use serde::Serialize;
 
@@ -150,8 +150,8 @@ pub async fn card_page(
     let (setup, account) = match found {
         Ok(f) => f,
         Err(
-            joule_domain::payment_service::PaymentError::CardSetupNotFound
-            | joule_domain::payment_service::PaymentError::AccountNotFound,
+            joule_domain::services::payments::PaymentError::CardSetupNotFound
+            | joule_domain::services::payments::PaymentError::AccountNotFound,
         ) => return not_found(choose(None, &headers)),
         Err(e) => return server_error(Language::En, &e),
     };
@@ -270,7 +270,7 @@ pub async fn simulated_card(
     saved_card(account)
 }
 
-fn saved_card(account: joule_domain::account::Account) -> ApiResult<Json<AccountCard>> {
+fn saved_card(account: joule_domain::payments::account::Account) -> ApiResult<Json<AccountCard>> {
     let dto = crate::dto::account::Account::from(account);
     dto.card
         .map(Json)

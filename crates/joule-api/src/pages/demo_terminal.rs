@@ -16,11 +16,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use joule_domain::gateway::{HoldRequest, IntentStatus, PaymentGateway};
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::language::Language;
-use joule_domain::payment_service::{PaymentService, TestCardEntry};
-use joule_domain::terminal::{Terminal, TerminalId, TerminalScope};
+use joule_domain::kernel::language::Language;
+use joule_domain::payments::gateway::{HoldRequest, IntentStatus, PaymentGateway};
+use joule_domain::payments::idempotency::IdempotencyKey;
+use joule_domain::payments::terminal::{Terminal, TerminalId, TerminalScope};
+use joule_domain::services::payments::{PaymentService, TestCardEntry};
 use joule_domain::{ChargerId, ConnectorId};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -198,7 +198,7 @@ pub async fn tap(
     // The hold a terminal would place: the tariff's hold amount there (or
     // the configured default), as a vendor would configure it.
     let now = state.clock.now();
-    let in_force = joule_domain::tariff_lookup::tariff_in_force(
+    let in_force = joule_domain::services::tariff_lookup::tariff_in_force(
         state.store.as_ref(),
         &charger,
         connector,
@@ -301,7 +301,7 @@ pub async fn tap(
     }
 }
 
-async fn cancel(gateway: &dyn PaymentGateway, intent: &joule_domain::gateway::IntentRef) {
+async fn cancel(gateway: &dyn PaymentGateway, intent: &joule_domain::payments::gateway::IntentRef) {
     let key = IdempotencyKey::derive(intent.as_str(), "demo_terminal_release");
     if let Err(e) = gateway.cancel(intent, &key).await {
         tracing::warn!(error = %e, "demo terminal: releasing the hold failed");

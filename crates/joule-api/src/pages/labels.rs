@@ -1,9 +1,9 @@
 //! The words of the driver pages, one table per language (as
-//! `joule_domain::texts` does for prices), so a translator reads a whole
+//! `joule_domain::kernel::texts` does for prices), so a translator reads a whole
 //! language in one place and a new language cannot miss a string (the match
-//! is exhaustive). Prices and amounts are written by `joule_domain::texts`.
+//! is exhaustive). Prices and amounts are written by `joule_domain::kernel::texts`.
 
-use joule_domain::language::Language;
+use joule_domain::kernel::language::Language;
 use serde::Serialize;
 
 /// The strings of one language. `{}` marks where a value goes.

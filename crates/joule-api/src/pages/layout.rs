@@ -2,7 +2,7 @@
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use joule_domain::language::Language;
+use joule_domain::kernel::language::Language;
 use maud::{html, Markup, DOCTYPE};
 
 use super::labels::{labels, Labels};

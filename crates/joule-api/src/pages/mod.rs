@@ -21,7 +21,7 @@ mod status;
 
 use axum::routing::{get, post};
 use axum::Router;
-use joule_domain::receipt::OperatorInfo;
+use joule_domain::receipts::receipt::OperatorInfo;
 
 pub use labels::{labels, Labels};
 

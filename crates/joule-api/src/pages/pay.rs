@@ -3,11 +3,11 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use joule_domain::ids::{ChargerId, ConnectorId};
-use joule_domain::language::Language;
-use joule_domain::money::{Currency, Money};
-use joule_domain::tariff_lookup::tariff_in_force;
-use joule_domain::texts::{PriceUnit, Texts};
+use joule_domain::kernel::ids::{ChargerId, ConnectorId};
+use joule_domain::kernel::language::Language;
+use joule_domain::kernel::money::{Currency, Money};
+use joule_domain::kernel::texts::{PriceUnit, Texts};
+use joule_domain::services::tariff_lookup::tariff_in_force;
 use maud::{html, Markup, PreEscaped};
 use serde::Serialize;
 use tracing::Instrument;

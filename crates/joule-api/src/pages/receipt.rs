@@ -7,16 +7,18 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use joule_domain::error::StoreError;
-use joule_domain::language::Language;
-use joule_domain::payment::{Payment, PaymentState, ReceiptToken};
-use joule_domain::receipt::Receipt;
-use joule_domain::receipt_source::{receipt_for_payment, ReceiptBuildError, ReceiptSources};
-use joule_domain::session::Session;
-use joule_domain::session_cost::{
+use joule_domain::charging::session::Session;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::language::Language;
+use joule_domain::payments::payment::{Payment, PaymentState, ReceiptToken};
+use joule_domain::pricing::session_cost::{
     price_session_cost, status_range, SessionCostError, SessionPrice,
 };
-use joule_domain::tariff_lookup::charger_time_zone;
+use joule_domain::receipts::receipt::Receipt;
+use joule_domain::services::receipt_source::{
+    receipt_for_payment, ReceiptBuildError, ReceiptSources,
+};
+use joule_domain::services::tariff_lookup::charger_time_zone;
 use joule_receipts::ReceiptRenderError;
 use tracing::Instrument;
 
@@ -120,7 +122,7 @@ pub(super) async fn price_session(
 }
 
 /// The receipt of a captured payment (see
-/// [`joule_domain::receipt_source`]: the same receipt the email carries).
+/// [`joule_domain::services::receipt_source`]: the same receipt the email carries).
 async fn build(state: &ApiState, payment: &Payment) -> Result<Option<Receipt>, BuildError> {
     let sources = ReceiptSources::from(state.store.clone());
     Ok(receipt_for_payment(&sources, payment, &state.pages.operator, state.clock.now()).await?)

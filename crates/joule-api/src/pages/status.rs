@@ -6,11 +6,11 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use joule_domain::language::Language;
-use joule_domain::money::{Decimal, Money};
-use joule_domain::payment::{Payment, PaymentState, ReceiptToken};
-use joule_domain::session::{Session, SessionState};
-use joule_domain::texts::Texts;
+use joule_domain::charging::session::{Session, SessionState};
+use joule_domain::kernel::language::Language;
+use joule_domain::kernel::money::{Decimal, Money};
+use joule_domain::kernel::texts::Texts;
+use joule_domain::payments::payment::{Payment, PaymentState, ReceiptToken};
 use maud::html;
 use tracing::Instrument;
 

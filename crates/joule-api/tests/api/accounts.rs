@@ -4,11 +4,11 @@
 //! tests/interop/test_account_payments.py.
 
 use axum::http::StatusCode;
-use joule_domain::account::{AccountId, ChargeStatus, NewAccountCharge};
-use joule_domain::auth::AuthorizationStatus;
-use joule_domain::ids::{ChargerId, ConnectorId, IdToken};
-use joule_domain::money::Currency;
-use joule_domain::session::StartSession;
+use joule_domain::charging::auth::AuthorizationStatus;
+use joule_domain::charging::session::StartSession;
+use joule_domain::kernel::ids::{ChargerId, ConnectorId, IdToken};
+use joule_domain::kernel::money::Currency;
+use joule_domain::payments::account::{AccountId, ChargeStatus, NewAccountCharge};
 use serde_json::json;
 
 use crate::test_app::{problem_type, t0, TestApp};

@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use chrono::Duration;
-use joule_domain::charger::{BootInfo, ConnectorStatus, StatusReport};
+use joule_domain::charging::charger::{BootInfo, ConnectorStatus, StatusReport};
 use joule_domain::{ChargerId, ConnectorId};
 use serde_json::json;
 

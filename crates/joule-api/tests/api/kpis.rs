@@ -5,8 +5,8 @@
 
 use axum::http::StatusCode;
 use chrono::Duration;
-use joule_domain::money::Currency;
-use joule_domain::payment::{
+use joule_domain::kernel::money::Currency;
+use joule_domain::payments::payment::{
     HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, ReceiptToken, StepOutcome, StepRequest,
 };
 use joule_domain::{ChargerId, ConnectorId};

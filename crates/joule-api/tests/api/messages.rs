@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use chrono::Duration;
-use joule_domain::message_log::{Direction, FrameKind, LogEntry};
+use joule_domain::charging::message_log::{Direction, FrameKind, LogEntry};
 use joule_domain::ChargerId;
 use serde_json::json;
 

@@ -5,14 +5,14 @@
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use chrono::Duration;
-use joule_domain::auth::AuthorizationStatus;
-use joule_domain::card::CardSummary;
-use joule_domain::money::Currency;
-use joule_domain::payment::{
+use joule_domain::charging::auth::AuthorizationStatus;
+use joule_domain::charging::session::{StartSession, StopSession};
+use joule_domain::kernel::money::Currency;
+use joule_domain::payments::card::CardSummary;
+use joule_domain::payments::payment::{
     HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, ReceiptToken, StepOutcome, StepRequest,
     StepSuccess,
 };
-use joule_domain::session::{StartSession, StopSession};
 use joule_domain::{ChargerId, ConnectorId, IdToken};
 use serde_json::json;
 use tower::ServiceExt;

@@ -4,8 +4,10 @@
 //! crates/joule/tests/payments.rs and tests/interop/test_web_payments.py.
 
 use axum::http::{Method, StatusCode};
-use joule_domain::money::Currency;
-use joule_domain::payment::{HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, ReceiptToken};
+use joule_domain::kernel::money::Currency;
+use joule_domain::payments::payment::{
+    HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, ReceiptToken,
+};
 use joule_domain::{ChargerId, ConnectorId};
 use serde_json::json;
 

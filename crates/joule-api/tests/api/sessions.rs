@@ -3,10 +3,10 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
-use joule_domain::auth::AuthorizationStatus;
-use joule_domain::charger::{ConnectorStatus, StatusReport};
-use joule_domain::meter::{MeterReport, MeterSample, SampledValue};
-use joule_domain::session::{StartSession, StopSession};
+use joule_domain::charging::auth::AuthorizationStatus;
+use joule_domain::charging::charger::{ConnectorStatus, StatusReport};
+use joule_domain::charging::meter::{MeterReport, MeterSample, SampledValue};
+use joule_domain::charging::session::{StartSession, StopSession};
 use joule_domain::{ChargerId, ConnectorId, IdToken, TransactionId};
 use serde_json::json;
 

@@ -7,11 +7,13 @@
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use joule_domain::charger::{ConnectorStatus, StatusReport};
-use joule_domain::gateway::{HoldRequest, IntentRef, IntentStatus, PaymentGateway};
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::money::{Currency, Money};
-use joule_domain::payment::{PaymentChannel, PaymentFilter, PaymentId, StepKind, StepStatus};
+use joule_domain::charging::charger::{ConnectorStatus, StatusReport};
+use joule_domain::kernel::money::{Currency, Money};
+use joule_domain::payments::gateway::{HoldRequest, IntentRef, IntentStatus, PaymentGateway};
+use joule_domain::payments::idempotency::IdempotencyKey;
+use joule_domain::payments::payment::{
+    PaymentChannel, PaymentFilter, PaymentId, StepKind, StepStatus,
+};
 use joule_domain::{ChargerId, ConnectorId};
 use serde_json::{json, Value};
 use tower::ServiceExt;

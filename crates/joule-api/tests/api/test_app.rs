@@ -13,10 +13,10 @@ use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use joule_api::pages::PagesConfig;
 use joule_api::{generate_api_key, router, ApiState, PasswordHasher};
-use joule_domain::clock::ManualClock;
-use joule_domain::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
-use joule_domain::receipt::OperatorInfo;
-use joule_domain::store::Store;
+use joule_domain::ports::clock::ManualClock;
+use joule_domain::ports::command::{ChargerCommand, CommandError, CommandReply, CommandRouter};
+use joule_domain::ports::store::Store;
+use joule_domain::receipts::receipt::OperatorInfo;
 use joule_domain::ChargerId;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -146,8 +146,8 @@ impl TestApp {
             ))
         });
         let service = gateway.as_ref().map(|g| {
-            joule_domain::payment_service::PaymentService::new(
-                joule_domain::payment_service::PaymentPorts {
+            joule_domain::services::payments::PaymentService::new(
+                joule_domain::services::payments::PaymentPorts {
                     payments: store.clone(),
                     sessions: store.clone(),
                     tariffs: store.clone(),
@@ -158,10 +158,10 @@ impl TestApp {
                     random: Arc::new(test_support::UuidRandom),
                     faults: None,
                 },
-                joule_domain::payment_service::GatewayRegistry::new()
+                joule_domain::services::payments::GatewayRegistry::new()
                     .with(g.clone())
                     .with_test_cards("simulated", g.clone()),
-                joule_domain::payment_service::PaymentSettings {
+                joule_domain::services::payments::PaymentSettings {
                     public_base_url: PUBLIC_BASE_URL.trim_end_matches('/').to_owned(),
                     ..Default::default()
                 },

@@ -6,9 +6,9 @@
 //! through its one-in-flight queue.
 
 use chrono::{DateTime, Utc};
-use joule_domain::charger::RegistrationStatus;
-use joule_domain::command::CommandError;
-use joule_domain::cost_display::CostEvent;
+use joule_domain::charging::charger::RegistrationStatus;
+use joule_domain::ports::command::CommandError;
+use joule_domain::services::cost_display::CostEvent;
 use joule_domain::ChargerId;
 use joule_ocpp::v16::{self, Action16, OcppRequest};
 use serde_json::Value;

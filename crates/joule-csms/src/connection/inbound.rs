@@ -2,8 +2,8 @@
 //! a time in arrival order (rate limit, boot state, the 1.6 handlers), and
 //! what an answered CALL leaves for the extension.
 
-use joule_domain::charger::RegistrationStatus;
-use joule_domain::message_log::{Direction, FrameKind};
+use joule_domain::charging::charger::RegistrationStatus;
+use joule_domain::charging::message_log::{Direction, FrameKind};
 use joule_ocpp::v16::{self, ChargePointCall};
 use joule_ocpp::{ErrorCode, Frame};
 use serde_json::Value;

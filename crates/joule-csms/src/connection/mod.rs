@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use joule_domain::charger::RegistrationStatus;
-use joule_domain::command::CommandError;
+use joule_domain::charging::charger::RegistrationStatus;
+use joule_domain::ports::command::CommandError;
 use joule_domain::ChargerId;
 use joule_ocpp::v16::Action16;
 use joule_ocpp::{OcppVersion, OutgoingCalls};

@@ -3,8 +3,8 @@
 //! ([`OutgoingCalls`](joule_ocpp::OutgoingCalls)); each answer, failure or
 //! timeout settled with whoever waits for it.
 
-use joule_domain::command::CommandError;
-use joule_domain::message_log::{Direction, FrameKind};
+use joule_domain::charging::message_log::{Direction, FrameKind};
+use joule_domain::ports::command::CommandError;
 use joule_ocpp::rpc::CallFailure;
 use joule_ocpp::v16::Action16;
 use joule_ocpp::{Frame, PayloadKind};

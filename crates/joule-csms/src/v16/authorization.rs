@@ -2,8 +2,8 @@
 //! in the message log, never a CALLERROR. An accepted token on a charger
 //! that displays prices gets `SetUserPrice` afterwards (`tariff_and_cost`).
 
-use joule_domain::auth::AuthorizationStatus;
-use joule_domain::cost_display::CostEvent;
+use joule_domain::charging::auth::AuthorizationStatus;
+use joule_domain::services::cost_display::CostEvent;
 use joule_ocpp::v16::{self, encode};
 
 use super::convert;

@@ -2,7 +2,7 @@
 //! A connector reported Available on a charger that displays prices may end
 //! an idle-after-stop extension (`tariff_and_cost`).
 
-use joule_domain::cost_display::CostEvent;
+use joule_domain::services::cost_display::CostEvent;
 use joule_ocpp::v16::{self, encode};
 
 use super::convert;

@@ -4,10 +4,10 @@
 //! protocol-neutral [`CommandReply`] (ADR-0010). The connection task below
 //! only ever sees an action and a payload.
 
-use joule_domain::command::{
+use joule_domain::kernel::ids::ConnectorId;
+use joule_domain::ports::command::{
     ChargerCommand, CommandError, CommandReply, ConfigurationSetting, TriggeredMessage,
 };
-use joule_domain::ids::ConnectorId;
 use joule_ocpp::v16::{
     self, Action16, AvailabilityStatus, AvailabilityType, ChangeAvailabilityRequest,
     ChangeConfigurationRequest, ClearCacheRequest, ClearCacheStatus, ConfigurationStatus,
@@ -210,7 +210,7 @@ fn trigger(message: TriggeredMessage) -> MessageTrigger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use joule_domain::token::IdTokenType;
+    use joule_domain::charging::token::IdTokenType;
     use joule_domain::IdToken;
     use serde_json::json;
 

@@ -1,9 +1,11 @@
 //! Wire (OCPP 1.6) ↔ domain conversions. The domain never sees a 1.6 type.
 
 use chrono::{DateTime, Utc};
-use joule_domain::auth::{AuthorizationDecision, AuthorizationStatus};
-use joule_domain::charger::{BootInfo, ConnectorStatus, RegistrationStatus, StatusReport};
-use joule_domain::meter::{MeterSample, SampledValue};
+use joule_domain::charging::auth::{AuthorizationDecision, AuthorizationStatus};
+use joule_domain::charging::charger::{
+    BootInfo, ConnectorStatus, RegistrationStatus, StatusReport,
+};
+use joule_domain::charging::meter::{MeterSample, SampledValue};
 use joule_domain::{ConnectorId, IdToken, TransactionId};
 use joule_ocpp::v16;
 use serde::Serialize;

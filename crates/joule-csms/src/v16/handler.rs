@@ -2,9 +2,9 @@
 //! [`HandlerError`]), apart from the routing in `mod.rs` so that the
 //! connection and its extensions read these without the handlers.
 
-use joule_domain::charger::RegistrationStatus;
-use joule_domain::cost_display::CostEvent;
-use joule_domain::service::ChargingService;
+use joule_domain::charging::charger::RegistrationStatus;
+use joule_domain::services::charging::ChargingService;
+use joule_domain::services::cost_display::CostEvent;
 use joule_domain::{ChargerId, DomainError};
 use joule_ocpp::ErrorCode;
 use serde_json::Value;

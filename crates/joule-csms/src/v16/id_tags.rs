@@ -4,7 +4,7 @@
 //! this module is where Joule refuses to send one (ADR-0012), so a charger
 //! never sees a tag it would reject or, worse, truncate into someone else's.
 
-use joule_domain::command::CommandError;
+use joule_domain::ports::command::CommandError;
 use joule_domain::IdToken;
 use serde_json::Value;
 

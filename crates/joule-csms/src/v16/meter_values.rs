@@ -2,8 +2,8 @@
 //! transaction on a charger that displays prices are followed by its
 //! `RunningCost` (`tariff_and_cost`).
 
-use joule_domain::cost_display::CostEvent;
-use joule_domain::meter::MeterReport;
+use joule_domain::charging::meter::MeterReport;
+use joule_domain::services::cost_display::CostEvent;
 use joule_ocpp::v16::{self, encode};
 
 use super::convert;

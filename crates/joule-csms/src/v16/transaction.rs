@@ -6,9 +6,9 @@
 //! that displays prices a start begins the session's `RunningCost` updates
 //! and the stop that ends it leads to `FinalCost` (`tariff_and_cost`).
 
-use joule_domain::cost_display::CostEvent;
-use joule_domain::service::{StartRequest, StopRequest};
-use joule_domain::session::StopOutcome;
+use joule_domain::charging::session::StopOutcome;
+use joule_domain::services::charging::{StartRequest, StopRequest};
+use joule_domain::services::cost_display::CostEvent;
 use joule_ocpp::v16::{self, encode};
 
 use super::convert;

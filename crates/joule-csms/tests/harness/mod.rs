@@ -7,11 +7,11 @@ use std::sync::Arc;
 use base64::Engine as _;
 use futures_util::{SinkExt as _, StreamExt as _};
 use joule_csms::{Argon2Passwords, Csms, CsmsSettings};
-use joule_domain::charger::{NewCharger, RegistrationStatus};
-use joule_domain::clock::SystemClock;
-use joule_domain::service::{ChargingPorts, ChargingService, ChargingSettings};
-use joule_domain::store::ChargerStore as _;
-use joule_domain::store::TokenStore as _;
+use joule_domain::charging::charger::{NewCharger, RegistrationStatus};
+use joule_domain::ports::clock::SystemClock;
+use joule_domain::ports::store::ChargerStore as _;
+use joule_domain::ports::store::TokenStore as _;
+use joule_domain::services::charging::{ChargingPorts, ChargingService, ChargingSettings};
 use joule_domain::ChargerId;
 use joule_store::sqlite::SqliteStore;
 use joule_store::Database;
@@ -41,7 +41,7 @@ pub async fn spawn(configure: impl FnOnce(&mut CsmsSettings)) -> App {
     };
     let sqlite = Arc::clone(sqlite);
     let service = ChargingService::new(
-        ChargingPorts::from(sqlite.clone() as Arc<dyn joule_domain::store::Store>),
+        ChargingPorts::from(sqlite.clone() as Arc<dyn joule_domain::ports::store::Store>),
         Arc::new(SystemClock),
         ChargingSettings::default(),
     );
@@ -102,11 +102,11 @@ impl App {
     pub async fn add_token(&self, id_tag: &str) {
         self.sqlite
             .create_token(
-                joule_domain::token::NewToken {
-                    id_tag: joule_domain::ids::IdToken::parse(id_tag).unwrap(),
-                    token_type: joule_domain::token::IdTokenType::Iso14443,
-                    kind: joule_domain::token::TokenKind::Rfid,
-                    status: joule_domain::token::TokenStatus::Accepted,
+                joule_domain::charging::token::NewToken {
+                    id_tag: joule_domain::kernel::ids::IdToken::parse(id_tag).unwrap(),
+                    token_type: joule_domain::charging::token::IdTokenType::Iso14443,
+                    kind: joule_domain::charging::token::TokenKind::Rfid,
+                    status: joule_domain::charging::token::TokenStatus::Accepted,
                     expires_at: None,
                     parent_id_tag: None,
                     allowed_chargers: vec![],

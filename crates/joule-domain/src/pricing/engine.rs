@@ -26,7 +26,7 @@ use chrono_tz::Tz;
 
 use super::tariff::{PriceComponent, TariffDimensionType};
 use super::validate::{Restrictions, ValidTariff};
-use crate::money::{Currency, Decimal, Money, MoneyError};
+use crate::kernel::money::{Currency, Decimal, Money, MoneyError};
 
 /// Sessions longer than this are refused rather than walked minute by minute.
 const MAX_SESSION: Duration = Duration::days(62);

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::money::Decimal;
+use crate::kernel::money::Decimal;
 
 pub(super) fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::examples::{tariff_with, timeline};
 use super::*;
-use crate::money::Decimal;
+use crate::kernel::money::Decimal;
 
 const ZONES: [Tz; 3] = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_York];
 

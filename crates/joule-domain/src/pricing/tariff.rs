@@ -12,8 +12,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::money::{decimal_number, Decimal};
-use crate::payment::HoldLimitPolicy;
+use crate::kernel::money::{decimal_number, Decimal};
+use crate::payments::payment::HoldLimitPolicy;
 
 /// OCPI 2.2.1 `Tariff`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,8 +9,8 @@ use super::tariff::{
     Price, PriceComponent, ReservationRestrictionType, Tariff, TariffDimensionType,
     TariffExtensions, TariffRestrictions,
 };
-use crate::money::{Currency, Decimal};
-use crate::payment::HoldLimitPolicy;
+use crate::kernel::money::{Currency, Decimal};
+use crate::payments::payment::HoldLimitPolicy;
 
 /// One thing wrong with a tariff: where (`elements[1].price_components[0].step_size`)
 /// and what.

@@ -2,7 +2,7 @@
 //! passes instead of card details, each with a fixed, documented outcome
 //! (docs/payments.md, "Simulated gateway").
 
-use joule_domain::card::CardSummary;
+use joule_domain::payments::card::CardSummary;
 
 /// What happens when a test card is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use joule_domain::gateway::{
+use joule_domain::kernel::money::Money;
+use joule_domain::payments::gateway::{
     ClientSecret, CustomerRef, Decline, GatewayError, GatewayEvent, GatewayEventKind, IntentRef,
     IntentState, IntentStatus, PaymentMethodRef, RefundRef, SetupRef, SetupState, SetupStatus,
 };
-use joule_domain::money::Money;
 
 use super::cards::{CardOutcome, TestCard};
 
@@ -101,7 +101,7 @@ impl Ledger {
     fn new_ref<T>(
         &mut self,
         prefix: &str,
-        parse: fn(String) -> Result<T, joule_domain::gateway::RefError>,
+        parse: fn(String) -> Result<T, joule_domain::payments::gateway::RefError>,
     ) -> Result<T, GatewayError> {
         let raw = self.next(prefix);
         parse(raw).map_err(|e| GatewayError::InvalidResponse {

@@ -26,15 +26,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::clock::{Clock, SystemClock};
-use joule_domain::gateway::{
+use joule_domain::kernel::money::Money;
+use joule_domain::payments::gateway::{
     Capabilities, Captured, Charged, CustomerRef, CustomerRequest, GatewayError, GatewayEvent,
     HoldCreated, HoldRequest, Incremented, IntentRef, IntentState, OffSessionCharge,
     PaymentGateway, PaymentMethodRef, Refunded, SavedPaymentMethod, SetupCreated, SetupRef,
     SetupState, WebhookPayload,
 };
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::money::Money;
+use joule_domain::payments::idempotency::IdempotencyKey;
+use joule_domain::ports::clock::{Clock, SystemClock};
 use serde::Deserialize;
 
 use crate::secret::Secret;
@@ -446,7 +446,7 @@ impl PaymentGateway for SimulatedGateway {
 #[cfg(test)]
 mod tests;
 
-impl joule_domain::payment_service::TestCardEntry for SimulatedGateway {
+impl joule_domain::services::payments::TestCardEntry for SimulatedGateway {
     fn confirm_test_card(
         &self,
         intent: &IntentRef,

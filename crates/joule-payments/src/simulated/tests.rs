@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use joule_domain::clock::ManualClock;
-use joule_domain::gateway::*;
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::money::{Currency, Money};
+use joule_domain::kernel::money::{Currency, Money};
+use joule_domain::payments::gateway::*;
+use joule_domain::payments::idempotency::IdempotencyKey;
+use joule_domain::ports::clock::ManualClock;
 
 use super::*;
 

@@ -4,8 +4,8 @@
 //! multiple of 100), and three-decimal currencies (BHD, JOD, KWD, OMR, TND)
 //! must end in 0. Converting here keeps those rules out of the domain.
 
-use joule_domain::gateway::GatewayError;
-use joule_domain::money::{Currency, Money};
+use joule_domain::kernel::money::{Currency, Money};
+use joule_domain::payments::gateway::GatewayError;
 
 /// Currencies Stripe represents with two decimals though ISO 4217 has none.
 const TWO_DECIMAL_AT_STRIPE: &[&str] = &["ISK"];

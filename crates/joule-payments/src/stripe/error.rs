@@ -4,7 +4,7 @@
 //! `card_error` are the issuer's "no", 429 and 5xx are worth a retry, other
 //! 4xx are Joule's or the configuration's fault.
 
-use joule_domain::gateway::GatewayError;
+use joule_domain::payments::gateway::GatewayError;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

@@ -19,14 +19,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::gateway::{
+use joule_domain::kernel::money::Money;
+use joule_domain::payments::gateway::{
     Capabilities, Captured, CardEntryConfirmation, Charged, ClientSecret, CustomerRef,
     CustomerRequest, GatewayError, GatewayEvent, HoldCreated, HoldRequest, Incremented, IntentRef,
     IntentState, IntentStatus, OffSessionCharge, PaymentGateway, PaymentMethodRef, RefundRef,
     Refunded, SavedPaymentMethod, SetupCreated, SetupRef, SetupState, WebhookPayload,
 };
-use joule_domain::idempotency::IdempotencyKey;
-use joule_domain::money::Money;
+use joule_domain::payments::idempotency::IdempotencyKey;
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
@@ -182,7 +182,7 @@ fn secret(raw: Option<String>, what: &str) -> Result<ClientSecret, GatewayError>
         })
 }
 
-fn bad_ref(e: joule_domain::gateway::RefError) -> GatewayError {
+fn bad_ref(e: joule_domain::payments::gateway::RefError) -> GatewayError {
     GatewayError::InvalidResponse {
         message: e.to_string(),
     }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use joule_domain::gateway::{
+use joule_domain::payments::gateway::{
     GatewayError, GatewayEvent, GatewayEventKind, IntentStatus, WebhookPayload,
 };
 

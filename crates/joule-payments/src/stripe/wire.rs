@@ -2,12 +2,12 @@
 //! conversion to the port's types. Unknown fields are ignored, so newer
 //! API versions and localstripe's extra fields both parse.
 
-use joule_domain::card::CardSummary;
-use joule_domain::gateway::{
+use joule_domain::kernel::money::Money;
+use joule_domain::payments::card::CardSummary;
+use joule_domain::payments::gateway::{
     CustomerRef, Decline, GatewayError, IntentRef, IntentState, IntentStatus, PaymentMethodRef,
     SavedPaymentMethod, SetupRef, SetupState, SetupStatus,
 };
-use joule_domain::money::Money;
 use serde::Deserialize;
 
 use super::amount::from_stripe;
@@ -322,7 +322,8 @@ mod tests {
             "latest_charge": "ch_1", "last_payment_error": null}"#;
         let pi: PaymentIntent = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
         let state = pi.into_state().unwrap_or_else(|e| panic!("{e}"));
-        let eur = joule_domain::money::Currency::parse("EUR").unwrap_or_else(|e| panic!("{e}"));
+        let eur =
+            joule_domain::kernel::money::Currency::parse("EUR").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             state.status,
             IntentStatus::Authorized {

@@ -8,8 +8,8 @@ use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::api_key::{ApiKey, NewApiKey};
-use joule_domain::store::{ApiKeyStore, StoreResult};
+use joule_domain::access::api_key::{ApiKey, NewApiKey};
+use joule_domain::ports::store::{ApiKeyStore, StoreResult};
 use sqlx::PgConnection;
 
 #[async_trait]

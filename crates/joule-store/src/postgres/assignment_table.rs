@@ -4,9 +4,9 @@
 //! aggregates) so they do not import each other in a circle.
 
 use chrono::{DateTime, Utc};
-use joule_domain::ids::IdToken;
-use joule_domain::page::Page;
-use joule_domain::tariff_assignment::{AssignmentFilter, AssignmentId, TariffAssignment};
+use joule_domain::kernel::ids::IdToken;
+use joule_domain::kernel::page::Page;
+use joule_domain::pricing::assignment::{AssignmentFilter, AssignmentId, TariffAssignment};
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 

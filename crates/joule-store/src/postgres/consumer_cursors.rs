@@ -5,7 +5,7 @@ use super::sql::pg;
 use super::PgStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::store::{ConsumerCursorStore, StoreResult};
+use joule_domain::ports::store::{ConsumerCursorStore, StoreResult};
 use sqlx::PgConnection;
 
 #[async_trait]

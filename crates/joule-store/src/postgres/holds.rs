@@ -7,13 +7,13 @@ use super::PgStore;
 use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::payment::{Payment, PaymentId};
-use joule_domain::store::StoreResult;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::payments::payment::{Payment, PaymentId};
+use joule_domain::ports::store::StoreResult;
 use sqlx::PgConnection;
 
 #[async_trait]
-impl joule_domain::store::HoldLimitStore for PgStore {
+impl joule_domain::ports::store::HoldLimitStore for PgStore {
     async fn held_active_sessions(&self, limit: u32) -> StoreResult<Vec<Payment>> {
         on_conn!(self, c => async {
             let rows = sqlx::query(statements::HELD_ACTIVE_SESSIONS)

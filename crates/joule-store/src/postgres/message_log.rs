@@ -8,10 +8,12 @@ use crate::values;
 use crate::values::parse_or_corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::ids::ChargerId;
-use joule_domain::message_log::{Direction, FrameKind, LogEntry, LogFilter, StoredLogEntry};
-use joule_domain::page::{Page, Paged};
-use joule_domain::store::{MessageLogStore, StoreResult};
+use joule_domain::charging::message_log::{
+    Direction, FrameKind, LogEntry, LogFilter, StoredLogEntry,
+};
+use joule_domain::kernel::ids::ChargerId;
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{MessageLogStore, StoreResult};
 use sqlx::PgConnection;
 
 #[async_trait]

@@ -7,9 +7,9 @@
 
 use crate::migrations::{self, Migration};
 use crate::StoreOptions;
-use joule_domain::error::StoreError;
-use joule_domain::message_log::LogEntry;
-use joule_domain::store::{Store, StoreResult};
+use joule_domain::charging::message_log::LogEntry;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::ports::store::{Store, StoreResult};
 use sql::pg;
 use sql::R;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -6,8 +6,8 @@ use super::PgStore;
 use crate::rows;
 use crate::statements;
 use async_trait::async_trait;
-use joule_domain::event::{NewEvent, StoredEvent};
-use joule_domain::store::{EventLog, StoreResult};
+use joule_domain::events::event::{NewEvent, StoredEvent};
+use joule_domain::ports::store::{EventLog, StoreResult};
 use sqlx::PgConnection;
 
 #[async_trait]

@@ -7,12 +7,12 @@ use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::payment::PaymentId;
-use joule_domain::receipt_email::{
+use joule_domain::kernel::error::StoreError;
+use joule_domain::payments::payment::PaymentId;
+use joule_domain::ports::store::StoreResult;
+use joule_domain::receipts::email::{
     EmailAddress, ReceiptEmail, ReceiptEmailJob, ReceiptEmailOutcome, ReceiptEmailState,
 };
-use joule_domain::store::StoreResult;
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -25,11 +25,11 @@ macro_rules! email_cols {
 }
 
 #[async_trait]
-impl joule_domain::store::ReceiptEmailStore for PgStore {
+impl joule_domain::ports::store::ReceiptEmailStore for PgStore {
     async fn set_receipt_email(
         &self,
         payment: PaymentId,
-        address: &joule_domain::receipt_email::EmailAddress,
+        address: &joule_domain::receipts::email::EmailAddress,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         in_tx!(self, c => async {
@@ -76,7 +76,7 @@ impl joule_domain::store::ReceiptEmailStore for PgStore {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
         limit: u32,
-    ) -> StoreResult<Vec<joule_domain::receipt_email::ReceiptEmailJob>> {
+    ) -> StoreResult<Vec<joule_domain::receipts::email::ReceiptEmailJob>> {
         in_tx!(self, c => async {
             // A second crash while sending the same email: give up rather than
             // risk a third copy.
@@ -124,7 +124,7 @@ impl joule_domain::store::ReceiptEmailStore for PgStore {
     async fn finish_receipt_email(
         &self,
         payment: PaymentId,
-        outcome: joule_domain::receipt_email::ReceiptEmailOutcome,
+        outcome: joule_domain::receipts::email::ReceiptEmailOutcome,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         in_tx!(self, c => async {
@@ -166,7 +166,7 @@ impl joule_domain::store::ReceiptEmailStore for PgStore {
     async fn receipt_email(
         &self,
         payment: PaymentId,
-    ) -> StoreResult<Option<joule_domain::receipt_email::ReceiptEmail>> {
+    ) -> StoreResult<Option<joule_domain::receipts::email::ReceiptEmail>> {
         on_conn!(self, c => receipt_email(c, payment))
     }
 }

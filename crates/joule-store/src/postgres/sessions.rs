@@ -10,15 +10,15 @@ use crate::values::micros;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, ConnectorId, SessionId, TransactionId};
-use joule_domain::meter::{MeterReport, MeterSample, MeterSummary};
-use joule_domain::page::{Page, Paged};
-use joule_domain::session::{
+use joule_domain::charging::meter::{MeterReport, MeterSample, MeterSummary};
+use joule_domain::charging::session::{
     apply_meter_summary, stop_decision, Session, SessionFilter, StartIdentity, StartOutcome,
     StartSession, StopDecision, StopOutcome, StopSession, StoredMeterValue,
 };
-use joule_domain::store::{SessionStore, StoreResult};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, ConnectorId, SessionId, TransactionId};
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{SessionStore, StoreResult};
 use sqlx::PgConnection;
 
 #[async_trait]

@@ -2,9 +2,9 @@
 //! statement helpers every aggregate module uses.
 
 use crate::values::corrupt;
-use joule_domain::error::StoreError;
-use joule_domain::ids::ConnectorId;
-use joule_domain::page::Page;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::ConnectorId;
+use joule_domain::kernel::page::Page;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 

@@ -15,11 +15,11 @@ use crate::scopes::{self as p};
 use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdToken};
-use joule_domain::page::{Page, Paged};
-use joule_domain::store::{StoreResult, TariffAssignmentStore};
-use joule_domain::tariff_assignment::{
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, IdToken};
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{StoreResult, TariffAssignmentStore};
+use joule_domain::pricing::assignment::{
     AssignmentFilter, AssignmentId, AssignmentScope, NewTariffAssignment, TariffAssignment,
     TariffCandidates,
 };

@@ -10,13 +10,13 @@ use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::ChargerId;
-use joule_domain::page::{Page, Paged};
-use joule_domain::session::SessionTariff;
-use joule_domain::store::{StoreResult, TariffStore};
-use joule_domain::tariff_assignment::AssignmentFilter;
-use joule_domain::tariffs::{NewTariff, StoredTariff};
+use joule_domain::charging::session::SessionTariff;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::ChargerId;
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{StoreResult, TariffStore};
+use joule_domain::pricing::assignment::AssignmentFilter;
+use joule_domain::pricing::stored::{NewTariff, StoredTariff};
 use sqlx::PgConnection;
 
 #[async_trait]

@@ -9,13 +9,13 @@ use crate::rows;
 use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdToken};
-use joule_domain::language::LanguageCode;
-use joule_domain::page::{Page, Paged};
-use joule_domain::store::{StoreResult, TokenStore};
-use joule_domain::tariff_assignment::AssignmentFilter;
-use joule_domain::token::{NewToken, Token, TokenFilter, TokenPatch};
+use joule_domain::charging::token::{NewToken, Token, TokenFilter, TokenPatch};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, IdToken};
+use joule_domain::kernel::language::LanguageCode;
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{StoreResult, TokenStore};
+use joule_domain::pricing::assignment::AssignmentFilter;
 use sqlx::PgConnection;
 
 #[async_trait]

@@ -3,9 +3,9 @@
 //! tariff. Apart from `user_groups.rs` (the port, which reads sites for a
 //! charger's rule) so those aggregates do not import each other in a circle.
 
-use joule_domain::error::StoreError;
-use joule_domain::ids::IdToken;
-use joule_domain::user_group::{UserGroup, UserGroupId};
+use joule_domain::charging::user_group::{UserGroup, UserGroupId};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::IdToken;
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 

@@ -12,14 +12,14 @@ use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdToken};
-use joule_domain::page::{Page, Paged};
-use joule_domain::store::{StoreResult, UserGroupStore};
-use joule_domain::tariff_assignment::AssignmentFilter;
-use joule_domain::user_group::{
+use joule_domain::charging::user_group::{
     ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
 };
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, IdToken};
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{StoreResult, UserGroupStore};
+use joule_domain::pricing::assignment::AssignmentFilter;
 use sqlx::PgConnection;
 
 #[async_trait]

@@ -1,6 +1,6 @@
 //! API keys.
 
-use joule_domain::api_key::ApiKey;
+use joule_domain::access::api_key::ApiKey;
 
 use super::{RowRead, R};
 use crate::values;

@@ -1,6 +1,6 @@
 //! Chargers, their connectors' current states and status history.
 
-use joule_domain::charger::{
+use joule_domain::charging::charger::{
     BootInfo, Charger, ConnectionState, ConnectorState, ConnectorStatus, Location,
     RegistrationStatus, StatusReport,
 };

@@ -1,6 +1,6 @@
 //! Outbox events.
 
-use joule_domain::event::{StoredEvent, StoredKind};
+use joule_domain::events::event::{StoredEvent, StoredKind};
 
 use super::{RowRead, R};
 use crate::values;

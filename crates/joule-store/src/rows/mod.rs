@@ -21,8 +21,8 @@ pub(crate) use tokens::token;
 pub(crate) use user_groups::user_group;
 
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ConnectorId, TransactionId};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ConnectorId, TransactionId};
 use sqlx::{Row as _, TypeInfo as _};
 use uuid::Uuid;
 

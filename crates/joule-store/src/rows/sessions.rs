@@ -1,7 +1,7 @@
 //! Sessions and their meter samples.
 
-use joule_domain::ids::{SessionId, TransactionId};
-use joule_domain::session::{Session, SessionState};
+use joule_domain::charging::session::{Session, SessionState};
+use joule_domain::kernel::ids::{SessionId, TransactionId};
 
 use super::{RowRead, R};
 use crate::values::{self, corrupt, parse_or_corrupt, SampleRow};

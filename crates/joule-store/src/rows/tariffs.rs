@@ -1,6 +1,6 @@
 //! Tariffs.
 
-use joule_domain::tariffs::StoredTariff;
+use joule_domain::pricing::stored::StoredTariff;
 
 use super::{RowRead, R};
 use crate::values;

@@ -1,7 +1,7 @@
 //! Id tokens.
 
-use joule_domain::language::LanguageCode;
-use joule_domain::token::{IdTokenType, Token, TokenKind, TokenStatus};
+use joule_domain::charging::token::{IdTokenType, Token, TokenKind, TokenStatus};
+use joule_domain::kernel::language::LanguageCode;
 
 use super::{RowRead, R};
 use crate::values::{self, corrupt, parse_or_corrupt};

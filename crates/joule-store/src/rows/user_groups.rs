@@ -1,6 +1,6 @@
 //! User groups.
 
-use joule_domain::user_group::UserGroup;
+use joule_domain::charging::user_group::UserGroup;
 
 use super::{RowRead, R};
 use crate::values;

@@ -14,17 +14,17 @@ use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::account::{
+use joule_domain::events::event::EventKind;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{IdToken, SessionId};
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::payments::account::{
     Account, AccountCharge, AccountId, AccountPatch, AccountStanding, CardSetup, ChargeStatus,
     NewAccount, NewAccountCharge, StoredCard,
 };
-use joule_domain::error::StoreError;
-use joule_domain::event::EventKind;
-use joule_domain::gateway::ClientSecret;
-use joule_domain::ids::{IdToken, SessionId};
-use joule_domain::page::{Page, Paged};
-use joule_domain::payment::{NewPayment, PaymentId};
-use joule_domain::store::{AccountStore, StoreResult};
+use joule_domain::payments::gateway::ClientSecret;
+use joule_domain::payments::payment::{NewPayment, PaymentId};
+use joule_domain::ports::store::{AccountStore, StoreResult};
 use rusqlite::{params, Connection, Row};
 
 #[async_trait]

@@ -8,9 +8,9 @@ use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::api_key::{ApiKey, NewApiKey};
-use joule_domain::error::StoreError;
-use joule_domain::store::{ApiKeyStore, StoreResult};
+use joule_domain::access::api_key::{ApiKey, NewApiKey};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::ports::store::{ApiKeyStore, StoreResult};
 use rusqlite::{params, Connection};
 
 #[async_trait]

@@ -11,14 +11,14 @@ use crate::values::{micros, parse_or_corrupt, STATUS_RANGE_LIMIT};
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::charger::{
+use joule_domain::charging::charger::{
     apply_status, BootInfo, Charger, ChargerCredentials, ChargerPatch, ConnectorState, Location,
     NewCharger, RegistrationStatus, StatusChange, StatusReport,
 };
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, ConnectorId};
-use joule_domain::page::{Page, Paged};
-use joule_domain::store::{ChargerStore, StoreResult};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, ConnectorId};
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{ChargerStore, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension};
 
 #[async_trait]
@@ -110,7 +110,7 @@ impl ChargerStore for SqliteStore {
             exec(c, statements::DELETE_CHARGER_2, [id.as_str()])?;
             let n = exec(c, statements::DELETE_CHARGER_3, [id.as_str()])?;
             if n > 0 {
-                let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+                let assigned = joule_domain::pricing::assignment::AssignmentFilter {
                     charger_id: Some(id.clone()),
                     ..Default::default()
                 };

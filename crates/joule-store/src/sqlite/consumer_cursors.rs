@@ -4,7 +4,7 @@ use super::payments::{consumer_cursor, set_consumer_cursor};
 use super::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::store::{ConsumerCursorStore, StoreResult};
+use joule_domain::ports::store::{ConsumerCursorStore, StoreResult};
 
 #[async_trait]
 impl ConsumerCursorStore for SqliteStore {

@@ -7,11 +7,11 @@ use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::api_idempotency::{
+use joule_domain::access::api_idempotency::{
     IdempotencyBegin, IdempotencyRecord, NewIdempotencyRecord, StoredResponse,
 };
-use joule_domain::error::StoreError;
-use joule_domain::store::{ApiIdempotencyStore, StoreResult};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::ports::store::{ApiIdempotencyStore, StoreResult};
 use rusqlite::{params, Connection, Row};
 
 #[async_trait]

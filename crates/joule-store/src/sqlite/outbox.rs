@@ -7,8 +7,8 @@ use crate::rows;
 use crate::statements;
 use async_trait::async_trait;
 use chrono::Utc;
-use joule_domain::event::{NewEvent, StoredEvent};
-use joule_domain::store::{EventLog, StoreResult};
+use joule_domain::events::event::{NewEvent, StoredEvent};
+use joule_domain::ports::store::{EventLog, StoreResult};
 use rusqlite::{params, Connection};
 
 #[async_trait]

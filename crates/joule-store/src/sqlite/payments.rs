@@ -12,16 +12,16 @@ use crate::statements;
 use crate::values::corrupt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdToken, SessionId};
-use joule_domain::page::{Page, Paged};
-use joule_domain::payment;
-use joule_domain::payment::{
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, IdToken, SessionId};
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::payments::payment;
+use joule_domain::payments::payment::{
     ChannelKpis, ClaimHeld, ClaimRequest, ClaimToken, NewPayment, Payment, PaymentClaim,
     PaymentDetail, PaymentFilter, PaymentFlag, PaymentId, PaymentStep, ReceiptToken, RemoteStart,
     StaleHold, StaleHoldReason, StartStatus, StepError, StepOutcome, StepRequest,
 };
-use joule_domain::store::{PaymentStore, StoreResult};
+use joule_domain::ports::store::{PaymentStore, StoreResult};
 use rusqlite::{params, Connection, Row};
 
 #[async_trait]
@@ -437,7 +437,7 @@ impl PaymentStore for SqliteStore {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> StoreResult<Vec<joule_domain::payment::StepTally>> {
+    ) -> StoreResult<Vec<joule_domain::payments::payment::StepTally>> {
         self.read(move |c| {
             let sql = pc::tally_sql!("?1", "?2");
             let rows = collect(c, sql, params![ts(from), ts(to)], |row| {

@@ -11,13 +11,13 @@ use crate::statements;
 use crate::values;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::ChargerId;
-use joule_domain::page::{Page, Paged};
-use joule_domain::site::{NewSite, Site, SiteId};
-use joule_domain::store::{SiteStore, StoreResult};
-use joule_domain::tariff_assignment::AssignmentFilter;
-use joule_domain::user_group::{ChargerAccessRule, UserGroupId};
+use joule_domain::charging::site::{NewSite, Site, SiteId};
+use joule_domain::charging::user_group::{ChargerAccessRule, UserGroupId};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::ChargerId;
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{SiteStore, StoreResult};
+use joule_domain::pricing::assignment::AssignmentFilter;
 use rusqlite::{params, Connection, Row};
 
 #[async_trait]

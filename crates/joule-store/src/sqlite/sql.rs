@@ -3,9 +3,9 @@
 
 use crate::values::corrupt;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::ConnectorId;
-use joule_domain::page::Page;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::ConnectorId;
+use joule_domain::kernel::page::Page;
 use rusqlite::{Connection, ErrorCode, Row};
 
 pub(crate) type R<T> = Result<T, StoreError>;

@@ -10,12 +10,12 @@ use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::ChargerId;
-use joule_domain::page::{Page, Paged};
-use joule_domain::session::SessionTariff;
-use joule_domain::store::{StoreResult, TariffStore};
-use joule_domain::tariffs::{NewTariff, StoredTariff};
+use joule_domain::charging::session::SessionTariff;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::ChargerId;
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{StoreResult, TariffStore};
+use joule_domain::pricing::stored::{NewTariff, StoredTariff};
 use rusqlite::{params, Connection};
 
 #[async_trait]
@@ -100,7 +100,7 @@ impl TariffStore for SqliteStore {
                 return Ok(false);
             }
             insert_event(c, &events::ev_tariff_deleted(id, at))?;
-            let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+            let assigned = joule_domain::pricing::assignment::AssignmentFilter {
                 tariff_id: Some(id.to_owned()),
                 ..Default::default()
             };

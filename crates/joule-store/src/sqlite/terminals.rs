@@ -11,13 +11,13 @@ use crate::events;
 use crate::{scopes as p, terminals as tc};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::page::{Page, Paged};
-use joule_domain::site::SiteId;
-use joule_domain::store::{StoreResult, TerminalStore};
-use joule_domain::terminal::{
+use joule_domain::charging::site::SiteId;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::payments::terminal::{
     NewTerminal, Terminal, TerminalError, TerminalId, TerminalKey, TerminalPatch,
 };
+use joule_domain::ports::store::{StoreResult, TerminalStore};
 use rusqlite::{params, Connection, Row};
 
 #[async_trait]

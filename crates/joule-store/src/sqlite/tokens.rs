@@ -9,12 +9,12 @@ use crate::rows;
 use crate::statements;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdToken};
-use joule_domain::language::LanguageCode;
-use joule_domain::page::{Page, Paged};
-use joule_domain::store::{StoreResult, TokenStore};
-use joule_domain::token::{NewToken, Token, TokenFilter, TokenPatch};
+use joule_domain::charging::token::{NewToken, Token, TokenFilter, TokenPatch};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, IdToken};
+use joule_domain::kernel::language::LanguageCode;
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{StoreResult, TokenStore};
 use rusqlite::{params, Connection};
 
 #[async_trait]
@@ -121,7 +121,7 @@ impl TokenStore for SqliteStore {
             exec(c, statements::DELETE_TOKEN, [id_tag.key()])?;
             let n = exec(c, statements::DELETE_TOKEN_2, [id_tag.key()])?;
             if n > 0 {
-                let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+                let assigned = joule_domain::pricing::assignment::AssignmentFilter {
                     id_tag: Some(id_tag.clone()),
                     ..Default::default()
                 };

@@ -12,13 +12,13 @@ use crate::statements;
 use crate::{rows, values};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use joule_domain::error::StoreError;
-use joule_domain::ids::{ChargerId, IdToken};
-use joule_domain::page::{Page, Paged};
-use joule_domain::store::{StoreResult, UserGroupStore};
-use joule_domain::user_group::{
+use joule_domain::charging::user_group::{
     ChargerAccessRule, NewUserGroup, UserGroup, UserGroupId, UserGroupPatch,
 };
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::{ChargerId, IdToken};
+use joule_domain::kernel::page::{Page, Paged};
+use joule_domain::ports::store::{StoreResult, UserGroupStore};
 use rusqlite::{params, Connection};
 
 #[async_trait]
@@ -102,7 +102,7 @@ impl UserGroupStore for SqliteStore {
             exec(c, statements::DELETE_USER_GROUP_2, [id.as_str()])?;
             exec(c, statements::DELETE_USER_GROUP_3, [id.as_str()])?;
             exec(c, statements::DELETE_USER_GROUP_4, [id.as_str()])?;
-            let assigned = joule_domain::tariff_assignment::AssignmentFilter {
+            let assigned = joule_domain::pricing::assignment::AssignmentFilter {
                 group_id: Some(id.clone()),
                 ..Default::default()
             };

@@ -11,8 +11,8 @@
 
 use std::panic::AssertUnwindSafe;
 
-use joule_domain::error::StoreError;
-use joule_domain::message_log::LogEntry;
+use joule_domain::charging::message_log::LogEntry;
+use joule_domain::kernel::error::StoreError;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -193,8 +193,8 @@ fn run_in_savepoint(conn: &Connection, run: JobFn) -> Reply {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use joule_domain::charger::{NewCharger, RegistrationStatus};
-    use joule_domain::ids::ChargerId;
+    use joule_domain::charging::charger::{NewCharger, RegistrationStatus};
+    use joule_domain::kernel::ids::ChargerId;
 
     fn new_charger(id: &str) -> NewCharger {
         NewCharger {

@@ -2,16 +2,16 @@
 //! setups, the charge line of each session (charged once) and debt, on
 //! both backends.
 
-use joule_domain::account::{
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::language::LanguageCode;
+use joule_domain::kernel::money::Currency;
+use joule_domain::kernel::page::Page;
+use joule_domain::payments::account::{
     AccountId, AccountPatch, CardSetup, ChargeStatus, NewAccount, NewAccountCharge, StoredCard,
 };
-use joule_domain::card::CardSummary;
-use joule_domain::error::StoreError;
-use joule_domain::gateway::ClientSecret;
-use joule_domain::language::LanguageCode;
-use joule_domain::money::Currency;
-use joule_domain::page::Page;
-use joule_domain::payment::{
+use joule_domain::payments::card::CardSummary;
+use joule_domain::payments::gateway::ClientSecret;
+use joule_domain::payments::payment::{
     HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, PaymentState, ReceiptToken,
 };
 
@@ -407,7 +407,7 @@ async fn account_charge_once_per_session_and_debt(h: &Harness) {
     );
     assert!(matches!(
         s.set_account_charge_status(
-            joule_domain::ids::SessionId::new_v7(),
+            joule_domain::kernel::ids::SessionId::new_v7(),
             ChargeStatus::Paid,
             t(60)
         )
@@ -459,7 +459,7 @@ async fn uncharged_account_sessions_for_the_sweeper(h: &Harness) {
         .unwrap();
     assert_eq!(s.account_for_session(before.id).await.unwrap(), None);
     let mut refused = start("CP-1", "RFID-1", 0, 21);
-    refused.authorization = joule_domain::auth::AuthorizationStatus::Blocked;
+    refused.authorization = joule_domain::charging::auth::AuthorizationStatus::Blocked;
     let refused = s.start_session(refused).await.unwrap().session;
     s.stop_session(stop("CP-1", refused.transaction_id, 0, 22))
         .await

@@ -3,9 +3,9 @@
 //! the receipt email queue (exactly once; one resend at most after a crash).
 
 use chrono::Duration;
-use joule_domain::error::StoreError;
-use joule_domain::payment::{PaymentChannel, PaymentId, StepRequest};
-use joule_domain::receipt_email::{EmailAddress, ReceiptEmailOutcome, ReceiptEmailState};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::payments::payment::{PaymentChannel, PaymentId, StepRequest};
+use joule_domain::receipts::email::{EmailAddress, ReceiptEmailOutcome, ReceiptEmailState};
 
 use super::payments::{authorized, ok, step};
 use super::{postgres_harness, sqlite_harness, start, stop, t, Harness};

@@ -2,20 +2,20 @@
 //! steps, the sweeper and recovery queries, KPIs and API idempotency
 //! records, on both backends.
 
-use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
-use joule_domain::card::CardSummary;
-use joule_domain::error::StoreError;
-use joule_domain::ids::IdToken;
-use joule_domain::money::Currency;
-use joule_domain::page::Page;
-use joule_domain::payment::{payment_kpis, KpiGrouping, TallyOutcome};
-use joule_domain::payment::{ClaimOwner, ClaimRequest, ClaimToken};
-use joule_domain::payment::{
+use joule_domain::access::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::ids::IdToken;
+use joule_domain::kernel::money::Currency;
+use joule_domain::kernel::page::Page;
+use joule_domain::payments::card::CardSummary;
+use joule_domain::payments::payment::{payment_kpis, KpiGrouping, TallyOutcome};
+use joule_domain::payments::payment::{ClaimOwner, ClaimRequest, ClaimToken};
+use joule_domain::payments::payment::{
     HoldLimitPolicy, NewPayment, PaymentChannel, PaymentFilter, PaymentId, PaymentState,
     PaymentStep, ReceiptToken, StaleHoldReason, StepError, StepKind, StepOutcome, StepRequest,
     StepStatus, StepSuccess,
 };
-use joule_domain::store::Store;
+use joule_domain::ports::store::Store;
 use serde_json::json;
 
 use super::{
@@ -703,7 +703,7 @@ async fn link_session_and_gateway_ref(h: &Harness) {
     let one = s.start_session(start("CP-1", "T1", 0, 10)).await.unwrap();
     let two = s.start_session(start("CP-1", "T2", 0, 20)).await.unwrap();
     assert!(matches!(
-        s.link_session(p.id, joule_domain::ids::SessionId::new_v7(), t(5))
+        s.link_session(p.id, joule_domain::kernel::ids::SessionId::new_v7(), t(5))
             .await,
         Err(StoreError::NotFound { entity: "session" })
     ));
@@ -1288,7 +1288,7 @@ async fn only_the_claim_holder_changes_a_payment(h: &Harness) {
 /// One hold, one start: the attempts are recorded by the claim's holder,
 /// and a lost answer is remembered as "may have started".
 async fn remote_starts_are_recorded_by_the_holder(h: &Harness) {
-    use joule_domain::payment::StartStatus;
+    use joule_domain::payments::payment::StartStatus;
     let s = &h.store;
     let id = unclaimed(h).await;
     assert!(s.remote_start(id).await.unwrap().is_none());

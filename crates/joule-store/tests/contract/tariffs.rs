@@ -185,7 +185,7 @@ async fn charger_tariff_takes_precedence_over_the_default(h: &Harness) {
     );
 
     let tariff_of =
-        |out: joule_domain::session::StartOutcome| out.session.tariff.unwrap().tariff_id;
+        |out: joule_domain::charging::session::StartOutcome| out.session.tariff.unwrap().tariff_id;
     let own = start_resolved(h, "CP1", "TAG1", 0, 2).await;
     assert_eq!(tariff_of(own), "OWN");
     let def = start_resolved(h, "CP2", "TAG1", 0, 2).await;

@@ -2,15 +2,15 @@
 //! their scope and key, and releasing an unfinished API idempotency
 //! record, on both backends.
 
-use joule_domain::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
-use joule_domain::error::StoreError;
-use joule_domain::page::Page;
-use joule_domain::site::SiteId;
-use joule_domain::terminal::{
+use joule_domain::access::api_idempotency::{IdempotencyBegin, NewIdempotencyRecord};
+use joule_domain::charging::site::SiteId;
+use joule_domain::charging::user_group::ChargerAccessRule;
+use joule_domain::kernel::error::StoreError;
+use joule_domain::kernel::page::Page;
+use joule_domain::payments::terminal::{
     NewTerminal, TerminalError, TerminalId, TerminalKey, TerminalPatch, TerminalScope,
     TerminalTarget,
 };
-use joule_domain::user_group::ChargerAccessRule;
 use serde_json::json;
 
 use super::{cid, conn, event_kinds, new_site, postgres_harness, sqlite_harness, t, Harness};

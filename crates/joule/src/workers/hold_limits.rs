@@ -13,9 +13,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use joule_domain::ids::{ChargerId, ConnectorId, SessionId};
-use joule_domain::payment_service::{HoldCheck, PaymentService};
-use joule_domain::service::MeterObserver;
+use joule_domain::kernel::ids::{ChargerId, ConnectorId, SessionId};
+use joule_domain::services::charging::MeterObserver;
+use joule_domain::services::payments::{HoldCheck, PaymentService};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

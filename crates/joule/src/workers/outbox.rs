@@ -1,12 +1,12 @@
-//! Runs outbox consumers ([`joule_domain::outbox_runner`]) on tokio: the
+//! Runs outbox consumers ([`joule_domain::services::outbox_runner`]) on tokio: the
 //! runner's pauses are tokio sleeps cut short by the shutdown token.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use joule_domain::consumer::{OutboxConsumer, Pacer};
-use joule_domain::outbox_runner::OutboxRunner;
+use joule_domain::ports::consumer::{OutboxConsumer, Pacer};
+use joule_domain::services::outbox_runner::OutboxRunner;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -1,11 +1,11 @@
 //! The payment recovery worker and sweepers, on one interval
 //! (docs/payments.md, "Recovery and sweeper"). The payments outbox consumer
-//! is `joule_domain::payment_service::PaymentsConsumer`, run by
+//! is `joule_domain::services::payments::PaymentsConsumer`, run by
 //! [`super::outbox`].
 
 use std::time::Duration;
 
-use joule_domain::payment_service::PaymentService;
+use joule_domain::services::payments::PaymentService;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -4,7 +4,7 @@
 //! string in `data`, plus the configuration keys of §3.1.
 //!
 //! What to show, and when, is the domain's
-//! [`CostDisplay`](joule_domain::cost_display::CostDisplay); this module is
+//! [`CostDisplay`](joule_domain::services::cost_display::CostDisplay); this module is
 //! the connection extension that asks the charger whether it displays
 //! prices and puts the domain's notices on the 1.6 wire ([`wire`]):
 //!
@@ -28,8 +28,8 @@ pub(crate) mod wire;
 
 use std::sync::Arc;
 
-use joule_domain::command::CommandError;
-use joule_domain::cost_display::{
+use joule_domain::ports::command::CommandError;
+use joule_domain::services::cost_display::{
     ChargerDisplay, CostDisplay, CostEvent, CostNotice, DisplaySupport,
 };
 use joule_ocpp::v16::{
@@ -352,10 +352,10 @@ impl ConnectionExtension for CostExtension {
 mod tests {
     use super::*;
     use chrono::{DateTime, TimeZone, Utc};
-    use joule_domain::cost_display::Audience;
-    use joule_domain::language::Language;
+    use joule_domain::kernel::language::Language;
+    use joule_domain::pricing::stored::StoredTariff;
     use joule_domain::pricing::Tz;
-    use joule_domain::tariffs::StoredTariff;
+    use joule_domain::services::cost_display::Audience;
     use serde_json::json;
 
     type ChargerSupport = DisplaySupport;
@@ -367,7 +367,8 @@ mod tests {
         audience: Audience,
         now: DateTime<Utc>,
     ) -> Option<Vec<(String, String)>> {
-        let settings = joule_domain::cost_display::configuration(tariff, support, audience, now)?;
+        let settings =
+            joule_domain::services::cost_display::configuration(tariff, support, audience, now)?;
         wire::config_keys(&settings)
     }
 

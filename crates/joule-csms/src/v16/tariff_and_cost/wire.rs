@@ -3,9 +3,9 @@
 //! and the domain's [`CostNotice`]s and [`DisplaySetting`]s encoded as them.
 
 use chrono::{DateTime, Utc};
-use joule_domain::cost_display::{self, CostNotice, DisplaySetting};
-use joule_domain::money::{decimal_number, Decimal};
-use joule_domain::price_display::UnitPrices;
+use joule_domain::kernel::money::{decimal_number, Decimal};
+use joule_domain::pricing::display::UnitPrices;
+use joule_domain::services::cost_display::{self, CostNotice, DisplaySetting};
 use joule_ocpp::v16::DataTransferRequest;
 use serde::{Deserialize, Serialize};
 
