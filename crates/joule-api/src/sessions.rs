@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use joule_domain::SessionId;
 
-use joule_domain::pricing::session_cost::session_cost_now;
+use joule_domain::services::session_cost::session_cost_now;
 
 use crate::dto::session::{
     MeterValue, Session, SessionCost, SessionDetail, SessionQuery, SessionTariff,
@@ -76,7 +76,7 @@ pub async fn get_session(
     }))
 }
 
-/// The session priced now (see `joule_domain::pricing::session_cost::session_cost_now`).
+/// The session priced now (see `joule_domain::services::session_cost::session_cost_now`).
 async fn cost(
     state: &ApiState,
     session: &joule_domain::charging::session::Session,

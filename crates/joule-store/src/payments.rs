@@ -12,9 +12,10 @@ use joule_domain::kernel::money::Currency;
 use joule_domain::payments::card::CardSummary;
 use joule_domain::payments::idempotency::IdempotencyKey;
 use joule_domain::payments::payment::{
-    self, HoldLimitPolicy, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
-    PaymentStep, ReceiptToken, StepKind, StepOutcome, StepStatus,
+    self, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState, PaymentStep,
+    ReceiptToken, StepKind, StepOutcome, StepStatus,
 };
+use joule_domain::pricing::HoldLimitPolicy;
 
 pub(crate) type R<T> = Result<T, StoreError>;
 

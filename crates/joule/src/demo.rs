@@ -237,7 +237,7 @@ async fn ensure_demo_tariff(
     // by 30.00 at a time, up to 90.00 (the pay page says so).
     let extensions = joule_domain::pricing::TariffExtensions {
         hold_amount_minor: Some(3000),
-        hold_limit_policy: joule_domain::payments::payment::HoldLimitPolicy::IncrementAuthorization,
+        hold_limit_policy: joule_domain::pricing::HoldLimitPolicy::IncrementAuthorization,
         hold_max_minor: Some(9000),
         ..Default::default()
     };

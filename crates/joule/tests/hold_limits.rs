@@ -12,9 +12,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use joule_domain::charging::meter::{MeterReport, MeterSample, SampledValue};
 use joule_domain::kernel::ids::{ConnectorId, SessionId, TransactionId};
 use joule_domain::payments::gateway::{IntentRef, IntentStatus, PaymentGateway};
-use joule_domain::payments::payment::{
-    HoldLimitPolicy, PaymentState, StepKind, StepStatus, StopReason,
-};
+use joule_domain::payments::payment::{PaymentState, StepKind, StepStatus, StopReason};
+use joule_domain::pricing::HoldLimitPolicy;
 use joule_domain::pricing::TariffExtensions;
 use joule_domain::services::charging::{StartRequest, StopRequest};
 use joule_domain::services::payments::{HoldCheck, STOP_RETRY_S};

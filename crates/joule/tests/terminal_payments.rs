@@ -16,9 +16,10 @@ use joule_domain::kernel::money::{Currency, Money};
 use joule_domain::payments::gateway::{HoldRequest, IntentRef, IntentStatus, PaymentGateway};
 use joule_domain::payments::idempotency::IdempotencyKey;
 use joule_domain::payments::payment::{
-    HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, PaymentState, ReceiptToken, StepKind,
-    StepRequest, StepStatus,
+    NewPayment, PaymentChannel, PaymentId, PaymentState, ReceiptToken, StepKind, StepRequest,
+    StepStatus,
 };
+use joule_domain::pricing::HoldLimitPolicy;
 use joule_domain::services::charging::{StartRequest, StopRequest};
 use joule_domain::services::payments::{TerminalReport, WebState};
 

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use joule_domain::kernel::money::{decimal_number, Decimal};
-use joule_domain::payments::payment::HoldLimitPolicy as DomainHoldLimitPolicy;
 use joule_domain::pricing::stored::{self as domain, price_incl_vat, NewTariff};
+use joule_domain::pricing::HoldLimitPolicy as DomainHoldLimitPolicy;
 use joule_domain::pricing::{
     PriceComponent, Tariff as OcpiTariff, TariffDimensionType, TariffExtensions as Extensions,
     ValidTariff,

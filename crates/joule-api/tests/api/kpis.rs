@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use joule_domain::kernel::money::Currency;
 use joule_domain::payments::payment::{
-    HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, ReceiptToken, StepOutcome, StepRequest,
+    NewPayment, PaymentChannel, PaymentId, ReceiptToken, StepOutcome, StepRequest,
 };
+use joule_domain::pricing::HoldLimitPolicy;
 use joule_domain::{ChargerId, ConnectorId};
 use serde_json::json;
 

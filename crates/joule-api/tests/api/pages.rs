@@ -10,9 +10,9 @@ use joule_domain::charging::session::{StartSession, StopSession};
 use joule_domain::kernel::money::Currency;
 use joule_domain::payments::card::CardSummary;
 use joule_domain::payments::payment::{
-    HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, ReceiptToken, StepOutcome, StepRequest,
-    StepSuccess,
+    NewPayment, PaymentChannel, PaymentId, ReceiptToken, StepOutcome, StepRequest, StepSuccess,
 };
+use joule_domain::pricing::HoldLimitPolicy;
 use joule_domain::{ChargerId, ConnectorId, IdToken};
 use serde_json::json;
 use tower::ServiceExt;

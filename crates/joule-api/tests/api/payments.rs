@@ -5,9 +5,8 @@
 
 use axum::http::{Method, StatusCode};
 use joule_domain::kernel::money::Currency;
-use joule_domain::payments::payment::{
-    HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, ReceiptToken,
-};
+use joule_domain::payments::payment::{NewPayment, PaymentChannel, PaymentId, ReceiptToken};
+use joule_domain::pricing::HoldLimitPolicy;
 use joule_domain::{ChargerId, ConnectorId};
 use serde_json::json;
 

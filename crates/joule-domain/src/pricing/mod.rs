@@ -43,7 +43,7 @@ pub use engine::{
     VatGroup,
 };
 pub use tariff::{
-    DayOfWeek, DisplayText, Price, PriceComponent, ReservationRestrictionType, Tariff,
-    TariffDimensionType, TariffElement, TariffExtensions, TariffRestrictions, TariffType,
+    DayOfWeek, DisplayText, HoldLimitPolicy, Price, PriceComponent, ReservationRestrictionType,
+    Tariff, TariffDimensionType, TariffElement, TariffExtensions, TariffRestrictions, TariffType,
 };
 pub use validate::{TariffErrors, TariffProblem, ValidTariff};

@@ -5,22 +5,18 @@
 //!
 //! Pure: the caller gives the instant an active session is priced up to,
 //! reads the tariff version and the status reports (see [`status_range`])
-//! from the store.
+//! from the store (`crate::services::session_cost` does, for every reader).
 
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::charging::charger::{ConnectorStatus, StatusReport};
 use crate::charging::session::{Session, SessionState, StoredMeterValue};
-use crate::kernel::ids::{ChargerId, ConnectorId};
 use crate::kernel::money::Decimal;
-use crate::ports::store::{ChargerStore, StoreResult, TariffAssignmentStore, TariffStore};
 use crate::pricing::stored::StoredTariff;
 use crate::pricing::{
     price_session, ChargingPeriod, PriceBreakdown, PricingError, SessionTimeline,
     TariffDimensionType, TariffErrors, Tz, ValidTariff,
 };
-use crate::services::tariff_lookup::charger_time_zone;
 
 /// The longest idle time after a stop that is billed when the connector
 /// never reports being unplugged: a lost `Available` must not bill a driver
@@ -451,134 +447,38 @@ pub enum PricedUntil {
     Unplugged(DateTime<Utc>),
 }
 
-/// What pricing a session reads besides its meter values. A port of its
-/// own so that every reader of a session's cost (API, payments, the
-/// charger display) goes through [`session_cost`], and tests can serve it
-/// without a store.
-#[async_trait]
-pub trait SessionCostReads: Send + Sync {
-    async fn tariff_version(
-        &self,
-        tariff_id: &str,
-        version: i64,
-    ) -> StoreResult<Option<StoredTariff>>;
-    async fn connector_statuses(
-        &self,
-        charger: &ChargerId,
-        connector: ConnectorId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StoreResult<Vec<StatusReport>>;
-    /// The time zone sessions at `charger` are priced in (its site's now).
-    async fn time_zone(&self, charger: &ChargerId) -> StoreResult<Tz>;
-}
-
-/// The three store ports [`SessionCostReads`] reads through.
-#[derive(Clone, Copy)]
-pub struct CostStores<'a> {
-    pub tariffs: &'a dyn TariffStore,
-    pub chargers: &'a dyn ChargerStore,
-    pub assignments: &'a dyn TariffAssignmentStore,
-}
-
-#[async_trait]
-impl SessionCostReads for CostStores<'_> {
-    async fn tariff_version(
-        &self,
-        tariff_id: &str,
-        version: i64,
-    ) -> StoreResult<Option<StoredTariff>> {
-        self.tariffs.get_tariff_version(tariff_id, version).await
-    }
-
-    async fn connector_statuses(
-        &self,
-        charger: &ChargerId,
-        connector: ConnectorId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StoreResult<Vec<StatusReport>> {
-        self.chargers
-            .connector_status_range(charger, connector, from, to)
-            .await
-    }
-
-    async fn time_zone(&self, charger: &ChargerId) -> StoreResult<Tz> {
-        charger_time_zone(self.assignments, charger).await
-    }
-}
-
-/// Prices `session` (with its `meter_values`) at `now` with its frozen
-/// tariff version, its connector's status reports and its charger's time
-/// zone, read through the ports (see [`session_cost`]).
-pub async fn session_cost_now(
-    tariffs: &dyn TariffStore,
-    chargers: &dyn ChargerStore,
-    assignments: &dyn TariffAssignmentStore,
+/// Prices `session` (with its `meter_values` and its connector's
+/// `statuses`) up to `until` at `now` with its frozen `tariff` version,
+/// and says whether that price can still change: the pure half of
+/// `crate::services::session_cost::session_cost`, which reads the inputs.
+pub fn price_session_until(
     session: &Session,
     meter_values: &[StoredMeterValue],
-    now: DateTime<Utc>,
-) -> StoreResult<Option<SessionCostNow>> {
-    let stores = CostStores {
-        tariffs,
-        chargers,
-        assignments,
-    };
-    session_cost(&stores, session, meter_values, PricedUntil::Now, now).await
-}
-
-/// Prices `session` (with its `meter_values`) up to `until` at `now` with
-/// its frozen tariff version, its connector's status reports and its
-/// charger's time zone: the one place the session API, the payment service
-/// and the charger display read a session's cost from. `None` when it has
-/// no tariff, its version is gone, or the tariff cannot price it (logged).
-pub async fn session_cost(
-    reads: &dyn SessionCostReads,
-    session: &Session,
-    meter_values: &[StoredMeterValue],
+    statuses: &[StatusReport],
+    tariff: &StoredTariff,
+    time_zone: Tz,
     until: PricedUntil,
     now: DateTime<Utc>,
-) -> StoreResult<Option<SessionCostNow>> {
-    let Some(t) = &session.tariff else {
-        return Ok(None);
-    };
-    let Some(tariff) = reads.tariff_version(&t.tariff_id, t.version).await? else {
-        tracing::warn!(session_id = %session.id, tariff_id = %t.tariff_id, version = t.version,
-            "the session's tariff version is missing");
-        return Ok(None);
-    };
-    let (from, to) = status_range(session, &tariff, now);
-    let statuses = reads
-        .connector_statuses(&session.charger_id, session.connector_id, from, to)
-        .await?;
-    let time_zone = reads.time_zone(&session.charger_id).await?;
-    let priced = match until {
+) -> Result<SessionCostNow, SessionCostError> {
+    let price = match until {
         PricedUntil::Now => {
-            price_session_cost(session, meter_values, &statuses, &tariff, time_zone, now)
+            price_session_cost(session, meter_values, statuses, tariff, time_zone, now)
         }
         PricedUntil::Unplugged(at) => {
-            priced_until_unplugged(session, meter_values, &statuses, &tariff, time_zone, at)
+            priced_until_unplugged(session, meter_values, statuses, tariff, time_zone, at)
+        }
+    }?;
+    let is_final = match until {
+        PricedUntil::Unplugged(_) => true,
+        PricedUntil::Now => {
+            session.stopped_at.is_some()
+                && !price
+                    .activity
+                    .last()
+                    .is_some_and(|p| p.after_stop && p.end >= now)
         }
     };
-    match priced {
-        Ok(price) => {
-            let is_final = match until {
-                PricedUntil::Unplugged(_) => true,
-                PricedUntil::Now => {
-                    session.stopped_at.is_some()
-                        && !price
-                            .activity
-                            .last()
-                            .is_some_and(|p| p.after_stop && p.end >= now)
-                }
-            };
-            Ok(Some(SessionCostNow { price, is_final }))
-        }
-        Err(e) => {
-            tracing::warn!(session_id = %session.id, error = %e, "the session cannot be priced");
-            Ok(None)
-        }
-    }
+    Ok(SessionCostNow { price, is_final })
 }
 
 /// The cost of an ended session whose connector stayed occupied until

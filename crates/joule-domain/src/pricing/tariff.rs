@@ -13,7 +13,37 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::kernel::money::{decimal_number, Decimal};
-use crate::payments::payment::HoldLimitPolicy;
+
+/// What happens when a session's running cost reaches the hold (issue 4,
+/// point 5): set per tariff (`TariffExtensions::hold_limit_policy`) and
+/// snapshotted on the payment when it is created, so a tariff edit cannot
+/// change a running session's rule (docs/payments.md, "Hold limits").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldLimitPolicy {
+    /// Ask the gateway for a larger hold (incremental authorization); stop
+    /// the session if it refuses.
+    IncrementAuthorization,
+    /// Stop the session at the hold: the driver never pays more than the
+    /// amount they saw held.
+    #[default]
+    StopSession,
+}
+
+impl HoldLimitPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IncrementAuthorization => "increment_authorization",
+            Self::StopSession => "stop_session",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::IncrementAuthorization, Self::StopSession]
+            .into_iter()
+            .find(|p| p.as_str() == raw)
+    }
+}
 
 /// OCPI 2.2.1 `Tariff`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,4 +318,19 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hold_limit_policy_spellings_round_trip() {
+        for p in [
+            HoldLimitPolicy::IncrementAuthorization,
+            HoldLimitPolicy::StopSession,
+        ] {
+            assert_eq!(HoldLimitPolicy::parse(p.as_str()), Some(p));
+        }
+    }
 }

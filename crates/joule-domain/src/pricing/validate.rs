@@ -6,11 +6,10 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveTime, Weekday};
 
 use super::tariff::{
-    Price, PriceComponent, ReservationRestrictionType, Tariff, TariffDimensionType,
-    TariffExtensions, TariffRestrictions,
+    HoldLimitPolicy, Price, PriceComponent, ReservationRestrictionType, Tariff,
+    TariffDimensionType, TariffExtensions, TariffRestrictions,
 };
 use crate::kernel::money::{Currency, Decimal};
-use crate::payments::payment::HoldLimitPolicy;
 
 /// One thing wrong with a tariff: where (`elements[1].price_components[0].step_size`)
 /// and what.

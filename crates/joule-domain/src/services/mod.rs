@@ -12,4 +12,5 @@ pub mod outbox_runner;
 pub mod payments;
 pub mod receipt_sender;
 pub mod receipt_source;
+pub mod session_cost;
 pub mod tariff_lookup;

@@ -12,8 +12,9 @@ use joule_domain::payments::account::{
 use joule_domain::payments::card::CardSummary;
 use joule_domain::payments::gateway::ClientSecret;
 use joule_domain::payments::payment::{
-    HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, PaymentState, ReceiptToken,
+    NewPayment, PaymentChannel, PaymentId, PaymentState, ReceiptToken,
 };
+use joule_domain::pricing::HoldLimitPolicy;
 
 use super::{
     charger, cid, conn, count, event_kinds, postgres_harness, simple_token, sqlite_harness, start,

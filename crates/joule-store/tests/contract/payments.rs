@@ -11,11 +11,11 @@ use joule_domain::payments::card::CardSummary;
 use joule_domain::payments::payment::{payment_kpis, KpiGrouping, TallyOutcome};
 use joule_domain::payments::payment::{ClaimOwner, ClaimRequest, ClaimToken};
 use joule_domain::payments::payment::{
-    HoldLimitPolicy, NewPayment, PaymentChannel, PaymentFilter, PaymentId, PaymentState,
-    PaymentStep, ReceiptToken, StaleHoldReason, StepError, StepKind, StepOutcome, StepRequest,
-    StepStatus, StepSuccess,
+    NewPayment, PaymentChannel, PaymentFilter, PaymentId, PaymentState, PaymentStep, ReceiptToken,
+    StaleHoldReason, StepError, StepKind, StepOutcome, StepRequest, StepStatus, StepSuccess,
 };
 use joule_domain::ports::store::Store;
+use joule_domain::pricing::HoldLimitPolicy;
 use serde_json::json;
 
 use super::{

@@ -13,7 +13,7 @@
 //! driver agreed to on the pay page: the driver never pays more than they
 //! consented to.
 
-use super::model::HoldLimitPolicy;
+use crate::pricing::HoldLimitPolicy;
 use crate::pricing::TariffExtensions;
 
 /// A tariff's hold-limit settings, resolved for one payment, in minor

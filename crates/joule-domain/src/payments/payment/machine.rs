@@ -232,8 +232,9 @@ pub(super) mod tests {
     use crate::kernel::money::Currency;
     use crate::payments::card::CardSummary;
     use crate::payments::payment::{
-        HoldLimitPolicy, NewPayment, PaymentChannel, PaymentId, ReceiptToken, StepSuccess,
+        NewPayment, PaymentChannel, PaymentId, ReceiptToken, StepSuccess,
     };
+    use crate::pricing::HoldLimitPolicy;
 
     pub(crate) fn at(s: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(s)

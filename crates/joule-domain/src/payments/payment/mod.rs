@@ -37,8 +37,8 @@ pub use kpi::ChannelKpis;
 pub use kpi_report::{payment_kpis, KpiGrouping, PaymentKpiGroup, StepTally, TallyOutcome};
 pub use machine::{finish, plan, StepError};
 pub use model::{
-    HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentFilter,
-    PaymentFlag, PaymentState, RefundState, StaleHold, StaleHoldReason,
+    NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentFilter, PaymentFlag, PaymentState,
+    RefundState, StaleHold, StaleHoldReason,
 };
 pub use start::{RemoteStart, StartStatus};
 pub use step::{

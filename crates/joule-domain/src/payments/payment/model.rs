@@ -2,13 +2,14 @@
 //! gateway, and how much is held, captured and refunded.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::id::{PaymentId, ReceiptToken};
 use super::step::PaymentStep;
 use crate::kernel::ids::{ChargerId, ConnectorId, IdToken, SessionId};
 use crate::kernel::money::{Currency, Money};
 use crate::payments::card::CardSummary;
+use crate::pricing::HoldLimitPolicy;
 
 /// How the driver paid: the channels whose success rates ChargeX asks to
 /// compare (STANDARDS.md §1.1, §1.3). A new channel (SMS, Plug & Charge) is
@@ -96,37 +97,6 @@ pub enum RefundState {
     None,
     Partial,
     Full,
-}
-
-/// What happens when a session's running cost reaches the hold (issue 4,
-/// point 5): set per tariff (`TariffExtensions::hold_limit_policy`) and
-/// snapshotted on the payment when it is created, so a tariff edit cannot
-/// change a running session's rule (docs/payments.md, "Hold limits").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum HoldLimitPolicy {
-    /// Ask the gateway for a larger hold (incremental authorization); stop
-    /// the session if it refuses.
-    IncrementAuthorization,
-    /// Stop the session at the hold: the driver never pays more than the
-    /// amount they saw held.
-    #[default]
-    StopSession,
-}
-
-impl HoldLimitPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::IncrementAuthorization => "increment_authorization",
-            Self::StopSession => "stop_session",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::IncrementAuthorization, Self::StopSession]
-            .into_iter()
-            .find(|p| p.as_str() == raw)
-    }
 }
 
 /// A payment as stored. Amounts are minor units of `currency`.
@@ -309,12 +279,6 @@ mod tests {
         }
         for s in PaymentState::ALL {
             assert_eq!(PaymentState::parse(s.as_str()), Some(s));
-        }
-        for p in [
-            HoldLimitPolicy::IncrementAuthorization,
-            HoldLimitPolicy::StopSession,
-        ] {
-            assert_eq!(HoldLimitPolicy::parse(p.as_str()), Some(p));
         }
         assert_eq!(PaymentState::parse("refunded"), None);
     }

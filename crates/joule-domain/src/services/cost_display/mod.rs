@@ -41,11 +41,10 @@ use crate::pricing::display::{
     idle_cost_text, latest_register, next_price_boundary, offline_price_text, running_cost_text,
     unit_prices_at, utc_offset_at, SessionPoint,
 };
-use crate::pricing::session_cost::{
-    bills_idle_after_stop, session_cost, PricedUntil, SessionCostNow,
-};
+use crate::pricing::session_cost::{bills_idle_after_stop, PricedUntil, SessionCostNow};
 use crate::pricing::stored::{cost_summary, StoredTariff};
 use crate::pricing::ValidTariff;
+use crate::services::session_cost::session_cost;
 
 pub use self::notice::{CostEvent, CostNotice, CostState, DisplaySetting, FinalCost, RunningCost};
 pub use self::reads::{CostDisplayReads, CostDisplayStores};

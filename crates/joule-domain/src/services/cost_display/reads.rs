@@ -16,9 +16,9 @@ use crate::ports::store::{
     TokenStore,
 };
 use crate::pricing::assignment::TariffCandidates;
-use crate::pricing::session_cost::{CostStores, SessionCostReads};
 use crate::pricing::stored::StoredTariff;
 use crate::pricing::Tz;
+use crate::services::session_cost::{CostStores, SessionCostReads};
 
 #[async_trait]
 pub trait CostDisplayReads: SessionCostReads {

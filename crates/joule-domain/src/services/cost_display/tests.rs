@@ -16,8 +16,8 @@ use crate::kernel::money::Decimal;
 use crate::ports::clock::ManualClock;
 use crate::ports::store::StoreResult;
 use crate::pricing::assignment::TariffCandidates;
-use crate::pricing::session_cost::SessionCostReads;
 use crate::pricing::Tz;
+use crate::services::session_cost::SessionCostReads;
 
 fn t(min: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap() + Duration::minutes(min)

@@ -25,10 +25,11 @@ use crate::payments::gateway::{
 };
 use crate::payments::idempotency::IdempotencyKey;
 use crate::payments::payment::{
-    ClaimOwner, HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentId,
-    PaymentState, PaymentStep, ReceiptToken, StepKind, StepOutcome, StepRequest, StepSuccess,
+    ClaimOwner, NewPayment, Payment, PaymentChannel, PaymentDetail, PaymentId, PaymentState,
+    PaymentStep, ReceiptToken, StepKind, StepOutcome, StepRequest, StepSuccess,
 };
 use crate::ports::store::AccountStore;
+use crate::pricing::HoldLimitPolicy;
 
 use super::{Claim, PaymentError, PaymentService};
 
@@ -296,7 +297,7 @@ impl PaymentService {
             return Ok(None);
         }
         let account = self.account(account_id).await?;
-        let cost = crate::pricing::session_cost::session_cost_now(
+        let cost = crate::services::session_cost::session_cost_now(
             self.ports.tariffs.as_ref(),
             self.ports.chargers.as_ref(),
             self.ports.assignments.as_ref(),

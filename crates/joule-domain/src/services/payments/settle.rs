@@ -267,7 +267,7 @@ impl PaymentService {
         if s.state != SessionState::Ended {
             return Ok(None);
         }
-        let cost = crate::pricing::session_cost::session_cost_now(
+        let cost = crate::services::session_cost::session_cost_now(
             self.ports.tariffs.as_ref(),
             self.ports.chargers.as_ref(),
             self.ports.assignments.as_ref(),

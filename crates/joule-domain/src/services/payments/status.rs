@@ -108,7 +108,7 @@ impl PaymentService {
         };
         let cost = match &session {
             Some(s) => {
-                crate::pricing::session_cost::session_cost_now(
+                crate::services::session_cost::session_cost_now(
                     self.ports.tariffs.as_ref(),
                     self.ports.chargers.as_ref(),
                     self.ports.assignments.as_ref(),

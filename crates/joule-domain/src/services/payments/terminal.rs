@@ -20,10 +20,11 @@ use crate::payments::gateway::{
     GatewayError, IntentRef, IntentState, IntentStatus, PaymentGateway,
 };
 use crate::payments::payment::{
-    ClaimOwner, HoldLimitPolicy, NewPayment, Payment, PaymentChannel, PaymentId, PaymentState,
-    ReceiptToken, StepOutcome, StepRequest, StepSuccess,
+    ClaimOwner, NewPayment, Payment, PaymentChannel, PaymentId, PaymentState, ReceiptToken,
+    StepOutcome, StepRequest, StepSuccess,
 };
 use crate::payments::terminal::Terminal;
+use crate::pricing::HoldLimitPolicy;
 
 use super::web::{open_authorize, payment_id_tag, AuthorizeResult};
 use super::{Claim, PaymentError, PaymentService, PaymentStatusView};
