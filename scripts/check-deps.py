@@ -5,8 +5,10 @@ adapters depend on the domain and never on each other; nothing depends on
 the binary; receipt rendering is pure (no runtime, no mail transport);
 the shared test code (test-support) is a dev-dependency only and depends
 on no crate whose tests use it through a cycle. Inside each crate, no two
-files import each other in a circle (scripts/check-import-cycles.py, run
-from here)."""
+files import each other in a circle (scripts/check-import-cycles.py), and
+inside the domain, entity folders import neither ports nor services, and
+ports import no services (scripts/check-domain-layers.py); both run from
+here."""
 
 import json
 import os
@@ -85,6 +87,10 @@ if errors:
     sys.exit(1)
 print(f"dependency direction ok ({len(deps)} crates)")
 
-# Between files of one crate: no import circles (ADR 0011).
-cycles = os.path.join(os.path.dirname(os.path.abspath(__file__)), "check-import-cycles.py")
-sys.exit(subprocess.call([sys.executable, cycles]))
+# Between files of one crate: no import circles; between the domain's
+# folders: the layer rule (ADR 0011). Both run, so one report shows both.
+here = os.path.dirname(os.path.abspath(__file__))
+failed = 0
+for check in ["check-import-cycles.py", "check-domain-layers.py"]:
+    failed |= subprocess.call([sys.executable, os.path.join(here, check)])
+sys.exit(1 if failed else 0)
