@@ -1,8 +1,16 @@
 //! # joule-domain
 //!
-//! The heart of Joule: chargers, connectors, id tokens, charging sessions and
-//! the rules that govern them, plus the *ports* (traits) through which the
-//! rest of the system reaches storage, the clock and chargers.
+//! The heart of Joule: chargers, connectors, id tokens, charging sessions,
+//! tariffs and payments and the rules that govern them, the *ports* (traits)
+//! through which the rest of the system reaches storage, the clock and
+//! chargers, and the application services that use both.
+//!
+//! **Folders are layers** (docs/architecture.md, "Inside the domain"):
+//! entity folders ([`kernel`], [`charging`], [`pricing`], [`payments`],
+//! [`receipts`], [`access`], [`events`]) hold data and pure rules and never
+//! import [`ports`] or [`services`]; ports are written in entity types and
+//! never import services; only [`services`] import ports.
+//! `scripts/check-domain-layers.py` checks it in CI.
 //!
 //! **May depend on:** serde, serde_json, chrono, chrono-tz, rust_decimal,
 //! uuid, thiserror, async-trait, and the `tracing` facade (no subscriber).
