@@ -48,7 +48,7 @@
 //!   in force asks `GetConfiguration` for `CustomDisplayCostAndPrice`
 //!   through its own outgoing queue; chargers answering `true` get the OCA
 //!   configuration keys and cost messages, answers only logged. What to show
-//!   and when is the domain's `cost_display::CostDisplay`; the connection
+//!   and when is the domain's `services::cost_display::CostDisplay`; the connection
 //!   carries it as an extension (`connection/extension.rs`) that encodes its
 //!   notices (`v16::tariff_and_cost`). One task follows the outbox for
 //!   tariff changes (`price_watch`) and tells the affected connections

@@ -69,7 +69,7 @@ pub trait ChargerStore: Send + Sync {
     ) -> StoreResult<Paged<StatusReport>>;
     /// One connector's status reports that took effect from `from` to `to`
     /// (both inclusive), oldest first; what pricing a session reads (see
-    /// `session_cost::status_range`). Bounded by the backend (10,000
+    /// `pricing::session_cost::status_range`). Bounded by the backend (10,000
     /// reports), so a runaway charger cannot make a session read unbounded.
     async fn connector_status_range(
         &self,
