@@ -34,23 +34,10 @@ impl ChargerId {
     pub const MAX_LEN: usize = 48;
 
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        const WHAT: &str = "charger id";
-        if raw.is_empty() {
-            return Err(IdError::Empty { what: WHAT });
-        }
-        if raw.chars().count() > Self::MAX_LEN {
-            return Err(IdError::TooLong {
-                what: WHAT,
-                max: Self::MAX_LEN,
-            });
-        }
-        if let Some(ch) = raw
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || "*-_=+|@.".contains(*c)))
-        {
-            return Err(IdError::BadChar { what: WHAT, ch });
-        }
-        Ok(Self(raw.to_owned()))
+        check_text(raw, "charger id", Self::MAX_LEN, |c| {
+            c.is_ascii_alphanumeric() || "*-_=+|@.".contains(c)
+        })
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -86,20 +73,10 @@ impl IdToken {
     pub const MAX_LEN: usize = 36;
 
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        const WHAT: &str = "id tag";
-        if raw.is_empty() {
-            return Err(IdError::Empty { what: WHAT });
-        }
-        if raw.chars().count() > Self::MAX_LEN {
-            return Err(IdError::TooLong {
-                what: WHAT,
-                max: Self::MAX_LEN,
-            });
-        }
-        if let Some(ch) = raw.chars().find(|c| !c.is_ascii() || c.is_ascii_control()) {
-            return Err(IdError::BadChar { what: WHAT, ch });
-        }
-        Ok(Self(raw.to_owned()))
+        check_text(raw, "id tag", Self::MAX_LEN, |c| {
+            c.is_ascii() && !c.is_ascii_control()
+        })
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -239,19 +216,32 @@ impl fmt::Display for SessionId {
 /// with a letter or digit, so that it is stable in URLs, events and
 /// assignments. `what` names the id in errors.
 pub(crate) fn parse_slug(raw: &str, what: &'static str, max: usize) -> Result<String, IdError> {
-    let Some(first) = raw.chars().next() else {
+    if let Some(first) = raw.chars().next() {
+        if !(first.is_ascii_lowercase() || first.is_ascii_digit()) && raw.chars().count() <= max {
+            return Err(IdError::BadChar { what, ch: first });
+        }
+    }
+    check_text(raw, what, max, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+    })
+}
+
+/// The one shape of every textual id: 1 to `max` characters, each one
+/// `allowed`; the first error in that order (empty, too long, bad
+/// character) names `what`.
+fn check_text(
+    raw: &str,
+    what: &'static str,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+) -> Result<String, IdError> {
+    if raw.is_empty() {
         return Err(IdError::Empty { what });
-    };
+    }
     if raw.chars().count() > max {
         return Err(IdError::TooLong { what, max });
     }
-    if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
-        return Err(IdError::BadChar { what, ch: first });
-    }
-    if let Some(ch) = raw
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
-    {
+    if let Some(ch) = raw.chars().find(|c| !allowed(*c)) {
         return Err(IdError::BadChar { what, ch });
     }
     Ok(raw.to_owned())
