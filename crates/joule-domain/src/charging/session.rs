@@ -244,35 +244,51 @@ pub fn stop_decision(existing: Option<&Session>, stop: &StopSession) -> StopDeci
     }
 }
 
+/// The session the domain's tests start from: transaction 1 on connector 1
+/// of charger `CP1` for token `TAG`, started at `started_at` with the
+/// register at 1000 Wh, still active and without a tariff.
+#[cfg(test)]
+pub(crate) fn test_session(started_at: DateTime<Utc>) -> Session {
+    Session {
+        id: SessionId::new_v7(),
+        transaction_id: TransactionId::new(1).unwrap_or_else(|_| unreachable!()),
+        charger_id: ChargerId::parse("CP1").unwrap_or_else(|_| unreachable!()),
+        connector_id: ConnectorId::new(1).unwrap_or_else(|_| unreachable!()),
+        id_tag: IdToken::parse("TAG").unwrap_or_else(|_| unreachable!()),
+        start_authorization: AuthorizationStatus::Accepted,
+        state: SessionState::Active,
+        reservation_id: None,
+        started_at,
+        meter_start_wh: 1000,
+        stopped_at: None,
+        meter_stop_wh: None,
+        stop_reason: None,
+        stop_id_tag: None,
+        last_meter_at: None,
+        last_meter_wh: None,
+        peak_power_w: None,
+        tariff: None,
+        created_at: started_at,
+        updated_at: started_at,
+    }
+}
+
+/// [`test_session`] ended at `at` with the register at `meter_stop_wh`.
+#[cfg(test)]
+pub(crate) fn ended(mut session: Session, at: DateTime<Utc>, meter_stop_wh: i64) -> Session {
+    session.state = SessionState::Ended;
+    session.stopped_at = Some(at);
+    session.meter_stop_wh = Some(meter_stop_wh);
+    session
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
 
     fn session() -> Session {
-        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        Session {
-            id: SessionId::new_v7(),
-            transaction_id: TransactionId::new(1).unwrap(),
-            charger_id: ChargerId::parse("CP1").unwrap(),
-            connector_id: ConnectorId::new(1).unwrap(),
-            id_tag: IdToken::parse("TAG").unwrap(),
-            start_authorization: AuthorizationStatus::Accepted,
-            state: SessionState::Active,
-            reservation_id: None,
-            started_at: t,
-            meter_start_wh: 1000,
-            stopped_at: None,
-            meter_stop_wh: None,
-            stop_reason: None,
-            stop_id_tag: None,
-            last_meter_at: None,
-            last_meter_wh: None,
-            peak_power_w: None,
-            tariff: None,
-            created_at: t,
-            updated_at: t,
-        }
+        test_session(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap())
     }
 
     #[test]

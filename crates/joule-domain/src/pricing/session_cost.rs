@@ -541,9 +541,10 @@ fn priced_until_unplugged(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charging::auth::AuthorizationStatus;
+    use crate::charging::session::{ended, test_session};
+
     use crate::charging::meter::SampledValue;
-    use crate::kernel::ids::{ChargerId, ConnectorId, IdToken, SessionId, TransactionId};
+    use crate::kernel::ids::{ConnectorId, TransactionId};
     use crate::kernel::language::Language;
     use crate::pricing::TariffExtensions;
     use chrono::TimeZone;
@@ -554,31 +555,10 @@ mod tests {
     }
 
     fn session(stop: Option<(i64, i64)>) -> Session {
-        Session {
-            id: SessionId::new_v7(),
-            transaction_id: TransactionId::new(1).unwrap(),
-            charger_id: ChargerId::parse("CP1").unwrap(),
-            connector_id: ConnectorId::new(1).unwrap(),
-            id_tag: IdToken::parse("TAG").unwrap(),
-            start_authorization: AuthorizationStatus::Accepted,
-            state: if stop.is_some() {
-                SessionState::Ended
-            } else {
-                SessionState::Active
-            },
-            reservation_id: None,
-            started_at: t(0),
-            meter_start_wh: 1000,
-            stopped_at: stop.map(|(m, _)| t(m)),
-            meter_stop_wh: stop.map(|(_, wh)| wh),
-            stop_reason: None,
-            stop_id_tag: None,
-            last_meter_at: None,
-            last_meter_wh: None,
-            peak_power_w: None,
-            tariff: None,
-            created_at: t(0),
-            updated_at: t(0),
+        let session = test_session(t(0));
+        match stop {
+            Some((minute, wh)) => ended(session, t(minute), wh),
+            None => session,
         }
     }
 

@@ -7,10 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::charging::auth::AuthorizationStatus;
 use crate::charging::charger::StatusReport;
 use crate::charging::meter::SampledValue;
-use crate::charging::session::{Session, SessionState, SessionTariff, StoredMeterValue};
+use crate::charging::session::{ended, test_session, Session, SessionTariff, StoredMeterValue};
 use crate::kernel::ids::{ChargerId, ConnectorId, IdToken, SessionId, TransactionId};
 use crate::kernel::money::Decimal;
 use crate::ports::clock::ManualClock;
@@ -47,34 +46,15 @@ fn tariff() -> StoredTariff {
 }
 
 fn session(stop: Option<(i64, i64)>) -> Session {
-    Session {
-        id: SessionId::new_v7(),
-        transaction_id: TransactionId::new(7).unwrap(),
-        charger_id: charger(),
-        connector_id: ConnectorId::new(1).unwrap(),
-        id_tag: IdToken::parse("TAG").unwrap(),
-        start_authorization: AuthorizationStatus::Accepted,
-        state: if stop.is_some() {
-            SessionState::Ended
-        } else {
-            SessionState::Active
-        },
-        reservation_id: None,
-        started_at: t(0),
-        meter_start_wh: 1000,
-        stopped_at: stop.map(|(m, _)| t(m)),
-        meter_stop_wh: stop.map(|(_, wh)| wh),
-        stop_reason: None,
-        stop_id_tag: None,
-        last_meter_at: None,
-        last_meter_wh: None,
-        peak_power_w: None,
-        tariff: Some(SessionTariff {
-            tariff_id: "T".to_owned(),
-            version: 1,
-        }),
-        created_at: t(0),
-        updated_at: t(0),
+    let mut session = test_session(t(0));
+    session.transaction_id = TransactionId::new(7).unwrap();
+    session.tariff = Some(SessionTariff {
+        tariff_id: "T".to_owned(),
+        version: 1,
+    });
+    match stop {
+        Some((minute, wh)) => ended(session, t(minute), wh),
+        None => session,
     }
 }
 
